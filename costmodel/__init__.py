@@ -1,0 +1,57 @@
+"""costmodel: exact analytic costs (params, MACs, elementwise ops, memory traffic) of efficient
+CNN convolution designs, each checked against a real torch module.
+
+Convention: 1 MAC = one multiply-accumulate; FLOPs = 2 x MACs; params = sum(p.numel()).
+Heavy dependencies (torch, fvcore, plotly) load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"; resolved on first access (PEP 562) to keep import fast.
+_EXPORTS: dict[str, str] = {
+    "Spec": "costmodel.spec:Spec",
+    "Formulas": "costmodel.spec:Formulas",
+    "Costs": "costmodel.spec:Costs",
+    "register_design": "costmodel.registry:register_design",
+    "designs": "costmodel.registry:designs",
+    "get_design": "costmodel.registry:get_design",
+    "validate": "costmodel.validate:validate",
+    "compare": "costmodel.validate:compare",
+    "formula": "costmodel.validate:formula",
+    "ratio": "costmodel.validate:ratio",
+    "trace": "costmodel.trace:trace",
+    # designs
+    "Conv": "costmodel.designs.conv:Conv",
+    "Pointwise": "costmodel.designs.conv:Pointwise",
+    "GroupConv": "costmodel.designs.conv:GroupConv",
+    "Depthwise": "costmodel.designs.conv:Depthwise",
+    "Separable": "costmodel.designs.separable:Separable",
+    "XceptionBlock": "costmodel.designs.separable:XceptionBlock",
+    "Reduce": "costmodel.designs.inception:Reduce",
+    "Bottleneck": "costmodel.designs.inception:Bottleneck",
+    "Factorized": "costmodel.designs.inception:Factorized",
+    "Asymmetric": "costmodel.designs.inception:Asymmetric",
+    "Inception": "costmodel.designs.inception:Inception",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+    module, attr = target.split(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = sorted(_EXPORTS)

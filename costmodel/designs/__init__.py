@@ -1,0 +1,1 @@
+"""One module per design family; each design is one Spec subclass (spec + formulas + module)."""
