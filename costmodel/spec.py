@@ -236,7 +236,12 @@ class Spec:
 
     @classmethod
     def field_ranges(cls) -> dict[str, Range]:
-        return {f.name: f.metadata["range"] for f in dataclasses.fields(cls) if "range" in f.metadata}
+        """Each field's allowed range; the design's own fields first, inherited ones after."""
+        order: list[str] = []
+        for klass in cls.__mro__:
+            order += [nm for nm in vars(klass).get("__annotations__", {}) if nm not in order]
+        ranges = {f.name: f.metadata["range"] for f in dataclasses.fields(cls) if "range" in f.metadata}
+        return {nm: ranges[nm] for nm in order if nm in ranges}
 
     @classmethod
     def symbolic_fields(cls) -> tuple[str, ...]:
