@@ -1,0 +1,55 @@
+"""Hypothesis strategies for random valid specs of any registered design.
+
+The generic strategy draws each field from a small range chosen by the field's name and kind
+(so traces stay cheap), builds the spec and rejects invalid combinations. A design whose
+constraints reject too often gets an entry in ``OVERRIDES``: field name -> strategy.
+"""
+
+from __future__ import annotations
+
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from costmodel.registry import get_design
+
+SMALL_INT: dict[str, st.SearchStrategy] = {
+    "k": st.integers(1, 7),
+    "stride": st.integers(1, 2),
+    "h": st.integers(1, 19),
+    "w": st.integers(1, 19),
+    "groups": st.sampled_from([1, 2, 3, 4]),
+    "mult": st.integers(1, 3),
+    "dtype_bytes": st.just(4),
+}
+"""Strategies by field name; any other integer field draws from 1..40."""
+
+OVERRIDES: dict[str, dict[str, st.SearchStrategy]] = {
+    # design name -> {field: strategy}; add one entry when the generic draw rejects too much.
+}
+
+
+def field_strategy(design: str, name: str, rng) -> st.SearchStrategy:
+    override = OVERRIDES.get(design, {})
+    if name in override:
+        return override[name]
+    if rng.kind == "flag":
+        return st.booleans()
+    if rng.kind == "choice":
+        return st.sampled_from(rng.options)
+    if rng.kind == "real":
+        return st.floats(rng.lo, rng.hi, exclude_min=rng.lo_open, exclude_max=rng.hi_open,
+                         allow_nan=False)
+    if name in SMALL_INT:
+        return SMALL_INT[name]
+    return st.integers(max(1, int(rng.lo)), 40)
+
+
+@st.composite
+def specs(draw, design: str):
+    """A random valid spec of ``design``."""
+    cls = get_design(design)
+    values = {nm: draw(field_strategy(design, nm, rng), label=nm) for nm, rng in cls.field_ranges().items()}
+    try:
+        return cls(**values)
+    except ValueError:
+        assume(False)
