@@ -53,6 +53,14 @@ class _IntegerMixin:
             return super()._print_Mul(expr)
         return f"_floordiv({self._print(num)}, {self._print(den)})"
 
+    def _print_Add(self, expr):
+        # sympy distributes rationals over sums ((k-1)/2 -> k/2 - 1/2): recombine the terms
+        # over one denominator, so that no term is divided on its own.
+        num, den = expr.as_numer_denom()
+        if den == 1:
+            return super()._print_Add(expr)
+        return f"_floordiv({self._print(sp.expand(num))}, {self._print(den)})"
+
     def _print_Rational(self, expr):
         if expr.q == 1:
             return str(expr.p)

@@ -16,6 +16,8 @@ _DESIGNS: dict[str, type[Spec]] = {}
 # One line per design family; adding a family means adding its module here.
 FAMILIES: tuple[str, ...] = (
     "costmodel.designs.conv",
+    "costmodel.designs.separable",
+    "costmodel.designs.inception",
 )
 
 S = TypeVar("S", bound=type[Spec])

@@ -63,6 +63,7 @@ bias = _flag("bias")
 bn = _flag("bn")
 act = _flag("act")
 se = _flag("se")
+residual = _flag("residual")
 
 SYMBOLS: dict[str, sp.Symbol] = {
     str(v): v for v in list(globals().values()) if isinstance(v, sp.Symbol)
