@@ -36,7 +36,7 @@ def _number(text: str) -> float:
 def design_parser(design: str, prog: str = "costmodel") -> argparse.ArgumentParser:
     """A parser with one flag per field of ``design``'s spec."""
     cls = get_design(design)
-    parser = argparse.ArgumentParser(prog=f"{prog} {design}", add_help=False)
+    parser = argparse.ArgumentParser(prog=f"{prog} {design}", add_help=False, exit_on_error=False)
     for name, rng in cls.field_ranges().items():
         flag = "--" + name.replace("_", "-")
         if rng.kind == "flag":
@@ -55,8 +55,8 @@ def spec_from_args(design: str, argv: Sequence[str]):
     parser = design_parser(design)
     try:
         values, unknown = parser.parse_known_args(list(argv))
-    except SystemExit:
-        raise UsageError(f"bad value in {' '.join(argv)!r} for design {design!r}") from None
+    except argparse.ArgumentError as exc:
+        raise UsageError(f"bad value for design {design!r}: {exc}") from None
     if unknown:
         allowed = ", ".join("--" + f.replace("_", "-") for f in get_design(design).field_ranges())
         raise UsageError(f"unknown option(s) {' '.join(unknown)} for design {design!r}; allowed: {allowed}")

@@ -75,6 +75,11 @@ class Bottleneck(LayerSpec):
     residual: bool = flag(True, "add the shortcut")
 
     @classmethod
+    def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
+        return [Constraint("k", sp.Eq(sp.Mod(p.k, 2), 1),
+                           "k must be odd (an even kernel changes the size, so the shortcut no longer fits)")]
+
+    @classmethod
     def projection(cls, p: SimpleNamespace) -> sp.Expr:
         """1 when the shortcut needs a 1x1 projection (shape changes), else 0."""
         return p.residual * iverson(sp.Or(sp.Ne(p.stride, 1), sp.Ne(p.c_in, p.c_out)))
