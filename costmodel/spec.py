@@ -237,26 +237,22 @@ class Spec:
     @classmethod
     def field_ranges(cls) -> dict[str, Range]:
         """Each field's allowed range; the design's own fields first, inherited ones after."""
-        order: list[str] = []
-        for klass in cls.__mro__:
-            order += [nm for nm in vars(klass).get("__annotations__", {}) if nm not in order]
-        ranges = {f.name: f.metadata["range"] for f in dataclasses.fields(cls) if "range" in f.metadata}
-        return {nm: ranges[nm] for nm in order if nm in ranges}
+        return dict(_field_ranges(cls))  # a copy: the cached map is shared
 
     @classmethod
     def symbolic_fields(cls) -> tuple[str, ...]:
-        return tuple(nm for nm, r in cls.field_ranges().items() if r.symbolic)
+        return _fields_of_kind(cls, True)
 
     @classmethod
     def structural_fields(cls) -> tuple[str, ...]:
-        return tuple(nm for nm, r in cls.field_ranges().items() if not r.symbolic)
+        return _fields_of_kind(cls, False)
 
     @classmethod
     def argument_names(cls) -> tuple[str, ...]:
         return cls.symbolic_fields() + tuple(cls.derived_symbols)
 
     def _check_ranges(self) -> None:
-        for nm, rng in self.field_ranges().items():
+        for nm, rng in _field_ranges(type(self)).items():
             value = getattr(self, nm)
             if not rng.accepts(value):
                 raise ValueError(f"{type(self).__name__}.{nm} = {value!r} is invalid: "
@@ -361,6 +357,21 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+# Per-class field tables, computed once: a query must not re-walk the MRO (issue 10: < 50 us).
+@functools.lru_cache(maxsize=None)
+def _field_ranges(cls: type[Spec]) -> dict[str, Range]:
+    order: list[str] = []
+    for klass in cls.__mro__:
+        order += [nm for nm in vars(klass).get("__annotations__", {}) if nm not in order]
+    ranges = {f.name: f.metadata["range"] for f in dataclasses.fields(cls) if "range" in f.metadata}
+    return {nm: ranges[nm] for nm in order if nm in ranges}
+
+
+@functools.lru_cache(maxsize=None)
+def _fields_of_kind(cls: type[Spec], symbolic: bool) -> tuple[str, ...]:
+    return tuple(nm for nm, r in _field_ranges(cls).items() if r.symbolic == symbolic)
 
 
 def _field_index(cls: type, name: str) -> int:
