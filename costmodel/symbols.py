@@ -63,6 +63,7 @@ bias = _flag("bias")
 bn = _flag("bn")
 act = _flag("act")
 se = _flag("se")
+relu = _flag("relu")  # Ghost module: ReLU after each of its two convs
 residual = _flag("residual")
 
 SYMBOLS: dict[str, sp.Symbol] = {
