@@ -1,0 +1,2 @@
+SWAPPABLE = {}
+def swap(*a, **k): raise NotImplementedError
