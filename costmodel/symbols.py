@@ -65,6 +65,7 @@ act = _flag("act")
 se = _flag("se")
 relu = _flag("relu")  # Ghost module: ReLU after each of its two convs
 residual = _flag("residual")
+padding = _flag("padding")  # pooling padding (network glue layers)
 
 SYMBOLS: dict[str, sp.Symbol] = {
     str(v): v for v in list(globals().values()) if isinstance(v, sp.Symbol)
