@@ -37,6 +37,11 @@ _EXPORTS: dict[str, str] = {
     "Factorized": "costmodel.designs.inception:Factorized",
     "Asymmetric": "costmodel.designs.inception:Asymmetric",
     "Inception": "costmodel.designs.inception:Inception",
+    "SIC": "costmodel.designs.sic:SIC",
+    "Subdivision": "costmodel.designs.sic:Subdivision",
+    "SICSubdivided": "costmodel.designs.sic:SICSubdivided",
+    "SpatialBottleneck": "costmodel.designs.sic:SpatialBottleneck",
+    "sic_paper_table": "costmodel.designs.sic:paper_table",
 }
 
 

@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTENSIONS: tuple[str, ...] = (
+    "costmodel.designs.sic",
 )
 """Feature modules that add subcommands: each defines ``add_cli(subparsers)`` and keeps its heavy
 imports (torch, fvcore, plotly) inside the command functions. One line per module."""

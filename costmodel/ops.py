@@ -71,6 +71,21 @@ def conv(name: str, cin, cout, kernel, h_in, w_in, stride_=1, groups_=1, bias_=0
                             stride=stride_, h_out=ho, w_out=wo))
 
 
+def conv_transpose(name: str, cin, cout, kernel, h_in, w_in, stride_=1, groups_=1, bias_=0,
+                   padding=0, output_padding=0) -> Op:
+    """A k x k transposed conv (ConvTranspose2d). Each input element scatters a k x k x cout/g
+    patch, so MACs = cin*(cout/groups)*k*k*h_in*w_in (fvcore and FlopCounterMode both count
+    this); output size (h_in-1)*stride - 2*padding + k + output_padding."""
+    ho = (h_in - 1) * stride_ - 2 * padding + kernel + output_padding
+    wo = (w_in - 1) * stride_ - 2 * padding + kernel + output_padding
+    return Op(name, "conv_transpose",
+              macs=conv2d_macs(cin, cout, kernel, h_in, w_in, groups_),
+              params=conv2d_params(cout, cin, kernel, groups_, 0) + bias_ * cout,
+              reads=cin * h_in * w_in, writes=cout * ho * wo,
+              geometry=dict(c_in=cin, c_out=cout, k=kernel, k_w=kernel, groups=groups_,
+                            stride=stride_, h_out=ho, w_out=wo))
+
+
 def linear(name: str, fin, fout, bias_=1) -> Op:
     """A fully connected layer on one vector: fin*fout MACs."""
     return Op(name, "linear", macs=linear_macs(fin, fout), params=linear_params(fin, fout, bias_),

@@ -63,6 +63,7 @@ bias = _flag("bias")
 bn = _flag("bn")
 act = _flag("act")
 se = _flag("se")
+pad = _flag("pad")  # spatial bottleneck: zero-pad h, w up to multiples of k
 relu = _flag("relu")  # Ghost module: ReLU after each of its two convs
 residual = _flag("residual")
 padding = _flag("padding")  # pooling padding (network glue layers)
