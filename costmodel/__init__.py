@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "Factorized": "costmodel.designs.inception:Factorized",
     "Asymmetric": "costmodel.designs.inception:Asymmetric",
     "Inception": "costmodel.designs.inception:Inception",
+    "DGC": "costmodel.designs.dgc:DGC",
     "SIC": "costmodel.designs.sic:SIC",
     "Subdivision": "costmodel.designs.sic:Subdivision",
     "SICSubdivided": "costmodel.designs.sic:SICSubdivided",

@@ -113,7 +113,9 @@ def cost_rows(spec) -> list[dict[str, Any]]:
     rows += [{"quantity": f"{k} ops", "value": v, "unit": "elementwise ops"}
              for k, v in c.elementwise.items() if v]
     rows.append({"quantity": "memory traffic", "value": c.mem_bytes, "unit": "bytes"})
-    rows += [{"quantity": k, "value": v, "unit": "see design"} for k, v in c.extra.items()]
+    rows += [{"quantity": k, "value": v, "unit": "MACs" if k.endswith("_macs") else "see design"}
+             for k, v in c.extra.items()]
+    rows += getattr(spec, "query_rows", list)()  # a design's own rows (e.g. DGC: expected vs dense)
     return rows
 
 

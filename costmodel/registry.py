@@ -18,6 +18,7 @@ FAMILIES: tuple[str, ...] = (
     "costmodel.designs.conv",
     "costmodel.designs.separable",
     "costmodel.designs.inception",
+    "costmodel.designs.dgc",
     "costmodel.designs.sic",
 )
 

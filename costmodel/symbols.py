@@ -57,6 +57,7 @@ zeta = _fraction("zeta")  # DGC pruning ratio
 b = _size("b")  # SIC stages
 c_nbr = _size("c_nbr")  # topological subdivisioning: inputs per output
 kept = _size("kept")  # DGC: channels actually kept per head
+h_out, w_out = _size("h_out"), _size("w_out")  # output size, as a name in displayed ratios (DGC)
 
 # 0/1 options.
 bias = _flag("bias")

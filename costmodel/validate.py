@@ -47,12 +47,27 @@ def executed_costs(spec: Spec, module: Any, batch: int) -> Costs:
     return hook(module, batch) if hook is not None else spec.costs()
 
 
+def _executed_macs(spec: Spec) -> int:
+    """conv + linear MACs the module really executes on one example sample."""
+    import torch
+
+    module = spec.module()
+    with torch.no_grad():
+        module(spec.example_input(1))
+    return executed_costs(spec, module, 1).macs
+
+
 def _spec_text(spec: Spec) -> str:
     return ", ".join(f"{k}={v}" for k, v in spec.values().items() if k != "dtype_bytes")
 
 
-def compare(specs: Iterable[Spec]):
-    """A DataFrame of exact costs, one row per spec, every number labelled with its unit."""
+def compare(specs: Iterable[Spec], executed: bool = False):
+    """A DataFrame of exact costs, one row per spec, every number labelled with its unit.
+
+    Designs with a ``dense_macs`` extra (dynamic ones: "MACs" is then the expected count) get a
+    "dense MACs" column; with ``executed``, dynamic designs (those defining ``executed_costs``)
+    also run their module on one sample and report "executed MACs" (this imports torch).
+    """
     import pandas as pd
 
     rows = []
@@ -62,6 +77,10 @@ def compare(specs: Iterable[Spec]):
                "MACs": c.macs, "FLOPs": c.flops, "conv MACs": c.macs_by_key.get("conv", 0),
                "linear MACs": c.macs_by_key.get("linear", 0),
                "elementwise ops": sum(c.elementwise.values()), "mem bytes": c.mem_bytes}
+        if "dense_macs" in c.extra:
+            row["dense MACs"] = int(c.extra["dense_macs"])
+        if executed and hasattr(spec, "executed_costs"):
+            row["executed MACs"] = _executed_macs(spec)
         rows.append(row)
     return pd.DataFrame(rows)
 
