@@ -25,6 +25,13 @@ SMALL_INT: dict[str, st.SearchStrategy] = {
 
 OVERRIDES: dict[str, dict[str, st.SearchStrategy]] = {
     # design name -> {field: strategy}; add one entry when the generic draw rejects too much.
+    "sic": {"k": st.sampled_from([1, 3, 5]), "b": st.integers(1, 4)},
+    "subdivision": {"n": st.sampled_from([6, 8, 12]), "k": st.sampled_from([1, 3]),
+                    "dims": st.sampled_from([(6,), (2, 3), (8,), (2, 4), (2, 2, 2), (12,), (3, 4), (2, 2, 3)]),
+                    "neighbourhood": st.sampled_from([(3,), (2,), (1, 2), (2, 3), (2, 2), (1, 2, 2), (2, 1, 3)])},
+    "sic_subdivided": {"n": st.sampled_from([6, 8, 12]), "k": st.sampled_from([1, 3]), "b": st.integers(1, 3),
+                       "dims": st.sampled_from([(6,), (2, 3), (8,), (2, 4), (2, 2, 2), (12,), (3, 4), (2, 2, 3)]),
+                       "neighbourhood": st.sampled_from([(3,), (2,), (1, 2), (2, 3), (2, 2), (1, 2, 2), (2, 1, 3)])},
 }
 
 
