@@ -81,11 +81,33 @@ class IntNumPyPrinter(_IntegerMixin, NumPyPrinter):
         return f"numpy.select([{conds}], [{vals}])"
 
 
+def integer_safe_cse(exprs: Sequence[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """sympy's cse, keeping only subexpressions without a denominator.
+
+    The printers floor a quotient, so a hoisted non-integer piece such as ``k/2`` (from
+    ``floor(k/2) + floor(w/2 - k/2)``, what sympy makes of a conv output size at stride 2) would
+    be floored on its own and the total would be wrong (w=2, k=1 gave 2 instead of 1). Such
+    pieces are put back inline, where the floor printer sees the whole quotient.
+    """
+    replacements, reduced = sp.cse(exprs, list=False)  # keep the tuple: f returns a tuple
+    kept: list[tuple[sp.Symbol, sp.Expr]] = []
+    inline: dict[sp.Symbol, sp.Expr] = {}
+    for symbol, expr in replacements:
+        expr = expr.xreplace(inline)
+        if expr.as_numer_denom()[1] == 1:
+            kept.append((symbol, expr))
+        else:
+            inline[symbol] = expr
+    if isinstance(reduced, (list, tuple)):
+        return kept, type(reduced)(sp.sympify(e).xreplace(inline) for e in reduced)
+    return kept, sp.sympify(reduced).xreplace(inline)
+
+
 def compile_scalar(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable[..., tuple]:
     """A function f(*values) -> tuple of exact Python numbers, one per expression."""
     symbols = _arguments(exprs, names)
     return sp.lambdify(symbols, tuple(exprs), modules=[{"_floordiv": _py_floordiv}, "math"],
-                       printer=IntPythonPrinter, cse=True, docstring_limit=0)
+                       printer=IntPythonPrinter, cse=integer_safe_cse, docstring_limit=0)
 
 
 def compile_vector(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable[..., tuple]:
@@ -93,7 +115,7 @@ def compile_vector(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable[.
     symbols = _arguments(exprs, names) + [sp.Symbol("_shape")]
     inner = sp.lambdify(symbols, tuple(exprs),
                         modules=[{"_floordiv": _np_floordiv}, "numpy"],
-                        printer=IntNumPyPrinter, cse=True, docstring_limit=0)
+                        printer=IntNumPyPrinter, cse=integer_safe_cse, docstring_limit=0)
 
     def evaluate(*arrays):
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))

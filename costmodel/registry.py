@@ -20,6 +20,9 @@ FAMILIES: tuple[str, ...] = (
     "costmodel.designs.inception",
     "costmodel.designs.dgc",
     "costmodel.designs.sic",
+    "costmodel.designs.ghost",
+    "costmodel.designs.spconv",
+    "costmodel.designs.tied",
 )
 
 S = TypeVar("S", bound=type[Spec])

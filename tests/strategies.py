@@ -32,6 +32,14 @@ OVERRIDES: dict[str, dict[str, st.SearchStrategy]] = {
     "sic_subdivided": {"n": st.sampled_from([6, 8, 12]), "k": st.sampled_from([1, 3]), "b": st.integers(1, 3),
                        "dims": st.sampled_from([(6,), (2, 3), (8,), (2, 4), (2, 2, 2), (12,), (3, 4), (2, 2, 3)]),
                        "neighbourhood": st.sampled_from([(3,), (2,), (1, 2), (2, 3), (2, 2), (1, 2, 2), (2, 1, 3)])},
+    "ghost": {"k": st.sampled_from([1, 2, 3, 5]), "s": st.integers(2, 6), "d": st.sampled_from([1, 3, 5])},
+    "ghost_bottleneck": {"k": st.sampled_from([1, 3, 5]), "stride": st.integers(1, 3), "s": st.integers(2, 4),
+                         "d": st.sampled_from([1, 3])},
+    "spconv": {"k": st.sampled_from([1, 3, 5]), "groups": st.sampled_from([1, 2])},
+    "tbc": {"B": st.sampled_from([1, 2, 3, 4]), "c_in": st.sampled_from([12, 24, 36]),
+            "c_out": st.sampled_from([12, 24, 36])},
+    "tgc": {"B": st.sampled_from([1, 2, 3, 4]), "groups": st.sampled_from([1, 2]),
+            "c_in": st.sampled_from([24, 48]), "c_out": st.sampled_from([24, 48])},
 }
 
 
