@@ -312,6 +312,23 @@ def test_ratios_simplify():
     assert r["spatial_bottleneck"] == 2 / k**2
 
 
+@pytest.mark.parametrize("name", ["sic", "subdivision", "sic_subdivided", "spatial_bottleneck"])
+def test_ratios_agree_with_the_registered_conv(name):
+    # cm.ratio against the registered conv (c_in = c_out = n, stride 1, odd k = 2j+1 so that
+    # same padding keeps h x w); the bottleneck also needs k | h, w. Back-substituting j = (k-1)/2
+    # must give ratios()[name].
+    from costmodel.symbols import c_in, c_out, h, stride, w
+    from costmodel.validate import ratio
+
+    j = sp.Symbol("j", integer=True, nonnegative=True)
+    hq, wq = sp.symbols("hq wq", integer=True, positive=True)
+    subs = {c_in: n, c_out: n, stride: 1, k: 2 * j + 1}
+    if name == "spatial_bottleneck":
+        subs.update({h: (2 * j + 1) * hq, w: (2 * j + 1) * wq})
+    against_conv = sp.simplify(ratio(name, "conv", substitutions=subs).subs(j, (k - 1) / 2))
+    assert sp.simplify(against_conv - ratios()[name]) == 0
+
+
 # --- the paper's one-layer table ----------------------------------------------------------------
 
 

@@ -42,7 +42,6 @@ from ..symbols import h as _h
 from ..symbols import k as _k
 from ..symbols import n as _n
 from ..symbols import w as _w
-from .conv import divides
 
 REFERENCE = "Wang, Liu, Foroosh 2016, https://arxiv.org/abs/1608.04337 (seed 002)"
 
@@ -406,8 +405,10 @@ class SpatialBottleneck(_NSpec):
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
         rule = "allowed is a multiple of k, or pad=True (zero-pad up to a multiple of k)"
-        return [Constraint("h", sp.Or(sp.Eq(p.pad, 1), divides(p.k, p.h)), rule),
-                Constraint("w", sp.Or(sp.Eq(p.pad, 1), divides(p.k, p.w)), rule)]
+        # (h mod k) * (1 - pad) == 0: "k divides h, or pad"; arithmetic so that no boolean
+        # subexpression is shared between the two rules.
+        return [Constraint("h", sp.Eq(sp.Mod(p.h, p.k) * (1 - p.pad), 0), rule),
+                Constraint("w", sp.Eq(sp.Mod(p.w, p.k) * (1 - p.pad), 0), rule)]
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
