@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTENSIONS: tuple[str, ...] = (
+    "costmodel.latency",
     "costmodel.designs.sic",
 )
 """Feature modules that add subcommands: each defines ``add_cli(subparsers)`` and keeps its heavy

@@ -1,0 +1,99 @@
+"""Memory traffic and arithmetic intensity, per op and per design.
+
+Convention (conventions.md, "memory access cost" of ShuffleNet V2): every op reads its inputs
+once, writes its output once and reads its weights once, at the dtype's width:
+
+    read_bytes   = dtype_bytes * reads          (input activations, all inputs of the op)
+    write_bytes  = dtype_bytes * writes         (output activations)
+    weight_bytes = dtype_bytes * params         (conv/linear weights, bias, BN affine)
+    mem_bytes    = read_bytes + write_bytes + weight_bytes
+    intensity    = MACs / mem_bytes             (MACs per byte; 0 for ops without MACs)
+
+A multi-op design (Ghost's concat and slice, SPConv's branches, Inception's concat) pays the
+traffic of every intermediate: each op's output is written, then read again by the next op.
+The per-op numbers come from ``Spec.op_table()``; this module adds the byte split, the
+intensity and the conv class (dense, pointwise, depthwise, group) read from the geometry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+CONV_CLASSES = ("dense", "pointwise", "depthwise", "group")
+"""How a conv op is classified from its geometry (see ``classify_conv``)."""
+
+
+def classify_conv(c_in: int, c_out: int, groups: int, k: int, k_w: int | None = None) -> str:
+    """The kind of kernel a conv launches, from its geometry alone.
+
+    depthwise: groups == c_in and c_out is a multiple of c_in (one filter per input channel, x mult);
+    group:     1 < groups, otherwise;
+    pointwise: groups == 1 and a 1x1 kernel;
+    dense:     groups == 1 and a larger kernel.
+    """
+    k_w = k if k_w is None else k_w
+    if groups > 1:
+        return "depthwise" if groups == c_in and c_out % c_in == 0 else "group"
+    return "pointwise" if k == 1 and k_w == 1 else "dense"
+
+
+def op_class(row: dict[str, Any]) -> str:
+    """The latency class of one op-table row: a conv class for ``conv``, else the op kind."""
+    if row["kind"] == "conv":
+        return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
+                             int(row["k"]), int(row["k_w"]))
+    return str(row["kind"])
+
+
+def traffic_table(spec):
+    """``spec.op_table()`` plus read/write/weight bytes, MACs per byte and the op class.
+
+    Columns added: read_bytes, write_bytes, weight_bytes (mem_bytes is their sum, already in
+    the op table), intensity (MACs / mem_bytes), op_class.
+    """
+    frame = spec.op_table()
+    width = spec.dtype_bytes
+    frame["read_bytes"] = width * frame["reads"]
+    frame["write_bytes"] = width * frame["writes"]
+    frame["weight_bytes"] = width * frame["params"]
+    frame["intensity"] = (frame["macs"] / frame["mem_bytes"]).where(frame["mem_bytes"] > 0, 0.0)
+    frame["op_class"] = [op_class(row) for row in frame.to_dict("records")]
+    return frame
+
+
+def traffic(spec) -> dict[str, Any]:
+    """Design totals: MACs, read/write/weight/total bytes and arithmetic intensity (MACs/byte)."""
+    frame = traffic_table(spec)
+    out: dict[str, Any] = {"macs": int(frame["macs"].sum())}
+    for col in ("read_bytes", "write_bytes", "weight_bytes", "mem_bytes"):
+        out[col] = int(frame[col].sum())
+    out["intensity"] = out["macs"] / out["mem_bytes"] if out["mem_bytes"] else 0.0
+    return out
+
+
+def traffic_formulas(cls, structure: tuple | None = None) -> dict[str, sp.Expr]:
+    """Symbolic bytes and intensity of a design: read_bytes, write_bytes, weight_bytes,
+    mem_bytes (= the ``Formulas.mem_bytes`` total) and intensity = MACs / mem_bytes."""
+    from .symbols import sym
+
+    f = cls.formulas(structure)
+    width = sym("dtype_bytes")
+    out = {"read_bytes": width * sp.Add(*(op.reads for op in f.ops)),
+           "write_bytes": width * sp.Add(*(op.writes for op in f.ops)),
+           "weight_bytes": width * sp.Add(*(op.params for op in f.ops))}
+    out["mem_bytes"] = f.mem_bytes
+    out["intensity"] = f.macs_total / f.mem_bytes
+    return out
+
+
+def op_traffic_formulas(cls, structure: tuple | None = None) -> list[dict[str, Any]]:
+    """Per op: name, kind, MACs and bytes read/written/weights as sympy expressions."""
+    from .symbols import sym
+
+    width = sym("dtype_bytes")
+    return [{"op": op.name, "kind": op.kind, "macs": op.macs, "read_bytes": width * op.reads,
+             "write_bytes": width * op.writes, "weight_bytes": width * op.params,
+             "mem_bytes": width * (op.reads + op.writes + op.params)}
+            for op in cls.formulas(structure).ops]

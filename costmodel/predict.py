@@ -1,0 +1,442 @@
+"""Predicted latency from the analytic per-op costs (MACs, bytes, op class) and a device profile.
+
+A design's latency is the sum of its ops' latencies plus one container call:
+
+    t(design) = call_overhead + sum over ops of t(op)
+
+Roofline (always available after ``costmodel calibrate --no-fit``):
+
+    t(op) = call_overhead + max(MACs / peak_class, mem_bytes / bandwidth)
+
+with ``peak_class`` the depthwise peak for depthwise convs and the dense peak otherwise.
+
+Refined (fitted on a training sweep of single ops by ``costmodel calibrate``):
+  * conv classes (dense, pointwise, depthwise, group) and linear: one **efficiency curve** each,
+
+        t(op) = overhead_class + MACs / (peak_class * efficiency),
+        log(efficiency) = b0 + sum_i b_i * feature_i,
+
+    features are log2 of the per-group channels, the output pixels (x batch), the kernel area,
+    the stride, and the vector-lane waste ``log2(ceil(c/16)*16/c)``: each coefficient b_i says
+    how efficiency changes when that quantity doubles (an elasticity), so the fit stays small
+    and explainable (at most 7 numbers per class, listed by ``costmodel calibrate``);
+  * elementwise kinds (batch_norm, relu, add, concat, pools...): a streaming line per kind,
+
+        t(op) = overhead_kind + mem_bytes * seconds_per_byte + elementwise_ops * seconds_per_op.
+
+Ops of a kind that has no curve fall back to the roofline.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .memory import CONV_CLASSES, classify_conv, traffic_table
+
+L2_BYTES_DEFAULT = 2 << 20
+"""Per-core L2 size used when the OS does not tell (bytes)."""
+
+
+def l2_bytes() -> int:
+    """This CPU's per-core L2 cache (from sysfs), the working-set size beyond which bandwidth drops."""
+    import glob
+
+    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/")):
+        try:
+            with open(path + "level") as fh:
+                level = fh.read().strip()
+            with open(path + "size") as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if level == "2" and text[:-1].isdigit():
+            return int(text[:-1]) * {"K": 1 << 10, "M": 1 << 20}.get(text[-1], 1)
+    return L2_BYTES_DEFAULT
+
+
+VECTOR_LANES = 16
+"""fp32 lanes of one AVX-512 register: channel counts are padded to a multiple of this."""
+
+CONV_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
+                 "waste_out", "waste_c", "sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
+"""Features of a conv efficiency curve (see ``conv_features``); a feature constant within a
+curve's training set (e.g. log_kk for pointwise) gets a zero coefficient."""
+
+FEATURES: dict[str, tuple[str, ...]] = {
+    "dense": CONV_FEATURES, "pointwise": CONV_FEATURES, "group": CONV_FEATURES,
+    "depthwise": CONV_FEATURES, "linear": ("log_cin_g", "log_cout_g"),
+}
+"""The features of each MAC class's efficiency curve (all log2, see ``conv_features``)."""
+
+STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
+                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax")
+"""Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
+
+POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
+"""Kinds pooled into the fallback "elementwise" line."""
+
+
+def _lane_waste(channels: float) -> float:
+    """log2 of padded / real channels when padded to VECTOR_LANES (0 when a multiple)."""
+    c = max(1.0, channels)
+    return math.log2(math.ceil(c / VECTOR_LANES) * VECTOR_LANES / c)
+
+
+def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, float]:
+    """log2 features of one conv/linear op row (op-table columns, batch already folded in macs).
+
+    The repeat count ``rep`` = MACs / (one sample's conv MACs) catches convs run on a reshaped
+    batch (Tied Block Conv runs its shared conv on N*B samples) and batch > 1.
+    """
+    groups = max(1, int(row.get("groups") or 1))
+    cin_g = max(1.0, row["c_in"] / groups)
+    cout_g = max(1.0, row["c_out"] / groups)
+    kk = max(1, int(row.get("k") or 1)) * max(1, int(row.get("k_w") or row.get("k") or 1))
+    pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
+    one = cin_g * cout_g * groups * kk * pixels
+    rep = max(1.0, row["macs"] / one) if row["kind"] != "linear" else 1.0
+    return {"log_cin_g": math.log2(cin_g), "log_cout_g": math.log2(cout_g),
+            "log_groups": math.log2(groups), "log_mult": math.log2(max(1.0, row["c_out"] / max(1, row["c_in"]))),
+            "log_hw": math.log2(pixels * rep), "log_kk": math.log2(kk),
+            "log_stride": math.log2(max(1, int(row.get("stride") or 1))),
+            "waste_out": _lane_waste(cout_g), "waste_c": _lane_waste(row["c_in"]),
+            # squares (scaled by 1/10) let efficiency rise and then saturate with size
+            "sq_hw": math.log2(pixels * rep) ** 2 / 10, "sq_cin_g": math.log2(cin_g) ** 2 / 10,
+            "sq_cout_g": math.log2(cout_g) ** 2 / 10, "rep": rep,
+            # working set beyond the L2 cache: 0 while it fits, +1 per doubling past it
+            "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2))}
+
+
+MKLDNN_MIN_NUMEL = 20480
+"""PyTorch CPU conv dispatch: below this input size a small-kernel conv uses im2col + GEMM."""
+
+
+def conv_backend(row: dict[str, Any], device: str = "cpu") -> str:
+    """Which CPU kernel PyTorch (fp32) dispatches a conv to: "onednn" or "gemm" (im2col + GEMM).
+
+    PyTorch's rule (checked with torch.profiler on torch 2.13: ``aten::mkldnn_convolution`` vs
+    ``aten::_slow_conv2d_forward``): oneDNN when
+      (stride > 1 or batch >= 16 or the kernel is not 1x1 or threads > 1)
+      and (groups > 1 or both kernel sides > 3 or batch > 1 or input elements > 20480).
+    On CUDA every conv goes to cuDNN.
+    """
+    if not device.startswith("cpu"):
+        return "cudnn"
+    k, kw = int(row.get("k") or 1), int(row.get("k_w") or row.get("k") or 1)
+    batch = round(conv_features(row)["rep"])
+    first = int(row.get("stride") or 1) > 1 or batch >= 16 or k != 1 or kw != 1
+    second = (int(row.get("groups") or 1) > 1 or (k > 3 and kw > 3) or batch > 1
+              or row["reads"] > MKLDNN_MIN_NUMEL)
+    return "onednn" if first and second else "gemm"
+
+
+def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
+    """The efficiency curve an op uses: class/backend, with depthwise x multiplier apart."""
+    cls = latency_class(row)
+    if cls in CONV_CLASSES:
+        if cls == "depthwise" and row["c_out"] > row["c_in"]:
+            cls = "depthwise_mult"  # a channel multiplier > 1 takes a much slower kernel
+        return f"{cls}/{conv_backend(row, device)}"
+    return cls
+
+
+def latency_class(row: dict[str, Any]) -> str:
+    """conv -> its geometry class; conv_transpose -> dense; linear; else the op kind."""
+    if row["kind"] == "conv":
+        return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
+                             int(row["k"]), int(row["k_w"]))
+    if row["kind"] == "conv_transpose":
+        return "dense"
+    return str(row["kind"])
+
+
+def _peak(profile, cls: str) -> float:
+    key = "depthwise_macs_per_s" if cls == "depthwise" else "dense_macs_per_s"
+    return float(profile.peaks[key])
+
+
+def _l2(profile) -> int:
+    return int(profile.peaks.get("l2_bytes", L2_BYTES_DEFAULT))
+
+
+def roofline_op(row: dict[str, Any], profile) -> float:
+    """call_overhead + max(MACs / peak, bytes / bandwidth), seconds."""
+    p = profile.peaks
+    compute = row["macs"] / _peak(profile, latency_class(row)) if row["macs"] else 0.0
+    memory = row["mem_bytes"] / p["bandwidth_bytes_per_s"]
+    return p["call_overhead_s"] + max(compute, memory)
+
+
+def predict_op(row: dict[str, Any], profile, refined: bool = True) -> float:
+    """Seconds of one op row: its fitted curve (class/backend, else class), else the roofline."""
+    cls = latency_class(row)
+    curves = profile.curves if refined else {}
+    key = curve_key(row, profile.device) if row["macs"] else cls
+    if row["macs"] and (key in curves or cls in curves):
+        curve = curves.get(key) or curves[cls]
+        feats = conv_features(row, _l2(profile))
+        log_eff = curve["coef"]["const"] + sum(b * feats[f] for f, b in curve["coef"].items() if f != "const")
+        return curve["overhead_s"] + row["macs"] / (_peak(profile, cls) * math.exp(log_eff))
+    if not row["macs"]:
+        curve = curves.get(cls) or curves.get("elementwise")
+        if curve is not None and curve.get("model") == "stream":
+            spill = max(0.0, row["mem_bytes"] - _l2(profile))
+            return (curve["overhead_s"] + row["mem_bytes"] * curve["s_per_byte"]
+                    + spill * curve.get("s_per_spill_byte", 0.0) + row["elem"] * curve["s_per_op"])
+    return roofline_op(row, profile)
+
+
+def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
+    """The traffic table of ``spec`` as dicts, activations and MACs scaled to ``batch``.
+
+    Weights are read once per call whatever the batch; activations and MACs scale with it.
+    """
+    rows = traffic_table(spec).to_dict("records")
+    for row in rows:
+        if batch != 1:
+            for col in ("macs", "elem", "reads", "writes"):
+                row[col] = row[col] * batch
+            row["mem_bytes"] = spec.dtype_bytes * (row["reads"] + row["writes"] + row["params"])
+    return rows
+
+
+def predict_spec(spec, profile, batch: int = 1, refined: bool = True) -> float:
+    """Predicted seconds per call of ``spec.module()``: container call + sum of its ops."""
+    return profile.peaks["call_overhead_s"] + sum(predict_op(r, profile, refined) for r in op_rows(spec, batch))
+
+
+def predict_table(spec, profile, batch: int = 1):
+    """Per-op predictions (roofline and refined, microseconds) beside MACs, bytes, intensity."""
+    import pandas as pd
+
+    rows = []
+    for r in op_rows(spec, batch):
+        rows.append({"op": r["op"], "class": latency_class(r), "macs": r["macs"], "mem_bytes": r["mem_bytes"],
+                     "intensity": r["intensity"], "roofline_us": 1e6 * predict_op(r, profile, False),
+                     "predicted_us": 1e6 * predict_op(r, profile, True)})
+    return pd.DataFrame(rows)
+
+
+# --- training sweep ------------------------------------------------------------------------------
+
+def _conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
+    """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed)."""
+    chans = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
+    for _ in range(1000):
+        h = rng.choice((4, 7, 8, 14, 16, 28, 32, 56, 64))
+        stride = rng.choice((1, 1, 1, 2))
+        cin, cout, groups, batch = rng.choice(chans), rng.choice(chans), 1, 1
+        k = kw = rng.choice((3, 3, 5, 7))
+        if cls == "pointwise":
+            k = kw = 1
+        elif cls == "dense" and rng.random() < 0.15:  # asymmetric k x 1 / 1 x k factorizations
+            k, kw = rng.choice(((1, 3), (3, 1), (1, 5), (5, 1), (1, 7), (7, 1)))
+        if cls == "depthwise":
+            groups = cin
+            cout = cin * rng.choice((1, 1, 1, 2, 3, 5))
+        elif cls == "group":
+            groups = rng.choice((2, 2, 4, 4, 8, 16, 32))
+            k = kw = rng.choice((1, 3, 3, 5))
+            if cin % groups or cout % groups or groups == cin:
+                continue
+        if cls in ("dense", "group") and rng.random() < 0.15:
+            batch = rng.choice((2, 4))  # reshaped batches (Tied Block Conv) and batch > 1
+        macs = batch * cout * (cin // groups) * k * kw * ((h - 1) // stride + 1) ** 2
+        if macs <= 120e6:
+            return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch)
+    raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
+
+
+def _conv_case(g: dict[str, Any]):
+    """(module, input, op row) of one training conv."""
+    import torch
+
+    from . import ops
+
+    op = ops.conv("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"],
+                  kernel_w=g["kw"])
+    row = _row(op, g["batch"])
+    module = torch.nn.Conv2d(g["cin"], g["cout"], (g["k"], g["kw"]), g["stride"],
+                             (g["k"] // 2, g["kw"] // 2), groups=g["groups"], bias=False)
+    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), row
+
+
+def _row(op, batch: int = 1) -> dict[str, Any]:
+    """A numeric op-table row from an Op built on integers."""
+    row = {"op": op.name, "kind": op.kind}
+    for f in ("macs", "elem", "reads", "writes"):
+        row[f] = batch * int(getattr(op, f))
+    row["params"] = int(op.params)
+    for g in ("c_in", "c_out", "k", "k_w", "groups", "stride", "h_out", "w_out"):
+        row[g] = int(op.geometry.get(g, 0))
+    row["mem_bytes"] = 4 * (row["reads"] + row["writes"] + row["params"])
+    return row
+
+
+def _linear_case(rng: random.Random):
+    import torch
+
+    from . import ops
+
+    fin, fout = rng.choice((16, 64, 128, 256, 512, 960, 1280)), rng.choice((4, 16, 64, 256, 1000, 1280))
+    return torch.nn.Linear(fin, fout), torch.randn(1, fin), _row(ops.linear("train", fin, fout))
+
+
+def _stream_case(kind: str, c: int, h: int):
+    """(module, inputs, op row) of one elementwise op of ``kind`` on a 1 x c x h x h tensor."""
+    import torch
+    from torch import nn
+
+    from . import ops
+
+    size = c * h * h
+    x = torch.randn(1, c, h, h)
+
+    class Fn(nn.Module):
+        def __init__(self, fn: Callable):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, *xs):
+            return self.fn(*xs)
+
+    table = {
+        "batch_norm": (nn.BatchNorm2d(c), (x,), ops.batch_norm("t", c, h, h)),
+        "relu": (nn.ReLU(inplace=True), (x,), ops.elementwise("t", "relu", size)),
+        "hardsigmoid": (nn.Hardsigmoid(), (x,), ops.elementwise("t", "hardsigmoid", size)),
+        "sigmoid": (nn.Sigmoid(), (x,), ops.elementwise("t", "sigmoid", size)),
+        "add": (Fn(torch.add), (x, x.clone()), ops.elementwise("t", "add", size, inputs=2)),
+        "mul": (Fn(torch.mul), (x, x.clone()), ops.elementwise("t", "mul", size, inputs=2)),
+        "concat": (Fn(lambda a, b: torch.cat((a, b), 1)), (x, x.clone()), ops.concat("t", 2 * size)),
+        "max_pool2d": (nn.MaxPool2d(3, 1, 1), (x,), ops.max_pool("t", c, h, h, 3, 1, 1)),
+        "avg_pool2d": (nn.AvgPool2d(2, 2), (x,), ops.avg_pool("t", c, h, h, 2, 2)),
+        "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), (x,), ops.global_avg_pool("t", c, h, h)),
+        "softmax": (nn.Softmax(dim=1), (x,), ops.elementwise("t", "softmax", size, ops_per_element=3)),
+    }
+    module, inputs, op = table[kind]
+    return module, inputs, _row(op)
+
+
+def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 6,
+                  linear: int = 8) -> list[tuple[str, dict[str, Any]]]:
+    """The training items, interleaved so that a sweep cut short by its budget stays balanced."""
+    rng = random.Random(seed)
+    convs = [[("conv", {"cls": cls, **_conv_item(rng, cls)}) for _ in range(per_conv_class)]
+             for cls in CONV_CLASSES]
+    streams = [("stream", {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
+                           "h": rng.choice((7, 14, 28, 56))})
+               for _ in range(per_stream_kind) for kind in STREAM_KINDS]
+    lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
+    plan = [item for group in zip(*convs) for item in group]
+    # spread the cheap items through the conv items
+    for i, item in enumerate(streams + lins):
+        plan.insert((i * 7) % (len(plan) + 1), item)
+    return plan
+
+
+def item_key(kind: str, spec: dict[str, Any]) -> str:
+    """A stable text key of one training item (stored in the profile to keep eval disjoint)."""
+    return kind + ":" + ",".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "seed")
+
+
+def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time: float = 0.05,
+                   show_progress: bool = True):
+    """Time every training item (single ops) until ``budget_s`` seconds; one row per op."""
+    import pandas as pd
+
+    from .latency import measure, progress
+
+    rows = []
+    start = time.perf_counter()
+    for kind, spec in progress(training_plan(seed), "training sweep", show_progress):
+        if time.perf_counter() - start > budget_s:
+            break
+        if kind == "conv":
+            module, inputs, row = _conv_case(spec)
+        elif kind == "linear":
+            module, inputs, row = _linear_case(random.Random(spec["seed"]))
+        else:
+            module, inputs, row = _stream_case(spec["kind"], spec["c"], spec["h"])
+        timing = measure(module, inputs, threads=profile.threads, device=profile.device,
+                         min_run_time=min_run_time, clock=profile.clock)
+        row.update(key=item_key(kind, spec), measured_s=timing.median_s, cv=timing.cv,
+                   cls=latency_class(row))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- fitting -------------------------------------------------------------------------------------
+
+def _fit_efficiency(frame, cls: str, peak: float, l2: int) -> dict[str, Any]:
+    """Fit overhead + MACs / (peak * exp(b . features)) in log space (relative error).
+
+    The overhead is chosen on a grid (0 .. 90% of the fastest op); for each candidate the
+    coefficients are a ridge least-squares fit of log(efficiency) on the features.
+    """
+    names = FEATURES[cls]
+    feats = [conv_features(r, l2) for r in frame.to_dict("records")]
+    x = np.array([[1.0] + [f[n] for n in names] for f in feats])
+    t = frame["measured_s"].to_numpy(float)
+    macs = frame["macs"].to_numpy(float)
+    ridge = 1e-3 * len(t) * np.eye(x.shape[1])
+    ridge[0, 0] = 0.0  # the constant is not shrunk
+    best = None
+    for overhead in np.linspace(0.0, 0.9 * t.min(), 31):
+        y = np.log(macs / (peak * (t - overhead)))
+        coef = np.linalg.solve(x.T @ x + ridge, x.T @ y)
+        pred = overhead + macs / (peak * np.exp(x @ coef))
+        err = float(np.mean(np.log(pred / t) ** 2))
+        if best is None or err < best[0]:
+            best = (err, overhead, coef, pred)
+    err, overhead, coef, pred = best
+    return {"model": "efficiency", "overhead_s": float(overhead), "n": int(len(t)),
+            "coef": {"const": float(coef[0]), **{n: float(b) for n, b in zip(names, coef[1:])}},
+            "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}
+
+
+def _fit_stream(frame, l2: int) -> dict[str, Any]:
+    """Fit overhead + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * elem
+    by least relative squares, with no negative coefficient."""
+    t = frame["measured_s"].to_numpy(float)
+    cols = {"overhead_s": np.ones_like(t), "s_per_byte": frame["mem_bytes"].to_numpy(float),
+            "s_per_spill_byte": np.maximum(0.0, frame["mem_bytes"].to_numpy(float) - l2),
+            "s_per_op": frame["elem"].to_numpy(float)}
+    active = [k for k in cols if cols[k].any()]
+    while True:
+        a = np.stack([cols[k] / t for k in active], axis=1)
+        coef, *_ = np.linalg.lstsq(a, np.ones_like(t), rcond=None)
+        if (coef >= 0).all() or len(active) == 1:
+            break
+        active = [k for k, c in zip(active, coef) if c >= 0]  # drop a negative slope and refit
+    out = {k: 0.0 for k in cols}
+    out.update({k: max(0.0, float(c)) for k, c in zip(active, coef)})
+    pred = sum(out[k] * cols[k] for k in cols)
+    out.update(model="stream", n=int(len(t)),
+               train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+    return out
+
+
+def fit_curves(frame, profile) -> dict[str, dict[str, Any]]:
+    """One curve per class and per class/backend key in the training frame (enough points each)."""
+    curves: dict[str, dict[str, Any]] = {}
+    frame = frame.assign(curve=[curve_key(r, profile.device) for r in frame.to_dict("records")])
+    for cls, part in frame.groupby("cls"):
+        cls = str(cls)
+        if cls in FEATURES:
+            if len(part) >= 8:
+                curves[cls] = _fit_efficiency(part, cls, _peak(profile, cls), _l2(profile))
+            for key, sub in part.groupby("curve"):
+                if key != cls and len(sub) >= 8:
+                    curves[str(key)] = _fit_efficiency(sub, cls, _peak(profile, cls), _l2(profile))
+        elif len(part) >= 3:
+            curves[cls] = _fit_stream(part, _l2(profile))
+    pooled = frame[frame["cls"].isin(POOLED)]
+    if len(pooled) >= 3:
+        curves["elementwise"] = _fit_stream(pooled, _l2(profile))
+    return curves
