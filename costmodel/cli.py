@@ -151,7 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .validate import compare
 
     specs = [get_design(name)() for name in (args.designs or designs())]
-    print_frame(compare(specs), "Designs at their reference configs (per sample)")
+    print_frame(compare(specs, executed=args.executed), "Designs at their reference configs (per sample)")
     return 0
 
 
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="batch size traced (default 1)")
     p = sub.add_parser("compare", help="table of every design at its reference config")
     p.add_argument("designs", nargs="*", help="design names (default: all)")
+    p.add_argument("--executed", action="store_true",
+                   help="also run dynamic designs' modules and show the MACs they executed (loads torch)")
     p.set_defaults(func=cmd_compare)
     for module in EXTENSIONS:
         importlib.import_module(module).add_cli(sub)

@@ -82,6 +82,17 @@ def test_cli_query_shows_expected_and_dense_side_by_side():
     assert "0.499982" in text
 
 
+def test_cli_compare_executed_column():
+    from costmodel.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["compare", "--executed", "dgc"]) == 0
+    text = out.getvalue()
+    assert "executed MACs" in text and "dense MACs" in text
+    assert text.count("57,804,800") == 2  # expected (MACs column) and executed, same numbers as above
+
+
 def test_compare_row_has_dense_expected_and_executed():
     row = compare([DGC(c_in=16, c_out=8, H=2, zeta=0.75, d=4, h=5, w=5)], executed=True).iloc[0]
     # kept = 16 - 12 = 4; conv = 8*4*9*25 = 7200; linear = 2*2*16*4 = 256; dense = 8*16*9*25 = 28800
@@ -181,6 +192,20 @@ def test_training_gradients_reach_only_kept_channels():
         assert len(pruned) == 6
         assert torch.count_nonzero(grad[head][:, pruned]) == 0
         assert torch.count_nonzero(grad[head][:, idx[head]]) > 0
+
+
+def test_executed_costs_follow_what_the_module_ran():
+    from costmodel.trace import trace
+
+    spec = DGC(c_in=12, c_out=8, H=2, zeta=0.5, d=3, h=6, w=6)
+    module = spec.module()
+    module.kept = 2  # a module that keeps fewer channels than zeta says (e.g. a tuned threshold)
+    counts = trace(module, spec.example_input(8))
+    executed = spec.executed_costs(module, 8)
+    # conv: 8 samples * c_out*2*k^2*h'w' = 8 * 8*2*9*36 = 41472; expected would be 8 * 15552
+    assert counts.fvcore_macs["conv"] == counts.fcm_macs["conv"] == 8 * executed.macs_by_key["conv"] == 41472
+    assert executed.extra["kept"] == 2 and spec.costs().extra["kept"] == 6
+    assert spec.costs().macs_by_key["conv"] == 15552
 
 
 def test_executed_costs_needs_a_matching_forward():

@@ -77,9 +77,13 @@ def _saliency_ops(p: SimpleNamespace) -> list[Op]:
             ops.elementwise("saliency.relu1", "relu", p.H * m),
             ops.linear("saliency.fc2", m, p.c_in, bias_=1).scaled(p.H),
             ops.elementwise("saliency.bias", "add", p.H * p.c_in, inputs=2),
-            ops.elementwise("saliency.relu2", "relu", p.H * p.c_in),
-            # top-k: one comparison per candidate score counted (a lower bound; not a tracer's op)
-            Op("select.topk", "topk", elem=p.H * p.c_in, reads=p.H * p.c_in, writes=2 * p.H * p.c_in)]
+            ops.elementwise("saliency.relu2", "relu", p.H * p.c_in)]
+
+
+def _topk(p: SimpleNamespace, kept: sp.Expr) -> Op:
+    """Top-``kept`` of H*c_in scores: one comparison per candidate counted (a lower bound; no tracer
+    counts it); writes the kept values and their indices."""
+    return Op("select.topk", "topk", elem=p.H * p.c_in, reads=p.H * p.c_in, writes=2 * p.H * kept)
 
 
 def _head_conv(p: SimpleNamespace, channels: sp.Expr) -> Op:
@@ -102,12 +106,13 @@ def _tail_ops(p: SimpleNamespace) -> list[Op]:
 
 
 def dgc_ops(p: SimpleNamespace, kept: sp.Expr, path: str = "inference") -> list[Op]:
-    """Every op of one DGC layer, per sample, with ``kept`` channels per head.
+    """Every op of one DGC layer, per sample, with ``kept`` channels selected per head.
 
     inference: gather kept inputs (H*kept*h*w element copies) and scale them by their scores
-    (as many muls), gather each sample's filter slices (c_out*kept*k^2 copies), grouped conv.
-    training: scatter the kept scores into a dense mask (H*c_in), scale all H*c_in*h*w inputs,
-    dense grouped conv over all c_in channels per head (``kept`` is ignored).
+    (as many muls), gather each sample's filter slices (c_out*kept*k^2 copies), grouped conv
+    over the kept channels only.
+    training: scatter the kept scores into a zero mask (H*kept ops, H*c_in written), scale all
+    H*c_in*h*w inputs, grouped conv over all c_in channels per head: as dense as the plain conv.
     """
     if path not in PATHS:
         raise ValueError(f"path = {path!r} is invalid: allowed is one of {', '.join(PATHS)}")
@@ -119,10 +124,10 @@ def dgc_ops(p: SimpleNamespace, kept: sp.Expr, path: str = "inference") -> list[
                    reads=p.c_out * kept * p.k ** 2, writes=p.c_out * kept * p.k ** 2),
                 _head_conv(p, kept)]
     else:
-        body = [Op("select.mask", "scatter", elem=p.H * p.c_in, reads=p.H * p.c_in, writes=p.H * p.c_in),
+        body = [Op("select.mask", "scatter", elem=p.H * kept, reads=2 * p.H * kept, writes=p.H * p.c_in),
                 ops.elementwise("select.scale", "mul", p.H * p.c_in * p.h * p.w),
                 _head_conv(p, p.c_in)]
-    return _saliency_ops(p) + body + _tail_ops(p)
+    return _saliency_ops(p) + [_topk(p, kept)] + body + _tail_ops(p)
 
 
 @register_design("dgc", "Dynamic Group Convolution (C)",
@@ -222,7 +227,7 @@ class DGC(Spec):
     # -- executed costs ------------------------------------------------------------------------
     def training_costs(self) -> Costs:
         """Per-sample costs of the training path (dense masked conv): what module.train() runs."""
-        return self._costs_at(self.c_in, "training")
+        return self._costs_at(kept_channels(self.c_in, self.zeta), "training")
 
     def executed_costs(self, module: Any, batch: int) -> Costs:
         """Per-sample costs of the module's last forward, at the channels it actually kept.
@@ -338,7 +343,7 @@ def _module_class():
             mask = torch.zeros(n, self.heads, c, dtype=x.dtype, device=x.device).scatter(2, idx, scores)
             inputs = (x[:, None] * mask[:, :, :, None, None]).reshape(n, self.heads * c, hh, ww)
             out = F.conv2d(inputs, self.weight, stride=self.stride, padding=self.k // 2, groups=self.heads)
-            self.last_forward = {"path": "training", "batch": int(n), "kept": int(c)}
+            self.last_forward = {"path": "training", "batch": int(n), "kept": int(idx.shape[2])}
             return self._finish(out)
 
         def _finish(self, out: torch.Tensor) -> torch.Tensor:
