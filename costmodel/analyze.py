@@ -9,7 +9,7 @@ costed by the rules below, written with the same conventions as the designs (``o
     in.numel() * (c_out/groups) * prod(kernel); bias adds no MAC. Linear: out.numel() * in_features.
   * BatchNorm (eval): 2 ops per element with affine, 1 without. LayerNorm / GroupNorm: 5 per
     element with affine, 4 without; InstanceNorm likewise (fvcore's estimate, stated as such).
-  * activations, add, mul, softmax: 1 op per output element. Max/avg pool: prod(kernel) per output
+  * activations, add, mul, softmax, gather: 1 op per output element; topk: 1 per input element. Max/avg pool: prod(kernel) per output
     element. Adaptive avg pool: 1 per input element. Upsample: 1 per output element (nearest),
     4 (bilinear). cat, views, dropout, identity, flatten: 0 ops (data movement / free).
   * params: sum(p.numel()) of every module's own parameters, once (shared ones once).
@@ -53,6 +53,7 @@ FUNCTION_KINDS = {
     "matmul": "matmul", "mm": "matmul", "bmm": "matmul", "linear": "linear", "conv2d": "conv",
     "adaptive_avg_pool2d": "adaptive_avg_pool2d", "avg_pool2d": "avg_pool2d",
     "max_pool2d": "max_pool2d", "mean": "mean", "gather": "gather", "index_select": "gather",
+    "topk": "topk", "sort": "topk",
 }
 FREE_FUNCTIONS = {
     "get", "size", "dim", "numel", "view", "reshape", "flatten", "permute", "transpose", "t",
@@ -302,6 +303,8 @@ def function_record(path: str, func: Any, args: tuple, kwargs: dict, result: Any
     outs = _tensors(result)
     if not tensors and not outs:
         return None  # no tensor involved (e.g. a shape computation)
+    if outs and not any(t.is_floating_point() or t.is_complex() for t in outs):
+        return None  # index arithmetic (arange, offsets): bookkeeping, not model compute
     ins = [_shape(t) for t in tensors]
     out = _shape(outs[0]) if outs else ()
     n_out = sum(_numel(_shape(t)) for t in outs)
@@ -317,8 +320,10 @@ def function_record(path: str, func: Any, args: tuple, kwargs: dict, result: Any
         rec.info["tensor_operands"] = sum(1 for a in args[:2] if hasattr(a, "shape"))
     elif kind == "concat":
         rec.layer = "concat"
-    elif kind == "gather":
-        rec.layer = "gather"
+    elif kind == "gather":  # a copy of the selected elements: 1 per output element, as dgc.py
+        rec.layer, rec.elem = "gather", _numel(out)
+    elif kind == "topk":  # 1 comparison per input element, as dgc.py
+        rec.layer, rec.elem = "selection", n_in
     elif kind in ("softmax",):
         rec.layer, rec.elem = "softmax", n_out
     elif kind == "matmul":
@@ -453,7 +458,7 @@ def _spec_row(call: SpecCall, inside: list[Record], batch: int, width: int) -> d
     if found is None:
         return None
     costs, spec, how = found
-    scale = 1 if how == "executed" else batch
+    scale = batch  # design costs are per sample (executed ones too)
     macs = {k: v * scale for k, v in costs.macs_by_key.items()}
     elem = {k: v * scale for k, v in costs.elementwise.items()}
     leaf_macs: dict[str, int] = {}
