@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "formula": "costmodel.validate:formula",
     "ratio": "costmodel.validate:ratio",
     "trace": "costmodel.trace:trace",
+    "report": "costmodel.report:report",
     "measure": "costmodel.latency:measure",
     "measure_spec": "costmodel.latency:measure_spec",
     "calibrate": "costmodel.profile:calibrate",

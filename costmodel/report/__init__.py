@@ -1,0 +1,154 @@
+"""The interactive, self-contained HTML report: ``costmodel report`` / ``costmodel.report()``.
+
+One HTML file that works offline (plotly.js inline once, formulas as MathML, no CDN), with one
+section per part of the project, each generated from the registry so that a new design, network
+or latency result appears without report code:
+
+  Designs         formulas (MathML + LaTeX), costs at the reference config, ratio vs standard conv
+  Validation      analytic vs params vs fvcore vs FlopCounterMode, ✓/✗ (mismatches go to the top)
+  Design space    MACs vs params / bytes / latency scatters, Pareto fronts, menus and sliders
+  Networks        per-layer stacked bars, swaps, published-vs-ours table
+  Latency         measured vs predicted with the ±10% band (only with ``latency=True``)
+  Reconciliation  peer-counter gaps, op kind by op kind
+
+A section whose backing module is missing says so in one line instead of failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import platform
+import sys
+import time
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .context import Context, Progress
+from .page import Section, note, render
+
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("designs", "Designs"),
+    ("validation", "Validation"),
+    ("space", "Design space"),
+    ("networks", "Networks"),
+    ("latency", "Latency"),
+    ("reconciliation", "Reconciliation"),
+)
+"""(module in costmodel.report, title), in page order; each module defines ``build(ctx)``."""
+
+DEFAULT_PATH = "reports/costmodel.html"
+
+
+@dataclass
+class Report:
+    """A built report: its sections (with their plotly figures), the alerts, and the HTML."""
+
+    sections: list[Section]
+    alerts: list[str]
+    html: str
+    seconds: float
+
+    @property
+    def figures(self) -> list[Any]:
+        return [f for s in self.sections for f in s.figures]
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+
+def build(designs: Sequence[str] | None = None, latency: bool = False, small: bool = False,
+          progress: bool = False) -> Report:
+    """Build the report in memory. ``designs``: registered names (default: all)."""
+    from ..registry import designs as registered, get_design
+
+    names = list(designs) if designs else list(registered())
+    for name in names:
+        get_design(name)  # unknown names: a ValueError listing the allowed ones
+    start = time.perf_counter()
+    with Progress(progress) as bar:
+        ctx = Context(designs=names, small=small, latency=latency, progress=bar)
+        sections = [_section(key, title, ctx) for key, title in SECTIONS]
+    alerts = [a for s in sections for a in s.alerts]
+    seconds = time.perf_counter() - start
+    subtitle = [f"{len(names)} designs · generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
+                f"on {platform.node() or 'this machine'} ({platform.machine()}, Python {platform.python_version()}) "
+                f"in {seconds:.1f} s" + (" · small config" if small else ""),
+                "Units: 1 MAC = one multiply-accumulate; FLOPs = 2 × MACs; params = sum(p.numel()); "
+                "bytes = memory traffic at dtype_bytes (4 = fp32); per sample unless stated."]
+    page = render("costmodel report", subtitle, sections, alerts)
+    return Report(sections, alerts, page, seconds)
+
+
+def _section(key: str, title: str, ctx: Context) -> Section:
+    try:
+        module = importlib.import_module(f"{__name__}.{key}")
+        return module.build(ctx)
+    except Exception as exc:  # one broken section must not hide the others; it is shown in red
+        sec = Section(key, title)
+        sec.alerts.append(f"section {title} failed: {type(exc).__name__}: {exc}")
+        sec.add(note(f"This section failed to build: {type(exc).__name__}: {exc}", "bad"))
+        return sec
+
+
+def report(path: str | Path = DEFAULT_PATH, designs: Sequence[str] | None = None, latency: bool = False,
+           small: bool = False, progress: bool = False) -> Path:
+    """Write the self-contained HTML report to ``path`` and return the path.
+
+    ``latency=True`` measures latency on this machine (costmodel.latency) and adds the Latency
+    section and predicted-latency axes; ``small=True`` uses tiny sweeps (for tests and a quick look).
+    """
+    built = build(designs, latency=latency, small=small, progress=progress)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(built.html, encoding="utf-8")
+    return out
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True)
+    built = build(args.designs or None, latency=args.latency, small=args.small, progress=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(built.html, encoding="utf-8")
+    size = out.stat().st_size / 1e6
+    console.print(f"wrote [bold]{out}[/] ({size:.1f} MB, {len(built.figures)} figures, {built.seconds:.1f} s); "
+                  f"open it in a browser: file://{out.resolve()}")
+    for alert in built.alerts:
+        console.print(f"[bold red]✗ {escape(alert)}[/]", highlight=False)
+    if not built.alerts:
+        console.print("[green]✓ every compared count matched exactly[/]")
+    return 1 if built.alerts else 0
+
+
+def add_cli(sub: Any) -> None:
+    p = sub.add_parser("report", help="build the interactive, self-contained HTML report",
+                       description="Build one offline HTML file: designs, formulas, validation, design "
+                                   "space, networks, latency, reconciliation.")
+    p.add_argument("--out", default=DEFAULT_PATH, help=f"output HTML file (default {DEFAULT_PATH})")
+    p.add_argument("--designs", nargs="+", default=None, metavar="NAME",
+                   help="registered designs to include (default: all; see `costmodel list`)")
+    p.add_argument("--latency", action=argparse.BooleanOptionalAction, default=False,
+                   help="measure latency on this machine and add the Latency section (default: off)")
+    p.add_argument("--small", action="store_true", help="tiny sweeps, for a quick look or tests")
+    p.set_defaults(func=cmd_report)
+
+
+class _CallableModule(types.ModuleType):
+    """``costmodel.report(...)`` must call :func:`report` even after ``import costmodel.report``
+    has bound the package attribute ``costmodel.report`` to this module."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

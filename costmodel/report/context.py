@@ -1,0 +1,84 @@
+"""What every section builder receives: the chosen designs, the size of the sweeps, a progress bar,
+and a way to find the optional feature modules (networks, sweeps, latency, reconciliation)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Progress:
+    """A rich progress bar on the terminal; silent when ``enabled`` is False (tests, libraries)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._bar = None
+
+    def __enter__(self) -> "Progress":
+        if self.enabled:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TextColumn, TimeElapsedColumn)
+
+            self._bar = RichProgress(TextColumn("[bold]{task.description:<44}"), BarColumn(),
+                                     MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+            self._bar = None
+
+    def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+        """Iterate ``items``, advancing one bar line per item."""
+        items = list(items) if total is None else items
+        if self._bar is None:
+            yield from items
+            return
+        task = self._bar.add_task(description, total=total if total is not None else len(items))  # type: ignore[arg-type]
+        for item in items:
+            yield item
+            self._bar.advance(task)
+
+    def log(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message)
+
+
+@dataclass
+class Context:
+    """Options of one report run."""
+
+    designs: list[str]
+    small: bool = False
+    latency: bool = False
+    progress: Progress = field(default_factory=lambda: Progress(False))
+    shared: dict[str, Any] = field(default_factory=dict)  # results one section passes to another
+
+
+def optional(module: str, *names: str) -> tuple[Any, ...] | None:
+    """``module``'s attributes ``names`` if the module exists and has them all, else None.
+
+    Sections built on feature modules that may not have landed yet use this to degrade to a
+    "not available" note instead of failing.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    values = tuple(getattr(mod, n, None) for n in names)
+    return None if any(v is None for v in values) else values
+
+
+def public(name: str) -> Any | None:
+    """``costmodel.<name>`` if the package exports it (its module has landed), else None."""
+    import costmodel
+
+    try:
+        return getattr(costmodel, name)
+    except (AttributeError, ImportError):
+        return None

@@ -1,0 +1,223 @@
+"""Designs section: every registered design's formulas, its costs at the reference (default)
+config, and its ratio to a standard convolution, all generated from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from .context import Context
+from .formulas import formula_block, latex, mathml
+from .page import UNITS, Raw, Section, details, esc, note, table
+
+REFERENCE = "conv"
+"""The design every other one is compared to (standard k x k convolution)."""
+
+
+def build(ctx: Context) -> Section:
+    from ..registry import get_design
+
+    sec = Section("designs", "Designs")
+    sec.add(note("Every registered design, at its reference config (its fields' defaults). "
+                 "1 MAC = one multiply-accumulate; FLOPs = 2 × MACs; params = sum(p.numel()); "
+                 "memory traffic = dtype bytes × (reads + writes + weights) of every op. Per sample."))
+    rows, blocks = [], []
+    for name in ctx.progress.track(ctx.designs, "Designs: formulas and costs"):
+        try:
+            row, block = _design(get_design(name), RATIO_SECONDS / 4 if ctx.small else RATIO_SECONDS)
+        except Exception as exc:  # a broken design is shown in red, never hidden
+            sec.alerts.append(f"design {name}: formulas or costs failed: {type(exc).__name__}: {exc}")
+            blocks.append(f'<div class="design"><h3>{esc(name)}</h3>{note(f"failed: {exc}", "bad")}</div>')
+            continue
+        rows.append(row)
+        blocks.append(block)
+    ctx.shared["design_rows"] = rows
+    if rows:
+        sec.add("<h3>Summary at the reference configs</h3>",
+                table(rows, ["design", "title", "spec", "params", "MACs", "FLOPs", "mem bytes",
+                             "MACs / conv", "params / conv"]))
+        sec.figure(_overview(rows), "Costs at each design's reference config (log scale). "
+                                    "Hover for the exact value.")
+    sec.add(*blocks)
+    return sec
+
+
+def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]:
+    spec = cls()
+    f = cls.formulas(spec.structure())
+    c = spec.costs()
+    ref = matched_conv(spec)
+    rc = ref.costs() if ref is not None else None
+    row = {"design": cls.name, "title": cls.title, "spec": spec_text(spec), "params": c.params,
+           "MACs": c.macs, "FLOPs": c.flops, "mem bytes": c.mem_bytes,
+           "elementwise ops": sum(c.elementwise.values()),
+           "MACs / conv": c.macs / rc.macs if rc and rc.macs else None,
+           "params / conv": c.params / rc.params if rc and rc.params else None}
+    parts = [f'<div class="design" id="design-{esc(cls.name)}"><h3>{esc(cls.title)} '
+             f'<span class="note">({esc(cls.name)})</span></h3>']
+    doc = (cls.__doc__ or "").strip().splitlines()
+    if doc:
+        parts.append(f"<p>{esc(doc[0])}</p>")
+    if cls.reference:
+        parts.append(f"<p class=\"note\">Reference: {esc(cls.reference)}</p>")
+    parts.append(formula_block("params", f.params, "parameters"))
+    parts.append(formula_block("MACs", f.macs_total, "multiply-accumulates per sample, conv + linear"))
+    parts.append(_ratio_html(spec, ref, row, ratio_seconds))
+    more = [f"<p><b>Hyperparameters</b></p>{table(_fields(cls))}",
+            formula_block("bytes", f.mem_bytes, "memory traffic per sample"),
+            *(formula_block(key, expr, "design-specific") for key, expr in f.extra.items()),
+            f"<p><b>At the reference config</b> ({esc(spec_text(spec))}):</p>{table(_cost_rows(c))}"]
+    try:
+        more.append(f"<p><b>Per-op costs (exact)</b></p>{table(spec.op_table())}")
+    except Exception as exc:  # the per-op table is a convenience; say why it is missing
+        more.append(note(f"per-op table unavailable: {exc}"))
+    parts.append(details("Hyperparameters, memory-traffic formula, costs at the reference config, per-op table",
+                         "".join(more)))
+    parts.append("</div>")
+    return row, "".join(parts)
+
+
+def _fields(cls: type) -> list[dict[str, Any]]:
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return [{"field": nm, "default": repr(fields[nm].default), "allowed": rng.describe(),
+             "meaning": fields[nm].metadata.get("doc", "")}
+            for nm, rng in cls.field_ranges().items()]
+
+
+def _cost_rows(c: Any) -> list[dict[str, Any]]:
+    rows = [{"quantity": "params", "value": c.params, "unit": "parameters"},
+            {"quantity": "MACs (conv + linear)", "value": c.macs, "unit": "MACs"},
+            {"quantity": "FLOPs", "value": c.flops, "unit": "FLOPs (= 2 × MACs)"},
+            {"quantity": "memory traffic", "value": c.mem_bytes, "unit": "bytes"}]
+    rows += [{"quantity": f"{k} MACs", "value": v, "unit": "MACs"} for k, v in c.macs_by_key.items() if v]
+    rows += [{"quantity": f"{k}", "value": v, "unit": "elementwise ops"} for k, v in c.elementwise.items() if v]
+    rows += [{"quantity": k, "value": v, "unit": "design-specific"} for k, v in c.extra.items()]
+    return rows
+
+
+def matched_conv(spec: Any) -> Any | None:
+    """The standard conv with the same input, output channels, kernel, stride and flags as ``spec``.
+
+    A design without a ``c_out`` field (e.g. depthwise) is matched on the output channels of its
+    last conv op, so the ratio compares layers with the same input and output shapes.
+    """
+    from ..registry import designs
+
+    conv_cls = designs().get(REFERENCE)
+    if conv_cls is None:
+        return None
+    wanted = {}
+    for nm in conv_cls.field_ranges():
+        if hasattr(spec, nm):
+            wanted[nm] = getattr(spec, nm)
+    if "c_out" not in wanted:
+        out = output_channels(spec)
+        if out:
+            wanted["c_out"] = out
+    try:
+        return conv_cls(**wanted)
+    except (ValueError, TypeError):
+        return None
+
+
+def output_channels(spec: Any) -> int | None:
+    try:
+        ops = spec.op_table()
+    except Exception:
+        return None
+    convs = ops[ops["kind"].isin(["conv", "linear"])]
+    return int(convs["c_out"].iloc[-1]) if len(convs) else None
+
+
+RATIO_SECONDS = 4.0
+"""Time allowed to simplify one design's symbolic ratios (sympy can take minutes on big piecewise
+formulas); past it the page shows the numeric ratio and says the symbolic one timed out."""
+
+
+def _ratio_html(spec: Any, ref: Any, row: dict[str, Any], seconds: float = RATIO_SECONDS) -> str:
+    """Symbolic ratio to the standard conv (flags substituted), and its value at the reference."""
+    if ref is None:
+        return note("no standard conv to compare with")
+    parts = ["<p><b>Ratio to a standard conv</b> with the same shapes "
+             f"({esc(spec_text(ref))}):</p>"]
+    symbolic = symbolic_ratios(spec, ref, seconds)
+    for quantity, label in (("macs", "MACs"), ("params", "params")):
+        value = row[f"{label} / conv"]
+        number = f"{value:.4g}" if value is not None else "–"
+        got = symbolic.get(quantity)
+        if isinstance(got, tuple):
+            parts.append(f'<div class="formula">{got[0]} <span class="note">= {number} at the reference '
+                         f'config</span><details><summary>LaTeX</summary><code class="latex">{esc(got[1])}'
+                         "</code></details></div>")
+        else:
+            parts.append(note(f"{label} ratio = {number} at the reference config (symbolic form: {got})"))
+    return "".join(parts)
+
+
+def symbolic_ratios(spec: Any, ref: Any, seconds: float) -> dict[str, Any]:
+    """{"macs"|"params": (MathML, LaTeX) or a reason string}, computed in a forked worker that is
+    stopped after ``seconds`` (sympy's simplify cannot be interrupted in-process)."""
+    import multiprocessing
+    import queue
+
+    if type(spec).name == REFERENCE:
+        return _ratios(spec, ref)
+    try:
+        mp = multiprocessing.get_context("fork")
+    except ValueError:  # no fork (Windows): compute in-process, without a time limit
+        return _ratios(spec, ref)
+    results = mp.Queue()
+    worker = mp.Process(target=_ratio_worker, args=(spec, ref, results), daemon=True)
+    worker.start()
+    try:
+        return results.get(timeout=seconds)
+    except queue.Empty:
+        return {q: f"not simplified within {seconds:g} s" for q in ("macs", "params")}
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+
+
+def _ratio_worker(spec: Any, ref: Any, results: Any) -> None:
+    results.put(_ratios(spec, ref))
+
+
+def _ratios(spec: Any, ref: Any) -> dict[str, Any]:
+    from ..validate import ratio
+
+    out: dict[str, Any] = {}
+    for quantity, label in (("macs", "MACs"), ("params", "params")):
+        try:
+            expr = ratio(spec, ref, quantity) if type(spec).name != REFERENCE else sp.Integer(1)
+            out[quantity] = (mathml(expr, f"{label} / conv"), latex(expr))
+        except Exception as exc:  # sympy can fail to simplify; the number still stands
+            out[quantity] = f"unavailable ({type(exc).__name__}: {exc})"
+    return out
+
+
+def spec_text(spec: Any) -> str:
+    return ", ".join(f"{k}={getattr(spec, k)}" for k in spec.field_ranges() if k != "dtype_bytes")
+
+
+def _overview(rows: list[dict[str, Any]]):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = [r["design"] for r in rows]
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                        subplot_titles=("MACs", "params", "memory traffic"))
+    for col, (key, unit) in enumerate((("MACs", UNITS["macs"]), ("params", UNITS["params"]),
+                                       ("mem bytes", UNITS["mem_bytes"])), start=1):
+        fig.add_trace(go.Bar(x=names, y=[r[key] for r in rows], name=key,
+                             customdata=[r["spec"] for r in rows],
+                             hovertemplate=f"%{{x}}<br>{key}: %{{y:,}}<br>%{{customdata}}<extra></extra>"),
+                      row=1, col=col)
+        fig.update_yaxes(type="log", title_text=unit, row=1, col=col)
+        fig.update_xaxes(title_text="design", row=1, col=col)
+    fig.update_layout(height=430, showlegend=False, template="plotly_white",
+                      margin=dict(l=60, r=20, t=40, b=80))
+    return fig

@@ -1,0 +1,28 @@
+"""Formulas on the page: presentation MathML (rendered natively by the browser, offline) with the
+sympy LaTeX beside it for copy-paste."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .page import esc
+
+
+def mathml(expr: sp.Basic, lhs: str | None = None) -> str:
+    """``<math display="block">lhs = expr</math>`` from sympy's presentation printer."""
+    from sympy.printing.mathml import mathml as to_mathml
+
+    body = to_mathml(sp.sympify(expr), printer="presentation")
+    left = f"<mtext>{esc(lhs)}</mtext><mo>=</mo>" if lhs else ""
+    return f"<math><mrow>{left}{body}</mrow></math>"
+
+
+def latex(expr: sp.Basic) -> str:
+    return sp.latex(sp.sympify(expr))
+
+
+def formula_block(name: str, expr: sp.Basic, unit: str) -> str:
+    """A named formula: MathML, its unit, and a collapsible LaTeX source."""
+    return (f'<div class="formula"><b>{esc(name)}</b> <span class="note">({esc(unit)})</span>'
+            f"{mathml(expr, name.split(' ')[0])}"
+            f"<details><summary>LaTeX</summary><code class=\"latex\">{esc(latex(expr))}</code></details></div>")

@@ -1,0 +1,230 @@
+"""Networks section: every built-in network and conv swap (from ``costmodel.networks``), as
+per-layer bars of MACs / params / bytes (/ predicted latency), a comparison stacked by design,
+and the published-vs-ours table. Also the network validation used by the Validation section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .context import Context, optional
+from .page import UNITS, Section, esc, note, table
+
+SMALL_RESOLUTION = 64
+"""Input resolution of the networks in a --small report (the layer structure is unchanged)."""
+
+QUANTITY_COLUMNS = [("MACs", "macs"), ("params", "params"), ("mem bytes", "mem_bytes"),
+                    ("latency ms", "latency_ms")]
+
+
+def available() -> bool:
+    return optional("costmodel.networks", "network", "network_names") is not None
+
+
+def builtin_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
+    """(label, factory) for every registered network at its default config."""
+    from ..networks import network, network_names
+
+    kw = {"resolution": SMALL_RESOLUTION} if ctx.small else {}
+    out = []
+    for name in network_names():
+        out.append((name, lambda n=name: _build(network, n, kw)))
+    return out
+
+
+def swapped_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
+    """(label, factory): ResNet-50 with its 3x3 convs swapped for each swappable design
+    (default options) that is among the report's designs."""
+    found = optional("costmodel.networks.swaps", "SWAPPABLE")
+    tools = optional("costmodel.networks", "swap")
+    if found is None or tools is None:
+        return []
+    (swappable,), (swap,) = found, tools
+    kw = {"resolution": SMALL_RESOLUTION} if ctx.small else {}
+    designs = [d for d in swappable if d != "conv" and d in ctx.designs]
+    if ctx.small:
+        designs = designs[:2]
+    return [(f"resnet50 3x3→{d}", lambda d=d: swap("resnet50", conv3x3=d, **kw)) for d in designs]
+
+
+def _build(network: Callable, name: str, kw: dict[str, Any]) -> Any:
+    try:
+        return network(name, **kw)
+    except ValueError:  # a network without a resolution option: its default input
+        return network(name)
+
+
+def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
+    """Analytic (sum of the layers' formulas; executed costs for dynamic layers) vs the traced
+    module: params, conv and linear MACs (fvcore and FlopCounterMode ÷ 2), fvcore elementwise
+    kinds. Same row shape as ``costmodel.validate.validate``."""
+    from ..ops import FVCORE_ELEMENTWISE
+    from ..trace import trace
+    from ..validate import executed_costs
+
+    module = net.module()
+    counts = trace(module, net.example_input(batch))
+    params, macs, elem = 0, {"conv": 0, "linear": 0}, {}
+    for layer in net.layers:
+        sub = module.get_submodule(layer.name) if hasattr(layer.spec, "executed_costs") else None
+        c = executed_costs(layer.spec, sub, batch) if sub is not None else layer.spec.costs()
+        params += c.params
+        for k, v in c.macs_by_key.items():
+            macs[k] = macs.get(k, 0) + v
+        for k, v in c.elementwise.items():
+            if k in FVCORE_ELEMENTWISE:
+                elem[k] = elem.get(k, 0) + v
+    row: dict[str, Any] = {"design": net.name, "spec": repr(net), "batch": batch,
+                           "params_analytic": params, "params_torch": counts.params,
+                           "params_match": params == counts.params}
+    fv, fcm = counts.fvcore_macs, counts.fcm_macs
+    for key in ("conv", "linear"):
+        ours = macs.get(key, 0) * batch
+        row.update({f"{key}_macs_analytic": ours, f"{key}_macs_fvcore": fv.get(key, 0),
+                    f"{key}_macs_torch": fcm.get(key, 0), f"{key}_match": ours == fv.get(key, 0) == fcm.get(key, 0)})
+    theirs = counts.fvcore_elementwise
+    for kind in sorted({k for k, v in elem.items() if v} | set(theirs)):
+        ours = elem.get(kind, 0) * batch
+        row.update({f"{kind}_analytic": ours, f"{kind}_fvcore": theirs.get(kind, 0),
+                    f"{kind}_match": ours == theirs.get(kind, 0)})
+    row["fvcore_unsupported"] = ", ".join(sorted(counts.fvcore_unsupported)) or ""
+    row["match"] = all(v for k, v in row.items() if k.endswith("_match"))
+    return row
+
+
+# --- the section -----------------------------------------------------------------------------
+
+def build(ctx: Context) -> Section:
+    sec = Section("networks", "Networks")
+    if not available():
+        return sec.unavailable("costmodel.networks has not landed yet.")
+    items = builtin_networks(ctx) + swapped_networks(ctx)
+    tables: dict[str, Any] = {}
+    titles: dict[str, str] = {}
+    for label, make in ctx.progress.track(items, "Networks: per-layer costs"):
+        try:
+            net = make()
+            frame = net.costs().table.copy()
+        except Exception as exc:  # a network that fails to build is shown in red, never hidden
+            sec.alerts.append(f"network {label}: {type(exc).__name__}: {exc}")
+            continue
+        frame = _normalise(frame)
+        _add_latency(net, frame, ctx)
+        tables[label] = frame
+        titles[label] = getattr(net, "title", label)
+    if ctx.small:
+        sec.add(note(f"Small report: networks at {SMALL_RESOLUTION}x{SMALL_RESOLUTION} input (same layers, "
+                     "fewer MACs); run without --small for the 224x224 numbers."))
+    if tables:
+        sec.add("<h3>Totals</h3>", table(_totals(tables)))
+        sec.figure(compare_figure(tables), "Each bar is one network, stacked by the design of its layers. "
+                                           "Use the menu to switch the quantity.")
+    _published(sec)
+    for label, frame in tables.items():
+        sec.add(f"<h3>{esc(titles[label])} <span class=\"note\">({esc(label)})</span></h3>")
+        sec.figure(layer_figure(label, frame), f"{label}: one bar per layer, coloured by design; "
+                                               "hover for the layer's path and shapes.")
+    ctx.shared["network_tables"] = tables
+    return sec
+
+
+def _normalise(frame: Any) -> Any:
+    """Column names as the figures use them (macs, params, mem_bytes)."""
+    rename = {"MACs": "macs", "mem bytes": "mem_bytes"}
+    return frame.rename(columns={k: v for k, v in rename.items() if k in frame})
+
+
+def _add_latency(net: Any, frame: Any, ctx: Context) -> None:
+    if not ctx.latency:
+        return
+    from .latency import predictor
+
+    predict, _ = predictor(ctx)
+    if predict is not None:
+        frame["latency_ms"] = [predict(layer.spec) for layer in net.layers]
+
+
+def _totals(tables: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for label, f in tables.items():
+        row = {"network": label, "layers": len(f), "params": int(f["params"].sum()),
+               "MACs": int(f["macs"].sum()), "FLOPs": 2 * int(f["macs"].sum()), "mem bytes": int(f["mem_bytes"].sum())}
+        if "latency_ms" in f:
+            row["predicted latency ms"] = float(f["latency_ms"].sum())
+        rows.append(row)
+    return rows
+
+
+def _published(sec: Section) -> None:
+    found = optional("costmodel.networks", "published_table")
+    if found is None:
+        sec.add("<h3>Published vs ours</h3>", note("Not available: published_table() has not landed yet."))
+        return
+    try:
+        frame = found[0]()
+    except Exception as exc:  # e.g. not implemented yet
+        sec.add("<h3>Published vs ours</h3>", note(f"Not available: {type(exc).__name__}: {exc}"))
+        return
+    sec.add("<h3>Published vs ours</h3>",
+            note("The papers' numbers beside ours; where they differ, the note column says why."),
+            table(frame))
+
+
+def _quantities(frames: list[Any]) -> list[tuple[str, str]]:
+    return [(label, col) for label, col in QUANTITY_COLUMNS if all(col in f for f in frames)]
+
+
+def compare_figure(tables: dict[str, Any]):
+    """Bars per network, stacked by design; a menu switches MACs / params / bytes / latency."""
+    import plotly.graph_objects as go
+
+    labels = list(tables)
+    designs = list(dict.fromkeys(d for f in tables.values() for d in f["design"]))
+    quantities = _quantities(list(tables.values()))
+    fig = go.Figure()
+
+    def values(col: str, design: str) -> list:
+        return [float(f.loc[f["design"] == design, col].sum()) for f in tables.values()]
+
+    first = quantities[0][1]
+    for d in designs:
+        fig.add_trace(go.Bar(x=labels, y=values(first, d), name=d,
+                             hovertemplate=f"%{{x}}<br>{d}: %{{y:,.4~g}}<extra></extra>"))
+    buttons = [dict(label=UNITS[col], method="update",
+                    args=[{"y": [values(col, d) for d in designs]}, {"yaxis.title.text": UNITS[col]}])
+               for _, col in quantities]
+    fig.update_layout(barmode="stack", height=560, template="plotly_white", margin=dict(l=80, r=20, t=70, b=120),
+                      xaxis=dict(title=dict(text="network (layers grouped by design)")),
+                      yaxis=dict(title=dict(text=UNITS[first])),
+                      legend=dict(title=dict(text="design")),
+                      updatemenus=[dict(buttons=buttons, x=0.0, y=1.15, xanchor="left", yanchor="top")])
+    return fig
+
+
+def layer_figure(label: str, frame: Any):
+    """One bar per layer (x = layer index), one trace per design; a menu switches the quantity."""
+    import plotly.graph_objects as go
+
+    quantities = _quantities([frame])
+    first = quantities[0][1]
+    fig = go.Figure()
+    designs = list(dict.fromkeys(frame["design"]))
+    idx = list(range(len(frame)))
+    for d in designs:
+        rows = [i for i in idx if frame["design"].iloc[i] == d]
+        sub = frame.iloc[rows]
+        custom = [[r.get("layer", ""), r.get("input", ""), r.get("output", ""), int(r["macs"]), int(r["params"]),
+                   int(r["mem_bytes"])] for r in sub.to_dict("records")]
+        fig.add_trace(go.Bar(x=rows, y=list(sub[first]), name=d, customdata=custom,
+                             hovertemplate=("<b>%{customdata[0]}</b> (" + d + ")<br>in %{customdata[1]} → out "
+                                            "%{customdata[2]}<br>MACs: %{customdata[3]:,}<br>params: "
+                                            "%{customdata[4]:,}<br>bytes: %{customdata[5]:,}<extra></extra>")))
+    buttons = []
+    for _, col in quantities:
+        ys = [list(frame.iloc[[i for i in idx if frame["design"].iloc[i] == d]][col]) for d in designs]
+        buttons.append(dict(label=UNITS[col], method="update", args=[{"y": ys}, {"yaxis.title.text": UNITS[col]}]))
+    fig.update_layout(barmode="stack", height=460, template="plotly_white", margin=dict(l=80, r=20, t=60, b=60),
+                      xaxis=dict(title=dict(text="layer (index in execution order)")),
+                      yaxis=dict(title=dict(text=UNITS[first])), legend=dict(title=dict(text="design")),
+                      updatemenus=[dict(buttons=buttons, x=0.0, y=1.2, xanchor="left", yanchor="top")])
+    return fig

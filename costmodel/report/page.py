@@ -1,0 +1,208 @@
+"""The report's building blocks: sections, tables, figures, and the one self-contained HTML page.
+
+Offline by construction: plotly.js is inlined exactly once in ``<head>`` and every figure is a
+``<div>`` plus a small inline ``<script>`` (``include_plotlyjs=False``); formulas are presentation
+MathML, which Chromium and Firefox render natively. No tag loads anything from the network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+UNITS: dict[str, str] = {
+    "params": "params (parameters)",
+    "macs": "MACs (multiply-accumulates per sample)",
+    "flops": "FLOPs (= 2 × MACs, per sample)",
+    "mem_bytes": "memory traffic (bytes per sample)",
+    "latency_ms": "latency (ms)",
+    "elem": "elementwise ops (ops per sample)",
+}
+"""Axis titles: every one names its unit."""
+
+UNIT_WORDS: tuple[str, ...] = ("MACs", "params", "bytes", "ms", "ops", "FLOPs", "layer", "design", "ratio")
+"""Tests check that every axis title carries one of these words (a unit, or for category axes the
+category's name)."""
+
+
+@dataclass
+class Section:
+    """One titled part of the report: body HTML, its plotly figures, and alerts for the top."""
+
+    key: str
+    title: str
+    body: list[str] = field(default_factory=list)
+    figures: list[Any] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    available: bool = True
+
+    def add(self, *fragments: str) -> None:
+        self.body.extend(fragments)
+
+    def figure(self, fig: Any, caption: str = "") -> None:
+        """Append a plotly figure (rendered later, once plotly.js is in the page)."""
+        self.figures.append(fig)
+        self.body.append(_FigureSlot(len(self.figures) - 1, caption))  # type: ignore[arg-type]
+
+    def unavailable(self, reason: str) -> "Section":
+        self.available = False
+        self.body.append(note(f"Not available: {reason}"))
+        return self
+
+
+@dataclass(frozen=True)
+class _FigureSlot:
+    index: int
+    caption: str
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def note(text: str, cls: str = "note") -> str:
+    return f'<p class="{cls}">{esc(text)}</p>'
+
+
+def paragraph(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
+
+
+def cell(value: Any) -> str:
+    """One table cell: integers with thousands separators, booleans as a coloured ✓ / ✗."""
+    value = plain(value)
+    if value is None or (isinstance(value, float) and value != value):
+        return '<td class="na">–</td>'
+    if isinstance(value, bool):
+        return '<td class="ok">✓</td>' if value else '<td class="bad">✗</td>'
+    if isinstance(value, int):
+        return f'<td class="num">{value:,}</td>'
+    if isinstance(value, float):
+        v = value
+        text = f"{int(v):,}" if v.is_integer() and abs(v) < 2**53 else f"{v:.4g}"
+        return f'<td class="num">{text}</td>'
+    if isinstance(value, Raw):
+        return f"<td>{value.html}</td>"
+    return f"<td>{esc(value)}</td>"
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars (so bools print as ✓/✗ and ints get separators)."""
+    return value.item() if hasattr(value, "dtype") and hasattr(value, "item") else value
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Trusted HTML for a table cell (e.g. MathML we generated)."""
+
+    html: str
+
+
+def table(rows: Sequence[dict[str, Any]] | Any, columns: Sequence[str] | None = None,
+          cls: str = "data", highlight: str | None = None) -> str:
+    """An HTML table from dict rows or a DataFrame; a row whose ``highlight`` column is False is red."""
+    if hasattr(rows, "to_dict"):
+        rows = rows.to_dict("records")
+    rows = list(rows)
+    if not rows:
+        return note("(no rows)")
+    cols = list(columns or dict.fromkeys(k for r in rows for k in r))
+    head = "".join(f"<th>{esc(c)}</th>" for c in cols)
+    body = []
+    for r in rows:
+        bad = highlight is not None and plain(r.get(highlight)) is False
+        body.append(f'<tr{" class=bad-row" if bad else ""}>' + "".join(cell(r.get(c)) for c in cols) + "</tr>")
+    return f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def details(summary: str, inner: str) -> str:
+    return f"<details><summary>{esc(summary)}</summary>{inner}</details>"
+
+
+# --- the page --------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#fafbfc}
+header{background:#1d2d50;color:#fff;padding:18px 32px}
+header h1{margin:0 0 4px 0;font-size:26px} header p{margin:2px 0;opacity:.85}
+main{padding:8px 32px 48px 32px;max-width:1500px}
+nav{margin:12px 0} nav a{margin-right:14px;color:#1d4ed8;text-decoration:none;font-weight:600}
+section{background:#fff;border:1px solid #e2e5ea;border-radius:8px;padding:8px 20px 16px 20px;margin:18px 0}
+h2{border-bottom:2px solid #e2e5ea;padding-bottom:4px} h3{margin-top:26px}
+.alerts{background:#fdecec;border:2px solid #c81e1e;color:#8b1111;border-radius:8px;padding:10px 20px;margin:16px 0}
+.alerts h2{color:#c81e1e;border:none;margin:4px 0} .allok{background:#e9f7ee;border:2px solid #15803d;color:#14532d;border-radius:8px;padding:8px 20px;margin:16px 0}
+table.data{border-collapse:collapse;font-size:13px;margin:8px 0}
+table.data th{background:#eef1f5;text-align:left;padding:4px 8px;border-bottom:1px solid #cfd5dd;position:sticky;top:0}
+table.data td{padding:3px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums} td.ok{color:#15803d;font-weight:700;text-align:center}
+td.bad{color:#c81e1e;font-weight:700;text-align:center} td.na{color:#999;text-align:center}
+tr.bad-row td{background:#fdecec}
+.scroll{overflow-x:auto;max-height:560px;overflow-y:auto}
+.note{color:#6b7280;font-style:italic} .formula{margin:6px 0 6px 12px;font-size:17px;overflow-x:auto}
+.formula math{display:block;margin:4px 0 2px 16px;text-align:left}
+code.latex{display:block;white-space:pre-wrap;background:#f3f4f6;padding:6px;font-size:12px;margin:4px 0 8px 12px}
+.figure{margin:10px 0 22px 0} .caption{color:#4b5563;font-size:13px;margin:2px 0 0 4px}
+.design{border-top:1px dashed #d5d9df;margin-top:18px}
+details summary{cursor:pointer;color:#1d4ed8;margin:4px 0}
+"""
+
+
+def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], alerts: Sequence[str]) -> str:
+    """The whole HTML document: plotly.js inlined once, then every section."""
+    from plotly.offline import get_plotlyjs
+
+    sections = list(sections)
+    top = (f'<div class="alerts" id="alerts"><h2>✗ {len(alerts)} problem(s) found</h2><ul>'
+           + "".join(f"<li>{esc(a)}</li>" for a in alerts) + "</ul></div>") if alerts else (
+        '<div class="allok" id="alerts">✓ Every analytic count matched params, fvcore and '
+        "FlopCounterMode exactly wherever they were compared.</div>")
+    nav = "<nav>" + "".join(f'<a href="#{s.key}">{esc(s.title)}</a>' for s in sections) + "</nav>"
+    body = [top, nav]
+    for s in sections:
+        parts = [f'<section id="{s.key}"><h2>{esc(s.title)}</h2>']
+        for frag in s.body:
+            if isinstance(frag, _FigureSlot):
+                parts.append(_figure_html(s.figures[frag.index], f"{s.key}-fig{frag.index}", frag.caption))
+            else:
+                parts.append(frag)
+        parts.append("</section>")
+        body.append("".join(parts))
+    sub = "".join(f"<p>{esc(line)}</p>" for line in subtitle)
+    # plotly.js contains no "</script" (checked in the tests), so it can sit in a plain script tag.
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(title)}</title><style>{_CSS}</style>"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+            f"<body><header><h1>{esc(title)}</h1>{sub}</header><main>{''.join(body)}</main></body></html>\n")
+
+
+def _figure_html(fig: Any, div_id: str, caption: str) -> str:
+    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                      config={"displaylogo": False, "responsive": True})
+    cap = f'<div class="caption">{esc(caption)}</div>' if caption else ""
+    return f'<div class="figure">{div}{cap}</div>'
+
+
+# --- checks the tests (and the report itself) use --------------------------------------------
+
+_REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
+
+
+def remote_sources(page: str) -> list[str]:
+    """Tags that would load something from the network (must be empty)."""
+    return _REMOTE.findall(page)
+
+
+def figure_specs(page: str) -> list[dict[str, Any]]:
+    """The (data, layout) JSON of every plotly figure embedded in ``page``."""
+    out = []
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', page):
+        decoder = json.JSONDecoder()
+        data, end = decoder.raw_decode(page, match.end())
+        rest = page[end:].lstrip()[1:].lstrip()
+        layout, _ = decoder.raw_decode(rest)
+        out.append({"data": data, "layout": layout})
+    return out

@@ -1,0 +1,49 @@
+"""Reconciliation section: each peer counter's total beside ours, op kind by op kind, with the
+convention behind every gap, from ``costmodel.reconcile`` (built-in networks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import Context, public
+from .page import Section, esc, note, table
+
+NETWORKS = {False: ("ghostnet", "resnet50", "mobilenet_v1"), True: ("ghostnet",)}
+"""Networks reconciled (full vs --small); the peers trace each one, so keep the list short."""
+
+
+def build(ctx: Context) -> Section:
+    sec = Section("reconciliation", "Reconciliation")
+    reconcile = public("reconcile")
+    if reconcile is None:
+        return sec.unavailable("costmodel.reconcile has not landed yet.")
+    from .networks import available, builtin_networks
+
+    if not available():
+        return sec.unavailable("costmodel.networks is missing.")
+    sec.add(note("fvcore, FlopCounterMode and (if installed) ptflops and thop count the same network "
+                 "differently: BN, activations, bias and pooling are in or out. Each row is one gap, "
+                 "named by the convention that explains it."))
+    wanted = NETWORKS[ctx.small]
+    items = [(label, make) for label, make in builtin_networks(ctx) if label in wanted]
+    for label, make in ctx.progress.track(items, "Reconciliation: peer counters"):
+        try:
+            net = make()
+            result = reconcile(net.module(), (1,) + tuple(net.input_shape))
+        except Exception as exc:  # a reconciliation that fails is reported in red
+            sec.alerts.append(f"reconciliation of {label}: {type(exc).__name__}: {exc}")
+            continue
+        sec.add(f"<h3>{esc(label)}</h3>", render(result))
+    return sec
+
+
+def render(result: Any) -> str:
+    """Whatever reconcile() returns: a DataFrame, an object with DataFrame attributes, or text."""
+    if hasattr(result, "to_dict"):
+        return table(result)
+    parts = []
+    for name in ("totals", "table", "by_kind", "gaps", "frame"):
+        value = getattr(result, name, None)
+        if value is not None and hasattr(value, "to_dict"):
+            parts.append(f"<p><b>{esc(name)}</b></p>{table(value)}")
+    return "".join(parts) or f"<pre>{esc(result)}</pre>"

@@ -1,0 +1,104 @@
+"""Validation section: analytic counts vs the module's parameters, fvcore and FlopCounterMode,
+for every registered design (and every built-in network once ``costmodel.network`` exists).
+Any mismatch becomes an alert at the top of the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import Context
+from .page import Section, note, table
+
+
+def build(ctx: Context) -> Section:
+    from ..registry import get_design
+
+    sec = Section("validation", "Validation")
+    sec.add(note("Analytic = costmodel's formulas. Params = sum(p.numel()) of the real module. "
+                 "fvcore counts one multiply-accumulate as one flop; FlopCounterMode counts FLOPs, "
+                 "shown here ÷ 2 as MACs. Batch 1, eval mode. ✓ = exactly equal."))
+    specs = []
+    for name in ctx.designs:
+        cls = get_design(name)
+        try:
+            specs.append(("reference", cls()))
+        except Exception as exc:  # a design that cannot even build its reference spec: red, listed
+            sec.alerts.append(f"validation of {name}: reference spec failed: {type(exc).__name__}: {exc}")
+            continue
+        if not ctx.small:
+            on = flags_on(cls)
+            if on is not None:
+                specs.append(("all flags on", on))
+    rows = []
+    for label, spec in ctx.progress.track(specs, "Validation: designs vs fvcore/torch"):
+        rows.append(_row(spec.name, label, lambda s=spec: _validate(s), sec))
+    sec.add("<h3>Designs</h3>", table(rows, COLUMNS, highlight="match"))
+    nets = network_specs(ctx)
+    if nets is None:
+        sec.add("<h3>Networks</h3>", note("Not available: costmodel.network has not landed yet."))
+    else:
+        net_rows = []
+        from .networks import validate_network
+
+        for label, make in ctx.progress.track(nets, "Validation: networks (tracing)"):
+            net_rows.append(_row(label, "network", lambda m=make: validate_network(m()), sec))
+        sec.add("<h3>Networks</h3>", table(net_rows, COLUMNS, highlight="match"))
+    ctx.shared["validation_rows"] = rows
+    return sec
+
+
+COLUMNS = ["design", "config", "params (analytic)", "params (torch)", "params ✓",
+           "conv MACs (analytic)", "conv MACs (fvcore)", "conv MACs (FlopCounterMode ÷ 2)", "conv ✓",
+           "linear MACs (analytic)", "linear MACs (fvcore)", "linear MACs (FlopCounterMode ÷ 2)", "linear ✓",
+           "fvcore elementwise (analytic)", "fvcore elementwise (fvcore)", "elementwise ✓",
+           "fvcore unsupported ops", "match", "spec"]
+
+
+def _validate(spec: Any) -> dict[str, Any]:
+    from ..validate import validate
+
+    return validate(spec, batch=1)
+
+
+def _row(name: str, label: str, run: Any, sec: Section) -> dict[str, Any]:
+    try:
+        v = run()
+    except Exception as exc:  # a trace that crashes is a failed validation, shown in red
+        sec.alerts.append(f"validation of {name} ({label}) crashed: {type(exc).__name__}: {exc}")
+        return {"design": name, "config": label, "match": False, "spec": f"error: {exc}"}
+    kinds = [k[:-6] for k in v if k.endswith("_match") and k[:-6] not in ("params", "conv", "linear")]
+    row = {"design": name, "config": label, "spec": v.get("spec", ""),
+           "params (analytic)": v["params_analytic"], "params (torch)": v["params_torch"],
+           "params ✓": v["params_match"],
+           "fvcore elementwise (analytic)": sum(v[f"{k}_analytic"] for k in kinds),
+           "fvcore elementwise (fvcore)": sum(v[f"{k}_fvcore"] for k in kinds),
+           "elementwise ✓": all(v[f"{k}_match"] for k in kinds),
+           "fvcore unsupported ops": v.get("fvcore_unsupported", ""), "match": bool(v["match"])}
+    for key in ("conv", "linear"):
+        row.update({f"{key} MACs (analytic)": v[f"{key}_macs_analytic"],
+                    f"{key} MACs (fvcore)": v[f"{key}_macs_fvcore"],
+                    f"{key} MACs (FlopCounterMode ÷ 2)": v[f"{key}_macs_torch"], f"{key} ✓": v[f"{key}_match"]})
+    if not row["match"]:
+        bad = [k[:-6] for k in v if k.endswith("_match") and not v[k]]
+        sec.alerts.append(f"MISMATCH: {name} ({label}: {row['spec']}) differs on {', '.join(bad)}")
+    return row
+
+
+def flags_on(cls: type) -> Any | None:
+    """The reference config with every flag (bias, BN, activation, ...) switched on, if valid."""
+    flags = {nm: True for nm, r in cls.field_ranges().items() if r.kind == "flag"}
+    if not flags:
+        return None
+    try:
+        return cls(**flags)
+    except (ValueError, TypeError):
+        return None
+
+
+def network_specs(ctx: Context) -> list[tuple[str, Any]] | None:
+    """(label, () -> network) for every built-in network, or None before costmodel.network lands."""
+    from .networks import available, builtin_networks, swapped_networks
+
+    if not available():
+        return None
+    return builtin_networks(ctx) + swapped_networks(ctx)
