@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "formula": "costmodel.validate:formula",
     "ratio": "costmodel.validate:ratio",
     "trace": "costmodel.trace:trace",
+    "sweep": "costmodel.explore:sweep",
+    "pareto_front": "costmodel.explore:pareto_front",
     "report": "costmodel.report:report",
     "measure": "costmodel.latency:measure",
     "measure_spec": "costmodel.latency:measure_spec",

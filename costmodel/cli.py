@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTENSIONS: tuple[str, ...] = (
+    "costmodel.explore",
     "costmodel.report",
     "costmodel.latency",
     "costmodel.designs.sic",
