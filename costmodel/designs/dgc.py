@@ -24,8 +24,14 @@ Per sample (h', w' = output size, m = c_in // d):
   dense conv     = c_out * c_in * k^2 * h'*w'
   savings = 1 - MACs/dense = floor(zeta*c_in)/c_in - 2*H*m/(k^2*c_out*h'*w')
           ~ zeta - 2*H*c_in/(d*k^2*c_out*h'*w')   (the paper's form, without the two floors)
-d(savings)/dH = -2*c_in/(d*k^2*c_out*h'w'): about -7e-6 per head at c=n=64, k=3, 56x56, d=16,
+d(savings)/dH = -2*c_in/(d*k^2*c_out*h'w'): about -4.4e-6 per head at c=n=64, k=3, 56x56, d=16,
 so the number of heads barely matters.
+
+Elementwise columns (ours; no tracer counts them): gathers count one op per element moved, the
+score weighting one mul per kept input element, top-k one comparison per candidate (a lower
+bound). mem_bytes counts the whole filter bank once as weights, although a forward reads only
+the kept slices of it. fvcore and FlopCounterMode see the FCs as linear (mm + bmm) and the
+grouped conv as conv; fvcore also counts the GAP and the eval-mode BN.
 """
 
 from __future__ import annotations
