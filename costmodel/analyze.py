@@ -150,6 +150,8 @@ class _Recorder:
         self.called: set[int] = set()
         self.handles: list = []
         self.spec_open: list[int] = []
+        self.watched: list[dict[str, Any]] = []  # calls through watched attributes (reconcile)
+        self.dispatching = 0  # > 0 while the function mode re-dispatches a call (not a user call)
 
     def __enter__(self) -> "_Recorder":
         for path, mod in self.model.named_modules():
@@ -208,13 +210,64 @@ class _Recorder:
             self.records.append(record)
 
 
+def _watch(recorder: _Recorder, targets: list[tuple[Any, str, str]]):
+    """Wrap attributes (owner, attr, label) so that each call through them is noted with its
+    shapes: a peer that patches the same attributes counts exactly these calls."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def patched():
+        saved = []
+        for owner, attr, label in targets:
+            original = getattr(owner, attr, None)
+            if original is None:
+                continue
+            saved.append((owner, attr, original))
+            setattr(owner, attr, _watcher(recorder, original, label))
+        try:
+            yield
+        finally:
+            for owner, attr, original in reversed(saved):
+                setattr(owner, attr, original)
+
+    return patched()
+
+
+def _watcher(recorder: _Recorder, original: Any, label: str):
+    import functools
+
+    @functools.wraps(original)  # the function mode names ops by __name__: keep the original's
+    def call(*args, **kwargs):
+        if recorder.dispatching:
+            # the function mode re-dispatching a call resolves methods through these attributes
+            # (even ``x + y`` becomes Tensor.add): not a call the user's code made
+            return original(*args, **kwargs)
+        result = original(*args, **kwargs)
+        tensors = _tensors(list(args)) + _tensors(list(kwargs.values()))
+        outs = _tensors(result)
+        note: dict[str, Any] = {"via": label, "path": recorder.stack[-1][0] if recorder.stack else "",
+                                "in_leaf": bool(recorder.stack) and recorder.is_leaf[id(recorder.stack[-1][1])],
+                                "in_shapes": [_shape(t) for t in tensors],
+                                "out_numel": _numel(_shape(outs[0])) if outs else 0,
+                                "args": [a if isinstance(a, (int, float, tuple, list)) or a is None else None
+                                         for a in args], "kwargs": {k: v for k, v in kwargs.items()
+                                                                    if isinstance(v, (int, float, tuple, list))}}
+        recorder.watched.append(note)
+        return result
+    return call
+
+
 def _function_mode(recorder: _Recorder):
     from torch.overrides import TorchFunctionMode
 
     class Watch(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            result = func(*args, **kwargs)
+            recorder.dispatching += 1
+            try:
+                result = func(*args, **kwargs)
+            finally:
+                recorder.dispatching -= 1
             recorder.on_function(func, args, kwargs, result)
             return result
 
@@ -365,6 +418,7 @@ class Analysis:
     input_shape: tuple[int, ...]
     fvcore_total: int | None = None
     fvcore_by_operator: dict[str, int] | None = None  # fvcore's by_operator() (MACs / ops)
+    watched: list[dict[str, Any]] = field(default_factory=list)  # calls through watched attributes
 
     @property
     def params(self) -> int:
@@ -381,7 +435,7 @@ class Analysis:
 
 
 def analyze(model, input_shape, *, fvcore: bool = True, collapse_specs: bool = True,
-            dtype=None, inputs=None) -> Analysis:
+            dtype=None, inputs=None, watch: list[tuple[Any, str, str]] | None = None) -> Analysis:
     """Per-layer analytic costs of ``model`` on an input of ``input_shape`` (NCHW, batch included).
 
     MACs and elementwise ops are for the whole batch; params once. The model is put in eval
@@ -394,7 +448,10 @@ def analyze(model, input_shape, *, fvcore: bool = True, collapse_specs: bool = T
     x = inputs if inputs is not None else torch.randn(shape, dtype=dtype or torch.float32)
     model.eval()
     recorder = _Recorder(model)
-    with recorder, torch.no_grad(), _function_mode(recorder):
+    import contextlib
+
+    watching = _watch(recorder, watch) if watch else contextlib.nullcontext()
+    with recorder, torch.no_grad(), watching, _function_mode(recorder):
         model(x)
     width = x.element_size()
     uncalled = _uncalled_params(model, recorder)
@@ -403,6 +460,7 @@ def analyze(model, input_shape, *, fvcore: bool = True, collapse_specs: bool = T
     fv_modules, fv_total, fv_ops = (_fvcore_by_module(model, x) if fvcore else (None, None, None))
     result = _assemble(records, rows, checked, shape, width, fv_modules, fv_total)
     result.fvcore_by_operator = fv_ops
+    result.watched = recorder.watched
     return result
 
 
