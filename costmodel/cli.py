@@ -190,6 +190,7 @@ EXTENSIONS: tuple[str, ...] = (
     "costmodel.report",
     "costmodel.latency",
     "costmodel.designs.sic",
+    "costmodel.networks.cli",
 )
 """Feature modules that add subcommands: each defines ``add_cli(subparsers)`` and keeps its heavy
 imports (torch, fvcore, plotly) inside the command functions. One line per module."""

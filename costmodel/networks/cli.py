@@ -1,0 +1,247 @@
+"""CLI: ``costmodel network``, ``costmodel analyze`` and ``costmodel reconcile``.
+
+    costmodel network list
+    costmodel network published [--trace]
+    costmodel network ghostnet --width 1.3 [--trace]
+    costmodel network resnet50 --swap3x3 ghost --option s=2 [--swap1x1 ghost]
+    costmodel analyze resnet50 --input 1,3,224,224
+    costmodel analyze my_models.py:build --input 1,3,64,64 [--leaves] [--reconcile]
+    costmodel reconcile ghostnet
+
+torch, fvcore and the peers are imported inside the command functions only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+
+def add_cli(sub) -> None:
+    """Register the three subcommands on the main parser's subparsers."""
+    p = sub.add_parser("network", help="a built-in network's per-layer costs, swaps, or the published table",
+                       description="Per-layer exact costs of a built-in network (NAME: list, published, "
+                                   "or a network name).")
+    p.add_argument("name", help="network name, 'list' or 'published'")
+    _network_options(p)
+    p.add_argument("--swap3x3", default=None, help="replace the 3x3 convs by this design (ghost, spconv, ...)")
+    p.add_argument("--swap1x1", default=None, help="replace the 1x1 convs (ResNet-50) by this design")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a design option of the swap (s=2, alpha=1/4, B=2, b=2, zeta=0.5); repeatable")
+    p.add_argument("--trace", action="store_true", help="also trace the module and check the totals")
+    p.set_defaults(func=cmd_network)
+
+    p = sub.add_parser("analyze", help="per-layer analytic costs of any nn.Module (built-in or module:function)",
+                       description="Analytic per-layer costs of a model: MODEL is a built-in network name "
+                                   "or module:function / path/to/file.py:function returning an nn.Module.")
+    _model_arguments(p)
+    p.add_argument("--leaves", action="store_true", help="one row per leaf module (designs not collapsed)")
+    p.add_argument("--no-fvcore", action="store_true", help="skip the fvcore column")
+    p.add_argument("--reconcile", action="store_true", help="also reconcile with the peer counters")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("reconcile", help="fvcore / FlopCounterMode / ptflops / thop vs ours, gap by gap",
+                       description="Each peer counter's total beside ours, op kind by op kind, with the "
+                                   "convention behind every gap.")
+    _model_arguments(p)
+    p.set_defaults(func=cmd_reconcile)
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--width", type=float, default=None, help="width multiplier (ghostnet, mobilenet_v1)")
+    p.add_argument("--resolution", type=int, default=None, help="input height = width (default: the network's)")
+    p.add_argument("--num-classes", type=int, default=None, help="classifier outputs")
+
+
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="built-in network name, or module:function / file.py:function")
+    p.add_argument("--input", default=None, help="input shape N,C,H,W (default: the network's, batch 1)")
+    _network_options(p)
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def _network_kw(args: argparse.Namespace) -> dict[str, Any]:
+    kw = {"width": args.width, "resolution": args.resolution, "num_classes": args.num_classes}
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _option_value(text: str) -> Any:
+    for parse in (int, lambda t: float(Fraction(t))):
+        try:
+            return parse(text)
+        except (ValueError, ZeroDivisionError):
+            continue
+    return text
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE strings -> a dict (ints, fractions like 1/4, or strings)."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--option {item!r} is invalid: allowed is KEY=VALUE, e.g. s=2 or alpha=1/4")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _option_value(value.strip())
+    return out
+
+
+def build_network(args: argparse.Namespace):
+    from . import network, swap
+
+    kw = _network_kw(args)
+    if getattr(args, "swap3x3", None) or getattr(args, "swap1x1", None):
+        if "width" in kw:
+            raise ValueError("--width is invalid with a swap: swaps apply to resnet50, vgg16, vgg16_cifar")
+        return swap(args.name, conv3x3=args.swap3x3, conv1x1=args.swap1x1, **kw, **parse_options(args.option))
+    if getattr(args, "option", None):
+        raise ValueError("--option needs --swap3x3 or --swap1x1")
+    return network(args.name, **kw)
+
+
+def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...] | None]:
+    """(module, default input shape) for a built-in name or ``module:function``."""
+    from .registry import NETWORKS
+
+    if spec in NETWORKS:
+        from . import network
+
+        net = network(spec, **_network_kw(args))
+        return net.module(), (1,) + tuple(net.input_shape)
+    if ":" not in spec:
+        raise ValueError(f"model = {spec!r} is invalid: allowed is a built-in network "
+                         f"({', '.join(NETWORKS)}) or module:function / path/to/file.py:function")
+    target, attr = spec.rsplit(":", 1)
+    module = _import(target)
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"model = {spec!r} is invalid: {target} has no attribute {attr!r}") from None
+    from torch import nn
+
+    if not isinstance(obj, nn.Module):
+        obj = obj()
+    if not isinstance(obj, nn.Module):
+        raise ValueError(f"model = {spec!r} is invalid: {attr}() returned {type(obj).__name__}, not an nn.Module")
+    return obj, None
+
+
+def _import(target: str):
+    path = Path(target)
+    if target.endswith(".py") or path.exists():
+        if not path.exists():
+            raise ValueError(f"model file {target!r} does not exist")
+        name = f"costmodel_user_{path.stem}"
+        loader = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[name] = module
+        loader.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(target)
+    except ImportError as exc:
+        raise ValueError(f"model module {target!r} cannot be imported: {exc}") from None
+
+
+def _input_shape(args: argparse.Namespace, default: tuple[int, ...] | None) -> tuple[int, ...]:
+    if args.input:
+        from ..analyze import _check_shape
+
+        return _check_shape(args.input)
+    if default is None:
+        return (1, 3, 224, 224)
+    return default
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+def cmd_network(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..cli import print_frame
+    from . import network_names, published_table
+
+    if args.name == "list":
+        from .swaps import SWAP_TARGETS, SWAPPABLE
+
+        rows = [{"network": n, "swappable": ", ".join(SWAP_TARGETS.get(n, ())) or "-"} for n in network_names()]
+        print_frame(pd.DataFrame(rows), f"Built-in networks (swap designs: {', '.join(SWAPPABLE)})")
+        return 0
+    if args.name == "published":
+        frame = published_table(trace=args.trace)
+        print_frame(frame.drop(columns=["note", "source"]), "Published numbers vs ours (MACs = conv + linear, per image)")
+        for i, row in frame.iterrows():
+            print(f"[{i}] {row['network']} {row['config']} {row['quantity']}: {row['note']} ({row['source']})")
+        return 0
+    net = build_network(args)
+    costs = net.costs()
+    print_frame(costs.table, f"{net.title}: per-layer exact costs (per image, input {net.input_shape})")
+    totals = pd.DataFrame([{"quantity": k, "value": v} for k, v in costs.totals().items()])
+    print_frame(totals, f"{net.title}: totals")
+    if args.trace:
+        from ..trace import trace
+
+        counts = trace(net.module(), net.example_input())
+        fv = sum(counts.fvcore_macs.values())
+        ok = counts.params == costs.params and fv == costs.macs
+        print(f"trace: params {counts.params:,} (analytic {costs.params:,}); fvcore conv+linear MACs {fv:,} "
+              f"(analytic {costs.macs:,}): {'exact match' if ok else 'MISMATCH'}")
+        return 0 if ok else 1
+    return 0
+
+
+def _analysis_frame(table):
+    """Unknown costs print as 'unknown'; columns that do not apply to a row print as '-'."""
+    frame = table.astype(object)
+    for col in frame.columns:
+        fill = "unknown" if col in ("MACs", "elementwise ops") else "-"
+        frame[col] = frame[col].where(table[col].notna(), fill)
+    return frame.drop(columns=[c for c in ("source",) if c in frame])
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..analyze import analyze
+    from ..cli import print_frame
+
+    model, default = load_model(args.model, args)
+    shape = _input_shape(args, default)
+    result = analyze(model, shape, fvcore=not args.no_fvcore, collapse_specs=not args.leaves)
+    print_frame(_analysis_frame(result.table), f"{args.model}: per-layer analytic costs, input {shape}")
+    totals = {k: v for k, v in result.totals.items() if k != "elementwise"}
+    totals.update({f"{k} ops": v for k, v in result.totals["elementwise"].items()})
+    print_frame(pd.DataFrame([{"quantity": k, "value": "-" if v is None else v} for k, v in totals.items()]),
+                "Totals (MACs = conv + linear; ops are elementwise; whole batch)")
+    if len(result.unknown):
+        print_frame(result.unknown, "UNKNOWN: no cost rule (shapes shown; not counted in the totals)")
+    if args.reconcile:
+        _print_reconcile(model, (1,) + tuple(shape[1:]))
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    model, default = load_model(args.model, args)
+    shape = _input_shape(args, default)
+    return _print_reconcile(model, (1,) + tuple(shape[1:]))
+
+
+def _print_reconcile(model, shape) -> int:
+    from ..cli import print_frame
+    from ..reconcile import reconcile
+
+    result = reconcile(model, shape)
+    print_frame(result.summary().astype(object).fillna("-"),
+                f"Peer counters vs ours, input {shape} (ours = MACs + elementwise ops)")
+    for name, peer in result.peers.items():
+        if peer.skipped:
+            continue
+        frame = peer.table.astype(object).fillna("-")
+        print_frame(frame, f"{name} ({peer.unit}): gaps by op kind and convention")
+    bad = [n for n, p in result.peers.items() if p.unexplained not in (0, None)]
+    return 1 if bad else 0
