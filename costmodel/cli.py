@@ -67,16 +67,26 @@ def spec_from_args(design: str, argv: Sequence[str]):
 # --- output ----------------------------------------------------------------------------------
 
 def print_frame(frame, title: str | None = None) -> None:
-    """Print a DataFrame as a rich table (integers with thousands separators)."""
+    """Print a DataFrame, or a list of row dicts, as a rich table (integers with thousands
+    separators). Rows need no pandas: `costmodel query` skips its import (start-up time)."""
     from rich.console import Console
     from rich.table import Table
 
+    if isinstance(frame, list):
+        columns = list(dict.fromkeys(k for row in frame for k in row))
+        rows = [[row.get(c) for c in columns] for row in frame]
+        right = [all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (r[i] for r in rows))
+                 for i in range(len(columns))]
+    else:
+        columns = list(frame.columns)
+        rows = frame.itertuples(index=False)
+        right = [frame[c].dtype.kind in "iuf" for c in columns]
     table = Table(title=title, show_lines=False)
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "iuf" else "left")
-    for row in frame.itertuples(index=False):
+    for col, numeric in zip(columns, right):
+        table.add_column(str(col), justify="right" if numeric else "left")
+    for row in rows:
         table.add_row(*(_cell(v) for v in row))
-    Console(width=max(100, min(240, 20 * len(frame.columns)))).print(table)
+    Console(width=max(100, min(240, 20 * len(columns)))).print(table)
 
 
 def _cell(value: Any) -> str:
@@ -120,10 +130,8 @@ def cost_rows(spec) -> list[dict[str, Any]]:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     spec = spec_from_args(args.design, args.options)
-    print_frame(pd.DataFrame(cost_rows(spec)), f"{spec.title}: {_fields_text(spec)}")
+    print_frame(cost_rows(spec), f"{spec.title}: {_fields_text(spec)}")  # rows: no pandas import
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
@@ -22,6 +21,8 @@ def _py_floordiv(a, q):
 
 
 def _np_floordiv(a, q):
+    import numpy as np  # numpy loads with the first vectorized call, not with `costmodel query`
+
     result = np.floor_divide(a, q)
     if np.issubdtype(np.asarray(result).dtype, np.floating):
         return np.asarray(result).astype(np.int64)
@@ -116,6 +117,8 @@ def compile_vector(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable[.
     inner = sp.lambdify(symbols, tuple(exprs),
                         modules=[{"_floordiv": _np_floordiv}, "numpy"],
                         printer=IntNumPyPrinter, cse=integer_safe_cse, docstring_limit=0)
+
+    import numpy as np
 
     def evaluate(*arrays):
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))

@@ -34,12 +34,28 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from . import compile as _compile
 from . import spec as _spec
 from .spec import Range, Spec
+
+class _LazyModule:
+    """numpy, imported on first use: `costmodel query` loads this module (for its CLI hook) and
+    must stay fast."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        module = importlib.import_module(self._name)
+        globals()["np"] = module  # later lookups go straight to numpy
+        return getattr(module, attr)
+
+
+np: Any = _LazyModule("numpy")
 
 MAX_POINTS = 20_000_000
 """A full grid larger than this raises (use ``sample=``): one row costs ~100 bytes."""
@@ -818,7 +834,14 @@ def stack_costs(specs: Sequence[Spec]) -> dict[str, int]:
     return totals
 
 
+STACK_VECTOR_MIN = 16
+"""Groups smaller than this take spec.costs() per spec: a numpy call costs more than a few
+scalar calls (Python ints are exact anyway)."""
+
+
 def _group_totals(cls: type[Spec], structure: tuple, members: list[Spec]) -> dict[str, int]:
+    if len(members) < STACK_VECTOR_MIN:
+        return _py_totals(members)
     fields = cls.symbolic_fields()
     get = operator.attrgetter(*fields)
     rows = [get(s) for s in members] if len(fields) > 1 else [(get(s),) for s in members]
