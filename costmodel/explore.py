@@ -27,10 +27,9 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
-import itertools
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -1114,10 +1113,10 @@ def cmd_sweep(args) -> int:
     if args.pareto:
         objectives = [o.strip() for o in args.pareto.split(",")]
         front = pareto_front(frame, objectives)
-        print_frame(front.head(40), f"Pareto front on {', '.join(objectives)} "
+        print_frame(front.head(40).to_dict("records"), f"Pareto front on {', '.join(objectives)} "
                                     f"({len(front):,} points, all minimized)")
     elif not args.out:
-        print_frame(frame.head(20), f"first rows of the sweep of {args.design}")
+        print_frame(frame.head(20).to_dict("records"), f"first rows of the sweep of {args.design}")
     return 0
 
 

@@ -318,3 +318,49 @@ def test_exports():
     import costmodel
 
     assert costmodel.sweep is explore.sweep and costmodel.pareto_front is explore.pareto_front
+
+
+# --- derived symbols: vectorized when the design's derived() is plain arithmetic -------------
+
+import math  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from costmodel import ops as _ops  # noqa: E402
+from costmodel.spec import Spec, fraction, size  # noqa: E402
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeptFloor(Spec):
+    """Not registered: a 1x1 conv on the kept = c_in - floor(zeta*c_in) channels (DGC's rule).
+    derived() uses math.floor, which refuses arrays: the sweep must fall back to one call per row."""
+
+    c_in: int = size(8)
+    zeta: float = fraction(0.5, hi_open=True)
+    derived_symbols = ("kept",)
+
+    def derived(self) -> dict[str, int]:
+        return {"kept": self.c_in - math.floor(self.zeta * self.c_in)}
+
+    @classmethod
+    def ops(cls, p):
+        return [_ops.conv("conv", p.kept, 1, 1, 1, 1)]  # MACs = params = kept
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeptHalf(KeptFloor):
+    """derived() with plain integer arithmetic: evaluated once on whole columns."""
+
+    def derived(self) -> dict[str, int]:
+        return {"kept": self.c_in - self.c_in // 2}
+
+
+def test_derived_symbols_per_row_and_vectorized():
+    frame = sweep(KeptFloor, c_in=[8, 10], zeta=[0.0, 0.25, 0.5, 0.9])
+    # kept = 8-0, 8-2, 8-4, 8-floor(7.2)=1; 10-0, 10-floor(2.5)=8, 10-5, 10-9=1
+    assert list(frame["macs_conv"]) == [8, 6, 4, 1, 10, 8, 5, 1]
+    check_rows(KeptFloor, frame)
+    half = sweep(KeptHalf, c_in=[7, 8, 9])
+    assert list(half["params"]) == [4, 4, 5]  # 7-3, 8-4, 9-4
+    check_rows(KeptHalf, half)
+    bad = sweep(KeptFloor, zeta=[1.0, 0.5])  # zeta < 1 (open): the range reason, no derived() call
+    assert list(bad["reason"]) == ["zeta: allowed is a number in [0, 1)", ""]
