@@ -499,8 +499,9 @@ def _spec_costs(call: SpecCall, batch: int):
         return hook(call.module, batch), spec, "executed"
     want = tuple(spec.input_shape()[1:])
     got = tuple(call.in_shape[1:])
-    if want != got:
-        fields = spec.field_ranges()
+    fields = spec.field_ranges()
+    if want != got and not ("h" not in fields and math.prod(want) == math.prod(got)):
+        # (a spec without spatial fields, e.g. a classifier, accepts any layout of its features)
         if len(got) == 3 and "h" in fields and "w" in fields and want[:1] == got[:1]:
             try:
                 spec = spec.replace(h=got[1], w=got[2])
@@ -622,8 +623,8 @@ def _assemble(records, rows, checks, shape, width, fv_modules, fv_total) -> Anal
     if fv_modules is not None:
         frame["fvcore"] = [fv_modules.get(p) if s != "function" else None
                            for p, s in zip(frame["path"], frame["source"])]
-        frame["fvcore_match"] = [None if f is None else ours_fv.get(p) == f
-                                 for p, f in zip(frame["path"], frame["fvcore"])]
+        frame["fvcore_match"] = [None if s == "function" else ours_fv.get(p) == f
+                                 for p, f, s in zip(frame["path"], frame["fvcore"], frame["source"])]
         by_module = pd.DataFrame([{"path": p, "ours (fvcore convention)": v, "fvcore": fv_modules.get(p, 0),
                                    "match": v == fv_modules.get(p, 0)} for p, v in ours_fv.items()])
     elem: dict[str, int] = {}
