@@ -168,8 +168,11 @@ def thop_rule(r: Record) -> list[Gap]:
 def run_thop(model, x) -> tuple[int, dict[str, int]]:
     import contextlib
     import io
+    import warnings
 
-    from thop import profile
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # thop imports distutils' LooseVersion
+        from thop import profile
 
     with contextlib.redirect_stdout(io.StringIO()):
         total, _params, layers = profile(model, inputs=(x,), verbose=False, ret_layer_info=True)
