@@ -98,7 +98,8 @@ def main() -> None:
           " | grouped conv ms | select ms | masked ms")
     for z in ZETAS:
         c = base.replace(zeta=z).costs()
-        cell = {key: f"{ms[f'{key} {z}']:.3f} / {best[f'{key} {z}']:.3f}" for key in ("dgc", "conv", "select", "masked")}
+        cell = {key: f"{ms[f'{key} {z}']:.3f} / {best[f'{key} {z}']:.3f}"
+                for key in ("dgc", "conv", "select", "masked")}
         print(f"{z:.2f} | {c.extra['kept']} | {c.macs:,} | {c.macs / dense_macs:.3f} | {cell['dgc']} | "
               f"{ms[f'dgc {z}'] / ms['dense']:.2f}, {best[f'dgc {z}'] / best['dense']:.2f} | "
               f"{cell['conv']} | {cell['select']} | {cell['masked']}")
