@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -297,14 +298,19 @@ class Spec:
 
     def costs(self) -> Costs:
         """Exact costs of this spec."""
-        names, fn = _scalar_evaluator(type(self), self.structure())
-        values = self.values()
-        result = dict(zip(names, fn(*(values[nm] for nm in self.argument_names()))))
-        macs = {nm[5:]: int(v) for nm, v in result.items() if nm.startswith("macs_")}
-        elem = {nm[5:]: int(v) for nm, v in result.items() if nm.startswith("elem_")}
-        extra = {nm: v for nm, v in result.items()
-                 if not nm.startswith(("macs_", "elem_")) and nm not in ("params", "mem_bytes")}
-        return Costs(int(result["params"]), macs, elem, int(result["mem_bytes"]), extra)
+        cls = type(self)
+        getters = _getters(cls)
+        if getters is None:  # a design that overrides values()/structure(): the general path
+            names, fn = _scalar_evaluator(cls, self.structure())
+            values = self.values()
+            return _costs_from(_cost_layout(names), fn(*(values[nm] for nm in self.argument_names())))
+        symbolic, structural = getters
+        names, fn = _scalar_evaluator(cls, structural(self))
+        args = symbolic(self)  # bools stay bools: Python treats them as the ints 0/1
+        if cls.derived_symbols:
+            derived = self.derived()
+            args = args + tuple(derived[nm] for nm in cls.derived_symbols)
+        return _costs_from(_cost_layout(names), fn(*args))
 
     def params(self) -> int:
         """Exact learnable parameters (= sum(p.numel()) of the module)."""
@@ -357,6 +363,39 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+# The hot path of a query (issue 10: < 50 us): field getters and the split of the compiled
+# results into params / MACs by key / elementwise by kind / bytes / extras, computed once.
+@functools.lru_cache(maxsize=None)
+def _getters(cls: type[Spec]) -> tuple[Callable, Callable] | None:
+    if cls.values is not Spec.values or cls.structure is not Spec.structure:
+        return None
+    return _tuple_getter(_fields_of_kind(cls, True)), _tuple_getter(_fields_of_kind(cls, False))
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    if not names:
+        return lambda obj: ()
+    get = operator.attrgetter(*names)
+    return (lambda obj: (get(obj),)) if len(names) == 1 else get
+
+
+@functools.lru_cache(maxsize=None)
+def _cost_layout(names: tuple[str, ...]) -> tuple:
+    index = {nm: i for i, nm in enumerate(names)}
+    macs = tuple((nm[5:], i) for nm, i in index.items() if nm.startswith("macs_"))
+    elem = tuple((nm[5:], i) for nm, i in index.items() if nm.startswith("elem_"))
+    extra = tuple((nm, i) for nm, i in index.items()
+                  if not nm.startswith(("macs_", "elem_")) and nm not in ("params", "mem_bytes"))
+    return index["params"], macs, elem, index["mem_bytes"], extra
+
+
+def _costs_from(layout: tuple, result: Sequence) -> Costs:
+    params, macs, elem, mem, extra = layout
+    return Costs(int(result[params]), {k: int(result[i]) for k, i in macs},
+                 {k: int(result[i]) for k, i in elem}, int(result[mem]),
+                 {k: result[i] for k, i in extra})
 
 
 # Per-class field tables, computed once: a query must not re-walk the MRO (issue 10: < 50 us).
