@@ -232,6 +232,10 @@ def test_savings_ratio_exact_and_paper_form():
     paper = zeta - 2 * hh * c_in / (d * k ** 2 * c_out * h_out * w_out)
     assert sp.simplify(approx - paper) == 0
     assert sp.simplify(DGC.savings_ratio_paper() - paper) == 0
+    # with the output size put back, it is 1 - MACs/dense of the formulas themselves
+    f = DGC.formulas()
+    back = exact.subs(DGC.output_size_subs())
+    assert sp.simplify(back - (1 - f.macs_total / f.extra["dense_macs"])) == 0
 
 
 def test_zeta_zero_conv_equals_dense_conv():
