@@ -52,6 +52,7 @@ class Report:
     alerts: list[str]
     html: str
     seconds: float
+    data: dict[str, Any]  # what the sections computed (design rows, validation rows, sweep frames...)
 
     @property
     def figures(self) -> list[Any]:
@@ -81,7 +82,7 @@ def build(designs: Sequence[str] | None = None, latency: bool = False, small: bo
                 "Units: 1 MAC = one multiply-accumulate; FLOPs = 2 × MACs; params = sum(p.numel()); "
                 "bytes = memory traffic at dtype_bytes (4 = fp32); per sample unless stated."]
     page = render("costmodel report", subtitle, sections, alerts)
-    return Report(sections, alerts, page, seconds)
+    return Report(sections, alerts, page, seconds, ctx.shared)
 
 
 def _section(key: str, title: str, ctx: Context) -> Section:

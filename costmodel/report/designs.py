@@ -25,7 +25,7 @@ def build(ctx: Context) -> Section:
     rows, blocks = [], []
     for name in ctx.progress.track(ctx.designs, "Designs: formulas and costs"):
         try:
-            row, block = _design(get_design(name), RATIO_SECONDS / 4 if ctx.small else RATIO_SECONDS)
+            row, block = _design(get_design(name), RATIO_SECONDS / 8 if ctx.small else RATIO_SECONDS)
         except Exception as exc:  # a broken design is shown in red, never hidden
             sec.alerts.append(f"design {name}: formulas or costs failed: {type(exc).__name__}: {exc}")
             blocks.append(f'<div class="design"><h3>{esc(name)}</h3>{note(f"failed: {exc}", "bad")}</div>')

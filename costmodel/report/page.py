@@ -130,7 +130,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;c
 header{background:#1d2d50;color:#fff;padding:18px 32px}
 header h1{margin:0 0 4px 0;font-size:26px} header p{margin:2px 0;opacity:.85}
 main{padding:8px 32px 48px 32px;max-width:1500px}
-nav{margin:12px 0} nav a{margin-right:14px;color:#1d4ed8;text-decoration:none;font-weight:600}
+nav{margin:12px 0;position:sticky;top:0;z-index:10;background:#fafbfc;padding:6px 0;border-bottom:1px solid #e2e5ea} nav a{margin-right:14px;color:#1d4ed8;text-decoration:none;font-weight:600}
 section{background:#fff;border:1px solid #e2e5ea;border-radius:8px;padding:8px 20px 16px 20px;margin:18px 0}
 h2{border-bottom:2px solid #e2e5ea;padding-bottom:4px} h3{margin-top:26px}
 .alerts{background:#fdecec;border:2px solid #c81e1e;color:#8b1111;border-radius:8px;padding:10px 20px;margin:16px 0}

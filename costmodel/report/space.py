@@ -41,18 +41,28 @@ def build(ctx: Context) -> Section:
             sources.add(source)
     if not frames:
         return sec.unavailable("no design produced valid grid points")
+    shapes = shape_frames(ctx)
     latency = add_latency(frames, ctx)
-    shapes = SMALL_SHAPE_VALUES if ctx.small else SHAPE_VALUES
-    sec.add(note(f"Grids: c_in, c_out in {shapes['c_in']}, k in {shapes['k']}, stride in "
-                 f"{shapes['stride']} (where the design has them, plus its default), each design's own hyperparameters "
+    for by_design in shapes.values():
+        add_latency(by_design, ctx)
+    grid_values = SMALL_SHAPE_VALUES if ctx.small else SHAPE_VALUES
+    sec.add(note(f"Grids: c_in, c_out in {grid_values['c_in']}, k in {grid_values['k']}, stride in "
+                 f"{grid_values['stride']} (where the design has them, plus its default), each design's own hyperparameters "
                  "around their defaults, other fields at their defaults; at most "
                  f"{MAX_POINTS[ctx.small]} points per design. Evaluated by {', '.join(sorted(sources))}. "
-                 + ("Latency: " + latency if latency else "Latency: not available (run with --latency "
-                    "once costmodel.latency has landed).")))
+                 + ("Latency: " + latency if latency else "Latency: `costmodel report --latency` adds the "
+                    "predicted latency as an x quantity.")))
     sec.add("<p>Use the menus to change the x quantity and the designs shown; click legend entries "
             "to hide traces; hover a point for its full spec. The black line is the Pareto front "
             "(no other point has both fewer MACs and a smaller x).</p>")
-    sec.figure(all_designs_figure(frames), "All designs on the same shape grid.")
+    if shapes:
+        sec.add("<h3>All designs at one layer shape</h3>",
+                "<p>Every design at c_in = c_out = c (n = c for SIC-style designs), k = 3 where it "
+                "accepts it, stride 1, the reference h x w; its own hyperparameters vary. The slider "
+                "picks c; the black line is the Pareto front of all designs at that shape.</p>")
+        sec.figure(shape_figure(shapes), "Designs compared at the same input and output shape.")
+    sec.add("<h3>All designs, whole grids</h3>")
+    sec.figure(all_designs_figure(frames), "All designs on their whole grids (shapes differ between points).")
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: figures"):
         cls = get_design(name)
         sec.add(f"<h3>{esc(cls.title)} <span class=\"note\">({esc(name)})</span></h3>")
@@ -104,16 +114,18 @@ def sweep_design(cls: type, small: bool = False):
 
     Uses ``costmodel.sweep`` when it exists; otherwise builds each spec (exact, a few µs each).
     """
+    return evaluate(cls, grid(cls, small), MAX_POINTS[small])
+
+
+def evaluate(cls: type, values: dict[str, list], limit: int):
+    """(frame, how): the valid points of the grid ``values`` (a random ``limit`` of them at most)."""
     import pandas as pd
 
-    values = grid(cls, small)
     points = list(itertools.product(*values.values()))
-    limit = MAX_POINTS[small]
     sweep = public("sweep")
     if sweep is not None:
         try:
-            frame = _with_sweep(sweep, cls, values, limit)
-            return frame, "costmodel.sweep (vectorized)"
+            return _with_sweep(sweep, cls, values, limit), "costmodel.sweep (vectorized)"
         except Exception:  # fall back to the exact per-point loop below
             pass
     if len(points) > limit:
@@ -126,7 +138,7 @@ def sweep_design(cls: type, small: bool = False):
         except ValueError:
             continue  # invalid combination (e.g. groups not dividing c_in)
         c = spec.costs()
-        row = {k: v for k, v in fields.items() if len(values[k]) > 1}
+        row = dict(fields)
         row.update(params=c.params, macs=c.macs, mem_bytes=c.mem_bytes, spec=_text(fields))
         rows.append(row)
     return pd.DataFrame(rows), "exact per-point evaluation"
@@ -139,7 +151,7 @@ def _with_sweep(sweep: Any, cls: type, values: dict[str, list], limit: int):
     if len(frame) > limit:
         frame = frame.sample(limit, random_state=0)
     varying = [k for k, v in values.items() if len(v) > 1]
-    out = frame[varying].copy()
+    out = frame[list(values)].copy()
     for key in ("params", "macs", "mem_bytes"):
         out[key] = frame[key].astype("int64")
     fixed = {k: v[0] for k, v in values.items() if len(v) == 1}
@@ -178,7 +190,95 @@ def add_latency(frames: dict[str, Any], ctx: Context) -> str:
 
 def _fields_of(cls: type, row: dict[str, Any]) -> dict[str, Any]:
     names = cls.field_ranges()
-    return {k: v for k, v in row.items() if k in names}
+    return {k: _plain(v) for k, v in row.items() if k in names}
+
+
+SHAPE_CHANNELS = {False: [32, 64, 128, 256], True: [32, 64]}
+PER_SHAPE_POINTS = {False: 80, True: 20}
+
+
+def shape_values(cls: type, c: int, small: bool) -> dict[str, list]:
+    """The design's grid with the layer shape pinned: c_in = c_out = n = c, k = 3, stride 1."""
+    values = grid(cls, small)
+    for nm in ("c_in", "c_out", "n"):
+        if nm in values:
+            values[nm] = [c]
+    if "k" in values:
+        values["k"] = [3]
+    if "stride" in values:
+        values["stride"] = [1]
+    return values
+
+
+def shape_frames(ctx: Context) -> dict[int, dict[str, Any]]:
+    """{c: {design: frame}} for the shape-pinned grids (k falls back to the default if 3 is invalid)."""
+    import dataclasses
+
+    from ..registry import get_design
+
+    out: dict[int, dict[str, Any]] = {}
+    for c in ctx.progress.track(SHAPE_CHANNELS[ctx.small], "Design space: designs at fixed shapes"):
+        for name in ctx.designs:
+            cls = get_design(name)
+            try:
+                values = shape_values(cls, c, ctx.small)
+                frame, _ = evaluate(cls, values, PER_SHAPE_POINTS[ctx.small])
+                if not len(frame) and "k" in values:
+                    default_k = {f.name: f.default for f in dataclasses.fields(cls)}["k"]
+                    frame, _ = evaluate(cls, {**values, "k": [default_k]}, PER_SHAPE_POINTS[ctx.small])
+            except Exception:  # reported by the whole-grid sweep of the same design
+                continue
+            if len(frame):
+                out.setdefault(c, {})[name] = frame
+    return out
+
+
+def shape_figure(shapes: dict[int, dict[str, Any]]):
+    """Traces per (c, design) and a Pareto front per c; the slider shows one c at a time."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    colors = px.colors.qualitative.Dark24
+    names = list(dict.fromkeys(n for frames in shapes.values() for n in frames))
+    owner: list[int] = []  # the c of each trace
+    cs = list(shapes)
+    start = cs.index(64) if 64 in cs else 0
+    for c, frames in shapes.items():
+        for name, frame in frames.items():
+            data, tmpl = _hover(frame)
+            fig.add_trace(go.Scatter(x=list(frame["params"]), y=list(frame["macs"]), mode="markers", name=name,
+                                     legendgroup=name, visible=c == cs[start],
+                                     marker=dict(size=8, opacity=0.8, color=colors[names.index(name) % len(colors)]),
+                                     customdata=data, hovertemplate=tmpl))
+            owner.append(c)
+        fx, fy = _overall_front(frames, "params")
+        fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines+markers", name=f"Pareto front (c={c})",
+                                 visible=c == cs[start], line=dict(color="black", width=2, shape="hv"),
+                                 marker=dict(size=4, color="black"),
+                                 hovertemplate="Pareto front<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
+        owner.append(c)
+    steps = [dict(label=str(c), method="restyle", args=[{"visible": [o == c for o in owner]}]) for c in cs]
+    quantities = [q for q, _ in QUANTITIES if all(q in f for frames in shapes.values() for f in frames.values())]
+    x_menu = []
+    for q in quantities:
+        xs, ys = [], []
+        for c, frames in shapes.items():
+            xs += [list(f[q]) for f in frames.values()]
+            ys += [list(f["macs"]) for f in frames.values()]
+            fx, fy = _overall_front(frames, q)
+            xs.append(fx)
+            ys.append(fy)
+        x_menu.append(dict(label=f"x = {UNITS[q]}", method="update",
+                           args=[{"x": xs, "y": ys}, {"xaxis.title.text": UNITS[q]}]))
+    fig.update_layout(
+        height=680, template="plotly_white", margin=dict(l=80, r=20, t=70, b=60),
+        xaxis=dict(type="log", title=dict(text=UNITS["params"])),
+        yaxis=dict(type="log", title=dict(text=UNITS["macs"])),
+        updatemenus=[dict(buttons=x_menu, x=0.0, y=1.12, xanchor="left", yanchor="top", direction="down")],
+        sliders=[dict(active=start, steps=steps, currentvalue=dict(prefix="c_in = c_out = "), pad=dict(t=50))],
+        legend=dict(title=dict(text="design")))
+    return fig
 
 
 # --- Pareto ----------------------------------------------------------------------------------

@@ -101,4 +101,5 @@ def network_specs(ctx: Context) -> list[tuple[str, Any]] | None:
 
     if not available():
         return None
-    return builtin_networks(ctx) + swapped_networks(ctx)
+    # --small (tests, a quick look) traces the built-in networks only; the full report adds swaps.
+    return builtin_networks(ctx) + ([] if ctx.small else swapped_networks(ctx))

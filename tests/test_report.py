@@ -1,0 +1,299 @@
+"""The HTML report: it builds from the registry, works offline, labels every axis with its unit,
+puts mismatches at the top in red, and really renders in a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from costmodel.registry import designs
+from costmodel.report import build, page
+from costmodel.report.space import pareto_mask
+
+# --- one small report of every registered design, shared by the tests below ----------------
+
+
+@pytest.fixture(scope="module")
+def small_report():
+    return build(small=True)
+
+
+@pytest.fixture(scope="module")
+def report_file(small_report, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "costmodel.html"
+    path.write_text(small_report.html, encoding="utf-8")
+    return path
+
+
+def test_every_registered_design_is_in_the_report(small_report):
+    html = small_report.html
+    for name in designs():
+        assert f'id="design-{name}"' in html, f"design {name} has no block in the Designs section"
+    assert set(small_report.data["space_frames"]) == set(designs())  # every design has grid points
+    whole = small_report.section("space").figures[1]  # all designs, whole grids
+    assert {t.name for t in whole.data} == set(designs()) | {"Pareto front"}
+
+
+def test_no_mismatch_or_failure_in_the_small_report(small_report):
+    assert small_report.alerts == [], "\n".join(small_report.alerts)
+    assert 'class="allok"' in small_report.html
+
+
+def test_conv_reference_row_has_the_hand_worked_numbers(small_report):
+    # Conv default: c_in = c_out = 64, k = 3, stride 1, 56x56, no bias/BN.
+    # params = 64*64*9 = 36,864; MACs = 36,864 * 56*56 = 36,864 * 3,136 = 115,605,504;
+    # FLOPs = 2 * MACs = 231,211,008.
+    rows = {r["design"]: r for r in small_report.data["design_rows"]}
+    conv = rows["conv"]
+    assert (conv["params"], conv["MACs"], conv["FLOPs"]) == (36_864, 115_605_504, 231_211_008)
+    assert conv["MACs / conv"] == 1
+    # Depthwise default (c_in 64, k 3, 56x56) vs the matched 64->64 conv: 1/c_out = 1/64 of the MACs.
+    assert rows["depthwise"]["MACs / conv"] == pytest.approx(1 / 64, rel=0, abs=1e-15)
+    assert "115,605,504" in small_report.html
+
+
+def test_formulas_are_mathml_with_latex_beside(small_report):
+    html = small_report.html
+    assert html.count("<math>") >= 2 * len(designs())  # params and MACs of every design at least
+    assert "<msub><mi>c</mi><mi>in</mi></msub>" in html  # c_in as a subscript, from sympy's printer
+    assert 'class="latex"' in html
+
+
+# --- offline -----------------------------------------------------------------------------------
+
+_SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.I)
+_LINK_HREF = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?([^\"'\s>]+)", re.I)
+
+
+def test_no_remote_script_or_stylesheet(small_report):
+    html = small_report.html
+    remote = [u for u in _SCRIPT_SRC.findall(html) + _LINK_HREF.findall(html) if re.match(r"(https?:)?//", u)]
+    assert remote == []
+    assert _SCRIPT_SRC.findall(html) == []  # nothing external at all: every script is inline
+    assert page.remote_sources(html) == []
+
+
+def test_plotly_js_is_inlined_exactly_once(small_report):
+    from plotly.offline import get_plotlyjs
+
+    head = get_plotlyjs()[:200]
+    assert small_report.html.count(head) == 1
+    assert "</script" not in get_plotlyjs()  # so the bundle can sit in a plain <script> element
+
+
+def test_the_remote_source_check_can_fail():
+    bad = '<html><head><script src="https://cdn.plot.ly/plotly-2.js"></script><link rel="stylesheet" href="//x.org/a.css"></head></html>'
+    assert len(page.remote_sources(bad)) == 2
+    assert [u for u in _SCRIPT_SRC.findall(bad) if u.startswith("https://")] == ["https://cdn.plot.ly/plotly-2.js"]
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+UNIT = re.compile(r"\b(MACs|params|bytes|ms|FLOPs|ops|layer|design|network)\b")
+
+
+def _axes(layout: dict) -> dict[str, dict]:
+    return {k: v for k, v in layout.items() if re.fullmatch(r"[xy]axis\d*", k)}
+
+
+def _title(axis: dict) -> str:
+    title = axis.get("title") or {}
+    return title.get("text", "") if isinstance(title, dict) else str(title)
+
+
+def test_every_figure_axis_has_a_title_with_its_unit(small_report):
+    assert len(small_report.figures) >= 3
+    for i, fig in enumerate(small_report.figures):
+        layout = fig.to_plotly_json()["layout"]
+        axes = _axes(layout)
+        assert {"xaxis", "yaxis"} <= set(axes), f"figure {i} lacks an x or y axis"
+        for name, axis in axes.items():
+            text = _title(axis)
+            assert UNIT.search(text), f"figure {i} {name} title {text!r} names no unit"
+        for menu in layout.get("updatemenus", []):  # menus that switch an axis switch its title too
+            for button in menu["buttons"]:
+                for key, value in (button["args"][1] if len(button["args"]) > 1 else {}).items():
+                    if key.endswith("title.text"):
+                        assert UNIT.search(value), f"figure {i} menu sets {key} to {value!r}"
+
+
+def test_embedded_figure_json_matches_the_figures(small_report):
+    specs = page.figure_specs(small_report.html)
+    assert len(specs) == len(small_report.figures)
+    for spec in specs:
+        for name, axis in _axes(spec["layout"]).items():
+            assert UNIT.search(_title(axis)), (name, _title(axis))
+        assert spec["data"], "a figure without traces"
+
+
+def test_design_space_hover_shows_the_full_spec(small_report):
+    fig = small_report.section("space").figures[0]
+    trace = next(t for t in fig.data if t.name == "group_conv")
+    spec_text = trace.customdata[0][0]
+    for field in ("c_in=", "c_out=", "k=", "stride=", "groups=", "h=", "w="):
+        assert field in spec_text
+    assert "%{customdata[0]}" in trace.hovertemplate
+
+
+# --- mismatches go to the top, in red ------------------------------------------------------------
+
+def test_a_mismatch_is_shown_in_red_at_the_top(monkeypatch):
+    import costmodel.report.validation as validation
+
+    real = validation._validate
+
+    def wrong(spec):
+        row = real(spec)
+        row.update(params_torch=row["params_analytic"] + 1, params_match=False, match=False)
+        return row
+
+    monkeypatch.setattr(validation, "_validate", wrong)
+    monkeypatch.setattr(validation, "network_specs", lambda ctx: None)
+    report = build(designs=["conv"], small=True)
+    assert any("MISMATCH: conv" in a for a in report.alerts)
+    html = report.html
+    top = html.index('class="alerts"')
+    assert top < html.index("<section"), "the alert box must come before every section"
+    assert "MISMATCH: conv" in html[top:html.index("<section")]
+    assert "tr class=bad-row" in html and 'class="bad">✗' in html
+
+
+def test_a_missing_module_degrades_to_a_note(monkeypatch):
+    import costmodel.report.networks as networks
+
+    monkeypatch.setattr(networks, "available", lambda: False)
+    report = build(designs=["conv"], small=True)
+    sec = report.section("networks")
+    assert not sec.available and "Not available" in "".join(map(str, sec.body))
+    assert report.section("latency").available is False  # latency only with latency=True
+
+
+# --- pieces --------------------------------------------------------------------------------------
+
+def test_pareto_mask_matches_brute_force():
+    rng = random.Random(1)
+    for _ in range(50):
+        n = rng.randint(1, 40)
+        x = [rng.randint(0, 9) for _ in range(n)]
+        y = [rng.randint(0, 9) for _ in range(n)]
+        brute = [not any((x[j] <= x[i] and y[j] < y[i]) or (x[j] < x[i] and y[j] <= y[i]) for j in range(n))
+                 for i in range(n)]
+        got = pareto_mask(x, y)
+        # ties: the mask keeps one of several identical points; compare the sets of values kept
+        assert {(x[i], y[i]) for i in range(n) if got[i]} == {(x[i], y[i]) for i in range(n) if brute[i]}
+
+
+def test_local_grid_fallback_equals_the_vectorized_sweep(monkeypatch):
+    import costmodel.report.space as space
+    from costmodel.registry import get_design
+
+    cls = get_design("group_conv")
+    fast, source = space.sweep_design(cls, small=True)
+    monkeypatch.setattr(space, "public", lambda name: None)
+    slow, source2 = space.sweep_design(cls, small=True)
+    assert source != source2
+    key = ["c_in", "c_out", "k", "groups"]
+    a = fast.sort_values(key).reset_index(drop=True)
+    b = slow.sort_values(key).reset_index(drop=True)
+    assert len(a) == len(b) > 0
+    for col in ("params", "macs", "mem_bytes", "spec"):
+        assert list(a[col]) == list(b[col])
+
+
+def test_cli_writes_the_report(tmp_path, monkeypatch):
+    import costmodel.report.networks as networks
+    from costmodel.cli import main
+
+    monkeypatch.setattr(networks, "available", lambda: False)  # networks are covered by small_report
+
+    out = tmp_path / "r.html"
+    assert main(["report", "--small", "--designs", "conv", "depthwise", "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert 'id="design-depthwise"' in html and 'id="design-separable"' not in html
+
+
+def test_unknown_design_is_a_clear_error(tmp_path):
+    from costmodel.cli import main
+
+    with pytest.raises(ValueError, match="design = 'nope' is unknown"):
+        build(designs=["nope"])
+    assert main(["report", "--designs", "nope", "--out", str(tmp_path / "x.html")]) == 2
+
+
+def test_python_entry_point_is_callable_after_submodule_import(tmp_path, monkeypatch):
+    import costmodel
+    import costmodel.report  # binds the package attribute to the module; it must stay callable
+    import costmodel.report.networks as networks
+
+    monkeypatch.setattr(networks, "available", lambda: False)  # networks are covered by small_report
+
+    out = costmodel.report(tmp_path / "r.html", designs=["pointwise"], small=True)
+    assert out.exists() and out.stat().st_size > 1_000_000  # plotly.js inline: several MB
+
+
+# --- a real browser ------------------------------------------------------------------------------
+
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+CONSOLE_ERROR = re.compile(r"Uncaught|ERROR:CONSOLE|CONSOLE.*\b(Error|error)\b")
+
+
+def chromium(url: str, *extra: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Headless Chromium on ``url`` with a throwaway profile; stdout = DOM when --dump-dom."""
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+               "--virtual-time-budget=20000", *extra, url]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def console_errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line and CONSOLE_ERROR.search(line)]
+
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                    "(apt-get install chromium; .ci/run installs it)")
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_console_check_catches_a_page_error(tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text("<html><body><script>notDefinedAnywhere();</script></body></html>")
+    result = chromium(bad.as_uri(), "--dump-dom")
+    assert console_errors(result.stderr), result.stderr[-2000:]
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_renders_in_headless_chromium(small_report, report_file, tmp_path):
+    result = chromium(report_file.as_uri(), "--dump-dom")
+    dom = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console_errors(result.stderr) == [], console_errors(result.stderr)
+    ids = re.findall(r'<div id="([\w-]+-fig\d+)" class="plotly-graph-div[^"]*js-plotly-plot', dom)
+    assert len(ids) == len(small_report.figures), "every figure div must have been turned into a plot"
+    starts = [dom.index(f'<div id="{i}"') for i in ids] + [len(dom)]
+    for fig_id, a, b in zip(ids, starts, starts[1:]):
+        chunk = dom[a:b]
+        assert 'class="main-svg"' in chunk, f"{fig_id}: no SVG drawn"
+        assert re.search(r'class="trace (scatter|bars)', chunk) or 'class="point"' in chunk, f"{fig_id}: no traces"
+    assert dom.count('class="point"') > 100  # scatter markers and bars really drawn
+    assert "<math>" in dom  # MathML survives parsing
+
+    shot = tmp_path / "report.png"
+    result = chromium(report_file.as_uri(), "--window-size=1400,4000", f"--screenshot={shot}")
+    assert shot.exists(), result.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 100_000  # a blank page compresses to ~10 kB
+    keep = os.environ.get("COSTMODEL_SCREENSHOT")  # to look at it: COSTMODEL_SCREENSHOT=reports/shot.png
+    if keep:
+        Path(keep).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, keep)
