@@ -58,6 +58,15 @@ def _spconv_resnet(alpha: float) -> Callable[[], Network]:
     return build
 
 
+def _plain(name: str) -> Callable[[], Network]:
+    def build() -> Network:
+        from .registry import network
+
+        return network(name)
+    return build
+
+
+MOBILENET = "MobileNets (Howard et al. 2017), Table 8"
 GHOSTNET = "GhostNet (Han et al., CVPR 2020), Table 7"
 GHOST_RESNET = "GhostNet (Han et al., CVPR 2020), Table 5"
 SPCONV = "Split to Be Slim (Zhang et al., IJCAI 2020), ImageNet table"
@@ -95,6 +104,12 @@ PUBLISHED: list[Published] = [
               _SAME + "; " + _GR_SCOPE),
     Published("Ghost-ResNet-50", "s=4", "params", "6.5 M", _ghost_resnet(4), GHOST_RESNET,
               _GR_PARAMS.format(alt="6.62 M (8,151,752 - 3/4 x 2,049,000)")),
+    Published("MobileNet v1", "1.0x", "MACs", "569 M", _plain("mobilenet_v1"), MOBILENET, _SAME),
+    Published("MobileNet v1", "1.0x", "params", "4.2 M", _plain("mobilenet_v1"), MOBILENET, _SAME),
+    Published("VGG-16", "", "MACs", "15.3 B", _plain("vgg16"), MOBILENET + " (printed as 15300 M)",
+              "ours counts the three FC layers (123.6 M MACs); the convs alone are 15,346,630,656 = "
+              "15.3 B, the paper's figure"),
+    Published("VGG-16", "", "params", "138 M", _plain("vgg16"), MOBILENET, _SAME),
     Published("SPConv-ResNet-50", "alpha=1/2", "params", "18.34 M", _spconv_resnet(0.5), SPCONV,
               _SP_BIAS.format(alt="18,341,672 = 18.34 M") + "; ours rounds half-up to 18.35 M"),
     Published("SPConv-ResNet-50", "alpha=1/4", "params", "16.93 M", _spconv_resnet(0.25), SPCONV,
