@@ -815,32 +815,34 @@ def _typed(values: np.ndarray, valid: np.ndarray, pd):
 # --- many specs at once (a network's layers) -------------------------------------------------
 
 def stack_costs(specs: Sequence[Spec]) -> dict[str, int]:
-    """Exact totals over a list of specs (e.g. a network's layers), vectorized per design.
+    """Exact totals over a list of specs (e.g. a network's layers).
 
-    Specs of one class and structure are evaluated in one numpy call; rows whose float64 shadow
-    could have wrapped in int64 are recomputed with ``spec.costs()``. Returns params, macs
-    (conv + linear), flops (= 2 x macs), mem_bytes and every per-kind quantity, summed.
+    Specs of one class and structure that occur ``STACK_VECTOR_MIN`` times or more are evaluated
+    in one numpy call (rows whose float64 shadow could have wrapped in int64 are recomputed with
+    ``spec.costs()``); the rest use ``spec.costs()``. Returns params, macs (conv + linear),
+    flops (= 2 x macs), mem_bytes and every per-kind quantity (``macs_conv``, ``elem_relu``...),
+    summed.
     """
     groups: dict[tuple, list[Spec]] = {}
     for s in specs:
         groups.setdefault((type(s), s.structure()), []).append(s)
-    totals: dict[str, int] = {}
+    totals: dict[str, int] = {"params": 0, "macs_conv": 0, "macs_linear": 0, "mem_bytes": 0}
     for (cls, structure), members in groups.items():
-        for nm, v in _group_totals(cls, structure, members).items():
+        part = _group_totals(cls, structure, members) if len(members) >= STACK_VECTOR_MIN \
+            else _py_totals(members)
+        for nm, v in part.items():
             totals[nm] = totals.get(nm, 0) + v
     totals["macs"] = sum(v for nm, v in totals.items() if nm.startswith("macs_"))
     totals["flops"] = 2 * totals["macs"]
     return totals
 
 
-STACK_VECTOR_MIN = 16
+STACK_VECTOR_MIN = 256
 """Groups smaller than this take spec.costs() per spec: a numpy call costs more than a few
 scalar calls (Python ints are exact anyway)."""
 
 
 def _group_totals(cls: type[Spec], structure: tuple, members: list[Spec]) -> dict[str, int]:
-    if len(members) < STACK_VECTOR_MIN:
-        return _py_totals(members)
     fields = cls.symbolic_fields()
     get = operator.attrgetter(*fields)
     rows = [get(s) for s in members] if len(fields) > 1 else [(get(s),) for s in members]
@@ -867,11 +869,16 @@ def _group_totals(cls: type[Spec], structure: tuple, members: list[Spec]) -> dic
     return out
 
 
-def _py_totals(members: list[Spec]) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _py_totals(members: list[Spec]) -> dict[str, Any]:
+    """Sums of spec.costs() (exact Python numbers)."""
+    out: dict[str, Any] = {"params": 0, "mem_bytes": 0}
     for s in members:
-        for nm, v in _costs_dict(s.costs()).items():
-            out[nm] = out.get(nm, 0) + v
+        c = s.costs()
+        out["params"] += c.params
+        out["mem_bytes"] += c.mem_bytes
+        for group, prefix in ((c.macs_by_key, "macs_"), (c.elementwise, "elem_"), (c.extra, "")):
+            for k, v in group.items():
+                out[prefix + k] = out.get(prefix + k, 0) + v
     return out
 
 

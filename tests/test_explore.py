@@ -262,10 +262,12 @@ def test_stack_costs_equals_the_sum_of_spec_costs():
             want[name] = want.get(name, 0) + v
     got = stack_costs(specs)
     assert {k: got[k] for k in want} == want
-    many = [get_design("pointwise")(c_in=c, c_out=2 * c, h=14, w=14) for c in range(1, 41)]  # vectorized
+    many = [get_design("pointwise")(c_in=c, c_out=2 * c, h=14, w=14) for c in range(1, 41)] * 8  # 320: vectorized
     many.append(get_design("pointwise")(c_in=2**31, c_out=2**31, h=2**12, w=2**12))  # 2**86 MACs: exact path
-    # sum over c = 1..40 of 2c*c*196 = 392 * (40*41*81/6) = 392 * 22,140 = 8,678,880, plus 2**62 * 2**24
-    assert stack_costs(many)["macs_conv"] == 8_678_880 + 2**86
+    # 8 x the sum over c = 1..40 of 2c*c*196 = 8 * 392 * (40*41*81/6) = 8 * 392 * 22,140 = 69,431,040;
+    # the last spec adds 2**31 * 2**31 * 2**12 * 2**12 = 2**86
+    assert stack_costs(many[:-1])["macs_conv"] == 69_431_040  # one numpy call
+    assert stack_costs(many)["macs_conv"] == 69_431_040 + 2**86  # the shadow sends the group to exact ints
 
 
 def test_parse_grid():
