@@ -260,6 +260,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if profile.curves:
         print(f"efficiency curves: {', '.join(sorted(profile.curves))} "
               f"({profile.meta.get('train_points', 0)} training points)")
+    comp = profile.curves.get("composition")
+    if comp:
+        print(f"composition: a design = {comp['scale']:.3f} x sum of its ops + "
+              f"{comp['per_op_s'] * 1e6:.2f} us per op ({comp['n']} training designs)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 
@@ -269,6 +273,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
+                          rounds=args.rounds,
                           min_run_time=args.min_run_time, designs_=args.designs or None)
     print_eval(result, worst=args.worst)
     if args.csv:
@@ -303,8 +308,8 @@ def add_cli(sub) -> None:
 
     p = sub.add_parser("calibrate", help="measure peak MAC/s and bandwidth; fit latency curves")
     p.add_argument("--no-fit", action="store_true", help="roofline peaks only (skip the training sweep)")
-    p.add_argument("--budget", type=float, default=35.0,
-                   help="seconds of timing for the training sweep (default 35)")
+    p.add_argument("--budget", type=float, default=30.0,
+                   help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_calibrate)
 
@@ -313,6 +318,8 @@ def add_cli(sub) -> None:
     p.add_argument("--per-design", type=int, default=6, help="held-out configs per design (default 6)")
     p.add_argument("--seed", type=int, default=2024, help="sampling seed of the held-out configs")
     p.add_argument("--min-run-time", type=float, default=0.25, help="seconds of timed blocks per config")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="interleaved measurement rounds; a config's latency is its best round median")
     p.add_argument("--worst", type=int, default=10, help="how many worst configs to print")
     p.add_argument("--csv", default=None, help="write every row to this CSV file")
     _add_timing_flags(p)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -64,18 +65,21 @@ VECTOR_LANES = 16
 """fp32 lanes of one AVX-512 register: channel counts are padded to a multiple of this."""
 
 CONV_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
-                 "waste_out", "waste_c", "sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
+                 "waste_out", "waste_c", "small_in", "small_out", "sq_hw", "sq_cin_g", "sq_cout_g",
+                 "log_spill")
 """Features of a conv efficiency curve (see ``conv_features``); a feature constant within a
 curve's training set (e.g. log_kk for pointwise) gets a zero coefficient."""
 
+_NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
 FEATURES: dict[str, tuple[str, ...]] = {
-    "dense": CONV_FEATURES, "pointwise": CONV_FEATURES, "group": CONV_FEATURES,
+    "dense": _NO_MULT, "pointwise": _NO_MULT, "group": _NO_MULT, "transpose": _NO_MULT,
     "depthwise": CONV_FEATURES, "linear": ("log_cin_g", "log_cout_g"),
 }
 """The features of each MAC class's efficiency curve (all log2, see ``conv_features``)."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
-                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax")
+                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "shuffle",
+                "pad", "topk")
 """Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
 
 POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
@@ -106,6 +110,9 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "log_hw": math.log2(pixels * rep), "log_kk": math.log2(kk),
             "log_stride": math.log2(max(1, int(row.get("stride") or 1))),
             "waste_out": _lane_waste(cout_g), "waste_c": _lane_waste(row["c_in"]),
+            # doublings short of a full vector of channels per group (0 from 16 channels up)
+            "small_in": max(0.0, math.log2(VECTOR_LANES / cin_g)),
+            "small_out": max(0.0, math.log2(VECTOR_LANES / cout_g)),
             # squares (scaled by 1/10) let efficiency rise and then saturate with size
             "sq_hw": math.log2(pixels * rep) ** 2 / 10, "sq_cin_g": math.log2(cin_g) ** 2 / 10,
             "sq_cout_g": math.log2(cout_g) ** 2 / 10, "rep": rep,
@@ -152,7 +159,7 @@ def latency_class(row: dict[str, Any]) -> str:
         return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
                              int(row["k"]), int(row["k_w"]))
     if row["kind"] == "conv_transpose":
-        return "dense"
+        return "transpose"
     return str(row["kind"])
 
 
@@ -173,7 +180,29 @@ def roofline_op(row: dict[str, Any], profile) -> float:
     return p["call_overhead_s"] + max(compute, memory)
 
 
+_REPEATED = re.compile(r"\(x [^)]+\)$")
+"""An op named ``"name (x b)"`` stands for b identical launches (SIC's stages), not a batch."""
+
+
+def launches(row: dict[str, Any]) -> int:
+    """How many identical kernel launches a MAC op row stands for (1 unless named "... (x b)")."""
+    if row["macs"] and _REPEATED.search(str(row.get("op", ""))):
+        return max(1, round(conv_features(row)["rep"]))
+    return 1
+
+
 def predict_op(row: dict[str, Any], profile, refined: bool = True) -> float:
+    """Seconds of one op row; a row of n identical launches costs n times one launch."""
+    n = launches(row)
+    if n == 1:
+        return _predict_one(row, profile, refined)
+    one = dict(row)
+    for col in ("macs", "elem", "reads", "writes", "params", "mem_bytes"):  # op.scaled(b) scaled all
+        one[col] = row[col] / n
+    return n * _predict_one(one, profile, refined)
+
+
+def _predict_one(row: dict[str, Any], profile, refined: bool = True) -> float:
     """Seconds of one op row: its fitted curve (class/backend, else class), else the roofline."""
     cls = latency_class(row)
     curves = profile.curves if refined else {}
@@ -207,8 +236,62 @@ def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
 
 
 def predict_spec(spec, profile, batch: int = 1, refined: bool = True) -> float:
-    """Predicted seconds per call of ``spec.module()``: container call + sum of its ops."""
-    return profile.peaks["call_overhead_s"] + sum(predict_op(r, profile, refined) for r in op_rows(spec, batch))
+    """Predicted seconds per call of ``spec.module()``.
+
+    Roofline: container call + sum of its ops. Refined, with a fitted "composition" curve:
+    container call + scale * sum of its ops + per_op_s * number of ops, because a chain of ops
+    runs slower than its ops timed alone (each op is one more Python module call and dispatch,
+    and the intermediates of a chain compete for the cache).
+    """
+    rows = op_rows(spec, batch)
+    total = sum(predict_op(r, profile, refined) for r in rows)
+    comp = profile.curves.get("composition") if refined else None
+    if comp:
+        total = comp["scale"] * total + comp["per_op_s"] * len(rows)
+    return profile.peaks["call_overhead_s"] + total
+
+
+def composition_sweep(profile, seed: int = 0, per_design: int = 2, budget_s: float = 10.0,
+                      min_run_time: float = 0.05, show_progress: bool = True):
+    """Whole designs (random configs, a TRAINING seed apart from latency-eval's): measured time
+    beside the sum of their ops' fitted predictions. One row per config."""
+    import pandas as pd
+
+    from .latency import measure, progress, spec_label
+    from .latency_eval import sample_specs
+    from .registry import designs
+
+    specs = [s for cls in designs().values()
+             for s in sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000)]
+    random.Random(seed).shuffle(specs)
+    rows, start = [], time.perf_counter()
+    for spec in progress(specs, "composition sweep", show_progress):
+        if time.perf_counter() - start > budget_s:
+            break
+        try:
+            ops_ = op_rows(spec)
+            t = measure(spec.module(), spec.example_input(1), threads=profile.threads,
+                        device=profile.device, min_run_time=min_run_time, clock=profile.clock)
+        except Exception:  # noqa: BLE001 - a design that cannot run gives no point
+            continue
+        rows.append({"config": spec_label(spec), "measured_s": t.median_s, "n_ops": len(ops_),
+                     "sum_ops_s": sum(predict_op(r, profile) for r in ops_)})
+    return pd.DataFrame(rows)
+
+
+def fit_composition(frame, profile) -> dict[str, Any] | None:
+    """scale and per_op_s of ``t - call = scale * sum_ops + per_op_s * n_ops`` (least relative
+    squares, no negative coefficient); None with fewer than 5 designs."""
+    if len(frame) < 5:
+        return None
+    t = frame["measured_s"].to_numpy(float) - profile.peaks["call_overhead_s"]
+    a = np.stack([frame["sum_ops_s"].to_numpy(float), frame["n_ops"].to_numpy(float)], axis=1)
+    coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones_like(t), rcond=None)
+    if coef[1] < 0:  # no negative per-op cost: refit the scale alone
+        coef = np.array([float(np.sum(a[:, 0] / t) / np.sum((a[:, 0] / t) ** 2)), 0.0])
+    pred = a @ coef
+    return {"model": "composition", "scale": float(coef[0]), "per_op_s": float(coef[1]), "n": int(len(t)),
+            "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}
 
 
 def predict_table(spec, profile, batch: int = 1):
@@ -230,7 +313,7 @@ def _conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
     chans = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
     for _ in range(1000):
         h = rng.choice((4, 7, 8, 14, 16, 28, 32, 56, 64))
-        stride = rng.choice((1, 1, 1, 2))
+        stride = rng.choice((1, 1, 2) if cls == "pointwise" else (1, 1, 1, 2))  # strided 1x1 -> oneDNN
         cin, cout, groups, batch = rng.choice(chans), rng.choice(chans), 1, 1
         k = kw = rng.choice((3, 3, 5, 7))
         if cls == "pointwise":
@@ -249,22 +332,83 @@ def _conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
             batch = rng.choice((2, 4))  # reshaped batches (Tied Block Conv) and batch > 1
         macs = batch * cout * (cin // groups) * k * kw * ((h - 1) // stride + 1) ** 2
         if macs <= 120e6:
-            return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch)
+            return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
+                        pad=k // 2, pad_w=kw // 2, transpose=False)
     raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
 
 
+def _transpose_item(rng: random.Random) -> dict[str, Any]:
+    """A random stride-k k x k transposed conv (the upsampling of a spatial bottleneck)."""
+    k = rng.choice((2, 2, 3, 4))
+    return dict(cin=rng.choice((16, 32, 64, 96, 128, 256)), cout=rng.choice((16, 32, 64, 96, 128, 256)),
+                k=k, kw=k, h=rng.choice((4, 7, 8, 14, 16, 28)), stride=k, groups=1, batch=1, pad=0,
+                pad_w=0, transpose=True, cls="transpose")
+
+
 def _conv_case(g: dict[str, Any]):
-    """(module, input, op row) of one training conv."""
+    """(module, input, op row) of one training conv (or transposed conv)."""
     import torch
 
     from . import ops
 
-    op = ops.conv("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"],
-                  kernel_w=g["kw"])
-    row = _row(op, g["batch"])
-    module = torch.nn.Conv2d(g["cin"], g["cout"], (g["k"], g["kw"]), g["stride"],
-                             (g["k"] // 2, g["kw"] // 2), groups=g["groups"], bias=False)
-    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), row
+    if g["transpose"]:
+        op = ops.conv_transpose("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"])
+        module = torch.nn.ConvTranspose2d(g["cin"], g["cout"], g["k"], g["stride"], groups=g["groups"],
+                                          bias=False)
+    else:
+        same = (g["pad"], g["pad_w"]) == (g["k"] // 2, g["kw"] // 2)  # "same" padding per side
+        op = ops.conv("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"],
+                      padding=None if same else g["pad"], kernel_w=g["kw"])
+        module = torch.nn.Conv2d(g["cin"], g["cout"], (g["k"], g["kw"]), g["stride"],
+                                 (g["pad"], g["pad_w"]), groups=g["groups"], bias=False)
+    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), _row(op, g["batch"])
+
+
+def _geometry_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The single-conv training item that reproduces one conv op of a design (square input)."""
+    n = launches(row)
+    if n > 1:  # time one of the n identical launches
+        row = {**row, **{c: row[c] // n for c in ("macs", "reads", "writes", "params", "mem_bytes")}}
+    feats = conv_features(row)
+    batch = max(1, round(feats["rep"]))
+    transpose = row["kind"] == "conv_transpose"
+    cin, cout, k, kw, stride = (int(row[c]) for c in ("c_in", "c_out", "k", "k_w", "stride"))
+    h = math.isqrt(max(1, row["reads"] // max(1, cin * batch)))
+    if h * h * cin * batch != row["reads"] or (transpose and k != kw):
+        return None  # not square: skip rather than time another shape
+    item = dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=int(row["groups"]),
+                batch=batch, pad=0, pad_w=0, transpose=transpose, cls=latency_class(row))
+    if transpose:
+        return item
+    for pad in (k // 2, 0, (k - 1) // 2, k - 1):  # the padding that gives the op's output size
+        if (h + 2 * pad - k) // stride + 1 == row["h_out"]:
+            pad_w = next((q for q in (kw // 2, 0, (kw - 1) // 2, kw - 1)
+                          if (h + 2 * q - kw) // stride + 1 == row["w_out"]), None)
+            if pad_w is not None and (pad == pad_w or (pad, pad_w) == (k // 2, kw // 2)):
+                item.update(pad=pad, pad_w=pad_w)
+                return item
+    return None
+
+
+def design_conv_items(seed: int, per_design: int = 2) -> list[dict[str, Any]]:
+    """Conv ops of random configs of every registered design, drawn with a TRAINING seed
+    (latency-eval draws with another seed, and skips any single-conv config seen here)."""
+    from .latency_eval import sample_specs
+    from .registry import designs
+
+    items = []
+    for cls in designs().values():
+        for spec in sample_specs(cls, per_design, seed=f"train{seed}", max_macs=120_000_000):
+            try:
+                rows = op_rows(spec)
+            except Exception:  # noqa: BLE001 - a design whose table fails gives no items
+                continue
+            for row in rows:
+                if row["kind"] in ("conv", "conv_transpose") and row["macs"]:
+                    item = _geometry_from_row(row)
+                    if item is not None and item not in items:
+                        items.append(item)
+    return items
 
 
 def _row(op, batch: int = 1) -> dict[str, Any]:
@@ -294,6 +438,7 @@ def _stream_case(kind: str, c: int, h: int):
     from torch import nn
 
     from . import ops
+    from .ops import Op
 
     size = c * h * h
     x = torch.randn(1, c, h, h)
@@ -318,22 +463,39 @@ def _stream_case(kind: str, c: int, h: int):
         "avg_pool2d": (nn.AvgPool2d(2, 2), (x,), ops.avg_pool("t", c, h, h, 2, 2)),
         "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), (x,), ops.global_avg_pool("t", c, h, h)),
         "softmax": (nn.Softmax(dim=1), (x,), ops.elementwise("t", "softmax", size, ops_per_element=3)),
+        # channel gather (index_select), as topological subdivisioning and DGC do
+        "gather": (Fn(lambda a, i: torch.index_select(a, 1, i)), (x, torch.arange(2 * c) % c),
+                   Op("t", "gather", reads=size, writes=2 * size)),
+        "shuffle": (Fn(lambda a: a.view(1, 4, c // 4, h, h).transpose(1, 2).contiguous()), (x,),
+                    Op("t", "shuffle", reads=size, writes=size)),
+        "pad": (Fn(lambda a: torch.nn.functional.pad(a, (0, 1, 0, 1))), (x,),
+                Op("t", "pad", reads=size, writes=c * (h + 1) * (h + 1))),
+        "topk": (Fn(lambda a: torch.topk(a.flatten(1), c // 2, dim=1)), (x[:, :, 0, 0],),
+                 Op("t", "topk", elem=c, reads=c, writes=2 * (c // 2))),
     }
     module, inputs, op = table[kind]
     return module, inputs, _row(op)
 
 
-def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 6,
-                  linear: int = 8) -> list[tuple[str, dict[str, Any]]]:
-    """The training items, interleaved so that a sweep cut short by its budget stays balanced."""
+def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
+                  linear: int = 8, per_design: int = 3) -> list[tuple[str, dict[str, Any]]]:
+    """The training items, interleaved so that a sweep cut short by its budget stays balanced:
+    random single convs of each class, the conv ops of ``per_design`` random configs of every
+    registered design (training seed), elementwise ops of each kind, and linear layers."""
     rng = random.Random(seed)
     convs = [[("conv", {"cls": cls, **_conv_item(rng, cls)}) for _ in range(per_conv_class)]
              for cls in CONV_CLASSES]
+    from_designs = [("conv", item) for item in design_conv_items(seed, per_design)]
+    from_designs += [("conv", _transpose_item(rng)) for _ in range(per_conv_class // 3)]
+    rng.shuffle(from_designs)
+    convs.append(from_designs)
+    longest = max(len(c) for c in convs)
+    convs = [c + [None] * (longest - len(c)) for c in convs]
     streams = [("stream", {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
                            "h": rng.choice((7, 14, 28, 56))})
                for _ in range(per_stream_kind) for kind in STREAM_KINDS]
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
-    plan = [item for group in zip(*convs) for item in group]
+    plan = [item for group in zip(*convs) for item in group if item is not None]
     # spread the cheap items through the conv items
     for i, item in enumerate(streams + lins):
         plan.insert((i * 7) % (len(plan) + 1), item)
@@ -345,7 +507,7 @@ def item_key(kind: str, spec: dict[str, Any]) -> str:
     return kind + ":" + ",".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "seed")
 
 
-def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time: float = 0.05,
+def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time: float = 0.03,
                    show_progress: bool = True):
     """Time every training item (single ops) until ``budget_s`` seconds; one row per op."""
     import pandas as pd
@@ -425,6 +587,7 @@ def _fit_stream(frame, l2: int) -> dict[str, Any]:
 def fit_curves(frame, profile) -> dict[str, dict[str, Any]]:
     """One curve per class and per class/backend key in the training frame (enough points each)."""
     curves: dict[str, dict[str, Any]] = {}
+    frame = frame[(frame["macs"] > 0) | ~frame["cls"].isin(list(FEATURES))]  # a MAC curve needs MACs
     frame = frame.assign(curve=[curve_key(r, profile.device) for r in frame.to_dict("records")])
     for cls, part in frame.groupby("cls"):
         cls = str(cls)

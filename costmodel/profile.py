@@ -15,6 +15,7 @@ that tells the user to run ``costmodel calibrate``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -199,12 +200,19 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     curves: dict[str, dict[str, Any]] = {}
     if fit:
-        from .predict import fit_curves, training_sweep
+        from .predict import composition_sweep, fit_composition, fit_curves, training_sweep
 
         frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress)
         curves = fit_curves(frame, profile)
         meta["train_points"] = int(len(frame))
         meta["train_keys"] = sorted(set(frame["key"]))
+        with_curves = dataclasses.replace(profile, curves=curves)
+        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3,
+                                          show_progress=show_progress)
+        composition = fit_composition(designs_frame, profile)
+        if composition:
+            curves["composition"] = composition
+        meta["train_configs"] = sorted(designs_frame["config"]) if len(designs_frame) else []
     meta["seconds"] = time.perf_counter() - start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     meta["load_average_1min"] = load
