@@ -196,7 +196,7 @@ def test_published_table_rows():
     assert len(same) >= 9
     assert (same["ours (paper's precision)"] == same["paper"]).all()
     assert set(frame["network"]) == {"GhostNet", "ResNet-50", "Ghost-ResNet-50", "SPConv-ResNet-50",
-                                     "MobileNet v1", "VGG-16"}
+                                     "MobileNet v1", "VGG-16", "VGG-16 CIFAR", "Ghost-VGG-16 CIFAR"}
     vgg = frame[(frame["network"] == "VGG-16") & (frame["quantity"] == "MACs")].iloc[0]
     assert vgg["ours (paper's precision)"] == "15.5 B"  # 15,470,264,320: the FC layers included
     assert frame["note"].str.len().min() > 20  # every row says why
