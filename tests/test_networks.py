@@ -82,6 +82,8 @@ def assert_network_exact(net, costs, analysis, torch_params) -> None:
     assert analysis.totals["fvcore convention (MACs + BN + pools)"] == analysis.fvcore_total
     assert analysis.table["fvcore_match"].dropna().all()
     assert analysis.totals["unknown"] == 0
+    nonzero = {k: v for k, v in costs.elementwise.items() if v}
+    assert {k: v for k, v in analysis.totals["elementwise"].items() if v} == nonzero
     assert analysis.totals["designs recognised"] == len(net.layers) - sum(
         1 for layer in net.layers if layer.design == "add")
     assert analysis.totals["designs matching their leaves"] == analysis.totals["designs recognised"]
