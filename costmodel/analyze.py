@@ -342,6 +342,8 @@ def module_record(path: str, mod, args: Any, output: Any, params: int) -> Record
     if isinstance(mod, nn.Upsample):
         per = 4 if mod.mode == "bilinear" else 1
         return done("upsample", "upsample", 0, per * n_out, mode=mod.mode)
+    if isinstance(mod, (nn.Embedding, nn.EmbeddingBag)):  # a table lookup: a gather, no MACs
+        return done("gather", "embedding", 0, n_out)
     if cls in FREE_MODULES:
         return done("free", "free", 0, 0)
     return rec  # unknown: shapes and params kept, costs None
@@ -440,28 +442,39 @@ def analyze(model, input_shape, *, fvcore: bool = True, collapse_specs: bool = T
 
     MACs and elementwise ops are for the whole batch; params once. The model is put in eval
     mode (BN and dropout counts depend on it). ``fvcore=True`` adds fvcore's by_module() as a
-    separate column; the analytic numbers never come from it.
+    separate column; the analytic numbers never come from it. ``inputs`` (a tensor or a tuple of
+    tensors) replaces the random input, e.g. for integer or several inputs; ``watch`` lists
+    attributes (owner, name, label) whose calls are noted (what ptflops patches, for reconcile).
     """
-    import torch
-
-    shape = _check_shape(input_shape)
-    x = inputs if inputs is not None else torch.randn(shape, dtype=dtype or torch.float32)
-    model.eval()
-    recorder = _Recorder(model)
     import contextlib
 
+    import torch
+
+    shape = _check_shape(input_shape if inputs is None else tuple(_first(inputs).shape))
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else "cpu"
+    x = inputs if inputs is not None else torch.randn(shape, dtype=dtype or torch.float32, device=device)
+    args = x if isinstance(x, tuple) else (x,)
+    model.eval()
+    recorder = _Recorder(model)
     watching = _watch(recorder, watch) if watch else contextlib.nullcontext()
     with recorder, torch.no_grad(), watching, _function_mode(recorder):
-        model(x)
+        model(*args)
+    x = _first(x)
     width = x.element_size()
     uncalled = _uncalled_params(model, recorder)
     records = recorder.records + uncalled
     rows, checked = _rows(records, recorder.spec_calls, x.shape[0], width, collapse_specs)
-    fv_modules, fv_total, fv_ops = (_fvcore_by_module(model, x) if fvcore else (None, None, None))
+    fv_modules, fv_total, fv_ops = (_fvcore_by_module(model, args) if fvcore else (None, None, None))
     result = _assemble(records, rows, checked, shape, width, fv_modules, fv_total)
     result.fvcore_by_operator = fv_ops
     result.watched = recorder.watched
     return result
+
+
+def _first(inputs):
+    """The first tensor of ``inputs`` (a tensor or a tuple of them): batch size and width."""
+    return inputs[0] if isinstance(inputs, tuple) else inputs
 
 
 def _check_shape(input_shape) -> tuple[int, ...]:
@@ -494,9 +507,6 @@ def _record_bytes(r: Record, width: int) -> int:
 def _spec_costs(call: SpecCall, batch: int):
     """(costs, spec) for a tagged module call, or None when its spec does not fit the shape."""
     spec = call.module.costmodel_spec
-    hook = getattr(spec, "executed_costs", None)
-    if hook is not None:
-        return hook(call.module, batch), spec, "executed"
     want = tuple(spec.input_shape()[1:])
     got = tuple(call.in_shape[1:])
     fields = spec.field_ranges()
@@ -509,6 +519,9 @@ def _spec_costs(call: SpecCall, batch: int):
                 return None
         else:
             return None
+    hook = getattr(spec, "executed_costs", None)  # dynamic designs: what the last forward ran
+    if hook is not None:
+        return hook(call.module, batch), spec, "executed"
     return spec.costs(), spec, "formula"
 
 
