@@ -821,17 +821,22 @@ def stack_costs(specs: Sequence[Spec]) -> dict[str, int]:
     in one numpy call (rows whose float64 shadow could have wrapped in int64 are recomputed with
     ``spec.costs()``); the rest use ``spec.costs()``. Returns params, macs (conv + linear),
     flops (= 2 x macs), mem_bytes and every per-kind quantity (``macs_conv``, ``elem_relu``...),
-    summed.
+    summed; design-specific extras (e.g. Ghost's intrinsic channels) are not summed.
     """
-    groups: dict[tuple, list[Spec]] = {}
-    for s in specs:
-        groups.setdefault((type(s), s.structure()), []).append(s)
     totals: dict[str, int] = {"params": 0, "macs_conv": 0, "macs_linear": 0, "mem_bytes": 0}
-    for (cls, structure), members in groups.items():
+    groups: dict[tuple, list[Spec]] = {}
+    if len(specs) >= STACK_VECTOR_MIN:  # only then can a group be large enough for numpy
+        for s in specs:
+            groups.setdefault((type(s), s.structure()), []).append(s)
+    else:
+        groups[()] = list(specs)
+    for key, members in groups.items():
+        cls, structure = key if key else (None, None)
         part = _group_totals(cls, structure, members) if len(members) >= STACK_VECTOR_MIN \
             else _py_totals(members)
         for nm, v in part.items():
-            totals[nm] = totals.get(nm, 0) + v
+            if nm in ("params", "mem_bytes") or nm.startswith(("macs_", "elem_")):  # extras don't add up
+                totals[nm] = totals.get(nm, 0) + v
     totals["macs"] = sum(v for nm, v in totals.items() if nm.startswith("macs_"))
     totals["flops"] = 2 * totals["macs"]
     return totals
@@ -871,14 +876,21 @@ def _group_totals(cls: type[Spec], structure: tuple, members: list[Spec]) -> dic
 
 def _py_totals(members: list[Spec]) -> dict[str, Any]:
     """Sums of spec.costs() (exact Python numbers)."""
-    out: dict[str, Any] = {"params": 0, "mem_bytes": 0}
+    params = mem = 0
+    macs: dict[str, Any] = {}
+    elem: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     for s in members:
         c = s.costs()
-        out["params"] += c.params
-        out["mem_bytes"] += c.mem_bytes
-        for group, prefix in ((c.macs_by_key, "macs_"), (c.elementwise, "elem_"), (c.extra, "")):
-            for k, v in group.items():
-                out[prefix + k] = out.get(prefix + k, 0) + v
+        params += c.params
+        mem += c.mem_bytes
+        for into, part in ((macs, c.macs_by_key), (elem, c.elementwise), (extra, c.extra)):
+            for k, v in part.items():
+                into[k] = into.get(k, 0) + v
+    out: dict[str, Any] = {"params": params, "mem_bytes": mem}
+    out.update({f"macs_{k}": v for k, v in macs.items()})
+    out.update({f"elem_{k}": v for k, v in elem.items()})
+    out.update(extra)
     return out
 
 
