@@ -65,8 +65,8 @@ VECTOR_LANES = 16
 """fp32 lanes of one AVX-512 register: channel counts are padded to a multiple of this."""
 
 CONV_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
-                 "waste_out", "waste_c", "small_in", "small_out", "sq_hw", "sq_cin_g", "sq_cout_g",
-                 "log_spill")
+                 "waste_out", "waste_c", "small_in", "small_out", "aligned_in", "aligned_out",
+                 "sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
 """Features of a conv efficiency curve (see ``conv_features``); a feature constant within a
 curve's training set (e.g. log_kk for pointwise) gets a zero coefficient."""
 
@@ -84,6 +84,12 @@ STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "c
 
 POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
 """Kinds pooled into the fallback "elementwise" line."""
+
+
+def _aligned(channels: float) -> bool:
+    """A multiple of VECTOR_LANES, or a power of two below it (1, 2, 4, 8)."""
+    c = int(round(channels))
+    return c % VECTOR_LANES == 0 or (c < VECTOR_LANES and c & (c - 1) == 0)
 
 
 def _lane_waste(channels: float) -> float:
@@ -113,6 +119,9 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             # doublings short of a full vector of channels per group (0 from 16 channels up)
             "small_in": max(0.0, math.log2(VECTOR_LANES / cin_g)),
             "small_out": max(0.0, math.log2(VECTOR_LANES / cout_g)),
+            # 1 when the channels per group fill whole vector blocks (a multiple of 16, or a
+            # power of two below it): oneDNN's blocked kernels apply; other counts fall back
+            "aligned_in": float(_aligned(cin_g)), "aligned_out": float(_aligned(cout_g)),
             # squares (scaled by 1/10) let efficiency rise and then saturate with size
             "sq_hw": math.log2(pixels * rep) ** 2 / 10, "sq_cin_g": math.log2(cin_g) ** 2 / 10,
             "sq_cout_g": math.log2(cout_g) ** 2 / 10, "rep": rep,
@@ -149,7 +158,12 @@ def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
     if cls in CONV_CLASSES:
         if cls == "depthwise" and row["c_out"] > row["c_in"]:
             cls = "depthwise_mult"  # a channel multiplier > 1 takes a much slower kernel
-        return f"{cls}/{conv_backend(row, device)}"
+        backend = conv_backend(row, device)
+        if cls == "group" and backend == "onednn":
+            groups = max(1, int(row["groups"]))
+            if not (_aligned(row["c_in"] / groups) and _aligned(row["c_out"] / groups)):
+                backend += "_unblocked"  # channels per group that fill no vector block: slow path
+        return f"{cls}/{backend}"
     return cls
 
 
@@ -211,7 +225,8 @@ def _predict_one(row: dict[str, Any], profile, refined: bool = True) -> float:
         curve = curves.get(key) or curves[cls]
         feats = conv_features(row, _l2(profile))
         log_eff = curve["coef"]["const"] + sum(b * feats[f] for f, b in curve["coef"].items() if f != "const")
-        return curve["overhead_s"] + row["macs"] / (_peak(profile, cls) * math.exp(log_eff))
+        return (curve["overhead_s"] + curve.get("s_per_byte", 0.0) * row["mem_bytes"]
+                + row["macs"] / (_peak(profile, cls) * math.exp(log_eff)))
     if not row["macs"]:
         curve = curves.get(cls) or curves.get("elementwise")
         if curve is not None and curve.get("model") == "stream":
@@ -535,30 +550,60 @@ def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time:
 
 # --- fitting -------------------------------------------------------------------------------------
 
-def _fit_efficiency(frame, cls: str, peak: float, l2: int) -> dict[str, Any]:
-    """Fit overhead + MACs / (peak * exp(b . features)) in log space (relative error).
+def _efficiency_time(theta: np.ndarray, x: np.ndarray, macs: np.ndarray, nbytes: np.ndarray,
+                     peak: float) -> np.ndarray:
+    """overhead + s_per_byte * bytes + MACs / (peak * exp(x . b)); theta = (log o, log s, b...)."""
+    return np.exp(theta[0]) + np.exp(theta[1]) * nbytes + macs / (peak * np.exp(x @ theta[2:]))
 
-    The overhead is chosen on a grid (0 .. 90% of the fastest op); for each candidate the
-    coefficients are a ridge least-squares fit of log(efficiency) on the features.
+
+def _fit_efficiency(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
+                    iterations: int = 80) -> dict[str, Any]:
+    """Fit overhead + s_per_byte * bytes + MACs / (peak * exp(b . features)) to the measured
+    times, minimising the squared log error (i.e. relative error) plus a small ridge on b.
+
+    Start: the log-efficiency least-squares fit with a small overhead; then Levenberg-Marquardt
+    steps (numerical Jacobian; tens of points and at most 17 parameters, so it is instant).
+    The overhead and the byte cost are fitted through their logs, so they stay positive.
     """
     names = FEATURES[cls]
     feats = [conv_features(r, l2) for r in frame.to_dict("records")]
     x = np.array([[1.0] + [f[n] for n in names] for f in feats])
     t = frame["measured_s"].to_numpy(float)
     macs = frame["macs"].to_numpy(float)
-    ridge = 1e-3 * len(t) * np.eye(x.shape[1])
-    ridge[0, 0] = 0.0  # the constant is not shrunk
-    best = None
-    for overhead in np.linspace(0.0, 0.9 * t.min(), 31):
-        y = np.log(macs / (peak * (t - overhead)))
-        coef = np.linalg.solve(x.T @ x + ridge, x.T @ y)
-        pred = overhead + macs / (peak * np.exp(x @ coef))
-        err = float(np.mean(np.log(pred / t) ** 2))
-        if best is None or err < best[0]:
-            best = (err, overhead, coef, pred)
-    err, overhead, coef, pred = best
-    return {"model": "efficiency", "overhead_s": float(overhead), "n": int(len(t)),
-            "coef": {"const": float(coef[0]), **{n: float(b) for n, b in zip(names, coef[1:])}},
+    nbytes = frame["mem_bytes"].to_numpy(float)
+    shrink = np.sqrt(ridge) * np.ones(x.shape[1])
+    shrink[0] = 0.0  # the constant is not shrunk
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.log(_efficiency_time(theta, x, macs, nbytes, peak) / t),
+                               shrink * theta[2:]])
+
+    overhead = 0.3 * t.min()
+    y = np.log(macs / (peak * (t - overhead)))
+    reg = ridge * np.diag(shrink > 0) * len(t)
+    coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
+    theta = np.concatenate([[np.log(overhead), np.log(1e-14)], coef])
+    res = residuals(theta)
+    cost, lam = float(res @ res), 1e-2
+    for _ in range(iterations):
+        jac = np.empty((len(res), len(theta)))
+        for j in range(len(theta)):
+            step = np.zeros_like(theta)
+            step[j] = 1e-6
+            jac[:, j] = (residuals(theta + step) - res) / 1e-6
+        hess, grad = jac.T @ jac, jac.T @ res
+        while lam < 1e9:
+            trial = theta + np.linalg.solve(hess + lam * (np.diag(np.diag(hess)) + 1e-9 * np.eye(len(theta))), -grad)
+            trial_res = residuals(trial)
+            if np.all(np.isfinite(trial_res)) and float(trial_res @ trial_res) < cost:
+                theta, res, cost, lam = trial, trial_res, float(trial_res @ trial_res), max(lam / 3, 1e-9)
+                break
+            lam *= 5
+        if lam >= 1e9:
+            break
+    pred = _efficiency_time(theta, x, macs, nbytes, peak)
+    return {"model": "efficiency", "overhead_s": float(np.exp(theta[0])), "s_per_byte": float(np.exp(theta[1])),
+            "n": int(len(t)), "coef": {"const": float(theta[2]), **{n: float(b) for n, b in zip(names, theta[3:])}},
             "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}
 
 
