@@ -207,6 +207,9 @@ class _Recorder:
             return  # the leaf module's own rule covers what it computes
         record = function_record(path, func, args, kwargs, result)
         if record is not None:
+            parent = type(mod).__name__
+            record.module = f"{parent}.{record.module}"
+            record.layer = _design_hint(parent) or record.layer
             self.records.append(record)
 
 
@@ -255,6 +258,20 @@ def _watcher(recorder: _Recorder, original: Any, label: str):
         recorder.watched.append(note)
         return result
     return call
+
+
+DESIGN_HINTS: tuple[tuple[str, str], ...] = (
+    ("squeezeexcit", "SE"), ("selayer", "SE"), ("semodule", "SE"), ("ghostbottleneck", "Ghost bottleneck"),
+    ("ghost", "Ghost module"), ("spconv", "SPConv"), ("bottleneck", "bottleneck"), ("residual", "residual"),
+    ("basicblock", "residual"), ("inception", "Inception"),
+)
+"""Lower-case class-name fragments of foreign modules -> the design their own ops belong to."""
+
+
+def _design_hint(class_name: str) -> str | None:
+    """The design a non-leaf module's own ops belong to, recognised by its class name."""
+    low = class_name.lower()
+    return next((label for fragment, label in DESIGN_HINTS if fragment in low), None)
 
 
 def _function_mode(recorder: _Recorder):

@@ -53,10 +53,6 @@ class Scale(nn.Module):
         return x * self.gamma
 
 
-def rows(result, column="kind"):
-    return dict(zip(result.table["path"] + ":" + result.table[column].astype(str), result.table.to_dict("records")))
-
-
 def test_plain_model_hand_worked():
     a = analyze(plain_model(), (2, 3, 8, 8))
     t = a.table.set_index("path")
@@ -138,6 +134,8 @@ def test_recognised_design_uses_its_formulas():
     assert analyze(spec.module(), (2, 8, 10, 10)).table.iloc[0]["MACs"] == 20_800
     leaves = analyze(spec.module(), (2, 8, 6, 6), collapse_specs=False)
     assert list(leaves.table["kind"]) == ["conv", "batch_norm", "relu", "conv", "batch_norm", "relu", "concat"]
+    # the module's own cat is recognised by its class name (GhostModule) as a Ghost module op
+    assert leaves.table.iloc[-1][["layer", "module"]].tolist() == ["Ghost module", "GhostModule.cat"]
     assert leaves.macs == 7_488
 
 
