@@ -1094,7 +1094,7 @@ def cmd_sweep(args) -> int:
     from .registry import get_design
 
     cls = get_design(args.design)
-    parser = argparse.ArgumentParser(prog=f"costmodel sweep {args.design}", add_help=False)
+    parser = argparse.ArgumentParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
     ranges = cls.field_ranges()
     for name in ranges:  # one flag per spec field, named as in design_parser
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
@@ -1143,7 +1143,7 @@ def add_cli(sub) -> None:
     """Register ``costmodel sweep``."""
     import argparse
 
-    p = sub.add_parser("sweep", help="exact costs over a grid or a random sample of a design's space",
+    p = sub.add_parser("sweep", allow_abbrev=False, help="exact costs over a grid or a random sample of a design's space",
                        description="Grid syntax per design flag: a:b:step (inclusive), a,b,c, or one "
                                    "value; flags take true,false or both. Example: costmodel sweep "
                                    "group_conv --c-out 16:1024:16 --groups 1,2,4,8 --out sweep.csv")

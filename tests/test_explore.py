@@ -306,6 +306,10 @@ def test_cli_sweep_pareto_and_errors(capsys):
     assert main(["sweep", "group_conv", "--quiet", "--c-out", "64:16"]) == 2
     assert "a <= b" in capsys.readouterr().err
     assert main(["sweep", "group_conv", "--quiet", "--nope", "1"]) == 2
+    capsys.readouterr()
+    # ghost's --s and --d are not abbreviations of --sample / --seed
+    assert main(["sweep", "ghost", "--s", "2,3", "--d", "1,3", "--c-out", "16", "--quiet"]) == 0
+    assert "4 points of ghost, 4 valid" in capsys.readouterr().out
 
 
 def test_explore_does_not_import_torch():
