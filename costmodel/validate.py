@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -113,3 +115,15 @@ def _flag_values(spec: Spec) -> dict[sp.Symbol, int]:
 
     ranges = spec.field_ranges()
     return {SYMBOLS[nm]: int(getattr(spec, nm)) for nm, r in ranges.items() if r.kind == "flag"}
+
+
+class _CallableModule(types.ModuleType):
+    """``costmodel.validate(spec)`` must call :func:`validate` even after ``import costmodel.validate``
+    (or ``cm.ratio``/``cm.compare``, which import this module) has bound the package attribute
+    ``costmodel.validate`` to the module itself."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return validate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -297,3 +297,37 @@ def test_report_renders_in_headless_chromium(small_report, report_file, tmp_path
     if keep:
         Path(keep).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, keep)
+
+
+def test_cm_validate_stays_callable_after_its_module_is_imported():
+    # cm.ratio imports costmodel.validate, which rebinds the package attribute to the module.
+    import costmodel as cm
+
+    cm.ratio("conv", "conv")
+    assert cm.validate(cm.Conv(c_in=8, c_out=8, h=8, w=8))["match"] is True
+
+
+def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
+    import math
+
+    import costmodel.report.networks as networks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no profile yet: the report calibrates one
+    monkeypatch.setattr(networks, "available", lambda: False)
+    report = build(designs=["conv", "depthwise"], latency=True, small=True)
+    assert report.alerts == [], report.alerts
+    assert list(tmp_path.glob("costmodel/*.json")), "the calibrated profile is saved for next time"
+    sec = report.section("latency")
+    assert sec.available
+    rows = report.data["latency_rows"]
+    assert {r["design"] for r in rows} == {"conv", "depthwise"}
+    for r in rows:
+        assert r["measured ms"] > 0 and r["predicted ms"] > 0 and math.isfinite(r["error %"])
+        assert r["error %"] == pytest.approx(100 * (r["predicted ms"] / r["measured ms"] - 1))
+    fig = sec.figures[0]
+    assert "ms" in fig.layout.xaxis.title.text and "ms" in fig.layout.yaxis.title.text
+    band = fig.data[0]  # the ±10% band: y = 0.9x .. 1.1x
+    assert band.y[0] == pytest.approx(0.9 * band.x[0]) and band.y[2] == pytest.approx(1.1 * band.x[2])
+    space = report.section("space").figures[0]
+    labels = [b.label for b in space.layout.updatemenus[0].buttons]
+    assert any("latency (ms)" in label for label in labels)

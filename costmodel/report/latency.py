@@ -17,7 +17,7 @@ from .page import UNITS, Section, note, table
 PER_DESIGN = {False: 3, True: 1}
 """Configs measured per design: the reference plus random points of the design-space grid."""
 
-MIN_RUN_TIME = {False: 0.1, True: 0.02}
+MIN_RUN_TIME = {False: 0.2, True: 0.02}
 """Seconds of timed blocks per measurement (full vs --small)."""
 
 
@@ -105,7 +105,7 @@ def measure(specs: list[Any], profile: Any, ctx: Context) -> list[dict[str, Any]
         measured = t.median_s
         rows.append({"design": spec.name, "spec": spec_text(spec), "measured ms": 1e3 * measured,
                      "predicted ms": 1e3 * predicted, "error %": 100 * (predicted / measured - 1),
-                     "CV": t.cv, "noisy": t.noisy, "MACs": spec.macs(), "bytes": spec.mem_bytes()})
+                     "CV": t.cv, "noisy": "noisy" if t.noisy else "", "MACs": spec.macs(), "bytes": spec.mem_bytes()})
     return rows
 
 

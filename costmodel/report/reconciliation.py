@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import Context, public
-from .page import Section, esc, note, table
+from .page import Section, details, esc, note, table
 
 NETWORKS = {False: ("ghostnet", "resnet50", "mobilenet_v1"), True: ("ghostnet",)}
 """Networks reconciled (full vs --small); the peers trace each one, so keep the list short."""
@@ -34,6 +34,9 @@ def build(ctx: Context) -> Section:
             sec.alerts.append(f"reconciliation of {label}: {type(exc).__name__}: {exc}")
             continue
         sec.add(f"<h3>{esc(label)}</h3>", render(result))
+        for peer, res in (getattr(result, "peers", None) or {}).items():
+            if not getattr(res, "skipped", None) and getattr(res, "unexplained", 0):
+                sec.alerts.append(f"reconciliation of {label}: {res.unexplained:,} unexplained vs {peer}")
     return sec
 
 
@@ -42,8 +45,10 @@ def render(result: Any) -> str:
     if hasattr(result, "to_dict"):
         return table(result)
     parts = []
-    for name in ("totals", "table", "by_kind", "gaps", "frame"):
-        value = getattr(result, name, None)
-        if value is not None and hasattr(value, "to_dict"):
-            parts.append(f"<p><b>{esc(name)}</b></p>{table(value)}")
+    totals = getattr(result, "totals", None)
+    if totals is not None and hasattr(totals, "to_dict"):
+        parts.append(table(totals, highlight=None))
+    by_kind = getattr(result, "by_kind", None)
+    if by_kind is not None and hasattr(by_kind, "to_dict"):
+        parts.append(details("Gap by op kind, per peer (the convention behind each gap)", table(by_kind)))
     return "".join(parts) or f"<pre>{esc(result)}</pre>"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import Context
-from .page import Section, note, table
+from .page import Raw, Section, esc, note, table
 
 
 def build(ctx: Context) -> Section:
@@ -32,7 +32,7 @@ def build(ctx: Context) -> Section:
     rows = []
     for label, spec in ctx.progress.track(specs, "Validation: designs vs fvcore/torch"):
         rows.append(_row(spec.name, label, lambda s=spec: _validate(s), sec))
-    sec.add("<h3>Designs</h3>", table(rows, COLUMNS, highlight="match"))
+    sec.add("<h3>Designs</h3>", _summary(rows), table(rows, COLUMNS, highlight="match"))
     nets = network_specs(ctx)
     if nets is None:
         sec.add("<h3>Networks</h3>", note("Not available: costmodel.network has not landed yet."))
@@ -42,16 +42,22 @@ def build(ctx: Context) -> Section:
 
         for label, make in ctx.progress.track(nets, "Validation: networks (tracing)"):
             net_rows.append(_row(label, "network", lambda m=make: validate_network(m()), sec))
-        sec.add("<h3>Networks</h3>", table(net_rows, COLUMNS, highlight="match"))
+        sec.add("<h3>Networks</h3>", _summary(net_rows), table(net_rows, COLUMNS, highlight="match"))
     ctx.shared["validation_rows"] = rows
     return sec
 
 
-COLUMNS = ["design", "config", "params (analytic)", "params (torch)", "params ✓",
+def _summary(rows: list[dict[str, Any]]) -> str:
+    ok = sum(bool(r.get("match")) for r in rows)
+    cls = "ok-line" if ok == len(rows) else "bad-line"
+    return f'<p class="{cls}">{ok} of {len(rows)} configs match exactly on every compared count.</p>'
+
+
+COLUMNS = ["design", "config", "spec", "params (analytic)", "params (torch)", "params ✓",
            "conv MACs (analytic)", "conv MACs (fvcore)", "conv MACs (FlopCounterMode ÷ 2)", "conv ✓",
            "linear MACs (analytic)", "linear MACs (fvcore)", "linear MACs (FlopCounterMode ÷ 2)", "linear ✓",
            "fvcore elementwise (analytic)", "fvcore elementwise (fvcore)", "elementwise ✓",
-           "fvcore unsupported ops", "match", "spec"]
+           "fvcore unsupported ops", "match"]
 
 
 def _validate(spec: Any) -> dict[str, Any]:
@@ -67,7 +73,7 @@ def _row(name: str, label: str, run: Any, sec: Section) -> dict[str, Any]:
         sec.alerts.append(f"validation of {name} ({label}) crashed: {type(exc).__name__}: {exc}")
         return {"design": name, "config": label, "match": False, "spec": f"error: {exc}"}
     kinds = [k[:-6] for k in v if k.endswith("_match") and k[:-6] not in ("params", "conv", "linear")]
-    row = {"design": name, "config": label, "spec": v.get("spec", ""),
+    row = {"design": name, "config": label, "spec": Raw(f'<span class="spec">{esc(v.get("spec", ""))}</span>'),
            "params (analytic)": v["params_analytic"], "params (torch)": v["params_torch"],
            "params ✓": v["params_match"],
            "fvcore elementwise (analytic)": sum(v[f"{k}_analytic"] for k in kinds),
@@ -80,7 +86,7 @@ def _row(name: str, label: str, run: Any, sec: Section) -> dict[str, Any]:
                     f"{key} MACs (FlopCounterMode ÷ 2)": v[f"{key}_macs_torch"], f"{key} ✓": v[f"{key}_match"]})
     if not row["match"]:
         bad = [k[:-6] for k in v if k.endswith("_match") and not v[k]]
-        sec.alerts.append(f"MISMATCH: {name} ({label}: {row['spec']}) differs on {', '.join(bad)}")
+        sec.alerts.append(f"MISMATCH: {name} ({label}: {v.get('spec', '')}) differs on {', '.join(bad)}")
     return row
 
 
