@@ -286,9 +286,9 @@ class _Iv:
         return _Iv.of(o) / self
 
     def __pow__(self, e):
-        if isinstance(e, _Iv) or not float(e).is_integer() and self.lo <= 0:
+        if isinstance(e, _Iv):
             raise _Unbounded
-        if e < 0 and self.lo <= 0 <= self.hi:
+        if (not float(e).is_integer() or e < 0) and self.lo <= 0:  # roots or reciprocals near 0
             raise _Unbounded
         c = [self.lo ** e, self.hi ** e]
         if self.lo < 0 < self.hi and e > 0:
@@ -339,8 +339,16 @@ class _IntervalNumpy:
     def __getattr__(self, name):
         if name in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
                     "logical_and", "logical_or", "logical_not", "logical_xor"):
-            return lambda *args: [_Iv.of(a) for a in args if a is not _BOOL and not isinstance(a, bool)] and _BOOL
-        raise _Unbounded
+            return _condition
+        raise _Unbounded  # anything else: not proven bounded, the shadow decides
+
+
+def _condition(*args):
+    """A comparison or logical op: its operands are intermediates (bounded), its value a bool."""
+    for a in args:
+        if a is not _BOOL and not isinstance(a, bool):
+            _Iv.of(a)
+    return _BOOL
 
 
 def _interval_floordiv(a, q):
@@ -668,7 +676,9 @@ def sweep(design: str | type[Spec] | Spec, sample: int | None = None, seed: int 
     int64. ``frame.attrs``: ``design``, ``units``, ``invalid`` (reason -> count), ``exact_rows``
     (rows recomputed on the exact path). ``valid_only=True`` drops invalid rows; a sweep with
     no valid point then returns an empty frame with the same typed columns, and the reasons in
-    ``attrs["invalid"]``. ``progress(k)`` is called after each chunk of k rows.
+    ``attrs["invalid"]``. ``progress(k)`` is called after each chunk of k rows. (A design field
+    named ``sample``, ``seed``, ``valid_only``, ``progress`` or ``max_points`` could not be
+    swept; none exists.)
     """
     import pandas as pd
 

@@ -92,7 +92,6 @@ def test_sweep_equals_per_point_costs_near_defaults(design):
 
 
 @pytest.mark.parametrize("design", DESIGNS)
-@settings(max_examples=6)
 @given(data=st.data())
 def test_sweep_equals_per_point_costs_random_grids(design, data):
     """Random small grids drawn with the designs' own test strategies."""
@@ -196,7 +195,7 @@ def test_sample_is_reproducible_and_draws_from_the_grid():
     assert set(a["c_out"]) <= {16, 32, 48} and set(a["groups"]) <= {1, 2, 4}
 
 
-@settings(max_examples=30)
+@settings(max_examples=max(30, settings.default.max_examples))
 @given(st.lists(st.one_of(st.integers(-3, 3), st.floats(-3, 3), st.booleans(),
                           st.sampled_from([float("nan"), float("inf"), 2.5, 1.0, 0.0])), min_size=1, max_size=12))
 def test_accepts_array_equals_range_accepts(values):
@@ -220,7 +219,7 @@ def brute_front(points: np.ndarray) -> set[int]:
     return out
 
 
-@settings(max_examples=60)
+@settings(max_examples=max(60, settings.default.max_examples))  # cheap: more than the ci default
 @given(k=st.integers(1, 4), data=st.data())
 def test_pareto_front_equals_brute_force(k, data):
     rows = data.draw(st.lists(st.tuples(*[st.integers(0, 6)] * k), min_size=0, max_size=40), label="rows")
