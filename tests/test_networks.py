@@ -174,9 +174,10 @@ def test_spconv_resnet50_params_hand_worked(built):
     assert swap("resnet50", conv3x3="spconv", alpha=0.5).costs().params == 25_557_032 - delta == 18_345_448
 
 
-def test_identity_swap_equals_the_plain_network(built):
-    plain = built["resnet50"][1]
-    same = swap("resnet50", conv3x3="conv").costs()
+@pytest.mark.parametrize("name", ["resnet50", "vgg16", "vgg16_cifar"])
+def test_identity_swap_equals_the_plain_network(built, name):
+    plain = built[name][1]
+    same = swap(name, conv3x3="conv").costs()
     assert (same.params, same.macs_by_key, same.elementwise) == (plain.params, plain.macs_by_key, plain.elementwise)
 
 

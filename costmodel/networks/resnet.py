@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..designs.conv import Conv, Pointwise
+from ..designs.conv import Conv
 from ..designs.inception import Bottleneck
 from ..spec import Spec
 from .glue import FC, Act, Add, GlobalPool, MaxPool
 from .graph import Cursor, Layer, Network, Res, Seq, conv_out
+from .swaps import plain_conv
 
 # stage: (bottleneck width, number of blocks, stride of the first block)
 CFG_RESNET50: list[tuple[int, int, int]] = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]
@@ -24,14 +25,6 @@ EXPANSION = 4
 
 Maker = Callable[..., list[tuple[str, Spec]]]
 """(c_in, c_out, k, stride, h, w, act) -> named specs replacing one conv + BN [+ ReLU]."""
-
-
-def plain_conv(c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool
-               ) -> list[tuple[str, Spec]]:
-    """The unswapped conv + BN [+ ReLU] (``conv``, or ``pointwise`` for 1x1)."""
-    if k == 1:
-        return [("", Pointwise(c_in=c_in, c_out=c_out, stride=stride, h=h, w=w, bn=True, act=act))]
-    return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bn=True, act=act))]
 
 
 def resnet50(resolution: int = 224, num_classes: int = 1000, conv3x3: Maker | None = None,

@@ -27,10 +27,11 @@ from .graph import Network, conv_out
 Named = list[tuple[str, Spec]]
 
 
-def _plain(c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool) -> Named:
+def plain_conv(c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool, bn: bool = True) -> Named:
+    """The plain conv as the network has it: conv + BN, or conv with bias and no BN (VGG-16)."""
     if k == 1:
-        return [("", Pointwise(c_in=c_in, c_out=c_out, stride=stride, h=h, w=w, bn=True, act=act))]
-    return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bn=True, act=act))]
+        return [("", Pointwise(c_in=c_in, c_out=c_out, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
+    return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
 
 
 def _ghost(c_in, c_out, k, stride, h, w, act, *, s: int = 2, d: int = 3) -> Named:
@@ -57,7 +58,7 @@ def _sic(c_in, c_out, k, stride, h, w, act, *, b: int = 2, variant: str = "seque
     from ..designs.sic import SIC
 
     if stride != 1 or c_in != c_out:
-        return _plain(c_in, c_out, k, stride, h, w, act)
+        return plain_conv(c_in, c_out, k, stride, h, w, act)
     return [("", SIC(n=c_in, k=k, b=b, h=h, w=w, variant=variant)), ("_bn", BNAct(c_in=c_out, h=h, w=w, act=act))]
 
 
@@ -70,7 +71,7 @@ def _dgc(c_in, c_out, k, stride, h, w, act, *, zeta: float = 0.5, H: int = 4, d:
 
 
 SWAPPABLE: dict[str, Callable[..., Named]] = {
-    "conv": _plain, "ghost": _ghost, "spconv": _spconv, "tbc": _tbc, "sic": _sic, "dgc": _dgc,
+    "conv": plain_conv, "ghost": _ghost, "spconv": _spconv, "tbc": _tbc, "sic": _sic, "dgc": _dgc,
 }
 """design name -> adapter(c_in, c_out, k, stride, h, w, act, **design options) -> named specs."""
 
@@ -87,8 +88,10 @@ def _maker(design: str, options: dict[str, Any]):
         raise ValueError(f"design = {design!r} is not swappable: allowed is one of {', '.join(SWAPPABLE)}")
     adapter = SWAPPABLE[design]
 
-    def make(c_in, c_out, k, stride, h, w, act):
-        return adapter(c_in, c_out, k, stride, h, w, act, **options)
+    def make(c_in, c_out, k, stride, h, w, act, bn: bool = True):
+        # only the plain conv follows the network's BN choice; the designs bring their own BNs
+        extra = {"bn": bn} if adapter is plain_conv else {}
+        return adapter(c_in, c_out, k, stride, h, w, act, **options, **extra)
 
     return make
 

@@ -33,7 +33,7 @@ def _features(cur: Cursor, bn: bool, conv3x3=None) -> Seq:
             features.children.append(cur.layer(name, spec, (c_out, cur.h, cur.w), "conv3x3"))
         else:
             h, w = cur.h, cur.w
-            for suffix, spec in conv3x3(cur.c, c_out, 3, 1, h, w, True):
+            for suffix, spec in conv3x3(cur.c, c_out, 3, 1, h, w, True, bn=bn):
                 features.children.append(cur.layer(name + suffix, spec, (c_out, h, w), "conv3x3"))
     return features
 
@@ -41,7 +41,7 @@ def _features(cur: Cursor, bn: bool, conv3x3=None) -> Seq:
 def vgg16(resolution: int = 224, num_classes: int = 1000, conv3x3=None, swap_label: str = "") -> Network:
     """VGG-16 for ImageNet (no BN, conv bias); ``conv3x3`` swaps every conv except the first."""
     cur = Cursor(3, resolution, resolution)
-    root = Seq("", [_features(cur, bn=False, conv3x3=_keep_first(conv3x3))])
+    root = Seq("", [_features(cur, bn=False, conv3x3=_keep_first(conv3x3, bn=False))])
     fin = cur.c * cur.h * cur.w
     root.children.append(cur.layer("classifier.0", FC(c_in=fin, c_out=4096, act=True, dropout=True),
                                    (4096,), "classifier"))
@@ -57,7 +57,7 @@ def vgg16(resolution: int = 224, num_classes: int = 1000, conv3x3=None, swap_lab
 def vgg16_cifar(resolution: int = 32, num_classes: int = 10, conv3x3=None, swap_label: str = "") -> Network:
     """VGG-16 for CIFAR: conv-BN-ReLU, five max pools (32 -> 1), one linear 512 -> classes."""
     cur = Cursor(3, resolution, resolution)
-    root = Seq("", [_features(cur, bn=True, conv3x3=_keep_first(conv3x3))])
+    root = Seq("", [_features(cur, bn=True, conv3x3=_keep_first(conv3x3, bn=True))])
     fin = cur.c * cur.h * cur.w
     root.children.append(cur.layer("classifier", FC(c_in=fin, c_out=num_classes), (num_classes,),
                                    "classifier"))
@@ -66,14 +66,16 @@ def vgg16_cifar(resolution: int = 32, num_classes: int = 10, conv3x3=None, swap_
                    {"resolution": resolution, "num_classes": num_classes})
 
 
-def _keep_first(conv3x3):
-    """Swaps leave the first conv (3 input channels) alone, as the papers do."""
+def _keep_first(conv3x3, bn: bool):
+    """Swaps leave the first conv (3 input channels) as in the plain network. The swapped-in
+    designs replace conv [+ BN] + ReLU and bring their own BNs (VGG-16 ImageNet has none)."""
     if conv3x3 is None:
         return None
 
-    def make(c_in, c_out, k, stride, h, w, act):
+    def make(c_in, c_out, k, stride, h, w, act, bn=bn):
         if c_in == 3:
-            return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bn=True, act=act))]
-        return conv3x3(c_in, c_out, k, stride, h, w, act)
+            return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bias=not bn, bn=bn,
+                              act=act))]
+        return conv3x3(c_in, c_out, k, stride, h, w, act, bn=bn)
 
     return make
