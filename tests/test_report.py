@@ -133,6 +133,26 @@ def test_embedded_figure_json_matches_the_figures(small_report):
         assert spec["data"], "a figure without traces"
 
 
+def test_menus_and_sliders_address_every_trace(small_report):
+    # A restyle/update argument list shorter or longer than the figure's traces silently
+    # mislabels traces in the browser; check every button and slider step against the figure.
+    checked = 0
+    for i, fig in enumerate(small_report.figures):
+        layout = fig.to_plotly_json()["layout"]
+        n = len(fig.data)
+        controls = [b for m in layout.get("updatemenus", []) for b in m["buttons"]]
+        controls += [s for sl in layout.get("sliders", []) for s in sl["steps"]]
+        for ctl in controls:
+            for key, value in ctl["args"][0].items():
+                if isinstance(value, list):
+                    assert len(value) == n, f"figure {i}: {ctl['label']!r} sets {key} for {len(value)} of {n} traces"
+                    checked += 1
+            if "x" in ctl["args"][0] and "y" in ctl["args"][0]:
+                for xs, ys in zip(ctl["args"][0]["x"], ctl["args"][0]["y"]):
+                    assert len(xs) == len(ys)
+    assert checked > 10
+
+
 def test_design_space_hover_shows_the_full_spec(small_report):
     fig = small_report.section("space").figures[0]
     trace = next(t for t in fig.data if t.name == "group_conv")
