@@ -246,3 +246,17 @@ def test_cli_network_published(capsys):
 def test_cli_network_swap(capsys):
     assert main(["network", "resnet50", "--swap3x3", "spconv", "--option", "alpha=1/2"]) == 0
     assert "18,345,448" in capsys.readouterr().out  # the hand-worked SPConv-ResNet-50 params
+
+
+def test_dynamic_design_uses_executed_costs_per_sample():
+    from costmodel.designs.dgc import DGC
+
+    # DGC c_in = c_out = 16, 3x3, H = 4 heads, zeta = 0.5, d = 16 on 8x8, batch 2. Each head keeps
+    # 16 - floor(0.5*16) = 8 channels: conv 16 x 8 x 9 x 64 = 73,728 MACs per sample; saliency
+    # FC1 16 -> 4*(16//16) and per-head FC2 1 -> 16: 64 + 64 = 128 linear MACs per sample.
+    spec = DGC(c_in=16, c_out=16, k=3, H=4, zeta=0.5, d=16, h=8, w=8)
+    a = analyze(spec.module(), (2, 16, 8, 8))
+    row = a.table.iloc[0]
+    assert (row["kind"], row["conv MACs"], row["linear MACs"]) == ("dgc", 2 * 73_728, 2 * 128)
+    assert row["leaf_check"] and row["fvcore_match"]
+    assert a.unknown.empty  # top-k, gathers and index arithmetic all have rules
