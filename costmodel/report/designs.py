@@ -157,40 +157,53 @@ def _ratio_html(spec: Any, ref: Any, row: dict[str, Any], seconds: float = RATIO
     return "".join(parts)
 
 
+QUANTITIES = (("macs", "MACs"), ("params", "params"))
+
+
 def symbolic_ratios(spec: Any, ref: Any, seconds: float) -> dict[str, Any]:
-    """{"macs"|"params": (MathML, LaTeX) or a reason string}, computed in a forked worker that is
-    stopped after ``seconds`` (sympy's simplify cannot be interrupted in-process)."""
+    """{"macs"|"params": (MathML, LaTeX) or a reason string}, each computed in its own forked
+    worker (the two run side by side) that is stopped after ``seconds`` (sympy's simplify cannot
+    be interrupted in-process)."""
     import multiprocessing
     import queue
+    import time
 
     if type(spec).name == REFERENCE:
-        return _ratios(spec, ref)
+        return _ratios(spec, ref, QUANTITIES)
     try:
         mp = multiprocessing.get_context("fork")
     except ValueError:  # no fork (Windows): compute in-process, without a time limit
-        return _ratios(spec, ref)
+        return _ratios(spec, ref, QUANTITIES)
     results = mp.Queue()
-    worker = mp.Process(target=_ratio_worker, args=(spec, ref, results), daemon=True)
-    worker.start()
+    workers = [mp.Process(target=_ratio_worker, args=(spec, ref, (q,), results), daemon=True) for q in QUANTITIES]
+    for worker in workers:
+        worker.start()
+    out: dict[str, Any] = {}
+    deadline = time.monotonic() + seconds
     try:
-        return results.get(timeout=seconds)
+        while len(out) < len(QUANTITIES):
+            out.update(results.get(timeout=max(0.0, deadline - time.monotonic())))
     except queue.Empty:
-        return {q: f"not simplified within {seconds:g} s" for q in ("macs", "params")}
+        pass
     finally:
-        if worker.is_alive():
-            worker.terminate()
-        worker.join()
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+    for q, _ in QUANTITIES:
+        out.setdefault(q, f"not simplified within {seconds:g} s")
+    return out
 
 
-def _ratio_worker(spec: Any, ref: Any, results: Any) -> None:
-    results.put(_ratios(spec, ref))
+def _ratio_worker(spec: Any, ref: Any, quantities: tuple, results: Any) -> None:
+    results.put(_ratios(spec, ref, quantities))
 
 
-def _ratios(spec: Any, ref: Any) -> dict[str, Any]:
+def _ratios(spec: Any, ref: Any, quantities: tuple) -> dict[str, Any]:
     from ..validate import ratio
 
     out: dict[str, Any] = {}
-    for quantity, label in (("macs", "MACs"), ("params", "params")):
+    for quantity, label in quantities:
         try:
             expr = ratio(spec, ref, quantity) if type(spec).name != REFERENCE else sp.Integer(1)
             out[quantity] = (mathml(expr, f"{label} / conv"), latex(expr))
