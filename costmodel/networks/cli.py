@@ -126,6 +126,10 @@ def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...
 
     if not isinstance(obj, nn.Module):
         obj = obj()
+    if hasattr(obj, "module") and hasattr(obj, "costs"):  # a costmodel Network or Spec
+        shape = getattr(obj, "input_shape", None)
+        shape = shape() if callable(shape) else (1,) + tuple(shape)
+        return obj.module(), tuple(shape)
     if not isinstance(obj, nn.Module):
         raise ValueError(f"model = {spec!r} is invalid: {attr}() returned {type(obj).__name__}, not an nn.Module")
     return obj, None
