@@ -223,10 +223,7 @@ def _predict_one(row: dict[str, Any], profile, refined: bool = True) -> float:
     key = curve_key(row, profile.device) if row["macs"] else cls
     if row["macs"] and (key in curves or cls in curves):
         curve = curves.get(key) or curves[cls]
-        feats = conv_features(row, _l2(profile))
-        log_eff = curve["coef"]["const"] + sum(b * feats[f] for f, b in curve["coef"].items() if f != "const")
-        return (curve["overhead_s"] + curve.get("s_per_byte", 0.0) * row["mem_bytes"]
-                + row["macs"] / (_peak(profile, cls) * math.exp(log_eff)))
+        return _curve_time(curve, row, _peak(profile, cls), _l2(profile))
     if not row["macs"]:
         curve = curves.get(cls) or curves.get("elementwise")
         if curve is not None and curve.get("model") == "stream":
@@ -254,7 +251,7 @@ def predict_spec(spec, profile, batch: int = 1, refined: bool = True) -> float:
     """Predicted seconds per call of ``spec.module()``.
 
     Roofline: container call + sum of its ops. Refined, with a fitted "composition" curve:
-    container call + scale * sum of its ops + per_op_s * number of ops, because a chain of ops
+    container call + sum of its ops + per_op_s * (number of ops - 1), because a chain of ops
     runs slower than its ops timed alone (each op is one more Python module call and dispatch,
     and the intermediates of a chain compete for the cache).
     """
@@ -262,7 +259,7 @@ def predict_spec(spec, profile, batch: int = 1, refined: bool = True) -> float:
     total = sum(predict_op(r, profile, refined) for r in rows)
     comp = profile.curves.get("composition") if refined else None
     if comp:
-        total = comp["scale"] * total + comp["per_op_s"] * len(rows)
+        total = comp["scale"] * total + comp["per_op_s"] * max(0, len(rows) - 1)
     return profile.peaks["call_overhead_s"] + total
 
 
@@ -295,17 +292,19 @@ def composition_sweep(profile, seed: int = 0, per_design: int = 2, budget_s: flo
 
 
 def fit_composition(frame, profile) -> dict[str, Any] | None:
-    """scale and per_op_s of ``t - call = scale * sum_ops + per_op_s * n_ops`` (least relative
-    squares, no negative coefficient); None with fewer than 5 designs."""
+    """per_op_s of ``t - call = sum_ops + per_op_s * (n_ops - 1)``: a one-op design is its op
+    (scale 1); each further op adds a fixed cost (least relative squares, at least 0).
+    None with fewer than 5 designs."""
     if len(frame) < 5:
         return None
     t = frame["measured_s"].to_numpy(float) - profile.peaks["call_overhead_s"]
-    a = np.stack([frame["sum_ops_s"].to_numpy(float), frame["n_ops"].to_numpy(float)], axis=1)
-    coef, *_ = np.linalg.lstsq(a / t[:, None], np.ones_like(t), rcond=None)
-    if coef[1] < 0:  # no negative per-op cost: refit the scale alone
-        coef = np.array([float(np.sum(a[:, 0] / t) / np.sum((a[:, 0] / t) ** 2)), 0.0])
-    pred = a @ coef
-    return {"model": "composition", "scale": float(coef[0]), "per_op_s": float(coef[1]), "n": int(len(t)),
+    sums = frame["sum_ops_s"].to_numpy(float)
+    extra = np.maximum(frame["n_ops"].to_numpy(float) - 1, 0)
+    # minimise sum(((sums + d * extra) / t - 1)^2) over d: d = sum(e (t - s) / t^2) / sum(e^2 / t^2)
+    denom = float(np.sum(extra ** 2 / t ** 2))
+    per_op = max(0.0, float(np.sum(extra * (t - sums) / t ** 2)) / denom) if denom else 0.0
+    pred = sums + per_op * extra
+    return {"model": "composition", "scale": 1.0, "per_op_s": per_op, "n": int(len(t)),
             "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}
 
 
@@ -556,8 +555,42 @@ def _efficiency_time(theta: np.ndarray, x: np.ndarray, macs: np.ndarray, nbytes:
     return np.exp(theta[0]) + np.exp(theta[1]) * nbytes + macs / (peak * np.exp(x @ theta[2:]))
 
 
-def _fit_efficiency(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
-                    iterations: int = 80) -> dict[str, Any]:
+RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
+"""Ridge strengths tried for each efficiency curve; 4-fold cross-validation picks one, so a
+curve with few training points keeps its coefficients small instead of extrapolating wildly."""
+
+
+def _fit_efficiency(frame, cls: str, peak: float, l2: int) -> dict[str, Any]:
+    """The efficiency curve of ``_fit_efficiency_at`` with the ridge chosen by 4-fold CV."""
+    if len(frame) < 12:
+        return _fit_efficiency_at(frame, cls, peak, l2, RIDGES[-1])
+    folds = np.arange(len(frame)) % 4
+    best = None
+    for ridge in RIDGES:
+        errs = []
+        for k in range(4):
+            curve = _fit_efficiency_at(frame[folds != k], cls, peak, l2, ridge, iterations=40)
+            test = frame[folds == k]
+            pred = np.array([_curve_time(curve, r, peak, l2) for r in test.to_dict("records")])
+            errs.append(np.log(pred / test["measured_s"].to_numpy(float)) ** 2)
+        err = float(np.mean(np.concatenate(errs)))
+        if best is None or err < best[0]:
+            best = (err, ridge)
+    curve = _fit_efficiency_at(frame, cls, peak, l2, best[1])
+    curve["ridge"] = best[1]
+    curve["cv_median_abs_pct"] = float(100 * (np.exp(np.sqrt(best[0])) - 1))
+    return curve
+
+
+def _curve_time(curve: dict[str, Any], row: dict[str, Any], peak: float, l2: int) -> float:
+    feats = conv_features(row, l2)
+    log_eff = curve["coef"]["const"] + sum(b * feats[f] for f, b in curve["coef"].items() if f != "const")
+    return (curve["overhead_s"] + curve.get("s_per_byte", 0.0) * row["mem_bytes"]
+            + row["macs"] / (peak * math.exp(min(50.0, max(-50.0, log_eff)))))
+
+
+def _fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
+                       iterations: int = 80) -> dict[str, Any]:
     """Fit overhead + s_per_byte * bytes + MACs / (peak * exp(b . features)) to the measured
     times, minimising the squared log error (i.e. relative error) plus a small ridge on b.
 
