@@ -371,3 +371,18 @@ def test_derived_symbols_per_row_and_vectorized():
     check_rows(KeptHalf, half)
     bad = sweep(KeptFloor, zeta=[1.0, 0.5])  # zeta < 1 (open): the range reason, no derived() call
     assert list(bad["reason"]) == ["zeta: allowed is a number in [0, 1)", ""]
+
+
+@pytest.mark.parametrize("design, grid", [
+    ("group_conv", {"c_in": [64, 48, 2**21], "c_out": [64, 2**21], "groups": [0, 1, 3, 4], "h": [56, 4096]}),
+    ("sic", {"variant": ["sequential", "parallel"], "k": [2, 3], "n": [16, 24]}),
+])
+def test_chunking_does_not_change_the_frame(monkeypatch, design, grid):
+    """Rows are evaluated in chunks; 5-row chunks (invalid rows, exact big rows and structural
+    groups falling across boundaries) must give the same frame as one chunk."""
+    whole = sweep(design, **grid)
+    monkeypatch.setattr(explore, "CHUNK", 5)
+    pieces = sweep(design, **grid)
+    pd.testing.assert_frame_equal(whole, pieces)
+    assert whole.attrs["invalid"] == pieces.attrs["invalid"]
+    check_rows(get_design(design), pieces)
