@@ -19,7 +19,7 @@ setup() {
     fi
     if ! "$VENV/bin/python" -c "import costmodel, fvcore, pytest, hypothesis, xdist" 2>/dev/null \
         || [ pyproject.toml -nt "$VENV/.costmodel-installed" ]; then
-        "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test]"
+        "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,peers]"
         touch "$VENV/.costmodel-installed"
     fi
 }
