@@ -18,7 +18,8 @@ _EXPORTS: dict[str, str] = {
     "Formulas": "costmodel.spec:Formulas",
     "Costs": "costmodel.spec:Costs",
     "register_design": "costmodel.registry:register_design",
-    "designs": "costmodel.registry:designs",
+    # the registry as a dict (not "designs": that name is the costmodel.designs subpackage)
+    "list_designs": "costmodel.registry:designs",
     "get_design": "costmodel.registry:get_design",
     "validate": "costmodel.validate:validate",
     "compare": "costmodel.validate:compare",
