@@ -8,6 +8,7 @@ modules.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -93,11 +94,18 @@ def _short(name: str) -> str:
 class NetworkCosts:
     """Per-layer exact costs (``table``) and totals, per sample. Units in the column names."""
 
-    table: Any  # pandas.DataFrame, one row per leaf layer
+    per_layer: list[tuple["Layer", Any]]  # (layer, its Costs); ``table`` is the DataFrame view
     params: int
     macs_by_key: dict[str, int]
     elementwise: dict[str, int]
     mem_bytes: int
+
+    @functools.cached_property
+    def table(self):
+        """pandas.DataFrame, one row per leaf layer (built on first use: the totals don't need it)."""
+        import pandas as pd
+
+        return pd.DataFrame([_layer_row(layer, c) for layer, c in self.per_layer])
 
     @property
     def macs(self) -> int:
@@ -115,6 +123,15 @@ class NetworkCosts:
         out.update({f"{k} ops": v for k, v in self.elementwise.items() if v})
         out["mem bytes"] = self.mem_bytes
         return out
+
+
+def _layer_row(layer: "Layer", c: Any) -> dict[str, Any]:
+    """One row of the per-layer table; units in the column names."""
+    return {"layer": layer.name, "design": layer.design, "role": layer.role,
+            "input": "x".join(map(str, layer.in_shape)), "output": "x".join(map(str, layer.out_shape)),
+            "params": c.params, "MACs": c.macs, "conv MACs": c.macs_by_key.get("conv", 0),
+            "linear MACs": c.macs_by_key.get("linear", 0),
+            "elementwise ops": sum(c.elementwise.values()), "mem bytes": c.mem_bytes}
 
 
 class Network:
@@ -139,28 +156,19 @@ class Network:
 
     def costs(self) -> NetworkCosts:
         """Exact analytic costs: the sum of each layer's design formulas."""
-        import pandas as pd
-
-        rows, params, mem = [], 0, 0
+        per_layer, params, mem = [], 0, 0
         macs: dict[str, int] = {"conv": 0, "linear": 0}
         elem: dict[str, int] = {}
         for layer in self.layers:
             c = layer.spec.costs()
+            per_layer.append((layer, c))
             params += c.params
             mem += c.mem_bytes
             for key, v in c.macs_by_key.items():
                 macs[key] = macs.get(key, 0) + v
             for kind, v in c.elementwise.items():
                 elem[kind] = elem.get(kind, 0) + v
-            rows.append({"layer": layer.name, "design": layer.design, "role": layer.role,
-                         "input": "x".join(map(str, layer.in_shape)),
-                         "output": "x".join(map(str, layer.out_shape)),
-                         "params": c.params, "MACs": c.macs,
-                         "conv MACs": c.macs_by_key.get("conv", 0),
-                         "linear MACs": c.macs_by_key.get("linear", 0),
-                         "elementwise ops": sum(c.elementwise.values()),
-                         "mem bytes": c.mem_bytes})
-        return NetworkCosts(pd.DataFrame(rows), params, macs, elem, mem)
+        return NetworkCosts(per_layer, params, macs, elem, mem)
 
     def module(self):
         """The real network module, eval mode, tagged ``.costmodel_network``."""
