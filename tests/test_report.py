@@ -50,6 +50,7 @@ def test_conv_reference_row_has_the_hand_worked_numbers(small_report):
     # Conv default: c_in = c_out = 64, k = 3, stride 1, 56x56, no bias/BN.
     # params = 64*64*9 = 36,864; MACs = 36,864 * 56*56 = 36,864 * 3,136 = 115,605,504;
     # FLOPs = 2 * MACs = 231,211,008.
+    assert small_report.data["design_rows"][0]["design"] == "conv"  # catalogue order, A1 first
     rows = {r["design"]: r for r in small_report.data["design_rows"]}
     conv = rows["conv"]
     assert (conv["params"], conv["MACs"], conv["FLOPs"]) == (36_864, 115_605_504, 231_211_008)

@@ -67,7 +67,7 @@ def build(designs: Sequence[str] | None = None, latency: bool = False, small: bo
     """Build the report in memory. ``designs``: registered names (default: all)."""
     from ..registry import designs as registered, get_design
 
-    names = list(designs) if designs else list(registered())
+    names = list(designs) if designs else catalogue_order(registered())
     for name in names:
         get_design(name)  # unknown names: a ValueError listing the allowed ones
     start = time.perf_counter()
@@ -83,6 +83,18 @@ def build(designs: Sequence[str] | None = None, latency: bool = False, small: bo
                 "bytes = memory traffic at dtype_bytes (4 = fp32); per sample unless stated."]
     page = render("costmodel report", subtitle, sections, alerts)
     return Report(sections, alerts, page, seconds, ctx.shared)
+
+
+def catalogue_order(classes: dict[str, type]) -> list[str]:
+    """Design names in the order of the registry's FAMILIES (conv first), then registration order.
+
+    Registration order alone depends on which module happened to be imported first (the CLI
+    imports some families early), so the report sorts by family to stay stable."""
+    from ..registry import FAMILIES
+
+    rank = {module: i for i, module in enumerate(FAMILIES)}
+    names = list(classes)
+    return sorted(names, key=lambda n: (rank.get(classes[n].__module__, len(rank)), names.index(n)))
 
 
 def _section(key: str, title: str, ctx: Context) -> Section:

@@ -148,7 +148,7 @@ code.latex{display:block;white-space:pre-wrap;background:#f3f4f6;padding:6px;fon
 .figure{margin:10px 0 22px 0} .caption{color:#4b5563;font-size:13px;margin:2px 0 0 4px}
 .design{border-top:1px dashed #d5d9df;margin-top:18px}
 details summary{cursor:pointer;color:#1d4ed8;margin:4px 0}
-span.spec{font-size:11px;color:#4b5563;display:inline-block;max-width:300px}
+span.spec{font-size:11px;color:#4b5563;display:inline-block;min-width:220px;max-width:420px}
 .ok-line{color:#15803d;font-weight:600} .bad-line{color:#c81e1e;font-weight:700}
 """
 
