@@ -530,7 +530,11 @@ def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time:
 
     rows = []
     start = time.perf_counter()
-    for kind, spec in progress(training_plan(seed), "training sweep", show_progress):
+    # the plan grows with the budget (30 s: ~400 ops); the loop below stops at the budget
+    scale = max(1.0, budget_s / 30.0)
+    plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
+                         linear=int(8 * scale), per_design=int(3 * scale))
+    for kind, spec in progress(plan, "training sweep", show_progress):
         if time.perf_counter() - start > budget_s:
             break
         if kind == "conv":
