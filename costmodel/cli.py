@@ -138,7 +138,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .validate import validate
+    from .validation import validate
 
     spec = spec_from_args(args.design, args.options)
     row = validate(spec, batch=args.batch)
@@ -156,7 +156,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .validate import compare
+    from .validation import compare
 
     specs = [get_design(name)() for name in (args.designs or designs())]
     print_frame(compare(specs, executed=args.executed), "Designs at their reference configs (per sample)")
@@ -195,9 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXTENSIONS: tuple[str, ...] = (
     "costmodel.explore",
-    "costmodel.report",
-    "costmodel.latency",
     "costmodel.designs.sic",
+    "costmodel.htmlreport",
+    "costmodel.latency",
     "costmodel.networks.cli",
 )
 """Feature modules that add subcommands: each defines ``add_cli(subparsers)`` and keeps its heavy

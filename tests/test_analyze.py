@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from costmodel.analyze import analyze
+from costmodel.analysis import analyze
 from costmodel.cli import main
 from costmodel.designs.ghost import Ghost
 from costmodel.networks import network, swap
-from costmodel.reconcile import reconcile
+from costmodel.reconciliation import reconcile
 
 
 def plain_model() -> nn.Module:

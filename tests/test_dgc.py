@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from costmodel.designs.dgc import DGC
 from costmodel.symbols import c_in, c_out, d, h_out, k, w_out, zeta
-from costmodel.trace import flop_counter_counts, fvcore_counts
-from costmodel.validate import compare, validate
+from costmodel.tracing import flop_counter_counts, fvcore_counts
+from costmodel.validation import compare, validate
 
 
 def assert_trace_matches(spec: DGC, batch: int) -> dict:
@@ -195,7 +195,7 @@ def test_training_gradients_reach_only_kept_channels():
 
 
 def test_executed_costs_follow_what_the_module_ran():
-    from costmodel.trace import trace
+    from costmodel.tracing import trace
 
     spec = DGC(c_in=12, c_out=8, H=2, zeta=0.5, d=3, h=6, w=6)
     module = spec.module()

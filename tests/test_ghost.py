@@ -14,7 +14,7 @@ from costmodel.designs.conv import Conv
 from costmodel.designs.ghost import (VGG16_CIFAR, Ghost, GhostBottleneck, ghost_vgg16_cifar, make_divisible,
                                      se_width)
 from costmodel.symbols import c_exp, c_in, c_out, d, k, s
-from costmodel.validate import validate
+from costmodel.validation import validate
 
 
 def assert_exact(row: dict) -> None:
@@ -206,7 +206,7 @@ def test_ghost_vgg16_cifar_stack_matches_trace():
     import torch
     from torch import nn
 
-    from costmodel.trace import trace
+    from costmodel.tracing import trace
 
     layers = ghost_vgg16_cifar(3)
     remaining = iter(layers)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from costmodel.analyze import analyze
+from costmodel.analysis import analyze
 from costmodel.designs.ghost import GhostBottleneck
 from costmodel.networks import network, published_table, swap
-from costmodel.trace import FVCORE_MAC_KEYS, count_params
+from costmodel.tracing import FVCORE_MAC_KEYS, count_params
 
 NETWORKS = {
     "ghostnet-0.5": ("ghostnet", {"width": 0.5}),

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costmodel.registry import designs
-from costmodel.validate import validate
+from costmodel.validation import validate
 from strategies import specs
 
 DESIGNS = list(designs())

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from costmodel.registry import designs
-from costmodel.report import build, page
-from costmodel.report.space import pareto_mask
+from costmodel.htmlreport import build, page
+from costmodel.htmlreport.space import pareto_mask
 
 # --- one small report of every registered design, shared by the tests below ----------------
 
@@ -166,7 +166,7 @@ def test_design_space_hover_shows_the_full_spec(small_report):
 # --- mismatches go to the top, in red ------------------------------------------------------------
 
 def test_a_mismatch_is_shown_in_red_at_the_top(monkeypatch):
-    import costmodel.report.validation as validation
+    import costmodel.htmlreport.validation as validation
 
     real = validation._validate
 
@@ -187,7 +187,7 @@ def test_a_mismatch_is_shown_in_red_at_the_top(monkeypatch):
 
 
 def test_a_missing_module_degrades_to_a_note(monkeypatch):
-    import costmodel.report.networks as networks
+    import costmodel.htmlreport.networks as networks
 
     monkeypatch.setattr(networks, "available", lambda: False)
     report = build(designs=["conv"], small=True)
@@ -212,7 +212,7 @@ def test_pareto_mask_matches_brute_force():
 
 
 def test_local_grid_fallback_equals_the_vectorized_sweep(monkeypatch):
-    import costmodel.report.space as space
+    import costmodel.htmlreport.space as space
     from costmodel.registry import get_design
 
     cls = get_design("group_conv")
@@ -229,7 +229,7 @@ def test_local_grid_fallback_equals_the_vectorized_sweep(monkeypatch):
 
 
 def test_cli_writes_the_report(tmp_path, monkeypatch):
-    import costmodel.report.networks as networks
+    import costmodel.htmlreport.networks as networks
     from costmodel.cli import main
 
     monkeypatch.setattr(networks, "available", lambda: False)  # networks are covered by small_report
@@ -250,8 +250,8 @@ def test_unknown_design_is_a_clear_error(tmp_path):
 
 def test_python_entry_point_is_callable_after_submodule_import(tmp_path, monkeypatch):
     import costmodel
-    import costmodel.report  # binds the package attribute to the module; it must stay callable
-    import costmodel.report.networks as networks
+    import costmodel.htmlreport  # the package is htmlreport, so costmodel.report stays the function
+    import costmodel.htmlreport.networks as networks
 
     monkeypatch.setattr(networks, "available", lambda: False)  # networks are covered by small_report
 
@@ -321,7 +321,7 @@ def test_report_renders_in_headless_chromium(small_report, report_file, tmp_path
 
 
 def test_cm_validate_stays_callable_after_its_module_is_imported():
-    # cm.ratio imports costmodel.validate, which rebinds the package attribute to the module.
+    # cm.ratio imports costmodel.validation; cm.validate must still be the function.
     import costmodel as cm
 
     cm.ratio("conv", "conv")
@@ -331,7 +331,7 @@ def test_cm_validate_stays_callable_after_its_module_is_imported():
 def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     import math
 
-    import costmodel.report.networks as networks
+    import costmodel.htmlreport.networks as networks
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no profile yet: the report calibrates one
     monkeypatch.setattr(networks, "available", lambda: False)

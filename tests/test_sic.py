@@ -33,8 +33,8 @@ from costmodel.designs.sic import (
     window_offsets,
 )
 from costmodel.symbols import b, c_nbr, k, n
-from costmodel.trace import trace
-from costmodel.validate import validate
+from costmodel.tracing import trace
+from costmodel.validation import validate
 
 # --- strategies -------------------------------------------------------------------------------
 
@@ -318,7 +318,7 @@ def test_ratios_agree_with_the_registered_conv(name):
     # same padding keeps h x w); the bottleneck also needs k | h, w. Back-substituting j = (k-1)/2
     # must give ratios()[name].
     from costmodel.symbols import c_in, c_out, h, stride, w
-    from costmodel.validate import ratio
+    from costmodel.validation import ratio
 
     j = sp.Symbol("j", integer=True, nonnegative=True)
     hq, wq = sp.symbols("hq wq", integer=True, positive=True)

@@ -11,7 +11,7 @@ from costmodel.cli import main
 from costmodel.compile import compile_scalar, compile_vector
 from costmodel.designs.spconv import SPConv
 from costmodel.symbols import k, w
-from costmodel.validate import validate
+from costmodel.validation import validate
 
 
 def assert_exact(row: dict) -> None:

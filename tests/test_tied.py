@@ -12,7 +12,7 @@ from costmodel.cli import main
 from costmodel.designs.conv import Conv
 from costmodel.designs.tied import TiedBlockConv, TiedGroupConv
 from costmodel.symbols import B, bias, bn, c_in, c_out, groups, h, k, stride, w
-from costmodel.validate import ratio, validate
+from costmodel.validation import ratio, validate
 
 
 def assert_exact(row: dict) -> None:

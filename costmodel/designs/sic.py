@@ -470,7 +470,7 @@ def paper_table(n: int = 256, size_: int = 56, trace: bool = False):
     """``validate.compare`` of ``paper_specs`` plus a layout column and MACs relative to the
     standard conv (row 0). With ``trace``, each row is also traced (fvcore and FlopCounterMode)
     and ``traced`` says whether params and MACs matched exactly."""
-    from ..validate import compare, validate
+    from ..validation import compare, validate
 
     specs = paper_specs(n, size_)
     frame = compare(specs)

@@ -154,7 +154,7 @@ def _import(target: str):
 
 def _input_shape(args: argparse.Namespace, default: tuple[int, ...] | None) -> tuple[int, ...]:
     if args.input:
-        from ..analyze import _check_shape
+        from ..analysis import _check_shape
 
         return _check_shape(args.input)
     if default is None:
@@ -188,7 +188,7 @@ def cmd_network(args: argparse.Namespace) -> int:
     totals = pd.DataFrame([{"quantity": k, "value": v} for k, v in costs.totals().items()])
     print_frame(totals, f"{net.title}: totals")
     if args.trace:
-        from ..trace import trace
+        from ..tracing import trace
 
         counts = trace(net.module(), net.example_input())
         fv = sum(counts.fvcore_macs.values())
@@ -211,7 +211,7 @@ def _analysis_frame(table):
 def cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..analyze import analyze
+    from ..analysis import analyze
     from ..cli import print_frame
 
     model, default = load_model(args.model, args)
@@ -237,7 +237,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 def _print_reconcile(model, shape) -> int:
     from ..cli import print_frame
-    from ..reconcile import reconcile
+    from ..reconciliation import reconcile
 
     result = reconcile(model, shape)
     print_frame(result.summary().astype(object).fillna("-"),

@@ -175,7 +175,7 @@ def published_table(trace: bool = False):
 
 
 def _traced(net: Network, quantity: str, cache: dict) -> int:
-    from ..trace import trace
+    from ..tracing import trace
 
     key = ("trace", id(net))
     if key not in cache:

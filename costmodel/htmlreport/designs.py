@@ -200,7 +200,7 @@ def _ratio_worker(spec: Any, ref: Any, quantities: tuple, results: Any) -> None:
 
 
 def _ratios(spec: Any, ref: Any, quantities: tuple) -> dict[str, Any]:
-    from ..validate import ratio
+    from ..validation import ratio
 
     out: dict[str, Any] = {}
     for quantity, label in quantities:

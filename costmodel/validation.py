@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,7 +17,7 @@ def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
     ``*_match`` flags are exact equality; ``match`` is all of them. MACs are per batch of
     ``batch`` samples for the traced side, so the analytic side is multiplied by ``batch``.
     """
-    from .trace import trace
+    from .tracing import trace
 
     module = spec.module()
     counts = trace(module, spec.example_input(batch))
@@ -115,15 +113,3 @@ def _flag_values(spec: Spec) -> dict[sp.Symbol, int]:
 
     ranges = spec.field_ranges()
     return {SYMBOLS[nm]: int(getattr(spec, nm)) for nm, r in ranges.items() if r.kind == "flag"}
-
-
-class _CallableModule(types.ModuleType):
-    """``costmodel.validate(spec)`` must call :func:`validate` even after ``import costmodel.validate``
-    (or ``cm.ratio``/``cm.compare``, which import this module) has bound the package attribute
-    ``costmodel.validate`` to the module itself."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return validate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

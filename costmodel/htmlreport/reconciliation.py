@@ -16,7 +16,7 @@ def build(ctx: Context) -> Section:
     sec = Section("reconciliation", "Reconciliation")
     reconcile = public("reconcile")
     if reconcile is None:
-        return sec.unavailable("costmodel.reconcile has not landed yet.")
+        return sec.unavailable("costmodel.reconciliation has not landed yet.")
     from .networks import available, builtin_networks
 
     if not available():

@@ -61,7 +61,7 @@ COLUMNS = ["design", "config", "spec", "params (analytic)", "params (torch)", "p
 
 
 def _validate(spec: Any) -> dict[str, Any]:
-    from ..validate import validate
+    from ..validation import validate
 
     return validate(spec, batch=1)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .analyze import Analysis, Record, analyze
+from .analysis import Analysis, Record, analyze
 
 CATEGORIES = ("conv", "linear", "batch_norm", "norm", "activation", "pool", "global_pool", "upsample",
               "add", "mul", "softmax", "other")

@@ -57,10 +57,10 @@ def _build(network: Callable, name: str, kw: dict[str, Any]) -> Any:
 def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
     """Analytic (sum of the layers' formulas; executed costs for dynamic layers) vs the traced
     module: params, conv and linear MACs (fvcore and FlopCounterMode ÷ 2), fvcore elementwise
-    kinds. Same row shape as ``costmodel.validate.validate``."""
+    kinds. Same row shape as ``costmodel.validation.validate``."""
     from ..ops import FVCORE_ELEMENTWISE
-    from ..trace import trace
-    from ..validate import executed_costs
+    from ..tracing import trace
+    from ..validation import executed_costs
 
     module = net.module()
     counts = trace(module, net.example_input(batch))

@@ -20,9 +20,7 @@ import argparse
 import datetime
 import importlib
 import platform
-import sys
 import time
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,14 +152,3 @@ def add_cli(sub: Any) -> None:
                    help="measure latency on this machine and add the Latency section (default: off)")
     p.add_argument("--small", action="store_true", help="tiny sweeps, for a quick look or tests")
     p.set_defaults(func=cmd_report)
-
-
-class _CallableModule(types.ModuleType):
-    """``costmodel.report(...)`` must call :func:`report` even after ``import costmodel.report``
-    has bound the package attribute ``costmodel.report`` to this module."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Path:
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
