@@ -279,6 +279,29 @@ class _NSpec(Spec):
         return (1, self.n, self.h, self.w)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Layout(_NSpec):
+    """The channel layout of topological subdivisioning: n channels as a d1 x ... x ds tensor, each
+    output reading the c = prod(c_i) channels of its wrap-around neighbourhood (c_nbr in formulas)."""
+
+    dims: tuple = size_tuple((8, 8), "channel layout d1 x ... x ds, prod = n")
+    neighbourhood: tuple = size_tuple((3, 3), "window c1 x ... x cs, c_i <= d_i (wraps around)")
+
+    derived_symbols = ("c_nbr",)
+
+    def __post_init__(self) -> None:
+        _normalize_layout(self)
+        super().__post_init__()
+        _check_layout(self)
+
+    def derived(self) -> dict[str, int]:
+        return {"c_nbr": math.prod(self.neighbourhood)}
+
+    @classmethod
+    def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
+        return [_layout_constraint(p), _odd_k(p)]
+
+
 @register_design("sic", "Single intra-channel convolution, SIC (D1)", REFERENCE)
 @dataclass(frozen=True, kw_only=True)
 class SIC(_NSpec):
@@ -314,7 +337,7 @@ class SIC(_NSpec):
 
 @register_design("subdivision", "Topological subdivisioning (D2)", REFERENCE)
 @dataclass(frozen=True, kw_only=True)
-class Subdivision(_NSpec):
+class Subdivision(_Layout):
     """k x k conv n -> n where each output reads only its c = prod(c_i) layout neighbours.
 
     Gather (n*c channels) + grouped conv (n groups): MACs = n*c*k^2*h*w; params = n*c*k^2.
@@ -324,22 +347,6 @@ class Subdivision(_NSpec):
     k: int = size(3, "kernel size (odd)")
     h: int = size(56, "input height")
     w: int = size(56, "input width")
-    dims: tuple = size_tuple((8, 8), "channel layout d1 x ... x ds, prod = n")
-    neighbourhood: tuple = size_tuple((3, 3), "window c1 x ... x cs, c_i <= d_i (wraps around)")
-
-    derived_symbols = ("c_nbr",)
-
-    def __post_init__(self) -> None:
-        _normalize_layout(self)
-        super().__post_init__()
-        _check_layout(self)
-
-    def derived(self) -> dict[str, int]:
-        return {"c_nbr": math.prod(self.neighbourhood)}
-
-    @classmethod
-    def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
-        return [_layout_constraint(p), _odd_k(p)]
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -351,28 +358,11 @@ class Subdivision(_NSpec):
 
 @register_design("sic_subdivided", "SIC with subdivided projections (D1 + D2)", REFERENCE)
 @dataclass(frozen=True, kw_only=True)
-class SICSubdivided(SIC):
+class SICSubdivided(_Layout, SIC):
     """SIC whose 1x1 projections read only c = prod(c_i) layout neighbours per output.
 
     MACs = b*(n*k^2 + n*c)*h*w; params = b*(n*k^2 + n*c); adds as in SIC.
     """
-
-    dims: tuple = size_tuple((8, 8), "channel layout d1 x ... x ds, prod = n")
-    neighbourhood: tuple = size_tuple((3, 3), "window c1 x ... x cs, c_i <= d_i (wraps around)")
-
-    derived_symbols = ("c_nbr",)
-
-    def __post_init__(self) -> None:
-        _normalize_layout(self)
-        super().__post_init__()
-        _check_layout(self)
-
-    def derived(self) -> dict[str, int]:
-        return {"c_nbr": math.prod(self.neighbourhood)}
-
-    @classmethod
-    def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
-        return [_layout_constraint(p), _odd_k(p)]
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
