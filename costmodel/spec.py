@@ -165,15 +165,11 @@ def sum_ops(design: str, ops: Sequence[Op], bytes_per_element: sp.Expr,
                     extra or {})
 
 
-@dataclass(frozen=True)
-class Costs:
-    """Exact per-sample costs of one spec. ``flops`` = 2 x ``macs``."""
+class MacTotals:
+    """``macs`` (conv + linear, the papers' headline "FLOPs") and ``flops`` = 2 x MACs, from a
+    ``macs_by_key`` dict; shared by a layer's and a network's costs."""
 
-    params: int
     macs_by_key: dict[str, int]
-    elementwise: dict[str, int]
-    mem_bytes: int
-    extra: dict[str, Any]
 
     @property
     def macs(self) -> int:
@@ -182,6 +178,17 @@ class Costs:
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class Costs(MacTotals):
+    """Exact per-sample costs of one spec. ``flops`` = 2 x ``macs``."""
+
+    params: int
+    macs_by_key: dict[str, int]
+    elementwise: dict[str, int]
+    mem_bytes: int
+    extra: dict[str, Any]
 
     def fvcore_elementwise(self) -> dict[str, int]:
         """The elementwise kinds fvcore counts, with our numbers."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ..spec import Spec
+from ..spec import MacTotals, Spec
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _short(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class NetworkCosts:
+class NetworkCosts(MacTotals):
     """Per-layer exact costs (``table``) and totals, per sample. Units in the column names."""
 
     per_layer: list[tuple["Layer", Any]]  # (layer, its Costs); ``table`` is the DataFrame view
@@ -106,16 +106,6 @@ class NetworkCosts:
         import pandas as pd
 
         return pd.DataFrame([_layer_row(layer, c) for layer, c in self.per_layer])
-
-    @property
-    def macs(self) -> int:
-        """conv + linear MACs (the papers' headline 'FLOPs')."""
-        return sum(self.macs_by_key.values())
-
-    @property
-    def flops(self) -> int:
-        """FLOPs = 2 x MACs."""
-        return 2 * self.macs
 
     def totals(self) -> dict[str, int]:
         out = {"params": self.params, "MACs": self.macs, "FLOPs": self.flops}
