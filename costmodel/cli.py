@@ -155,6 +155,42 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if row["match"] else 1
 
 
+def cmd_formula(args: argparse.Namespace) -> int:
+    """Print a design's symbolic formulas (sympy pretty print, or LaTeX with --latex)."""
+    import sympy as sp
+
+    latex = args.latex or "--latex" in args.options
+    spec = spec_from_args(args.design, [o for o in args.options if o != "--latex"])
+    f = type(spec).formulas(spec.structure())
+    short, legend = output_size_symbols(f)
+    rows = [("params", f.params, "parameters"), ("MACs (conv + linear)", f.macs_total, "MACs"),
+            ("FLOPs", f.flops, "FLOPs = 2 x MACs")]
+    rows += [(f"{kind} ops", expr, "elementwise ops") for kind, expr in f.elementwise.items() if expr != 0]
+    rows += [("memory traffic", f.mem_bytes, "bytes"), *[(name, expr, "") for name, expr in f.extra.items()]]
+    rows += [(f"where {sym_}", expr, "output size") for sym_, expr in legend.items()]
+    render = sp.latex if latex else (lambda e: sp.pretty(e, use_unicode=True))
+    print(f"{spec.title} -- symbols are the spec's fields; 0/1 flags (bias, bn, act, ...) switch terms")
+    for name, expr, unit in rows:
+        print(f"\n{name}{f' [{unit}]' if unit else ''}:")
+        print(render(sp.sympify(expr).xreplace(short) if not name.startswith("where") else expr))
+    return 0
+
+
+def output_size_symbols(f) -> tuple[dict, dict]:
+    """Short names (h_o1, w_o1, ...) for the output-size subexpressions of a design's convs, so a
+    formula reads c_out*c_in*k**2*h_o1*w_o1 with the floor expressions listed once below it."""
+    import sympy as sp
+
+    found: dict = {}
+    for op in f.ops:
+        for axis in ("h_out", "w_out"):
+            expr = sp.sympify(op.geometry.get(axis, 0))
+            if expr.has(sp.floor) and expr not in found:
+                index = sum(1 for k in found if str(found[k]).startswith(axis[0])) + 1
+                found[expr] = sp.Symbol(f"{axis[0]}_o{index}", integer=True, positive=True)
+    return found, {v: k for k, v in found.items()}
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .validation import compare
 
@@ -183,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_design_command(sub, "validate", cmd_validate,
                            "Analytic vs fvcore vs FlopCounterMode vs params for one design.")
     p.add_argument("--batch", type=int, default=1, help="batch size traced (default 1)")
+    p = add_design_command(sub, "formula", cmd_formula,
+                           "Symbolic formulas of one design (structural flags such as --variant pick the form).")
+    p.add_argument("--latex", action="store_true", help="print LaTeX instead of a pretty print")
     p = sub.add_parser("compare", help="table of every design at its reference config")
     p.add_argument("designs", nargs="*", help="design names (default: all)")
     p.add_argument("--executed", action="store_true",
@@ -209,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `costmodel formula ... | head`
+        sys.stderr.close()
+        return 0
     except ValueError as exc:  # includes UsageError: bad input is one line, exit 2
         print(f"costmodel: error: {exc}", file=sys.stderr)
         return 2

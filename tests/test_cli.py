@@ -58,3 +58,13 @@ def test_query_does_not_import_torch():
             "assert 'torch' not in sys.modules and 'fvcore' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_formula_prints_readable_and_latex_forms():
+    out = run("formula", "separable")
+    assert out.returncode == 0, out.stderr
+    # MACs c_in*c_out*h_o1*w_o1 + c_in*k^2*h_o1*w_o1, with h_o1 defined once below
+    assert "MACs (conv + linear) [MACs]" in out.stdout and "where h_o1 [output size]" in out.stdout
+    latex = run("formula", "ghost", "--latex")
+    assert latex.returncode == 0, latex.stderr
+    assert r"\left\lceil{\frac{c_{out}}{s}}\right\rceil" in latex.stdout  # m = ceil(c_out/s)
