@@ -162,33 +162,17 @@ def cmd_formula(args: argparse.Namespace) -> int:
     latex = args.latex or "--latex" in args.options
     spec = spec_from_args(args.design, [o for o in args.options if o != "--latex"])
     f = type(spec).formulas(spec.structure())
-    short, legend = output_size_symbols(f)
     rows = [("params", f.params, "parameters"), ("MACs (conv + linear)", f.macs_total, "MACs"),
             ("FLOPs", f.flops, "FLOPs = 2 x MACs")]
     rows += [(f"{kind} ops", expr, "elementwise ops") for kind, expr in f.elementwise.items() if expr != 0]
     rows += [("memory traffic", f.mem_bytes, "bytes"), *[(name, expr, "") for name, expr in f.extra.items()]]
-    rows += [(f"where {sym_}", expr, "output size") for sym_, expr in legend.items()]
+    rows += [(f"where {short}", expr, "output size") for short, expr in f.output_sizes().items()]
     render = sp.latex if latex else (lambda e: sp.pretty(e, use_unicode=True))
     print(f"{spec.title} -- symbols are the spec's fields; 0/1 flags (bias, bn, act, ...) switch terms")
     for name, expr, unit in rows:
         print(f"\n{name}{f' [{unit}]' if unit else ''}:")
-        print(render(sp.sympify(expr).xreplace(short) if not name.startswith("where") else expr))
+        print(render(expr if name.startswith("where") else f.readable(expr)))
     return 0
-
-
-def output_size_symbols(f) -> tuple[dict, dict]:
-    """Short names (h_o1, w_o1, ...) for the output-size subexpressions of a design's convs, so a
-    formula reads c_out*c_in*k**2*h_o1*w_o1 with the floor expressions listed once below it."""
-    import sympy as sp
-
-    found: dict = {}
-    for op in f.ops:
-        for axis in ("h_out", "w_out"):
-            expr = sp.sympify(op.geometry.get(axis, 0))
-            if expr.has(sp.floor) and expr not in found:
-                index = sum(1 for k in found if str(found[k]).startswith(axis[0])) + 1
-                found[expr] = sp.Symbol(f"{axis[0]}_o{index}", integer=True, positive=True)
-    return found, {v: k for k, v in found.items()}
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

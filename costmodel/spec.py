@@ -148,6 +148,22 @@ class Formulas:
     def __getitem__(self, name: str) -> sp.Expr:
         return self.quantities()[name]
 
+    def output_sizes(self) -> dict[sp.Symbol, sp.Expr]:
+        """Short names h_o1, w_o1, ... for the output-size floor expressions of the design's ops,
+        so that a formula prints as c_out*c_in*k**2*h_o1*w_o1 with each size defined once."""
+        names: dict[sp.Expr, sp.Symbol] = {}
+        for op in self.ops:
+            for axis in ("h_out", "w_out"):
+                expr = sp.sympify(op.geometry.get(axis, 0))
+                if expr.has(sp.floor) and expr not in names:
+                    index = sum(1 for v in names.values() if v.name[0] == axis[0]) + 1
+                    names[expr] = sp.Symbol(f"{axis[0]}_o{index}", integer=True, positive=True)
+        return {v: k for k, v in names.items()}
+
+    def readable(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with output sizes replaced by their short names (see ``output_sizes``)."""
+        return sp.sympify(expr).xreplace({full: short for short, full in self.output_sizes().items()})
+
 
 def sum_ops(design: str, ops: Sequence[Op], bytes_per_element: sp.Expr,
             extra: dict[str, sp.Expr] | None = None) -> Formulas:

@@ -61,12 +61,13 @@ def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]
         parts.append(f"<p>{esc(doc[0])}</p>")
     if cls.reference:
         parts.append(f"<p class=\"note\">Reference: {esc(cls.reference)}</p>")
-    parts.append(formula_block("params", f.params, "parameters"))
-    parts.append(formula_block("MACs", f.macs_total, "multiply-accumulates per sample, conv + linear"))
+    parts.append(formula_block("params", f.readable(f.params), "parameters"))
+    parts.append(formula_block("MACs", f.readable(f.macs_total), "multiply-accumulates per sample, conv + linear"))
+    parts += [formula_block(str(short), full, "output size") for short, full in f.output_sizes().items()]
     parts.append(_ratio_html(spec, ref, row, ratio_seconds))
     more = [f"<p><b>Hyperparameters</b></p>{table(_fields(cls))}",
-            formula_block("bytes", f.mem_bytes, "memory traffic per sample"),
-            *(formula_block(key, expr, "design-specific") for key, expr in f.extra.items()),
+            formula_block("bytes", f.readable(f.mem_bytes), "memory traffic per sample"),
+            *(formula_block(key, f.readable(expr), "design-specific") for key, expr in f.extra.items()),
             f"<p><b>At the reference config</b> ({esc(spec_text(spec))}):</p>{table(_cost_rows(c))}"]
     try:
         more.append(f"<p><b>Per-op costs (exact)</b></p>{table(spec.op_table())}")
