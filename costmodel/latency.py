@@ -248,7 +248,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .profile import calibrate, profile_path
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
-                        budget_s=args.budget, clock=args.clock or "wall")
+                        budget_s=args.budget, clock=args.clock or "wall", sweep_csv=args.sweep_csv)
     path = profile.save(args.profile or profile_path(profile.device, profile.threads))
     peaks = profile.peaks
     print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, "
@@ -308,6 +308,7 @@ def add_cli(sub) -> None:
 
     p = sub.add_parser("calibrate", help="measure peak MAC/s and bandwidth; fit latency curves")
     p.add_argument("--no-fit", action="store_true", help="roofline peaks only (skip the training sweep)")
+    p.add_argument("--sweep-csv", default=None, help="also write the training sweep's rows to this CSV")
     p.add_argument("--budget", type=float, default=30.0,
                    help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
     _add_timing_flags(p)

@@ -184,8 +184,9 @@ def measure_peaks(threads: int = 1, device: str = "cpu", min_run_time: float = 0
 
 def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
               budget_s: float = 35.0, seed: int = 0, show_progress: bool = True,
-              clock: str = "wall") -> Profile:
-    """Measure this device's peaks and (``fit``) fit the efficiency curves on a training sweep."""
+              clock: str = "wall", sweep_csv: str | None = None) -> Profile:
+    """Measure this device's peaks and (``fit``) fit the efficiency curves on a training sweep
+    (its rows are written to ``sweep_csv`` when given)."""
     import torch
 
     from .latency import default_device, device_name
@@ -203,6 +204,8 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         from .predict import composition_sweep, fit_composition, fit_curves, training_sweep
 
         frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress)
+        if sweep_csv:
+            frame.to_csv(sweep_csv, index=False)
         curves = fit_curves(frame, profile)
         meta["train_points"] = int(len(frame))
         meta["train_keys"] = sorted(set(frame["key"]))

@@ -226,3 +226,38 @@ def test_latency_eval_end_to_end_tiny(tmp_path):
     summary = result.summary()
     assert summary["n"] == 2 and 0 <= summary["within_10"] <= summary["within_20"] <= 1
     assert result.conditions["threads"] == 1 and result.conditions["device"] == "cpu"
+
+
+def test_composition_fit_is_robust_to_one_outlier():
+    import pandas as pd
+
+    from costmodel.predict import fit_composition
+
+    # six designs exactly "call 1 us + sum of ops + 3 us per op after the first", one that runs
+    # twice as long (hidden work): the robust fit still finds 3 us
+    n_ops = [1, 2, 3, 5, 8, 4, 3]
+    sums = [50e-6, 80e-6, 100e-6, 200e-6, 300e-6, 150e-6, 100e-6]
+    measured = [1e-6 + s + 3e-6 * (n - 1) for s, n in zip(sums, n_ops)]
+    measured[-1] *= 2
+    frame = pd.DataFrame({"n_ops": n_ops, "sum_ops_s": sums, "measured_s": measured})
+    comp = fit_composition(frame, _profile())
+    assert comp["per_op_s"] == pytest.approx(3e-6)
+    # a design of 3 ops whose ops sum to 100 us: 1 (call) + 100 + 2 * 3 = 107 us
+    prof = _profile(composition=comp)
+    spec = Conv(c_in=8, c_out=16, k=3, h=10, w=10, bn=True, act=True)  # conv, bn, relu: 3 ops
+    assert predict_spec(spec, prof) == pytest.approx(predict_spec(spec, _profile()) + 2 * 3e-6)
+
+
+def test_neighbour_correction_is_local():
+    import numpy as np
+
+    from costmodel.predict import _kernel_mean
+
+    # two training ops 10 doublings apart with residuals +0.2 and -0.2 (log time)
+    x = np.array([[0.0, 0.0], [10.0, 10.0]])
+    r = np.array([0.2, -0.2])
+    near, far = _kernel_mean(x, r, np.array([[0.0, 0.0], [5.0, 5.0]]), tau=0.5, w0=0.5)
+    # at the first op: weight 1 (and ~0 for the other), shrunk by w0: 0.2 * 1 / (1 + 0.5)
+    assert near == pytest.approx(0.2 / 1.5)
+    # half-way, 7 doublings from both: no neighbour, no correction
+    assert abs(far) < 1e-12
