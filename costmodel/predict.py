@@ -230,10 +230,18 @@ def _predict_one(row: dict[str, Any], profile, refined: bool = True) -> float:
     if not row["macs"]:
         curve = curves.get(cls) or curves.get("elementwise")
         if curve is not None and curve.get("model") == "stream":
-            spill = max(0.0, row["mem_bytes"] - _l2(profile))
-            return (curve["overhead_s"] + row["mem_bytes"] * curve["s_per_byte"]
-                    + spill * curve.get("s_per_spill_byte", 0.0) + row["elem"] * curve["s_per_op"])
+            t = _stream_time(curve, row, _l2(profile))
+            if "neighbours" in curve:
+                t *= math.exp(_neighbour_correction(curve["neighbours"], row, _l2(profile)))
+            return t
     return roofline_op(row, profile)
+
+
+def _stream_time(curve: dict[str, Any], row: dict[str, Any], l2: int) -> float:
+    """overhead + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * elem."""
+    spill = max(0.0, row["mem_bytes"] - l2)
+    return (curve["overhead_s"] + row["mem_bytes"] * curve["s_per_byte"]
+            + spill * curve.get("s_per_spill_byte", 0.0) + row["elem"] * curve["s_per_op"])
 
 
 def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
@@ -683,6 +691,9 @@ NEIGHBOUR_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_
 
 
 def _neighbour_x(row: dict[str, Any], l2: int) -> list[float]:
+    """MAC ops: NEIGHBOUR_FEATURES; elementwise ops: log2 of bytes and of elementwise ops."""
+    if not row["macs"]:
+        return [math.log2(max(1.0, row["mem_bytes"])), math.log2(1.0 + row["elem"])]
     feats = conv_features(row, l2)
     return [feats[f] for f in NEIGHBOUR_FEATURES]
 
@@ -712,7 +723,9 @@ def _fit_neighbours(sub, curve: dict[str, Any], cls: str, profile) -> dict[str, 
     l2, peak = _l2(profile), _peak(profile, cls)
     rows = sub.to_dict("records")
     x = np.array([_neighbour_x(r, l2) for r in rows])
-    r = np.log(sub["measured_s"].to_numpy(float) / np.array([_curve_time(curve, q, peak, l2) for q in rows]))
+    timed = [_stream_time(curve, q, l2) if curve["model"] == "stream" else _curve_time(curve, q, peak, l2)
+             for q in rows]
+    r = np.log(sub["measured_s"].to_numpy(float) / np.array(timed))
     best = None
     for tau in (0.25, 0.5, 1.0):
         for w0 in (0.1, 0.5, 2.0):
@@ -744,7 +757,11 @@ def fit_curves(frame, profile) -> dict[str, dict[str, Any]]:
                         curve["neighbours"] = nb
                     curves[str(key)] = curve
         elif len(part) >= 3:
-            curves[cls] = _fit_stream(part, _l2(profile))
+            curve = _fit_stream(part, _l2(profile))
+            nb = _fit_neighbours(part, curve, cls, profile)
+            if nb:
+                curve["neighbours"] = nb
+            curves[cls] = curve
     pooled = frame[frame["cls"].isin(POOLED)]
     if len(pooled) >= 3:
         curves["elementwise"] = _fit_stream(pooled, _l2(profile))
