@@ -262,8 +262,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               f"({profile.meta.get('train_points', 0)} training points)")
     comp = profile.curves.get("composition")
     if comp:
-        print(f"composition: a design = sum of its ops + {comp['per_op_s'] * 1e6:.2f} us per op after "
-              f"the first ({comp['n']} training designs)")
+        print(f"composition: a design = {comp['scale']:.3f} x sum of its ops + {comp['per_op_s'] * 1e6:.2f} us "
+              f"per op after the first ({comp['n']} training designs)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 

@@ -262,7 +262,7 @@ def predict_spec(spec, profile, batch: int = 1, refined: bool = True) -> float:
     """Predicted seconds per call of ``spec.module()``.
 
     Roofline: container call + sum of its ops. Refined, with a fitted "composition" curve:
-    container call + sum of its ops + per_op_s * (number of ops - 1), because a chain of ops
+    container call + scale * sum of its ops + per_op_s * (number of ops - 1), because a chain of ops
     runs slower than its ops timed alone (each op is one more Python module call and dispatch,
     and the intermediates of a chain compete for the cache).
     """
@@ -302,27 +302,30 @@ def composition_sweep(profile, seed: int = 0, per_design: int = 3, budget_s: flo
     return pd.DataFrame(rows)
 
 
-def fit_composition(frame, profile) -> dict[str, Any] | None:
-    """per_op_s of ``t - call = sum_ops + per_op_s * (n_ops - 1)``: a one-op design is its op
-    (scale 1); each further op adds a fixed cost. Fitted robustly (least absolute relative
-    error: the weighted median of each design's implied cost), because a few designs run hidden
-    work that their op list does not show (e.g. copies of sliced inputs) and must not set the
-    cost for all. None with fewer than 5 multi-op designs."""
-    extra = np.maximum(frame["n_ops"].to_numpy(float) - 1, 0)
-    keep = extra > 0
-    if keep.sum() < 5:
+def fit_composition(frame, profile, iterations: int = 100) -> dict[str, Any] | None:
+    """scale and per_op_s of ``t - call = scale * sum_ops + per_op_s * (n_ops - 1)``.
+
+    A chain of ops runs a little slower than its ops timed alone (scale), and each op after the
+    first adds a fixed dispatch cost (per_op_s). Fitted robustly, by least absolute relative
+    error (iteratively reweighted least squares), because a few designs run hidden work that
+    their op list does not show (e.g. copies of sliced inputs) and must not set the constants
+    for all. None with fewer than 5 designs.
+    """
+    if len(frame) < 5:
         return None
-    t = frame["measured_s"].to_numpy(float)[keep] - profile.peaks["call_overhead_s"]
-    sums = frame["sum_ops_s"].to_numpy(float)[keep]
-    extra = extra[keep]
-    implied = (t - sums) / extra  # the per-op cost that would make each design exact
-    weight = extra / t  # d|(s + d e)/t - 1| / dd
-    order = np.argsort(implied)
-    cumulative = np.cumsum(weight[order])
-    per_op = max(0.0, float(implied[order][np.searchsorted(cumulative, cumulative[-1] / 2)]))
-    pred = sums + per_op * extra
-    return {"model": "composition", "scale": 1.0, "per_op_s": per_op, "n": int(len(frame)),
-            "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}
+    t = frame["measured_s"].to_numpy(float) - profile.peaks["call_overhead_s"]
+    a = np.stack([frame["sum_ops_s"].to_numpy(float),
+                  np.maximum(frame["n_ops"].to_numpy(float) - 1, 0)], axis=1) / t[:, None]
+    coef = np.array([1.0, 0.0])
+    for _ in range(iterations):
+        weight = 1.0 / np.maximum(np.abs(a @ coef - 1.0), 1e-6)  # L1 as reweighted L2
+        sw = np.sqrt(weight)
+        coef, *_ = np.linalg.lstsq(a * sw[:, None], sw, rcond=None)
+        if coef[1] < 0:  # no negative per-op cost: the scale alone
+            coef = np.array([float(np.sum(weight * a[:, 0]) / np.sum(weight * a[:, 0] ** 2)), 0.0])
+    pred = (a @ coef) * t
+    return {"model": "composition", "scale": float(coef[0]), "per_op_s": float(coef[1]),
+            "n": int(len(t)), "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}
 
 
 def predict_table(spec, profile, batch: int = 1):

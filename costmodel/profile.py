@@ -212,6 +212,8 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         with_curves = dataclasses.replace(profile, curves=curves)
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3,
                                           show_progress=show_progress)
+        if sweep_csv:
+            designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
         composition = fit_composition(designs_frame, profile)
         if composition:
             curves["composition"] = composition
