@@ -230,7 +230,11 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from .predict import predict_spec
     from .profile import load_profile
 
-    spec = spec_from_args(args.design, args.options)
+    own = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_latency_flags(own)  # the latency flags may also come after the design's flags
+    given, rest = own.parse_known_args(args.options)
+    vars(args).update(vars(given))
+    spec = spec_from_args(args.design, rest)
     timing = measure_spec(spec, batch=args.batch, dtype=args.dtype, threads=args.threads,
                           device=args.device, min_run_time=args.min_run_time, clock=args.clock or "wall")
     row = timing.row()
@@ -294,17 +298,21 @@ def cmd_latency_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_latency_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--dtype", default="float32", help="float32 (default), float16, bfloat16, float64")
+    p.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed blocks (default 0.3)")
+    p.add_argument("--predict", action="store_true", help="also print the calibrated prediction")
+    _add_timing_flags(p)
+
+
 def add_cli(sub) -> None:
     """Subcommands: latency, calibrate, latency-eval, latency-gaps."""
     from .cli import add_design_command
 
     p = add_design_command(sub, "latency", cmd_latency,
                            "Measured latency of one design (torch.utils.benchmark), optional prediction.")
-    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--dtype", default="float32", help="float32 (default), float16, bfloat16, float64")
-    p.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed blocks (default 0.3)")
-    p.add_argument("--predict", action="store_true", help="also print the calibrated prediction")
-    _add_timing_flags(p)
+    _add_latency_flags(p)
 
     p = sub.add_parser("calibrate", help="measure peak MAC/s and bandwidth; fit latency curves")
     p.add_argument("--no-fit", action="store_true", help="roofline peaks only (skip the training sweep)")

@@ -262,3 +262,13 @@ def test_neighbour_correction_is_local():
     assert near == pytest.approx(0.2 / 1.5)
     # half-way, 7 doublings from both: no neighbour, no correction
     assert abs(far) < 1e-12
+
+
+def test_cli_latency_flags_before_or_after_design_flags(tmp_path, capsys):
+    from costmodel.cli import main
+
+    path = _profile().save(tmp_path / "p.json")
+    code = main(["latency", "conv", "--c-in", "4", "--min-run-time", "0.02", "--c-out", "4", "--h", "6",
+                 "--w", "6", "--predict", "--profile", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "median_us" in out and "predicted_s" in out and "conv(" in out
