@@ -277,7 +277,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
-                          rounds=args.rounds,
+                          rounds=args.rounds, anchor=not args.no_anchor,
                           min_run_time=args.min_run_time, designs_=args.designs or None)
     print_eval(result, worst=args.worst)
     if args.csv:
@@ -329,6 +329,8 @@ def add_cli(sub) -> None:
     p.add_argument("--min-run-time", type=float, default=0.25, help="seconds of timed blocks per config")
     p.add_argument("--rounds", type=int, default=2,
                    help="interleaved measurement rounds; a config's latency is its best round median")
+    p.add_argument("--no-anchor", action="store_true",
+                   help="skip re-timing the profile's anchor ops (the drift-scaled prediction)")
     p.add_argument("--worst", type=int, default=10, help="how many worst configs to print")
     p.add_argument("--csv", default=None, help="write every row to this CSV file")
     _add_timing_flags(p)

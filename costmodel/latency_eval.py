@@ -140,13 +140,18 @@ def _conditions(profile, threads: int, clock: str, min_run_time: float) -> dict[
 def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device: str | None = None,
                  profile_path_: str | None = None, min_run_time: float = 0.25,
                  designs_: list[str] | None = None, clock: str | None = None, rounds: int = 2,
-                 show_progress: bool = True) -> EvalResult:
+                 anchor: bool = True, show_progress: bool = True) -> EvalResult:
     """Measure held-out configs of every (or the named) design and compare with the predictions.
 
     Each config is measured in ``rounds`` interleaved rounds (all configs once, then again), and
     its latency is the smallest of its per-round medians: a burst of load from other processes
     then has to hit every round of a config to bias it.
+
+    ``anchor``: at the start of each round, re-time the profile's anchor ops (a dozen training
+    ops) and report a second prediction scaled by how much slower or faster the machine runs now
+    than during calibration (``anchored_err``; the plain ``err`` is unchanged).
     """
+    import numpy as np
     import pandas as pd
 
     from .latency import default_device, measure, progress, spec_label
@@ -177,8 +182,17 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
         except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
             row["error"] = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
+    from .predict import anchor_drift
+
     work = [(r, case) for r in range(rounds) for case in cases if "error" not in case[0]]
-    for _, (row, module, x) in progress(work, "latency-eval", show_progress):
+    drifts: list[float] = []
+    current_round = -1
+    for round_, (row, module, x) in progress(work, "latency-eval", show_progress):
+        if anchor and round_ != current_round:  # re-time the anchor ops at the start of each round
+            current_round = round_
+            drift = anchor_drift(profile)
+            if drift is not None:
+                drifts.append(drift)
         if "error" in row:
             continue
         try:
@@ -190,10 +204,15 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
         if "measured_us" not in row or 1e6 * t.median_s < row["measured_us"]:
             row.update(measured_us=1e6 * t.median_s, iqr_us=1e6 * t.iqr_s, cv=t.cv, noisy=t.noisy)
         row.setdefault("round_us", []).append(round(1e6 * t.median_s, 3))
+    drift = float(np.median(drifts)) if drifts else None
+    conditions["anchor_drift"] = drift if drift is not None else "n/a"
     for row in rows:
         if "measured_us" in row and "error" not in row:
             row["err"] = row["predicted_us"] / row["measured_us"] - 1
             row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
+            if drift is not None:
+                row["anchored_us"] = row["predicted_us"] * drift
+                row["anchored_err"] = row["anchored_us"] / row["measured_us"] - 1
             spread = row["round_us"]
             row["round_spread"] = max(spread) / min(spread) - 1
     conditions["load_avg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
@@ -209,7 +228,8 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
 
     frame = result.frame
     lines = []
-    for name, col in (("refined (fitted curves)", "err"), ("roofline only", "roofline_err")):
+    for name, col in (("refined (fitted curves)", "err"),
+                      ("refined x anchor drift", "anchored_err"), ("roofline only", "roofline_err")):
         if col in frame:
             s = result.summary(col)
             lines.append({"predictor": name, "configs": s["n"], "within ±10%": f"{100 * s['within_10']:.0f}%",

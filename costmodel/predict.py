@@ -536,6 +536,39 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     return plan
 
 
+def training_case(kind: str, spec: dict[str, Any]):
+    """(module, inputs, op row) of one training item."""
+    if kind == "conv":
+        return _conv_case(spec)
+    if kind == "linear":
+        return _linear_case(random.Random(spec["seed"]))
+    return _stream_case(spec["kind"], spec["c"], spec["h"])
+
+
+def pick_anchors(frame, count: int = 12) -> list[dict[str, Any]]:
+    """A few training ops spread over the time range (every n-th by measured time), stored in
+    the profile with their times: re-timing them later tells how much faster or slower the
+    machine runs now than during calibration (a shared machine drifts by several percent)."""
+    ordered = frame.sort_values("measured_s").reset_index(drop=True)
+    step = max(1, len(ordered) // count)
+    picks = ordered.iloc[step // 2::step].head(count)
+    return [{"kind": it[0], "spec": it[1], "s": float(t)} for it, t in zip(picks["item"], picks["measured_s"])]
+
+
+def anchor_drift(profile, min_run_time: float = 0.03) -> float | None:
+    """Median of (time now / time at calibration) over the profile's anchor ops; None if none."""
+    from .latency import measure
+
+    anchors = profile.meta.get("anchors") or []
+    ratios = []
+    for a in anchors:
+        module, inputs, _ = training_case(a["kind"], a["spec"])
+        t = measure(module, inputs, threads=profile.threads, device=profile.device,
+                    min_run_time=min_run_time, clock=profile.clock).median_s
+        ratios.append(t / a["s"])
+    return float(np.median(ratios)) if ratios else None
+
+
 def item_key(kind: str, spec: dict[str, Any]) -> str:
     """A stable text key of one training item (stored in the profile to keep eval disjoint)."""
     return kind + ":" + ",".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "seed")
@@ -557,15 +590,10 @@ def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time:
     for kind, spec in progress(plan, "training sweep", show_progress):
         if time.perf_counter() - start > budget_s:
             break
-        if kind == "conv":
-            module, inputs, row = _conv_case(spec)
-        elif kind == "linear":
-            module, inputs, row = _linear_case(random.Random(spec["seed"]))
-        else:
-            module, inputs, row = _stream_case(spec["kind"], spec["c"], spec["h"])
+        module, inputs, row = training_case(kind, spec)
         timing = measure(module, inputs, threads=profile.threads, device=profile.device,
                          min_run_time=min_run_time, clock=profile.clock)
-        row.update(key=item_key(kind, spec), measured_s=timing.median_s, cv=timing.cv,
+        row.update(key=item_key(kind, spec), measured_s=timing.median_s, cv=timing.cv, item=(kind, spec),
                    cls=latency_class(row))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -201,7 +201,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     curves: dict[str, dict[str, Any]] = {}
     if fit:
-        from .predict import composition_sweep, fit_composition, fit_curves, training_sweep
+        from .predict import composition_sweep, fit_composition, fit_curves, pick_anchors, training_sweep
 
         frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress)
         if sweep_csv:
@@ -209,6 +209,8 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         curves = fit_curves(frame, profile)
         meta["train_points"] = int(len(frame))
         meta["train_keys"] = sorted(set(frame["key"]))
+        meta["anchors"] = pick_anchors(frame)
+        frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3,
                                           show_progress=show_progress)
