@@ -1,30 +1,42 @@
 """Predicted latency from the analytic per-op costs (MACs, bytes, op class) and a device profile.
 
-A design's latency is the sum of its ops' latencies plus one container call:
+A design's latency is built from its ops (``spec.op_table()``):
 
-    t(design) = call_overhead + sum over ops of t(op)
+    t(design) = call_overhead + scale * sum over ops of t(op) + per_op_s * (ops - 1)
 
-Roofline (always available after ``costmodel calibrate --no-fit``):
+(``scale`` and ``per_op_s``: the "composition" curve, fitted on whole designs; without it,
+scale = 1 and per_op_s = 0).
 
-    t(op) = call_overhead + max(MACs / peak_class, mem_bytes / bandwidth)
+Roofline (always available, also after ``costmodel calibrate --no-fit``):
 
-with ``peak_class`` the depthwise peak for depthwise convs and the dense peak otherwise.
+    t(op) = call_overhead + max(MACs / peak, mem_bytes / bandwidth)
 
-Refined (fitted on a training sweep of single ops by ``costmodel calibrate``):
-  * conv classes (dense, pointwise, depthwise, group) and linear: one **efficiency curve** each,
+with the depthwise peak for depthwise convs and the dense peak otherwise.
 
-        t(op) = overhead_class + MACs / (peak_class * efficiency),
+Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
+  * MAC ops get one **efficiency curve** per key = class / CPU kernel (``curve_key``):
+    dense, pointwise, group, depthwise (and depthwise with a channel multiplier), transposed
+    conv, linear; on a CPU each conv class is split by the kernel PyTorch dispatches it to
+    (``conv_backend``: oneDNN or im2col + GEMM), and grouped convs whose channels per group
+    fill no 16-channel block are apart ("unblocked"):
+
+        t(op) = overhead + s_per_byte * mem_bytes + MACs / (peak * efficiency),
         log(efficiency) = b0 + sum_i b_i * feature_i,
 
-    features are log2 of the per-group channels, the output pixels (x batch), the kernel area,
-    the stride, and the vector-lane waste ``log2(ceil(c/16)*16/c)``: each coefficient b_i says
-    how efficiency changes when that quantity doubles (an elasticity), so the fit stays small
-    and explainable (at most 7 numbers per class, listed by ``costmodel calibrate``);
-  * elementwise kinds (batch_norm, relu, add, concat, pools...): a streaming line per kind,
+    features (``conv_features``) are log2 of the channels per group, groups, output pixels,
+    kernel area and stride, the vector-lane waste and block alignment of the channel counts,
+    and how far the working set exceeds L2: each b_i says how efficiency changes when that
+    quantity doubles. Fitted by Levenberg-Marquardt on the log error (relative error), with a
+    ridge on the b_i chosen by 4-fold cross-validation.
+  * elementwise kinds (batch_norm, relu, add, concat, pools, gather, pad...) get a line:
 
-        t(op) = overhead_kind + mem_bytes * seconds_per_byte + elementwise_ops * seconds_per_op.
+        t(op) = overhead + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * ops.
 
-Ops of a kind that has no curve fall back to the roofline.
+  * both then get a **neighbour correction** when it helps in leave-one-out: the
+    Gaussian-weighted mean of the log residuals of the training ops near this one (distance in
+    doublings), shrunk to 0 away from them.
+
+Ops of a kind without a curve fall back to the roofline.
 """
 
 from __future__ import annotations
