@@ -92,22 +92,16 @@ def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
 
 def training_key(spec) -> str | None:
     """The training-sweep key of a single-conv spec (to keep held-out and training apart)."""
-    from .predict import item_key
+    from .predict import _geometry_from_row, item_key, op_rows
 
     try:
-        rows = spec.op_table().to_dict("records")
+        rows = op_rows(spec)
     except Exception:  # noqa: BLE001 - a design without an op table cannot collide
         return None
-    if len(rows) != 1 or rows[0]["kind"] != "conv":
+    if len(rows) != 1 or rows[0]["kind"] not in ("conv", "conv_transpose"):
         return None
-    row = rows[0]
-    h = math.isqrt(row["reads"] // max(1, row["c_in"]))
-    item = dict(cls=None, cin=row["c_in"], cout=row["c_out"], k=row["k"], kw=row["k_w"], h=h,
-                stride=row["stride"], groups=row["groups"], batch=1)
-    from .predict import latency_class
-
-    item["cls"] = latency_class(row)
-    return item_key("conv", item)
+    item = _geometry_from_row(rows[0])
+    return item_key("conv", item) if item is not None else None
 
 
 @dataclass

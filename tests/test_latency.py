@@ -272,3 +272,18 @@ def test_cli_latency_flags_before_or_after_design_flags(tmp_path, capsys):
                  "--w", "6", "--predict", "--profile", str(path)])
     out = capsys.readouterr().out
     assert code == 0 and "median_us" in out and "predicted_s" in out and "conv(" in out
+
+
+def test_held_out_configs_skip_training_convs():
+    from costmodel.latency_eval import sample_specs, training_key
+    from costmodel.predict import item_key
+
+    # the single-conv design and the training item of the same geometry share one key
+    spec = Conv(c_in=32, c_out=64, k=3, h=14, w=14)
+    item = {"cls": "dense", "cin": 32, "cout": 64, "k": 3, "kw": 3, "h": 14, "stride": 1, "groups": 1,
+            "batch": 1, "pad": 1, "pad_w": 1, "transpose": False}
+    assert training_key(spec) == item_key("conv", item)
+    assert training_key(Conv(c_in=32, c_out=64, k=3, h=14, w=14, bn=True)) is None  # 2 ops
+    seen = {training_key(s) for s in sample_specs(Conv, 20, seed=3)}
+    again = sample_specs(Conv, 20, seed=3, exclude=seen)
+    assert again and not {training_key(s) for s in again} & seen
