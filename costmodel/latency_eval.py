@@ -84,7 +84,9 @@ def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
             macs = spec.macs()
         except (ValueError, ZeroDivisionError, TypeError):
             continue
-        if not 0 < macs <= max_macs or spec in out or (exclude and training_key(spec) in exclude):
+        if not 0 < macs <= max_macs or spec in out:
+            continue
+        if exclude and (key := training_key(spec)) is not None and key in exclude:
             continue
         out.append(spec)
     return out
