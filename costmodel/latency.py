@@ -239,12 +239,18 @@ def cmd_latency(args: argparse.Namespace) -> int:
                           device=args.device, min_run_time=args.min_run_time, clock=args.clock or "wall")
     row = timing.row()
     rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
+    table = None
     if args.predict:
+        from .predict import predict_table
+
         profile = load_profile(args.profile, device=timing.device, threads=args.threads)
         pred = predict_spec(spec, profile, batch=args.batch)
         rows.append({"quantity": "predicted_s", "value": pred})
         rows.append({"quantity": "prediction error %", "value": 100 * (pred / timing.median_s - 1)})
+        table = predict_table(spec, profile, batch=args.batch)
     print_frame(pd.DataFrame(rows).astype(str), f"Latency of {timing.label}")
+    if table is not None:
+        print_frame(table, "Per op: MACs, bytes moved, MACs/byte, roofline and fitted prediction (us)")
     return 0
 
 
