@@ -314,6 +314,10 @@ def composition_sweep(profile, seed: int = 0, per_design: int = 3, budget_s: flo
     return pd.DataFrame(rows)
 
 
+SCALE_RANGE = (0.8, 1.25)
+"""A composition scale outside this range means the op curves are off, not the composition."""
+
+
 def fit_composition(frame, profile, iterations: int = 100) -> dict[str, Any] | None:
     """scale and per_op_s of ``t - call = scale * sum_ops + per_op_s * (n_ops - 1)``.
 
@@ -335,6 +339,17 @@ def fit_composition(frame, profile, iterations: int = 100) -> dict[str, Any] | N
         coef, *_ = np.linalg.lstsq(a * sw[:, None], sw, rcond=None)
         if coef[1] < 0:  # no negative per-op cost: the scale alone
             coef = np.array([float(np.sum(weight * a[:, 0]) / np.sum(weight * a[:, 0] ** 2)), 0.0])
+    if not SCALE_RANGE[0] <= coef[0] <= SCALE_RANGE[1]:
+        # the op curves themselves are off (too small a training sweep): keep scale 1 and fit
+        # only the per-op cost, as the weighted median of each design's implied cost
+        extra, sums = a[:, 1] * t, a[:, 0] * t
+        keep = extra > 0
+        implied = (t[keep] - sums[keep]) / extra[keep]
+        weight = extra[keep] / t[keep]
+        order = np.argsort(implied)
+        cumulative = np.cumsum(weight[order])
+        per_op = implied[order][np.searchsorted(cumulative, cumulative[-1] / 2)] if keep.any() else 0.0
+        coef = np.array([1.0, max(0.0, float(per_op))])
     pred = (a @ coef) * t
     return {"model": "composition", "scale": float(coef[0]), "per_op_s": float(coef[1]),
             "n": int(len(t)), "train_median_abs_pct": float(100 * np.median(np.abs(pred / t - 1)))}

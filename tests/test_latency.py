@@ -287,3 +287,24 @@ def test_held_out_configs_skip_training_convs():
     seen = {training_key(s) for s in sample_specs(Conv, 20, seed=3)} - {None}
     again = sample_specs(Conv, 20, seed=3, exclude=seen)
     assert again and not {training_key(s) for s in again} & seen
+
+
+def test_composition_scale_out_of_range_falls_back_to_per_op_cost():
+    import pandas as pd
+
+    from costmodel.predict import fit_composition
+
+    # designs that take 2x their ops (op curves far off) plus 5 us per extra op: the scale 2
+    # is refused; the per-op cost is each design's implied cost, weighted median:
+    # (t - s) / e = (2 s + 5e-6 e - s) / e = s / e + 5e-6
+    n_ops = [2, 3, 5, 2, 3]
+    sums = [40e-6, 60e-6, 80e-6, 20e-6, 30e-6]
+    measured = [1e-6 + 2 * s + 5e-6 * (n - 1) for s, n in zip(sums, n_ops)]
+    comp = fit_composition(pd.DataFrame({"n_ops": n_ops, "sum_ops_s": sums, "measured_s": measured}),
+                           _profile())
+    assert comp["scale"] == 1.0
+    # implied costs s/e + 5 us: 45, 35, 25, 25, 20 us with weights e/t (t in us: 86, 131, 181,
+    # 46, 71): 1/86, 2/131, 4/181, 1/46, 2/71. Sorted by cost: 20 (.0282), 25 (.0221),
+    # 25 (.0217), 35 (.0153), 45 (.0116); half the total weight (.0989 / 2 = .0495) is reached
+    # at the first 25 us: the weighted median is 25 us
+    assert comp["per_op_s"] == pytest.approx(25e-6)
