@@ -43,8 +43,8 @@ _EXPORTS: dict[str, str] = {
     "predict_spec": "costmodel.predict:predict_spec",
     "traffic": "costmodel.memory:traffic",
     "traffic_table": "costmodel.memory:traffic_table",
-    "latency_eval": "costmodel.latency_eval:latency_eval",
-    "explained_gaps": "costmodel.latency_eval:explained_gaps",
+    "latency_eval": "costmodel.latency_accuracy:latency_eval",
+    "explained_gaps": "costmodel.latency_accuracy:explained_gaps",
     # designs
     "Conv": "costmodel.designs.conv:Conv",
     "Pointwise": "costmodel.designs.conv:Pointwise",

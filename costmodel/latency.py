@@ -16,7 +16,7 @@ is never separated from the conditions it was measured under.
 
 The CLI commands ``latency``, ``calibrate``, ``latency-eval`` and ``latency-gaps`` are added here
 (see ``add_cli``); calibration lives in ``costmodel.profile``, prediction in ``costmodel.predict``
-and the held-out evaluation and explained-gaps table in ``costmodel.latency_eval``.
+and the held-out evaluation and explained-gaps table in ``costmodel.latency_accuracy``.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_latency_eval(args: argparse.Namespace) -> int:
-    from .latency_eval import latency_eval, print_eval
+    from .latency_accuracy import latency_eval, print_eval
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
@@ -294,7 +294,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
 
 def cmd_latency_gaps(args: argparse.Namespace) -> int:
     from .cli import print_frame
-    from .latency_eval import explained_gaps
+    from .latency_accuracy import explained_gaps
 
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
                            clock=args.clock, min_run_time=args.min_run_time,

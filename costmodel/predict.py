@@ -293,7 +293,7 @@ def composition_sweep(profile, seed: int = 0, per_design: int = 3, budget_s: flo
     import pandas as pd
 
     from .latency import measure, progress, spec_label
-    from .latency_eval import sample_specs
+    from .latency_accuracy import sample_specs
     from .registry import designs
 
     specs = [s for cls in designs().values()
@@ -454,7 +454,7 @@ def _geometry_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
 def design_conv_items(seed: int, per_design: int = 2) -> list[dict[str, Any]]:
     """Conv ops of random configs of every registered design, drawn with a TRAINING seed
     (latency-eval draws with another seed, and skips any single-conv config seen here)."""
-    from .latency_eval import sample_specs
+    from .latency_accuracy import sample_specs
     from .registry import designs
 
     items = []

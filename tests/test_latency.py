@@ -203,7 +203,7 @@ def test_conv_backend_rule_matches_torch_profiler():
 # --- held-out sampling and the evaluation loop -----------------------------------------------------
 
 def test_sample_specs_valid_distinct_for_every_design():
-    from costmodel.latency_eval import MAX_MACS, sample_specs
+    from costmodel.latency_accuracy import MAX_MACS, sample_specs
     from costmodel.registry import designs
 
     for name, cls in designs().items():
@@ -215,7 +215,7 @@ def test_sample_specs_valid_distinct_for_every_design():
 
 
 def test_latency_eval_end_to_end_tiny(tmp_path):
-    from costmodel.latency_eval import latency_eval
+    from costmodel.latency_accuracy import latency_eval
 
     path = _profile().save(tmp_path / "p.json")
     result = latency_eval(per_design=1, designs_=["conv", "depthwise"], profile_path_=str(path),
@@ -275,7 +275,7 @@ def test_cli_latency_flags_before_or_after_design_flags(tmp_path, capsys):
 
 
 def test_held_out_configs_skip_training_convs():
-    from costmodel.latency_eval import sample_specs, training_key
+    from costmodel.latency_accuracy import sample_specs, training_key
     from costmodel.predict import item_key
 
     # the single-conv design and the training item of the same geometry share one key
