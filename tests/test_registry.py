@@ -38,7 +38,8 @@ def test_odd_size_stride2_with_options_matches_trace(design):
     cls = designs()[design]
     fields = cls.field_ranges()
     changes = {name: value for name, value in
-               [("h", 15), ("w", 9), ("stride", 2), ("bn", True), ("act", True), ("bias", True)]
+               [("h", 15), ("w", 9), ("stride", 2), ("bn", True), ("act", True), ("bias", True),
+                ("pad", True)]
                if name in fields}
     try:
         spec = cls().replace(**changes)
