@@ -213,7 +213,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3,
-                                          per_design=max(3, int(budget_s // 10)),
+                                          per_design=min(6, max(3, int(budget_s // 10))),
                                           show_progress=show_progress)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
