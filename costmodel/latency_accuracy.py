@@ -67,8 +67,9 @@ def _draw_field(name: str, rng_: Any, default: Any, r: random.Random) -> Any:
 
 
 def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
-                 exclude: set | None = None, tries: int = 400) -> list:
-    """Up to ``count`` distinct valid random specs of design class ``cls`` (square inputs)."""
+                 exclude: set | None = None, tries: int = 400, skip: set | None = None) -> list:
+    """Up to ``count`` distinct valid random specs of design class ``cls`` (square inputs),
+    none whose single-conv training key is in ``exclude`` or whose label is in ``skip``."""
     r = random.Random(f"{cls.name}:{seed}")
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     out: list = []
@@ -88,8 +89,16 @@ def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
             continue
         if exclude and (key := training_key(spec)) is not None and key in exclude:
             continue
+        if skip and _label(spec) in skip:
+            continue
         out.append(spec)
     return out
+
+
+def _label(spec) -> str:
+    from .latency import spec_label
+
+    return spec_label(spec)
 
 
 def training_key(spec) -> str | None:
@@ -163,8 +172,7 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     exclude = set(profile.meta.get("train_keys", []))
     classes = [get_design(n) for n in designs_] if designs_ else list(designs().values())
     seen = set(profile.meta.get("train_configs", []))  # whole configs timed by calibrate
-    specs = [s for cls in classes for s in sample_specs(cls, per_design, seed, exclude=exclude)
-             if spec_label(s) not in seen]
+    specs = [s for cls in classes for s in sample_specs(cls, per_design, seed, exclude=exclude, skip=seen)]
     conditions = _conditions(profile, threads, clock, min_run_time)
     conditions["rounds"] = rounds
     rows: list[dict[str, Any]] = []
