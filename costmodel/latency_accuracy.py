@@ -43,7 +43,7 @@ def _draw_field(name: str, rng_: Any, default: Any, r: random.Random) -> Any:
     if rng_.kind == "flag":
         return r.random() < 0.5 if name in ("bias", "bn", "act") else default
     if rng_.kind == "choice":
-        return default if r.random() < 0.7 else r.choice(rng_.options)
+        return default if r.random() < 0.5 else r.choice(rng_.options)
     if rng_.kind == "real":
         if r.random() < 0.5:
             return default

@@ -212,8 +212,9 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         meta["anchors"] = pick_anchors(frame)
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
-        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3,
-                                          per_design=min(6, max(3, int(budget_s // 10))),
+        # 3 configs per design: small design spaces (subdivision has ~10 configs) must keep
+        # enough configs that calibrate never timed for latency-eval
+        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3, per_design=3,
                                           show_progress=show_progress)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
