@@ -17,7 +17,7 @@ uptime | tee -a "$out/conditions.txt"
     --sweep-csv "$out/sweep-thread.csv" | tee "$out/calibrate-thread.txt"
 "$cm" latency-eval --profile "$out/profile-thread.json" --seed "$seed" \
     --csv "$out/eval-thread.csv" | tee "$out/eval-thread.txt"
-"$cm" latency-gaps --profile "$out/profile-thread.json" | tee "$out/gaps-thread.txt"
+"$cm" latency-gaps --profile "$out/profile-thread.json" --csv "$out/gaps-thread.csv" | tee "$out/gaps-thread.txt"
 
 "$cm" calibrate --profile "$out/profile-wall.json" | tee "$out/calibrate-wall.txt"
 "$cm" latency-eval --profile "$out/profile-wall.json" --seed "$seed" \

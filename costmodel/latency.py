@@ -301,6 +301,9 @@ def cmd_latency_gaps(args: argparse.Namespace) -> int:
                            designs_=args.designs or None)
     print_frame(frame, "Explained gaps: each design vs the standard conv with the same "
                        "c_in, c_out, k, stride, h, w (ratios < 1 = design is cheaper)")
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+        print(f"rows written to {args.csv}")
     return 0
 
 
@@ -345,5 +348,6 @@ def add_cli(sub) -> None:
     p = sub.add_parser("latency-gaps", help="MACs ratio vs measured and predicted latency ratio, per design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
     p.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed blocks per module")
+    p.add_argument("--csv", default=None, help="write the table to this CSV file")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_gaps)
