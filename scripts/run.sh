@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
 #   bash scripts/run.sh report [costmodel report options]  -> set up, then build the HTML report
+#                                                            (with measured latency; add --no-latency to skip)
 #   bash scripts/run.sh test   [pytest options]            -> set up, then run the test suite
 #   bash scripts/run.sh setup                              -> set up only
 # Set-up is idempotent: a .venv in the project root with the CPU torch wheel installed FIRST
@@ -29,7 +30,7 @@ shift || true
 setup
 case "$cmd" in
     setup) ;;
-    report) exec "$VENV/bin/costmodel" report "$@" ;;
+    report) exec "$VENV/bin/costmodel" report --latency "$@" ;;  # latency: calibrates this machine once (~30 s)
     test) exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
     *) echo "usage: bash scripts/run.sh [report|test|setup] [args...]" >&2; exit 2 ;;
 esac
