@@ -399,7 +399,7 @@ def function_record(path: str, func: Any, args: tuple, kwargs: dict, result: Any
     elif kind in ("softmax",):
         rec.layer, rec.elem = "softmax", n_out
     elif kind == "matmul":
-        a, b = ins[0], ins[1]
+        a = ins[0]
         rec.layer, rec.macs = "matmul", _numel(out) * a[-1]
     elif kind == "linear":
         weight = ins[1]

@@ -94,6 +94,16 @@ def floor_div(a: sp.Expr, q: sp.Expr) -> sp.Expr:
     return sp.floor(sp.Mul(a, sp.Pow(q, -1), evaluate=True))
 
 
+def divides(divisor: sp.Expr, value: sp.Expr) -> sp.Basic:
+    """``divisor`` divides ``value`` exactly (a constraint)."""
+    return sp.Eq(sp.Mod(value, divisor), 0)
+
+
+def is_odd(value: sp.Expr) -> sp.Basic:
+    """``value`` is odd (a constraint: "same" padding v//2 keeps the size only for odd kernels)."""
+    return sp.Eq(sp.Mod(value, 2), 1)
+
+
 def iverson(condition: sp.Basic) -> sp.Expr:
     """1 where ``condition`` holds, else 0 (a Piecewise)."""
     return sp.Piecewise((1, condition), (0, True))

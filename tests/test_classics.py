@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 import costmodel as cm
-from costmodel.symbols import c_in, c_out, k
+from costmodel.symbols import c_out, k
 
 PLAIN = dict(bias=False, bn=False, act=False)
 

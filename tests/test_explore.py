@@ -231,7 +231,7 @@ def test_pareto_front_equals_brute_force(k, data):
     frame.index = frame.index * 10  # the front keeps the frame's own index
     front = pareto_front(frame, list(frame.columns), maximize=flip)
     assert set(front.index // 10) == brute_front(signed)
-    assert list(front[f"o0"]) == sorted(front["o0"], reverse=flip[0])
+    assert list(front["o0"]) == sorted(front["o0"], reverse=flip[0])
 
 
 def test_pareto_front_on_a_sweep_ignores_invalid_rows_and_is_exact_on_big_ints():

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import sympy as sp
 
 from .. import ops
 from ..ops import Op
 from ..registry import register_design
 from ..spec import Constraint, Spec, flag, size
+from ..symbols import divides
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,11 +26,6 @@ class LayerSpec(Spec):
     bias: bool = flag(False, "conv bias")
     bn: bool = flag(False, "BatchNorm after each conv")
     act: bool = flag(False, "ReLU after each conv (after BN)")
-
-
-def divides(divisor: sp.Expr, value: sp.Expr) -> sp.Basic:
-    """``divisor`` divides ``value`` exactly."""
-    return sp.Eq(sp.Mod(value, divisor), 0)
 
 
 @register_design("conv", "Standard convolution (A1)", "seed 003; any CNN textbook")

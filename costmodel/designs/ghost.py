@@ -28,7 +28,7 @@ from .. import ops
 from ..ops import Op
 from ..registry import register_design
 from ..spec import Constraint, Formulas, Spec, flag, size
-from ..symbols import ceil_div, floor_div, iverson
+from ..symbols import ceil_div, floor_div, is_odd, iverson
 
 PAPER = "GhostNet, Han et al., CVPR 2020, https://arxiv.org/abs/1911.11907"
 
@@ -104,7 +104,7 @@ class Ghost(Spec):
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
-        return [Constraint("d", sp.Eq(sp.Mod(p.d, 2), 1),
+        return [Constraint("d", is_odd(p.d),
                            "d must be odd (an even cheap kernel changes the size, so cat fails)")]
 
     @classmethod
@@ -187,9 +187,9 @@ class GhostBottleneck(Spec):
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
-        return [Constraint("k", sp.Eq(sp.Mod(p.k, 2), 1),
+        return [Constraint("k", is_odd(p.k),
                            "k must be odd (padding (k-1)//2 must keep body and shortcut the same size)"),
-                Constraint("d", sp.Eq(sp.Mod(p.d, 2), 1),
+                Constraint("d", is_odd(p.d),
                            "d must be odd (an even cheap kernel changes the size, so cat fails)")]
 
     @classmethod

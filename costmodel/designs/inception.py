@@ -17,7 +17,7 @@ from .. import ops
 from ..ops import Op
 from ..registry import register_design
 from ..spec import Constraint, flag, size
-from ..symbols import iverson
+from ..symbols import is_odd, iverson
 from .conv import LayerSpec
 
 
@@ -76,7 +76,7 @@ class Bottleneck(LayerSpec):
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
-        return [Constraint("k", sp.Eq(sp.Mod(p.k, 2), 1),
+        return [Constraint("k", is_odd(p.k),
                            "k must be odd (an even kernel changes the size, so the shortcut no longer fits)")]
 
     @classmethod
@@ -133,7 +133,7 @@ class Factorized(LayerSpec):
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
-        return [Constraint("k", sp.And(sp.Eq(sp.Mod(p.k, 2), 1), p.k >= 5),
+        return [Constraint("k", sp.And(is_odd(p.k), p.k >= 5),
                            "k must be odd and >= 5 (two or more stacked 3x3 layers)")]
 
     @classmethod

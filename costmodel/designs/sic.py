@@ -37,7 +37,7 @@ from .. import ops
 from ..ops import Op
 from ..registry import register_design
 from ..spec import Constraint, Range, Spec, choice, flag, size
-from ..symbols import ceil_div
+from ..symbols import ceil_div, is_odd
 from ..symbols import h as _h
 from ..symbols import k as _k
 from ..symbols import n as _n
@@ -160,7 +160,7 @@ def _layout_constraint(p: SimpleNamespace) -> Constraint:
 
 
 def _odd_k(p: SimpleNamespace) -> Constraint:
-    return Constraint("k", sp.Eq(sp.Mod(p.k, 2), 1),
+    return Constraint("k", is_odd(p.k),
                       "allowed is an odd k (same padding (k-1)/2 keeps h x w, as the paper's layers do)")
 
 

@@ -31,7 +31,7 @@ from .. import ops
 from ..ops import Op
 from ..registry import register_design
 from ..spec import Constraint, Spec, choice, fraction, size
-from ..symbols import floor_div
+from ..symbols import floor_div, is_odd
 from .conv import divides
 
 
@@ -78,7 +78,7 @@ class SPConv(Spec):
                 Constraint("groups", divides(p.groups, c_r),
                            "groups must divide the representative channels floor(alpha*c_in)"),
                 Constraint("groups", divides(p.groups, p.c_out), "groups must divide c_out"),
-                Constraint("k", sp.Eq(sp.Mod(p.k, 2), 1),
+                Constraint("k", is_odd(p.k),
                            "k must be odd (the k x k and 1x1 paths must give the same size)")]
 
     @classmethod
