@@ -148,7 +148,7 @@ def bench_networks(repeats: int) -> list[str]:
         paths = [("spec.costs() per layer", t_loop), ("explore.stack_costs", t_stack)]
         if net_costs is not None:
             t_net = best_time(net_costs, repeats, inner=5)
-            lines.append(f"  network(...).costs() (per-layer DataFrame + totals) {fmt(t_net)}")
+            lines.append(f"  network(...).costs() (totals; the per-layer DataFrame is built on demand) {fmt(t_net)}")
             paths.insert(0, ("network(...).costs()", t_net))
         for name, t in paths:
             lines.append(f"  {name}: {t_fv / t:,.0f}x faster than fvcore (target >= 1000x: "
