@@ -47,7 +47,7 @@ def executed_costs(spec: Spec, module: Any, batch: int) -> Costs:
     return hook(module, batch) if hook is not None else spec.costs()
 
 
-def _executed_macs(spec: Spec) -> int:
+def executed_macs(spec: Spec) -> int:
     """conv + linear MACs the module really executes on one example sample."""
     import torch
 
@@ -80,7 +80,7 @@ def compare(specs: Iterable[Spec], executed: bool = False):
         if "dense_macs" in c.extra:
             row["dense MACs"] = int(c.extra["dense_macs"])
         if executed and hasattr(spec, "executed_costs"):
-            row["executed MACs"] = _executed_macs(spec)
+            row["executed MACs"] = executed_macs(spec)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -352,3 +352,13 @@ def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     space = report.section("space").figures[0]
     labels = [b.label for b in space.layout.updatemenus[0].buttons]
     assert any("latency (ms)" in label for label in labels)
+
+
+def test_dgc_row_shows_dense_expected_and_executed_macs(small_report):
+    # DGC default: c_in = c_out = 64, 3x3, 56x56, H = 4, zeta = 0.5, d = 16.
+    # dense conv: 64*64*9*3,136 = 115,605,504 MACs.
+    # expected: saliency FCs 2*H*c_in*(c_in//d) = 2*4*64*4 = 2,048, plus the kept-channel convs
+    # c_out*kept*9*3,136 with kept = 64 - floor(0.5*64) = 32: 64*32*9*3,136 = 57,802,752 -> 57,804,800.
+    # executed (the module run on one sample keeps 32 channels per head) = the same 57,804,800.
+    dgc = {r["design"]: r for r in small_report.data["design_rows"]}["dgc"]
+    assert (dgc["dense MACs"], dgc["MACs"], dgc["executed MACs"]) == (115_605_504, 57_804_800, 57_804_800)
