@@ -16,21 +16,26 @@ from ..spec import size
 from .conv import LayerSpec
 
 
+@dataclass(frozen=True, kw_only=True)
+class _DepthwisePointwise(LayerSpec):
+    """The fields of a depthwise k x k + pointwise 1x1 pair (in either order)."""
+
+    c_in: int = size(64, "input channels")
+    c_out: int = size(64, "output channels")
+    k: int = size(3, "depthwise kernel size")
+    stride: int = size(1, "stride of the depthwise conv")
+
+
 @register_design("separable", "Depthwise-separable convolution (A5)",
                  "MobileNets, https://arxiv.org/abs/1704.04861")
 @dataclass(frozen=True, kw_only=True)
-class Separable(LayerSpec):
+class Separable(_DepthwisePointwise):
     """Depthwise k x k (stride) then pointwise 1x1.
 
     MACs = c_in*k^2*h'*w' + c_in*c_out*h'*w'; params = c_in*k^2 + c_in*c_out.
     Ratio to a standard conv: 1/c_out + 1/k^2. ``bn``/``act`` follow each of the two convs
     (MobileNet v1 puts BN + ReLU after both).
     """
-
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "depthwise kernel size")
-    stride: int = size(1, "stride of the depthwise conv")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -51,17 +56,12 @@ class Separable(LayerSpec):
 @register_design("xception", "Xception block, 'extreme Inception' (A11)",
                  "Xception, https://arxiv.org/abs/1610.02357")
 @dataclass(frozen=True, kw_only=True)
-class XceptionBlock(LayerSpec):
+class XceptionBlock(_DepthwisePointwise):
     """Pointwise 1x1 first, then a per-channel k x k (stride) on the c_out maps.
 
     MACs = c_in*c_out*h*w + c_out*k^2*h'*w'; params = c_in*c_out + c_out*k^2 (A5 with the order
     swapped, so the depthwise runs on c_out channels).
     """
-
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "depthwise kernel size")
-    stride: int = size(1, "stride of the depthwise conv")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
