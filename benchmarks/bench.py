@@ -71,7 +71,7 @@ def machine() -> str:
 def resnet50_shaped_stack():
     """The conv layers of ResNet-50's main path (no shortcuts), as plain specs: the fallback
     workload while costmodel.network() is not there."""
-    from costmodel.registry import get_design
+    from costmodel.core.registry import get_design
 
     conv, pw = get_design("conv"), get_design("pointwise")
     specs = [conv(c_in=3, c_out=64, k=7, stride=2, h=224, w=224, bn=True, act=True)]

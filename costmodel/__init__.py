@@ -14,13 +14,13 @@ __version__ = "0.1.0"
 
 # public name -> "module:attribute"; resolved on first access (PEP 562) to keep import fast.
 _EXPORTS: dict[str, str] = {
-    "Spec": "costmodel.spec:Spec",
-    "Formulas": "costmodel.spec:Formulas",
-    "Costs": "costmodel.spec:Costs",
-    "register_design": "costmodel.registry:register_design",
+    "Spec": "costmodel.core.spec:Spec",
+    "Formulas": "costmodel.core.spec:Formulas",
+    "Costs": "costmodel.core.spec:Costs",
+    "register_design": "costmodel.core.registry:register_design",
     # the registry as a dict (not "designs": that name is the costmodel.designs subpackage)
-    "list_designs": "costmodel.registry:designs",
-    "get_design": "costmodel.registry:get_design",
+    "list_designs": "costmodel.core.registry:designs",
+    "get_design": "costmodel.core.registry:get_design",
     "validate": "costmodel.validation:validate",
     "compare": "costmodel.validation:compare",
     "formula": "costmodel.validation:formula",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
-from .registry import designs, get_design
+from .core.registry import designs, get_design
 
 
 class UsageError(ValueError):

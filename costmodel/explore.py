@@ -35,9 +35,9 @@ from typing import Any
 
 import sympy as sp
 
-from . import compile as _compile
-from . import spec as _spec
-from .spec import Range, Spec
+from .core import compile as _compile
+from .core import spec as _spec
+from .core.spec import Range, Spec
 
 class _LazyModule:
     """numpy, imported on first use: `costmodel query` loads this module (for its CLI hook) and
@@ -166,7 +166,7 @@ def _resolve(design: str | type[Spec] | Spec) -> tuple[type[Spec], dict[str, Any
         cls = type(design)
         return cls, {nm: getattr(design, nm) for nm in cls.field_ranges()}
     if isinstance(design, str):
-        from .registry import get_design
+        from .core.registry import get_design
 
         cls = get_design(design)
     elif isinstance(design, type) and issubclass(design, Spec):
@@ -1101,7 +1101,7 @@ def cmd_sweep(args) -> int:
     import time
 
     from .cli import UsageError, print_frame
-    from .registry import get_design
+    from .core.registry import get_design
 
     cls = get_design(args.design)
     parser = argparse.ArgumentParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)

@@ -162,7 +162,7 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     from .latency import default_device, measure, progress, spec_label
     from .predict import predict_spec
     from .profile import load_profile
-    from .registry import designs, get_design
+    from .core.registry import designs, get_design
 
     if rounds < 1:
         raise ValueError(f"rounds = {rounds!r} is invalid: allowed is an integer >= 1")
@@ -293,7 +293,7 @@ def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: s
     from .latency import default_device, measure_spec, progress
     from .predict import predict_spec
     from .profile import load_profile
-    from .registry import designs, get_design
+    from .core.registry import designs, get_design
 
     device = device or default_device()
     profile = load_profile(profile_path_, device=device, threads=threads)

@@ -76,7 +76,7 @@ def traffic(spec) -> dict[str, Any]:
 def traffic_formulas(cls, structure: tuple | None = None) -> dict[str, sp.Expr]:
     """Symbolic bytes and intensity of a design: read_bytes, write_bytes, weight_bytes,
     mem_bytes (= the ``Formulas.mem_bytes`` total) and intensity = MACs / mem_bytes."""
-    from .symbols import sym
+    from .core.symbols import sym
 
     f = cls.formulas(structure)
     width = sym("dtype_bytes")
@@ -90,7 +90,7 @@ def traffic_formulas(cls, structure: tuple | None = None) -> dict[str, sp.Expr]:
 
 def op_traffic_formulas(cls, structure: tuple | None = None) -> list[dict[str, Any]]:
     """Per op: name, kind, MACs and bytes read/written/weights as sympy expressions."""
-    from .symbols import sym
+    from .core.symbols import sym
 
     width = sym("dtype_bytes")
     return [{"op": op.name, "kind": op.kind, "macs": op.macs, "read_bytes": width * op.reads,

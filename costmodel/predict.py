@@ -294,7 +294,7 @@ def composition_sweep(profile, seed: int = 0, per_design: int = 3, budget_s: flo
 
     from .latency import measure, progress, spec_label
     from .latency_accuracy import sample_specs
-    from .registry import designs
+    from .core.registry import designs
 
     specs = [s for cls in designs().values()
              for s in sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000)]
@@ -410,7 +410,7 @@ def _conv_case(g: dict[str, Any]):
     """(module, input, op row) of one training conv (or transposed conv)."""
     import torch
 
-    from . import ops
+    from .core import ops
 
     if g["transpose"]:
         op = ops.conv_transpose("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"])
@@ -455,7 +455,7 @@ def design_conv_items(seed: int, per_design: int = 2) -> list[dict[str, Any]]:
     """Conv ops of random configs of every registered design, drawn with a TRAINING seed
     (latency-eval draws with another seed, and skips any single-conv config seen here)."""
     from .latency_accuracy import sample_specs
-    from .registry import designs
+    from .core.registry import designs
 
     items = []
     for cls in designs().values():
@@ -487,7 +487,7 @@ def _row(op, batch: int = 1) -> dict[str, Any]:
 def _linear_case(rng: random.Random):
     import torch
 
-    from . import ops
+    from .core import ops
 
     fin, fout = rng.choice((16, 64, 128, 256, 512, 960, 1280)), rng.choice((4, 16, 64, 256, 1000, 1280))
     return torch.nn.Linear(fin, fout), torch.randn(1, fin), _row(ops.linear("train", fin, fout))
@@ -498,8 +498,8 @@ def _stream_case(kind: str, c: int, h: int):
     import torch
     from torch import nn
 
-    from . import ops
-    from .ops import Op
+    from .core import ops
+    from .core.ops import Op
 
     size = c * h * h
     x = torch.randn(1, c, h, h)

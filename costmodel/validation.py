@@ -7,8 +7,8 @@ from typing import Any
 
 import sympy as sp
 
-from .registry import get_design
-from .spec import Costs, Spec
+from .core.registry import get_design
+from .core.spec import Costs, Spec
 
 
 def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def ratio(a: Spec | str, b: Spec | str, quantity: str = "macs",
 
 
 def _flag_values(spec: Spec) -> dict[sp.Symbol, int]:
-    from .symbols import SYMBOLS
+    from .core.symbols import SYMBOLS
 
     ranges = spec.field_ranges()
     return {SYMBOLS[nm]: int(getattr(spec, nm)) for nm, r in ranges.items() if r.kind == "flag"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from costmodel.registry import get_design
+from costmodel.core.registry import get_design
 
 SMALL_INT: dict[str, st.SearchStrategy] = {
     "k": st.integers(1, 7),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 import costmodel as cm
-from costmodel.symbols import c_out, k
+from costmodel.core.symbols import c_out, k
 
 PLAIN = dict(bias=False, bn=False, act=False)
 
@@ -43,7 +43,7 @@ def test_bottleneck_with_projection_and_bn():
 
 
 def test_5x5_has_25_over_9_the_params_of_3x3():
-    from costmodel.symbols import bias, bn
+    from costmodel.core.symbols import bias, bn
 
     plain = cm.formula("conv").params.subs({bias: 0, bn: 0})  # c_out*c_in*k**2
     assert sp.simplify(plain.subs(k, 5) / plain.subs(k, 3)) == sp.Rational(25, 9)
@@ -82,7 +82,7 @@ def test_inception_3a():
 
 def test_depthwise_separable_ratio_is_exactly_1_over_n_plus_1_over_k2():
     r = cm.ratio("separable", "conv")
-    from costmodel.symbols import act, bias, bn
+    from costmodel.core.symbols import act, bias, bn
 
     r = sp.simplify(r.subs({bias: 0, bn: 0, act: 0}))
     assert sp.simplify(r - (1 / c_out + 1 / k**2)) == 0

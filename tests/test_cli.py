@@ -45,7 +45,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
 
 
 def test_list_names_every_design():
-    from costmodel.registry import designs
+    from costmodel.core.registry import designs
 
     out = run("list")
     assert out.returncode == 0

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from costmodel.designs.dgc import DGC
-from costmodel.symbols import c_in, c_out, d, h_out, k, w_out, zeta
+from costmodel.core.symbols import c_in, c_out, d, h_out, k, w_out, zeta
 from costmodel.tracing import flop_counter_counts, fvcore_counts
 from costmodel.validation import compare, validate
 

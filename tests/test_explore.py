@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from costmodel import explore
 from costmodel.cli import main
 from costmodel.explore import accepts_array, front_mask, pareto_front, parse_grid, stack_costs, sweep
-from costmodel.registry import designs, get_design
-from costmodel.spec import Range, vector_evaluator
+from costmodel.core.registry import designs, get_design
+from costmodel.core.spec import Range, vector_evaluator
 from strategies import field_strategy
 
 DESIGNS = list(designs())
@@ -332,8 +332,8 @@ def test_exports():
 import math  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
-from costmodel import ops as _ops  # noqa: E402
-from costmodel.spec import Spec, fraction, size  # noqa: E402
+from costmodel.core import ops as _ops  # noqa: E402
+from costmodel.core.spec import Spec, fraction, size  # noqa: E402
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ from costmodel.cli import main
 from costmodel.designs.conv import Conv
 from costmodel.designs.ghost import (VGG16_CIFAR, Ghost, GhostBottleneck, ghost_vgg16_cifar, make_divisible,
                                      se_width)
-from costmodel.symbols import c_exp, c_in, c_out, d, k, s
+from costmodel.core.symbols import c_exp, c_in, c_out, d, k, s
 from costmodel.validation import validate
 
 
@@ -111,7 +111,7 @@ def test_se_width_follows_the_reference_rounding():
     assert [make_divisible(c * 0.25, 4) for c in (72, 120, 480, 672, 960)] == [20, 32, 120, 168, 240]
     # The 10 % rule: c = 18: int(6.5)//4*4 = 4 < 4.05 -> 8; c = 17: 4 >= 3.825 -> 4.
     assert make_divisible(18 * 0.25, 4) == 8 and make_divisible(17 * 0.25, 4) == 4
-    from costmodel.compile import compile_scalar, compile_vector
+    from costmodel.core.compile import compile_scalar, compile_vector
     import numpy as np
 
     scalar = compile_scalar([se_width(c_exp)], ["c_exp"])

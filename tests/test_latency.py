@@ -204,7 +204,7 @@ def test_conv_backend_rule_matches_torch_profiler():
 
 def test_sample_specs_valid_distinct_for_every_design():
     from costmodel.latency_accuracy import MAX_MACS, sample_specs
-    from costmodel.registry import designs
+    from costmodel.core.registry import designs
 
     for name, cls in designs().items():
         specs = sample_specs(cls, 3, seed=1)

@@ -11,7 +11,7 @@ import sympy as sp
 
 from costmodel.designs.conv import Conv, Depthwise
 from costmodel.memory import classify_conv, traffic, traffic_formulas, traffic_table
-from costmodel.symbols import sym
+from costmodel.core.symbols import sym
 
 
 def test_conv_traffic_hand_worked():

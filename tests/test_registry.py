@@ -15,7 +15,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from costmodel.registry import designs
+from costmodel.core.registry import designs
 from costmodel.validation import validate
 from strategies import specs
 

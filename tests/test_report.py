@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.registry import designs
+from costmodel.core.registry import designs
 from costmodel.htmlreport import build, page
 from costmodel.htmlreport.space import pareto_mask
 
@@ -213,7 +213,7 @@ def test_pareto_mask_matches_brute_force():
 
 def test_local_grid_fallback_equals_the_vectorized_sweep(monkeypatch):
     import costmodel.htmlreport.space as space
-    from costmodel.registry import get_design
+    from costmodel.core.registry import get_design
 
     cls = get_design("group_conv")
     fast, source = space.sweep_design(cls, small=True)

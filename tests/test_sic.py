@@ -32,7 +32,7 @@ from costmodel.designs.sic import (
     sic_large_n_ratio,
     window_offsets,
 )
-from costmodel.symbols import b, c_nbr, k, n
+from costmodel.core.symbols import b, c_nbr, k, n
 from costmodel.tracing import trace
 from costmodel.validation import validate
 
@@ -317,7 +317,7 @@ def test_ratios_agree_with_the_registered_conv(name):
     # cm.ratio against the registered conv (c_in = c_out = n, stride 1, odd k = 2j+1 so that
     # same padding keeps h x w); the bottleneck also needs k | h, w. Back-substituting j = (k-1)/2
     # must give ratios()[name].
-    from costmodel.symbols import c_in, c_out, h, stride, w
+    from costmodel.core.symbols import c_in, c_out, h, stride, w
     from costmodel.validation import ratio
 
     j = sp.Symbol("j", integer=True, nonnegative=True)

@@ -8,9 +8,9 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from costmodel.cli import main
-from costmodel.compile import compile_scalar, compile_vector
+from costmodel.core.compile import compile_scalar, compile_vector
 from costmodel.designs.spconv import SPConv
-from costmodel.symbols import k, w
+from costmodel.core.symbols import k, w
 from costmodel.validation import validate
 
 

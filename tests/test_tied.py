@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from costmodel.cli import main
 from costmodel.designs.conv import Conv
 from costmodel.designs.tied import TiedBlockConv, TiedGroupConv
-from costmodel.symbols import B, bias, bn, c_in, c_out, groups, h, k, stride, w
+from costmodel.core.symbols import B, bias, bn, c_in, c_out, groups, h, k, stride, w
 from costmodel.validation import ratio, validate
 
 

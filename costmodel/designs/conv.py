@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, Spec, flag, size
-from ..symbols import divides
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, Spec, flag, size
+from ..core.symbols import divides
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +43,7 @@ class Conv(LayerSpec):
         return ops.conv_bn_act("", p.c_in, p.c_out, p.k, p.h, p.w, p.stride, 1, p.bias, p.bn, p.act)
 
     def build(self):
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return conv_bn_act(self.c_in, self.c_out, self.k, self.stride, 1, self.bias, self.bn, self.act)
 
@@ -62,7 +62,7 @@ class Pointwise(LayerSpec):
         return ops.conv_bn_act("", p.c_in, p.c_out, 1, p.h, p.w, p.stride, 1, p.bias, p.bn, p.act)
 
     def build(self):
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return conv_bn_act(self.c_in, self.c_out, 1, self.stride, 1, self.bias, self.bn, self.act)
 
@@ -89,7 +89,7 @@ class GroupConv(LayerSpec):
                                p.bias, p.bn, p.act)
 
     def build(self):
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return conv_bn_act(self.c_in, self.c_out, self.k, self.stride, self.groups,
                            self.bias, self.bn, self.act)
@@ -111,7 +111,7 @@ class Depthwise(LayerSpec):
                                p.bias, p.bn, p.act)
 
     def build(self):
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return conv_bn_act(self.c_in, self.mult * self.c_in, self.k, self.stride, self.c_in,
                            self.bias, self.bn, self.act)

@@ -44,12 +44,12 @@ from typing import Any
 
 import sympy as sp
 
-from .. import compile as _compile
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, Costs, Spec, fraction, size, sum_ops
-from ..symbols import conv2d_macs, floor_div, out_size, sym
+from ..core import compile as _compile
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, Costs, Spec, fraction, size, sum_ops
+from ..core.symbols import conv2d_macs, floor_div, out_size, sym
 from .conv import divides
 
 PATHS = ("inference", "training")

@@ -24,11 +24,11 @@ from types import SimpleNamespace
 
 import sympy as sp
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, Formulas, Spec, flag, size
-from ..symbols import ceil_div, floor_div, is_odd, iverson
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, Formulas, Spec, flag, size
+from ..core.symbols import ceil_div, floor_div, is_odd, iverson
 
 PAPER = "GhostNet, Han et al., CVPR 2020, https://arxiv.org/abs/1911.11907"
 

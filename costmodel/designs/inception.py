@@ -13,11 +13,11 @@ from types import SimpleNamespace
 
 import sympy as sp
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, flag, size
-from ..symbols import is_odd, iverson
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, flag, size
+from ..core.symbols import is_odd, iverson
 from .conv import LayerSpec
 
 
@@ -50,7 +50,7 @@ class Reduce(LayerSpec):
     def build(self):
         from torch import nn
 
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return nn.Sequential(
             conv_bn_act(self.c_in, self.c_mid, 1, 1, 1, self.bias, self.bn, self.act),
@@ -100,7 +100,7 @@ class Bottleneck(LayerSpec):
     def build(self):
         from torch import nn
 
-        from ..blocks import Residual, conv_bn_act
+        from ..core.blocks import Residual, conv_bn_act
 
         body = nn.Sequential(
             conv_bn_act(self.c_in, self.c_mid, 1, 1, 1, self.bias, self.bn, self.act),
@@ -149,7 +149,7 @@ class Factorized(LayerSpec):
     def build(self):
         from torch import nn
 
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         layers = [conv_bn_act(self.c_in, self.c_mid, 3, self.stride, 1, self.bias, self.bn, self.act)]
         layers += [conv_bn_act(self.c_mid, self.c_mid, 3, 1, 1, self.bias, self.bn, self.act)
@@ -184,7 +184,7 @@ class Asymmetric(LayerSpec):
     def build(self):
         from torch import nn
 
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return nn.Sequential(
             conv_bn_act(self.c_in, self.c_mid, (self.k, 1), self.stride, 1, self.bias, self.bn, self.act),
@@ -228,7 +228,7 @@ class Inception(LayerSpec):
     def build(self):
         from torch import nn
 
-        from ..blocks import Concat, conv_bn_act
+        from ..core.blocks import Concat, conv_bn_act
 
         def cba(cin, cout, kernel):
             return conv_bn_act(cin, cout, kernel, 1, 1, self.bias, self.bn, self.act)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import size
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import size
 from .conv import LayerSpec
 
 
@@ -46,7 +46,7 @@ class Separable(_DepthwisePointwise):
     def build(self):
         from torch import nn
 
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return nn.Sequential(
             conv_bn_act(self.c_in, self.c_in, self.k, self.stride, self.c_in, self.bias, self.bn, self.act),
@@ -72,7 +72,7 @@ class XceptionBlock(_DepthwisePointwise):
     def build(self):
         from torch import nn
 
-        from ..blocks import conv_bn_act
+        from ..core.blocks import conv_bn_act
 
         return nn.Sequential(
             conv_bn_act(self.c_in, self.c_out, 1, 1, 1, self.bias, self.bn, self.act),

@@ -33,15 +33,15 @@ from typing import Any
 
 import sympy as sp
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, Range, Spec, choice, flag, size
-from ..symbols import ceil_div, is_odd
-from ..symbols import h as _h
-from ..symbols import k as _k
-from ..symbols import n as _n
-from ..symbols import w as _w
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, Range, Spec, choice, flag, size
+from ..core.symbols import ceil_div, is_odd
+from ..core.symbols import h as _h
+from ..core.symbols import k as _k
+from ..core.symbols import n as _n
+from ..core.symbols import w as _w
 
 REFERENCE = "Wang, Liu, Foroosh 2016, https://arxiv.org/abs/1608.04337 (seed 002)"
 
@@ -422,7 +422,7 @@ def ratios() -> dict[str, sp.Expr]:
     sic: b*(k^2 + n)/(k^2*n) = b/k^2 + b/n; subdivision: c_nbr/n; sic_subdivided:
     b*(c_nbr + k^2)/(k^2*n); spatial_bottleneck, with k dividing h and w (h = k*hq, w = k*wq): 2/k^2.
     """
-    from ..registry import get_design
+    from ..core.registry import get_design
 
     hq, wq = sp.symbols("hq wq", integer=True, positive=True)
     out: dict[str, sp.Expr] = {}

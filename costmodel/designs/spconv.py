@@ -27,11 +27,11 @@ from types import SimpleNamespace
 
 import sympy as sp
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, Spec, choice, fraction, size
-from ..symbols import floor_div, is_odd
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, Spec, choice, fraction, size
+from ..core.symbols import floor_div, is_odd
 from .conv import divides
 
 

@@ -17,10 +17,10 @@ from types import SimpleNamespace
 
 import sympy as sp
 
-from .. import ops
-from ..ops import Op
-from ..registry import register_design
-from ..spec import Constraint, size
+from ..core import ops
+from ..core.ops import Op
+from ..core.registry import register_design
+from ..core.spec import Constraint, size
 from .conv import LayerSpec, divides
 
 PAPER = "Tied Block Convolution, Wang & Yu, AAAI 2021, https://arxiv.org/abs/2009.12021"

@@ -63,7 +63,7 @@ class Report:
 def build(designs: Sequence[str] | None = None, latency: bool = False, small: bool = False,
           progress: bool = False) -> Report:
     """Build the report in memory. ``designs``: registered names (default: all)."""
-    from ..registry import designs as registered, get_design
+    from ..core.registry import designs as registered, get_design
 
     names = list(designs) if designs else catalogue_order(registered())
     for name in names:
@@ -88,7 +88,7 @@ def catalogue_order(classes: dict[str, type]) -> list[str]:
 
     Registration order alone depends on which module happened to be imported first (the CLI
     imports some families early), so the report sorts by family to stay stable."""
-    from ..registry import FAMILIES
+    from ..core.registry import FAMILIES
 
     rank = {module: i for i, module in enumerate(FAMILIES)}
     names = list(classes)

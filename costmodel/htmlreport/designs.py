@@ -16,7 +16,7 @@ REFERENCE = "conv"
 
 
 def build(ctx: Context) -> Section:
-    from ..registry import get_design
+    from ..core.registry import get_design
 
     sec = Section("designs", "Designs")
     sec.add(note("Every registered design, at its reference config (its fields' defaults). "
@@ -110,7 +110,7 @@ def matched_conv(spec: Any) -> Any | None:
     A design without a ``c_out`` field (e.g. depthwise) is matched on the output channels of its
     last conv op, so the ratio compares layers with the same input and output shapes.
     """
-    from ..registry import designs
+    from ..core.registry import designs
 
     conv_cls = designs().get(REFERENCE)
     if conv_cls is None:

@@ -65,7 +65,7 @@ def get_profile(ctx: Context) -> tuple[Any, str]:
 
 def choose_specs(ctx: Context) -> list[Any]:
     """The reference config of each design plus random valid points of its design-space grid."""
-    from ..registry import get_design
+    from ..core.registry import get_design
     from .space import grid
 
     rng = random.Random(0)

@@ -58,7 +58,7 @@ def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
     """Analytic (sum of the layers' formulas; executed costs for dynamic layers) vs the traced
     module: params, conv and linear MACs (fvcore and FlopCounterMode ÷ 2), fvcore elementwise
     kinds. Same row shape as ``costmodel.validation.validate``."""
-    from ..ops import FVCORE_ELEMENTWISE
+    from ..core.ops import FVCORE_ELEMENTWISE
     from ..tracing import trace
     from ..validation import executed_costs
 

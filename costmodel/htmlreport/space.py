@@ -25,7 +25,7 @@ QUANTITIES = [("params", "params"), ("mem_bytes", "mem_bytes"), ("latency_ms", "
 
 
 def build(ctx: Context) -> Section:
-    from ..registry import get_design
+    from ..core.registry import get_design
 
     sec = Section("space", "Design space")
     frames, sources = {}, set()
@@ -179,7 +179,7 @@ def add_latency(frames: dict[str, Any], ctx: Context) -> str:
     predict, how = predictor(ctx)
     if predict is None:
         return ""
-    from ..registry import get_design
+    from ..core.registry import get_design
 
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: predicting latency"):
         cls = get_design(name)
@@ -214,7 +214,7 @@ def shape_frames(ctx: Context) -> dict[int, dict[str, Any]]:
     """{c: {design: frame}} for the shape-pinned grids (k falls back to the default if 3 is invalid)."""
     import dataclasses
 
-    from ..registry import get_design
+    from ..core.registry import get_design
 
     out: dict[int, dict[str, Any]] = {}
     for c in ctx.progress.track(SHAPE_CHANNELS[ctx.small], "Design space: designs at fixed shapes"):

@@ -11,7 +11,7 @@ from .page import Raw, Section, esc, note, table
 
 
 def build(ctx: Context) -> Section:
-    from ..registry import get_design
+    from ..core.registry import get_design
 
     sec = Section("validation", "Validation")
     sec.add(note("Analytic = costmodel's formulas. Params = sum(p.numel()) of the real module. "

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import ClassVar
 
-from .. import ops
-from ..ops import Op
-from ..spec import Spec, choice, flag, size
+from ..core import ops
+from ..core.ops import Op
+from ..core.spec import Spec, choice, flag, size
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ..spec import MacTotals, Spec
+from ..core.spec import MacTotals, Spec
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def build(node: Node):
 
     from torch import nn
 
-    from ..blocks import Residual
+    from ..core.blocks import Residual
 
     if isinstance(node, Layer):
         return node.spec.module()

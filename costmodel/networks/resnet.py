@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ..designs.conv import Conv
 from ..designs.inception import Bottleneck
-from ..spec import Spec
+from ..core.spec import Spec
 from .glue import FC, Act, Add, GlobalPool, MaxPool
 from .graph import Cursor, Layer, Network, Res, Seq, conv_out
 from .swaps import plain_conv

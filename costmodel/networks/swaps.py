@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..designs.conv import Conv, Pointwise
-from ..spec import Spec
+from ..core.spec import Spec
 from .glue import BNAct
 from .graph import Network, conv_out
 

@@ -79,7 +79,7 @@ def sym(name: str) -> sp.Symbol:
     try:
         return SYMBOLS[name]
     except KeyError:
-        raise KeyError(f"symbol {name!r} is not declared in costmodel/symbols.py") from None
+        raise KeyError(f"symbol {name!r} is not declared in costmodel/core/symbols.py") from None
 
 
 # --- integer helpers that stay exact in sympy, Python ints and numpy arrays -----------
