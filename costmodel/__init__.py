@@ -68,7 +68,7 @@ _EXPORTS: dict[str, str] = {
     "Subdivision": "costmodel.designs.sic:Subdivision",
     "SICSubdivided": "costmodel.designs.sic:SICSubdivided",
     "SpatialBottleneck": "costmodel.designs.sic:SpatialBottleneck",
-    "sic_paper_table": "costmodel.designs.sic:paper_table",
+    "sic_paper_table": "costmodel.papers:paper_table",
 }
 
 

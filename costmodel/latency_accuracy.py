@@ -224,47 +224,6 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     return EvalResult(pd.DataFrame(rows), conditions)
 
 
-def print_eval(result: EvalResult, worst: int = 10) -> None:
-    """Accuracy summary (refined and roofline), per design, worst configs, conditions."""
-    import pandas as pd
-
-    from .cli import print_frame
-
-    frame = result.frame
-    lines = []
-    for name, col in (("refined (fitted curves)", "err"),
-                      ("refined x anchor drift", "anchored_err"), ("roofline only", "roofline_err")):
-        if col in frame:
-            s = result.summary(col)
-            lines.append({"predictor": name, "configs": s["n"], "within ±10%": f"{100 * s['within_10']:.0f}%",
-                          "within ±20%": f"{100 * s['within_20']:.0f}%",
-                          "median |error|": f"{s['median_abs_pct']:.1f}%", "worst |error|": f"{s['worst_abs_pct']:.0f}%"})
-    print_frame(pd.DataFrame(lines), "Latency prediction on held-out configs (error = predicted / measured - 1)")
-    if "err" in frame:
-        ok = frame.dropna(subset=["err"]).assign(abs_err=lambda f: f["err"].abs())
-        per = ok.groupby("design").agg(configs=("err", "size"),
-                                       within_10=("abs_err", lambda a: f"{100 * (a <= 0.1).mean():.0f}%"),
-                                       median_abs_pct=("abs_err", lambda a: round(100 * a.median(), 1)))
-        print_frame(per.reset_index(), "Per design")
-        cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "cv"]
-        if "round_spread" in ok:
-            cols.append("round_spread")
-            spread = ok["round_spread"]
-            print(f"measurement reproducibility: rounds of the same config differ by a median of "
-                  f"{100 * spread.median():.1f}% ({100 * (spread > 0.10).mean():.0f}% of configs by more "
-                  f"than 10%); {int(ok['noisy'].sum())} of {len(ok)} kept medians flagged noisy (CV > 10%)")
-        top = ok.sort_values("abs_err", ascending=False).head(worst)[cols]
-        print_frame(top.assign(err=lambda f: (100 * f["err"]).round(1)).rename(columns={"err": "err %"}),
-                    f"Worst {worst} configs")
-    if "error" in frame:
-        failed = frame.dropna(subset=["error"])
-        if len(failed):
-            print_frame(failed[["config", "error"]], "Configs that could not be measured")
-    cond = result.conditions
-    print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
-                                     for k, v in cond.items()))
-
-
 # --- explained gaps -------------------------------------------------------------------------------
 
 def reference_conv(spec):

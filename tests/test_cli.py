@@ -9,7 +9,7 @@ import pytest
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "costmodel.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "costmodel", *args], capture_output=True,
                           text=True, timeout=300)
 
 

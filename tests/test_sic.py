@@ -27,12 +27,12 @@ from costmodel.designs.sic import (
     SpatialBottleneck,
     Subdivision,
     neighbourhood_table,
-    paper_table,
     ratios,
     sic_large_n_ratio,
     window_offsets,
 )
 from costmodel.core.symbols import b, c_nbr, k, n
+from costmodel.papers import paper_table
 from costmodel.tracing import trace
 from costmodel.validation import validate
 

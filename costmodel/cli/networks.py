@@ -21,6 +21,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .common import print_frame
+
 
 def add_cli(sub) -> None:
     """Register the three subcommands on the main parser's subparsers."""
@@ -92,7 +94,7 @@ def parse_options(items: list[str]) -> dict[str, Any]:
 
 
 def build_network(args: argparse.Namespace):
-    from . import network, swap
+    from ..networks import network, swap
 
     kw = _network_kw(args)
     if getattr(args, "swap3x3", None) or getattr(args, "swap1x1", None):
@@ -106,10 +108,10 @@ def build_network(args: argparse.Namespace):
 
 def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...] | None]:
     """(module, default input shape) for a built-in name or ``module:function``."""
-    from .registry import NETWORKS
+    from ..networks.registry import NETWORKS
 
     if spec in NETWORKS:
-        from . import network
+        from ..networks import network
 
         net = network(spec, **_network_kw(args))
         return net.module(), (1,) + tuple(net.input_shape)
@@ -167,11 +169,10 @@ def _input_shape(args: argparse.Namespace, default: tuple[int, ...] | None) -> t
 def cmd_network(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..cli import print_frame
-    from . import network_names, published_table
+    from ..networks import network_names, published_table
 
     if args.name == "list":
-        from .swaps import SWAP_TARGETS, SWAPPABLE
+        from ..networks.swaps import SWAP_TARGETS, SWAPPABLE
 
         rows = [{"network": n, "swappable": ", ".join(SWAP_TARGETS.get(n, ())) or "-"} for n in network_names()]
         print_frame(pd.DataFrame(rows), f"Built-in networks (swap designs: {', '.join(SWAPPABLE)})")
@@ -212,7 +213,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..analysis import analyze
-    from ..cli import print_frame
 
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
@@ -236,7 +236,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _print_reconcile(model, shape) -> int:
-    from ..cli import print_frame
     from ..reconciliation import reconcile
 
     result = reconcile(model, shape)

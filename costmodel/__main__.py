@@ -1,0 +1,8 @@
+"""``python -m costmodel`` works like the ``costmodel`` console script."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
