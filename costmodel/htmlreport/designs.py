@@ -54,7 +54,7 @@ def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]
            "elementwise ops": sum(c.elementwise.values()),
            "MACs / conv": c.macs / rc.macs if rc and rc.macs else None,
            "params / conv": c.params / rc.params if rc and rc.params else None}
-    if "dense_macs" in c.extra:  # dynamic designs: MACs is the expected count; show dense and executed
+    if spec.dynamic:  # dynamic designs: MACs is the expected count; show dense and executed
         from ..validation import executed_macs
 
         row["dense MACs"] = int(c.extra["dense_macs"])
