@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..latency import CLOCKS, DEFAULT_THREADS, measure_spec
-from ..latency_accuracy import EvalResult
+from ..latency.evaluate import EvalResult
+from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from .common import add_design_command, print_frame
 
 
@@ -24,8 +24,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .common import print_frame, spec_from_args
-    from ..predict import predict_spec
-    from ..profile import load_profile
+    from ..latency.predict import predict_spec, predict_table
+    from ..latency.profile import load_profile
 
     own = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     _add_latency_flags(own)  # the latency flags may also come after the design's flags
@@ -38,8 +38,6 @@ def cmd_latency(args: argparse.Namespace) -> int:
     rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
     table = None
     if args.predict:
-        from ..predict import predict_table
-
         profile = load_profile(args.profile, device=timing.device, threads=args.threads)
         pred = predict_spec(spec, profile, batch=args.batch)
         rows.append({"quantity": "predicted_s", "value": pred})
@@ -52,7 +50,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..profile import calibrate, profile_path
+    from ..latency.calibrate import calibrate
+    from ..latency.profile import profile_path
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
                         budget_s=args.budget, clock=args.clock or "wall", sweep_csv=args.sweep_csv)
@@ -60,23 +59,23 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     peaks = profile.peaks
     print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, "
           f"clock {profile.clock}, torch {profile.torch_version}")
-    print(f"dense conv peak      {peaks['dense_macs_per_s'] / 1e9:8.2f} GMAC/s")
-    print(f"depthwise conv peak  {peaks['depthwise_macs_per_s'] / 1e9:8.2f} GMAC/s")
-    print(f"memory bandwidth     {peaks['bandwidth_bytes_per_s'] / 1e9:8.2f} GB/s")
-    print(f"module call overhead {peaks['call_overhead_s'] * 1e6:8.2f} us")
+    print(f"dense conv peak      {peaks.dense_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
+    print(f"depthwise conv peak  {peaks.depthwise_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
+    print(f"memory bandwidth     {peaks.bandwidth_bytes_per_s / 1e9:8.2f} GB/s (measured)")
+    print(f"module call overhead {peaks.call_overhead_s * 1e6:8.2f} us (measured)")
     if profile.curves:
         print(f"efficiency curves: {', '.join(sorted(profile.curves))} "
               f"({profile.meta.get('train_points', 0)} training points)")
-    comp = profile.curves.get("composition")
-    if comp:
-        print(f"composition: a design = {comp['scale']:.3f} x sum of its ops + {comp['per_op_s'] * 1e6:.2f} us "
-              f"per op after the first ({comp['n']} training designs)")
+    comp = profile.composition
+    if comp is not None:
+        print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
+              f"per op after the first ({comp.n} training designs)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 
 
 def cmd_latency_eval(args: argparse.Namespace) -> int:
-    from ..latency_accuracy import latency_eval
+    from ..latency.evaluate import latency_eval
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
@@ -90,7 +89,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_latency_gaps(args: argparse.Namespace) -> int:
-    from ..latency_accuracy import explained_gaps
+    from ..latency.evaluate import explained_gaps
 
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
                            clock=args.clock, min_run_time=args.min_run_time,

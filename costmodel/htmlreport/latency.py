@@ -1,9 +1,9 @@
 """Latency section (only with ``latency=True``): measured latency of a few configs of every design
 on this machine against the calibrated prediction from the analytic costs, with the ±10% band.
 
-Measurement and prediction come from ``costmodel.latency`` (torch.utils.benchmark harness),
-``costmodel.profile`` (the calibrated device profile; calibrated now if this machine has none)
-and ``costmodel.predict``. Without those modules the section says it is not available.
+Measurement and prediction come from ``costmodel.latency.measure`` (torch.utils.benchmark
+harness), ``costmodel.latency.profile`` / ``calibrate`` (the calibrated device profile; calibrated
+now if this machine has none) and ``costmodel.latency.predict``. Without those modules the section says it is not available.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def build(ctx: Context) -> Section:
     if not ctx.latency:
         return sec.unavailable("latency is measured only with `costmodel report --latency` "
                                "(costmodel.report(latency=True)); it takes a minute or two.")
-    tools = optional("costmodel.latency", "measure_spec") and optional("costmodel.predict", "predict_spec")
-    if tools is None or optional("costmodel.profile", "load_profile", "calibrate") is None:
-        return sec.unavailable("costmodel.latency / costmodel.predict / costmodel.profile are missing.")
+    tools = optional("costmodel.latency.measure", "measure_spec") and optional("costmodel.latency.predict", "predict_spec")
+    if tools is None or optional("costmodel.latency.calibrate", "calibrate") is None:
+        return sec.unavailable("costmodel.latency (measure, predict, calibrate) is missing.")
     if "latency_profile" not in ctx.shared:
         ctx.shared["latency_profile"], ctx.shared["latency_how"] = get_profile(ctx)
     profile, how = ctx.shared["latency_profile"], ctx.shared["latency_how"]
@@ -51,7 +51,8 @@ def build(ctx: Context) -> Section:
 
 def get_profile(ctx: Context) -> tuple[Any, str]:
     """This device's profile; calibrated (and saved) now when there is none or it is unreadable."""
-    from ..profile import ProfileError, calibrate, load_profile, profile_path
+    from ..latency.calibrate import calibrate
+    from ..latency.profile import ProfileError, load_profile, profile_path
 
     try:
         profile = load_profile()
@@ -89,8 +90,8 @@ def choose_specs(ctx: Context) -> list[Any]:
 
 
 def measure(specs: list[Any], profile: Any, ctx: Context) -> list[dict[str, Any]]:
-    from ..latency import measure_spec
-    from ..predict import predict_spec
+    from ..latency.measure import measure_spec
+    from ..latency.predict import predict_spec
     from .designs import spec_text
 
     rows = []
@@ -136,9 +137,9 @@ def scatter(rows: list[dict[str, Any]]):
 
 def predictor(ctx: Context) -> tuple[Any, str]:
     """(spec -> predicted ms, description) from the calibrated profile, or (None, "") without one."""
-    if optional("costmodel.predict", "predict_spec") is None or optional("costmodel.profile", "calibrate") is None:
+    if optional("costmodel.latency.predict", "predict_spec") is None or optional("costmodel.latency.calibrate", "calibrate") is None:
         return None, ""
-    from ..predict import predict_spec
+    from ..latency.predict import predict_spec
 
     if "latency_profile" not in ctx.shared:
         ctx.shared["latency_profile"], ctx.shared["latency_how"] = get_profile(ctx)

@@ -1,8 +1,8 @@
-"""Held-out accuracy of the latency prediction, and the "explained gaps" table.
+"""Held-out accuracy of the latency prediction (``latency_eval``), and the "explained gaps" table.
 
-``latency_eval`` draws random configs of EVERY registered design (``sample_specs``: each field
-varied around the design's defaults, invalid combinations rejected), measures each real module
-with ``costmodel.latency.measure_spec`` and compares with ``costmodel.predict.predict_spec``.
+``latency_eval`` draws random configs of EVERY registered design (``sampler.sample_specs``: each
+field varied around the design's defaults, invalid combinations rejected), measures each real
+module with ``measure.measure`` and compares with ``predict.predict_spec``.
 The configs are whole designs (several ops), not the single ops of the training sweep; a
 single-op config whose conv geometry appears in the training sweep is skipped, so the two sets
 are disjoint.
@@ -14,106 +14,17 @@ latency ratios: the table that shows when a MACs saving turns into time and when
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
-SPATIAL = (7, 14, 28, 56)
-"""Input sizes the held-out configs use (square)."""
-
-CHANNEL_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-"""Channel-like fields are the default times one of these, rounded to a multiple of 4."""
-
-MAX_MACS = 300_000_000
-"""Configs above this many MACs are redrawn, so the sweep stays a few minutes long."""
-
-
-def _is_channel(name: str) -> bool:
-    return name == "n" or (name.startswith("c") and name not in ("c_se",))
-
-
-def _draw_field(name: str, rng_: Any, default: Any, r: random.Random) -> Any:
-    """One random value of a field near its default (see the module docstring)."""
-    if name == "dtype_bytes":
-        return 4
-    if rng_.kind == "flag":
-        return r.random() < 0.5 if name in ("bias", "bn", "act") else default
-    if rng_.kind == "choice":
-        return default if r.random() < 0.5 else r.choice(rng_.options)
-    if rng_.kind == "real":
-        if r.random() < 0.5:
-            return default
-        lo, hi = rng_.lo, rng_.hi
-        grid = [lo + (hi - lo) * i / 8 for i in range(9)]
-        grid = [g for g in grid if rng_.accepts(g)]
-        return r.choice(grid) if grid else default
-    if default is dataclasses.MISSING or default is None:
-        return None
-    if name in ("h", "w"):
-        return r.choice(SPATIAL)
-    if name == "stride":
-        return r.choice((1, 1, 2))
-    if name == "k":
-        return r.choice((default, 3, 5)) if default > 1 else default
-    if _is_channel(name):
-        return max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4)
-    if r.random() < 0.6:
-        return default
-    return max(int(rng_.lo or 1), r.choice((default * 2, default // 2, default + 1)))
-
-
-def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
-                 exclude: set | None = None, tries: int = 400, skip: set | None = None) -> list:
-    """Up to ``count`` distinct valid random specs of design class ``cls`` (square inputs),
-    none whose single-conv training key is in ``exclude`` or whose label is in ``skip``."""
-    r = random.Random(f"{cls.name}:{seed}")
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-    out: list = []
-    for _ in range(tries):
-        if len(out) >= count:
-            break
-        values = {nm: _draw_field(nm, rng_, defaults.get(nm), r) for nm, rng_ in cls.field_ranges().items()}
-        values = {k: v for k, v in values.items() if v is not None}
-        if "h" in values and "w" in values:
-            values["w"] = values["h"]
-        try:
-            spec = cls(**values)
-            macs = spec.macs()
-        except (ValueError, ZeroDivisionError, TypeError):
-            continue
-        if not 0 < macs <= max_macs or spec in out:
-            continue
-        if exclude and (key := training_key(spec)) is not None and key in exclude:
-            continue
-        if skip and _label(spec) in skip:
-            continue
-        out.append(spec)
-    return out
-
-
-def _label(spec) -> str:
-    from .latency import spec_label
-
-    return spec_label(spec)
-
-
-def training_key(spec) -> str | None:
-    """The training-sweep key of a single-conv spec (to keep held-out and training apart)."""
-    from .predict import _geometry_from_row, item_key, op_rows
-
-    try:
-        rows = op_rows(spec)
-    except Exception:  # noqa: BLE001 - a design without an op table cannot collide
-        return None
-    if len(rows) != 1 or rows[0]["kind"] not in ("conv", "conv_transpose"):
-        return None
-    item = _geometry_from_row(rows[0])
-    return item_key("conv", item) if item is not None else None
-
+from .calibrate import anchor_drift
+from .measure import default_device, measure, measure_spec, progress, spec_label
+from .predict import predict_spec
+from .profile import load_profile
+from .sampler import sample_specs
 
 @dataclass
 class EvalResult:
@@ -159,10 +70,7 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     import numpy as np
     import pandas as pd
 
-    from .latency import default_device, measure, progress, spec_label
-    from .predict import predict_spec
-    from .profile import load_profile
-    from .core.registry import designs, get_design
+    from ..core.registry import designs, get_design
 
     if rounds < 1:
         raise ValueError(f"rounds = {rounds!r} is invalid: allowed is an integer >= 1")
@@ -186,8 +94,6 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
         except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
             row["error"] = f"{type(exc).__name__}: {exc}"[:200]
         rows.append(row)
-    from .predict import anchor_drift
-
     work = [(r, case) for r in range(rounds) for case in cases if "error" not in case[0]]
     drifts: list[float] = []
     current_round = -1
@@ -230,7 +136,7 @@ def reference_conv(spec):
     """The standard conv with the design's input, output channels, kernel and stride (one forward)."""
     import torch
 
-    from .designs.conv import Conv
+    from ..designs.conv import Conv
 
     module = spec.module()
     x = spec.example_input(1)
@@ -249,10 +155,7 @@ def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: s
     """One row per design (reference config): MACs, measured and predicted latency ratios vs conv."""
     import pandas as pd
 
-    from .latency import default_device, measure_spec, progress
-    from .predict import predict_spec
-    from .profile import load_profile
-    from .core.registry import designs, get_design
+    from ..core.registry import designs, get_design
 
     device = device or default_device()
     profile = load_profile(profile_path_, device=device, threads=threads)
