@@ -23,9 +23,10 @@ import numpy as np
 from .cases import training_case
 from .features import l2_bytes, latency_class
 from .fit import fit_composition, fit_curves
-from .measure import default_device, device_name, measure, progress, spec_label
+from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile
+from .protocol import measure_interleaved
 from .sampler import item_key, sample_specs, training_plan
 
 
@@ -79,19 +80,24 @@ def measure_peaks(threads: int = 1, device: str = "cpu", min_run_time: float = 0
 
 def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
               budget_s: float = 35.0, seed: int = 0, show_progress: bool = True,
-              clock: str = "wall", sweep_csv: str | None = None) -> Profile:
+              clock: str = "auto", sweep_csv: str | None = None) -> Profile:
     """Measure this device's peaks and (``fit``) fit the efficiency curves on a training sweep
-    (its rows are written to ``sweep_csv`` when given)."""
+    (its rows are written to ``sweep_csv`` when given). ``clock`` "auto": the clock whose
+    measurements reproduce better on this machine now (``choose_clock``)."""
     import torch
 
     if threads < 1:
         raise ValueError(f"threads = {threads!r} is invalid: allowed is an integer >= 1")
     device = device or default_device()
     start = time.perf_counter()
+    meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if clock == "auto":
+        clock, meta["clock_spread"] = choose_clock(threads, device, seed)
+    elif clock not in CLOCKS:
+        raise ValueError(f"clock = {clock!r} is invalid: allowed is auto or one of {', '.join(CLOCKS)}")
     peaks = measure_peaks(threads, device, clock=clock)
     profile = Profile(device=device, device_name=device_name(device), threads=threads,
                       torch_version=torch.__version__, peaks=peaks, clock=clock)
-    meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     curves: dict[str, Any] = {}
     composition = None
     if fit:
@@ -120,31 +126,53 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
                    composition=composition)
 
 
-def training_sweep(profile, budget_s: float = 35.0, seed: int = 0, min_run_time: float = 0.03,
+SWEEP_SAMPLES = 30
+"""Interleaved passes per chunk of the training sweeps (the latency: their 10th percentile)."""
+
+CHUNK = 24
+"""Items measured interleaved together; the sweep checks its time budget between chunks."""
+
+
+def _measure_chunks(items: list, build, profile: Profile, budget_s: float, samples: int,
+                    desc: str, show_progress: bool) -> list[tuple[Any, Any, Any]]:
+    """(item, built, Estimate) for the items measured chunk by chunk (``protocol``) until the
+    budget is spent. ``build(item)`` -> (module, inputs, extra) or None when it cannot run."""
+    start = time.perf_counter()
+    out = []
+    with progress_bar(len(items), desc, show_progress) as advance:
+        for k in range(0, len(items), CHUNK):
+            if time.perf_counter() - start > budget_s:
+                break
+            built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
+            found = measure_interleaved([(b[0], b[1]) for _, b in built], threads=profile.threads,
+                                        device=profile.device, clock=profile.clock, samples=samples,
+                                        seed=k)
+            out += [(item, b, est) for (item, b), est in zip(built, found)]
+            advance(len(items[k:k + CHUNK]))
+    return out
+
+
+def training_sweep(profile: Profile, budget_s: float = 35.0, seed: int = 0, samples: int = SWEEP_SAMPLES,
                    show_progress: bool = True):
-    """Time every training item (single ops) until ``budget_s`` seconds; one row per op."""
+    """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
+    seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates)."""
     import pandas as pd
 
-    rows = []
-    start = time.perf_counter()
-    # the plan grows with the budget (30 s: ~400 ops); the loop below stops at the budget
+    # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget
     scale = max(1.0, budget_s / 30.0)
     plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
                          linear=int(8 * scale), per_design=int(3 * scale))
-    for kind, spec in progress(plan, "training sweep", show_progress):
-        if time.perf_counter() - start > budget_s:
-            break
-        module, inputs, row = training_case(kind, spec)
-        timing = measure(module, inputs, threads=profile.threads, device=profile.device,
-                         min_run_time=min_run_time, clock=profile.clock)
-        row.update(key=item_key(kind, spec), measured_s=timing.median_s, cv=timing.cv, item=(kind, spec),
+    rows = []
+    for (kind, spec), (_, _, row), est in _measure_chunks(plan, lambda it: training_case(*it), profile,
+                                                         budget_s, samples, "training sweep", show_progress):
+        row.update(key=item_key(kind, spec), measured_s=est.seconds, spread=est.spread, item=(kind, spec),
                    cls=latency_class(row))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def composition_sweep(profile, seed: int = 0, per_design: int = 3, budget_s: float = 10.0,
-                      min_run_time: float = 0.05, show_progress: bool = True):
+def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budget_s: float = 10.0,
+                      samples: int = SWEEP_SAMPLES, show_progress: bool = True):
     """Whole designs (random configs, a TRAINING seed apart from latency-eval's): measured time
     beside the sum of their ops' fitted predictions. One row per config."""
     import pandas as pd
@@ -154,19 +182,49 @@ def composition_sweep(profile, seed: int = 0, per_design: int = 3, budget_s: flo
     specs = [s for cls in designs().values()
              for s in sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000)]
     random.Random(seed).shuffle(specs)
-    rows, start = [], time.perf_counter()
-    for spec in progress(specs, "composition sweep", show_progress):
-        if time.perf_counter() - start > budget_s:
-            break
+
+    def build(spec):
         try:
             ops_ = op_rows(spec)
-            t = measure(spec.module(), spec.example_input(1), threads=profile.threads,
-                        device=profile.device, min_run_time=min_run_time, clock=profile.clock)
+            module, x = spec.module(), spec.example_input(1)
+            with torch_inference():
+                module.eval()(x)
         except Exception:  # noqa: BLE001 - a design that cannot run gives no point
-            continue
-        rows.append({"config": spec_label(spec), "measured_s": t.median_s, "n_ops": len(ops_),
-                     "sum_ops_s": sum(predict_op(r, profile) for r in ops_)})
+            return None
+        return module, x, ops_
+
+    rows = [{"config": spec_label(spec), "measured_s": est.seconds, "n_ops": len(b[2]),
+             "sum_ops_s": sum(predict_op(r, profile) for r in b[2])}
+            for spec, b, est in _measure_chunks(specs, build, profile, budget_s, samples,
+                                                "composition sweep", show_progress)]
     return pd.DataFrame(rows)
+
+
+def torch_inference():
+    """``torch.inference_mode()`` (torch imported only when a sweep runs)."""
+    import torch
+
+    return torch.inference_mode()
+
+
+def choose_clock(threads: int, device: str, seed: int = 0, items: int = 12,
+                 samples: int = 2 * SWEEP_SAMPLES) -> tuple[str, dict[str, float]]:
+    """The clock with the more reproducible measurements on this machine now: a dozen training
+    ops measured with each clock (wall, thread, wall, thread), the median spread of their two
+    independent estimates compared. Wall only where thread CPU time is not the latency (CUDA,
+    threads > 1)."""
+    import numpy as np
+
+    if device != "cpu" or threads != 1:
+        return "wall", {}
+    cases = [training_case(*it)[:2] for it in training_plan(seed + 1, per_conv_class=3, per_stream_kind=1,
+                                                             linear=1, per_design=0)[:items]]
+    spreads: dict[str, list[float]] = {"wall": [], "thread": []}
+    for clock in ("wall", "thread", "wall", "thread"):
+        found = measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples // 2)
+        spreads[clock] += [e.spread for e in found]
+    median = {c: float(np.median(v)) for c, v in spreads.items()}
+    return min(median, key=lambda c: (median[c], c != "thread")), median
 
 
 def pick_anchors(frame, count: int = 12) -> list[dict[str, Any]]:
@@ -179,14 +237,12 @@ def pick_anchors(frame, count: int = 12) -> list[dict[str, Any]]:
     return [{"kind": it[0], "spec": it[1], "s": float(t)} for it, t in zip(picks["item"], picks["measured_s"])]
 
 
-def anchor_drift(profile, min_run_time: float = 0.03) -> float | None:
+def anchor_drift(profile: Profile, samples: int = SWEEP_SAMPLES) -> float | None:
     """Median of (time now / time at calibration) over the profile's anchor ops; None if none."""
     anchors = profile.meta.get("anchors") or []
-    ratios = []
-    for a in anchors:
-        module, inputs, _ = training_case(a["kind"], a["spec"])
-        t = measure(module, inputs, threads=profile.threads, device=profile.device,
-                    min_run_time=min_run_time, clock=profile.clock).median_s
-        ratios.append(t / a["s"])
-    return float(np.median(ratios)) if ratios else None
-
+    if not anchors:
+        return None
+    found = measure_interleaved([training_case(a["kind"], a["spec"])[:2] for a in anchors],
+                                threads=profile.threads, device=profile.device, clock=profile.clock,
+                                samples=samples)
+    return float(np.median([e.seconds / a["s"] for a, e in zip(anchors, found)]))

@@ -20,10 +20,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .calibrate import anchor_drift
-from .measure import default_device, measure, measure_spec, progress, spec_label
+from .cases import training_case
+from .measure import check_positive, default_device, measure_spec, progress, progress_bar, spec_label
 from .predict import predict_spec
-from .profile import load_profile
+from .profile import Profile, load_profile
+from .protocol import PARTS, TARGET_S, measure_interleaved
 from .sampler import sample_specs
 
 @dataclass
@@ -49,31 +50,79 @@ def _conditions(profile, threads: int, clock: str, min_run_time: float) -> dict[
     return {"utc": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "device": profile.device,
             "device_name": profile.device_name, "threads": threads, "clock": clock,
             "torch": torch.__version__, "cpus": os.cpu_count(), "min_run_time_s": min_run_time,
-            "load_avg_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan,
-            "profile_created": profile.meta.get("created", "?")}
+            "load_avg_start": load_average(), "profile_created": profile.meta.get("created", "?")}
+
+
+def load_average() -> float:
+    """The 1-minute load average (NaN where the OS does not tell): how shared the machine was."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+
+
+def runnable_cases(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]]) -> list[int]:
+    """Indices of the cases whose module runs once on its input; a failure is noted in its row."""
+    import torch
+
+    ok = []
+    for i, (row, (module, x)) in enumerate(zip(rows, cases)):
+        try:
+            with torch.inference_mode():
+                module.eval()(*(x if isinstance(x, tuple) else (x,)))
+            ok.append(i)
+        except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
+            row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+    return ok
+
+
+def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
+                 threads: int, device: str, clock: str, samples: int, anchor: bool,
+                 show_progress: bool, target_s: float = TARGET_S) -> float | None:
+    """Measure every runnable case by the interleaved protocol (``protocol``) and write
+    measured_us, spread (of two independent estimates) and the errors into its row. With
+    ``anchor``, the profile's anchor ops are measured in the same passes; returns their median
+    now / at-calibration time ratio (the drift), or None."""
+    import numpy as np
+
+    ok = runnable_cases(rows, cases)
+    anchors = (profile.meta.get("anchors") or []) if anchor else []
+    anchor_cases = [training_case(a["kind"], a["spec"])[:2] for a in anchors]
+    todo = [cases[i] for i in ok] + anchor_cases
+    with progress_bar(samples, "latency-eval passes", show_progress) as advance:
+        found = measure_interleaved(todo, threads=threads, device=device, clock=clock, samples=samples,
+                                    target_s=target_s, progress=lambda _n: advance(1))
+    for i, est in zip(ok, found):
+        rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
+    ratios = [est.seconds / a["s"] for a, est in zip(anchors, found[len(ok):])]
+    drift = float(np.median(ratios)) if ratios else None
+    for row in rows:
+        if "measured_us" in row and "error" not in row:
+            row["err"] = row["predicted_us"] / row["measured_us"] - 1
+            row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
+            if drift is not None:
+                row["anchored_us"] = row["predicted_us"] * drift
+                row["anchored_err"] = row["anchored_us"] / row["measured_us"] - 1
+    return drift
 
 
 def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device: str | None = None,
                  profile_path_: str | None = None, min_run_time: float = 0.25,
-                 designs_: list[str] | None = None, clock: str | None = None, rounds: int = 2,
+                 designs_: list[str] | None = None, clock: str | None = None,
                  anchor: bool = True, show_progress: bool = True) -> EvalResult:
     """Measure held-out configs of every (or the named) design and compare with the predictions.
 
-    Each config is measured in ``rounds`` interleaved rounds (all configs once, then again), and
-    its latency is the smallest of its per-round medians: a burst of load from other processes
-    then has to hit every round of a config to bias it.
+    All configs are measured together by the interleaved protocol (``costmodel.latency.protocol``):
+    ``min_run_time / TARGET_S`` passes, each timing a short burst of every config, the latency the
+    10th percentile of a config's samples, and ``spread`` the disagreement of two independent
+    estimates (the first and second half of the passes).
 
-    ``anchor``: at the start of each round, re-time the profile's anchor ops (a dozen training
-    ops) and report a second prediction scaled by how much slower or faster the machine runs now
+    ``anchor``: the profile's anchor ops (a dozen training ops) are measured in the same passes,
+    and a second prediction is reported scaled by how much slower or faster the machine runs now
     than during calibration (``anchored_err``; the plain ``err`` is unchanged).
     """
-    import numpy as np
     import pandas as pd
 
     from ..core.registry import designs, get_design
 
-    if rounds < 1:
-        raise ValueError(f"rounds = {rounds!r} is invalid: allowed is an integer >= 1")
+    check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
     profile = load_profile(profile_path_, device=device, threads=threads)
     clock = clock or profile.clock
@@ -82,51 +131,26 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     seen = set(profile.meta.get("train_configs", []))  # whole configs timed by calibrate
     specs = [s for cls in classes for s in sample_specs(cls, per_design, seed, exclude=exclude, skip=seen)]
     conditions = _conditions(profile, threads, clock, min_run_time)
-    conditions["rounds"] = rounds
     rows: list[dict[str, Any]] = []
-    cases = []
+    cases: list[tuple[Any, Any]] = []
     for spec in specs:
         row: dict[str, Any] = {"design": spec.name, "config": spec_label(spec), "macs": spec.macs()}
         try:
-            cases.append((row, spec.module(), spec.example_input(1)))
+            case = (spec.module(), spec.example_input(1))
             row["predicted_us"] = 1e6 * predict_spec(spec, profile)
             row["roofline_us"] = 1e6 * predict_spec(spec, profile, refined=False)
         except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
             row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            case = (None, None)
         rows.append(row)
-    work = [(r, case) for r in range(rounds) for case in cases if "error" not in case[0]]
-    drifts: list[float] = []
-    current_round = -1
-    for round_, (row, module, x) in progress(work, "latency-eval", show_progress):
-        if anchor and round_ != current_round:  # re-time the anchor ops at the start of each round
-            current_round = round_
-            drift = anchor_drift(profile)
-            if drift is not None:
-                drifts.append(drift)
-        if "error" in row:
-            continue
-        try:
-            t = measure(module, x, threads=threads, device=device, min_run_time=min_run_time,
-                        clock=clock, label=row["config"])
-        except Exception as exc:  # noqa: BLE001
-            row["error"] = f"{type(exc).__name__}: {exc}"[:200]
-            continue
-        if "measured_us" not in row or 1e6 * t.median_s < row["measured_us"]:
-            row.update(measured_us=1e6 * t.median_s, iqr_us=1e6 * t.iqr_s, cv=t.cv, noisy=t.noisy)
-        row.setdefault("round_us", []).append(round(1e6 * t.median_s, 3))
-    drift = float(np.median(drifts)) if drifts else None
-    conditions["anchor_drift"] = drift if drift is not None else "n/a"
-    for row in rows:
-        if "measured_us" in row and "error" not in row:
-            row["err"] = row["predicted_us"] / row["measured_us"] - 1
-            row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
-            if drift is not None:
-                row["anchored_us"] = row["predicted_us"] * drift
-                row["anchored_err"] = row["anchored_us"] / row["measured_us"] - 1
-            spread = row["round_us"]
-            row["round_spread"] = max(spread) / min(spread) - 1
-    conditions["load_avg_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-    conditions["designs"] = len(classes)
+        cases.append(case)
+    good = [i for i, r in enumerate(rows) if "error" not in r]
+    samples = max(PARTS * 2, round(min_run_time / TARGET_S))
+    sub = [rows[i] for i in good]
+    drift = measure_rows(sub, [cases[i] for i in good], profile, threads=threads, device=device,
+                         clock=clock, samples=samples, anchor=anchor, show_progress=show_progress)
+    conditions.update(samples=samples, anchor_drift=drift if drift is not None else "n/a",
+                      load_avg_end=load_average(), designs=len(classes))
     return EvalResult(pd.DataFrame(rows), conditions)
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -107,7 +108,7 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     check_positive("threads", threads, "an integer >= 1")
     check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
-    timer_fn = _clock(clock, device, threads)
+    timer_fn = clock_function(clock, device, threads)
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))  # warm-up runs with the timed thread count too
@@ -127,7 +128,7 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     return _timing(result, label, threads, clock, inputs[0], device, noisy_cv)
 
 
-def _clock(clock: str, device: str, threads: int):
+def clock_function(clock: str, device: str, threads: int):
     """The timer function of ``clock``; thread CPU time only where it equals the latency."""
     import time
 
@@ -183,6 +184,23 @@ def spec_label(spec) -> str:
     changed = [f"{f.name}={getattr(spec, f.name)!r}" for f in dataclasses.fields(spec)
                if f.name != "dtype_bytes" and getattr(spec, f.name) != f.default]
     return f"{spec.name}({', '.join(changed)})"
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar of ``total`` steps on stderr (off when disabled or stderr is not a
+    terminal); yields ``advance(n)``."""
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(desc, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def progress(items: Sequence, desc: str, enabled: bool = True) -> Iterable:
