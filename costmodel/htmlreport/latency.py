@@ -70,8 +70,8 @@ def choose_specs(ctx: Context) -> list[Any]:
 
 
 def measure(specs: list[Any], profile: Any, ctx: Context) -> list[dict[str, Any]]:
-    from ..latency import measure_spec
-    from ..predict import predict_spec
+    from ..latency.measure import measure_spec
+    from ..latency.predict import predict_spec
 
     rows = []
     for spec in ctx.progress.track(specs, "Latency: measuring configs"):

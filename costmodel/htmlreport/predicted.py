@@ -21,7 +21,8 @@ def profile(ctx: Context) -> tuple[Any, str]:
 
 
 def _load_or_calibrate(ctx: Context) -> tuple[Any, str]:
-    from ..profile import calibrate, load_profile, profile_path
+    from ..latency.calibrate import calibrate
+    from ..latency.profile import load_profile, profile_path
 
     try:
         return load_profile(), "the saved calibration of this machine"
@@ -36,7 +37,7 @@ def predictor(ctx: Context) -> tuple[Callable[[Any], float] | None, str]:
     """(spec -> predicted latency in ms, description), or (None, "") without ``--latency``."""
     if not ctx.latency:
         return None, ""
-    from ..predict import predict_spec
+    from ..latency.predict import predict_spec
 
     prof, how = profile(ctx)
     return (lambda spec: 1e3 * predict_spec(spec, prof)), (
