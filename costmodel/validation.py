@@ -17,7 +17,7 @@ def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
     ``*_match`` flags are exact equality; ``match`` is all of them. MACs are per batch of
     ``batch`` samples for the traced side, so the analytic side is multiplied by ``batch``.
     """
-    from .tracing import trace
+    from .peers.trace import trace
 
     module = spec.module()
     counts = trace(module, spec.example_input(batch))

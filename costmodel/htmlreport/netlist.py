@@ -41,7 +41,7 @@ def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
     module: params, conv and linear MACs (fvcore and FlopCounterMode ÷ 2), fvcore elementwise
     kinds. Same row shape as ``costmodel.validation.validate``."""
     from ..core.ops import FVCORE_ELEMENTWISE
-    from ..tracing import trace
+    from ..peers.trace import trace
     from ..validation import executed_costs
 
     module = net.module()

@@ -15,7 +15,7 @@ NETWORKS = {False: ("ghostnet", "resnet50", "mobilenet_v1"), True: ("ghostnet",)
 
 def build(ctx: Context) -> Section:
     sec = Section("reconciliation", "Reconciliation")
-    from ..reconciliation import reconcile
+    from ..analysis import reconcile
 
     sec.add(note("fvcore, FlopCounterMode and (if installed) ptflops and thop count the same network "
                  "differently: BN, activations, bias and pooling are in or out. Each row is one gap, "
