@@ -93,3 +93,9 @@ def _swapped_block(cur: Cursor, name: str, width: int, stride: int, make3: Maker
     add = Layer(name, Add(c_in=c_out, h=ho, w=wo), (c_out, ho, wo), (c_out, ho, wo), "add")
     post = Layer(f"{name}.post", Act(c_in=c_out, h=ho, w=wo), (c_out, ho, wo), (c_out, ho, wo), "act")
     return Res(name, body, shortcut, add, post)
+
+
+# One block at a time, for the ResNet-50 design space (costmodel.spaces builds its candidates
+# block by block with the same code as resnet50(), so its fixed point is this network exactly).
+registered_block = _registered_block
+swapped_block = _swapped_block
