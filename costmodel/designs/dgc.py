@@ -165,16 +165,16 @@ class DGC(Spec):
         return int(self.costs().extra["dense_macs"])
 
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels (H divides it)")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels (H divides it)", role="channels")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
     H: int = size(4, "heads (divides c_out)")
     zeta: float = fraction(0.5, "pruning ratio: each head drops floor(zeta*c_in) input channels",
                            lo=0.0, hi=1.0, hi_open=True)
-    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

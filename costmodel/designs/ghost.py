@@ -106,14 +106,14 @@ class Ghost(Spec):
         return ("s", "d")
 
 
-    c_in: int = size(64, "input channels [c]")
-    c_out: int = size(128, "output channels [n], kept after the slice")
-    k: int = size(1, "primary conv kernel size")
+    c_in: int = size(64, "input channels [c]", role="channels")
+    c_out: int = size(128, "output channels [n], kept after the slice", role="channels")
+    k: int = size(1, "primary conv kernel size", role="kernel")
     s: int = size(2, "ratio s: each intrinsic map yields s-1 ghost maps", minimum=2)
-    d: int = size(3, "cheap depthwise kernel size (odd: padding d//2 keeps the size)")
-    stride: int = size(1, "stride of the primary conv")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    d: int = size(3, "cheap depthwise kernel size (odd: padding d//2 keeps the size)", role="kernel")
+    stride: int = size(1, "stride of the primary conv", role="stride")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
     relu: bool = flag(True, "ReLU after each conv (after BN)")
 
     @classmethod
@@ -191,16 +191,16 @@ class GhostBottleneck(Spec):
     foreign_module_names = ("ghostbottleneck",)
 
 
-    c_in: int = size(24, "input channels")
-    c_exp: int = size(72, "expansion width: the first Ghost module's output")
-    c_out: int = size(40, "output channels")
-    k: int = size(5, "depthwise kernel size (odd)")
-    stride: int = size(2, "stride of the depthwise conv (present only if stride > 1)")
+    c_in: int = size(24, "input channels", role="channels")
+    c_exp: int = size(72, "expansion width: the first Ghost module's output", role="channels")
+    c_out: int = size(40, "output channels", role="channels")
+    k: int = size(5, "depthwise kernel size (odd)", role="kernel")
+    stride: int = size(2, "stride of the depthwise conv (present only if stride > 1)", role="stride")
     se: bool = flag(True, "squeeze-and-excitation, reduction 0.25 rounded to a multiple of 4")
     s: int = size(2, "Ghost ratio of both Ghost modules", minimum=2)
-    d: int = size(3, "cheap depthwise kernel of both Ghost modules (odd)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    d: int = size(3, "cheap depthwise kernel of both Ghost modules (odd)", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

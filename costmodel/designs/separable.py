@@ -20,10 +20,10 @@ from ..core.layer import LayerSpec
 class _DepthwisePointwise(LayerSpec):
     """The fields of a depthwise k x k + pointwise 1x1 pair (in either order)."""
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "depthwise kernel size")
-    stride: int = size(1, "stride of the depthwise conv")
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    k: int = size(3, "depthwise kernel size", role="kernel")
+    stride: int = size(1, "stride of the depthwise conv", role="stride")
 
 
 @register_design("separable", "Depthwise-separable convolution (A5)",

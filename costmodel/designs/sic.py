@@ -333,11 +333,11 @@ class SIC(_NSpec):
         return ("b", "variant") if cls is SIC else ()
 
 
-    n: int = size(64, "channels in = channels out")
-    k: int = size(3, "intra-channel kernel size (odd)")
+    n: int = size(64, "channels in = channels out", role="channels")
+    k: int = size(3, "intra-channel kernel size (odd)", role="kernel")
     b: int = size(2, "number of stages (>= 1)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
     variant: str = choice("sequential", ("sequential", "parallel"),
                           "sequential: x += stage(x); parallel: sum of stage(x)")
 
@@ -365,10 +365,10 @@ class Subdivision(_Layout):
     Gather (n*c channels) + grouped conv (n groups): MACs = n*c*k^2*h*w; params = n*c*k^2.
     """
 
-    n: int = size(64, "channels in = channels out (= prod(dims))")
-    k: int = size(3, "kernel size (odd)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    n: int = size(64, "channels in = channels out (= prod(dims))", role="channels")
+    k: int = size(3, "kernel size (odd)", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -408,10 +408,10 @@ class SpatialBottleneck(_NSpec):
     zero-padded at the bottom/right to k*H x k*W and the output cropped back to h x w.
     """
 
-    n: int = size(64, "channels in = channels out")
-    k: int = size(2, "kernel size = stride")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    n: int = size(64, "channels in = channels out", role="channels")
+    k: int = size(2, "kernel size = stride", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
     pad: bool = flag(False, "zero-pad h, w up to multiples of k (and crop the output back)")
 
     @classmethod

@@ -71,15 +71,15 @@ class SPConv(Spec):
         return ("alpha", "groups")
 
 
-    c_in: int = size(64, "input channels [c]")
-    c_out: int = size(64, "output channels [n]")
+    c_in: int = size(64, "input channels [c]", role="channels")
+    c_out: int = size(64, "output channels [n]", role="channels")
     alpha: float = fraction(0.5, "split ratio: c_r = floor(alpha*c_in) representative channels",
                             lo_open=True, hi_open=True)
-    k: int = size(3, "kernel of the group-wise conv (odd)")
+    k: int = size(3, "kernel of the group-wise conv (odd)", role="kernel")
     stride: int = choice(1, (1, 2), "stride (2: 2x2 average pool before the 1x1 paths)")
-    groups: int = size(2, "groups of the representative k x k conv (divides c_r and c_out)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    groups: int = size(2, "groups of the representative k x k conv (divides c_r and c_out)", role="groups")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

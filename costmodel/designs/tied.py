@@ -62,11 +62,11 @@ class TiedBlockConv(LayerSpec):
         return ("B",) if cls is TiedBlockConv else ()
 
 
-    c_in: int = size(64, "input channels (B divides it)")
-    c_out: int = size(64, "output channels (B divides it)")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
-    B: int = size(2, "number of blocks sharing one conv")
+    c_in: int = size(64, "input channels (B divides it)", role="channels")
+    c_out: int = size(64, "output channels (B divides it)", role="channels")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
+    B: int = size(2, "number of blocks sharing one conv", role="groups")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
@@ -97,7 +97,7 @@ class TiedGroupConv(TiedBlockConv):
     MACs = c_in*c_out*k^2*h'*w'/(B*g); params = c_in*c_out*k^2/(B^2*g) (+ c_out/B bias, + 2*c_out BN).
     """
 
-    groups: int = size(2, "groups of the shared conv (divides c_in/B and c_out/B)")
+    groups: int = size(2, "groups of the shared conv (divides c_in/B and c_out/B)", role="groups")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

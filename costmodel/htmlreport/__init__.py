@@ -90,13 +90,13 @@ def build(designs: Sequence[str] | None = None, latency: bool = False, small: bo
 
 
 def catalogue_order(classes: dict[str, type]) -> list[str]:
-    """Design names in the order of the registry's FAMILIES (conv first), then registration order.
+    """Design names in the order of the registry's families() (conv first), then registration order.
 
     Registration order alone depends on which module happened to be imported first (the CLI
     imports some families early), so the report sorts by family to stay stable."""
-    from ..core.registry import FAMILIES
+    from ..core.registry import families
 
-    rank = {module: i for i, module in enumerate(FAMILIES)}
+    rank = {module: i for i, module in enumerate(families())}
     names = list(classes)
     return sorted(names, key=lambda n: (rank.get(classes[n].__module__, len(rank)), names.index(n)))
 

@@ -23,11 +23,11 @@ class MaxPool(Spec):
 
     name: ClassVar[str] = "max_pool"
     title: ClassVar[str] = "Max pooling"
-    c_in: int = size(64, "channels")
-    h: int = size(112, "input height")
-    w: int = size(112, "input width")
-    k: int = size(3, "window")
-    stride: int = size(2, "stride")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(112, "input height", role="spatial")
+    w: int = size(112, "input width", role="spatial")
+    k: int = size(3, "window", role="kernel")
+    stride: int = size(2, "stride", role="stride")
     padding: int = size(1, "padding", minimum=0)
 
     @classmethod
@@ -46,9 +46,9 @@ class GlobalPool(Spec):
 
     name: ClassVar[str] = "global_pool"
     title: ClassVar[str] = "Global average pooling"
-    c_in: int = size(512, "channels")
-    h: int = size(7, "input height")
-    w: int = size(7, "input width")
+    c_in: int = size(512, "channels", role="channels")
+    h: int = size(7, "input height", role="spatial")
+    w: int = size(7, "input width", role="spatial")
     flatten: bool = choice(True, (True, False), "flatten to (N, C) after pooling")
 
     @classmethod
@@ -68,8 +68,8 @@ class FC(Spec):
 
     name: ClassVar[str] = "fc"
     title: ClassVar[str] = "Fully connected"
-    c_in: int = size(512, "input features")
-    c_out: int = size(1000, "output features")
+    c_in: int = size(512, "input features", role="channels")
+    c_out: int = size(1000, "output features", role="channels")
     bias: bool = flag(True, "bias")
     act: bool = flag(False, "ReLU after the linear layer")
     dropout: bool = choice(False, (False, True), "Dropout after (identity at inference, costs nothing)")
@@ -102,9 +102,9 @@ class Add(Spec):
 
     name: ClassVar[str] = "add"
     title: ClassVar[str] = "Residual add"
-    c_in: int = size(64, "channels")
-    h: int = size(56, "height")
-    w: int = size(56, "width")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(56, "height", role="spatial")
+    w: int = size(56, "width", role="spatial")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -120,9 +120,9 @@ class Act(Spec):
 
     name: ClassVar[str] = "act"
     title: ClassVar[str] = "Activation"
-    c_in: int = size(64, "channels")
-    h: int = size(56, "height")
-    w: int = size(56, "width")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(56, "height", role="spatial")
+    w: int = size(56, "width", role="spatial")
     kind: str = choice("relu", ("relu",), "activation")
 
     @classmethod
@@ -141,9 +141,9 @@ class BNAct(Spec):
 
     name: ClassVar[str] = "bn_act"
     title: ClassVar[str] = "BatchNorm (+ ReLU)"
-    c_in: int = size(64, "channels")
-    h: int = size(56, "height")
-    w: int = size(56, "width")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(56, "height", role="spatial")
+    w: int = size(56, "width", role="spatial")
     act: bool = flag(True, "ReLU after the BN")
 
     @classmethod
