@@ -28,10 +28,10 @@ def builtin_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
 def swapped_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
     """(label, factory): ResNet-50 with its 3x3 convs swapped for each swappable design
     (default options) that is among the report's designs (the first two in a --small report)."""
-    from ..networks import SWAPPABLE, swap
+    from ..networks import swap, swappable
 
     kw = _options(ctx)
-    designs = [d for d in SWAPPABLE if d != "conv" and d in ctx.designs]
+    designs = [d for d in swappable() if d != "conv" and d in ctx.designs]
     if ctx.small:
         designs = designs[:2]
     return [(f"resnet50 3x3→{d}", lambda d=d: swap("resnet50", conv3x3=d, **kw)) for d in designs]
@@ -42,14 +42,13 @@ def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
     kinds. Same row shape as ``costmodel.validation.validate``."""
     from ..core.ops import FVCORE_ELEMENTWISE
     from ..tracing import trace
-    from ..validation import executed_costs
 
     module = net.module()
     counts = trace(module, net.example_input(batch))
     params, macs, elem = 0, {"conv": 0, "linear": 0}, {}
     for layer in net.layers:
-        sub = module.get_submodule(layer.name) if hasattr(layer.spec, "executed_costs") else None
-        c = executed_costs(layer.spec, sub, batch) if sub is not None else layer.spec.costs()
+        spec = layer.spec  # dynamic layers: what the traced forward really ran (the declared hook)
+        c = spec.executed_costs(module.get_submodule(layer.name), batch) if spec.dynamic else spec.costs()
         params += c.params
         for k, v in c.macs_by_key.items():
             macs[k] = macs.get(k, 0) + v
