@@ -42,14 +42,13 @@ def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
     kinds. Same row shape as ``costmodel.validation.validate``."""
     from ..core.ops import FVCORE_ELEMENTWISE
     from ..peers.trace import trace
-    from ..validation import executed_costs
 
     module = net.module()
     counts = trace(module, net.example_input(batch))
     params, macs, elem = 0, {"conv": 0, "linear": 0}, {}
     for layer in net.layers:
-        sub = module.get_submodule(layer.name) if layer.spec.dynamic else None
-        c = executed_costs(layer.spec, sub, batch) if sub is not None else layer.spec.costs()
+        spec = layer.spec  # dynamic layers: what the traced forward really ran (the declared hook)
+        c = spec.executed_costs(module.get_submodule(layer.name), batch) if spec.dynamic else spec.costs()
         params += c.params
         for k, v in c.macs_by_key.items():
             macs[k] = macs.get(k, 0) + v
