@@ -15,7 +15,7 @@ from costmodel.analysis import analyze
 from costmodel.cli import main
 from costmodel.designs.ghost import Ghost
 from costmodel.networks import network, swap
-from costmodel.reconciliation import reconcile
+from costmodel.analysis import reconcile
 
 
 def plain_model() -> nn.Module:

@@ -156,9 +156,9 @@ def _import(target: str):
 
 def _input_shape(args: argparse.Namespace, default: tuple[int, ...] | None) -> tuple[int, ...]:
     if args.input:
-        from ..analysis import _check_shape
+        from ..analysis import check_shape
 
-        return _check_shape(args.input)
+        return check_shape(args.input)
     if default is None:
         return (1, 3, 224, 224)
     return default
@@ -172,10 +172,10 @@ def cmd_network(args: argparse.Namespace) -> int:
     from ..networks import network_names, published_table
 
     if args.name == "list":
-        from ..networks.swaps import SWAP_TARGETS, SWAPPABLE
+        from ..networks.swaps import SWAP_TARGETS, swappable
 
         rows = [{"network": n, "swappable": ", ".join(SWAP_TARGETS.get(n, ())) or "-"} for n in network_names()]
-        print_frame(pd.DataFrame(rows), f"Built-in networks (swap designs: {', '.join(SWAPPABLE)})")
+        print_frame(pd.DataFrame(rows), f"Built-in networks (swap designs: {', '.join(swappable())})")
         return 0
     if args.name == "published":
         frame = published_table(trace=args.trace)
@@ -189,7 +189,7 @@ def cmd_network(args: argparse.Namespace) -> int:
     totals = pd.DataFrame([{"quantity": k, "value": v} for k, v in costs.totals().items()])
     print_frame(totals, f"{net.title}: totals")
     if args.trace:
-        from ..tracing import trace
+        from ..peers.trace import trace
 
         counts = trace(net.module(), net.example_input())
         fv = sum(counts.fvcore_macs.values())
@@ -236,7 +236,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def _print_reconcile(model, shape) -> int:
-    from ..reconciliation import reconcile
+    from ..analysis import reconcile
 
     result = reconcile(model, shape)
     print_frame(result.summary().astype(object).fillna("-"),
