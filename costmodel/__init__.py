@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "traffic_table": "costmodel.latency.memory:traffic_table",
     "latency_eval": "costmodel.latency.evaluate:latency_eval",
     "explained_gaps": "costmodel.latency.evaluate:explained_gaps",
+    "predict_latency": "costmodel.latency.network:predict_latency",
+    "measure_latency": "costmodel.latency.network:measure_latency",
     # design classes (Conv, Ghost, ...) come from the registry: see __getattr__
     "ghost_vgg16_cifar": "costmodel.designs.ghost:ghost_vgg16_cifar",
     "sic_paper_table": "costmodel.papers:paper_table",

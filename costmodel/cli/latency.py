@@ -9,9 +9,25 @@ from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from .common import add_design_command, print_frame
 
 
+def _threads(text: str) -> int:
+    """--threads: a positive integer, or "all" = this machine's CPU count."""
+    import os
+
+    if text == "all":
+        return os.cpu_count() or 1
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"threads = {text!r} is invalid: allowed is an integer >= 1 or 'all'")
+    return value
+
+
 def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> None:
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"torch threads, fixed and recorded (default {DEFAULT_THREADS})")
+    parser.add_argument("--threads", type=_threads, default=DEFAULT_THREADS,
+                        help=f"torch threads, fixed and recorded: a number or 'all' (every core; its own "
+                             f"profile file) (default {DEFAULT_THREADS})")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     parser.add_argument("--profile", default=None,
                         help="profile JSON path (default: ~/.cache/costmodel/<device>-t<threads>.json)")
@@ -21,8 +37,72 @@ def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> No
                                  "shared machine); default: wall, or the profile's clock when one is used")
 
 
+def _user_model(target: str):
+    """The nn.Module returned by ``function()`` in ``file.py`` (``file.py:function``)."""
+    import importlib.util
+    from pathlib import Path
+
+    from .common import UsageError
+
+    path, _, func = target.rpartition(":")
+    if not path.endswith(".py") or not Path(path).is_file() or not func:
+        raise UsageError(f"model = {target!r} is invalid: allowed is a network name or file.py:function "
+                         f"(an existing file)")
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, func):
+        raise UsageError(f"model = {target!r} is invalid: {path} has no function {func!r}")
+    return getattr(module, func)()
+
+
+def _is_model(name: str) -> bool:
+    from ..networks import network_names
+
+    return name in network_names() or ".py:" in name
+
+
+def cmd_network_latency(args: argparse.Namespace) -> int:
+    """``costmodel latency NETWORK|file.py:function``: measured (and with --predict, predicted) latency."""
+    import pandas as pd
+
+    from ..latency.network import measure_latency, predict_latency
+    from ..latency.profile import load_profile
+
+    own = argparse.ArgumentParser(prog=f"costmodel latency {args.design}")
+    _add_latency_flags(own)
+    own.add_argument("--input-shape", default="1,3,224,224",
+                     help="input shape of a file.py:function model, batch first (default 1,3,224,224)")
+    own.add_argument("--samples", type=int, default=20, help="interleaved timed calls (default 20)")
+    given = own.parse_args(args.options)
+    if ".py:" in args.design:
+        model = _user_model(args.design)
+        shape = tuple(int(v) for v in given.input_shape.replace("x", ",").split(","))
+    else:
+        model, shape = args.design, None
+    profile = load_profile(given.profile, threads=given.threads) if given.predict else None
+    clock = given.clock or (profile.clock if profile is not None else "wall")  # compare like with like
+    measured = measure_latency(model, shape, batch=given.batch, threads=given.threads, clock=clock,
+                               samples=given.samples)
+    rows = [{"quantity": "measured ms per call", "value": f"{measured.ms:.3f}"},
+            {"quantity": "measurement spread (two estimates)", "value": f"{100 * measured.spread:.1f}%"},
+            {"quantity": "batch / threads / clock", "value": f"{measured.batch} / {measured.threads} / "
+                                                             f"{measured.conditions['clock']}"}]
+    if given.predict:
+        predicted = predict_latency(model, shape, profile=profile, batch=given.batch, threads=given.threads)
+        rows += [{"quantity": "predicted ms per call", "value": f"{predicted.ms:.3f}"},
+                 {"quantity": "prediction error %", "value": f"{100 * (predicted.seconds / measured.seconds - 1):+.1f}"}]
+        table = predicted.table.assign(predicted_us=lambda f: (1e6 * f["seconds"]).round(2)).drop(columns="seconds")
+        print_frame(table, f"Per layer: predicted us per call (batch {predicted.batch})")
+    print_frame(pd.DataFrame(rows), f"Latency of {measured.name}")
+    return 0
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     import pandas as pd
+
+    if _is_model(args.design):
+        return cmd_network_latency(args)
 
     from .common import print_frame, spec_from_args
     from ..latency.predict import predict_spec, predict_table
@@ -76,7 +156,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_latency_eval(args: argparse.Namespace) -> int:
-    from ..latency.evaluate import latency_eval
+    from ..latency.evaluate import latency_eval, network_eval
+
+    if args.networks:
+        extra = [(t, _user_model(t), tuple(int(v) for v in args.input_shape.split(","))) for t in args.designs]
+        result = network_eval(threads=args.threads, profile_path_=args.profile, clock=args.clock,
+                              samples=args.samples, extra=extra)
+        print_network_eval(result)
+        if args.csv:
+            result.frame.to_csv(args.csv, index=False)
+            print(f"rows written to {args.csv}")
+        return 0
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
@@ -136,6 +226,11 @@ def add_cli(sub) -> None:
                    help="seconds of timed samples per config (interleaved passes of 0.5 ms bursts; default 0.25)")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip re-timing the profile's anchor ops (the drift-scaled prediction)")
+    p.add_argument("--networks", action="store_true",
+                   help="whole networks instead: every built-in network and swap at two resolutions, plus "
+                        "user models given as file.py:function")
+    p.add_argument("--input-shape", default="1,3,224,224", help="input shape of file.py:function models")
+    p.add_argument("--samples", type=int, default=20, help="--networks: interleaved timed calls per network")
     p.add_argument("--worst", type=int, default=10, help="how many worst configs to print")
     p.add_argument("--csv", default=None, help="write every row to this CSV file")
     _add_timing_flags(p)
@@ -188,5 +283,26 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
         if len(failed):
             print_frame(failed[["config", "error"]], "Configs that could not be measured")
     cond = result.conditions
+    print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in cond.items()))
+
+
+def print_network_eval(result: EvalResult) -> None:
+    """Per network: measured vs predicted ms, error, spread; then the accuracy and rank correlation."""
+    import pandas as pd
+
+    frame = result.frame
+    table = pd.DataFrame({"network": frame["config"], "MACs": frame["macs"],
+                          "measured ms": (frame["measured_us"] / 1e3).round(3),
+                          "predicted ms": (frame["predicted_us"] / 1e3).round(3),
+                          "err %": (100 * frame["err"]).round(1),
+                          "spread %": (100 * frame["spread"]).round(1)})
+    print_frame(table, "Whole networks, batch 1: measured vs predicted latency (ms per call)")
+    s = result.summary("err")
+    cond = result.conditions
+    print(f"networks within ±10% (predicted vs measured): {100 * s['within_10']:.0f}% of {s['n']} "
+          f"(±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%; Spearman rank "
+          f"correlation predicted vs measured {cond['spearman']:.3f} (MACs vs measured {cond['spearman_macs']:.3f})")
+    print(reproducibility_line(frame["spread"]))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

@@ -25,7 +25,7 @@ from .features import l2_bytes, latency_class
 from .fit import fit_composition, fit_curves
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
 from .predict import op_rows, predict_op
-from .profile import Peaks, Profile
+from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import measure_interleaved
 from .sampler import item_key, sample_specs, training_plan
 
@@ -123,7 +123,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     meta["load_average_1min"] = load
     return Profile(device=device, device_name=profile.device_name, threads=threads,
                    torch_version=torch.__version__, peaks=peaks, curves=curves, clock=clock, meta=meta,
-                   composition=composition)
+                   composition=composition, fingerprint=machine_fingerprint(device, threads, clock))
 
 
 SWEEP_SAMPLES = 30

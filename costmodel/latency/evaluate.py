@@ -205,3 +205,82 @@ def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: s
                      "design us": 1e6 * t_spec.median_s, "conv us": 1e6 * t_ref.median_s,
                      "note": ""})
     return pd.DataFrame(rows).fillna("")
+
+
+# --- whole networks -------------------------------------------------------------------------------
+
+NETWORK_RESOLUTIONS = {"vgg16_cifar": (32, 64)}
+"""Input sizes of the network evaluation; other networks use DEFAULT_RESOLUTIONS (small enough
+that a pass over every network and swap stays a few seconds on one core)."""
+
+DEFAULT_RESOLUTIONS = (64, 112)
+
+
+def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list[tuple[str, Any]]:
+    """(label, Network) of every built-in network and every swap of a swappable network (each
+    swappable design into its 3x3 convs), at two resolutions each."""
+    from ..networks import SWAPPABLE, network, network_names, swap
+    from ..networks.swaps import SWAP_TARGETS
+
+    table = {**NETWORK_RESOLUTIONS, **(resolutions or {})}
+    out = []
+    for name in network_names():
+        for res in table.get(name, DEFAULT_RESOLUTIONS):
+            out.append((f"{name} @{res}", network(name, resolution=res)))
+            if name in SWAP_TARGETS:
+                for design in SWAPPABLE:
+                    try:
+                        out.append((f"{name}[3x3->{design}] @{res}", swap(name, conv3x3=design, resolution=res)))
+                    except ValueError:  # a design whose constraints this network breaks
+                        continue
+    return out
+
+
+def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str | None = None,
+                 samples: int = 20, extra: list[tuple[str, Any, tuple[int, ...]]] | None = None,
+                 show_progress: bool = True) -> EvalResult:
+    """Measured (interleaved protocol, all networks together) vs predicted (``predict_latency``)
+    latency of every built-in network and swap at two resolutions, plus ``extra`` user models
+    (label, nn.Module, input shape). Conditions include the Spearman rank correlation."""
+    import pandas as pd
+    import torch
+    from scipy.stats import spearmanr
+
+    from .network import predict_latency
+    from .protocol import measure_interleaved
+
+    profile = load_profile(profile_path_, threads=threads)
+    clock = clock or profile.clock
+    conditions = _conditions(profile, threads, clock, 0.0)
+    items = [(label, net, None) for label, net in network_cases()] + list(extra or [])
+    rows, cases = [], []
+    for label, model, shape in items:
+        pred = predict_latency(model, shape, profile=profile, threads=threads)
+        module = model.module() if shape is None else model
+        x = model.example_input(1) if shape is None else torch.randn(shape)
+        macs = int(pred.table["MACs"].fillna(0).sum())
+        rows.append({"design": label.split(" @")[0], "config": label, "macs": macs,
+                     "predicted_us": 1e6 * pred.seconds,
+                     "roofline_us": 1e6 * predict_latency(model, shape, profile=_roofline(profile),
+                                                          threads=threads).seconds})
+        cases.append((module, x))
+    with progress_bar(samples, "network passes", show_progress) as advance:
+        found = measure_interleaved(cases, threads=threads, device=profile.device, clock=clock,
+                                    samples=samples, progress=lambda _n: advance(1))
+    for row, est in zip(rows, found):
+        row.update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
+        row["err"] = row["predicted_us"] / row["measured_us"] - 1
+        row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
+    frame = pd.DataFrame(rows)
+    rho = spearmanr(frame["predicted_us"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
+    macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
+    conditions.update(samples=samples, networks=len(frame), spearman=float(rho),
+                      spearman_macs=float(macs_rho), load_avg_end=load_average())
+    return EvalResult(frame, conditions)
+
+
+def _roofline(profile: Profile) -> Profile:
+    """The same profile without fitted curves (the roofline-only prediction)."""
+    import dataclasses
+
+    return dataclasses.replace(profile, curves={}, composition=None)

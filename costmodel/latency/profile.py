@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,6 +169,7 @@ class Profile:
     clock: str = "wall"
     meta: dict[str, Any] = field(default_factory=dict)
     composition: Composition | None = None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
 
     def __post_init__(self) -> None:
@@ -232,6 +234,63 @@ def _corrupt(source: str, why: str) -> ProfileError:
                         f"run `costmodel calibrate` to rebuild it")
 
 
+FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "cache_bytes", "cpus", "torch_version", "threads", "clock")
+"""What must match for a profile to describe this machine (``machine_fingerprint``)."""
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return sorted(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return []
+
+
+def _cache_sizes() -> dict[str, str]:
+    """cpu0's caches from sysfs: "L1d", "L1i", "L2", "L3" -> size text (e.g. "512K")."""
+    import glob
+
+    out = {}
+    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/")):
+        try:
+            level = Path(path, "level").read_text().strip()
+            kind = Path(path, "type").read_text().strip()
+            size = Path(path, "size").read_text().strip()
+        except OSError:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        out[f"L{level}{suffix}"] = size
+    return out
+
+
+def machine_fingerprint(device: str, threads: int, clock: str) -> dict[str, Any]:
+    """This machine as the latency model sees it: CPU model, a hash of its feature flags (and the
+    vector ones in clear), cache sizes, CPU count, torch version, threads and clock."""
+    import hashlib
+
+    import torch
+
+    from .measure import device_name
+
+    flags = _cpu_flags()
+    return {"cpu_model": device_name(device), "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
+            "vector_flags": [f for f in flags if f.startswith(("avx", "amx", "sse4", "fma", "neon", "sve"))],
+            "cache_bytes": _cache_sizes(), "cpus": os.cpu_count(), "torch_version": torch.__version__,
+            "threads": int(threads), "clock": clock}
+
+
+def fingerprint_mismatch(profile: Profile) -> list[str]:
+    """The fingerprint entries where ``profile`` and this machine differ ("key: then != now")."""
+    if not profile.fingerprint:
+        return []
+    now = machine_fingerprint(profile.device, profile.threads, profile.clock)
+    return [f"{k}: {profile.fingerprint.get(k)!r} != {now[k]!r}" for k in FINGERPRINT_KEYS
+            if k in profile.fingerprint and profile.fingerprint[k] != now[k]]
+
+
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/costmodel`` or ``~/.cache/costmodel``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -247,8 +306,9 @@ def profile_path(device: str, threads: int) -> Path:
 
 
 def load_profile(path: str | os.PathLike | None = None, *, device: str | None = None,
-                 threads: int = 1) -> Profile:
-    """Read a profile (default: this device's file in the cache folder).
+                 threads: int = 1, check_machine: bool = True) -> Profile:
+    """Read a profile (default: this device's file in the cache folder). With ``check_machine``,
+    a profile whose fingerprint differs from this machine's warns in one line.
 
     Raises ProfileError, telling the user to run ``costmodel calibrate``, when the file is
     missing or corrupt.
@@ -267,6 +327,10 @@ def load_profile(path: str | os.PathLike | None = None, *, device: str | None = 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _corrupt(str(path), f"unreadable: {exc}") from None
-    return Profile.from_json(text, str(path))
+    profile = Profile.from_json(text, str(path))
+    if check_machine and (diff := fingerprint_mismatch(profile)):
+        warnings.warn(f"latency profile {path} was calibrated on another machine ({'; '.join(diff)}): "
+                      f"predictions may be off; run `costmodel calibrate` here", stacklevel=2)
+    return profile
 
 
