@@ -37,7 +37,7 @@ import sympy as sp
 
 from .core import compile as _compile
 from .core import spec as _spec
-from .core.spec import Range, Spec
+from .core import Range, Spec
 
 class _LazyModule:
     """numpy, imported on first use: `costmodel query` loads this module (for its CLI hook) and
@@ -110,8 +110,8 @@ def accepts_array(rng: Range, values: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, bool)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(values) if kind == "f" else np.ones(values.shape, bool)
-        if rng.kind == "int" and kind == "f":
-            ok &= np.floor(values) == values
+        if rng.kind == "int" and kind == "f":  # floats are never integers (the spec's rule)
+            return np.zeros(values.shape, bool)
         if rng.lo is not None:
             ok &= (values > rng.lo) if rng.lo_open else (values >= rng.lo)
         if rng.hi is not None:

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import argparse
 
-from ..latency import CLOCKS, DEFAULT_THREADS, measure_spec
-from ..latency_accuracy import EvalResult
+from ..latency.evaluate import EvalResult
+from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from .common import add_design_command, print_frame
 
 
-def _add_timing_flags(parser: argparse.ArgumentParser) -> None:
+def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> None:
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                         help=f"torch threads, fixed and recorded (default {DEFAULT_THREADS})")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     parser.add_argument("--profile", default=None,
                         help="profile JSON path (default: ~/.cache/costmodel/<device>-t<threads>.json)")
-    parser.add_argument("--clock", choices=CLOCKS, default=None,
-                        help="wall (elapsed) or thread (CPU time of the one torch thread: robust on a "
-                             "shared machine); default: wall, or the profile's clock when one is used")
+    if clock:
+        parser.add_argument("--clock", choices=CLOCKS, default=None,
+                            help="wall (elapsed) or thread (CPU time of the one torch thread: robust on a "
+                                 "shared machine); default: wall, or the profile's clock when one is used")
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .common import print_frame, spec_from_args
-    from ..predict import predict_spec
-    from ..profile import load_profile
+    from ..latency.predict import predict_spec, predict_table
+    from ..latency.profile import load_profile
 
     own = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     _add_latency_flags(own)  # the latency flags may also come after the design's flags
@@ -38,8 +39,6 @@ def cmd_latency(args: argparse.Namespace) -> int:
     rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
     table = None
     if args.predict:
-        from ..predict import predict_table
-
         profile = load_profile(args.profile, device=timing.device, threads=args.threads)
         pred = predict_spec(spec, profile, batch=args.batch)
         rows.append({"quantity": "predicted_s", "value": pred})
@@ -52,35 +51,36 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..profile import calibrate, profile_path
+    from ..latency.calibrate import calibrate
+    from ..latency.profile import profile_path
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
-                        budget_s=args.budget, clock=args.clock or "wall", sweep_csv=args.sweep_csv)
+                        budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv)
     path = profile.save(args.profile or profile_path(profile.device, profile.threads))
     peaks = profile.peaks
     print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, "
           f"clock {profile.clock}, torch {profile.torch_version}")
-    print(f"dense conv peak      {peaks['dense_macs_per_s'] / 1e9:8.2f} GMAC/s")
-    print(f"depthwise conv peak  {peaks['depthwise_macs_per_s'] / 1e9:8.2f} GMAC/s")
-    print(f"memory bandwidth     {peaks['bandwidth_bytes_per_s'] / 1e9:8.2f} GB/s")
-    print(f"module call overhead {peaks['call_overhead_s'] * 1e6:8.2f} us")
+    print(f"dense conv peak      {peaks.dense_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
+    print(f"depthwise conv peak  {peaks.depthwise_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
+    print(f"memory bandwidth     {peaks.bandwidth_bytes_per_s / 1e9:8.2f} GB/s (measured)")
+    print(f"module call overhead {peaks.call_overhead_s * 1e6:8.2f} us (measured)")
     if profile.curves:
         print(f"efficiency curves: {', '.join(sorted(profile.curves))} "
               f"({profile.meta.get('train_points', 0)} training points)")
-    comp = profile.curves.get("composition")
-    if comp:
-        print(f"composition: a design = {comp['scale']:.3f} x sum of its ops + {comp['per_op_s'] * 1e6:.2f} us "
-              f"per op after the first ({comp['n']} training designs)")
+    comp = profile.composition
+    if comp is not None:
+        print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
+              f"per op after the first ({comp.n} training designs)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 
 
 def cmd_latency_eval(args: argparse.Namespace) -> int:
-    from ..latency_accuracy import latency_eval
+    from ..latency.evaluate import latency_eval
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
-                          rounds=args.rounds, anchor=not args.no_anchor,
+                          anchor=not args.no_anchor,
                           min_run_time=args.min_run_time, designs_=args.designs or None)
     print_eval(result, worst=args.worst)
     if args.csv:
@@ -90,7 +90,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_latency_gaps(args: argparse.Namespace) -> int:
-    from ..latency_accuracy import explained_gaps
+    from ..latency.evaluate import explained_gaps
 
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
                            clock=args.clock, min_run_time=args.min_run_time,
@@ -121,18 +121,19 @@ def add_cli(sub) -> None:
     p = sub.add_parser("calibrate", help="measure peak MAC/s and bandwidth; fit latency curves")
     p.add_argument("--no-fit", action="store_true", help="roofline peaks only (skip the training sweep)")
     p.add_argument("--sweep-csv", default=None, help="also write the training sweep's rows to this CSV")
+    p.add_argument("--clock", choices=("auto",) + CLOCKS, default=None,
+                   help="auto (default): the clock whose measurements reproduce better on this machine now")
     p.add_argument("--budget", type=float, default=30.0,
                    help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
-    _add_timing_flags(p)
+    _add_timing_flags(p, clock=False)
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("latency-eval", help="predicted vs measured latency on held-out configs of every design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
     p.add_argument("--per-design", type=int, default=6, help="held-out configs per design (default 6)")
     p.add_argument("--seed", type=int, default=2024, help="sampling seed of the held-out configs")
-    p.add_argument("--min-run-time", type=float, default=0.25, help="seconds of timed blocks per config")
-    p.add_argument("--rounds", type=int, default=2,
-                   help="interleaved measurement rounds; a config's latency is its best round median")
+    p.add_argument("--min-run-time", type=float, default=0.25,
+                   help="seconds of timed samples per config (interleaved passes of 0.5 ms bursts; default 0.25)")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip re-timing the profile's anchor ops (the drift-scaled prediction)")
     p.add_argument("--worst", type=int, default=10, help="how many worst configs to print")
@@ -146,6 +147,13 @@ def add_cli(sub) -> None:
     p.add_argument("--csv", default=None, help="write the table to this CSV file")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_gaps)
+
+
+def reproducibility_line(spread) -> str:
+    """How well two independent estimates (halves of the interleaved passes) of each item agree."""
+    return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
+            f"within ±3% for {100 * (spread <= 0.03).mean():.0f}% of {len(spread)} items "
+            f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%)")
 
 
 def print_eval(result: EvalResult, worst: int = 10) -> None:
@@ -169,13 +177,9 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
                                        within_10=("abs_err", lambda a: f"{100 * (a <= 0.1).mean():.0f}%"),
                                        median_abs_pct=("abs_err", lambda a: round(100 * a.median(), 1)))
         print_frame(per.reset_index(), "Per design")
-        cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "cv"]
-        if "round_spread" in ok:
-            cols.append("round_spread")
-            spread = ok["round_spread"]
-            print(f"measurement reproducibility: rounds of the same config differ by a median of "
-                  f"{100 * spread.median():.1f}% ({100 * (spread > 0.10).mean():.0f}% of configs by more "
-                  f"than 10%); {int(ok['noisy'].sum())} of {len(ok)} kept medians flagged noisy (CV > 10%)")
+        cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "spread"]
+        if "spread" in ok:
+            print(reproducibility_line(ok["spread"]))
         top = ok.sort_values("abs_err", ascending=False).head(worst)[cols]
         print_frame(top.assign(err=lambda f: (100 * f["err"]).round(1)).rename(columns={"err": "err %"}),
                     f"Worst {worst} configs")

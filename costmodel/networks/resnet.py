@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 from ..designs.conv import Conv
 from ..designs.inception import Bottleneck
-from ..core.spec import Spec
-from .glue import FC, Act, Add, GlobalPool, MaxPool
+from ..core import Spec
+from .glue import FC, Act, Add, GlobalPool, MaxPool, plain_conv
 from .graph import Cursor, Layer, Network, Res, Seq, conv_out
-from .swaps import plain_conv
 
 # stage: (bottleneck width, number of blocks, stride of the first block)
 CFG_RESNET50: list[tuple[int, int, int]] = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]
@@ -94,3 +93,9 @@ def _swapped_block(cur: Cursor, name: str, width: int, stride: int, make3: Maker
     add = Layer(name, Add(c_in=c_out, h=ho, w=wo), (c_out, ho, wo), (c_out, ho, wo), "add")
     post = Layer(f"{name}.post", Act(c_in=c_out, h=ho, w=wo), (c_out, ho, wo), (c_out, ho, wo), "act")
     return Res(name, body, shortcut, add, post)
+
+
+# One block at a time, for the ResNet-50 design space (costmodel.spaces builds its candidates
+# block by block with the same code as resnet50(), so its fixed point is this network exactly).
+registered_block = _registered_block
+swapped_block = _swapped_block

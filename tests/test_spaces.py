@@ -1,0 +1,193 @@
+"""Design spaces (costmodel.spaces): fixed points, exact gather evaluation, the DP front against
+brute force, modules against fvcore, space-file errors."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from costmodel.explore import front_mask
+from costmodel.networks import network
+from costmodel.spaces import load_space, space, space_from_dict
+from costmodel.spaces.front import OBJECTIVES, best_under, pareto_front
+
+TINY = Path(__file__).resolve().parents[1] / "costmodel" / "spaces" / "examples" / "tiny.toml"
+
+
+def _totals(costs) -> tuple:
+    return (costs.params, costs.macs_by_key["conv"], costs.macs_by_key["linear"],
+            sum(costs.elementwise.values()), costs.mem_bytes)
+
+
+def _row_totals(row) -> tuple:
+    return (row["params"], row["conv MACs"], row["linear MACs"], row["elementwise ops"], row["mem bytes"])
+
+
+def test_ghostnet_fixed_point_is_ghostnet_1x():
+    sp = space("ghostnet")
+    point = sp.point("ghostnet_1.0x")
+    row = sp.evaluate([point], profile=None).iloc[0]
+    # GhostNet 1.0x (reference ghostnet_pytorch): 141,150,512 MACs and 5,182,508 params, the
+    # numbers test_networks pins against fvcore and sum(p.numel())
+    assert row["MACs"] == 141_150_512
+    assert row["params"] == 5_182_508
+    assert row["FLOPs"] == 2 * 141_150_512
+    assert _row_totals(row) == _totals(network("ghostnet").costs())
+
+
+def test_resnet50_fixed_point_is_resnet50():
+    sp = space("resnet50")
+    row = sp.evaluate([sp.point("resnet50")], profile=None).iloc[0]
+    # torchvision resnet50: 25,557,032 params; 4,089,184,256 MACs (fvcore, 224x224)
+    assert row["MACs"] == 4_089_184_256
+    assert row["params"] == 25_557_032
+    assert _row_totals(row) == _totals(network("resnet50").costs())
+
+
+def test_tiny_space_count_by_hand():
+    sp = load_space(TINY)
+    # s1: 2 widths x (16 + 16^2) block choices (2 kernels x 2 expansions x 4 designs = 16 per
+    # slot, depth 1 or 2) = 544; s2: 1 width x (2 + 2^2) = 6; 544 * 6 = 3264
+    assert sp.count() == 3264
+    assert sp.stages[0].widths == (12, 24)  # make_divisible(24 * 0.5, 4) = 12
+
+
+@pytest.mark.parametrize("name", ["ghostnet", "resnet50"])
+def test_random_candidates_equal_built_network_costs(name):
+    sp = space(name)
+    idx = sp.draw(12, seed=3)
+    frame = sp.evaluate(idx, profile=None)
+    for cand, (_, row) in zip(idx, frame.iterrows()):
+        assert _row_totals(row) == _totals(sp.build(cand).costs()), sp.describe(cand)
+
+
+def _fvcore_conv_linear(analysis) -> dict[str, int]:
+    from costmodel.peers.keys import fold_macs
+
+    return fold_macs(analysis.fvcore_by_operator)
+
+
+def _non_default(sp, seed: int) -> tuple[int, ...]:
+    """A drawn candidate that differs from the fixed point in a block choice."""
+    for cand in sp.draw(50, seed):
+        if tuple(cand) != sp.fixed_points[0][1]:
+            return tuple(cand)
+    raise AssertionError("no non-default candidate drawn")
+
+
+@pytest.mark.parametrize("which", ["tiny-0", "tiny-1", "ghostnet", "resnet50"])
+def test_built_candidate_module_matches_fvcore_and_params(which):
+    from costmodel.analysis import analyze
+    from costmodel.peers.trace import count_params
+
+    if which.startswith("tiny"):
+        sp = load_space(TINY)
+        cand = tuple(sp.draw(1, seed=int(which[-1]) + 7)[0])
+    else:
+        sp = space(which)
+        cand = _non_default(sp, 11)
+    net = sp.build(cand)
+    costs, module = net.costs(), net.module()
+    analysis = analyze(module, (1,) + tuple(net.input_shape))
+    assert costs.params == count_params(module) == sum(p.numel() for p in module.parameters())
+    assert costs.macs_by_key == _fvcore_conv_linear(analysis), sp.describe(cand)
+
+
+def _brute_front(sp, objectives) -> list[tuple]:
+    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
+    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), profile=None)
+    frame = frame[frame["valid"]]
+    pts = frame[[OBJECTIVES[o] for o in objectives]].to_numpy()
+    return sorted(set(map(tuple, pts[front_mask(pts)])))
+
+
+_DESIGNS = [{"design": "ghost_bottleneck", "se": [False, True]},
+            {"design": "inverted_residual", "pw": ["conv", "ghost"]},
+            {"design": "inverted_residual", "pw": "tbc"},
+            {"design": "ghost_bottleneck", "s": 3}]
+
+
+@st.composite
+def small_spaces(draw):
+    stages = []
+    for i in range(draw(st.integers(1, 3))):
+        stages.append({
+            "name": f"s{i}", "widths": draw(st.lists(st.sampled_from([8, 12, 16, 24]), min_size=1, max_size=2, unique=True)),
+            "depths": draw(st.sampled_from([[1], [1, 2], [2]])), "stride": draw(st.sampled_from([1, 2])),
+            "kernels": draw(st.lists(st.sampled_from([3, 5]), min_size=1, max_size=2, unique=True)),
+            "expansions": draw(st.lists(st.sampled_from([1, 3, 6]), min_size=1, max_size=2, unique=True)),
+            "tied": draw(st.booleans()),
+            "blocks": draw(st.lists(st.sampled_from(_DESIGNS), min_size=1, max_size=2, unique_by=str))})
+    return {"name": "random", "input": [3, 16, 16], "stem": {"kind": "conv", "c_out": 8, "stride": 1},
+            "head": {"kind": "classifier", "classes": 10}, "stages": stages}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_spaces(), st.sampled_from([("macs", "params"), ("params", "bytes"), ("bytes", "elementwise")]))
+def test_dp_front_equals_brute_force_front(data, objectives):
+    sp = space_from_dict(data)
+    if sp.count() > 20_000:  # keep the brute force small
+        return
+    dp = pareto_front(sp, objectives, profile=None)
+    got = sorted(map(tuple, dp[[OBJECTIVES[o] for o in objectives]].to_numpy()))
+    assert got == _brute_front(sp, objectives)
+    # every front row is a real candidate: its built network has those costs
+    first = dp.iloc[0]
+    assert _row_totals(first) == _totals(sp.build(first).costs())
+
+
+def test_budget_query_is_the_best_feasible_candidate():
+    sp = space("resnet50")
+    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
+    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), profile=None)
+    limit = 4.0e9  # MACs
+    want = frame[frame["MACs"] <= limit]["params"].min()
+    got = best_under(sp, "params", {"macs": limit}, profile=None)
+    assert got["params"] == want and got["MACs"] <= limit
+
+
+def test_resnet_front_on_macs_params_by_brute_force():
+    sp = space("resnet50")
+    dp = pareto_front(sp, ("macs", "params"), profile=None)
+    assert sorted(map(tuple, dp[["MACs", "params"]].to_numpy())) == _brute_front(sp, ("macs", "params"))
+
+
+def _space(tmp_path, text: str):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return load_space(path)
+
+
+BASE = """name = "t"
+input = [3, 16, 16]
+[[stages]]
+name = "a"
+{stage}
+[[stages.blocks]]
+{block}
+"""
+
+
+@pytest.mark.parametrize("stage, block, message", [
+    ("widths = [16]\ncolour = 3", 'design = "ghost_bottleneck"', r"stages\[0\]\.colour is not a known key"),
+    ("widths = [16]\nkernels = []", 'design = "ghost_bottleneck"', r"stages\[0\]\.kernels = \[\] is invalid"),
+    ("widths = [16]", 'design = "ghost_bottleneck"\nse = []', r"stages\[0\]\.blocks\[0\]\.se = \[\] is invalid"),
+    ("widths = [16]", 'design = "inverted_residual"\npw = "spconv"', r"blocks\[0\]\.pw = 'spconv' is invalid"),
+    ("widths = [16]", 'design = "warp"', r"blocks\[0\]\.design = 'warp' is invalid"),
+    # TBC with B = 4 cannot split 18 channels: no choice of the block can be built
+    ("widths = [18]", 'design = "inverted_residual"\npw = "tbc"\nB = 4', r"stage 'a' block 0: no choice .* channels 16 -> 18"),
+])
+def test_bad_space_file_names_the_key(tmp_path, stage, block, message):
+    with pytest.raises(ValueError, match=message):
+        _space(tmp_path, BASE.format(stage=stage, block=block))
+
+
+def test_bad_candidate_names_the_column():
+    sp = load_space(TINY)
+    with pytest.raises(ValueError, match=r"s1\.0 = 16 is invalid: allowed is an index in \[0, 15\]"):
+        sp.evaluate([[0, 0, 16, 0, 0, 0, 0, 0]], profile=None)
