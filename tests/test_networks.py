@@ -45,7 +45,7 @@ SWAPS = {
 
 def _traced(net):
     module = net.module()
-    return net, net.costs(), analyze(module, (1,) + tuple(net.input_shape)), count_params(module)
+    return net, net.costs(), analyze(module, (1,) + tuple(net.input_shape), fvcore=True), count_params(module)
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,7 @@ class Record:
 
     def fvcore_view(self) -> int:
         """What fvcore should count for this record (MACs + the elementwise kinds it counts)."""
-        if not self.known or self.kind not in FVCORE_COUNTED:
+        if not self.known or not (self.kind in FVCORE_COUNTED or self.info.get("fvcore_sees")):
             return 0
         return self.count
 
@@ -101,14 +101,19 @@ def function_name(func: Any) -> str:
 class Recorder:
     """Hooks every module and watches tensor functions; builds Records and SpecCalls.
 
-    ``module_rule(path, mod, args, output, params) -> Record`` and ``function_rule(path, func,
-    args, kwargs, result) -> Record | None`` come from ``rules``; ``hint(class name)`` labels a
-    non-leaf module's own ops with the design it belongs to.
+    A module with a rule (``has_rule(mod)``: a stock class running its own forward) is costed as a
+    whole by ``module_rule(path, mod, args, output, params) -> Record``, and the functions it calls
+    are not recorded. Every other module (a custom leaf, a container, a subclass with its own
+    forward) is costed by the tensor functions it calls itself: ``function_rule(path, func, args,
+    kwargs, result) -> [Record]``. ``hint(class name)`` labels a module's own ops with the design
+    it belongs to.
     """
 
-    def __init__(self, model, module_rule, function_rule, hint) -> None:
+    def __init__(self, model, has_rule, module_rule, function_rule, hint) -> None:
         self.model = model
         self.module_rule, self.function_rule, self.hint = module_rule, function_rule, hint
+        self.has_rule = has_rule
+        self.ruled: dict[int, bool] = {}
         self.records: list[Record] = []
         self.spec_calls: list[SpecCall] = []
         self.stack: list[tuple[str, Any]] = []
@@ -123,6 +128,7 @@ class Recorder:
     def __enter__(self) -> "Recorder":
         for path, mod in self.model.named_modules():
             self.is_leaf[id(mod)] = next(iter(mod.children()), None) is None
+            self.ruled[id(mod)] = self.has_rule(mod)
             self.handles.append(mod.register_forward_pre_hook(self._pre(path)))
             self.handles.append(mod.register_forward_hook(self._post(path)))
         return self
@@ -154,11 +160,11 @@ class Recorder:
             ins = [shape(t) for t in tensors(args)]
             outs = tensors(output)
             out_shape = shape(outs[0]) if outs else ()
-            if self.is_leaf[id(mod)]:
+            if self.ruled[id(mod)]:
                 self.records.append(self.module_rule(path, mod, args, output, self.own_params(mod)))
             else:
                 own = self.own_params(mod)
-                if own:  # a non-leaf module's own parameters, used in its forward
+                if own:  # the module's own parameters, used by the functions it calls
                     self.records.append(Record(path, "params", type(mod).__name__, "params", "params",
                                                ins, out_shape, params=own, reads=0))
             if getattr(mod, "costmodel_spec", None) is not None:
@@ -171,11 +177,10 @@ class Recorder:
         if not self.stack:
             return
         path, mod = self.stack[-1]
-        if self.is_leaf[id(mod)]:
-            return  # the leaf module's own rule covers what it computes
-        record = self.function_rule(path, func, args, kwargs, result)
-        if record is not None:
-            parent = type(mod).__name__
+        if self.ruled[id(mod)]:
+            return  # the module's own rule covers what it computes
+        parent = type(mod).__name__
+        for record in self.function_rule(path, func, args, kwargs, result):
             record.module = f"{parent}.{record.module}"
             record.layer = self.hint(parent) or record.layer
             self.records.append(record)

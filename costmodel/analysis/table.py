@@ -29,6 +29,12 @@ class Analysis:
     fvcore_total: int | None = None
     fvcore_by_operator: dict[str, int] | None = None  # fvcore's by_operator() (MACs / ops)
     watched: list[dict[str, Any]] = field(default_factory=list)  # calls through watched attributes
+    classes: dict[str, str] = field(default_factory=dict)  # module path -> class name
+
+    def hierarchy(self, depth: int = 2):
+        """torchinfo's view: one row per module up to ``depth`` levels below the root (the root is
+        level 0), each with the subtotal of every row inside it; batch as analysed."""
+        return hierarchy(self, depth)
 
     @property
     def params(self) -> int:
@@ -114,7 +120,7 @@ def _record_row(r: Record, width: int) -> dict:
             "conv MACs": (r.macs or 0) if r.mac_key == "conv" else 0,
             "linear MACs": (r.macs or 0) if r.mac_key == "linear" else 0,
             "elementwise ops": None if unknown else (0 if r.mac_key else (r.elem or 0)),
-            "mem bytes": record_bytes(r, width), "_fv": r.fvcore_view(), "source": r.source,
+            "mem bytes": None if unknown else record_bytes(r, width), "_fv": r.fvcore_view(), "source": r.source,
             "leaf_check": None, "_elem": {} if (unknown or r.mac_key or not r.elem) else {r.kind: r.elem}}
 
 
@@ -190,11 +196,47 @@ def assemble(records, rows_, checks, shape, width, fv_modules, fv_total) -> Anal
               "conv MACs": macs["conv"], "linear MACs": macs["linear"],
               "FLOPs": 2 * (macs["conv"] + macs["linear"]), "elementwise": elem,
               "elementwise ops": sum(elem.values()),
-              "mem bytes": int(sum(row["mem bytes"] for row in rows_)),
+              "mem bytes": int(sum(row["mem bytes"] or 0 for row in rows_)),
+              "activation memory (MB)": width * sum(r.writes for r in records if r.known) / 1e6,
               "fvcore convention (MACs + BN + pools)": fv_ours, "fvcore total": fv_total,
-              "unknown": len(unknown_rows), "designs recognised": len(checks),
+              "unknown": len(unknown_rows), "unknown params": int(sum(r.params for r in unknown_rows)),
+              "designs recognised": len(checks),
               "designs matching their leaves": sum(checks)}
     frame = frame.drop(columns=["_fv", "_elem"])
-    for col in ("MACs", "elementwise ops"):
+    for col in ("MACs", "elementwise ops", "mem bytes"):
         frame[col] = frame[col].astype("Int64")
     return Analysis(frame, records, totals, unknown, by_module, shape, fv_total)
+
+
+def _prefixes(path: str, depth: int) -> list[str]:
+    """The module paths that contain ``path`` (root "" first), down to ``depth`` levels."""
+    parts = path.split(".") if path else []
+    return [".".join(parts[:i]) for i in range(min(depth, len(parts)) + 1)]
+
+
+def hierarchy(result: Analysis, depth: int):
+    """Per-module subtotals (params, MACs, elementwise ops, mem bytes, unknown rows) in execution
+    order, ``level`` = depth below the root; exact ints (pandas nullable Int64)."""
+    import pandas as pd
+
+    if depth < 0:
+        raise ValueError(f"depth = {depth} is invalid: allowed is an integer >= 0")
+    totals: dict[str, dict[str, int]] = {}
+    for row in result.table.to_dict("records"):
+        for prefix in _prefixes(row["path"], depth):
+            acc = totals.setdefault(prefix, {"params": 0, "MACs": 0, "elementwise ops": 0, "mem bytes": 0,
+                                             "unknown": 0})
+            unknown = pd.isna(row["MACs"])
+            acc["unknown"] += int(unknown)
+            acc["params"] += int(row["params"])
+            for col in ("MACs", "elementwise ops", "mem bytes"):
+                acc[col] += 0 if pd.isna(row[col]) else int(row[col])
+    out = []
+    for path, acc in totals.items():
+        level = len(path.split(".")) if path else 0
+        name = path.rsplit(".", 1)[-1] if path else "(model)"
+        out.append({"level": level, "module": "  " * level + name, "path": path,
+                    "class": result.classes.get(path, ""), **acc})
+    frame = pd.DataFrame(out, columns=["level", "module", "path", "class", "params", "MACs", "elementwise ops",
+                                       "mem bytes", "unknown"])
+    return frame

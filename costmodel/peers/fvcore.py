@@ -13,8 +13,8 @@ from typing import Any
 
 from .keys import category, fold_categories
 
-COUNTED = frozenset({"conv", "conv_transpose", "linear", "matmul", "batch_norm", "layer_norm", "group_norm",
-                     "instance_norm", "adaptive_avg_pool2d", "upsample"})
+COUNTED = frozenset({"conv", "conv_transpose", "linear", "matmul", "einsum", "batch_norm", "layer_norm",
+                     "group_norm", "instance_norm", "adaptive_avg_pool2d", "upsample"})
 """Our op kinds fvcore has a handle for (MACs for conv/linear/matmul; elementwise for the rest)."""
 
 
@@ -51,7 +51,7 @@ def rule(r: Any) -> list[tuple[str, int, str]]:
     """fvcore: the same MACs (bias not counted), BN 2/1 per element in eval, adaptive avg pool 1 per
     input element, upsample per output element; every other aten op has no handle: 0."""
     cat = category(r.kind)
-    if r.kind in COUNTED:
+    if r.kind in COUNTED or r.info.get("fvcore_sees"):
         return [(cat, r.count, "same count")]
     return [(cat, 0, f"fvcore has no handle for {r.kind}: skipped (listed as unsupported)")]
 

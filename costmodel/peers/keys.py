@@ -33,7 +33,7 @@ OP_KEYS: dict[str, tuple[str | None, str]] = {
     "softmax": (None, "softmax"), "adaptive_avg_pool1d": (None, "global_pool"),
     "adaptive_avg_pool2d": (None, "global_pool"), "adaptive_avg_pool3d": (None, "global_pool"),
     "concat": (None, "other"), "gather": (None, "other"), "topk": (None, "other"), "free": (None, "other"),
-    "params": (None, "other"), "mean": (None, "other"), "unknown": (None, "other"),
+    "params": (None, "other"), "mean": (None, "other"), "reduction": (None, "other"), "unknown": (None, "other"),
 }
 
 
