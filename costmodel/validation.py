@@ -8,7 +8,7 @@ from typing import Any
 import sympy as sp
 
 from .core.registry import get_design
-from .core.spec import Costs, Spec
+from .core import Costs, Spec
 
 
 def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
@@ -43,8 +43,7 @@ def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
 
 def executed_costs(spec: Spec, module: Any, batch: int) -> Costs:
     """The costs the module executes; dynamic designs override ``executed_costs``."""
-    hook = getattr(spec, "executed_costs", None)
-    return hook(module, batch) if hook is not None else spec.costs()
+    return spec.executed_costs(module, batch)
 
 
 def executed_macs(spec: Spec) -> int:

@@ -172,10 +172,10 @@ def cmd_network(args: argparse.Namespace) -> int:
     from ..networks import network_names, published_table
 
     if args.name == "list":
-        from ..networks.swaps import SWAP_TARGETS, SWAPPABLE
+        from ..networks.swaps import SWAP_TARGETS, swappable
 
         rows = [{"network": n, "swappable": ", ".join(SWAP_TARGETS.get(n, ())) or "-"} for n in network_names()]
-        print_frame(pd.DataFrame(rows), f"Built-in networks (swap designs: {', '.join(SWAPPABLE)})")
+        print_frame(pd.DataFrame(rows), f"Built-in networks (swap designs: {', '.join(swappable())})")
         return 0
     if args.name == "published":
         frame = published_table(trace=args.trace)

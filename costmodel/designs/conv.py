@@ -13,19 +13,9 @@ from types import SimpleNamespace
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Spec, flag, size
+from ..core import Constraint, Spec, flag, size
+from ..core.layer import LayerSpec
 from ..core.symbols import divides
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerSpec(Spec):
-    """Fields shared by single-input layers: input size and the bias/BN/activation options."""
-
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
-    bias: bool = flag(False, "conv bias")
-    bn: bool = flag(False, "BatchNorm after each conv")
-    act: bool = flag(False, "ReLU after each conv (after BN)")
 
 
 @register_design("conv", "Standard convolution (A1)", "seed 003; any CNN textbook")

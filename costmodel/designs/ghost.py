@@ -27,7 +27,7 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Formulas, Spec, flag, size
+from ..core import Constraint, Formulas, Spec, flag, size
 from ..core.symbols import ceil_div, floor_div, is_odd, iverson
 
 PAPER = "GhostNet, Han et al., CVPR 2020, https://arxiv.org/abs/1911.11907"
@@ -91,6 +91,20 @@ class Ghost(Spec):
     Speed-up over a standard k x k conv (s | c_out): r_s = c*k^2 / (c*k^2/s + (s-1)*d^2/s),
     = s*c/(s + c - 1) when d = k, -> s as c -> oo; see ``ratios()``.
     """
+
+    # -- conv swap (networks.swap): a Ghost module with the replaced conv's kernel and stride
+    #    (GhostNet sec. 4.1); it carries its own BNs and ReLU --
+    swap_keeps_bn_act = False
+    foreign_module_names = ("ghostmodule",)
+
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, s: int = 2, d: int = 3):
+        return [("", cls(c_in=c_in, c_out=c_out, k=k, s=s, d=d, stride=stride, h=h, w=w, relu=act))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("s", "d")
+
 
     c_in: int = size(64, "input channels [c]")
     c_out: int = size(128, "output channels [n], kept after the slice")
@@ -173,6 +187,9 @@ class GhostBottleneck(Spec):
     depthwise k x k (stride) + BN + 1x1 c_in -> c_out + BN. MACs = ghost1 + dw + SE convs +
     ghost2 + shortcut convs; the pool, activations, multiply and add are elementwise columns.
     """
+
+    foreign_module_names = ("ghostbottleneck",)
+
 
     c_in: int = size(24, "input channels")
     c_exp: int = size(72, "expansion width: the first Ghost module's output")

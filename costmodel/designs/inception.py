@@ -16,9 +16,9 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, flag, size
+from ..core import Constraint, flag, size
 from ..core.symbols import is_odd, iverson
-from .conv import LayerSpec
+from ..core.layer import LayerSpec
 
 
 def _out_hw(op_list: list[Op]) -> tuple[sp.Expr, sp.Expr]:

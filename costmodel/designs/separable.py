@@ -12,8 +12,8 @@ from types import SimpleNamespace
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import size
-from .conv import LayerSpec
+from ..core import size
+from ..core.layer import LayerSpec
 
 
 @dataclass(frozen=True, kw_only=True)

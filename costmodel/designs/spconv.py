@@ -30,9 +30,9 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Spec, choice, fraction, size
+from ..core import Constraint, Spec, choice, fraction, size
 from ..core.symbols import floor_div, is_odd
-from .conv import divides
+from ..core.symbols import divides
 
 
 def representative_channels(cin: sp.Expr, alpha_: sp.Expr) -> sp.Expr:
@@ -58,6 +58,18 @@ class SPConv(Spec):
     Elementwise: 2 BN, 2 global pools, the gwc+pwc add, softmax over 2*c_out scores, two
     multiplies and the final add (each c_out*h'*w'), and with stride 2 the two 2x2 pools.
     """
+
+    # -- conv swap: SPConv (2 groups), then the block's own BN + ReLU, as SPConv-ResNet does --
+    foreign_module_names = ("spconv",)
+
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, alpha: float = 0.5, groups: int = 2):
+        return [("", cls(c_in=c_in, c_out=c_out, alpha=alpha, k=k, stride=stride, groups=groups, h=h, w=w))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("alpha", "groups")
+
 
     c_in: int = size(64, "input channels [c]")
     c_out: int = size(64, "output channels [n]")

@@ -50,12 +50,7 @@ class Reasons:
 def normalize(rng: Range, value: Any) -> Any:
     """The field's canonical value, exactly as the spec constructor makes it; ValueError with
     the allowed range otherwise."""
-    own = getattr(rng, "normalize", None)  # TEMPORARY until issue 14's Range.normalize lands on main
-    if own is not None:
-        return own(value)
-    if not rng.accepts(value):
-        raise ValueError(f"allowed is {rng.describe()}")
-    return value
+    return rng.normalize(value)
 
 
 # --- one axis --------------------------------------------------------------------------------

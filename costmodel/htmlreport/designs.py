@@ -58,7 +58,7 @@ def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]
         from ..validation import executed_macs
 
         row["dense MACs"] = int(c.extra["dense_macs"])
-        row["executed MACs"] = executed_macs(spec) if hasattr(spec, "executed_costs") else None
+        row["executed MACs"] = executed_macs(spec) if spec.dynamic else None
     parts = [f'<div class="design" id="design-{esc(cls.name)}"><h3>{esc(cls.title)} '
              f'<span class="note">({esc(cls.name)})</span></h3>']
     doc = (cls.__doc__ or "").strip().splitlines()

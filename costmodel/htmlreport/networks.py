@@ -35,13 +35,13 @@ def builtin_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
 def swapped_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
     """(label, factory): ResNet-50 with its 3x3 convs swapped for each swappable design
     (default options) that is among the report's designs."""
-    found = optional("costmodel.networks.swaps", "SWAPPABLE")
+    found = optional("costmodel.networks.swaps", "swappable")
     tools = optional("costmodel.networks", "swap")
     if found is None or tools is None:
         return []
     (swappable,), (swap,) = found, tools
     kw = {"resolution": SMALL_RESOLUTION} if ctx.small else {}
-    designs = [d for d in swappable if d != "conv" and d in ctx.designs]
+    designs = [d for d in swappable() if d != "conv" and d in ctx.designs]
     if ctx.small:
         designs = designs[:2]
     return [(f"resnet50 3x3→{d}", lambda d=d: swap("resnet50", conv3x3=d, **kw)) for d in designs]
@@ -66,7 +66,7 @@ def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
     counts = trace(module, net.example_input(batch))
     params, macs, elem = 0, {"conv": 0, "linear": 0}, {}
     for layer in net.layers:
-        sub = module.get_submodule(layer.name) if hasattr(layer.spec, "executed_costs") else None
+        sub = module.get_submodule(layer.name) if layer.spec.dynamic else None
         c = executed_costs(layer.spec, sub, batch) if sub is not None else layer.spec.costs()
         params += c.params
         for k, v in c.macs_by_key.items():

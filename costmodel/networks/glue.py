@@ -13,7 +13,8 @@ from typing import ClassVar
 
 from ..core import ops
 from ..core.ops import Op
-from ..core.spec import Spec, choice, flag, size
+from ..core import Spec, choice, flag, size
+from ..designs.conv import Conv, Pointwise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,3 +158,11 @@ class BNAct(Spec):
         if self.act:
             layers.append(nn.ReLU(inplace=True))
         return nn.Sequential(*layers)
+
+
+def plain_conv(c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool,
+               bn: bool = True) -> list[tuple[str, Spec]]:
+    """The plain conv as the network has it: conv + BN, or conv with bias and no BN (VGG-16)."""
+    if k == 1:
+        return [("", Pointwise(c_in=c_in, c_out=c_out, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
+    return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
