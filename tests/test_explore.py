@@ -1,4 +1,4 @@
-"""Sweeps and Pareto fronts (costmodel/explore.py).
+"""Sweeps and Pareto fronts (costmodel/explore/).
 
 The vectorized sweep must give, row for row, what ``spec.costs()`` gives (and, for invalid
 points, the reason the constructor raises), for every registered design. int64 must never wrap
@@ -386,7 +386,7 @@ def test_chunking_does_not_change_the_frame(monkeypatch, design, grid):
     """Rows are evaluated in chunks; 5-row chunks (invalid rows, exact big rows and structural
     groups falling across boundaries) must give the same frame as one chunk."""
     whole = sweep(design, **grid)
-    monkeypatch.setattr(explore, "CHUNK", 5)
+    monkeypatch.setattr(explore.sweeps, "CHUNK", 5)
     pieces = sweep(design, **grid)
     pd.testing.assert_frame_equal(whole, pieces)
     assert whole.attrs["invalid"] == pieces.attrs["invalid"]
