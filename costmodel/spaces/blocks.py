@@ -176,3 +176,8 @@ HEADS: dict[str, Callable[..., list[Node]]] = {"ghostnet": ghostnet_head, "class
 STEM_OPTIONS: dict[str, tuple[str, ...]] = {"conv": ("c_out", "k", "stride"), "resnet": ("c_out",)}
 HEAD_OPTIONS: dict[str, tuple[str, ...]] = {"ghostnet": ("c_last", "c_head", "classes"),
                                             "classifier": ("classes",)}
+
+
+def make_block(cur: Cursor, name: str, c_out: int, stride: int, choice: Choice) -> Node:
+    """The block ``choice`` at the cursor (the one way a space makes a block)."""
+    return BLOCKS[choice.design](cur, name, c_out, stride, choice)
