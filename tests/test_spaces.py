@@ -93,7 +93,7 @@ def test_built_candidate_module_matches_fvcore_and_params(which):
         cand = _non_default(sp, 11)
     net = sp.build(cand)
     costs, module = net.costs(), net.module()
-    analysis = analyze(module, (1,) + tuple(net.input_shape))
+    analysis = analyze(module, (1,) + tuple(net.input_shape), fvcore=True)
     assert costs.params == count_params(module) == sum(p.numel() for p in module.parameters())
     assert costs.macs_by_key == _fvcore_conv_linear(analysis), sp.describe(cand)
 
