@@ -18,6 +18,8 @@ A module or function with no rule gets kind "unknown" (its costs None): never si
 
 from __future__ import annotations
 
+from ..core.geometry import classify_conv
+
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,12 +40,10 @@ class Cost:
 
 
 def conv_label(c_in: int, c_out: int, groups: int, kernel: tuple[int, ...]) -> str:
-    """pointwise / depthwise (groups == c_in, any channel multiplier) / group / conv."""
-    if groups == 1:
-        return "pointwise" if all(k == 1 for k in kernel) else "conv"
-    if groups == c_in and c_out % c_in == 0:
-        return "depthwise"
-    return "group"
+    """pointwise / depthwise (groups == c_in, any channel multiplier) / group / conv: the core
+    classifier's kind, with "conv" for a dense kernel (the analysis table's wording)."""
+    kind = classify_conv(c_in, c_out, groups, 1 if all(k == 1 for k in kernel) else 3)
+    return "conv" if kind == "dense" else kind
 
 
 # --- module rules: (module, input shapes, output shape) -> Cost --------------------------------

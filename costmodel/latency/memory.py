@@ -17,26 +17,13 @@ intensity and the conv class (dense, pointwise, depthwise, group) read from the 
 
 from __future__ import annotations
 
+from ..core.geometry import classify_conv  # noqa: F401  (callers import it from here too)
 from typing import Any
 
 import sympy as sp
 
 CONV_CLASSES = ("dense", "pointwise", "depthwise", "group")
 """How a conv op is classified from its geometry (see ``classify_conv``)."""
-
-
-def classify_conv(c_in: int, c_out: int, groups: int, k: int, k_w: int | None = None) -> str:
-    """The kind of kernel a conv launches, from its geometry alone.
-
-    depthwise: groups == c_in and c_out is a multiple of c_in (one filter per input channel, x mult);
-    group:     1 < groups, otherwise;
-    pointwise: groups == 1 and a 1x1 kernel;
-    dense:     groups == 1 and a larger kernel.
-    """
-    k_w = k if k_w is None else k_w
-    if groups > 1:
-        return "depthwise" if groups == c_in and c_out % c_in == 0 else "group"
-    return "pointwise" if k == 1 and k_w == 1 else "dense"
 
 
 def op_class(row: dict[str, Any]) -> str:

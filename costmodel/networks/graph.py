@@ -8,6 +8,8 @@ modules.
 
 from __future__ import annotations
 
+from ..core.geometry import conv_out_size as conv_out  # noqa: F401  (re-exported to the builders)
+
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -175,12 +177,6 @@ class Network:
 
 
 # --- builder helpers ---------------------------------------------------------------------
-
-def conv_out(size_: int, kernel: int, stride: int = 1, padding: int | None = None) -> int:
-    """floor((size + 2p - (k-1) - 1)/stride) + 1 with "same" padding k//2 by default."""
-    pad = kernel // 2 if padding is None else padding
-    return (size_ + 2 * pad - (kernel - 1) - 1) // stride + 1
-
 
 class Cursor:
     """Tracks the current activation shape ((C, H, W), or (C,) once flattened) while a builder
