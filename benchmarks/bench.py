@@ -112,18 +112,16 @@ def workloads():
 
 def bench_networks(repeats: int) -> list[str]:
     import torch
-    from fvcore.nn import FlopCountAnalysis
     from torch.utils.flop_counter import FlopCounterMode
+
+    from costmodel.peers import fvcore as fvcore_peer
 
     from costmodel.explore import stack_costs
 
     lines = []
     for label, specs, module, x, net_costs in workloads():
         def fvcore_run():
-            a = FlopCountAnalysis(module, x)
-            a.unsupported_ops_warnings(False)
-            a.uncalled_modules_warnings(False)
-            return a.by_operator()
+            return fvcore_peer.analysis(module, x).by_operator()
 
         def fcm_run():
             with torch.no_grad(), FlopCounterMode(display=False) as mode:

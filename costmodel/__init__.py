@@ -25,65 +25,59 @@ _EXPORTS: dict[str, str] = {
     "compare": "costmodel.validation:compare",
     "formula": "costmodel.validation:formula",
     "ratio": "costmodel.validation:ratio",
-    "trace": "costmodel.tracing:trace",
+    "trace": "costmodel.peers.trace:trace",
     "network": "costmodel.networks:network",
     "network_names": "costmodel.networks:network_names",
     "swap": "costmodel.networks:swap",
     "published_table": "costmodel.networks:published_table",
     "Network": "costmodel.networks:Network",
     "analyze": "costmodel.analysis:analyze",
-    "reconcile": "costmodel.reconciliation:reconcile",
+    "reconcile": "costmodel.analysis:reconcile",
     "sweep": "costmodel.explore:sweep",
     "pareto_front": "costmodel.explore:pareto_front",
     "report": "costmodel.htmlreport:report",
-    "measure": "costmodel.latency:measure",
-    "measure_spec": "costmodel.latency:measure_spec",
-    "calibrate": "costmodel.profile:calibrate",
-    "load_profile": "costmodel.profile:load_profile",
-    "predict_spec": "costmodel.predict:predict_spec",
-    "traffic": "costmodel.memory:traffic",
-    "traffic_table": "costmodel.memory:traffic_table",
-    "latency_eval": "costmodel.latency_accuracy:latency_eval",
-    "explained_gaps": "costmodel.latency_accuracy:explained_gaps",
-    # designs
-    "Conv": "costmodel.designs.conv:Conv",
-    "Pointwise": "costmodel.designs.conv:Pointwise",
-    "GroupConv": "costmodel.designs.conv:GroupConv",
-    "Depthwise": "costmodel.designs.conv:Depthwise",
-    "Separable": "costmodel.designs.separable:Separable",
-    "XceptionBlock": "costmodel.designs.separable:XceptionBlock",
-    "Reduce": "costmodel.designs.inception:Reduce",
-    "Bottleneck": "costmodel.designs.inception:Bottleneck",
-    "Factorized": "costmodel.designs.inception:Factorized",
-    "Asymmetric": "costmodel.designs.inception:Asymmetric",
-    "Inception": "costmodel.designs.inception:Inception",
-    "Ghost": "costmodel.designs.ghost:Ghost",
-    "GhostBottleneck": "costmodel.designs.ghost:GhostBottleneck",
+    "measure": "costmodel.latency.measure:measure",
+    "measure_spec": "costmodel.latency.measure:measure_spec",
+    "calibrate": "costmodel.latency.calibrate:calibrate",
+    "load_profile": "costmodel.latency.profile:load_profile",
+    "predict_spec": "costmodel.latency.predict:predict_spec",
+    "traffic": "costmodel.latency.memory:traffic",
+    "traffic_table": "costmodel.latency.memory:traffic_table",
+    "latency_eval": "costmodel.latency.evaluate:latency_eval",
+    "explained_gaps": "costmodel.latency.evaluate:explained_gaps",
+    "predict_latency": "costmodel.latency.network:predict_latency",
+    "measure_latency": "costmodel.latency.network:measure_latency",
+    # design classes (Conv, Ghost, ...) come from the registry: see __getattr__
     "ghost_vgg16_cifar": "costmodel.designs.ghost:ghost_vgg16_cifar",
-    "SPConv": "costmodel.designs.spconv:SPConv",
-    "TiedBlockConv": "costmodel.designs.tied:TiedBlockConv",
-    "TiedGroupConv": "costmodel.designs.tied:TiedGroupConv",
-    "DGC": "costmodel.designs.dgc:DGC",
-    "SIC": "costmodel.designs.sic:SIC",
-    "Subdivision": "costmodel.designs.sic:Subdivision",
-    "SICSubdivided": "costmodel.designs.sic:SICSubdivided",
-    "SpatialBottleneck": "costmodel.designs.sic:SpatialBottleneck",
     "sic_paper_table": "costmodel.papers:paper_table",
 }
 
 
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
-    if target is None:
+    if target is not None:
+        module, attr = target.split(":")
+        value = getattr(importlib.import_module(module), attr)
+    elif name[:1].isupper() and not name.startswith("__"):  # a design class, by its class name
+        from .core.registry import design_class
+
+        value = design_class(name)
+        if value is None:
+            raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+    else:
         raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
-    module, attr = target.split(":")
-    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
 
 
+def _design_class_names() -> list[str]:
+    from .core.registry import designs
+
+    return [cls.__name__ for cls in designs().values()]
+
+
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_design_class_names()))
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # design classes: dir(costmodel), or costmodel.list_designs()

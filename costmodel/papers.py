@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .core.spec import Spec
+from .core import Spec
 from .designs.conv import Conv
 from .designs.sic import SIC, SICSubdivided, SpatialBottleneck, Subdivision
 from .validation import compare, validate

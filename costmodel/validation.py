@@ -8,7 +8,7 @@ from typing import Any
 import sympy as sp
 
 from .core.registry import get_design
-from .core.spec import Costs, Spec
+from .core import Costs, Spec
 
 
 def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
     ``*_match`` flags are exact equality; ``match`` is all of them. MACs are per batch of
     ``batch`` samples for the traced side, so the analytic side is multiplied by ``batch``.
     """
-    from .tracing import trace
+    from .peers.trace import trace
 
     module = spec.module()
     counts = trace(module, spec.example_input(batch))
@@ -43,8 +43,7 @@ def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
 
 def executed_costs(spec: Spec, module: Any, batch: int) -> Costs:
     """The costs the module executes; dynamic designs override ``executed_costs``."""
-    hook = getattr(spec, "executed_costs", None)
-    return hook(module, batch) if hook is not None else spec.costs()
+    return spec.executed_costs(module, batch)
 
 
 def executed_macs(spec: Spec) -> int:

@@ -15,7 +15,7 @@ from costmodel.analysis import analyze
 from costmodel.cli import main
 from costmodel.designs.ghost import Ghost
 from costmodel.networks import network, swap
-from costmodel.reconciliation import reconcile
+from costmodel.analysis import reconcile
 
 
 def plain_model() -> nn.Module:
@@ -42,19 +42,19 @@ class Block(nn.Module):
         return z * gate[:, :, None, None]
 
 
-class Scale(nn.Module):
-    """A custom leaf layer costmodel has no rule for."""
+class Exotic(nn.Module):
+    """A custom leaf layer calling a function costmodel has no rule for (a Bessel function)."""
 
     def __init__(self, c: int) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(c, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gamma
+        return torch.special.i0(x) * self.gamma
 
 
 def test_plain_model_hand_worked():
-    a = analyze(plain_model(), (2, 3, 8, 8))
+    a = analyze(plain_model(), (2, 3, 8, 8), fvcore=True)
     t = a.table.set_index("path")
     # conv 3->8, 3x3, same padding, batch 2: 2*8*8*8 outputs x 3*9 = 27,648 MACs; 8*27 + 8 params
     assert (t.loc["0", "MACs"], t.loc["0", "params"], t.loc["0", "layer"]) == (27_648, 224, "conv")
@@ -75,7 +75,7 @@ def test_plain_model_hand_worked():
 
 
 def test_functional_ops_and_conv_kinds_hand_worked():
-    a = analyze(Block(), (1, 4, 6, 6))
+    a = analyze(Block(), (1, 4, 6, 6), fvcore=True)
     t = a.table.set_index(a.table["path"] + ":" + a.table["kind"])
     # conv1 4->4 3x3 on 6x6: 36 x 4 x 36 = 5,184; depthwise: 4 x 9 x 36 = 1,296;
     # pointwise 4->8: 8 x 4 x 36 = 1,152; group 8->8, 2 groups: 8 x 4 x 9 x 36 = 10,368; fc 64
@@ -97,23 +97,27 @@ def test_functional_ops_and_conv_kinds_hand_worked():
 def test_transposed_conv_hand_worked():
     # ConvTranspose2d 4->8, k=2, stride 2 on 5x5: each input pixel scatters 8*4 weights per input
     # channel: 4 x 8 x 2*2 x 25 = 3,200 MACs; params 4*8*4 + 8 = 136
-    a = analyze(nn.Sequential(nn.ConvTranspose2d(4, 8, 2, stride=2)), (1, 4, 5, 5))
+    a = analyze(nn.Sequential(nn.ConvTranspose2d(4, 8, 2, stride=2)), (1, 4, 5, 5), fvcore=True)
     row = a.table.iloc[0]
     assert (row["kind"], row["MACs"], row["params"], row["output"]) == ("conv_transpose", 3_200, 136, "1x8x10x10")
     assert a.fvcore_total == 3_200
 
 
 def test_unknown_custom_layer_is_reported_with_shapes():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Scale(8), nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
+    # issue 15: a custom leaf is costed by the functions it calls; only the Bessel i0 is unknown
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Exotic(8), nn.Flatten(), nn.Linear(8 * 4 * 4, 2))
     a = analyze(model, (1, 3, 4, 4))
-    assert list(a.unknown["module"]) == ["Scale"]
+    assert list(a.unknown["module"]) == ["Exotic.special_i0"]
     unknown = a.unknown.iloc[0]
-    assert (unknown["path"], unknown["input"], unknown["output"], unknown["params"]) == \
-        ("1", "1x8x4x4", "1x8x4x4", 8)
-    row = a.table.set_index("path").loc["1"]
-    assert row["kind"] == "unknown" and row["MACs"] is pd_na() and row["elementwise ops"] is pd_na()
+    assert (unknown["path"], unknown["input"], unknown["output"]) == ("1", "1x8x4x4", "1x8x4x4")
+    t = a.table.set_index(a.table["path"] + ":" + a.table["kind"])
+    row = t.loc["1:unknown"]
+    assert row["MACs"] is pd_na() and row["elementwise ops"] is pd_na() and row["mem bytes"] is pd_na()
+    assert t.loc["1:mul", "elementwise ops"] == 8 * 16  # x * gamma: 1 per output element
     assert a.totals["unknown"] == 1
     assert a.params == 8 * 27 + 8 + 8 + 128 * 2 + 2  # the unknown layer's params still count
+    # conv 16 x 8 x 27 = 3,456 + linear 256: the unknown op adds nothing to any total
+    assert a.macs == 3_456 + 256 and a.totals["elementwise ops"] == 128
 
 
 def pd_na():
@@ -221,7 +225,7 @@ def test_cli_analyze_user_file_reports_unknown(tmp_path, capsys):
                 self.gamma = nn.Parameter(torch.ones(4, 1, 1))
 
             def forward(self, x):
-                return x * self.gamma
+                return torch.special.i0(x) * self.gamma
 
         def build():
             return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), Scale(), nn.ReLU())
@@ -255,7 +259,7 @@ def test_dynamic_design_uses_executed_costs_per_sample():
     # 16 - floor(0.5*16) = 8 channels: conv 16 x 8 x 9 x 64 = 73,728 MACs per sample; saliency
     # FC1 16 -> 4*(16//16) and per-head FC2 1 -> 16: 64 + 64 = 128 linear MACs per sample.
     spec = DGC(c_in=16, c_out=16, k=3, H=4, zeta=0.5, d=16, h=8, w=8)
-    a = analyze(spec.module(), (2, 16, 8, 8))
+    a = analyze(spec.module(), (2, 16, 8, 8), fvcore=True)
     row = a.table.iloc[0]
     assert (row["kind"], row["conv MACs"], row["linear MACs"]) == ("dgc", 2 * 73_728, 2 * 128)
     assert row["leaf_check"] and row["fvcore_match"]

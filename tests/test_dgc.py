@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from costmodel.designs.dgc import DGC
 from costmodel.core.symbols import c_in, c_out, d, h_out, k, w_out, zeta
-from costmodel.tracing import flop_counter_counts, fvcore_counts
+from costmodel.peers.flopcounter import counts as flop_counter_counts
+from costmodel.peers.fvcore import counts as fvcore_counts
 from costmodel.validation import compare, validate
 
 
@@ -195,7 +196,7 @@ def test_training_gradients_reach_only_kept_channels():
 
 
 def test_executed_costs_follow_what_the_module_ran():
-    from costmodel.tracing import trace
+    from costmodel.peers.trace import trace
 
     spec = DGC(c_in=12, c_out=8, H=2, zeta=0.5, d=3, h=6, w=6)
     module = spec.module()

@@ -1,4 +1,4 @@
-"""Sweeps and Pareto fronts (costmodel/explore.py).
+"""Sweeps and Pareto fronts (costmodel/explore/).
 
 The vectorized sweep must give, row for row, what ``spec.costs()`` gives (and, for invalid
 points, the reason the constructor raises), for every registered design. int64 must never wrap
@@ -19,7 +19,8 @@ from costmodel import explore
 from costmodel.cli import main
 from costmodel.explore import accepts_array, front_mask, pareto_front, parse_grid, stack_costs, sweep
 from costmodel.core.registry import designs, get_design
-from costmodel.core.spec import Range, vector_evaluator
+from costmodel.core import Range
+from costmodel.core.spec import vector_evaluator
 from strategies import field_strategy
 
 DESIGNS = list(designs())
@@ -119,13 +120,13 @@ def test_invalid_points_get_the_right_reason():
     with c_in=48 (divisible by 3), 3 does not divide c_out=64."""
     frame = sweep("group_conv", c_in=[64, 48], c_out=64, groups=[0, 3, 4])
     reasons = list(frame["reason"])
-    assert reasons == ["groups: allowed is an integer >= 1", "groups: groups must divide c_in", "",
-                       "groups: allowed is an integer >= 1", "groups: groups must divide c_out", ""]
+    assert reasons == ["groups: allowed is an integer >= 1 and <= 2,147,483,648", "groups: groups must divide c_in", "",
+                       "groups: allowed is an integer >= 1 and <= 2,147,483,648", "groups: groups must divide c_out", ""]
     assert list(frame["valid"]) == [False, False, True, False, False, True]
     assert str(frame["macs"].dtype) == "Int64" and frame["macs"].isna().sum() == 4
     # 48*(64/4)*9 = 6,912 params for the last point
     assert frame["params"].iloc[5] == 6912
-    assert frame.attrs["invalid"] == {"groups: allowed is an integer >= 1": 2,
+    assert frame.attrs["invalid"] == {"groups: allowed is an integer >= 1 and <= 2,147,483,648": 2,
                                       "groups: groups must divide c_in": 1,
                                       "groups: groups must divide c_out": 1}
 
@@ -138,7 +139,7 @@ def test_all_invalid_sweep_is_empty_but_typed():
     assert frame["c_in"].dtype == np.int64 and frame["valid"].dtype == bool
     assert frame.attrs["invalid"] == {"groups: groups must divide c_in": 3}
     kept = sweep("group_conv", c_in=[0], groups=[3, 5])  # keep the rows: reasons per point
-    assert list(kept["reason"]) == ["c_in: allowed is an integer >= 1"] * 2
+    assert list(kept["reason"]) == ["c_in: allowed is an integer >= 1 and <= 2,147,483,648"] * 2
     assert kept["macs"].isna().all() and str(kept["macs"].dtype) == "Int64"
     assert len(sweep("conv", sample=0)) == 0
 
@@ -164,11 +165,15 @@ def test_int64_overflow_is_detected_not_wrapped():
 
 
 def test_values_beyond_int64_take_the_exact_path():
-    """c_in = 2**70 cannot even be an int64: MACs = 2**70 * 64 * 9 * 56*56 exactly."""
-    frame = sweep("conv", c_in=[2**70, 64])
-    assert frame["macs"].iloc[0] == 2**70 * 64 * 9 * 56 * 56
-    assert frame["macs"].iloc[1] == 64 * 64 * 9 * 56 * 56  # 115,605,504
+    """Sizes are bounded by 2**31 (issue 14), but their products are not: c_in = c_out = 2**31 at
+    2**20 x 2**20 gives MACs = 2**31 * 2**31 * 9 * 2**40 = 9 * 2**102 exactly; c_in = 2**70 is
+    beyond the field's range and invalid, as the constructor says."""
+    frame = sweep("conv", c_in=[2**31, 64], c_out=2**31, h=2**20, w=2**20)
+    assert frame["macs"].iloc[0] == 9 * 2**102
+    assert frame["macs"].iloc[1] == 64 * 2**31 * 9 * 2**40
     assert frame["valid"].all()
+    over = sweep("conv", c_in=[2**70])
+    assert not over["valid"].iloc[0] and over["reason"].iloc[0].startswith("c_in: allowed is")
 
 
 def test_spec_instance_sets_the_defaults():
@@ -333,7 +338,7 @@ import math  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from costmodel.core import ops as _ops  # noqa: E402
-from costmodel.core.spec import Spec, fraction, size  # noqa: E402
+from costmodel.core import Spec, fraction, size  # noqa: E402
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -381,7 +386,7 @@ def test_chunking_does_not_change_the_frame(monkeypatch, design, grid):
     """Rows are evaluated in chunks; 5-row chunks (invalid rows, exact big rows and structural
     groups falling across boundaries) must give the same frame as one chunk."""
     whole = sweep(design, **grid)
-    monkeypatch.setattr(explore, "CHUNK", 5)
+    monkeypatch.setattr(explore.sweeps, "CHUNK", 5)
     pieces = sweep(design, **grid)
     pd.testing.assert_frame_equal(whole, pieces)
     assert whole.attrs["invalid"] == pieces.attrs["invalid"]

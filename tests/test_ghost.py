@@ -206,7 +206,7 @@ def test_ghost_vgg16_cifar_stack_matches_trace():
     import torch
     from torch import nn
 
-    from costmodel.tracing import trace
+    from costmodel.peers.trace import trace
 
     layers = ghost_vgg16_cifar(3)
     remaining = iter(layers)

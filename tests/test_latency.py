@@ -11,9 +11,11 @@ import math
 import pytest
 
 from costmodel.designs.conv import Conv, Depthwise
-from costmodel.latency import measure, measure_spec
-from costmodel.predict import conv_backend, fit_curves, predict_spec, roofline_op
-from costmodel.profile import PEAK_KEYS, Profile, ProfileError, load_profile
+from costmodel.latency.features import conv_backend
+from costmodel.latency.fit import fit_curves
+from costmodel.latency.measure import measure, measure_spec
+from costmodel.latency.predict import predict_spec, roofline_op
+from costmodel.latency.profile import PEAK_KEYS, Profile, ProfileError, StreamCurve, load_profile
 
 
 def _profile(**curves) -> Profile:
@@ -79,8 +81,7 @@ def test_measure_spec_rejects_bad_dtype():
 # --- the profile -------------------------------------------------------------------------------
 
 def test_profile_json_round_trip(tmp_path):
-    prof = _profile(relu={"model": "stream", "overhead_s": 2e-6, "s_per_byte": 1e-11,
-                          "s_per_spill_byte": 0.0, "s_per_op": 0.0})
+    prof = _profile(relu=StreamCurve(overhead_s=2e-6, s_per_byte=1e-11, s_per_spill_byte=0.0, s_per_op=0.0))
     path = prof.save(tmp_path / "sub" / "p.json")
     back = load_profile(path)
     assert back == prof
@@ -153,8 +154,8 @@ def test_stream_fit_recovers_a_line_and_batch_scales_activations():
                           "mem_bytes": [8 * s for s in sizes],
                           "measured_s": [2e-6 + 1e-11 * 8 * s for s in sizes]})
     curve = fit_curves(frame, _profile())["relu"]
-    assert curve["overhead_s"] == pytest.approx(2e-6, rel=1e-6)
-    assert curve["s_per_byte"] == pytest.approx(1e-11, rel=1e-6)
+    assert curve.overhead_s == pytest.approx(2e-6, rel=1e-6)
+    assert curve.s_per_byte == pytest.approx(1e-11, rel=1e-6)
     prof = _profile(relu=curve)
     spec = Conv(c_in=4, c_out=4, k=1, h=4, w=4, act=True)
     one, four = predict_spec(spec, prof, batch=1), predict_spec(spec, prof, batch=4)
@@ -203,7 +204,7 @@ def test_conv_backend_rule_matches_torch_profiler():
 # --- held-out sampling and the evaluation loop -----------------------------------------------------
 
 def test_sample_specs_valid_distinct_for_every_design():
-    from costmodel.latency_accuracy import MAX_MACS, sample_specs
+    from costmodel.latency.sampler import MAX_MACS, sample_specs
     from costmodel.core.registry import designs
 
     for name, cls in designs().items():
@@ -215,7 +216,7 @@ def test_sample_specs_valid_distinct_for_every_design():
 
 
 def test_latency_eval_end_to_end_tiny(tmp_path):
-    from costmodel.latency_accuracy import latency_eval
+    from costmodel.latency.evaluate import latency_eval
 
     path = _profile().save(tmp_path / "p.json")
     result = latency_eval(per_design=1, designs_=["conv", "depthwise"], profile_path_=str(path),
@@ -231,7 +232,7 @@ def test_latency_eval_end_to_end_tiny(tmp_path):
 def test_composition_fit_is_robust_to_one_outlier():
     import pandas as pd
 
-    from costmodel.predict import fit_composition
+    from costmodel.latency.fit import fit_composition
 
     # six designs exactly "call 1 us + sum of ops + 3 us per op after the first", one that runs
     # twice as long (hidden work): the robust fit still finds 3 us
@@ -241,8 +242,8 @@ def test_composition_fit_is_robust_to_one_outlier():
     measured[-1] *= 2
     frame = pd.DataFrame({"n_ops": n_ops, "sum_ops_s": sums, "measured_s": measured})
     comp = fit_composition(frame, _profile())
-    assert comp["per_op_s"] == pytest.approx(3e-6, rel=1e-3)
-    assert comp["scale"] == pytest.approx(1.0, rel=1e-3)
+    assert comp.per_op_s == pytest.approx(3e-6, rel=1e-3)
+    assert comp.scale == pytest.approx(1.0, rel=1e-3)
     # conv -> BN -> ReLU is 3 ops: the 2 after the first add 2 x 3 us (scale ~1)
     prof = _profile(composition=comp)
     spec = Conv(c_in=8, c_out=16, k=3, h=10, w=10, bn=True, act=True)  # conv, bn, relu: 3 ops
@@ -252,12 +253,12 @@ def test_composition_fit_is_robust_to_one_outlier():
 def test_neighbour_correction_is_local():
     import numpy as np
 
-    from costmodel.predict import _kernel_mean
+    from costmodel.latency.features import kernel_mean
 
     # two training ops 10 doublings apart with residuals +0.2 and -0.2 (log time)
     x = np.array([[0.0, 0.0], [10.0, 10.0]])
     r = np.array([0.2, -0.2])
-    near, far = _kernel_mean(x, r, np.array([[0.0, 0.0], [5.0, 5.0]]), tau=0.5, w0=0.5)
+    near, far = kernel_mean(x, r, np.array([[0.0, 0.0], [5.0, 5.0]]), tau=0.5, w0=0.5)
     # at the first op: weight 1 (and ~0 for the other), shrunk by w0: 0.2 * 1 / (1 + 0.5)
     assert near == pytest.approx(0.2 / 1.5)
     # half-way, 7 doublings from both: no neighbour, no correction
@@ -275,8 +276,7 @@ def test_cli_latency_flags_before_or_after_design_flags(tmp_path, capsys):
 
 
 def test_held_out_configs_skip_training_convs():
-    from costmodel.latency_accuracy import sample_specs, training_key
-    from costmodel.predict import item_key
+    from costmodel.latency.sampler import item_key, sample_specs, training_key
 
     # the single-conv design and the training item of the same geometry share one key
     spec = Conv(c_in=32, c_out=64, k=3, h=14, w=14)
@@ -292,7 +292,7 @@ def test_held_out_configs_skip_training_convs():
 def test_composition_scale_out_of_range_falls_back_to_per_op_cost():
     import pandas as pd
 
-    from costmodel.predict import fit_composition
+    from costmodel.latency.fit import fit_composition
 
     # designs that take 2x their ops (op curves far off) plus 5 us per extra op: the scale 2
     # is refused; the per-op cost is each design's implied cost, weighted median:
@@ -302,9 +302,9 @@ def test_composition_scale_out_of_range_falls_back_to_per_op_cost():
     measured = [1e-6 + 2 * s + 5e-6 * (n - 1) for s, n in zip(sums, n_ops)]
     comp = fit_composition(pd.DataFrame({"n_ops": n_ops, "sum_ops_s": sums, "measured_s": measured}),
                            _profile())
-    assert comp["scale"] == 1.0
+    assert comp.scale == 1.0
     # implied costs s/e + 5 us: 45, 35, 25, 25, 20 us with weights e/t (t in us: 86, 131, 181,
     # 46, 71): 1/86, 2/131, 4/181, 1/46, 2/71. Sorted by cost: 20 (.0282), 25 (.0221),
     # 25 (.0217), 35 (.0153), 45 (.0116); half the total weight (.0989 / 2 = .0495) is reached
     # at the first 25 us: the weighted median is 25 us
-    assert comp["per_op_s"] == pytest.approx(25e-6)
+    assert comp.per_op_s == pytest.approx(25e-6)

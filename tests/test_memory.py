@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from costmodel.designs.conv import Conv, Depthwise
-from costmodel.memory import classify_conv, traffic, traffic_formulas, traffic_table
+from costmodel.latency.memory import classify_conv, traffic, traffic_formulas, traffic_table
 from costmodel.core.symbols import sym
 
 

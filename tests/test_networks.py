@@ -11,7 +11,8 @@ import pytest
 from costmodel.analysis import analyze
 from costmodel.designs.ghost import GhostBottleneck
 from costmodel.networks import network, published_table, swap
-from costmodel.tracing import FVCORE_MAC_KEYS, count_params
+from costmodel.peers.keys import fold_macs
+from costmodel.peers.trace import count_params
 
 NETWORKS = {
     "ghostnet-0.5": ("ghostnet", {"width": 0.5}),
@@ -44,7 +45,7 @@ SWAPS = {
 
 def _traced(net):
     module = net.module()
-    return net, net.costs(), analyze(module, (1,) + tuple(net.input_shape)), count_params(module)
+    return net, net.costs(), analyze(module, (1,) + tuple(net.input_shape), fvcore=True), count_params(module)
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +65,7 @@ def swapped():
 
 def fvcore_conv_linear(analysis) -> dict[str, int]:
     """fvcore's by_operator() folded into conv and linear (bmm/matmul/addmm count as linear)."""
-    out = {"conv": 0, "linear": 0}
-    for op, v in analysis.fvcore_by_operator.items():
-        if op in FVCORE_MAC_KEYS:
-            out[FVCORE_MAC_KEYS[op]] += v
-    return out
+    return fold_macs(analysis.fvcore_by_operator)
 
 
 def assert_network_exact(net, costs, analysis, torch_params) -> None:

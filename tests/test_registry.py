@@ -90,8 +90,10 @@ def test_out_of_range_values_raise_naming_the_field(design, data):
     rng = ranges[name]
     below = st.integers(-1000, int(rng.lo) - 1) if rng.kind == "int" else st.floats(-1e6, rng.lo, exclude_max=not rng.lo_open)
     bad_values = [below]
-    if rng.hi is not None:
-        bad_values.append(st.floats(rng.hi, 1e6, exclude_min=not rng.hi_open))
+    if rng.hi is not None and rng.kind == "int":  # above the upper bound (2**31 for sizes)
+        bad_values.append(st.integers(int(rng.hi) + 1, 4 * int(rng.hi)))
+    elif rng.hi is not None:
+        bad_values.append(st.floats(rng.hi, rng.hi + 1e6, exclude_min=not rng.hi_open))
     if rng.kind == "int":
         bad_values.append(st.just(2.5))
     bad = data.draw(st.one_of(*bad_values), label="value")

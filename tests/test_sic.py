@@ -33,7 +33,7 @@ from costmodel.designs.sic import (
 )
 from costmodel.core.symbols import b, c_nbr, k, n
 from costmodel.papers import paper_table
-from costmodel.tracing import trace
+from costmodel.peers.trace import trace
 from costmodel.validation import validate
 
 # --- strategies -------------------------------------------------------------------------------

@@ -67,13 +67,9 @@ def test_random_candidates_equal_built_network_costs(name):
 
 
 def _fvcore_conv_linear(analysis) -> dict[str, int]:
-    from costmodel.tracing import FVCORE_MAC_KEYS
+    from costmodel.peers.keys import fold_macs
 
-    out = {"conv": 0, "linear": 0}
-    for op, v in analysis.fvcore_by_operator.items():
-        if op in FVCORE_MAC_KEYS:
-            out[FVCORE_MAC_KEYS[op]] += v
-    return out
+    return fold_macs(analysis.fvcore_by_operator)
 
 
 def _non_default(sp, seed: int) -> tuple[int, ...]:
@@ -87,7 +83,7 @@ def _non_default(sp, seed: int) -> tuple[int, ...]:
 @pytest.mark.parametrize("which", ["tiny-0", "tiny-1", "ghostnet", "resnet50"])
 def test_built_candidate_module_matches_fvcore_and_params(which):
     from costmodel.analysis import analyze
-    from costmodel.tracing import count_params
+    from costmodel.peers.trace import count_params
 
     if which.startswith("tiny"):
         sp = load_space(TINY)
@@ -97,7 +93,7 @@ def test_built_candidate_module_matches_fvcore_and_params(which):
         cand = _non_default(sp, 11)
     net = sp.build(cand)
     costs, module = net.costs(), net.module()
-    analysis = analyze(module, (1,) + tuple(net.input_shape))
+    analysis = analyze(module, (1,) + tuple(net.input_shape), fvcore=True)
     assert costs.params == count_params(module) == sum(p.numel() for p in module.parameters())
     assert costs.macs_by_key == _fvcore_conv_linear(analysis), sp.describe(cand)
 

@@ -4,28 +4,109 @@ from __future__ import annotations
 
 import argparse
 
-from ..latency import CLOCKS, DEFAULT_THREADS, measure_spec
-from ..latency_accuracy import EvalResult
+from ..latency.evaluate import EvalResult
+from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from .common import add_design_command, print_frame
 
 
-def _add_timing_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"torch threads, fixed and recorded (default {DEFAULT_THREADS})")
+def _threads(text: str) -> int:
+    """--threads: a positive integer, or "all" = this machine's CPU count."""
+    import os
+
+    if text == "all":
+        return os.cpu_count() or 1
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"threads = {text!r} is invalid: allowed is an integer >= 1 or 'all'")
+    return value
+
+
+def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> None:
+    parser.add_argument("--threads", type=_threads, default=DEFAULT_THREADS,
+                        help=f"torch threads, fixed and recorded: a number or 'all' (every core; its own "
+                             f"profile file) (default {DEFAULT_THREADS})")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     parser.add_argument("--profile", default=None,
                         help="profile JSON path (default: ~/.cache/costmodel/<device>-t<threads>.json)")
-    parser.add_argument("--clock", choices=CLOCKS, default=None,
-                        help="wall (elapsed) or thread (CPU time of the one torch thread: robust on a "
-                             "shared machine); default: wall, or the profile's clock when one is used")
+    if clock:
+        parser.add_argument("--clock", choices=CLOCKS, default=None,
+                            help="wall (elapsed) or thread (CPU time of the one torch thread: robust on a "
+                                 "shared machine); default: wall, or the profile's clock when one is used")
+
+
+def _user_model(target: str):
+    """The nn.Module returned by ``function()`` in ``file.py`` (``file.py:function``)."""
+    import importlib.util
+    from pathlib import Path
+
+    from .common import UsageError
+
+    path, _, func = target.rpartition(":")
+    if not path.endswith(".py") or not Path(path).is_file() or not func:
+        raise UsageError(f"model = {target!r} is invalid: allowed is a network name or file.py:function "
+                         f"(an existing file)")
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, func):
+        raise UsageError(f"model = {target!r} is invalid: {path} has no function {func!r}")
+    return getattr(module, func)()
+
+
+def _is_model(name: str) -> bool:
+    from ..networks import network_names
+
+    return name in network_names() or ".py:" in name
+
+
+def cmd_network_latency(args: argparse.Namespace) -> int:
+    """``costmodel latency NETWORK|file.py:function``: measured (and with --predict, predicted) latency."""
+    import pandas as pd
+
+    from ..latency.network import measure_latency, predict_latency
+    from ..latency.profile import load_profile
+
+    own = argparse.ArgumentParser(prog=f"costmodel latency {args.design}")
+    _add_latency_flags(own)
+    own.add_argument("--input-shape", default="1,3,224,224",
+                     help="input shape of a file.py:function model, batch first (default 1,3,224,224)")
+    own.add_argument("--samples", type=int, default=20, help="interleaved timed calls (default 20)")
+    given = own.parse_args(args.options)
+    if ".py:" in args.design:
+        model = _user_model(args.design)
+        shape = tuple(int(v) for v in given.input_shape.replace("x", ",").split(","))
+    else:
+        model, shape = args.design, None
+    profile = load_profile(given.profile, threads=given.threads) if given.predict else None
+    clock = given.clock or (profile.clock if profile is not None else "wall")  # compare like with like
+    measured = measure_latency(model, shape, batch=given.batch, threads=given.threads, clock=clock,
+                               samples=given.samples)
+    rows = [{"quantity": "measured ms per call", "value": f"{measured.ms:.3f}"},
+            {"quantity": "measurement spread (two estimates)", "value": f"{100 * measured.spread:.1f}%"},
+            {"quantity": "batch / threads / clock", "value": f"{measured.batch} / {measured.threads} / "
+                                                             f"{measured.conditions['clock']}"}]
+    if given.predict:
+        predicted = predict_latency(model, shape, profile=profile, batch=given.batch, threads=given.threads)
+        rows += [{"quantity": "predicted ms per call", "value": f"{predicted.ms:.3f}"},
+                 {"quantity": "prediction error %", "value": f"{100 * (predicted.seconds / measured.seconds - 1):+.1f}"}]
+        table = predicted.table.assign(predicted_us=lambda f: (1e6 * f["seconds"]).round(2)).drop(columns="seconds")
+        print_frame(table, f"Per layer: predicted us per call (batch {predicted.batch})")
+    print_frame(pd.DataFrame(rows), f"Latency of {measured.name}")
+    return 0
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    if _is_model(args.design):
+        return cmd_network_latency(args)
+
     from .common import print_frame, spec_from_args
-    from ..predict import predict_spec
-    from ..profile import load_profile
+    from ..latency.predict import predict_spec, predict_table
+    from ..latency.profile import load_profile
 
     own = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     _add_latency_flags(own)  # the latency flags may also come after the design's flags
@@ -38,8 +119,6 @@ def cmd_latency(args: argparse.Namespace) -> int:
     rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
     table = None
     if args.predict:
-        from ..predict import predict_table
-
         profile = load_profile(args.profile, device=timing.device, threads=args.threads)
         pred = predict_spec(spec, profile, batch=args.batch)
         rows.append({"quantity": "predicted_s", "value": pred})
@@ -52,35 +131,46 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..profile import calibrate, profile_path
+    from ..latency.calibrate import calibrate
+    from ..latency.profile import profile_path
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
-                        budget_s=args.budget, clock=args.clock or "wall", sweep_csv=args.sweep_csv)
+                        budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv)
     path = profile.save(args.profile or profile_path(profile.device, profile.threads))
     peaks = profile.peaks
     print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, "
           f"clock {profile.clock}, torch {profile.torch_version}")
-    print(f"dense conv peak      {peaks['dense_macs_per_s'] / 1e9:8.2f} GMAC/s")
-    print(f"depthwise conv peak  {peaks['depthwise_macs_per_s'] / 1e9:8.2f} GMAC/s")
-    print(f"memory bandwidth     {peaks['bandwidth_bytes_per_s'] / 1e9:8.2f} GB/s")
-    print(f"module call overhead {peaks['call_overhead_s'] * 1e6:8.2f} us")
+    print(f"dense conv peak      {peaks.dense_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
+    print(f"depthwise conv peak  {peaks.depthwise_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
+    print(f"memory bandwidth     {peaks.bandwidth_bytes_per_s / 1e9:8.2f} GB/s (measured)")
+    print(f"module call overhead {peaks.call_overhead_s * 1e6:8.2f} us (measured)")
     if profile.curves:
         print(f"efficiency curves: {', '.join(sorted(profile.curves))} "
               f"({profile.meta.get('train_points', 0)} training points)")
-    comp = profile.curves.get("composition")
-    if comp:
-        print(f"composition: a design = {comp['scale']:.3f} x sum of its ops + {comp['per_op_s'] * 1e6:.2f} us "
-              f"per op after the first ({comp['n']} training designs)")
+    comp = profile.composition
+    if comp is not None:
+        print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
+              f"per op after the first ({comp.n} training designs)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 
 
 def cmd_latency_eval(args: argparse.Namespace) -> int:
-    from ..latency_accuracy import latency_eval
+    from ..latency.evaluate import latency_eval, network_eval
+
+    if args.networks:
+        extra = [(t, _user_model(t), tuple(int(v) for v in args.input_shape.split(","))) for t in args.designs]
+        result = network_eval(threads=args.threads, profile_path_=args.profile, clock=args.clock,
+                              samples=args.samples, extra=extra)
+        print_network_eval(result)
+        if args.csv:
+            result.frame.to_csv(args.csv, index=False)
+            print(f"rows written to {args.csv}")
+        return 0
 
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
-                          rounds=args.rounds, anchor=not args.no_anchor,
+                          anchor=not args.no_anchor,
                           min_run_time=args.min_run_time, designs_=args.designs or None)
     print_eval(result, worst=args.worst)
     if args.csv:
@@ -90,7 +180,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_latency_gaps(args: argparse.Namespace) -> int:
-    from ..latency_accuracy import explained_gaps
+    from ..latency.evaluate import explained_gaps
 
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
                            clock=args.clock, min_run_time=args.min_run_time,
@@ -121,20 +211,26 @@ def add_cli(sub) -> None:
     p = sub.add_parser("calibrate", help="measure peak MAC/s and bandwidth; fit latency curves")
     p.add_argument("--no-fit", action="store_true", help="roofline peaks only (skip the training sweep)")
     p.add_argument("--sweep-csv", default=None, help="also write the training sweep's rows to this CSV")
+    p.add_argument("--clock", choices=("auto",) + CLOCKS, default=None,
+                   help="auto (default): the clock whose measurements reproduce better on this machine now")
     p.add_argument("--budget", type=float, default=30.0,
                    help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
-    _add_timing_flags(p)
+    _add_timing_flags(p, clock=False)
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("latency-eval", help="predicted vs measured latency on held-out configs of every design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
     p.add_argument("--per-design", type=int, default=6, help="held-out configs per design (default 6)")
     p.add_argument("--seed", type=int, default=2024, help="sampling seed of the held-out configs")
-    p.add_argument("--min-run-time", type=float, default=0.25, help="seconds of timed blocks per config")
-    p.add_argument("--rounds", type=int, default=2,
-                   help="interleaved measurement rounds; a config's latency is its best round median")
+    p.add_argument("--min-run-time", type=float, default=0.25,
+                   help="seconds of timed samples per config (interleaved passes of 0.5 ms bursts; default 0.25)")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip re-timing the profile's anchor ops (the drift-scaled prediction)")
+    p.add_argument("--networks", action="store_true",
+                   help="whole networks instead: every built-in network and swap at two resolutions, plus "
+                        "user models given as file.py:function")
+    p.add_argument("--input-shape", default="1,3,224,224", help="input shape of file.py:function models")
+    p.add_argument("--samples", type=int, default=20, help="--networks: interleaved timed calls per network")
     p.add_argument("--worst", type=int, default=10, help="how many worst configs to print")
     p.add_argument("--csv", default=None, help="write every row to this CSV file")
     _add_timing_flags(p)
@@ -146,6 +242,13 @@ def add_cli(sub) -> None:
     p.add_argument("--csv", default=None, help="write the table to this CSV file")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_gaps)
+
+
+def reproducibility_line(spread) -> str:
+    """How well two independent estimates (halves of the interleaved passes) of each item agree."""
+    return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
+            f"within ±3% for {100 * (spread <= 0.03).mean():.0f}% of {len(spread)} items "
+            f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%)")
 
 
 def print_eval(result: EvalResult, worst: int = 10) -> None:
@@ -169,13 +272,9 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
                                        within_10=("abs_err", lambda a: f"{100 * (a <= 0.1).mean():.0f}%"),
                                        median_abs_pct=("abs_err", lambda a: round(100 * a.median(), 1)))
         print_frame(per.reset_index(), "Per design")
-        cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "cv"]
-        if "round_spread" in ok:
-            cols.append("round_spread")
-            spread = ok["round_spread"]
-            print(f"measurement reproducibility: rounds of the same config differ by a median of "
-                  f"{100 * spread.median():.1f}% ({100 * (spread > 0.10).mean():.0f}% of configs by more "
-                  f"than 10%); {int(ok['noisy'].sum())} of {len(ok)} kept medians flagged noisy (CV > 10%)")
+        cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "spread"]
+        if "spread" in ok:
+            print(reproducibility_line(ok["spread"]))
         top = ok.sort_values("abs_err", ascending=False).head(worst)[cols]
         print_frame(top.assign(err=lambda f: (100 * f["err"]).round(1)).rename(columns={"err": "err %"}),
                     f"Worst {worst} configs")
@@ -184,5 +283,26 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
         if len(failed):
             print_frame(failed[["config", "error"]], "Configs that could not be measured")
     cond = result.conditions
+    print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in cond.items()))
+
+
+def print_network_eval(result: EvalResult) -> None:
+    """Per network: measured vs predicted ms, error, spread; then the accuracy and rank correlation."""
+    import pandas as pd
+
+    frame = result.frame
+    table = pd.DataFrame({"network": frame["config"], "MACs": frame["macs"],
+                          "measured ms": (frame["measured_us"] / 1e3).round(3),
+                          "predicted ms": (frame["predicted_us"] / 1e3).round(3),
+                          "err %": (100 * frame["err"]).round(1),
+                          "spread %": (100 * frame["spread"]).round(1)})
+    print_frame(table, "Whole networks, batch 1: measured vs predicted latency (ms per call)")
+    s = result.summary("err")
+    cond = result.conditions
+    print(f"networks within ±10% (predicted vs measured): {100 * s['within_10']:.0f}% of {s['n']} "
+          f"(±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%; Spearman rank "
+          f"correlation predicted vs measured {cond['spearman']:.3f} (MACs vs measured {cond['spearman_macs']:.3f})")
+    print(reproducibility_line(frame["spread"]))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..htmlreport import DEFAULT_PATH, build
+from ..htmlreport import DEFAULT_PATH, SECTIONS, build
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -14,7 +14,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     console = Console(stderr=True)
-    built = build(args.designs or None, latency=args.latency, small=args.small, progress=True)
+    built = build(args.designs or None, latency=args.latency, small=args.small, progress=True,
+                  sections=args.sections)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(built.html, encoding="utf-8")
@@ -38,4 +39,6 @@ def add_cli(sub: Any) -> None:
     p.add_argument("--latency", action=argparse.BooleanOptionalAction, default=False,
                    help="measure latency on this machine and add the Latency section (default: off)")
     p.add_argument("--small", action="store_true", help="tiny sweeps, for a quick look or tests")
+    p.add_argument("--sections", nargs="+", default=None, metavar="KEY",
+                   help=f"sections to build (default: all: {', '.join(k for k, _ in SECTIONS)})")
     p.set_defaults(func=cmd_report)

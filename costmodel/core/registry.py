@@ -13,17 +13,20 @@ from .spec import Spec
 
 _DESIGNS: dict[str, type[Spec]] = {}
 
-# One line per design family; adding a family means adding its module here.
-FAMILIES: tuple[str, ...] = (
-    "costmodel.designs.conv",
-    "costmodel.designs.separable",
-    "costmodel.designs.inception",
-    "costmodel.designs.dgc",
-    "costmodel.designs.sic",
-    "costmodel.designs.ghost",
-    "costmodel.designs.spconv",
-    "costmodel.designs.tied",
-)
+FAMILY_ORDER: tuple[str, ...] = ("conv", "separable", "inception", "dgc", "sic", "ghost", "spconv", "tied")
+"""Registration order of the seed families (tables list designs in this order); any other file in
+costmodel/designs/ is found by itself and loaded after them, in name order."""
+
+
+def families() -> tuple[str, ...]:
+    """Every design family module: the files of the ``costmodel.designs`` package."""
+    import pkgutil
+
+    # a plugin look-up by name, not a dependency: the core never uses what the design files hold
+    package = importlib.import_module("costmodel.designs")
+    found = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+    ordered = [nm for nm in FAMILY_ORDER if nm in found] + [nm for nm in found if nm not in FAMILY_ORDER]
+    return tuple(f"costmodel.designs.{nm}" for nm in ordered)
 
 S = TypeVar("S", bound=type[Spec])
 
@@ -43,15 +46,27 @@ def register_design(name: str, title: str = "", reference: str = ""):
     return decorate
 
 
+_LOADED: list[bool] = []
+
+
 def _load_all() -> None:
-    for module in FAMILIES:
+    if _LOADED:
+        return
+    for module in families():
         importlib.import_module(module)
+    _LOADED.append(True)
 
 
 def designs() -> dict[str, type[Spec]]:
     """Every registered design, by name, in registration order."""
     _load_all()
     return dict(_DESIGNS)
+
+
+def design_class(class_name: str) -> type[Spec] | None:
+    """The registered Spec class called ``class_name`` (``"Ghost"``), for ``costmodel.Ghost``."""
+    _load_all()
+    return next((cls for cls in _DESIGNS.values() if cls.__name__ == class_name), None)
 
 
 def get_design(name: str) -> type[Spec]:

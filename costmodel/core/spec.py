@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,193 +22,10 @@ from typing import Any, ClassVar
 import sympy as sp
 
 from . import compile as _compile
-from .ops import FVCORE_ELEMENTWISE, MAC_KINDS, Op
+from .fields import Constraint, Range, size
+from .ops import Op
+from .results import Costs, Formulas, sum_ops
 from .symbols import sym
-
-# --- field declarations ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Range:
-    """Allowed values of one field; ``describe()`` is what error messages print."""
-
-    kind: str  # "int", "flag", "real", "choice"
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False
-    hi_open: bool = False
-    options: tuple = ()
-
-    def describe(self) -> str:
-        if self.kind == "flag":
-            return "True or False"
-        if self.kind == "choice":
-            return "one of " + ", ".join(repr(o) for o in self.options)
-        noun = "an integer" if self.kind == "int" else "a number"
-        if self.hi is None:
-            return f"{noun} {'>' if self.lo_open else '>='} {self.lo:g}"
-        left = "(" if self.lo_open else "["
-        right = ")" if self.hi_open else "]"
-        return f"{noun} in {left}{self.lo:g}, {self.hi:g}{right}"
-
-    def accepts(self, value: Any) -> bool:
-        if self.kind == "flag":
-            return isinstance(value, (bool, int)) and value in (0, 1)
-        if self.kind == "choice":
-            return value in self.options
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        if self.kind == "int" and not float(value).is_integer():
-            return False
-        if not math.isfinite(value):
-            return False
-        if self.lo is not None and (value < self.lo or (self.lo_open and value == self.lo)):
-            return False
-        if self.hi is not None and (value > self.hi or (self.hi_open and value == self.hi)):
-            return False
-        return True
-
-    @property
-    def symbolic(self) -> bool:
-        return self.kind != "choice"
-
-
-def _declare(default: Any, rng: Range, doc: str) -> Any:
-    meta = {"range": rng, "doc": doc}
-    if default is dataclasses.MISSING:
-        return dataclasses.field(metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
-
-
-def size(default: Any = dataclasses.MISSING, doc: str = "", minimum: int = 1) -> Any:
-    """An integer field >= ``minimum`` (channels, kernel, stride, spatial size...)."""
-    return _declare(default, Range("int", minimum), doc)
-
-
-def flag(default: bool, doc: str = "") -> Any:
-    """A boolean option; in formulas it is a 0/1 symbol."""
-    return _declare(default, Range("flag"), doc)
-
-
-def fraction(default: Any = dataclasses.MISSING, doc: str = "", lo: float = 0.0, hi: float = 1.0,
-             lo_open: bool = False, hi_open: bool = False) -> Any:
-    """A real field in an interval."""
-    return _declare(default, Range("real", lo, hi, lo_open, hi_open), doc)
-
-
-def choice(default: Any, options: Sequence[Any], doc: str = "") -> Any:
-    """A structural field: one of ``options``. Formulas are built per choice."""
-    return _declare(default, Range("choice", options=tuple(options)), doc)
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """A cross-field rule: ``holds`` is a sympy boolean of the fields' symbols."""
-
-    field: str
-    holds: sp.Basic
-    allowed: str
-
-
-# --- results -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Formulas:
-    """The symbolic costs of a design (per sample). Units: params, MACs, ops, bytes."""
-
-    design: str
-    params: sp.Expr
-    macs: dict[str, sp.Expr]  # fvcore key ("conv", "linear") -> MACs
-    elementwise: dict[str, sp.Expr]  # op kind -> elementwise ops
-    mem_bytes: sp.Expr
-    ops: tuple[Op, ...]
-    extra: dict[str, sp.Expr] = dataclasses.field(default_factory=dict)
-
-    @property
-    def macs_total(self) -> sp.Expr:
-        """conv + linear MACs: the headline number."""
-        return sp.Add(*self.macs.values())
-
-    @property
-    def flops(self) -> sp.Expr:
-        """FLOPs = 2 x MACs (conv + linear)."""
-        return 2 * self.macs_total
-
-    def quantities(self) -> dict[str, sp.Expr]:
-        """Every named total: params, macs_<key>, elem_<kind>, mem_bytes, and extras."""
-        out: dict[str, sp.Expr] = {"params": self.params}
-        out.update({f"macs_{key}": v for key, v in self.macs.items()})
-        out.update({f"elem_{kind}": v for kind, v in self.elementwise.items()})
-        out["mem_bytes"] = self.mem_bytes
-        out.update(self.extra)
-        return out
-
-    def __getitem__(self, name: str) -> sp.Expr:
-        return self.quantities()[name]
-
-    def output_sizes(self) -> dict[sp.Symbol, sp.Expr]:
-        """Short names h_o1, w_o1, ... for the output-size floor expressions of the design's ops,
-        so that a formula prints as c_out*c_in*k**2*h_o1*w_o1 with each size defined once."""
-        names: dict[sp.Expr, sp.Symbol] = {}
-        for op in self.ops:
-            for axis in ("h_out", "w_out"):
-                expr = sp.sympify(op.geometry.get(axis, 0))
-                if expr.has(sp.floor) and expr not in names:
-                    index = sum(1 for v in names.values() if v.name[0] == axis[0]) + 1
-                    names[expr] = sp.Symbol(f"{axis[0]}_o{index}", integer=True, positive=True)
-        return {v: k for k, v in names.items()}
-
-    def readable(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` with output sizes replaced by their short names (see ``output_sizes``)."""
-        return sp.sympify(expr).xreplace({full: short for short, full in self.output_sizes().items()})
-
-
-def sum_ops(design: str, ops: Sequence[Op], bytes_per_element: sp.Expr,
-            extra: dict[str, sp.Expr] | None = None) -> Formulas:
-    """Totals of a list of ops: memory traffic = width x (reads + writes + weights)."""
-    macs: dict[str, sp.Expr] = {"conv": sp.Integer(0), "linear": sp.Integer(0)}
-    elementwise: dict[str, sp.Expr] = {}
-    for op in ops:
-        if op.kind in MAC_KINDS:
-            macs[MAC_KINDS[op.kind]] += op.macs
-        else:
-            elementwise[op.kind] = elementwise.get(op.kind, sp.Integer(0)) + op.elem
-    params = sp.Add(*(op.params for op in ops))
-    traffic = sp.Add(*(op.reads + op.writes + op.params for op in ops))
-    return Formulas(design, params, macs, elementwise, bytes_per_element * traffic, tuple(ops),
-                    extra or {})
-
-
-class MacTotals:
-    """``macs`` (conv + linear, the papers' headline "FLOPs") and ``flops`` = 2 x MACs, from a
-    ``macs_by_key`` dict; shared by a layer's and a network's costs."""
-
-    macs_by_key: dict[str, int]
-
-    @property
-    def macs(self) -> int:
-        return sum(self.macs_by_key.values())
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-
-@dataclass(frozen=True)
-class Costs(MacTotals):
-    """Exact per-sample costs of one spec. ``flops`` = 2 x ``macs``."""
-
-    params: int
-    macs_by_key: dict[str, int]
-    elementwise: dict[str, int]
-    mem_bytes: int
-    extra: dict[str, Any]
-
-    def fvcore_elementwise(self) -> dict[str, int]:
-        """The elementwise kinds fvcore counts, with our numbers."""
-        return {kd: v for kd, v in self.elementwise.items() if kd in FVCORE_ELEMENTWISE and v}
-
 
 # --- the base class ----------------------------------------------------------------------
 
@@ -223,7 +39,47 @@ class Spec:
     reference: ClassVar[str] = ""
     derived_symbols: ClassVar[tuple[str, ...]] = ()
 
-    dtype_bytes: int = size(4, "bytes per element (4 = fp32)")
+    dtype_bytes: int = size(4, "bytes per element (4 = fp32)", maximum=16, role="bytes")
+
+    # -- declared hooks of the generic layers (defaults suit a static layer; a design overrides) --
+    dynamic: ClassVar[bool] = False
+    """True when the work the module runs depends on its input (DGC): then ``costs()`` is the
+    expected count and ``executed_costs()`` reads what a forward really ran."""
+
+    foreign_module_names: ClassVar[tuple[str, ...]] = ()
+    """Lower-case class-name fragments of other people's nn.Modules that implement this design
+    (e.g. "ghostbottleneck"), so that analyze() can label their ops with it."""
+
+    swap_keeps_bn_act: ClassVar[bool] = True
+    """In a conv swap: True if the replaced conv's BN (+ activation) stays after this design;
+    False if the design brings its own (Ghost, DGC)."""
+
+    def executed_costs(self, module: Any, batch: int) -> Costs:
+        """The costs ``module`` (built from this spec) ran in its last forward, per sample.
+        Static designs run exactly ``costs()``."""
+        return self.costs()
+
+    def dense_macs(self) -> int | None:
+        """MACs of the dense conv a dynamic design prunes (None for a static design)."""
+        return None
+
+    def query_rows(self) -> list[dict[str, Any]]:
+        """Extra quantity/value/unit rows ``costmodel query`` prints for this design."""
+        return []
+
+    @classmethod
+    def swap_for_conv(cls, c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool,
+                      **options: Any) -> "list[tuple[str, Spec]] | None":
+        """This design as a drop-in for a k x k conv c_in -> c_out at h x w (a network swap):
+        named specs (suffix, spec), or None where the design cannot replace that conv (the conv
+        stays). ``act``: whether the replaced conv was followed by an activation. Default: not
+        swappable."""
+        return None
+
+    @classmethod
+    def swap_options(cls) -> tuple[str, ...]:
+        """Option names ``swap_for_conv`` takes (``--option NAME=VALUE`` in the CLI)."""
+        return ()
 
     # -- what a design provides --
     @classmethod
@@ -276,11 +132,15 @@ class Spec:
         return cls.symbolic_fields() + tuple(cls.derived_symbols)
 
     def _check_ranges(self) -> None:
+        """Each field checked and normalised by its Range (numpy scalars become Python ones)."""
         for nm, rng in _field_ranges(type(self)).items():
             value = getattr(self, nm)
-            if not rng.accepts(value):
-                raise ValueError(f"{type(self).__name__}.{nm} = {value!r} is invalid: "
-                                 f"allowed is {rng.describe()}")
+            try:
+                normal = rng.normalize(value)
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__}.{nm} = {short_repr(value)} is invalid: {exc}") from None
+            if normal is not value:
+                object.__setattr__(self, nm, normal)
 
     def _check_constraints(self) -> None:
         rules, fn = _constraint_evaluator(type(self), self.structure())
@@ -294,6 +154,15 @@ class Spec:
 
     def _short(self) -> str:
         return ", ".join(f"{nm}={getattr(self, nm)!r}" for nm in self.field_ranges() if nm != "dtype_bytes")
+
+    def fields_text(self) -> str:
+        """``c_in=64, c_out=128, k=3, ...``: every field but dtype_bytes (the ONE spec formatter)."""
+        return ", ".join(f"{nm}={_text(getattr(self, nm))}" for nm in _field_ranges(type(self))
+                         if nm != "dtype_bytes")
+
+    def label(self) -> str:
+        """``conv(c_in=64, c_out=128, ...)``: the design name and its fields."""
+        return f"{self.name}({self.fields_text()})"
 
     def structure(self) -> tuple:
         return tuple(getattr(self, nm) for nm in self.structural_fields())
@@ -380,6 +249,22 @@ class Spec:
 
     def replace(self, **changes: Any) -> "Spec":
         return dataclasses.replace(self, **changes)
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 400-digit integer prints as 1000...0 (401 digits))."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, int):
+        return f"{text[:12]}...{text[-4:]} ({len(text.lstrip('-'))} digits)"
+    return text[:limit - 3] + "..."
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
 
 
 def _number(value: Any) -> Any:

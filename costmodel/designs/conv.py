@@ -13,19 +13,9 @@ from types import SimpleNamespace
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Spec, flag, size
+from ..core import Constraint, Spec, flag, size
+from ..core.layer import LayerSpec
 from ..core.symbols import divides
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerSpec(Spec):
-    """Fields shared by single-input layers: input size and the bias/BN/activation options."""
-
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
-    bias: bool = flag(False, "conv bias")
-    bn: bool = flag(False, "BatchNorm after each conv")
-    act: bool = flag(False, "ReLU after each conv (after BN)")
 
 
 @register_design("conv", "Standard convolution (A1)", "seed 003; any CNN textbook")
@@ -33,10 +23,10 @@ class LayerSpec(Spec):
 class Conv(LayerSpec):
     """k x k conv. MACs = c_out*c_in*k^2*h'*w'; params = c_out*c_in*k^2 (+c_out bias, +2c_out BN)."""
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -53,9 +43,9 @@ class Conv(LayerSpec):
 class Pointwise(LayerSpec):
     """1x1 conv. MACs = c_out*c_in*h'*w'; params = c_out*c_in."""
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    stride: int = size(1, "stride")
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    stride: int = size(1, "stride", role="stride")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -72,11 +62,11 @@ class Pointwise(LayerSpec):
 class GroupConv(LayerSpec):
     """k x k conv in g groups. MACs = c_out*(c_in/g)*k^2*h'*w'; params = c_out*(c_in/g)*k^2."""
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
-    groups: int = size(4, "groups (divides c_in and c_out)")
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
+    groups: int = size(4, "groups (divides c_in and c_out)", role="groups")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
@@ -100,10 +90,10 @@ class GroupConv(LayerSpec):
 class Depthwise(LayerSpec):
     """One k x k filter per channel (x multiplier). MACs = mult*c_in*k^2*h'*w'; params = mult*c_in*k^2."""
 
-    c_in: int = size(64, "input channels (= groups)")
+    c_in: int = size(64, "input channels (= groups)", role="channels")
     mult: int = size(1, "channel multiplier: c_out = mult*c_in")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:

@@ -48,9 +48,9 @@ from ..core import compile as _compile
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Costs, Spec, fraction, size, sum_ops
+from ..core import Constraint, Costs, Spec, fraction, size, sum_ops
 from ..core.symbols import conv2d_macs, floor_div, out_size, sym
-from .conv import divides
+from ..core.symbols import divides
 
 PATHS = ("inference", "training")
 
@@ -145,16 +145,36 @@ class DGC(Spec):
     Params = c_out*c_in*k^2 (filters) + H*(2*c_in*(c_in//d) + c_in) (saliency) + 2*c_out (BN).
     """
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels (H divides it)")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
+    dynamic = True  # the kept channels depend on the input: costs() is the expected count
+
+    # -- conv swap: a DGC layer with its own BN + ReLU; only convs followed by ReLU --
+    swap_keeps_bn_act = False
+
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, zeta: float = 0.5, H: int = 4, d: int = 16):
+        if not act:
+            raise ValueError("conv1x1 = 'dgc' is invalid: DGC always ends with ReLU; swap only ReLU convs (conv3x3)")
+        return [("", cls(c_in=c_in, c_out=c_out, k=k, stride=stride, H=H, zeta=zeta, d=d, h=h, w=w))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("zeta", "H", "d")
+
+    def dense_macs(self) -> int:
+        """MACs of the dense k x k conv c_in -> c_out that DGC prunes (the ``dense_macs`` extra)."""
+        return int(self.costs().extra["dense_macs"])
+
+
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels (H divides it)", role="channels")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
     H: int = size(4, "heads (divides c_out)")
     zeta: float = fraction(0.5, "pruning ratio: each head drops floor(zeta*c_in) input channels",
                            lo=0.0, hi=1.0, hi_open=True)
-    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

@@ -27,7 +27,7 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Formulas, Spec, flag, size
+from ..core import Constraint, Formulas, Spec, flag, size
 from ..core.symbols import ceil_div, floor_div, is_odd, iverson
 
 PAPER = "GhostNet, Han et al., CVPR 2020, https://arxiv.org/abs/1911.11907"
@@ -92,14 +92,28 @@ class Ghost(Spec):
     = s*c/(s + c - 1) when d = k, -> s as c -> oo; see ``ratios()``.
     """
 
-    c_in: int = size(64, "input channels [c]")
-    c_out: int = size(128, "output channels [n], kept after the slice")
-    k: int = size(1, "primary conv kernel size")
+    # -- conv swap (networks.swap): a Ghost module with the replaced conv's kernel and stride
+    #    (GhostNet sec. 4.1); it carries its own BNs and ReLU --
+    swap_keeps_bn_act = False
+    foreign_module_names = ("ghostmodule",)
+
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, s: int = 2, d: int = 3):
+        return [("", cls(c_in=c_in, c_out=c_out, k=k, s=s, d=d, stride=stride, h=h, w=w, relu=act))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("s", "d")
+
+
+    c_in: int = size(64, "input channels [c]", role="channels")
+    c_out: int = size(128, "output channels [n], kept after the slice", role="channels")
+    k: int = size(1, "primary conv kernel size", role="kernel")
     s: int = size(2, "ratio s: each intrinsic map yields s-1 ghost maps", minimum=2)
-    d: int = size(3, "cheap depthwise kernel size (odd: padding d//2 keeps the size)")
-    stride: int = size(1, "stride of the primary conv")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    d: int = size(3, "cheap depthwise kernel size (odd: padding d//2 keeps the size)", role="kernel")
+    stride: int = size(1, "stride of the primary conv", role="stride")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
     relu: bool = flag(True, "ReLU after each conv (after BN)")
 
     @classmethod
@@ -174,16 +188,19 @@ class GhostBottleneck(Spec):
     ghost2 + shortcut convs; the pool, activations, multiply and add are elementwise columns.
     """
 
-    c_in: int = size(24, "input channels")
-    c_exp: int = size(72, "expansion width: the first Ghost module's output")
-    c_out: int = size(40, "output channels")
-    k: int = size(5, "depthwise kernel size (odd)")
-    stride: int = size(2, "stride of the depthwise conv (present only if stride > 1)")
+    foreign_module_names = ("ghostbottleneck",)
+
+
+    c_in: int = size(24, "input channels", role="channels")
+    c_exp: int = size(72, "expansion width: the first Ghost module's output", role="channels")
+    c_out: int = size(40, "output channels", role="channels")
+    k: int = size(5, "depthwise kernel size (odd)", role="kernel")
+    stride: int = size(2, "stride of the depthwise conv (present only if stride > 1)", role="stride")
     se: bool = flag(True, "squeeze-and-excitation, reduction 0.25 rounded to a multiple of 4")
     s: int = size(2, "Ghost ratio of both Ghost modules", minimum=2)
-    d: int = size(3, "cheap depthwise kernel of both Ghost modules (odd)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    d: int = size(3, "cheap depthwise kernel of both Ghost modules (odd)", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

@@ -16,9 +16,9 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, flag, size
+from ..core import Constraint, flag, size
 from ..core.symbols import is_odd, iverson
-from .conv import LayerSpec
+from ..core.layer import LayerSpec
 
 
 def _out_hw(op_list: list[Op]) -> tuple[sp.Expr, sp.Expr]:
@@ -35,11 +35,11 @@ class Reduce(LayerSpec):
     MACs = c_in*c_mid*h*w + c_mid*c_out*k^2*h'*w'; params = c_in*c_mid + c_mid*c_out*k^2.
     """
 
-    c_in: int = size(128, "input channels")
-    c_mid: int = size(32, "reduced width")
-    c_out: int = size(256, "output channels")
-    k: int = size(5, "kernel of the large conv")
-    stride: int = size(1, "stride of the large conv")
+    c_in: int = size(128, "input channels", role="channels")
+    c_mid: int = size(32, "reduced width", role="channels")
+    c_out: int = size(256, "output channels", role="channels")
+    k: int = size(5, "kernel of the large conv", role="kernel")
+    stride: int = size(1, "stride of the large conv", role="stride")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -67,11 +67,11 @@ class Bottleneck(LayerSpec):
     with c_out = c_in and stride 1 this is (c*m + m^2*k^2 + m*c)*h*w.
     """
 
-    c_in: int = size(256, "input channels")
-    c_mid: int = size(64, "bottleneck width")
-    c_out: int = size(256, "output channels")
-    k: int = size(3, "kernel of the middle conv")
-    stride: int = size(1, "stride (on the middle conv)")
+    c_in: int = size(256, "input channels", role="channels")
+    c_mid: int = size(64, "bottleneck width", role="channels")
+    c_out: int = size(256, "output channels", role="channels")
+    k: int = size(3, "kernel of the middle conv", role="kernel")
+    stride: int = size(1, "stride (on the middle conv)", role="stride")
     residual: bool = flag(True, "add the shortcut")
 
     @classmethod
@@ -125,11 +125,11 @@ class Factorized(LayerSpec):
     MACs = 9*(c_in*c_mid + (L-2)*c_mid^2 + c_mid*c_out)*h'*w'. For k = 5: 9*c*n' + 9*n'*n per pixel.
     """
 
-    c_in: int = size(64, "input channels")
-    c_mid: int = size(64, "width between the 3x3 layers")
-    c_out: int = size(64, "output channels")
-    k: int = size(5, "receptive field replaced (odd, >= 5)")
-    stride: int = size(1, "stride of the first 3x3")
+    c_in: int = size(64, "input channels", role="channels")
+    c_mid: int = size(64, "width between the 3x3 layers", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    k: int = size(5, "receptive field replaced (odd, >= 5)", role="kernel")
+    stride: int = size(1, "stride of the first 3x3", role="stride")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
@@ -167,11 +167,11 @@ class Asymmetric(LayerSpec):
     MACs = k*c_in*c_mid*h'*w' + k*c_mid*c_out*h'*w'; params = k*c_in*c_mid + k*c_mid*c_out.
     """
 
-    c_in: int = size(64, "input channels")
-    c_mid: int = size(64, "width between the two convs")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "kernel length")
-    stride: int = size(1, "stride of the k x 1 conv")
+    c_in: int = size(64, "input channels", role="channels")
+    c_mid: int = size(64, "width between the two convs", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    k: int = size(3, "kernel length", role="kernel")
+    stride: int = size(1, "stride of the k x 1 conv", role="stride")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -201,15 +201,15 @@ class Inception(LayerSpec):
     Defaults are GoogLeNet inception(3a) at 28x28 as published (conv bias, ReLU, no BN).
     """
 
-    c_in: int = size(192, "input channels")
-    c1x1: int = size(64, "#1x1")
-    c3x3red: int = size(96, "#3x3 reduce")
-    c3x3: int = size(128, "#3x3")
-    c5x5red: int = size(16, "#5x5 reduce")
-    c5x5: int = size(32, "#5x5")
-    pool_proj: int = size(32, "pool proj")
-    h: int = size(28, "input height")
-    w: int = size(28, "input width")
+    c_in: int = size(192, "input channels", role="channels")
+    c1x1: int = size(64, "#1x1", role="channels")
+    c3x3red: int = size(96, "#3x3 reduce", role="channels")
+    c3x3: int = size(128, "#3x3", role="channels")
+    c5x5red: int = size(16, "#5x5 reduce", role="channels")
+    c5x5: int = size(32, "#5x5", role="channels")
+    pool_proj: int = size(32, "pool proj", role="channels")
+    h: int = size(28, "input height", role="spatial")
+    w: int = size(28, "input width", role="spatial")
     bias: bool = flag(True, "conv bias (GoogLeNet has it)")
     act: bool = flag(True, "ReLU after each conv")
 

@@ -12,18 +12,18 @@ from types import SimpleNamespace
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import size
-from .conv import LayerSpec
+from ..core import size
+from ..core.layer import LayerSpec
 
 
 @dataclass(frozen=True, kw_only=True)
 class _DepthwisePointwise(LayerSpec):
     """The fields of a depthwise k x k + pointwise 1x1 pair (in either order)."""
 
-    c_in: int = size(64, "input channels")
-    c_out: int = size(64, "output channels")
-    k: int = size(3, "depthwise kernel size")
-    stride: int = size(1, "stride of the depthwise conv")
+    c_in: int = size(64, "input channels", role="channels")
+    c_out: int = size(64, "output channels", role="channels")
+    k: int = size(3, "depthwise kernel size", role="kernel")
+    stride: int = size(1, "stride of the depthwise conv", role="stride")
 
 
 @register_design("separable", "Depthwise-separable convolution (A5)",

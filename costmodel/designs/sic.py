@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -36,7 +37,8 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Range, Spec, choice, flag, size
+from ..core import Constraint, Range, Spec, choice, flag, size
+from ..core.fields import MAX_SIZE
 from ..core.symbols import ceil_div, is_odd
 from ..core.symbols import h as _h
 from ..core.symbols import k as _k
@@ -62,16 +64,21 @@ class SizeTuple(Range):
     """
 
     def describe(self) -> str:
-        return "a non-empty tuple of integers >= 1, written like 8,8 or 4x4x4"
+        return f"a non-empty tuple of integers in [1, {MAX_SIZE:,}], written like 8,8 or 4x4x4"
 
-    def accepts(self, value: Any) -> bool:
-        return (isinstance(value, tuple) and len(value) > 0
-                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value))
+    def normalize(self, value: Any) -> Any:
+        """A tuple of Python ints (a list, one int or "8x8" text is accepted, as the constructor does)."""
+        value = as_sizes(value)
+        if (isinstance(value, tuple) and value
+                and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE
+                        for v in value)):
+            return tuple(int(v) for v in value)
+        raise ValueError(f"allowed is {self.describe()}")
 
 
 def size_tuple(default: tuple[int, ...], doc: str) -> Any:
     """A channel-layout field (structural: formulas are built per layout)."""
-    return dataclasses.field(default=default, metadata={"range": SizeTuple("choice", options=(default,)),
+    return dataclasses.field(default=default, metadata={"range": SizeTuple("choice", options=(default,), role="layout"),
                                                         "doc": doc})
 
 
@@ -80,7 +87,7 @@ def as_sizes(value: Any) -> Any:
 
     Anything else is returned unchanged, so that the range check reports it.
     """
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (value,)
     if isinstance(value, (list, tuple)):
         return tuple(value)
@@ -311,11 +318,26 @@ class SIC(_NSpec):
     (b-1)*n*h*w (parallel), in the elementwise column ``add``.
     """
 
-    n: int = size(64, "channels in = channels out")
-    k: int = size(3, "intra-channel kernel size (odd)")
+    # -- conv swap: SIC + the block's BN [+ ReLU]. SIC keeps channels and size, so a strided or
+    #    channel-changing conv stays a plain conv (ResNet-50: the three stride-2 3x3 convs) --
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, b: int = 2, variant: str = "sequential"):
+        if cls is not SIC:
+            return super().swap_for_conv(c_in, c_out, k, stride, h, w, act)
+        if stride != 1 or c_in != c_out:
+            return None
+        return [("", cls(n=c_in, k=k, b=b, h=h, w=w, variant=variant))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("b", "variant") if cls is SIC else ()
+
+
+    n: int = size(64, "channels in = channels out", role="channels")
+    k: int = size(3, "intra-channel kernel size (odd)", role="kernel")
     b: int = size(2, "number of stages (>= 1)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
     variant: str = choice("sequential", ("sequential", "parallel"),
                           "sequential: x += stage(x); parallel: sum of stage(x)")
 
@@ -343,10 +365,10 @@ class Subdivision(_Layout):
     Gather (n*c channels) + grouped conv (n groups): MACs = n*c*k^2*h*w; params = n*c*k^2.
     """
 
-    n: int = size(64, "channels in = channels out (= prod(dims))")
-    k: int = size(3, "kernel size (odd)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    n: int = size(64, "channels in = channels out (= prod(dims))", role="channels")
+    k: int = size(3, "kernel size (odd)", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -386,10 +408,10 @@ class SpatialBottleneck(_NSpec):
     zero-padded at the bottom/right to k*H x k*W and the output cropped back to h x w.
     """
 
-    n: int = size(64, "channels in = channels out")
-    k: int = size(2, "kernel size = stride")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    n: int = size(64, "channels in = channels out", role="channels")
+    k: int = size(2, "kernel size = stride", role="kernel")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
     pad: bool = flag(False, "zero-pad h, w up to multiples of k (and crop the output back)")
 
     @classmethod

@@ -30,9 +30,9 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, Spec, choice, fraction, size
+from ..core import Constraint, Spec, choice, fraction, size
 from ..core.symbols import floor_div, is_odd
-from .conv import divides
+from ..core.symbols import divides
 
 
 def representative_channels(cin: sp.Expr, alpha_: sp.Expr) -> sp.Expr:
@@ -59,15 +59,27 @@ class SPConv(Spec):
     multiplies and the final add (each c_out*h'*w'), and with stride 2 the two 2x2 pools.
     """
 
-    c_in: int = size(64, "input channels [c]")
-    c_out: int = size(64, "output channels [n]")
+    # -- conv swap: SPConv (2 groups), then the block's own BN + ReLU, as SPConv-ResNet does --
+    foreign_module_names = ("spconv",)
+
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, alpha: float = 0.5, groups: int = 2):
+        return [("", cls(c_in=c_in, c_out=c_out, alpha=alpha, k=k, stride=stride, groups=groups, h=h, w=w))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("alpha", "groups")
+
+
+    c_in: int = size(64, "input channels [c]", role="channels")
+    c_out: int = size(64, "output channels [n]", role="channels")
     alpha: float = fraction(0.5, "split ratio: c_r = floor(alpha*c_in) representative channels",
                             lo_open=True, hi_open=True)
-    k: int = size(3, "kernel of the group-wise conv (odd)")
+    k: int = size(3, "kernel of the group-wise conv (odd)", role="kernel")
     stride: int = choice(1, (1, 2), "stride (2: 2x2 average pool before the 1x1 paths)")
-    groups: int = size(2, "groups of the representative k x k conv (divides c_r and c_out)")
-    h: int = size(56, "input height")
-    w: int = size(56, "input width")
+    groups: int = size(2, "groups of the representative k x k conv (divides c_r and c_out)", role="groups")
+    h: int = size(56, "input height", role="spatial")
+    w: int = size(56, "input width", role="spatial")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

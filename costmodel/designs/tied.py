@@ -20,8 +20,9 @@ import sympy as sp
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core.spec import Constraint, size
-from .conv import LayerSpec, divides
+from ..core import Constraint, size
+from ..core.layer import LayerSpec
+from ..core.symbols import divides
 
 PAPER = "Tied Block Convolution, Wang & Yu, AAAI 2021, https://arxiv.org/abs/2009.12021"
 
@@ -47,11 +48,25 @@ class TiedBlockConv(LayerSpec):
     + c_out/B shared bias, + 2*c_out BN (BN is per output channel, not shared).
     """
 
-    c_in: int = size(64, "input channels (B divides it)")
-    c_out: int = size(64, "output channels (B divides it)")
-    k: int = size(3, "kernel size")
-    stride: int = size(1, "stride")
-    B: int = size(2, "number of blocks sharing one conv")
+    # -- conv swap: Tied Block Conv + BN [+ ReLU]; B must divide the channels --
+    swap_keeps_bn_act = False
+
+    @classmethod
+    def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act, *, B: int = 2):
+        if cls is not TiedBlockConv:  # TGC inherits fields, not the swap
+            return super().swap_for_conv(c_in, c_out, k, stride, h, w, act)
+        return [("", cls(c_in=c_in, c_out=c_out, k=k, stride=stride, B=B, h=h, w=w, bn=True, act=act))]
+
+    @classmethod
+    def swap_options(cls):
+        return ("B",) if cls is TiedBlockConv else ()
+
+
+    c_in: int = size(64, "input channels (B divides it)", role="channels")
+    c_out: int = size(64, "output channels (B divides it)", role="channels")
+    k: int = size(3, "kernel size", role="kernel")
+    stride: int = size(1, "stride", role="stride")
+    B: int = size(2, "number of blocks sharing one conv", role="groups")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
@@ -82,7 +97,7 @@ class TiedGroupConv(TiedBlockConv):
     MACs = c_in*c_out*k^2*h'*w'/(B*g); params = c_in*c_out*k^2/(B^2*g) (+ c_out/B bias, + 2*c_out BN).
     """
 
-    groups: int = size(2, "groups of the shared conv (divides c_in/B and c_out/B)")
+    groups: int = size(2, "groups of the shared conv (divides c_in/B and c_out/B)", role="groups")
 
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:

@@ -11,7 +11,9 @@ or latency result appears without report code:
   Latency         measured vs predicted with the ±10% band (only with ``latency=True``)
   Reconciliation  peer-counter gaps, op kind by op kind
 
-A section whose backing module is missing says so in one line instead of failing.
+Each section is one module of this package with a ``build(ctx) -> Section`` function; adding a
+section is one module plus one line in SECTIONS. A section that fails to build is shown in red
+(its message at the top) instead of hiding the others; a section left out (``sections=``) says so.
 """
 
 from __future__ import annotations
@@ -60,17 +62,22 @@ class Report:
 
 
 def build(designs: Sequence[str] | None = None, latency: bool = False, small: bool = False,
-          progress: bool = False) -> Report:
-    """Build the report in memory. ``designs``: registered names (default: all)."""
+          progress: bool = False, sections: Sequence[str] | None = None) -> Report:
+    """Build the report in memory. ``designs``: registered names (default: all); ``sections``:
+    section keys to build (default: all of SECTIONS; the others show a one-line note)."""
     from ..core.registry import designs as registered, get_design
 
     names = list(designs) if designs else catalogue_order(registered())
     for name in names:
         get_design(name)  # unknown names: a ValueError listing the allowed ones
+    chosen = check_sections(sections)
     start = time.perf_counter()
     with Progress(progress) as bar:
-        ctx = Context(designs=names, small=small, latency=latency, progress=bar)
-        sections = [_section(key, title, ctx) for key, title in SECTIONS]
+        ctx = Context(designs=names, small=small, latency=latency, progress=bar, sections=chosen)
+        built = [_section(key, title, ctx) if ctx.wants(key) else
+                 Section(key, title).unavailable("left out of this report (sections=...).")
+                 for key, title in SECTIONS]
+        sections = built
     alerts = [a for s in sections for a in s.alerts]
     seconds = time.perf_counter() - start
     subtitle = [f"{len(names)} designs · generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
@@ -83,15 +90,26 @@ def build(designs: Sequence[str] | None = None, latency: bool = False, small: bo
 
 
 def catalogue_order(classes: dict[str, type]) -> list[str]:
-    """Design names in the order of the registry's FAMILIES (conv first), then registration order.
+    """Design names in the order of the registry's families() (conv first), then registration order.
 
     Registration order alone depends on which module happened to be imported first (the CLI
     imports some families early), so the report sorts by family to stay stable."""
-    from ..core.registry import FAMILIES
+    from ..core.registry import families
 
-    rank = {module: i for i, module in enumerate(FAMILIES)}
+    rank = {module: i for i, module in enumerate(families())}
     names = list(classes)
     return sorted(names, key=lambda n: (rank.get(classes[n].__module__, len(rank)), names.index(n)))
+
+
+def check_sections(sections: Sequence[str] | None) -> frozenset[str] | None:
+    """The chosen section keys; a ValueError naming an unknown one and the allowed ones."""
+    if sections is None:
+        return None
+    known = [key for key, _ in SECTIONS]
+    for key in sections:
+        if key not in known:
+            raise ValueError(f"section = {key!r} is unknown: allowed are {', '.join(known)}")
+    return frozenset(sections)
 
 
 def _section(key: str, title: str, ctx: Context) -> Section:
@@ -106,19 +124,16 @@ def _section(key: str, title: str, ctx: Context) -> Section:
 
 
 def report(path: str | Path = DEFAULT_PATH, designs: Sequence[str] | None = None, latency: bool = False,
-           small: bool = False, progress: bool = False) -> Path:
+           small: bool = False, progress: bool = False, sections: Sequence[str] | None = None) -> Path:
     """Write the self-contained HTML report to ``path`` and return the path.
 
     ``latency=True`` measures latency on this machine (costmodel.latency) and adds the Latency
     section and predicted-latency axes; ``small=True`` uses tiny sweeps (for tests and a quick look).
     """
-    built = build(designs, latency=latency, small=small, progress=progress)
+    built = build(designs, latency=latency, small=small, progress=progress, sections=sections)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(built.html, encoding="utf-8")
     return out
-
-
-# --- command line ----------------------------------------------------------------------------
 
 

@@ -1,9 +1,8 @@
-"""What every section builder receives: the chosen designs, the size of the sweeps, a progress bar,
-and a way to find the optional feature modules (networks, sweeps, latency, reconciliation)."""
+"""What every section builder receives: the chosen designs and sections, the size of the sweeps,
+whether latency is measured, a progress bar, and the results sections pass to each other."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -58,27 +57,8 @@ class Context:
     latency: bool = False
     progress: Progress = field(default_factory=lambda: Progress(False))
     shared: dict[str, Any] = field(default_factory=dict)  # results one section passes to another
+    sections: frozenset[str] | None = None  # section keys built (None: all)
 
-
-def optional(module: str, *names: str) -> tuple[Any, ...] | None:
-    """``module``'s attributes ``names`` if the module exists and has them all, else None.
-
-    Sections built on feature modules that may not have landed yet use this to degrade to a
-    "not available" note instead of failing.
-    """
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    values = tuple(getattr(mod, n, None) for n in names)
-    return None if any(v is None for v in values) else values
-
-
-def public(name: str) -> Any | None:
-    """``costmodel.<name>`` if the package exports it (its module has landed), else None."""
-    import costmodel
-
-    try:
-        return getattr(costmodel, name)
-    except (AttributeError, ImportError):
-        return None
+    def wants(self, key: str) -> bool:
+        """Whether section ``key`` is part of this report (sections left out are not computed)."""
+        return self.sections is None or key in self.sections

@@ -54,11 +54,11 @@ def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]
            "elementwise ops": sum(c.elementwise.values()),
            "MACs / conv": c.macs / rc.macs if rc and rc.macs else None,
            "params / conv": c.params / rc.params if rc and rc.params else None}
-    if "dense_macs" in c.extra:  # dynamic designs: MACs is the expected count; show dense and executed
+    if spec.dynamic:  # dynamic designs: MACs is the expected count; show dense and executed
         from ..validation import executed_macs
 
-        row["dense MACs"] = int(c.extra["dense_macs"])
-        row["executed MACs"] = executed_macs(spec) if hasattr(spec, "executed_costs") else None
+        row["dense MACs"] = spec.dense_macs()
+        row["executed MACs"] = executed_macs(spec)
     parts = [f'<div class="design" id="design-{esc(cls.name)}"><h3>{esc(cls.title)} '
              f'<span class="note">({esc(cls.name)})</span></h3>']
     doc = (cls.__doc__ or "").strip().splitlines()

@@ -1,9 +1,8 @@
 """Latency section (only with ``latency=True``): measured latency of a few configs of every design
 on this machine against the calibrated prediction from the analytic costs, with the ±10% band.
 
-Measurement and prediction come from ``costmodel.latency`` (torch.utils.benchmark harness),
-``costmodel.profile`` (the calibrated device profile; calibrated now if this machine has none)
-and ``costmodel.predict``. Without those modules the section says it is not available.
+Measurement comes from ``costmodel.latency`` (torch.utils.benchmark harness), the prediction
+from ``predicted`` (the calibrated device profile; calibrated now if this machine has none).
 """
 
 from __future__ import annotations
@@ -11,8 +10,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .context import Context, optional
+from .context import Context
+from .grids import grid, spec_label
 from .page import UNITS, Section, note, table
+from .predicted import profile as device_profile
 
 PER_DESIGN = {False: 3, True: 1}
 """Configs measured per design: the reference plus random points of the design-space grid."""
@@ -26,12 +27,7 @@ def build(ctx: Context) -> Section:
     if not ctx.latency:
         return sec.unavailable("latency is measured only with `costmodel report --latency` "
                                "(costmodel.report(latency=True)); it takes a minute or two.")
-    tools = optional("costmodel.latency", "measure_spec") and optional("costmodel.predict", "predict_spec")
-    if tools is None or optional("costmodel.profile", "load_profile", "calibrate") is None:
-        return sec.unavailable("costmodel.latency / costmodel.predict / costmodel.profile are missing.")
-    if "latency_profile" not in ctx.shared:
-        ctx.shared["latency_profile"], ctx.shared["latency_how"] = get_profile(ctx)
-    profile, how = ctx.shared["latency_profile"], ctx.shared["latency_how"]
+    profile, how = device_profile(ctx)
     specs = choose_specs(ctx)
     rows = measure(specs, profile, ctx)
     if not rows:
@@ -49,24 +45,9 @@ def build(ctx: Context) -> Section:
     return sec
 
 
-def get_profile(ctx: Context) -> tuple[Any, str]:
-    """This device's profile; calibrated (and saved) now when there is none or it is unreadable."""
-    from ..profile import ProfileError, calibrate, load_profile, profile_path
-
-    try:
-        profile = load_profile()
-        return profile, f"loaded {profile_path(profile.device, profile.threads)}"
-    except ProfileError as exc:
-        ctx.progress.log(f"{exc}; calibrating now")
-    profile = calibrate(fit=not ctx.small, budget_s=10.0 if ctx.small else 35.0, show_progress=False)
-    path = profile.save(profile_path(profile.device, profile.threads))
-    return profile, f"calibrated now ({profile.meta.get('seconds', 0):.0f} s), saved to {path}"
-
-
 def choose_specs(ctx: Context) -> list[Any]:
     """The reference config of each design plus random valid points of its design-space grid."""
     from ..core.registry import get_design
-    from .space import grid
 
     rng = random.Random(0)
     specs = []
@@ -89,9 +70,8 @@ def choose_specs(ctx: Context) -> list[Any]:
 
 
 def measure(specs: list[Any], profile: Any, ctx: Context) -> list[dict[str, Any]]:
-    from ..latency import measure_spec
-    from ..predict import predict_spec
-    from .designs import spec_text
+    from ..latency.measure import measure_spec
+    from ..latency.predict import predict_spec
 
     rows = []
     for spec in ctx.progress.track(specs, "Latency: measuring configs"):
@@ -103,7 +83,7 @@ def measure(specs: list[Any], profile: Any, ctx: Context) -> list[dict[str, Any]
             ctx.progress.log(f"latency of {spec.name} failed: {exc}")
             continue
         measured = t.median_s
-        rows.append({"design": spec.name, "spec": spec_text(spec), "measured ms": 1e3 * measured,
+        rows.append({"design": spec.name, "spec": spec_label(spec), "measured ms": 1e3 * measured,
                      "predicted ms": 1e3 * predicted, "error %": 100 * (predicted / measured - 1),
                      "CV": t.cv, "noisy": "noisy" if t.noisy else "", "MACs": spec.macs(), "bytes": spec.mem_bytes()})
     return rows
@@ -133,16 +113,3 @@ def scatter(rows: list[dict[str, Any]]):
                       legend=dict(title=dict(text="design")))
     return fig
 
-
-def predictor(ctx: Context) -> tuple[Any, str]:
-    """(spec -> predicted ms, description) from the calibrated profile, or (None, "") without one."""
-    if optional("costmodel.predict", "predict_spec") is None or optional("costmodel.profile", "calibrate") is None:
-        return None, ""
-    from ..predict import predict_spec
-
-    if "latency_profile" not in ctx.shared:
-        ctx.shared["latency_profile"], ctx.shared["latency_how"] = get_profile(ctx)
-    profile = ctx.shared["latency_profile"]
-    return (lambda spec: 1e3 * predict_spec(spec, profile)), (
-        f"predicted from the analytic per-op costs with the calibrated profile of {profile.device_name} "
-        f"({profile.threads} thread(s)); {ctx.shared.get('latency_how', '')}")

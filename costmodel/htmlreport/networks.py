@@ -4,100 +4,20 @@ and the published-vs-ours table. Also the network validation used by the Validat
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from .context import Context, optional
+from .context import Context
+from .netlist import SMALL_RESOLUTION, builtin_networks, swapped_networks
 from .page import UNITS, Section, esc, note, table
-
-SMALL_RESOLUTION = 64
-"""Input resolution of the networks in a --small report (the layer structure is unchanged)."""
+from .predicted import predictor
 
 QUANTITY_COLUMNS = [("MACs", "macs"), ("params", "params"), ("mem bytes", "mem_bytes"),
                     ("latency ms", "latency_ms")]
-
-
-def available() -> bool:
-    return optional("costmodel.networks", "network", "network_names") is not None
-
-
-def builtin_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
-    """(label, factory) for every registered network at its default config."""
-    from ..networks import network, network_names
-
-    kw = {"resolution": SMALL_RESOLUTION} if ctx.small else {}
-    out = []
-    for name in network_names():
-        out.append((name, lambda n=name: _build(network, n, kw)))
-    return out
-
-
-def swapped_networks(ctx: Context) -> list[tuple[str, Callable[[], Any]]]:
-    """(label, factory): ResNet-50 with its 3x3 convs swapped for each swappable design
-    (default options) that is among the report's designs."""
-    found = optional("costmodel.networks.swaps", "SWAPPABLE")
-    tools = optional("costmodel.networks", "swap")
-    if found is None or tools is None:
-        return []
-    (swappable,), (swap,) = found, tools
-    kw = {"resolution": SMALL_RESOLUTION} if ctx.small else {}
-    designs = [d for d in swappable if d != "conv" and d in ctx.designs]
-    if ctx.small:
-        designs = designs[:2]
-    return [(f"resnet50 3x3→{d}", lambda d=d: swap("resnet50", conv3x3=d, **kw)) for d in designs]
-
-
-def _build(network: Callable, name: str, kw: dict[str, Any]) -> Any:
-    try:
-        return network(name, **kw)
-    except ValueError:  # a network without a resolution option: its default input
-        return network(name)
-
-
-def validate_network(net: Any, batch: int = 1) -> dict[str, Any]:
-    """Analytic (sum of the layers' formulas; executed costs for dynamic layers) vs the traced
-    module: params, conv and linear MACs (fvcore and FlopCounterMode ÷ 2), fvcore elementwise
-    kinds. Same row shape as ``costmodel.validation.validate``."""
-    from ..core.ops import FVCORE_ELEMENTWISE
-    from ..tracing import trace
-    from ..validation import executed_costs
-
-    module = net.module()
-    counts = trace(module, net.example_input(batch))
-    params, macs, elem = 0, {"conv": 0, "linear": 0}, {}
-    for layer in net.layers:
-        sub = module.get_submodule(layer.name) if hasattr(layer.spec, "executed_costs") else None
-        c = executed_costs(layer.spec, sub, batch) if sub is not None else layer.spec.costs()
-        params += c.params
-        for k, v in c.macs_by_key.items():
-            macs[k] = macs.get(k, 0) + v
-        for k, v in c.elementwise.items():
-            if k in FVCORE_ELEMENTWISE:
-                elem[k] = elem.get(k, 0) + v
-    row: dict[str, Any] = {"design": net.name, "spec": repr(net), "batch": batch,
-                           "params_analytic": params, "params_torch": counts.params,
-                           "params_match": params == counts.params}
-    fv, fcm = counts.fvcore_macs, counts.fcm_macs
-    for key in ("conv", "linear"):
-        ours = macs.get(key, 0) * batch
-        row.update({f"{key}_macs_analytic": ours, f"{key}_macs_fvcore": fv.get(key, 0),
-                    f"{key}_macs_torch": fcm.get(key, 0), f"{key}_match": ours == fv.get(key, 0) == fcm.get(key, 0)})
-    theirs = counts.fvcore_elementwise
-    for kind in sorted({k for k, v in elem.items() if v} | set(theirs)):
-        ours = elem.get(kind, 0) * batch
-        row.update({f"{kind}_analytic": ours, f"{kind}_fvcore": theirs.get(kind, 0),
-                    f"{kind}_match": ours == theirs.get(kind, 0)})
-    row["fvcore_unsupported"] = ", ".join(sorted(counts.fvcore_unsupported)) or ""
-    row["match"] = all(v for k, v in row.items() if k.endswith("_match"))
-    return row
-
 
 # --- the section -----------------------------------------------------------------------------
 
 def build(ctx: Context) -> Section:
     sec = Section("networks", "Networks")
-    if not available():
-        return sec.unavailable("costmodel.networks has not landed yet.")
     items = builtin_networks(ctx) + swapped_networks(ctx)
     tables: dict[str, Any] = {}
     titles: dict[str, str] = {}
@@ -135,10 +55,6 @@ def _normalise(frame: Any) -> Any:
 
 
 def _add_latency(net: Any, frame: Any, ctx: Context) -> None:
-    if not ctx.latency:
-        return
-    from .latency import predictor
-
     predict, _ = predictor(ctx)
     if predict is not None:
         frame["latency_ms"] = [predict(layer.spec) for layer in net.layers]
@@ -156,13 +72,11 @@ def _totals(tables: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _published(sec: Section) -> None:
-    found = optional("costmodel.networks", "published_table")
-    if found is None:
-        sec.add("<h3>Published vs ours</h3>", note("Not available: published_table() has not landed yet."))
-        return
+    from ..networks import published_table
+
     try:
-        frame = found[0]()
-    except Exception as exc:  # e.g. not implemented yet
+        frame = published_table()
+    except Exception as exc:  # a failing table is a note, the rest of the section still shows
         sec.add("<h3>Published vs ours</h3>", note(f"Not available: {type(exc).__name__}: {exc}"))
         return
     sec.add("<h3>Published vs ours</h3>",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import Context, public
+from .context import Context
+from .netlist import builtin_networks
 from .page import Section, details, esc, note, table
 
 NETWORKS = {False: ("ghostnet", "resnet50", "mobilenet_v1"), True: ("ghostnet",)}
@@ -14,13 +15,8 @@ NETWORKS = {False: ("ghostnet", "resnet50", "mobilenet_v1"), True: ("ghostnet",)
 
 def build(ctx: Context) -> Section:
     sec = Section("reconciliation", "Reconciliation")
-    reconcile = public("reconcile")
-    if reconcile is None:
-        return sec.unavailable("costmodel.reconciliation has not landed yet.")
-    from .networks import available, builtin_networks
+    from ..analysis import reconcile
 
-    if not available():
-        return sec.unavailable("costmodel.networks is missing.")
     sec.add(note("fvcore, FlopCounterMode and (if installed) ptflops and thop count the same network "
                  "differently: BN, activations, bias and pooling are in or out. Each row is one gap, "
                  "named by the convention that explains it."))

@@ -4,22 +4,12 @@ hyperparameter. Grids come from each spec's field ranges, so a new design needs 
 
 from __future__ import annotations
 
-import itertools
-import random
-from fractions import Fraction
 from typing import Any
 
-from .context import Context, public
+from .context import Context
+from .grids import MAX_POINTS, SHAPE_VALUES, SMALL_SHAPE_VALUES, defaults, evaluate, fields_of, fmt, grid, plain, sweep_design
 from .page import UNITS, Section, esc, note
-
-SHAPE_VALUES = {"c_in": [16, 32, 64, 128, 256], "c_out": [16, 32, 64, 128, 256], "k": [1, 3, 5, 7],
-                "stride": [1, 2]}
-SMALL_SHAPE_VALUES = {"c_in": [32, 64], "c_out": [32, 64], "k": [3, 5], "stride": [1]}
-FIXED = ("h", "w", "dtype_bytes")
-"""Fields held at their defaults: the spatial size is the reference's, fp32."""
-
-MAX_POINTS = {False: 600, True: 60}
-"""Points per design (random sample of the grid when it is larger), full vs --small."""
+from .predicted import predictor
 
 QUANTITIES = [("params", "params"), ("mem_bytes", "mem_bytes"), ("latency_ms", "latency_ms")]
 
@@ -28,17 +18,16 @@ def build(ctx: Context) -> Section:
     from ..core.registry import get_design
 
     sec = Section("space", "Design space")
-    frames, sources = {}, set()
+    frames = {}
     for name in ctx.progress.track(ctx.designs, "Design space: sweeping grids"):
         cls = get_design(name)
         try:
-            frame, source = sweep_design(cls, ctx.small)
+            frame = sweep_design(cls, ctx.small)
         except Exception as exc:  # a design whose sweep fails is reported, the rest still plot
             sec.alerts.append(f"design space of {name} failed: {type(exc).__name__}: {exc}")
             continue
         if len(frame):
             frames[name] = frame
-            sources.add(source)
     if not frames:
         return sec.unavailable("no design produced valid grid points")
     shapes = shape_frames(ctx)
@@ -49,7 +38,7 @@ def build(ctx: Context) -> Section:
     sec.add(note(f"Grids: c_in, c_out in {grid_values['c_in']}, k in {grid_values['k']}, stride in "
                  f"{grid_values['stride']} (where the design has them, plus its default), each design's own hyperparameters "
                  "around their defaults, other fields at their defaults; at most "
-                 f"{MAX_POINTS[ctx.small]} points per design. Evaluated by {', '.join(sorted(sources))}. "
+                 f"{MAX_POINTS[ctx.small]} points per design. Exact costs, vectorized by costmodel.explore.sweep. "
                  + ("Latency: " + latency if latency else "Latency: `costmodel report --latency` adds the "
                     "predicted latency as an x quantity.")))
     sec.add("<p>Use the menus to change the x quantity and the designs shown; click legend entries "
@@ -72,110 +61,8 @@ def build(ctx: Context) -> Section:
     return sec
 
 
-# --- grids -----------------------------------------------------------------------------------
-
-def grid(cls: type, small: bool = False) -> dict[str, list]:
-    """Values per field: shapes from SHAPE_VALUES, own hyperparameters around their defaults."""
-    import dataclasses
-
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-    shapes = SMALL_SHAPE_VALUES if small else SHAPE_VALUES
-    out: dict[str, list] = {}
-    for nm, rng in cls.field_ranges().items():
-        default = defaults[nm]
-        if nm in FIXED or rng.kind == "flag" or default is dataclasses.MISSING:
-            values = [default]
-        elif nm in shapes:  # the default too: some designs only accept a few shapes (e.g. k | h)
-            values = sorted({v for v in shapes[nm] if rng.accepts(v)} | {default})
-        elif rng.kind == "choice":
-            values = list(rng.options)
-        elif rng.kind == "int":
-            values = _ints_around(default, rng, small)
-        else:
-            values = _reals_around(default, rng, small)
-        out[nm] = values
-    return out
-
-
-def _ints_around(default: int, rng: Any, small: bool) -> list[int]:
-    candidates = [default // 2, default, default + 1, 2 * default, 4 * default]
-    values = sorted({v for v in candidates if rng.accepts(v)})
-    return values[:2] if small else values
-
-
-def _reals_around(default: float, rng: Any, small: bool) -> list[float]:
-    candidates = [default, 1 / 8, 1 / 4, 1 / 2, 3 / 4, 1.0]
-    values = sorted({v for v in candidates if rng.accepts(v)})
-    return values[:2] if small else values
-
-
-def sweep_design(cls: type, small: bool = False):
-    """The valid grid points of ``cls`` with params, macs, mem_bytes and a ``spec`` text column.
-
-    Uses ``costmodel.sweep`` when it exists; otherwise builds each spec (exact, a few µs each).
-    """
-    return evaluate(cls, grid(cls, small), MAX_POINTS[small])
-
-
-def evaluate(cls: type, values: dict[str, list], limit: int):
-    """(frame, how): the valid points of the grid ``values`` (a random ``limit`` of them at most)."""
-    import pandas as pd
-
-    points = list(itertools.product(*values.values()))
-    sweep = public("sweep")
-    if sweep is not None:
-        try:
-            return _with_sweep(sweep, cls, values, limit), "costmodel.sweep (vectorized)"
-        except Exception:  # fall back to the exact per-point loop below
-            pass
-    if len(points) > limit:
-        points = random.Random(0).sample(points, limit)
-    rows = []
-    for point in points:
-        fields = dict(zip(values, point))
-        try:
-            spec = cls(**fields)
-        except ValueError:
-            continue  # invalid combination (e.g. groups not dividing c_in)
-        c = spec.costs()
-        row = dict(fields)
-        row.update(params=c.params, macs=c.macs, mem_bytes=c.mem_bytes, spec=_text(fields))
-        rows.append(row)
-    return pd.DataFrame(rows), "exact per-point evaluation"
-
-
-def _with_sweep(sweep: Any, cls: type, values: dict[str, list], limit: int):
-    frame = sweep(cls.name, **values)
-    if "valid" in frame:
-        frame = frame[frame["valid"].astype(bool)]
-    if len(frame) > limit:
-        frame = frame.sample(limit, random_state=0)
-    varying = [k for k, v in values.items() if len(v) > 1]
-    out = frame[list(values)].copy()
-    for key in ("params", "macs", "mem_bytes"):
-        out[key] = frame[key].astype("int64")
-    fixed = {k: v[0] for k, v in values.items() if len(v) == 1}
-    out["spec"] = [_text({k: ({**fixed, **dict(zip(varying, row))})[k] for k in values})
-                   for row in frame[varying].itertuples(index=False)]
-    return out.reset_index(drop=True)
-
-
-def _text(fields: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in fields.items() if k != "dtype_bytes")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return str(Fraction(value).limit_denominator(64))
-    return str(value)
-
-
 def add_latency(frames: dict[str, Any], ctx: Context) -> str:
     """Adds a ``latency_ms`` column (predicted) where costmodel.latency can predict; returns a note."""
-    if not ctx.latency:
-        return ""
-    from .latency import predictor
-
     predict, how = predictor(ctx)
     if predict is None:
         return ""
@@ -183,14 +70,9 @@ def add_latency(frames: dict[str, Any], ctx: Context) -> str:
 
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: predicting latency"):
         cls = get_design(name)
-        specs = [cls(**_fields_of(cls, row)) for row in frame.to_dict("records")]
+        specs = [cls(**fields_of(cls, row)) for row in frame.to_dict("records")]
         frame["latency_ms"] = [predict(s) for s in specs]
     return how
-
-
-def _fields_of(cls: type, row: dict[str, Any]) -> dict[str, Any]:
-    names = cls.field_ranges()
-    return {k: _plain(v) for k, v in row.items() if k in names}
 
 
 SHAPE_CHANNELS = {False: [32, 64, 128, 256], True: [32, 64]}
@@ -212,8 +94,6 @@ def shape_values(cls: type, c: int, small: bool) -> dict[str, list]:
 
 def shape_frames(ctx: Context) -> dict[int, dict[str, Any]]:
     """{c: {design: frame}} for the shape-pinned grids (k falls back to the default if 3 is invalid)."""
-    import dataclasses
-
     from ..core.registry import get_design
 
     out: dict[int, dict[str, Any]] = {}
@@ -222,10 +102,9 @@ def shape_frames(ctx: Context) -> dict[int, dict[str, Any]]:
             cls = get_design(name)
             try:
                 values = shape_values(cls, c, ctx.small)
-                frame, _ = evaluate(cls, values, PER_SHAPE_POINTS[ctx.small])
+                frame = evaluate(cls, values, PER_SHAPE_POINTS[ctx.small])
                 if not len(frame) and "k" in values:
-                    default_k = {f.name: f.default for f in dataclasses.fields(cls)}["k"]
-                    frame, _ = evaluate(cls, {**values, "k": [default_k]}, PER_SHAPE_POINTS[ctx.small])
+                    frame = evaluate(cls, {**values, "k": [defaults(cls)["k"]]}, PER_SHAPE_POINTS[ctx.small])
             except Exception:  # reported by the whole-grid sweep of the same design
                 continue
             if len(frame):
@@ -283,21 +162,16 @@ def shape_figure(shapes: dict[int, dict[str, Any]]):
 
 # --- Pareto ----------------------------------------------------------------------------------
 
-def pareto_mask(x: list[float], y: list[float]) -> list[bool]:
-    """Points no other point beats on both x and y (both minimised). O(n log n): sort by x, keep
-    each point whose y is strictly below every y seen at a smaller x."""
-    order = sorted(range(len(x)), key=lambda i: (x[i], y[i]))
-    keep = [False] * len(x)
-    best = float("inf")
-    for i in order:
-        if y[i] < best:
-            keep[i] = True
-            best = y[i]
-    return keep
-
-
 def front(x: list[float], y: list[float]) -> tuple[list[float], list[float]]:
-    mask = pareto_mask(x, y)
+    """The Pareto front of the points (x, y), both minimised, sorted by x (costmodel.explore's
+    front_mask: the package's one Pareto implementation)."""
+    import numpy as np
+
+    from ..explore import front_mask
+
+    if not len(x):
+        return [], []
+    mask = front_mask(np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)]))
     pts = sorted((a, b) for a, b, m in zip(x, y, mask) if m)
     return [p[0] for p in pts], [p[1] for p in pts]
 
@@ -381,7 +255,7 @@ def design_figure(name: str, frame: Any, field: str | None):
     groups = [(None, frame)] if field is None else [(v, frame[frame[field] == v]) for v in sorted(frame[field].unique())]
     for value, sub in groups:
         data, tmpl = _hover(sub)
-        label = name if value is None else f"{field}={_fmt(_plain(value))}"
+        label = name if value is None else f"{field}={fmt((value))}"
         fig.add_trace(go.Scatter(x=list(sub["params"]), y=list(sub["macs"]), mode="markers", name=label,
                                    marker=dict(size=7, opacity=0.8), customdata=data, hovertemplate=tmpl))
     fx, fy = front(list(frame["params"]), list(frame["macs"]))
@@ -405,7 +279,7 @@ def design_figure(name: str, frame: Any, field: str | None):
     if field is not None and len(groups) > 1:
         n = len(groups)
         steps = [dict(label="all", method="restyle", args=[{"visible": [True] * (n + 1)}])]
-        steps += [dict(label=_fmt(_plain(v)), method="restyle",
+        steps += [dict(label=fmt((v)), method="restyle",
                        args=[{"visible": [j == i for j in range(n)] + [True]}]) for i, (v, _) in enumerate(groups)]
         layout["sliders"] = [dict(active=0, steps=steps, currentvalue=dict(prefix=f"{field} = "),
                                   pad=dict(t=50), x=0.0, len=0.9)]
@@ -413,6 +287,3 @@ def design_figure(name: str, frame: Any, field: str | None):
     fig.update_layout(**layout)
     return fig
 
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value

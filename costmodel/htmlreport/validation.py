@@ -1,5 +1,5 @@
 """Validation section: analytic counts vs the module's parameters, fvcore and FlopCounterMode,
-for every registered design (and every built-in network once ``costmodel.network`` exists).
+for every registered design and every built-in network.
 Any mismatch becomes an alert at the top of the report."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import Context
+from .netlist import builtin_networks, swapped_networks, validate_network
 from .page import Raw, Section, esc, note, table
 
 
@@ -34,15 +35,12 @@ def build(ctx: Context) -> Section:
         rows.append(_row(spec.name, label, lambda s=spec: _validate(s), sec))
     sec.add("<h3>Designs</h3>", _summary(rows), table(rows, COLUMNS, highlight="match"))
     nets = network_specs(ctx)
-    if nets is None:
-        sec.add("<h3>Networks</h3>", note("Not available: costmodel.network has not landed yet."))
-    else:
+    if nets:
         net_rows = []
-        from .networks import validate_network
-
         for label, make in ctx.progress.track(nets, "Validation: networks (tracing)"):
             net_rows.append(_row(label, "network", lambda m=make: validate_network(m()), sec))
         sec.add("<h3>Networks</h3>", _summary(net_rows), table(net_rows, COLUMNS, highlight="match"))
+        ctx.shared["network_validation_rows"] = net_rows
     ctx.shared["validation_rows"] = rows
     return sec
 
@@ -101,11 +99,10 @@ def flags_on(cls: type) -> Any | None:
         return None
 
 
-def network_specs(ctx: Context) -> list[tuple[str, Any]] | None:
-    """(label, () -> network) for every built-in network, or None before costmodel.network lands."""
-    from .networks import available, builtin_networks, swapped_networks
-
-    if not available():
-        return None
+def network_specs(ctx: Context) -> list[tuple[str, Any]]:
+    """(label, () -> network) for every built-in network (and swap, in a full report); none when
+    the report leaves the Networks section out."""
+    if not ctx.wants("networks"):
+        return []
     # --small (tests, a quick look) traces the built-in networks only; the full report adds swaps.
     return builtin_networks(ctx) + ([] if ctx.small else swapped_networks(ctx))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from .graph import Layer, Network, NetworkCosts
 from .registry import NETWORKS, network, network_names
-from .swaps import SWAPPABLE, swap
+from .swaps import swap, swappable
 from .published import published_table
 
 __all__ = ["Layer", "Network", "NetworkCosts", "NETWORKS", "network", "network_names", "swap",
-           "SWAPPABLE", "published_table"]
+           "swappable", "published_table"]

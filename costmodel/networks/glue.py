@@ -13,7 +13,8 @@ from typing import ClassVar
 
 from ..core import ops
 from ..core.ops import Op
-from ..core.spec import Spec, choice, flag, size
+from ..core import Spec, choice, flag, size
+from ..designs.conv import Conv, Pointwise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,11 +23,11 @@ class MaxPool(Spec):
 
     name: ClassVar[str] = "max_pool"
     title: ClassVar[str] = "Max pooling"
-    c_in: int = size(64, "channels")
-    h: int = size(112, "input height")
-    w: int = size(112, "input width")
-    k: int = size(3, "window")
-    stride: int = size(2, "stride")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(112, "input height", role="spatial")
+    w: int = size(112, "input width", role="spatial")
+    k: int = size(3, "window", role="kernel")
+    stride: int = size(2, "stride", role="stride")
     padding: int = size(1, "padding", minimum=0)
 
     @classmethod
@@ -45,9 +46,9 @@ class GlobalPool(Spec):
 
     name: ClassVar[str] = "global_pool"
     title: ClassVar[str] = "Global average pooling"
-    c_in: int = size(512, "channels")
-    h: int = size(7, "input height")
-    w: int = size(7, "input width")
+    c_in: int = size(512, "channels", role="channels")
+    h: int = size(7, "input height", role="spatial")
+    w: int = size(7, "input width", role="spatial")
     flatten: bool = choice(True, (True, False), "flatten to (N, C) after pooling")
 
     @classmethod
@@ -67,8 +68,8 @@ class FC(Spec):
 
     name: ClassVar[str] = "fc"
     title: ClassVar[str] = "Fully connected"
-    c_in: int = size(512, "input features")
-    c_out: int = size(1000, "output features")
+    c_in: int = size(512, "input features", role="channels")
+    c_out: int = size(1000, "output features", role="channels")
     bias: bool = flag(True, "bias")
     act: bool = flag(False, "ReLU after the linear layer")
     dropout: bool = choice(False, (False, True), "Dropout after (identity at inference, costs nothing)")
@@ -101,9 +102,9 @@ class Add(Spec):
 
     name: ClassVar[str] = "add"
     title: ClassVar[str] = "Residual add"
-    c_in: int = size(64, "channels")
-    h: int = size(56, "height")
-    w: int = size(56, "width")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(56, "height", role="spatial")
+    w: int = size(56, "width", role="spatial")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
@@ -119,9 +120,9 @@ class Act(Spec):
 
     name: ClassVar[str] = "act"
     title: ClassVar[str] = "Activation"
-    c_in: int = size(64, "channels")
-    h: int = size(56, "height")
-    w: int = size(56, "width")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(56, "height", role="spatial")
+    w: int = size(56, "width", role="spatial")
     kind: str = choice("relu", ("relu",), "activation")
 
     @classmethod
@@ -140,9 +141,9 @@ class BNAct(Spec):
 
     name: ClassVar[str] = "bn_act"
     title: ClassVar[str] = "BatchNorm (+ ReLU)"
-    c_in: int = size(64, "channels")
-    h: int = size(56, "height")
-    w: int = size(56, "width")
+    c_in: int = size(64, "channels", role="channels")
+    h: int = size(56, "height", role="spatial")
+    w: int = size(56, "width", role="spatial")
     act: bool = flag(True, "ReLU after the BN")
 
     @classmethod
@@ -157,3 +158,11 @@ class BNAct(Spec):
         if self.act:
             layers.append(nn.ReLU(inplace=True))
         return nn.Sequential(*layers)
+
+
+def plain_conv(c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool,
+               bn: bool = True) -> list[tuple[str, Spec]]:
+    """The plain conv as the network has it: conv + BN, or conv with bias and no BN (VGG-16)."""
+    if k == 1:
+        return [("", Pointwise(c_in=c_in, c_out=c_out, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
+    return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]

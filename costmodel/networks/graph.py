@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ..core.spec import MacTotals, Spec
+from ..core import MacTotals, Spec
 
 
 @dataclass(frozen=True)

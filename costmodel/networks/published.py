@@ -175,7 +175,7 @@ def published_table(trace: bool = False):
 
 
 def _traced(net: Network, quantity: str, cache: dict) -> int:
-    from ..tracing import trace
+    from ..peers.trace import trace
 
     key = ("trace", id(net))
     if key not in cache:

@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 from ..designs.conv import Conv
 from ..designs.inception import Bottleneck
-from ..core.spec import Spec
-from .glue import FC, Act, Add, GlobalPool, MaxPool
+from ..core import Spec
+from .glue import FC, Act, Add, GlobalPool, MaxPool, plain_conv
 from .graph import Cursor, Layer, Network, Res, Seq, conv_out
-from .swaps import plain_conv
 
 # stage: (bottleneck width, number of blocks, stride of the first block)
 CFG_RESNET50: list[tuple[int, int, int]] = [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]

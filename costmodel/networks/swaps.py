@@ -19,79 +19,59 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..designs.conv import Conv, Pointwise
-from ..core.spec import Spec
-from .glue import BNAct
+from ..core import Spec, designs
+from ..designs.conv import Conv
+from .glue import BNAct, plain_conv
 from .graph import Network, conv_out
 
 Named = list[tuple[str, Spec]]
 
 
-def plain_conv(c_in: int, c_out: int, k: int, stride: int, h: int, w: int, act: bool, bn: bool = True) -> Named:
-    """The plain conv as the network has it: conv + BN, or conv with bias and no BN (VGG-16)."""
-    if k == 1:
-        return [("", Pointwise(c_in=c_in, c_out=c_out, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
-    return [("", Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, bias=not bn, bn=bn, act=act))]
+def swappable() -> dict[str, type[Spec]]:
+    """Designs that can replace a conv: ``conv`` (the plain conv) and every registered design
+    that declares ``swap_for_conv`` (its file says what one replacement is)."""
+    out: dict[str, type[Spec]] = {"conv": Conv}
+    out.update({nm: cls for nm, cls in designs().items()
+                if vars(cls).get("swap_for_conv") is not None and cls.swap_options()})
+    return out
 
 
-def _ghost(c_in, c_out, k, stride, h, w, act, *, s: int = 2, d: int = 3) -> Named:
-    from ..designs.ghost import Ghost
-
-    return [("", Ghost(c_in=c_in, c_out=c_out, k=k, s=s, d=d, stride=stride, h=h, w=w, relu=act))]
+def design_options(design: str) -> tuple[str, ...]:
+    return swappable()[design].swap_options() if design != "conv" else ()
 
 
-def _spconv(c_in, c_out, k, stride, h, w, act, *, alpha: float = 0.5, groups: int = 2) -> Named:
-    from ..designs.spconv import SPConv
+def adapter(design: str) -> Callable[..., Named]:
+    """adapter(c_in, c_out, k, stride, h, w, act, **design options) -> named specs: the design's
+    ``swap_for_conv``, followed by the replaced conv's BN [+ activation] when the design keeps
+    them; the plain conv where the design cannot replace that conv."""
+    cls = swappable()[design]
 
-    ho, wo = conv_out(h, k, stride), conv_out(w, k, stride)
-    return [("", SPConv(c_in=c_in, c_out=c_out, alpha=alpha, k=k, stride=stride, groups=groups, h=h, w=w)),
-            ("_bn", BNAct(c_in=c_out, h=ho, w=wo, act=act))]
+    def make(c_in, c_out, k, stride, h, w, act, **options):
+        named = cls.swap_for_conv(c_in, c_out, k, stride, h, w, act, **options)
+        if named is None:
+            return plain_conv(c_in, c_out, k, stride, h, w, act)
+        if cls.swap_keeps_bn_act:
+            ho, wo = conv_out(h, k, stride), conv_out(w, k, stride)
+            named = named + [("_bn", BNAct(c_in=c_out, h=ho, w=wo, act=act))]
+        return named
 
-
-def _tbc(c_in, c_out, k, stride, h, w, act, *, B: int = 2) -> Named:
-    from ..designs.tied import TiedBlockConv
-
-    return [("", TiedBlockConv(c_in=c_in, c_out=c_out, k=k, stride=stride, B=B, h=h, w=w, bn=True, act=act))]
-
-
-def _sic(c_in, c_out, k, stride, h, w, act, *, b: int = 2, variant: str = "sequential") -> Named:
-    from ..designs.sic import SIC
-
-    if stride != 1 or c_in != c_out:
-        return plain_conv(c_in, c_out, k, stride, h, w, act)
-    return [("", SIC(n=c_in, k=k, b=b, h=h, w=w, variant=variant)), ("_bn", BNAct(c_in=c_out, h=h, w=w, act=act))]
+    return make
 
 
-def _dgc(c_in, c_out, k, stride, h, w, act, *, zeta: float = 0.5, H: int = 4, d: int = 16) -> Named:
-    from ..designs.dgc import DGC
-
-    if not act:
-        raise ValueError("conv1x1 = 'dgc' is invalid: DGC always ends with ReLU; swap only ReLU convs (conv3x3)")
-    return [("", DGC(c_in=c_in, c_out=c_out, k=k, stride=stride, H=H, zeta=zeta, d=d, h=h, w=w))]
-
-
-SWAPPABLE: dict[str, Callable[..., Named]] = {
-    "conv": plain_conv, "ghost": _ghost, "spconv": _spconv, "tbc": _tbc, "sic": _sic, "dgc": _dgc,
-}
-"""design name -> adapter(c_in, c_out, k, stride, h, w, act, **design options) -> named specs."""
-
-DESIGN_OPTIONS: dict[str, tuple[str, ...]] = {
-    "conv": (), "ghost": ("s", "d"), "spconv": ("alpha", "groups"), "tbc": ("B",),
-    "sic": ("b", "variant"), "dgc": ("zeta", "H", "d"),
-}
 NETWORK_OPTIONS = ("resolution", "num_classes")
 SWAP_TARGETS = {"resnet50": ("conv3x3", "conv1x1"), "vgg16": ("conv3x3",), "vgg16_cifar": ("conv3x3",)}
 
 
 def _maker(design: str, options: dict[str, Any]):
-    if design not in SWAPPABLE:
-        raise ValueError(f"design = {design!r} is not swappable: allowed is one of {', '.join(SWAPPABLE)}")
-    adapter = SWAPPABLE[design]
+    allowed = swappable()
+    if design not in allowed:
+        raise ValueError(f"design = {design!r} is not swappable: allowed is one of {', '.join(allowed)}")
+    if design == "conv":  # only the plain conv follows the network's BN choice
+        return plain_conv
+    make_one = adapter(design)
 
     def make(c_in, c_out, k, stride, h, w, act, bn: bool = True):
-        # only the plain conv follows the network's BN choice; the designs bring their own BNs
-        extra = {"bn": bn} if adapter is plain_conv else {}
-        return adapter(c_in, c_out, k, stride, h, w, act, **options, **extra)
+        return make_one(c_in, c_out, k, stride, h, w, act, **options)
 
     return make
 
@@ -107,7 +87,7 @@ def swap(name: str, conv3x3: str | None = None, conv1x1: str | None = None, **op
     if conv1x1 is not None and "conv1x1" not in SWAP_TARGETS[name]:
         raise ValueError(f"conv1x1 = {conv1x1!r} is invalid for {name!r}: only conv3x3 can be swapped")
     net_kw = {k: options.pop(k) for k in NETWORK_OPTIONS if k in options}
-    allowed = set().union(*(DESIGN_OPTIONS.get(d, ()) for d in (conv3x3, conv1x1) if d))
+    allowed = set().union(*(design_options(d) for d in (conv3x3, conv1x1) if d in swappable()))
     extra = set(options) - allowed
     if extra:
         raise ValueError(f"option(s) {', '.join(sorted(extra))} are invalid here: allowed are "
@@ -115,7 +95,7 @@ def swap(name: str, conv3x3: str | None = None, conv1x1: str | None = None, **op
     makers = {}
     for slot, design in (("conv3x3", conv3x3), ("conv1x1", conv1x1)):
         if design is not None:
-            own = {k: v for k, v in options.items() if k in DESIGN_OPTIONS.get(design, ())}
+            own = {k: v for k, v in options.items() if k in (design_options(design) if design in swappable() else ())}
             makers[slot] = _maker(design, own)
     label = _label(conv3x3, conv1x1, options)
     if name == "resnet50":

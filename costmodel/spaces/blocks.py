@@ -27,7 +27,8 @@ from ..designs.conv import Conv, Depthwise, Pointwise
 from ..designs.ghost import GhostBottleneck, make_divisible
 from ..networks.glue import FC, Add, GlobalPool, MaxPool
 from ..networks.graph import Cursor, Layer, Node, Res, Seq, conv_out
-from ..networks.swaps import DESIGN_OPTIONS, SWAPPABLE
+from ..networks.glue import plain_conv
+from ..networks.swaps import adapter, design_options, swappable
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,13 @@ def ghost_bottleneck(cur: Cursor, name: str, c_out: int, stride: int, ch: Choice
 
 def _adapter(design: str, options: dict[str, Any]) -> Callable[..., list]:
     """The conv-swap adapter of ``design`` with its own options picked from ``options``."""
-    if design not in SWAPPABLE:
-        raise ValueError(f"design = {design!r} is not swappable: allowed is one of {', '.join(SWAPPABLE)}")
-    own = {k: v for k, v in options.items() if k in DESIGN_OPTIONS[design]}
-    return functools.partial(SWAPPABLE[design], **own)
+    allowed = swappable()
+    if design not in allowed:
+        raise ValueError(f"design = {design!r} is not swappable: allowed is one of {', '.join(allowed)}")
+    if design == "conv":
+        return plain_conv
+    own = {k: v for k, v in options.items() if k in design_options(design)}
+    return functools.partial(adapter(design), **own)
 
 
 def _parts(cur: Cursor, prefix: str, named: list, out: tuple[int, ...], role: str) -> list[Layer]:
@@ -110,7 +114,7 @@ def bottleneck(cur: Cursor, name: str, c_out: int, stride: int, ch: Choice) -> N
     options = dict(ch.options)
     if design == "conv" and ch.k == 3:
         return registered_block(cur, name, width, stride)
-    return swapped_block(cur, name, width, stride, _adapter(design, options), SWAPPABLE["conv"])
+    return swapped_block(cur, name, width, stride, _adapter(design, options), plain_conv)
 
 
 BLOCKS: dict[str, BlockMaker] = {
@@ -123,7 +127,7 @@ BLOCKS: dict[str, BlockMaker] = {
 BLOCK_OPTIONS: dict[str, dict[str, tuple]] = {
     "ghost_bottleneck": {"se": (False, True), "s": (2, 3, 4), "d": (1, 3, 5)},
     "inverted_residual": {"pw": ("conv", "ghost", "tbc"), "s": (2, 3, 4), "B": (2, 4)},
-    "bottleneck": {"conv3x3": tuple(d for d in SWAPPABLE if d != "dgc"), "s": (2, 3, 4),
+    "bottleneck": {"conv3x3": tuple(d for d in swappable() if d != "dgc"), "s": (2, 3, 4),
                    "alpha": (0.5, 0.25, 0.125), "B": (2, 4), "b": (1, 2, 3), "groups": (2,),
                    "variant": ("sequential", "parallel"), "d": (1, 3, 5)},
 }
@@ -172,3 +176,8 @@ HEADS: dict[str, Callable[..., list[Node]]] = {"ghostnet": ghostnet_head, "class
 STEM_OPTIONS: dict[str, tuple[str, ...]] = {"conv": ("c_out", "k", "stride"), "resnet": ("c_out",)}
 HEAD_OPTIONS: dict[str, tuple[str, ...]] = {"ghostnet": ("c_last", "c_head", "classes"),
                                             "classifier": ("classes",)}
+
+
+def make_block(cur: Cursor, name: str, c_out: int, stride: int, choice: Choice) -> Node:
+    """The block ``choice`` at the cursor (the one way a space makes a block)."""
+    return BLOCKS[choice.design](cur, name, c_out, stride, choice)

@@ -17,11 +17,13 @@ representative. Measured latency of a fused block is not additive: use sampling 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .space import NetworkSpace
+
+if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
+    from .space import NetworkSpace
 from .tables import METRICS, Tables, evaluate, tables_for
 
 OBJECTIVES = {"macs": "MACs", "params": "params", "bytes": "mem bytes", "elementwise": "elementwise ops",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..networks.graph import Cursor, Network, Node, Seq, conv_out
-from .blocks import BLOCKS, HEADS, STEMS, Choice
+from .blocks import BLOCKS, HEADS, STEMS, Choice, make_block
 
 
 @dataclass(frozen=True)
@@ -268,6 +268,3 @@ def _index(options: Sequence[Any], value: Any, column: str) -> int:
         raise ValueError(f"{column} = {value!r} is invalid: allowed is one of {', '.join(map(repr, options))}") from None
 
 
-def make_block(cur: Cursor, name: str, c_out: int, stride: int, choice: Choice) -> Node:
-    """The block ``choice`` at the cursor (the one way a space makes a block)."""
-    return BLOCKS[choice.design](cur, name, c_out, stride, choice)

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..networks.graph import Cursor, Network, Seq, leaves
-from .blocks import Choice
-from .space import NetworkSpace, make_block
+from .blocks import Choice, make_block
+
+if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
+    from .space import NetworkSpace
 
 METRICS = ("params", "conv MACs", "linear MACs", "elementwise ops", "mem bytes", "invalid")
 """Integer columns of the table, per sample; ``invalid`` counts blocks that cannot be built."""

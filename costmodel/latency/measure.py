@@ -1,4 +1,4 @@
-"""Measured latency of a design's real module, with ``torch.utils.benchmark``.
+"""The timing harness: measured latency of a module or a design's real module (``torch.utils.benchmark``).
 
 How one number is measured (``measure``):
   * the module is put in ``eval()`` and run under ``torch.inference_mode()`` (no autograd);
@@ -13,17 +13,14 @@ How one number is measured (``measure``):
     and we synchronise after warm-up too, so asynchronous launches are not mistaken for speed.
 Every row carries batch, dtype, device, threads, torch version and the mode flags, so a number
 is never separated from the conditions it was measured under.
-
-The CLI commands ``latency``, ``calibrate``, ``latency-eval`` and ``latency-gaps`` are added here
-(see ``add_cli``); calibration lives in ``costmodel.profile``, prediction in ``costmodel.predict``
-and the held-out evaluation and explained-gaps table in ``costmodel.latency_accuracy``.
 """
 
 from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -91,7 +88,8 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _check_positive(name: str, value: float, allowed: str = "a number > 0") -> None:
+def check_positive(name: str, value: float, allowed: str = "a number > 0") -> None:
+    """ValueError naming the field, the value and the allowed range unless ``value`` is a finite number > 0."""
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} = {value!r} is invalid: allowed is {allowed}")
 
@@ -107,10 +105,10 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     import torch
     from torch.utils import benchmark
 
-    _check_positive("threads", threads, "an integer >= 1")
-    _check_positive("min_run_time", min_run_time, "a number of seconds > 0")
+    check_positive("threads", threads, "an integer >= 1")
+    check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
-    timer_fn = _clock(clock, device, threads)
+    timer_fn = clock_function(clock, device, threads)
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))  # warm-up runs with the timed thread count too
@@ -130,7 +128,7 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     return _timing(result, label, threads, clock, inputs[0], device, noisy_cv)
 
 
-def _clock(clock: str, device: str, threads: int):
+def clock_function(clock: str, device: str, threads: int):
     """The timer function of ``clock``; thread CPU time only where it equals the latency."""
     import time
 
@@ -171,7 +169,7 @@ def torch_dtype(name: str):
 
 def measure_spec(spec, *, batch: int = 1, dtype: str = "float32", **kwargs: Any) -> Timing:
     """Latency of ``spec.module()`` on a random input of ``batch`` samples."""
-    _check_positive("batch", batch, "an integer >= 1")
+    check_positive("batch", batch, "an integer >= 1")
     tdtype = torch_dtype(dtype)
     module = spec.module().to(tdtype)
     x = spec.example_input(batch).to(tdtype)
@@ -188,27 +186,31 @@ def spec_label(spec) -> str:
     return f"{spec.name}({', '.join(changed)})"
 
 
+@contextlib.contextmanager
+def progress_bar(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar of ``total`` steps on stderr (off when disabled or stderr is not a
+    terminal); yields ``advance(n)``."""
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(desc, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
 def progress(items: Sequence, desc: str, enabled: bool = True) -> Iterable:
-    """A tqdm progress bar over ``items`` (on stderr); plain iteration when disabled."""
-    if not enabled:
+    """A rich progress bar over ``items`` on stderr (transient); plain iteration when disabled
+    or when stderr is not a terminal."""
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
         return items
-    from tqdm.auto import tqdm
+    from rich.console import Console
+    from rich.progress import track
 
-    return tqdm(items, desc=desc, leave=False, mininterval=0.5)
-
-
-def measure_specs(specs: Sequence, *, show_progress: bool = True, **kwargs: Any):
-    """One row per spec (a DataFrame): the Timing fields plus design name and MACs."""
-    import pandas as pd
-
-    rows = []
-    for spec in progress(specs, "measuring", show_progress):
-        row = measure_spec(spec, **kwargs).row()
-        row.update(design=spec.name, macs=spec.macs(), mem_bytes=spec.mem_bytes())
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-# --- CLI ------------------------------------------------------------------------------------
-
-
+    return track(items, description=desc, transient=True, console=Console(stderr=True))

@@ -1,4 +1,4 @@
-"""Memory traffic and arithmetic intensity, per op and per design.
+"""Memory traffic and arithmetic intensity, per op and per design (and the conv class of an op).
 
 Convention (conventions.md, "memory access cost" of ShuffleNet V2): every op reads its inputs
 once, writes its output once and reads its weights once, at the dtype's width:
@@ -76,7 +76,7 @@ def traffic(spec) -> dict[str, Any]:
 def traffic_formulas(cls, structure: tuple | None = None) -> dict[str, sp.Expr]:
     """Symbolic bytes and intensity of a design: read_bytes, write_bytes, weight_bytes,
     mem_bytes (= the ``Formulas.mem_bytes`` total) and intensity = MACs / mem_bytes."""
-    from .core.symbols import sym
+    from ..core.symbols import sym
 
     f = cls.formulas(structure)
     width = sym("dtype_bytes")
@@ -86,14 +86,3 @@ def traffic_formulas(cls, structure: tuple | None = None) -> dict[str, sp.Expr]:
     out["mem_bytes"] = f.mem_bytes
     out["intensity"] = f.macs_total / f.mem_bytes
     return out
-
-
-def op_traffic_formulas(cls, structure: tuple | None = None) -> list[dict[str, Any]]:
-    """Per op: name, kind, MACs and bytes read/written/weights as sympy expressions."""
-    from .core.symbols import sym
-
-    width = sym("dtype_bytes")
-    return [{"op": op.name, "kind": op.kind, "macs": op.macs, "read_bytes": width * op.reads,
-             "write_bytes": width * op.writes, "weight_bytes": width * op.params,
-             "mem_bytes": width * (op.reads + op.writes + op.params)}
-            for op in cls.formulas(structure).ops]

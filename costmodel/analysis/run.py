@@ -1,0 +1,113 @@
+"""``analyze()``: one recorded forward pass of any ``nn.Module``, costed by the rule tables.
+
+The analytic numbers come from shapes and formulas (``rules``), never from a tracer; fvcore's
+``by_module()`` is only an optional comparison column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from ..peers import fvcore as fvcore_peer
+from . import rules
+from .recording import Recorder, function_mode, watch as watch_attributes
+from .table import Analysis, assemble, rows
+
+
+class IncompleteAnalysis(ValueError):
+    """``strict=True``: some op has no rule, or fvcore's MACs differ in a way no rule explains."""
+
+
+def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = True,
+            dtype=None, inputs=None, watch: list[tuple[Any, str, str]] | None = None,
+            strict: bool = False) -> Analysis:
+    """Per-layer analytic costs of ``model`` on an input of ``input_shape`` (NCHW, batch included).
+
+    MACs and elementwise ops are for the whole batch; params once. The forward runs in eval mode
+    under ``torch.no_grad()`` (BN and dropout counts depend on the mode); every module's training
+    flag is restored afterwards, every hook and the function mode removed, nothing is added to the
+    model. ``fvcore=True`` adds fvcore's by_module() as a separate column (a jit trace: slower
+    than the analysis itself); the analytic numbers never come from it. ``inputs`` (a tensor or
+    a tuple of tensors) replaces the random input, e.g. for integer or several inputs; ``watch``
+    lists attributes (owner, name, label) whose calls are noted (what ptflops patches, for
+    reconcile). ``strict=True`` raises IncompleteAnalysis (one line) when an op is unknown or
+    fvcore's conv + linear + matmul MACs differ from ours beyond what our rules explain.
+    """
+    import torch
+
+    shape = check_shape(input_shape if inputs is None else tuple(_first(inputs).shape))
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else "cpu"
+    x = inputs if inputs is not None else torch.randn(shape, dtype=dtype or torch.float32, device=device)
+    args = x if isinstance(x, tuple) else (x,)
+    modes = [(m, m.training) for m in model.modules()]
+    recorder = Recorder(model, lambda m: rules.module_rule_for(m) is not None, rules.module_record,
+                        rules.function_record, rules.design_hint)
+    watching = watch_attributes(recorder, watch) if watch else contextlib.nullcontext()
+    try:
+        model.eval()
+        with recorder, torch.no_grad(), watching, function_mode(recorder):
+            model(*args)
+        records = recorder.records + recorder.uncalled_params()
+        fv = fvcore_peer.by_module(model, args) if fvcore else (None, None, None)
+    finally:
+        for module, training in modes:  # the user's mode, module by module
+            module.training = training
+    x = _first(x)
+    width = x.element_size()
+    table_rows, checked = rows(records, recorder.spec_calls, x.shape[0], width, collapse_specs)
+    result = assemble(records, table_rows, checked, shape, width, fv[0], fv[1])
+    result.fvcore_by_operator = fv[2]
+    result.watched = recorder.watched
+    result.totals.update(_param_totals(model))
+    result.classes = {path: type(m).__name__ for path, m in model.named_modules()}
+    if strict:
+        reason = incomplete_reason(result)
+        if reason:
+            raise IncompleteAnalysis(reason)
+    return result
+
+
+def _param_totals(model) -> dict[str, Any]:
+    """Trainable / non-trainable params (unique) and parameter memory in MB (10^6 bytes)."""
+    unique = {id(p): p for p in model.parameters()}.values()
+    trainable = sum(p.numel() for p in unique if p.requires_grad)
+    return {"trainable params": int(trainable),
+            "non-trainable params": int(sum(p.numel() for p in unique) - trainable),
+            "param memory (MB)": sum(p.numel() * p.element_size() for p in unique) / 1e6}
+
+
+def incomplete_reason(result: Analysis) -> str:
+    """One line saying why the analysis is incomplete ("" when it is not)."""
+    from ..peers.keys import fold_macs
+
+    unknown = [r for r in result.records if not r.known]
+    if unknown:
+        first = unknown[0]
+        return (f"{len(unknown)} op(s) have no cost rule, first: {first.module} at "
+                f"{first.path or '(root)'} (input {' '.join('x'.join(map(str, s)) for s in first.in_shapes)})")
+    if result.fvcore_by_operator is None:
+        return ""
+    theirs = sum(fold_macs(result.fvcore_by_operator).values())
+    ours = sum(r.macs or 0 for r in result.records if r.mac_key and r.fvcore_view())
+    if theirs != ours:
+        return (f"fvcore counts {theirs:,} conv + linear + matmul MACs, our rules for the ops fvcore "
+                f"handles give {ours:,} (gap {theirs - ours:+,}, not explained)")
+    return ""
+
+
+def _first(inputs):
+    """The first tensor of ``inputs`` (a tensor or a tuple of them): batch size and width."""
+    return inputs[0] if isinstance(inputs, tuple) else inputs
+
+
+def check_shape(input_shape) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints ("1,3,224,224" and "1x3x224x224" accepted)."""
+    if isinstance(input_shape, str):
+        input_shape = [int(v) for v in input_shape.replace("x", ",").split(",") if v.strip()]
+    shape = tuple(int(v) for v in input_shape)
+    if not shape or any(v < 1 for v in shape):
+        raise ValueError(f"input_shape = {input_shape!r} is invalid: allowed is a tuple of positive "
+                         "integers, batch first, e.g. (1, 3, 224, 224)")
+    return shape

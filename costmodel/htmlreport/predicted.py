@@ -1,0 +1,45 @@
+"""Predicted latency for the report: this machine's calibrated device profile (loaded, or
+calibrated and saved now) and a spec -> predicted ms function. Shared by the Latency, Design
+space and Networks sections; the profile is found or calibrated once per report.
+
+The only module of the report that touches the latency package's profile and prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .context import Context
+
+
+def profile(ctx: Context) -> tuple[Any, str]:
+    """(profile, how it was obtained) for this device; calibrated now (and saved) when this
+    machine has none or it is unreadable. The text names no path (the page is shareable)."""
+    if "latency_profile" not in ctx.shared:
+        ctx.shared["latency_profile"], ctx.shared["latency_how"] = _load_or_calibrate(ctx)
+    return ctx.shared["latency_profile"], ctx.shared["latency_how"]
+
+
+def _load_or_calibrate(ctx: Context) -> tuple[Any, str]:
+    from ..latency.calibrate import calibrate
+    from ..latency.profile import load_profile, profile_path
+
+    try:
+        return load_profile(), "the saved calibration of this machine"
+    except ValueError as exc:  # ProfileError: missing or unreadable
+        ctx.progress.log(f"{exc}; calibrating now")
+    prof = calibrate(fit=not ctx.small, budget_s=10.0 if ctx.small else 35.0, show_progress=False)
+    prof.save(profile_path(prof.device, prof.threads))
+    return prof, f"calibrated now ({prof.meta.get('seconds', 0):.0f} s) and saved for the next report"
+
+
+def predictor(ctx: Context) -> tuple[Callable[[Any], float] | None, str]:
+    """(spec -> predicted latency in ms, description), or (None, "") without ``--latency``."""
+    if not ctx.latency:
+        return None, ""
+    from ..latency.predict import predict_spec
+
+    prof, how = profile(ctx)
+    return (lambda spec: 1e3 * predict_spec(spec, prof)), (
+        f"predicted from the analytic per-op costs with the calibrated profile of {prof.device_name} "
+        f"({prof.threads} thread(s)); profile: {how}")

@@ -1,0 +1,248 @@
+"""``costmodel calibrate``: measure this device's roofline peaks with a few micro-benchmarks,
+time a training sweep of single ops and of whole designs, and fit the profile's curves.
+
+  * ``dense_macs_per_s``: peak attainable MAC/s of a dense k x k conv (best of a few large shapes),
+  * ``depthwise_macs_per_s``: the same for a depthwise conv,
+  * ``bandwidth_bytes_per_s``: attainable memory bandwidth of an out-of-place add (2 reads + 1 write),
+  * ``call_overhead_s``: the cost of calling an empty ``nn.Sequential`` (the container a design is),
+then (unless ``fit=False``) the single-op training sweep (``training_sweep``; curves fitted by
+``costmodel.latency.fit``) and the whole-design composition sweep. A dozen training ops are kept
+as anchors (``pick_anchors``): re-timing them later tells how much the machine has drifted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import time
+from typing import Any
+
+import numpy as np
+
+from .cases import training_case
+from .features import l2_bytes, latency_class
+from .fit import fit_composition, fit_curves
+from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
+from .predict import op_rows, predict_op
+from .profile import Peaks, Profile, machine_fingerprint
+from .protocol import measure_interleaved
+from .sampler import item_key, sample_specs, training_plan
+
+
+def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
+               min_run_time: float, clock: str) -> float:
+    """MAC/s of one conv shape (batch 1, fp32)."""
+    import torch
+
+    conv = torch.nn.Conv2d(cin, cout, k, 1, k // 2, groups=groups, bias=False)
+    x = torch.randn(1, cin, hw, hw)
+    macs = cout * (cin // groups) * k * k * hw * hw
+    return macs / measure(conv, x, threads=threads, device=device, min_run_time=min_run_time,
+                          clock=clock).median_s
+
+
+def _bandwidth(threads: int, device: str, min_run_time: float, clock: str,
+               elements: int = 1 << 23) -> float:
+    """Bytes/s of ``torch.add(a, b, out=c)`` on ``elements`` fp32 values (32 MiB per tensor)."""
+    import torch
+
+    class AddInto(torch.nn.Module):
+        def forward(self, a, b, c):
+            return torch.add(a, b, out=c)
+
+    tensors = tuple(torch.randn(elements) for _ in range(3))
+    timing = measure(AddInto(), tensors, threads=threads, device=device, min_run_time=min_run_time,
+                     clock=clock)
+    return 3 * 4 * elements / timing.median_s
+
+
+def _call_overhead(threads: int, device: str, min_run_time: float, clock: str) -> float:
+    """Seconds per call of an empty nn.Sequential (what a design's container adds)."""
+    import torch
+
+    x = torch.randn(1, 8, 4, 4)
+    return measure(torch.nn.Sequential(), x, threads=threads, device=device,
+                   min_run_time=min_run_time, clock=clock).median_s
+
+
+def measure_peaks(threads: int = 1, device: str = "cpu", min_run_time: float = 0.3,
+                  clock: str = "wall") -> Peaks:
+    """The roofline numbers: best dense and depthwise MAC/s over a few shapes, bandwidth, overhead."""
+    args = (threads, device, min_run_time, clock)
+    dense = max(_conv_rate(c, c, 3, hw, 1, *args) for c, hw in ((128, 28), (256, 14)))
+    depthwise = max(_conv_rate(c, c, k, 56, c, *args) for c, k in ((256, 3), (128, 5)))
+    return Peaks(dense_macs_per_s=dense, depthwise_macs_per_s=depthwise,
+                 bandwidth_bytes_per_s=_bandwidth(*args),
+                 call_overhead_s=_call_overhead(threads, device, min_run_time / 3, clock),
+                 l2_bytes=float(l2_bytes()))
+
+
+def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
+              budget_s: float = 35.0, seed: int = 0, show_progress: bool = True,
+              clock: str = "auto", sweep_csv: str | None = None) -> Profile:
+    """Measure this device's peaks and (``fit``) fit the efficiency curves on a training sweep
+    (its rows are written to ``sweep_csv`` when given). ``clock`` "auto": the clock whose
+    measurements reproduce better on this machine now (``choose_clock``)."""
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"threads = {threads!r} is invalid: allowed is an integer >= 1")
+    device = device or default_device()
+    start = time.perf_counter()
+    meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if clock == "auto":
+        clock, meta["clock_spread"] = choose_clock(threads, device, seed)
+    elif clock not in CLOCKS:
+        raise ValueError(f"clock = {clock!r} is invalid: allowed is auto or one of {', '.join(CLOCKS)}")
+    peaks = measure_peaks(threads, device, clock=clock)
+    profile = Profile(device=device, device_name=device_name(device), threads=threads,
+                      torch_version=torch.__version__, peaks=peaks, clock=clock)
+    curves: dict[str, Any] = {}
+    composition = None
+    if fit:
+        frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress)
+        if sweep_csv:
+            frame.to_csv(sweep_csv, index=False)
+        curves = fit_curves(frame, profile)
+        meta["train_points"] = int(len(frame))
+        meta["train_keys"] = sorted(set(frame["key"]))
+        meta["anchors"] = pick_anchors(frame)
+        frame = frame.drop(columns=["item"])
+        with_curves = dataclasses.replace(profile, curves=curves)
+        # 3 configs per design: small design spaces (subdivision has ~10 configs) must keep
+        # enough configs that calibrate never timed for latency-eval
+        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3, per_design=3,
+                                          show_progress=show_progress)
+        if sweep_csv:
+            designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
+        composition = fit_composition(designs_frame, profile)
+        meta["train_configs"] = sorted(designs_frame["config"]) if len(designs_frame) else []
+    meta["seconds"] = time.perf_counter() - start
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    meta["load_average_1min"] = load
+    return Profile(device=device, device_name=profile.device_name, threads=threads,
+                   torch_version=torch.__version__, peaks=peaks, curves=curves, clock=clock, meta=meta,
+                   composition=composition, fingerprint=machine_fingerprint(device, threads, clock))
+
+
+SWEEP_SAMPLES = 30
+"""Interleaved passes per chunk of the training sweeps (the latency: their 10th percentile)."""
+
+CHUNK = 24
+"""Items measured interleaved together; the sweep checks its time budget between chunks."""
+
+
+def _measure_chunks(items: list, build, profile: Profile, budget_s: float, samples: int,
+                    desc: str, show_progress: bool) -> list[tuple[Any, Any, Any]]:
+    """(item, built, Estimate) for the items measured chunk by chunk (``protocol``) until the
+    budget is spent. ``build(item)`` -> (module, inputs, extra) or None when it cannot run."""
+    start = time.perf_counter()
+    out = []
+    with progress_bar(len(items), desc, show_progress) as advance:
+        for k in range(0, len(items), CHUNK):
+            if time.perf_counter() - start > budget_s:
+                break
+            built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
+            found = measure_interleaved([(b[0], b[1]) for _, b in built], threads=profile.threads,
+                                        device=profile.device, clock=profile.clock, samples=samples,
+                                        seed=k)
+            out += [(item, b, est) for (item, b), est in zip(built, found)]
+            advance(len(items[k:k + CHUNK]))
+    return out
+
+
+def training_sweep(profile: Profile, budget_s: float = 35.0, seed: int = 0, samples: int = SWEEP_SAMPLES,
+                   show_progress: bool = True):
+    """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
+    seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates)."""
+    import pandas as pd
+
+    # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget
+    scale = max(1.0, budget_s / 30.0)
+    plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
+                         linear=int(8 * scale), per_design=int(3 * scale))
+    rows = []
+    for (kind, spec), (_, _, row), est in _measure_chunks(plan, lambda it: training_case(*it), profile,
+                                                         budget_s, samples, "training sweep", show_progress):
+        row.update(key=item_key(kind, spec), measured_s=est.seconds, spread=est.spread, item=(kind, spec),
+                   cls=latency_class(row))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budget_s: float = 10.0,
+                      samples: int = SWEEP_SAMPLES, show_progress: bool = True):
+    """Whole designs (random configs, a TRAINING seed apart from latency-eval's): measured time
+    beside the sum of their ops' fitted predictions. One row per config."""
+    import pandas as pd
+
+    from ..core.registry import designs
+
+    specs = [s for cls in designs().values()
+             for s in sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000)]
+    random.Random(seed).shuffle(specs)
+
+    def build(spec):
+        try:
+            ops_ = op_rows(spec)
+            module, x = spec.module(), spec.example_input(1)
+            with torch_inference():
+                module.eval()(x)
+        except Exception:  # noqa: BLE001 - a design that cannot run gives no point
+            return None
+        return module, x, ops_
+
+    rows = [{"config": spec_label(spec), "measured_s": est.seconds, "n_ops": len(b[2]),
+             "sum_ops_s": sum(predict_op(r, profile) for r in b[2])}
+            for spec, b, est in _measure_chunks(specs, build, profile, budget_s, samples,
+                                                "composition sweep", show_progress)]
+    return pd.DataFrame(rows)
+
+
+def torch_inference():
+    """``torch.inference_mode()`` (torch imported only when a sweep runs)."""
+    import torch
+
+    return torch.inference_mode()
+
+
+def choose_clock(threads: int, device: str, seed: int = 0, items: int = 12,
+                 samples: int = 2 * SWEEP_SAMPLES) -> tuple[str, dict[str, float]]:
+    """The clock with the more reproducible measurements on this machine now: a dozen training
+    ops measured with each clock (wall, thread, wall, thread), the median spread of their two
+    independent estimates compared. Wall only where thread CPU time is not the latency (CUDA,
+    threads > 1)."""
+    import numpy as np
+
+    if device != "cpu" or threads != 1:
+        return "wall", {}
+    cases = [training_case(*it)[:2] for it in training_plan(seed + 1, per_conv_class=3, per_stream_kind=1,
+                                                             linear=1, per_design=0)[:items]]
+    spreads: dict[str, list[float]] = {"wall": [], "thread": []}
+    for clock in ("wall", "thread", "wall", "thread"):
+        found = measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples // 2)
+        spreads[clock] += [e.spread for e in found]
+    median = {c: float(np.median(v)) for c, v in spreads.items()}
+    return min(median, key=lambda c: (median[c], c != "thread")), median
+
+
+def pick_anchors(frame, count: int = 12) -> list[dict[str, Any]]:
+    """A few training ops spread over the time range (every n-th by measured time), stored in
+    the profile with their times: re-timing them later tells how much faster or slower the
+    machine runs now than during calibration (a shared machine drifts by several percent)."""
+    ordered = frame.sort_values("measured_s").reset_index(drop=True)
+    step = max(1, len(ordered) // count)
+    picks = ordered.iloc[step // 2::step].head(count)
+    return [{"kind": it[0], "spec": it[1], "s": float(t)} for it, t in zip(picks["item"], picks["measured_s"])]
+
+
+def anchor_drift(profile: Profile, samples: int = SWEEP_SAMPLES) -> float | None:
+    """Median of (time now / time at calibration) over the profile's anchor ops; None if none."""
+    anchors = profile.meta.get("anchors") or []
+    if not anchors:
+        return None
+    found = measure_interleaved([training_case(a["kind"], a["spec"])[:2] for a in anchors],
+                                threads=profile.threads, device=profile.device, clock=profile.clock,
+                                samples=samples)
+    return float(np.median([e.seconds / a["s"] for a, e in zip(anchors, found)]))

@@ -1,0 +1,106 @@
+"""The timed cases of the training sweep: (torch module, inputs, op row) of one training item
+(a single conv, linear layer or elementwise op), the op row built with the same ``core.ops``
+constructors the designs use, so a training op and a design op of one geometry are one row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+
+def conv_case(g: dict[str, Any]):
+    """(module, input, op row) of one training conv (or transposed conv)."""
+    import torch
+
+    from ..core import ops
+
+    if g["transpose"]:
+        op = ops.conv_transpose("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"])
+        module = torch.nn.ConvTranspose2d(g["cin"], g["cout"], g["k"], g["stride"], groups=g["groups"],
+                                          bias=False)
+    else:
+        same = (g["pad"], g["pad_w"]) == (g["k"] // 2, g["kw"] // 2)  # "same" padding per side
+        op = ops.conv("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"],
+                      padding=None if same else g["pad"], kernel_w=g["kw"])
+        module = torch.nn.Conv2d(g["cin"], g["cout"], (g["k"], g["kw"]), g["stride"],
+                                 (g["pad"], g["pad_w"]), groups=g["groups"], bias=False)
+    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), op_row(op, g["batch"])
+
+
+
+def op_row(op, batch: int = 1) -> dict[str, Any]:
+    """A numeric op-table row from an Op built on integers."""
+    row = {"op": op.name, "kind": op.kind}
+    for f in ("macs", "elem", "reads", "writes"):
+        row[f] = batch * int(getattr(op, f))
+    row["params"] = int(op.params)
+    for g in ("c_in", "c_out", "k", "k_w", "groups", "stride", "h_out", "w_out"):
+        row[g] = int(op.geometry.get(g, 0))
+    row["mem_bytes"] = 4 * (row["reads"] + row["writes"] + row["params"])
+    return row
+
+
+def linear_case(rng: random.Random):
+    import torch
+
+    from ..core import ops
+
+    fin, fout = rng.choice((16, 64, 128, 256, 512, 960, 1280)), rng.choice((4, 16, 64, 256, 1000, 1280))
+    return torch.nn.Linear(fin, fout), torch.randn(1, fin), op_row(ops.linear("train", fin, fout))
+
+
+def stream_case(kind: str, c: int, h: int):
+    """(module, inputs, op row) of one elementwise op of ``kind`` on a 1 x c x h x h tensor."""
+    import torch
+    from torch import nn
+
+    from ..core import ops
+    from ..core.ops import Op
+
+    size = c * h * h
+    x = torch.randn(1, c, h, h)
+
+    class Fn(nn.Module):
+        def __init__(self, fn: Callable):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, *xs):
+            return self.fn(*xs)
+
+    table = {
+        "batch_norm": (nn.BatchNorm2d(c), (x,), ops.batch_norm("t", c, h, h)),
+        "relu": (nn.ReLU(inplace=True), (x,), ops.elementwise("t", "relu", size)),
+        "hardsigmoid": (nn.Hardsigmoid(), (x,), ops.elementwise("t", "hardsigmoid", size)),
+        "sigmoid": (nn.Sigmoid(), (x,), ops.elementwise("t", "sigmoid", size)),
+        "add": (Fn(torch.add), (x, x.clone()), ops.elementwise("t", "add", size, inputs=2)),
+        "mul": (Fn(torch.mul), (x, x.clone()), ops.elementwise("t", "mul", size, inputs=2)),
+        "concat": (Fn(lambda a, b: torch.cat((a, b), 1)), (x, x.clone()), ops.concat("t", 2 * size)),
+        "max_pool2d": (nn.MaxPool2d(3, 1, 1), (x,), ops.max_pool("t", c, h, h, 3, 1, 1)),
+        "avg_pool2d": (nn.AvgPool2d(2, 2), (x,), ops.avg_pool("t", c, h, h, 2, 2)),
+        "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), (x,), ops.global_avg_pool("t", c, h, h)),
+        "softmax": (nn.Softmax(dim=1), (x,), ops.elementwise("t", "softmax", size, ops_per_element=3)),
+        # channel gather (index_select), as topological subdivisioning and DGC do
+        "gather": (Fn(lambda a, i: torch.index_select(a, 1, i)), (x, torch.arange(2 * c) % c),
+                   Op("t", "gather", reads=size, writes=2 * size)),
+        "shuffle": (Fn(lambda a: a.view(1, 4, c // 4, h, h).transpose(1, 2).contiguous()), (x,),
+                    Op("t", "shuffle", reads=size, writes=size)),
+        "pad": (Fn(lambda a: torch.nn.functional.pad(a, (0, 1, 0, 1))), (x,),
+                Op("t", "pad", reads=size, writes=c * (h + 1) * (h + 1))),
+        "topk": (Fn(lambda a: torch.topk(a.flatten(1), c // 2, dim=1)), (x[:, :, 0, 0],),
+                 Op("t", "topk", elem=c, reads=c, writes=2 * (c // 2))),
+    }
+    module, inputs, op = table[kind]
+    return module, inputs, op_row(op)
+
+
+
+def training_case(kind: str, spec: dict[str, Any]):
+    """(module, inputs, op row) of one training item."""
+    if kind == "conv":
+        return conv_case(spec)
+    if kind == "linear":
+        return linear_case(random.Random(spec["seed"]))
+    return stream_case(spec["kind"], spec["c"], spec["h"])

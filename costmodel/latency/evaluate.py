@@ -1,0 +1,286 @@
+"""Held-out accuracy of the latency prediction (``latency_eval``), and the "explained gaps" table.
+
+``latency_eval`` draws random configs of EVERY registered design (``sampler.sample_specs``: each
+field varied around the design's defaults, invalid combinations rejected), measures each real
+module with ``measure.measure`` and compares with ``predict.predict_spec``.
+The configs are whole designs (several ops), not the single ops of the training sweep; a
+single-op config whose conv geometry appears in the training sweep is skipped, so the two sets
+are disjoint.
+
+``explained_gaps`` puts, for each design at its reference config, its MACs ratio to the standard
+conv with the same input, output channels, kernel and stride beside the measured and predicted
+latency ratios: the table that shows when a MACs saving turns into time and when it does not.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .cases import training_case
+from .measure import check_positive, default_device, measure_spec, progress, progress_bar, spec_label
+from .predict import predict_spec
+from .profile import Profile, load_profile
+from .protocol import PARTS, TARGET_S, measure_interleaved
+from .sampler import sample_specs
+
+@dataclass
+class EvalResult:
+    """Rows (one per held-out config) and the run's conditions."""
+
+    frame: Any
+    conditions: dict[str, Any]
+
+    def summary(self, column: str = "err") -> dict[str, float]:
+        """n, fraction within 10% / 20%, median and worst absolute error (%) of ``column``."""
+        ok = self.frame.dropna(subset=[column])
+        a = ok[column].abs()
+        return {"n": int(len(ok)), "within_10": float((a <= 0.10).mean()) if len(ok) else math.nan,
+                "within_20": float((a <= 0.20).mean()) if len(ok) else math.nan,
+                "median_abs_pct": float(100 * a.median()) if len(ok) else math.nan,
+                "worst_abs_pct": float(100 * a.max()) if len(ok) else math.nan}
+
+
+def _conditions(profile, threads: int, clock: str, min_run_time: float) -> dict[str, Any]:
+    import torch
+
+    return {"utc": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "device": profile.device,
+            "device_name": profile.device_name, "threads": threads, "clock": clock,
+            "torch": torch.__version__, "cpus": os.cpu_count(), "min_run_time_s": min_run_time,
+            "load_avg_start": load_average(), "profile_created": profile.meta.get("created", "?")}
+
+
+def load_average() -> float:
+    """The 1-minute load average (NaN where the OS does not tell): how shared the machine was."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+
+
+def runnable_cases(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]]) -> list[int]:
+    """Indices of the cases whose module runs once on its input; a failure is noted in its row."""
+    import torch
+
+    ok = []
+    for i, (row, (module, x)) in enumerate(zip(rows, cases)):
+        try:
+            with torch.inference_mode():
+                module.eval()(*(x if isinstance(x, tuple) else (x,)))
+            ok.append(i)
+        except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
+            row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+    return ok
+
+
+def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
+                 threads: int, device: str, clock: str, samples: int, anchor: bool,
+                 show_progress: bool, target_s: float = TARGET_S) -> float | None:
+    """Measure every runnable case by the interleaved protocol (``protocol``) and write
+    measured_us, spread (of two independent estimates) and the errors into its row. With
+    ``anchor``, the profile's anchor ops are measured in the same passes; returns their median
+    now / at-calibration time ratio (the drift), or None."""
+    import numpy as np
+
+    ok = runnable_cases(rows, cases)
+    anchors = (profile.meta.get("anchors") or []) if anchor else []
+    anchor_cases = [training_case(a["kind"], a["spec"])[:2] for a in anchors]
+    todo = [cases[i] for i in ok] + anchor_cases
+    with progress_bar(samples, "latency-eval passes", show_progress) as advance:
+        found = measure_interleaved(todo, threads=threads, device=device, clock=clock, samples=samples,
+                                    target_s=target_s, progress=lambda _n: advance(1))
+    for i, est in zip(ok, found):
+        rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
+    ratios = [est.seconds / a["s"] for a, est in zip(anchors, found[len(ok):])]
+    drift = float(np.median(ratios)) if ratios else None
+    for row in rows:
+        if "measured_us" in row and "error" not in row:
+            row["err"] = row["predicted_us"] / row["measured_us"] - 1
+            row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
+            if drift is not None:
+                row["anchored_us"] = row["predicted_us"] * drift
+                row["anchored_err"] = row["anchored_us"] / row["measured_us"] - 1
+    return drift
+
+
+def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device: str | None = None,
+                 profile_path_: str | None = None, min_run_time: float = 0.25,
+                 designs_: list[str] | None = None, clock: str | None = None,
+                 anchor: bool = True, show_progress: bool = True) -> EvalResult:
+    """Measure held-out configs of every (or the named) design and compare with the predictions.
+
+    All configs are measured together by the interleaved protocol (``costmodel.latency.protocol``):
+    ``min_run_time / TARGET_S`` passes, each timing a short burst of every config, the latency the
+    10th percentile of a config's samples, and ``spread`` the disagreement of two independent
+    estimates (the first and second half of the passes).
+
+    ``anchor``: the profile's anchor ops (a dozen training ops) are measured in the same passes,
+    and a second prediction is reported scaled by how much slower or faster the machine runs now
+    than during calibration (``anchored_err``; the plain ``err`` is unchanged).
+    """
+    import pandas as pd
+
+    from ..core.registry import designs, get_design
+
+    check_positive("min_run_time", min_run_time, "a number of seconds > 0")
+    device = device or default_device()
+    profile = load_profile(profile_path_, device=device, threads=threads)
+    clock = clock or profile.clock
+    exclude = set(profile.meta.get("train_keys", []))
+    classes = [get_design(n) for n in designs_] if designs_ else list(designs().values())
+    seen = set(profile.meta.get("train_configs", []))  # whole configs timed by calibrate
+    specs = [s for cls in classes for s in sample_specs(cls, per_design, seed, exclude=exclude, skip=seen)]
+    conditions = _conditions(profile, threads, clock, min_run_time)
+    rows: list[dict[str, Any]] = []
+    cases: list[tuple[Any, Any]] = []
+    for spec in specs:
+        row: dict[str, Any] = {"design": spec.name, "config": spec_label(spec), "macs": spec.macs()}
+        try:
+            case = (spec.module(), spec.example_input(1))
+            row["predicted_us"] = 1e6 * predict_spec(spec, profile)
+            row["roofline_us"] = 1e6 * predict_spec(spec, profile, refined=False)
+        except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
+            row["error"] = f"{type(exc).__name__}: {exc}"[:200]
+            case = (None, None)
+        rows.append(row)
+        cases.append(case)
+    good = [i for i, r in enumerate(rows) if "error" not in r]
+    samples = max(PARTS * 2, round(min_run_time / TARGET_S))
+    sub = [rows[i] for i in good]
+    drift = measure_rows(sub, [cases[i] for i in good], profile, threads=threads, device=device,
+                         clock=clock, samples=samples, anchor=anchor, show_progress=show_progress)
+    conditions.update(samples=samples, anchor_drift=drift if drift is not None else "n/a",
+                      load_avg_end=load_average(), designs=len(classes))
+    return EvalResult(pd.DataFrame(rows), conditions)
+
+
+# --- explained gaps -------------------------------------------------------------------------------
+
+def reference_conv(spec):
+    """The standard conv with the design's input, output channels, kernel and stride (one forward)."""
+    import torch
+
+    from ..designs.conv import Conv
+
+    module = spec.module()
+    x = spec.example_input(1)
+    with torch.inference_mode():
+        y = module(x)
+    c_in, h, w = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
+    c_out, h_out = int(y.shape[1]), int(y.shape[2])
+    stride = max(1, round(h / max(1, h_out)))
+    return Conv(c_in=c_in, c_out=c_out, k=int(getattr(spec, "k", 3)), stride=stride, h=h, w=w,
+                bn=bool(getattr(spec, "bn", False)), act=bool(getattr(spec, "act", False)))
+
+
+def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: str | None = None,
+                   min_run_time: float = 0.3, designs_: list[str] | None = None,
+                   clock: str | None = None, show_progress: bool = True):
+    """One row per design (reference config): MACs, measured and predicted latency ratios vs conv."""
+    import pandas as pd
+
+    from ..core.registry import designs, get_design
+
+    device = device or default_device()
+    profile = load_profile(profile_path_, device=device, threads=threads)
+    clock = clock or profile.clock
+    classes = [get_design(n) for n in designs_] if designs_ else list(designs().values())
+    rows = []
+    for cls in progress(classes, "explained gaps", show_progress):
+        spec = cls()
+        try:
+            ref = reference_conv(spec)
+            t_spec = measure_spec(spec, threads=threads, device=device, min_run_time=min_run_time, clock=clock)
+            t_ref = measure_spec(ref, threads=threads, device=device, min_run_time=min_run_time, clock=clock)
+        except Exception as exc:  # noqa: BLE001 - report, don't stop
+            rows.append({"design": cls.name, "note": f"{type(exc).__name__}: {exc}"[:120]})
+            continue
+        p_spec, p_ref = predict_spec(spec, profile), predict_spec(ref, profile)
+        rows.append({"design": cls.name,
+                     "vs conv": f"{ref.c_in}->{ref.c_out} k{ref.k} s{ref.stride} {ref.h}x{ref.w}",
+                     "MACs ratio": spec.macs() / ref.macs(),
+                     "bytes ratio": spec.mem_bytes() / ref.mem_bytes(),
+                     "measured latency ratio": t_spec.median_s / t_ref.median_s,
+                     "predicted latency ratio": p_spec / p_ref,
+                     "design us": 1e6 * t_spec.median_s, "conv us": 1e6 * t_ref.median_s,
+                     "note": ""})
+    return pd.DataFrame(rows).fillna("")
+
+
+# --- whole networks -------------------------------------------------------------------------------
+
+NETWORK_RESOLUTIONS = {"vgg16_cifar": (32, 64)}
+"""Input sizes of the network evaluation; other networks use DEFAULT_RESOLUTIONS (small enough
+that a pass over every network and swap stays a few seconds on one core)."""
+
+DEFAULT_RESOLUTIONS = (64, 112)
+
+
+def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list[tuple[str, Any]]:
+    """(label, Network) of every built-in network and every swap of a swappable network (each
+    swappable design into its 3x3 convs), at two resolutions each."""
+    from ..networks import SWAPPABLE, network, network_names, swap
+    from ..networks.swaps import SWAP_TARGETS
+
+    table = {**NETWORK_RESOLUTIONS, **(resolutions or {})}
+    out = []
+    for name in network_names():
+        for res in table.get(name, DEFAULT_RESOLUTIONS):
+            out.append((f"{name} @{res}", network(name, resolution=res)))
+            if name in SWAP_TARGETS:
+                for design in SWAPPABLE:
+                    try:
+                        out.append((f"{name}[3x3->{design}] @{res}", swap(name, conv3x3=design, resolution=res)))
+                    except ValueError:  # a design whose constraints this network breaks
+                        continue
+    return out
+
+
+def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str | None = None,
+                 samples: int = 20, extra: list[tuple[str, Any, tuple[int, ...]]] | None = None,
+                 show_progress: bool = True) -> EvalResult:
+    """Measured (interleaved protocol, all networks together) vs predicted (``predict_latency``)
+    latency of every built-in network and swap at two resolutions, plus ``extra`` user models
+    (label, nn.Module, input shape). Conditions include the Spearman rank correlation."""
+    import pandas as pd
+    import torch
+    from scipy.stats import spearmanr
+
+    from .network import predict_latency
+    from .protocol import measure_interleaved
+
+    profile = load_profile(profile_path_, threads=threads)
+    clock = clock or profile.clock
+    conditions = _conditions(profile, threads, clock, 0.0)
+    items = [(label, net, None) for label, net in network_cases()] + list(extra or [])
+    rows, cases = [], []
+    for label, model, shape in items:
+        pred = predict_latency(model, shape, profile=profile, threads=threads)
+        module = model.module() if shape is None else model
+        x = model.example_input(1) if shape is None else torch.randn(shape)
+        macs = int(pred.table["MACs"].fillna(0).sum())
+        rows.append({"design": label.split(" @")[0], "config": label, "macs": macs,
+                     "predicted_us": 1e6 * pred.seconds,
+                     "roofline_us": 1e6 * predict_latency(model, shape, profile=_roofline(profile),
+                                                          threads=threads).seconds})
+        cases.append((module, x))
+    with progress_bar(samples, "network passes", show_progress) as advance:
+        found = measure_interleaved(cases, threads=threads, device=profile.device, clock=clock,
+                                    samples=samples, progress=lambda _n: advance(1))
+    for row, est in zip(rows, found):
+        row.update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
+        row["err"] = row["predicted_us"] / row["measured_us"] - 1
+        row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
+    frame = pd.DataFrame(rows)
+    rho = spearmanr(frame["predicted_us"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
+    macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
+    conditions.update(samples=samples, networks=len(frame), spearman=float(rho),
+                      spearman_macs=float(macs_rho), load_avg_end=load_average())
+    return EvalResult(frame, conditions)
+
+
+def _roofline(profile: Profile) -> Profile:
+    """The same profile without fitted curves (the roofline-only prediction)."""
+    import dataclasses
+
+    return dataclasses.replace(profile, curves={}, composition=None)

@@ -1,0 +1,189 @@
+"""Features of one op row for the latency curves: conv geometry in doublings, the CPU kernel it
+dispatches to (``conv_backend``), the curve it belongs to (``curve_key``) and the cache size.
+
+Everything here is a pure function of an op-table row (``Spec.op_table()`` columns, batch folded
+into MACs and activations) and a few machine numbers (L2 size); nothing is measured or fitted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from .memory import CONV_CLASSES, classify_conv
+
+L2_BYTES_DEFAULT = 2 << 20
+"""Per-core L2 size used when the OS does not tell (bytes)."""
+
+
+def l2_bytes() -> int:
+    """This CPU's per-core L2 cache (from sysfs), the working-set size beyond which bandwidth drops."""
+    import glob
+
+    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/")):
+        try:
+            with open(path + "level") as fh:
+                level = fh.read().strip()
+            with open(path + "size") as fh:
+                text = fh.read().strip()
+        except OSError:
+            continue
+        if level == "2" and text[:-1].isdigit():
+            return int(text[:-1]) * {"K": 1 << 10, "M": 1 << 20}.get(text[-1], 1)
+    return L2_BYTES_DEFAULT
+
+
+VECTOR_LANES = 16
+"""fp32 lanes of one AVX-512 register: channel counts are padded to a multiple of this."""
+
+CONV_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
+                 "waste_out", "waste_c", "small_in", "small_out", "aligned_in", "aligned_out",
+                 "sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
+"""Features of a conv efficiency curve (see ``conv_features``); a feature constant within a
+curve's training set (e.g. log_kk for pointwise) gets a zero coefficient."""
+
+_NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
+FEATURES: dict[str, tuple[str, ...]] = {
+    "dense": _NO_MULT, "pointwise": _NO_MULT, "group": _NO_MULT, "transpose": _NO_MULT,
+    "depthwise": CONV_FEATURES, "linear": ("log_cin_g", "log_cout_g"),
+}
+"""The features of each MAC class's efficiency curve (all log2, see ``conv_features``)."""
+
+STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
+                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "shuffle",
+                "pad", "topk")
+"""Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
+
+POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
+"""Kinds pooled into the fallback "elementwise" line."""
+
+
+def aligned(channels: float) -> bool:
+    """A multiple of VECTOR_LANES, or a power of two below it (1, 2, 4, 8)."""
+    c = int(round(channels))
+    return c % VECTOR_LANES == 0 or (c < VECTOR_LANES and c & (c - 1) == 0)
+
+
+def lane_waste(channels: float) -> float:
+    """log2 of padded / real channels when padded to VECTOR_LANES (0 when a multiple)."""
+    c = max(1.0, channels)
+    return math.log2(math.ceil(c / VECTOR_LANES) * VECTOR_LANES / c)
+
+
+def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, float]:
+    """log2 features of one conv/linear op row (op-table columns, batch already folded in macs).
+
+    The repeat count ``rep`` = MACs / (one sample's conv MACs) catches convs run on a reshaped
+    batch (Tied Block Conv runs its shared conv on N*B samples) and batch > 1.
+    """
+    groups = max(1, int(row.get("groups") or 1))
+    cin_g = max(1.0, row["c_in"] / groups)
+    cout_g = max(1.0, row["c_out"] / groups)
+    kk = max(1, int(row.get("k") or 1)) * max(1, int(row.get("k_w") or row.get("k") or 1))
+    pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
+    one = cin_g * cout_g * groups * kk * pixels
+    rep = max(1.0, row["macs"] / one) if row["kind"] != "linear" else 1.0
+    return {"log_cin_g": math.log2(cin_g), "log_cout_g": math.log2(cout_g),
+            "log_groups": math.log2(groups), "log_mult": math.log2(max(1.0, row["c_out"] / max(1, row["c_in"]))),
+            "log_hw": math.log2(pixels * rep), "log_kk": math.log2(kk),
+            "log_stride": math.log2(max(1, int(row.get("stride") or 1))),
+            "waste_out": lane_waste(cout_g), "waste_c": lane_waste(row["c_in"]),
+            # doublings short of a full vector of channels per group (0 from 16 channels up)
+            "small_in": max(0.0, math.log2(VECTOR_LANES / cin_g)),
+            "small_out": max(0.0, math.log2(VECTOR_LANES / cout_g)),
+            # 1 when the channels per group fill whole vector blocks (a multiple of 16, or a
+            # power of two below it): oneDNN's blocked kernels apply; other counts fall back
+            "aligned_in": float(aligned(cin_g)), "aligned_out": float(aligned(cout_g)),
+            # squares (scaled by 1/10) let efficiency rise and then saturate with size
+            "sq_hw": math.log2(pixels * rep) ** 2 / 10, "sq_cin_g": math.log2(cin_g) ** 2 / 10,
+            "sq_cout_g": math.log2(cout_g) ** 2 / 10, "rep": rep,
+            # working set beyond the L2 cache: 0 while it fits, +1 per doubling past it
+            "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2))}
+
+
+MKLDNN_MIN_NUMEL = 20480
+"""PyTorch CPU conv dispatch: below this input size a small-kernel conv uses im2col + GEMM."""
+
+
+def conv_backend(row: dict[str, Any], device: str = "cpu") -> str:
+    """Which CPU kernel PyTorch (fp32) dispatches a conv to: "onednn" or "gemm" (im2col + GEMM).
+
+    PyTorch's rule (checked with torch.profiler on torch 2.13: ``aten::mkldnn_convolution`` vs
+    ``aten::_slow_conv2d_forward``): oneDNN when
+      (stride > 1 or batch >= 16 or the kernel is not 1x1 or threads > 1)
+      and (groups > 1 or both kernel sides > 3 or batch > 1 or input elements > 20480).
+    On CUDA every conv goes to cuDNN.
+    """
+    if not device.startswith("cpu"):
+        return "cudnn"
+    k, kw = int(row.get("k") or 1), int(row.get("k_w") or row.get("k") or 1)
+    batch = round(conv_features(row)["rep"])
+    first = int(row.get("stride") or 1) > 1 or batch >= 16 or k != 1 or kw != 1
+    second = (int(row.get("groups") or 1) > 1 or (k > 3 and kw > 3) or batch > 1
+              or row["reads"] > MKLDNN_MIN_NUMEL)
+    return "onednn" if first and second else "gemm"
+
+
+def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
+    """The efficiency curve an op uses: class/backend, with depthwise x multiplier apart."""
+    cls = latency_class(row)
+    if cls in CONV_CLASSES:
+        if cls == "depthwise" and row["c_out"] > row["c_in"]:
+            cls = "depthwise_mult"  # a channel multiplier > 1 takes a much slower kernel
+        backend = conv_backend(row, device)
+        if cls == "group" and backend == "onednn":
+            groups = max(1, int(row["groups"]))
+            if not (aligned(row["c_in"] / groups) and aligned(row["c_out"] / groups)):
+                backend += "_unblocked"  # channels per group that fill no vector block: slow path
+        return f"{cls}/{backend}"
+    return cls
+
+
+def latency_class(row: dict[str, Any]) -> str:
+    """conv -> its geometry class; conv_transpose -> dense; linear; else the op kind."""
+    if row["kind"] == "conv":
+        return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
+                             int(row["k"]), int(row["k_w"]))
+    if row["kind"] == "conv_transpose":
+        return "transpose"
+    return str(row["kind"])
+
+
+
+_REPEATED = re.compile(r"\(x [^)]+\)$")
+"""An op named ``"name (x b)"`` stands for b identical launches (SIC's stages), not a batch."""
+
+
+def launches(row: dict[str, Any]) -> int:
+    """How many identical kernel launches a MAC op row stands for (1 unless named "... (x b)")."""
+    if row["macs"] and _REPEATED.search(str(row.get("op", ""))):
+        return max(1, round(conv_features(row)["rep"]))
+    return 1
+
+
+
+NEIGHBOUR_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk",
+                      "log_stride", "aligned_in", "aligned_out")
+"""Where a MAC op sits for the residual correction: log2 sizes (one unit = a doubling)."""
+
+
+def neighbour_x(row: dict[str, Any], l2: int) -> list[float]:
+    """MAC ops: NEIGHBOUR_FEATURES; elementwise ops: log2 of bytes and of elementwise ops."""
+    if not row["macs"]:
+        return [math.log2(max(1.0, row["mem_bytes"])), math.log2(1.0 + row["elem"])]
+    feats = conv_features(row, l2)
+    return [feats[f] for f in NEIGHBOUR_FEATURES]
+
+
+def kernel_mean(x_train: np.ndarray, r_train: np.ndarray, x: np.ndarray, tau: float, w0: float,
+                 leave_one_out: bool = False) -> np.ndarray:
+    """Gaussian-weighted mean of the residuals near each x, shrunk to 0 by the prior weight w0."""
+    d2 = ((x[:, None, :] - x_train[None, :, :]) ** 2).sum(-1)
+    w = np.exp(-d2 / (2 * tau ** 2))
+    if leave_one_out:
+        np.fill_diagonal(w, 0.0)
+    return (w @ r_train) / (w.sum(1) + w0)
+

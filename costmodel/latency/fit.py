@@ -1,0 +1,210 @@
+"""Fitting the latency curves to timed training ops: efficiency curves of MAC ops
+(``scipy.optimize.least_squares`` on the log error, ridge chosen by 4-fold cross-validation),
+non-negative lines of elementwise ops (``scipy.optimize.nnls``), the neighbour correction
+(leave-one-out) and the composition of ops into designs (``least_squares`` with a robust loss).
+
+Inputs are pandas frames of op rows with a ``measured_s`` column (``calibrate.training_sweep``);
+outputs are the typed records of ``costmodel.latency.profile``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .features import FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x
+from .profile import Composition, EfficiencyCurve, Neighbours, Profile, StreamCurve
+
+RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
+"""Ridge strengths tried for each efficiency curve; 4-fold cross-validation picks one, so a
+curve with few training points keeps its coefficients small instead of extrapolating wildly."""
+
+SCALE_RANGE = (0.8, 1.25)
+"""A composition scale outside this range means the op curves are off, not the composition."""
+
+
+def efficiency_time(theta: np.ndarray, x: np.ndarray, macs: np.ndarray, nbytes: np.ndarray,
+                    peak: float) -> np.ndarray:
+    """overhead + s_per_byte * bytes + MACs / (peak * exp(x . b)); theta = (log o, log s, b...)."""
+    with np.errstate(over="ignore", under="ignore"):  # a wild trial step is just rejected
+        return (np.exp(np.clip(theta[0], -60, 10)) + np.exp(np.clip(theta[1], -80, 10)) * nbytes
+                + macs / (peak * np.exp(np.clip(x @ theta[2:], -50, 50))))
+
+
+def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
+    """The efficiency curve of ``fit_efficiency_at`` with the ridge chosen by 4-fold CV."""
+    import dataclasses
+
+    if len(frame) < 12:
+        return fit_efficiency_at(frame, cls, peak, l2, RIDGES[-1])
+    folds = np.arange(len(frame)) % 4
+    best = None
+    for ridge in RIDGES:
+        errs = []
+        for k in range(4):
+            curve = fit_efficiency_at(frame[folds != k], cls, peak, l2, ridge, max_nfev=40)
+            test = frame[folds == k]
+            pred = np.array([curve.seconds(r, peak, l2) for r in test.to_dict("records")])
+            errs.append(np.log(pred / test["measured_s"].to_numpy(float)) ** 2)
+        err = float(np.mean(np.concatenate(errs)))
+        if best is None or err < best[0]:
+            best = (err, ridge)
+    curve = fit_efficiency_at(frame, cls, peak, l2, best[1])
+    return dataclasses.replace(curve, ridge=best[1],
+                               cv_median_abs_pct=float(100 * (np.exp(np.sqrt(best[0])) - 1)))
+
+
+def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
+                      max_nfev: int | None = None) -> EfficiencyCurve:
+    """Fit overhead + s_per_byte * bytes + MACs / (peak * exp(b . features)) to the measured
+    times, minimising the squared log error (i.e. relative error) plus a ridge on b.
+
+    Start: the log-efficiency least-squares fit with a small overhead; then
+    ``scipy.optimize.least_squares`` (trust region, numerical Jacobian; tens of points and at
+    most 17 parameters). The overhead and the byte cost are fitted through their logs, so they
+    stay positive.
+    """
+    from scipy.optimize import least_squares
+
+    names = FEATURES[cls]
+    feats = [conv_features(r, l2) for r in frame.to_dict("records")]
+    x = np.array([[1.0] + [f[n] for n in names] for f in feats])
+    t = frame["measured_s"].to_numpy(float)
+    macs = frame["macs"].to_numpy(float)
+    nbytes = frame["mem_bytes"].to_numpy(float)
+    shrink = np.sqrt(ridge) * np.ones(x.shape[1])
+    shrink[0] = 0.0  # the constant is not shrunk
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        pred = efficiency_time(theta, x, macs, nbytes, peak)
+        return np.concatenate([np.log(pred / t), shrink * theta[2:]])
+
+    overhead = 0.3 * t.min()
+    y = np.log(macs / (peak * (t - overhead)))
+    reg = ridge * np.diag(shrink > 0) * len(t)
+    coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
+    theta0 = np.concatenate([[np.log(overhead), np.log(1e-14)], coef])
+    theta = least_squares(residuals, theta0, method="trf", x_scale="jac", max_nfev=max_nfev).x
+    pred = efficiency_time(theta, x, macs, nbytes, peak)
+    return EfficiencyCurve(overhead_s=float(np.exp(theta[0])), s_per_byte=float(np.exp(theta[1])),
+                           n=int(len(t)), coef={"const": float(theta[2]),
+                                                **{n: float(b) for n, b in zip(names, theta[3:])}},
+                           train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+
+
+def fit_stream(frame, l2: int) -> StreamCurve:
+    """Fit overhead + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * elem
+    by least relative squares with no negative coefficient (``scipy.optimize.nnls`` on the
+    columns divided by the measured time)."""
+    from scipy.optimize import nnls
+
+    t = frame["measured_s"].to_numpy(float)
+    cols = {"overhead_s": np.ones_like(t), "s_per_byte": frame["mem_bytes"].to_numpy(float),
+            "s_per_spill_byte": np.maximum(0.0, frame["mem_bytes"].to_numpy(float) - l2),
+            "s_per_op": frame["elem"].to_numpy(float)}
+    a = np.stack([c / t for c in cols.values()], axis=1)
+    # scale each column to unit norm so nnls sees a well-conditioned problem (bytes ~1e6, ones ~1)
+    norms = np.where(np.linalg.norm(a, axis=0) > 0, np.linalg.norm(a, axis=0), 1.0)
+    scaled, _ = nnls(a / norms, np.ones_like(t))
+    coef = dict(zip(cols, (scaled / norms).tolist()))
+    pred = sum(coef[k] * cols[k] for k in cols)
+    return StreamCurve(**coef, n=int(len(t)),
+                       train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+
+
+def fit_neighbours(sub, curve: EfficiencyCurve | StreamCurve, peak: float, l2: int) -> Neighbours | None:
+    """The residual correction of one curve: its training ops' log(measured / curve), smoothed
+    with a Gaussian kernel of width tau (in doublings) and prior weight w0, both chosen by
+    leave-one-out. A local refinement: ops like no training op get no correction."""
+    if len(sub) < 10:
+        return None
+    rows = sub.to_dict("records")
+    x = np.array([neighbour_x(r, l2) for r in rows])
+    timed = np.array([curve.seconds(q, peak, l2) for q in rows])
+    r = np.log(sub["measured_s"].to_numpy(float) / timed)
+    best = None
+    for tau in (0.25, 0.5, 1.0):
+        for w0 in (0.1, 0.5, 2.0):
+            err = float(np.mean((r - kernel_mean(x, r, x, tau, w0, leave_one_out=True)) ** 2))
+            if best is None or err < best[0]:
+                best = (err, tau, w0)
+    if best[0] >= float(np.mean(r ** 2)):
+        return None  # the correction does not help on held-out training points
+    return Neighbours(tau=best[1], w0=best[2], x=np.round(x, 4).tolist(), r=np.round(r, 5).tolist(),
+                      loo_rms_before=float(np.sqrt(np.mean(r ** 2))), loo_rms_after=float(np.sqrt(best[0])))
+
+
+def _with_neighbours(curve, sub, peak: float, l2: int):
+    """``curve`` with its neighbour correction attached when one helps."""
+    import dataclasses
+
+    nb = fit_neighbours(sub, curve, peak, l2)
+    return dataclasses.replace(curve, neighbours=nb) if nb else curve
+
+
+def fit_curves(frame, profile: Profile) -> dict[str, EfficiencyCurve | StreamCurve]:
+    """One curve per class and per class/backend key in the training frame (enough points each);
+    per-key and elementwise curves also get a neighbour (residual) correction when it helps."""
+    curves: dict[str, Any] = {}
+    l2 = profile.l2
+    frame = frame[(frame["macs"] > 0) | ~frame["cls"].isin(list(FEATURES))]  # a MAC curve needs MACs
+    frame = frame.assign(curve=[curve_key(r, profile.device) for r in frame.to_dict("records")])
+    for cls, part in frame.groupby("cls"):
+        cls = str(cls)
+        peak = profile.peaks.peak(cls)
+        if cls in FEATURES:
+            if len(part) >= 8:
+                curves[cls] = fit_efficiency(part, cls, peak, l2)
+            for key, sub in part.groupby("curve"):
+                if key != cls and len(sub) >= 8:
+                    curves[str(key)] = _with_neighbours(fit_efficiency(sub, cls, peak, l2), sub, peak, l2)
+        elif len(part) >= 3:
+            curves[cls] = _with_neighbours(fit_stream(part, l2), part, peak, l2)
+    pooled = frame[frame["cls"].isin(POOLED)]
+    if len(pooled) >= 3:
+        curves["elementwise"] = fit_stream(pooled, l2)
+    return curves
+
+
+def fit_composition(frame, profile: Profile) -> Composition | None:
+    """scale and per_op_s of ``t - call = scale * sum_ops + per_op_s * (n_ops - 1)``.
+
+    A chain of ops runs a little slower than its ops timed alone (scale), and each op after the
+    first adds a fixed dispatch cost (per_op_s >= 0). Fitted robustly on the relative error
+    (``least_squares`` with a soft-L1 loss of small scale: close to least absolute error),
+    because a few designs run hidden work that their op list does not show (e.g. copies of
+    sliced inputs) and must not set the constants for all. None with fewer than 5 designs.
+    """
+    from scipy.optimize import least_squares
+
+    if len(frame) < 5:
+        return None
+    t = frame["measured_s"].to_numpy(float) - profile.peaks.call_overhead_s
+    a = np.stack([frame["sum_ops_s"].to_numpy(float),
+                  np.maximum(frame["n_ops"].to_numpy(float) - 1, 0)], axis=1) / t[:, None]
+    # per_op_s is fitted in microseconds so both unknowns are of order 1
+    units = np.array([1.0, 1e-6])
+    fit = least_squares(lambda c: (a * units) @ c - 1.0, np.array([1.0, 0.0]), loss="soft_l1",
+                        f_scale=1e-4, bounds=([0.0, 0.0], [np.inf, np.inf]), x_scale=1.0)
+    coef = fit.x * units
+    if not SCALE_RANGE[0] <= coef[0] <= SCALE_RANGE[1]:
+        coef = np.array([1.0, _median_per_op_cost(a, t)])
+    pred = (a @ coef) * t
+    return Composition(scale=float(coef[0]), per_op_s=float(coef[1]), n=int(len(t)),
+                       train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+
+
+def _median_per_op_cost(a: np.ndarray, t: np.ndarray) -> float:
+    """The op curves themselves are off (too small a training sweep): scale 1 and the per-op
+    cost as the weighted median (weights: extra ops / time) of each design's implied cost
+    (t - sum_ops) / (ops - 1)."""
+    extra, sums = a[:, 1] * t, a[:, 0] * t
+    keep = extra > 0
+    if not keep.any():
+        return 0.0
+    implied = (t[keep] - sums[keep]) / extra[keep]
+    weight = extra[keep] / t[keep]
+    order = np.argsort(implied)
+    cumulative = np.cumsum(weight[order])
+    return max(0.0, float(implied[order][np.searchsorted(cumulative, cumulative[-1] / 2)]))

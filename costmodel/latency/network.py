@@ -1,0 +1,205 @@
+"""Whole-network latency: predicted (``predict_latency``) and measured (``measure_latency``).
+
+What a network is made of, for the prediction:
+  * a built-in ``Network`` (``costmodel.networks.network(...)``, a swap, or its name): its layers
+    are design specs, each predicted by ``predict.predict_spec`` (its ops, fitted curves and
+    composition), so a network is the sum of its layers plus one container call;
+  * any other ``nn.Module``: ``costmodel.analysis.analyze()``'s per-layer records (one per leaf
+    module call or tensor function), each turned into an op row (``record_row``) and predicted by
+    ``predict.predict_op``, composed like a design's ops (scale x op + per-op dispatch cost).
+
+Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
+"roofline" where no curve fits; no layer is ever silently zero. ``table["seconds"].sum()``
+equals ``.seconds``. Times are seconds per forward call of the whole batch, predicted or
+measured as the ``kind`` says.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .features import latency_class
+from .predict import op_curve, op_rows, predict_op
+from .profile import Profile, load_profile
+
+FREE_KINDS = frozenset({"free", "params"})
+"""analyze() record kinds that launch no kernel (views, reshapes; parameters of uncalled modules)."""
+
+
+@dataclass
+class LatencyResult:
+    """Latency of one model: ``seconds`` per forward call (the whole batch) and a per-layer table."""
+
+    name: str
+    seconds: float
+    table: Any  # pandas.DataFrame: layer, kind, curve, MACs, seconds (sums to ``seconds``)
+    kind: str  # "predicted" or "measured"
+    batch: int
+    threads: int
+    spread: float | None = None  # measured: disagreement of two independent estimates
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ms(self) -> float:
+        return 1e3 * self.seconds
+
+    def __repr__(self) -> str:
+        extra = f", spread {100 * self.spread:.1f}%" if self.spread is not None else ""
+        return (f"LatencyResult({self.name!r}: {self.kind} {self.ms:.3f} ms per call, batch {self.batch}, "
+                f"{self.threads} thread(s), {len(self.table)} rows{extra})")
+
+
+def resolve(model_or_network, input_shape=None, batch: int = 1):
+    """(name, Network or None, nn.Module, input shape with batch) of what the caller passed: a
+    built-in network's name, a ``Network``, or an ``nn.Module`` with ``input_shape``."""
+    from ..networks import Network, network, network_names
+
+    if isinstance(model_or_network, str):
+        if model_or_network not in network_names():
+            raise ValueError(f"model_or_network = {model_or_network!r} is unknown: allowed is a Network, "
+                             f"an nn.Module, or one of {', '.join(network_names())}")
+        model_or_network = network(model_or_network)
+    if isinstance(model_or_network, Network):
+        net = model_or_network
+        return net.name, net, net.module(), (batch,) + tuple(net.input_shape)
+    if input_shape is None:
+        raise ValueError("input_shape = None is invalid for an nn.Module: allowed is a tuple of "
+                         "positive integers, batch first, e.g. (1, 3, 224, 224)")
+    shape = tuple(int(v) for v in input_shape)
+    return type(model_or_network).__name__, None, model_or_network, shape
+
+
+def _profile(profile, threads: int) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    return load_profile(profile, threads=threads)
+
+
+def record_row(record, width: int = 4) -> dict[str, Any]:
+    """The op row (``Spec.op_table()`` columns) of one analyze() record.
+
+    Conv geometry comes from the shapes: c_in / c_out are the channel dims, the stride is
+    round(in size / out size), k / k_w and groups from the record's info.
+    """
+    ins = record.in_shapes[0] if record.in_shapes else ()
+    out = tuple(record.out_shape)
+    row: dict[str, Any] = {"op": record.path or record.module, "kind": record.kind,
+                           "macs": int(record.macs or 0), "elem": int(record.elem or 0),
+                           "reads": int(record.reads), "writes": int(record.writes),
+                           "params": int(record.params), "c_in": 0, "c_out": 0, "k": 0, "k_w": 0,
+                           "groups": 1, "stride": 1, "h_out": 0, "w_out": 0}
+    if record.kind in ("conv", "conv_transpose") and len(ins) == 4 and len(out) == 4:
+        kernel = tuple(record.info.get("kernel") or (1, 1))
+        big, small = (out, ins) if record.kind == "conv_transpose" else (ins, out)
+        row.update(c_in=ins[1], c_out=out[1], k=kernel[0], k_w=kernel[-1],
+                   groups=int(record.info.get("groups", 1)), h_out=out[2], w_out=out[3],
+                   stride=max(1, round(big[2] / max(1, small[2]))))
+    elif record.kind in ("linear", "matmul") and ins and out:
+        row.update(c_in=ins[-1], c_out=out[-1], k=1, k_w=1, h_out=1, w_out=1)
+    elif record.kind == "conv":  # 1d / 3d convs: no curve of their own, the roofline applies
+        row["kind"] = "conv_nd"
+    row["mem_bytes"] = width * (row["reads"] + row["writes"] + row["params"])
+    row["intensity"] = row["macs"] / row["mem_bytes"] if row["mem_bytes"] else 0.0
+    return row
+
+
+def _curve_name(row: dict[str, Any], profile: Profile) -> str:
+    found = op_curve(row, profile)
+    return found[0] if found is not None else "roofline"
+
+
+def _composed(rows: list[dict[str, Any]], profile: Profile) -> list[float]:
+    """Each op's share of the composed time: scale * t(op) + per_op_s (the first op: no dispatch
+    cost), so the shares sum to the composed total minus the container call."""
+    comp = profile.composition
+    scale, per_op = (comp.scale, comp.per_op_s) if comp is not None else (1.0, 0.0)
+    return [scale * predict_op(r, profile) + (per_op if i else 0.0) for i, r in enumerate(rows)]
+
+
+def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
+    """One row per layer of a built-in network: its design spec predicted as a whole."""
+    from .predict import predict_spec
+
+    rows = []
+    for layer in net.layers:
+        ops = op_rows(layer.spec, batch)
+        curves = sorted({_curve_name(r, profile) for r in ops})
+        rows.append({"layer": layer.name, "kind": layer.spec.name, "curve": ", ".join(curves),
+                     "MACs": int(sum(r["macs"] for r in ops)),
+                     "seconds": predict_spec(layer.spec, profile, batch=batch)})
+    return rows
+
+
+def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[str, Any]]:
+    """One row per analyze() record of any nn.Module (free views skipped: no kernel)."""
+    from ..analysis import analyze
+
+    result = analyze(model, shape, fvcore=False, collapse_specs=False)
+    ops = [record_row(r) for r in result.records if r.kind not in FREE_KINDS]
+    shares = _composed(ops, profile)
+    return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(r, profile),
+             "MACs": int(r["macs"]), "seconds": s} for r, s in zip(ops, shares)]
+
+
+def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: int = 1,
+                    threads: int = 1) -> LatencyResult:
+    """Predicted seconds per forward call of a network or any ``nn.Module`` (see the module
+    docstring), with a per-layer table whose ``seconds`` column sums to ``.seconds``.
+
+    ``profile``: a Profile, a path, or None for this machine's default profile of ``threads``.
+    ``batch`` applies to networks (an nn.Module's batch is ``input_shape[0]``).
+    """
+    import pandas as pd
+
+    name, net, model, shape = resolve(model_or_network, input_shape, batch)
+    prof = _profile(profile, threads)
+    if net is not None:
+        rows = _network_rows(net, prof, shape[0])
+    else:
+        rows = _module_rows(model, shape, prof)
+    rows.append({"layer": "(model call)", "kind": "call", "curve": "call_overhead", "MACs": 0,
+                 "seconds": prof.peaks.call_overhead_s})
+    table = pd.DataFrame(rows)
+    bad = table[~table["seconds"].map(lambda s: math.isfinite(s) and s > 0)]
+    if len(bad):  # never a silent zero: a layer without a time is an error in the model
+        raise ValueError(f"layer {bad.iloc[0]['layer']!r} got a predicted time of {bad.iloc[0]['seconds']!r}: "
+                         f"allowed is a finite number > 0 (curve {bad.iloc[0]['curve']!r})")
+    return LatencyResult(name=name, seconds=float(table["seconds"].sum()), table=table, kind="predicted",
+                         batch=shape[0], threads=threads,
+                         conditions={"profile_device": prof.device_name, "clock": prof.clock})
+
+
+def measure_latency(model_or_network, input_shape=None, *, batch: int = 1, threads: int = 1,
+                    clock: str = "wall", samples: int = 40, device: str = "cpu") -> LatencyResult:
+    """Measured seconds per forward call by the interleaved protocol (``protocol``): the 10th
+    percentile of ``samples`` calls, with the spread of two independent estimates. The table has
+    one row (the whole model). The caller's module keeps its mode (restored after timing)."""
+    results = measure_many([model_or_network], input_shape, batch=batch, threads=threads, clock=clock,
+                           samples=samples, device=device)
+    return results[0]
+
+
+def measure_many(models: list, input_shape=None, *, batch: int = 1, threads: int = 1, clock: str = "wall",
+                 samples: int = 40, device: str = "cpu") -> list[LatencyResult]:
+    """``measure_latency`` of several models at once, interleaved call by call (a slow period of
+    the machine then hits all of them alike instead of one)."""
+    import pandas as pd
+    import torch
+
+    from .protocol import measure_interleaved
+
+    resolved = [resolve(m, input_shape, batch) for m in models]
+    cases = [(model, torch.randn(shape)) for _, _, model, shape in resolved]
+    found = measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    out = []
+    for (name, _, _, shape), est in zip(resolved, found):
+        table = pd.DataFrame([{"layer": "(whole model)", "kind": "measured", "curve": "", "MACs": None,
+                               "seconds": est.seconds}])
+        out.append(LatencyResult(name=name, seconds=est.seconds, table=table, kind="measured",
+                                 batch=shape[0], threads=threads, spread=est.spread,
+                                 conditions={"clock": clock, "samples": est.samples, "load_avg": load}))
+    return out

@@ -1,0 +1,144 @@
+"""Predicted latency of a design (or one op row) from the analytic per-op costs (MACs, bytes, op class) and a device profile.
+
+A design's latency is built from its ops (``spec.op_table()``):
+
+    t(design) = call_overhead + scale * sum over ops of t(op) + per_op_s * (ops - 1)
+
+(``scale`` and ``per_op_s``: the "composition" curve, fitted on whole designs; without it,
+scale = 1 and per_op_s = 0).
+
+Roofline (always available, also after ``costmodel calibrate --no-fit``):
+
+    t(op) = call_overhead + max(MACs / peak, mem_bytes / bandwidth)
+
+with the depthwise peak for depthwise convs and the dense peak otherwise.
+
+Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
+  * MAC ops get one **efficiency curve** per key = class / CPU kernel (``curve_key``):
+    dense, pointwise, group, depthwise (and depthwise with a channel multiplier), transposed
+    conv, linear; on a CPU each conv class is split by the kernel PyTorch dispatches it to
+    (``conv_backend``: oneDNN or im2col + GEMM), and grouped convs whose channels per group
+    fill no 16-channel block are apart ("unblocked"):
+
+        t(op) = overhead + s_per_byte * mem_bytes + MACs / (peak * efficiency),
+        log(efficiency) = b0 + sum_i b_i * feature_i,
+
+    features (``conv_features``) are log2 of the channels per group, groups, output pixels,
+    kernel area and stride, the vector-lane waste and block alignment of the channel counts,
+    and how far the working set exceeds L2: each b_i says how efficiency changes when that
+    quantity doubles. Fitted (``costmodel.latency.fit``) by ``scipy.optimize.least_squares`` on the
+    log error (relative error), with a ridge on the b_i chosen by 4-fold cross-validation.
+  * elementwise kinds (batch_norm, relu, add, concat, pools, gather, pad...) get a line:
+
+        t(op) = overhead + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * ops.
+
+  * both then get a **neighbour correction** when it helps in leave-one-out: the
+    Gaussian-weighted mean of the log residuals of the training ops near this one (distance in
+    doublings), shrunk to 0 away from them.
+
+Ops of a kind without a curve fall back to the roofline.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .features import curve_key, latency_class, launches
+from .memory import traffic_table
+from .profile import EfficiencyCurve, Profile, StreamCurve
+
+
+def roofline_op(row: dict[str, Any], profile: Profile) -> float:
+    """call_overhead + max(MACs / peak, bytes / bandwidth), seconds."""
+    p = profile.peaks
+    compute = row["macs"] / p.peak(latency_class(row)) if row["macs"] else 0.0
+    memory = row["mem_bytes"] / p.bandwidth_bytes_per_s
+    return p.call_overhead_s + max(compute, memory)
+
+
+def predict_op(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
+    """Seconds of one op row; a row of n identical launches costs n times one launch."""
+    n = launches(row)
+    if n == 1:
+        return predict_one(row, profile, refined)
+    one = dict(row)
+    for col in ("macs", "elem", "reads", "writes", "params", "mem_bytes"):  # op.scaled(b) scaled all
+        one[col] = row[col] / n
+    return n * predict_one(one, profile, refined)
+
+
+def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurve | StreamCurve] | None:
+    """(key, curve) that predicts one op row: its class/backend key, else its class (MAC ops);
+    its kind, else the pooled "elementwise" line (other ops); None: the roofline applies."""
+    cls = latency_class(row)
+    curves = profile.curves
+    if row["macs"]:
+        key = curve_key(row, profile.device)
+        for k in (key, cls):
+            if isinstance(curves.get(k), EfficiencyCurve):
+                return k, curves[k]
+        return None
+    for k in (cls, "elementwise"):
+        if isinstance(curves.get(k), StreamCurve):
+            return k, curves[k]
+    return None
+
+
+def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
+    """Seconds of one launch: its fitted curve times the neighbour correction, else the roofline."""
+    found = op_curve(row, profile) if refined else None
+    if found is None:
+        return roofline_op(row, profile)
+    curve = found[1]
+    t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
+    if curve.neighbours is not None:
+        t *= math.exp(curve.neighbours.correction(row, profile.l2))
+    return t
+
+
+def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
+    """The traffic table of ``spec`` as dicts, activations and MACs scaled to ``batch``.
+
+    Weights are read once per call whatever the batch; activations and MACs scale with it.
+    """
+    rows = traffic_table(spec).to_dict("records")
+    for row in rows:
+        if batch != 1:
+            for col in ("macs", "elem", "reads", "writes"):
+                row[col] = row[col] * batch
+            row["mem_bytes"] = spec.dtype_bytes * (row["reads"] + row["writes"] + row["params"])
+    return rows
+
+
+def compose(op_seconds: list[float], profile: Profile, refined: bool = True) -> float:
+    """A design from its ops: call + scale * sum + per_op_s * (ops - 1) (refined, with a fitted
+    composition), else call + sum."""
+    total = sum(op_seconds)
+    comp = profile.composition if refined else None
+    if comp is not None:
+        total = comp.scale * total + comp.per_op_s * max(0, len(op_seconds) - 1)
+    return profile.peaks.call_overhead_s + total
+
+
+def predict_spec(spec, profile: Profile, batch: int = 1, refined: bool = True) -> float:
+    """Predicted seconds per call of ``spec.module()``.
+
+    Roofline: container call + sum of its ops. Refined, with a fitted "composition" curve:
+    container call + scale * sum of its ops + per_op_s * (number of ops - 1), because a chain of ops
+    runs slower than its ops timed alone (each op is one more Python module call and dispatch,
+    and the intermediates of a chain compete for the cache).
+    """
+    return compose([predict_op(r, profile, refined) for r in op_rows(spec, batch)], profile, refined)
+
+
+def predict_table(spec, profile: Profile, batch: int = 1):
+    """Per-op predictions (roofline and refined, microseconds) beside MACs, bytes, intensity."""
+    import pandas as pd
+
+    rows = []
+    for r in op_rows(spec, batch):
+        rows.append({"op": r["op"], "class": latency_class(r), "macs": r["macs"], "mem_bytes": r["mem_bytes"],
+                     "intensity": r["intensity"], "roofline_us": 1e6 * predict_op(r, profile, False),
+                     "predicted_us": 1e6 * predict_op(r, profile, True)})
+    return pd.DataFrame(rows)

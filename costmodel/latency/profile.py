@@ -1,0 +1,336 @@
+"""The latency profile of one device, as typed records with a JSON round trip.
+
+A profile holds the calibrated roofline ``Peaks`` (``costmodel calibrate`` measures them), the
+fitted per-key curves (``EfficiencyCurve`` for MAC ops, ``StreamCurve`` for elementwise ops, each
+optionally with a ``Neighbours`` residual correction) and the ``Composition`` of ops into a design.
+Each curve record evaluates itself (``seconds``); fitting is in ``costmodel.latency.fit``.
+
+The file is a small JSON per device and thread count, by default
+``~/.cache/costmodel/<device>-t<threads>.json``. A missing or corrupt profile raises
+``ProfileError`` (a ValueError, so the CLI prints one line) that tells the user to run
+``costmodel calibrate``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .features import L2_BYTES_DEFAULT, conv_features, kernel_mean, neighbour_x
+
+SCHEMA = 1
+PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
+
+
+class ProfileError(ValueError):
+    """A latency profile is missing, unreadable or for another device."""
+
+
+def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of dataclass ``cls`` (older/newer keys ignored)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """Roofline numbers of one device: MAC/s of dense and depthwise convs, bytes/s, seconds per
+    empty container call, and the per-core L2 size (bytes)."""
+
+    dense_macs_per_s: float
+    depthwise_macs_per_s: float
+    bandwidth_bytes_per_s: float
+    call_overhead_s: float
+    l2_bytes: float = float(L2_BYTES_DEFAULT)
+
+    def peak(self, cls: str) -> float:
+        """MAC/s of a conv class: the depthwise peak for depthwise convs, the dense one otherwise."""
+        return self.depthwise_macs_per_s if cls == "depthwise" else self.dense_macs_per_s
+
+    @property
+    def l2(self) -> int:
+        return int(self.l2_bytes)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """A local residual correction: log(measured / curve) of the training ops at ``x`` (doublings,
+    ``features.neighbour_x``), smoothed by a Gaussian of width ``tau`` and prior weight ``w0``."""
+
+    tau: float
+    w0: float
+    x: list[list[float]]
+    r: list[float]
+    loo_rms_before: float = 0.0
+    loo_rms_after: float = 0.0
+
+    def correction(self, row: dict[str, Any], l2: int) -> float:
+        """log(measured / curve) predicted for ``row`` from the training ops near it (0 far from all)."""
+        at = np.array([neighbour_x(row, l2)])
+        return float(kernel_mean(np.array(self.x), np.array(self.r), at, self.tau, self.w0)[0])
+
+
+@dataclass(frozen=True)
+class EfficiencyCurve:
+    """t(op) = overhead_s + s_per_byte * mem_bytes + MACs / (peak * exp(const + sum_i b_i * feature_i));
+    the features are ``features.conv_features`` (log2 sizes); ``coef`` maps feature name -> b_i."""
+
+    overhead_s: float
+    s_per_byte: float
+    coef: dict[str, float]
+    n: int = 0
+    train_median_abs_pct: float = 0.0
+    ridge: float | None = None
+    cv_median_abs_pct: float | None = None
+    neighbours: Neighbours | None = None
+    tag: ClassVar[str] = "efficiency"
+
+    def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
+        """The curve's time of one op row (seconds), without the neighbour correction."""
+        feats = conv_features(row, l2)
+        log_eff = self.coef["const"] + sum(b * feats[f] for f, b in self.coef.items() if f != "const")
+        return (self.overhead_s + self.s_per_byte * row["mem_bytes"]
+                + row["macs"] / (peak * math.exp(min(50.0, max(-50.0, log_eff)))))
+
+
+@dataclass(frozen=True)
+class StreamCurve:
+    """t(op) = overhead_s + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * elem."""
+
+    overhead_s: float
+    s_per_byte: float
+    s_per_spill_byte: float = 0.0
+    s_per_op: float = 0.0
+    n: int = 0
+    train_median_abs_pct: float = 0.0
+    neighbours: Neighbours | None = None
+    tag: ClassVar[str] = "stream"
+
+    def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
+        """The line's time of one op row (seconds; ``peak`` unused: no MACs)."""
+        spill = max(0.0, row["mem_bytes"] - l2)
+        return (self.overhead_s + row["mem_bytes"] * self.s_per_byte + spill * self.s_per_spill_byte
+                + row["elem"] * self.s_per_op)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """t(design) = call_overhead + scale * sum of its ops + per_op_s * (ops - 1)."""
+
+    scale: float
+    per_op_s: float
+    n: int = 0
+    train_median_abs_pct: float = 0.0
+
+
+Curve = EfficiencyCurve | StreamCurve
+CURVE_TYPES: dict[str, type] = {c.tag: c for c in (EfficiencyCurve, StreamCurve)}
+"""The JSON tag of each curve record (only the file needs a tag; code dispatches on the type)."""
+
+
+def curve_from_dict(data: dict[str, Any]) -> Curve:
+    """A curve record from its JSON object (``model`` names its type)."""
+    kind = CURVE_TYPES[data["model"]]
+    values = _known(kind, data)
+    if values.get("neighbours") is not None:
+        values["neighbours"] = Neighbours(**_known(Neighbours, values["neighbours"]))
+    return kind(**values)
+
+
+def curve_to_dict(curve: Curve) -> dict[str, Any]:
+    """The JSON object of a curve record (with its ``model`` tag; no null neighbours)."""
+    out = {"model": curve.tag, **asdict(curve)}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Calibrated numbers of one device. Units: MAC/s, bytes/s, seconds.
+
+    ``peaks`` and ``curves`` may be given as plain dicts (as read from JSON); they are turned into
+    records. A ``"composition"`` entry of ``curves`` (the older layout) becomes ``composition``.
+    """
+
+    device: str
+    device_name: str
+    threads: int
+    torch_version: str
+    peaks: Peaks
+    curves: dict[str, Curve] = field(default_factory=dict)
+    dtype: str = "float32"
+    clock: str = "wall"
+    meta: dict[str, Any] = field(default_factory=dict)
+    composition: Composition | None = None
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA
+
+    def __post_init__(self) -> None:
+        # frozen: the conversions of the dict forms go through object.__setattr__
+        if isinstance(self.peaks, dict):
+            object.__setattr__(self, "peaks", Peaks(**_known(Peaks, self.peaks)))
+        curves = dict(self.curves)
+        comp = curves.pop("composition", None) if self.composition is None else None
+        if isinstance(comp, dict):
+            comp = Composition(**_known(Composition, comp))
+        if comp is not None:
+            object.__setattr__(self, "composition", comp)
+        if isinstance(self.composition, dict):
+            object.__setattr__(self, "composition", Composition(**_known(Composition, self.composition)))
+        object.__setattr__(self, "curves", {k: curve_from_dict(v) if isinstance(v, dict) else v
+                                            for k, v in curves.items()})
+
+    @property
+    def l2(self) -> int:
+        return self.peaks.l2
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["curves"] = {k: curve_to_dict(c) for k, c in self.curves.items()}
+        return json.dumps(data, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "<string>") -> "Profile":
+        """Parse and check a profile; ProfileError (naming ``source``) when anything is off."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _corrupt(source, f"not JSON: {exc.msg} at line {exc.lineno}") from None
+        if not isinstance(data, dict):
+            raise _corrupt(source, "not a JSON object")
+        if data.get("schema") != SCHEMA:
+            raise _corrupt(source, f"schema {data.get('schema')!r}, expected {SCHEMA}")
+        missing = [k for k in ("device", "device_name", "threads", "torch_version", "peaks") if k not in data]
+        if missing:
+            raise _corrupt(source, f"missing {', '.join(missing)}")
+        peaks = data["peaks"]
+        for key in PEAK_KEYS:
+            value = peaks.get(key) if isinstance(peaks, dict) else None
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise _corrupt(source, f"peaks.{key} = {value!r} is not a positive number")
+        try:
+            return cls(**_known(cls, data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _corrupt(source, f"bad curve or peak record: {type(exc).__name__}: {exc}") from None
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the JSON (creating the folder); returns the path."""
+        path = Path(path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+
+def _corrupt(source: str, why: str) -> ProfileError:
+    """The one-line error of an unusable profile file, naming the fix."""
+    return ProfileError(f"latency profile {source} is corrupt ({why}): "
+                        f"run `costmodel calibrate` to rebuild it")
+
+
+FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "cache_bytes", "cpus", "torch_version", "threads", "clock")
+"""What must match for a profile to describe this machine (``machine_fingerprint``)."""
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return sorted(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return []
+
+
+def _cache_sizes() -> dict[str, str]:
+    """cpu0's caches from sysfs: "L1d", "L1i", "L2", "L3" -> size text (e.g. "512K")."""
+    import glob
+
+    out = {}
+    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/")):
+        try:
+            level = Path(path, "level").read_text().strip()
+            kind = Path(path, "type").read_text().strip()
+            size = Path(path, "size").read_text().strip()
+        except OSError:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        out[f"L{level}{suffix}"] = size
+    return out
+
+
+def machine_fingerprint(device: str, threads: int, clock: str) -> dict[str, Any]:
+    """This machine as the latency model sees it: CPU model, a hash of its feature flags (and the
+    vector ones in clear), cache sizes, CPU count, torch version, threads and clock."""
+    import hashlib
+
+    import torch
+
+    from .measure import device_name
+
+    flags = _cpu_flags()
+    return {"cpu_model": device_name(device), "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
+            "vector_flags": [f for f in flags if f.startswith(("avx", "amx", "sse4", "fma", "neon", "sve"))],
+            "cache_bytes": _cache_sizes(), "cpus": os.cpu_count(), "torch_version": torch.__version__,
+            "threads": int(threads), "clock": clock}
+
+
+def fingerprint_mismatch(profile: Profile) -> list[str]:
+    """The fingerprint entries where ``profile`` and this machine differ ("key: then != now")."""
+    if not profile.fingerprint:
+        return []
+    now = machine_fingerprint(profile.device, profile.threads, profile.clock)
+    return [f"{k}: {profile.fingerprint.get(k)!r} != {now[k]!r}" for k in FINGERPRINT_KEYS
+            if k in profile.fingerprint and profile.fingerprint[k] != now[k]]
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/costmodel`` or ``~/.cache/costmodel``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "costmodel"
+
+
+def profile_path(device: str, threads: int) -> Path:
+    """Default profile file of a device ("cpu"/"cuda") and thread count on this machine."""
+    from .measure import device_name
+
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{device}-{device_name(device)}".lower()).strip("-")
+    return cache_dir() / f"{slug}-t{threads}.json"
+
+
+def load_profile(path: str | os.PathLike | None = None, *, device: str | None = None,
+                 threads: int = 1, check_machine: bool = True) -> Profile:
+    """Read a profile (default: this device's file in the cache folder). With ``check_machine``,
+    a profile whose fingerprint differs from this machine's warns in one line.
+
+    Raises ProfileError, telling the user to run ``costmodel calibrate``, when the file is
+    missing or corrupt.
+    """
+    if path is None:
+        from .measure import default_device
+
+        device = device or default_device()
+        path = profile_path(device, threads)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        hint = f" --threads {threads}" if threads != 1 else ""
+        raise ProfileError(f"no latency profile at {path}: run `costmodel calibrate{hint}` first "
+                           f"(about 30 s; it measures this machine's peak MAC/s and bandwidth)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _corrupt(str(path), f"unreadable: {exc}") from None
+    profile = Profile.from_json(text, str(path))
+    if check_machine and (diff := fingerprint_mismatch(profile)):
+        warnings.warn(f"latency profile {path} was calibrated on another machine ({'; '.join(diff)}): "
+                      f"predictions may be off; run `costmodel calibrate` here", stacklevel=2)
+    return profile
+
+

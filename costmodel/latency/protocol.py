@@ -1,0 +1,155 @@
+"""The measurement protocol for a shared, noisy machine: items timed interleaved, burst by burst,
+summarised by a low percentile, with the spread of independent estimates beside each number.
+
+Why (measured on a 2-core shared VM, issue 16): whole networks timed in three rounds of
+``blocked_autorange`` differed between rounds by a median of 18%, while the same networks timed
+**interleaved call by call**, as the 10th percentile of 40 calls, gave estimates within 2-3%.
+Load from other processes comes in slow periods; interleaving spreads each slow period over all
+items instead of letting it hit one, and a low percentile ignores the slowed samples.
+
+The protocol (``measure_interleaved``):
+  * every item is warmed up (``warmup`` calls) and one call is timed to choose its burst length
+    ``number`` = ceil(target_s / t_one), so one sample lasts about ``target_s`` (short ops are
+    timed as a short hot loop, above the clock's resolution; a network is one call);
+  * then ``samples`` passes: each pass times one burst of every item, in a new order each pass;
+    a sample is the burst's time / ``number`` (seconds per call);
+  * an item's latency is the ``q``-quantile (default the 10th percentile) of its samples
+    (``low_percentile``);
+  * its reproducibility is the spread of ``parts`` independent estimates, each the same
+    percentile over a disjoint, contiguous slice of the passes (``spread``: max / min - 1).
+
+The statistics are pure functions of a series of sample times, unit-tested on synthetic series
+with injected slow periods.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+QUANTILE = 0.10
+"""The low percentile that is an item's latency: robust to slow periods covering most samples."""
+
+PARTS = 2
+"""Independent estimates per item (disjoint slices of the passes) whose spread is reported."""
+
+TARGET_S = 5e-4
+"""Length of one timed burst (seconds): short ops run a short hot loop, above clock resolution."""
+
+
+def low_percentile(samples: Sequence[float], q: float = QUANTILE) -> float:
+    """The q-quantile of ``samples`` (linear interpolation, numpy's default); q in (0, 1)."""
+    if not 0 < q < 1:
+        raise ValueError(f"q = {q!r} is invalid: allowed is a number in (0, 1)")
+    values = np.asarray(samples, dtype=float)
+    if values.size == 0:
+        raise ValueError("samples = [] is invalid: allowed is at least one sample time")
+    return float(np.quantile(values, q))
+
+
+def estimates(samples: Sequence[float], parts: int = PARTS, q: float = QUANTILE) -> list[float]:
+    """``parts`` independent estimates: the q-quantile of each contiguous slice of ``samples``
+    (in the order they were taken, so a slow period lands in one slice, as it would in one of
+    two separate measurements)."""
+    if parts < 1:
+        raise ValueError(f"parts = {parts!r} is invalid: allowed is an integer >= 1")
+    chunks = np.array_split(np.asarray(samples, dtype=float), parts)
+    return [low_percentile(c, q) for c in chunks if c.size]
+
+
+def spread(values: Sequence[float]) -> float:
+    """max / min - 1 of independent estimates (0 when they agree; 0.03 = within 3%)."""
+    lo, hi = min(values), max(values)
+    return hi / lo - 1 if lo > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One item's measured latency (seconds per call) and its reproducibility."""
+
+    seconds: float
+    spread: float
+    estimates: tuple[float, ...]
+    samples: int
+    number: int
+    clock: str
+    quantile: float
+
+    def row(self) -> dict[str, Any]:
+        """A flat dict (one DataFrame row), times in microseconds."""
+        return {"measured_us": 1e6 * self.seconds, "spread": self.spread, "samples": self.samples,
+                "number": self.number, "clock": self.clock, "quantile": self.quantile}
+
+
+def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall", q: float = QUANTILE,
+              parts: int = PARTS) -> Estimate:
+    """The Estimate of one item from its sample times (seconds per call, in time order)."""
+    est = estimates(samples, parts, q)
+    return Estimate(seconds=low_percentile(samples, q), spread=spread(est), estimates=tuple(est),
+                    samples=len(samples), number=number, clock=clock, quantile=q)
+
+
+def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync: Callable[[], None]) -> float:
+    """Seconds per call of ``number`` back-to-back calls."""
+    sync()
+    start = timer()
+    for _ in range(number):
+        module(*inputs)
+    sync()
+    return (timer() - start) / number
+
+
+def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, device: str = "cpu",
+                        clock: str = "wall", samples: int = 40, target_s: float = TARGET_S,
+                        warmup: int = 3, q: float = QUANTILE, parts: int = PARTS, seed: int = 0,
+                        progress: Callable[[int], None] | None = None) -> list[Estimate]:
+    """Latency of each (module, inputs) case by the protocol in the module docstring.
+
+    ``inputs`` is one tensor or a tuple of tensors. Modules are put in eval mode (their previous
+    mode is restored) and run under ``torch.inference_mode()`` with ``threads`` torch threads.
+    ``progress(n)`` is called after each pass with the number of passes done.
+    """
+    import torch
+
+    from .measure import check_positive, clock_function
+
+    check_positive("samples", samples, "an integer >= 1")
+    check_positive("target_s", target_s, "a number of seconds > 0")
+    if samples < parts:
+        raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer >= parts ({parts})")
+    timer = clock_function(clock, device, threads)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    prepared = [(m.to(device), tuple(x.to(device) for x in (i if isinstance(i, (tuple, list)) else (i,))))
+                for m, i in cases]
+    modes = [m.training for m, _ in prepared]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    times: list[list[float]] = [[] for _ in prepared]
+    try:
+        with torch.inference_mode():
+            numbers = []
+            for m, x in prepared:
+                m.eval()
+                for _ in range(max(1, warmup)):
+                    m(*x)
+                one = _burst(m, x, 1, timer, sync)
+                numbers.append(max(1, math.ceil(target_s / max(one, 1e-9))))
+            order = list(range(len(prepared)))
+            rng = random.Random(seed)
+            for done in range(samples):
+                rng.shuffle(order)  # no item always follows the same neighbour
+                for i in order:
+                    m, x = prepared[i]
+                    times[i].append(_burst(m, x, numbers[i], timer, sync))
+                if progress is not None:
+                    progress(done + 1)
+    finally:
+        torch.set_num_threads(previous)
+        for (m, _), mode in zip(prepared, modes):
+            m.train(mode)
+    return [summarize(t, number=n, clock=clock, q=q, parts=parts) for t, n in zip(times, numbers)]

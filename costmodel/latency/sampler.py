@@ -1,0 +1,217 @@
+"""Which configs the latency model is trained and judged on: random valid configs of every
+registered design (held-out and training seeds), the random single-op geometries of the
+training plan, and the keys that keep the training and held-out sets disjoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from typing import Any
+
+from .features import STREAM_KINDS, conv_features, latency_class, launches
+from .memory import CONV_CLASSES
+from .measure import spec_label
+from .predict import op_rows
+
+SPATIAL = (7, 14, 28, 56)
+"""Input sizes the held-out configs use (square)."""
+
+CHANNEL_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+"""Channel-like fields are the default times one of these, rounded to a multiple of 4."""
+
+MAX_MACS = 300_000_000
+"""Configs above this many MACs are redrawn, so the sweep stays a few minutes long."""
+
+
+def _is_channel(name: str) -> bool:
+    return name == "n" or (name.startswith("c") and name not in ("c_se",))
+
+
+def _draw_field(name: str, rng_: Any, default: Any, r: random.Random) -> Any:
+    """One random value of a field near its default (see the module docstring)."""
+    if name == "dtype_bytes":
+        return 4
+    if rng_.kind == "flag":
+        return r.random() < 0.5 if name in ("bias", "bn", "act") else default
+    if rng_.kind == "choice":
+        return default if r.random() < 0.5 else r.choice(rng_.options)
+    if rng_.kind == "real":
+        if r.random() < 0.5:
+            return default
+        lo, hi = rng_.lo, rng_.hi
+        grid = [lo + (hi - lo) * i / 8 for i in range(9)]
+        grid = [g for g in grid if rng_.accepts(g)]
+        return r.choice(grid) if grid else default
+    if default is dataclasses.MISSING or default is None:
+        return None
+    if name in ("h", "w"):
+        return r.choice(SPATIAL)
+    if name == "stride":
+        return r.choice((1, 1, 2))
+    if name == "k":
+        return r.choice((default, 3, 5)) if default > 1 else default
+    if _is_channel(name):
+        return max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4)
+    if r.random() < 0.6:
+        return default
+    return max(int(rng_.lo or 1), r.choice((default * 2, default // 2, default + 1)))
+
+
+def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
+                 exclude: set | None = None, tries: int = 400, skip: set | None = None) -> list:
+    """Up to ``count`` distinct valid random specs of design class ``cls`` (square inputs),
+    none whose single-conv training key is in ``exclude`` or whose label is in ``skip``."""
+    r = random.Random(f"{cls.name}:{seed}")
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    out: list = []
+    for _ in range(tries):
+        if len(out) >= count:
+            break
+        values = {nm: _draw_field(nm, rng_, defaults.get(nm), r) for nm, rng_ in cls.field_ranges().items()}
+        values = {k: v for k, v in values.items() if v is not None}
+        if "h" in values and "w" in values:
+            values["w"] = values["h"]
+        try:
+            spec = cls(**values)
+            macs = spec.macs()
+        except (ValueError, ZeroDivisionError, TypeError):
+            continue
+        if not 0 < macs <= max_macs or spec in out:
+            continue
+        if exclude and (key := training_key(spec)) is not None and key in exclude:
+            continue
+        if skip and spec_label(spec) in skip:
+            continue
+        out.append(spec)
+    return out
+
+
+def training_key(spec) -> str | None:
+    """The training-sweep key of a single-conv spec (to keep held-out and training apart)."""
+    try:
+        rows = op_rows(spec)
+    except Exception:  # noqa: BLE001 - a design without an op table cannot collide
+        return None
+    if len(rows) != 1 or rows[0]["kind"] not in ("conv", "conv_transpose"):
+        return None
+    item = geometry_from_row(rows[0])
+    return item_key("conv", item) if item is not None else None
+
+
+def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
+    """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed)."""
+    chans = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
+    for _ in range(1000):
+        h = rng.choice((4, 7, 8, 14, 16, 28, 32, 56, 64))
+        stride = rng.choice((1, 1, 2) if cls == "pointwise" else (1, 1, 1, 2))  # strided 1x1 -> oneDNN
+        cin, cout, groups, batch = rng.choice(chans), rng.choice(chans), 1, 1
+        k = kw = rng.choice((3, 3, 5, 7))
+        if cls == "pointwise":
+            k = kw = 1
+        elif cls == "dense" and rng.random() < 0.15:  # asymmetric k x 1 / 1 x k factorizations
+            k, kw = rng.choice(((1, 3), (3, 1), (1, 5), (5, 1), (1, 7), (7, 1)))
+        if cls == "depthwise":
+            groups = cin
+            cout = cin * rng.choice((1, 1, 1, 2, 3, 5))
+        elif cls == "group":
+            groups = rng.choice((2, 2, 4, 4, 8, 16, 32))
+            k = kw = rng.choice((1, 3, 3, 5))
+            if cin % groups or cout % groups or groups == cin:
+                continue
+        if cls in ("dense", "group") and rng.random() < 0.15:
+            batch = rng.choice((2, 4))  # reshaped batches (Tied Block Conv) and batch > 1
+        macs = batch * cout * (cin // groups) * k * kw * ((h - 1) // stride + 1) ** 2
+        if macs <= 120e6:
+            return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
+                        pad=k // 2, pad_w=kw // 2, transpose=False)
+    raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
+
+
+def transpose_item(rng: random.Random) -> dict[str, Any]:
+    """A random stride-k k x k transposed conv (the upsampling of a spatial bottleneck)."""
+    k = rng.choice((2, 2, 3, 4))
+    return dict(cin=rng.choice((16, 32, 64, 96, 128, 256)), cout=rng.choice((16, 32, 64, 96, 128, 256)),
+                k=k, kw=k, h=rng.choice((4, 7, 8, 14, 16, 28)), stride=k, groups=1, batch=1, pad=0,
+                pad_w=0, transpose=True, cls="transpose")
+
+
+
+def geometry_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The single-conv training item that reproduces one conv op of a design (square input)."""
+    n = launches(row)
+    if n > 1:  # time one of the n identical launches
+        row = {**row, **{c: row[c] // n for c in ("macs", "reads", "writes", "params", "mem_bytes")}}
+    feats = conv_features(row)
+    batch = max(1, round(feats["rep"]))
+    transpose = row["kind"] == "conv_transpose"
+    cin, cout, k, kw, stride = (int(row[c]) for c in ("c_in", "c_out", "k", "k_w", "stride"))
+    h = math.isqrt(max(1, row["reads"] // max(1, cin * batch)))
+    if h * h * cin * batch != row["reads"] or (transpose and k != kw):
+        return None  # not square: skip rather than time another shape
+    item = dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=int(row["groups"]),
+                batch=batch, pad=0, pad_w=0, transpose=transpose, cls=latency_class(row))
+    if transpose:
+        return item
+    for pad in (k // 2, 0, (k - 1) // 2, k - 1):  # the padding that gives the op's output size
+        if (h + 2 * pad - k) // stride + 1 == row["h_out"]:
+            pad_w = next((q for q in (kw // 2, 0, (kw - 1) // 2, kw - 1)
+                          if (h + 2 * q - kw) // stride + 1 == row["w_out"]), None)
+            if pad_w is not None and (pad == pad_w or (pad, pad_w) == (k // 2, kw // 2)):
+                item.update(pad=pad, pad_w=pad_w)
+                return item
+    return None
+
+
+def design_conv_items(seed: int, per_design: int = 2) -> list[dict[str, Any]]:
+    """Conv ops of random configs of every registered design, drawn with a TRAINING seed
+    (latency-eval draws with another seed, and skips any single-conv config seen here)."""
+    from ..core.registry import designs
+
+    items = []
+    for cls in designs().values():
+        for spec in sample_specs(cls, per_design, seed=f"train{seed}", max_macs=120_000_000):
+            try:
+                rows = op_rows(spec)
+            except Exception:  # noqa: BLE001 - a design whose table fails gives no items
+                continue
+            for row in rows:
+                if row["kind"] in ("conv", "conv_transpose") and row["macs"]:
+                    item = geometry_from_row(row)
+                    if item is not None and item not in items:
+                        items.append(item)
+    return items
+
+
+
+def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
+                  linear: int = 8, per_design: int = 3) -> list[tuple[str, dict[str, Any]]]:
+    """The training items, interleaved so that a sweep cut short by its budget stays balanced:
+    random single convs of each class, the conv ops of ``per_design`` random configs of every
+    registered design (training seed), elementwise ops of each kind, and linear layers."""
+    rng = random.Random(seed)
+    convs = [[("conv", {"cls": cls, **conv_item(rng, cls)}) for _ in range(per_conv_class)]
+             for cls in CONV_CLASSES]
+    from_designs = [("conv", item) for item in design_conv_items(seed, per_design)]
+    from_designs += [("conv", transpose_item(rng)) for _ in range(per_conv_class // 3)]
+    rng.shuffle(from_designs)
+    convs.append(from_designs)
+    longest = max(len(c) for c in convs)
+    convs = [c + [None] * (longest - len(c)) for c in convs]
+    streams = [("stream", {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
+                           "h": rng.choice((7, 14, 28, 56))})
+               for _ in range(per_stream_kind) for kind in STREAM_KINDS]
+    lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
+    plan = [item for group in zip(*convs) for item in group if item is not None]
+    # spread the cheap items through the conv items
+    for i, item in enumerate(streams + lins):
+        plan.insert((i * 7) % (len(plan) + 1), item)
+    return plan
+
+
+
+def item_key(kind: str, spec: dict[str, Any]) -> str:
+    """A stable text key of one training item (stored in the profile to keep eval disjoint)."""
+    return kind + ":" + ",".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "seed")
+

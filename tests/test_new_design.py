@@ -1,0 +1,91 @@
+"""Adding a design touches one file (issue 13): a throwaway design, defined entirely here, shows
+up in list, query, validate, sweep, the report and latency sampling with no other edit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+
+from costmodel.core import Spec, register_design, size
+from costmodel.core import ops
+from costmodel.core.layer import LayerSpec
+from costmodel.core.registry import _DESIGNS
+
+NAME = "toy_pointwise_pair"
+
+
+def _define() -> type[Spec]:
+    @register_design(NAME, "Toy: two 1x1 convs", "defined in tests/test_new_design.py")
+    @dataclass(frozen=True, kw_only=True)
+    class ToyPointwisePair(LayerSpec):
+        """1x1 conv c_in -> c_mid, then 1x1 conv c_mid -> c_out. MACs = (c_in + c_out)*c_mid*h*w."""
+
+        c_in: int = size(8, "input channels", role="channels")
+        c_mid: int = size(4, "middle channels", role="channels")
+        c_out: int = size(16, "output channels", role="channels")
+
+        @classmethod
+        def ops(cls, p: SimpleNamespace):
+            first = ops.conv("first", p.c_in, p.c_mid, 1, p.h, p.w)
+            return [first, ops.conv("second", p.c_mid, p.c_out, 1, p.h, p.w)]
+
+        def build(self):
+            from torch import nn
+
+            return nn.Sequential(nn.Conv2d(self.c_in, self.c_mid, 1, bias=False),
+                                 nn.Conv2d(self.c_mid, self.c_out, 1, bias=False))
+
+    return ToyPointwisePair
+
+
+@pytest.fixture
+def toy():
+    cls = _define()
+    try:
+        yield cls
+    finally:
+        _DESIGNS.pop(NAME, None)
+
+
+def test_costs_and_validation(toy):
+    spec = toy(h=10, w=10)
+    # 8*4*100 + 4*16*100 = 3,200 + 6,400 = 9,600 MACs; params 8*4 + 4*16 = 96
+    assert spec.macs() == 9_600 and spec.params() == 96
+    import costmodel as cm
+
+    assert cm.get_design(NAME) is toy and cm.ToyPointwisePair is toy
+    assert cm.validate(spec)["match"]
+
+
+def test_cli_list_query_validate(toy, capsys):
+    from costmodel.cli import main
+
+    assert main(["list"]) == 0
+    assert NAME in capsys.readouterr().out
+    assert main(["query", NAME, "--h", "10", "--w", "10"]) == 0
+    assert "9,600" in capsys.readouterr().out  # the MACs above
+    assert main(["validate", NAME, "--c-mid", "2"]) == 0  # 8*2*3136 + 2*16*3136: traced equal
+
+
+def test_sweep(toy):
+    import costmodel as cm
+
+    frame = cm.sweep(NAME, c_mid=[4, 8], h=[10], w=[10])
+    # c_mid 4: 9,600 (above); c_mid 8: (8 + 16)*8*100 = 19,200
+    assert frame["macs"].tolist() == [9_600, 19_200] and frame["valid"].all()
+
+
+def test_latency_sampling(toy):
+    from costmodel.latency.sampler import sample_specs
+
+    drawn = sample_specs(toy, 3, seed=1)
+    assert drawn and all(isinstance(s, toy) and s.macs() > 0 for s in drawn)
+
+
+def test_report(toy):
+    from costmodel.htmlreport import build
+
+    built = build([NAME, "conv"], small=True, sections=["designs"])
+    assert NAME in built.html and not built.alerts

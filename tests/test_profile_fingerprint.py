@@ -1,0 +1,54 @@
+"""Profile fingerprint: a profile calibrated on another machine warns in one line; this
+machine's own fingerprint does not; a corrupt fingerprint-bearing profile names `costmodel calibrate`."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import pytest
+
+from costmodel.latency.profile import Profile, ProfileError, load_profile, machine_fingerprint
+
+
+def _profile(**kw) -> Profile:
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6}
+    return Profile(device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=peaks, **kw)
+
+
+def test_fingerprint_fields():
+    fp = machine_fingerprint("cpu", 1, "thread")
+    assert (fp["threads"], fp["clock"]) == (1, "thread")
+    assert fp["cpu_model"] and len(fp["cpu_flags_sha"]) == 16 and fp["cpus"] >= 1
+
+
+def test_same_machine_does_not_warn(tmp_path):
+    path = _profile(fingerprint=machine_fingerprint("cpu", 1, "wall")).save(tmp_path / "p.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_profile(path).fingerprint["clock"] == "wall"
+
+
+def test_other_machine_warns_in_one_line(tmp_path):
+    other = {**machine_fingerprint("cpu", 1, "wall"), "cpu_model": "Some Other CPU 9000"}
+    path = _profile(fingerprint=other).save(tmp_path / "p.json")
+    with pytest.warns(UserWarning, match=r"calibrated on another machine \(cpu_model: 'Some Other CPU 9000'") as seen:
+        load_profile(path)
+    message = str(seen[0].message)
+    assert "\n" not in message and "run `costmodel calibrate`" in message
+
+
+def test_fingerprint_round_trips_and_corrupt_profile_names_calibrate(tmp_path):
+    prof = _profile(fingerprint=machine_fingerprint("cpu", 1, "wall"))
+    assert load_profile(prof.save(tmp_path / "ok.json")) == prof
+    bad = tmp_path / "bad.json"
+    bad.write_text(prof.to_json()[:-40])  # truncated file
+    with pytest.raises(ProfileError, match=r"corrupt \(not JSON.*run `costmodel calibrate`") as err:
+        load_profile(bad)
+    assert "\n" not in str(err.value)
+    # a curve record of an unknown type is corrupt too
+    broken = dataclasses.replace(prof).to_json().replace('"curves": {}', '"curves": {"relu": {"model": "magic"}}')
+    bad.write_text(broken)
+    with pytest.raises(ProfileError, match="run `costmodel calibrate`"):
+        load_profile(bad)
