@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .space import NetworkSpace
+# NetworkSpace (space.py) appears in annotations only: no import, so no cycle
 
 COLUMNS = ("key", "seconds", "device", "threads", "torch")
 
