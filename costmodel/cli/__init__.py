@@ -20,6 +20,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "costmodel.cli.latency",
     "costmodel.cli.report",
     "costmodel.cli.papers",
+    "costmodel.cli.spaces",
 )
 """One module per command group; each defines ``add_cli(subparsers)`` and keeps its heavy imports
 (torch, fvcore, plotly) inside the command functions, so ``costmodel query`` starts fast."""

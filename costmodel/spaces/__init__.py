@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from .blocks import BLOCKS, Choice
 from .builtin import SPACES, ghostnet_space, resnet50_space, space
+from .report import report_data
 from .schema import load_space, space_from_dict
 from .space import NetworkSpace, Stage
 
-__all__ = ["BLOCKS", "Choice", "NetworkSpace", "SPACES", "Stage", "ghostnet_space", "load_space", "resnet50_space", "space",
+__all__ = ["BLOCKS", "Choice", "NetworkSpace", "SPACES", "Stage", "ghostnet_space", "load_space", "report_data", "resnet50_space", "space",
            "space_from_dict"]

@@ -47,6 +47,7 @@ class Tables:
     keys: list[str]  # a block key per row (what a LUT is keyed by)
     head_base: int
     slot_base: list[list[int]]  # [stage][slot] -> first row
+    makers: dict[str, tuple[Callable, tuple[int, ...]]]  # block key -> (maker, input shape)
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         """(pieces, n) table rows of each candidate's stem, blocks and head (column-major: each
@@ -113,12 +114,15 @@ class _Builder:
         self.keys: list[str] = ["(absent)"]
         self.latency = latency
         self.progress = progress
-        self._memo: dict[tuple, tuple[list[int], float]] = {}
+        self._memo: dict[str, tuple[list[int], float]] = {}
+        self.makers: dict[str, tuple[Callable, tuple[int, ...]]] = {}
 
     def add(self, key: str, make: Callable[[Cursor], list], in_shape: tuple[int, ...],
             expect: tuple[int, ...] | None) -> None:
         if key not in self._memo:
             self._memo[key] = self._cost(key, make, in_shape, expect)
+            if self._memo[key][0][-1] == 0:  # buildable: a LUT measures it
+                self.makers[key] = (make, in_shape)
         ints, lat = self._memo[key]
         self.ints.append(ints)
         self.lat.append(lat)
@@ -177,7 +181,7 @@ def cost_tables(space: NetworkSpace, profile: Any = None, lut: Any = None,
         ints = ints.astype(np.int64)
     lat = np.array(b.lat, dtype=float) if latency is not None else None
     _check_every_slot_can_be_built(space, ints, slot_base)
-    return Tables(space, ints, lat, column, b.keys, head_base, slot_base)
+    return Tables(space, ints, lat, column, b.keys, head_base, slot_base, b.makers)
 
 
 def _maker(name: str, c_out: int, stride: int, choice: Choice):
@@ -257,13 +261,30 @@ _TABLES: dict[tuple, Tables] = {}
 
 
 def tables_for(space: NetworkSpace, profile: Any = "auto", lut: Any = None) -> Tables:
-    """Cached tables per (space, latency source)."""
+    """Tables per (space, latency source), cached when the source has a stable identity
+    (none, a profile's JSON, a LUT file path and its modification time)."""
     if isinstance(profile, str) and profile == "auto":
         profile = _auto_profile()
-    key = (space, id(profile) if profile is not None else None, id(lut) if lut is not None else None)
+    key = _source_key(profile, lut)
+    if key is None:
+        return cost_tables(space, profile, lut)
+    key = (space,) + key
     if key not in _TABLES:
         _TABLES[key] = cost_tables(space, profile, lut)
     return _TABLES[key]
+
+
+def _source_key(profile: Any, lut: Any) -> tuple | None:
+    if lut is not None:
+        from pathlib import Path
+
+        if isinstance(lut, (str, Path)) and Path(lut).is_file():
+            return ("lut", str(Path(lut).resolve()), Path(lut).stat().st_mtime_ns)
+        return None  # an in-memory LUT may change: no cache
+    if profile is None:
+        return ("none",)
+    to_json = getattr(profile, "to_json", None)
+    return ("profile", to_json()) if to_json is not None else None
 
 
 def as_indices(space: NetworkSpace, candidates: Any) -> np.ndarray:

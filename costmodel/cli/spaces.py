@@ -1,0 +1,149 @@
+"""CLI: ``costmodel explore`` (exact Pareto front or a sample of a design space) and
+``costmodel lut`` (measure every distinct block of a space on this device).
+
+    costmodel explore ghostnet [--objectives macs,params|latency,params] [--budget params=5e6]
+                               [--sample N] [--out front.csv] [--measure K] [--quiet]
+    costmodel lut tiny.toml --out lut.csv|json [--min-run-time 0.05]
+
+SPACE is a built-in space (ghostnet, resnet50) or a .toml space file. All numbers are per
+sample (batch 1); latency columns say predicted, LUT or measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+from .common import UsageError, print_frame
+
+
+def add_cli(sub) -> None:
+    p = sub.add_parser("explore", help="exact Pareto front of whole networks in a design space (or a sample)",
+                       description="Exact Pareto front of a network design space by dynamic programming "
+                                   "(SPACE: ghostnet, resnet50, or a .toml space file).")
+    p.add_argument("space", help="built-in space name or .toml file")
+    p.add_argument("--objectives", default="macs,params", help="two of macs, params, latency, bytes, elementwise")
+    p.add_argument("--budget", default=None, metavar="OBJECTIVE=LIMIT",
+                   help="keep front rows within the limit and report the best on the other objective")
+    p.add_argument("--sample", type=int, default=None, metavar="N", help="evaluate N random candidates instead")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    p.add_argument("--lut", default=None, help="a LUT file (costmodel lut) to use for latency")
+    p.add_argument("--measure", type=int, default=0, metavar="K", help="measure the latency of K front points")
+    p.add_argument("--out", default=None, help="write the rows to this .csv (or .parquet) file")
+    p.add_argument("--quiet", action="store_true", help="no progress and no table")
+    p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("lut", help="measure every distinct block of a space: a latency lookup table",
+                       description="Measure every distinct block of SPACE on this device (batch 1, fp32) "
+                                   "and write a lookup table (format: costmodel/spaces/lut.py).")
+    p.add_argument("space", help="built-in space name or .toml file")
+    p.add_argument("--out", required=True, help="lut.csv or lut.json")
+    p.add_argument("--min-run-time", type=float, default=0.05, help="seconds of timing per block")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_lut)
+
+
+def _budget(text: str | None) -> dict[str, float]:
+    if text is None:
+        return {}
+    key, sep, value = text.partition("=")
+    try:
+        return {key.strip(): float(value)} if sep else _bad_budget(text)
+    except ValueError:
+        return _bad_budget(text)
+
+
+def _bad_budget(text: str) -> dict[str, float]:
+    raise UsageError(f"--budget = {text!r} is invalid: allowed is OBJECTIVE=LIMIT, e.g. params=5e6")
+
+
+@contextlib.contextmanager
+def _progress(total: int, desc: str, quiet: bool):
+    """rich progress on stderr (core.progress once main has it); nothing when quiet."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(desc, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def cmd_explore(args) -> int:
+    from ..spaces import space
+    from ..spaces.front import _objectives, column_of, pareto_front
+
+    sp = space(args.space)
+    objectives = _objectives(args.objectives)
+    budget = _budget(args.budget)
+    if budget and next(iter(budget)) not in objectives:
+        raise UsageError(f"--budget {next(iter(budget))} is invalid: allowed is one of the objectives "
+                         f"{', '.join(objectives)}")
+    if args.sample is not None:
+        with _progress(1, f"sampling {args.sample:,} candidates", args.quiet):
+            frame = sp.sample(args.sample, args.seed, lut=args.lut)
+        what = f"{len(frame):,} sampled candidates of {sp.count():.3g}"
+    else:
+        with _progress(len(sp.stages), "exact front (DP over stages)", args.quiet) as advance:
+            frame = pareto_front(sp, objectives, lut=args.lut, progress=advance)
+        what = f"exact Pareto front ({len(frame)} points) of {sp.count():.3g} candidates"
+    if budget:
+        (key, limit), = budget.items()
+        frame = frame[frame[column_of(key, frame)] <= limit]
+        other = [o for o in objectives if o != key][0]
+        frame = frame.sort_values(column_of(other, frame), kind="stable")
+        what += f", within {key} <= {limit:g} (best {other} first)"
+    if args.measure:
+        frame = _measured(sp, frame, args.measure, args.quiet)
+    if args.out:
+        _write(frame, args.out)
+    if not args.quiet:
+        shown = [c for c in frame.columns if c not in sp.columns]
+        print_frame(frame[shown].head(40), title=f"{sp.title or sp.name}: {what}; per sample, batch 1")
+    return 0
+
+
+def _measured(sp, frame, k: int, quiet: bool):
+    """Measure K evenly spaced front rows (latency harness, batch 1) beside the predicted."""
+    import costmodel
+
+    frame = frame.reset_index(drop=True)
+    picks = sorted({round(i * (len(frame) - 1) / max(1, k - 1)) for i in range(min(k, len(frame)))})
+    measured = [float("nan")] * len(frame)
+    with _progress(len(picks), "measuring front points", quiet) as advance:
+        for i in picks:
+            net = sp.build(frame.iloc[i])
+            measured[i] = costmodel.measure(net.module(), net.example_input()).median_s
+            if advance:
+                advance(1)
+    return frame.assign(**{"measured latency (s)": measured})
+
+
+def _write(frame, out: str) -> None:
+    path = Path(out)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise UsageError(f"--out = {out!r} is invalid: allowed is a .csv or .parquet file")
+
+
+def cmd_lut(args) -> int:
+    from ..spaces import space
+    from ..spaces.lut import measure_lut
+
+    if Path(args.out).suffix not in (".csv", ".json"):
+        raise UsageError(f"--out = {args.out!r} is invalid: allowed is a .csv or .json file")
+    sp = space(args.space)
+    n = len(sp.tables(profile=None).makers)
+    with _progress(n, f"measuring {n} blocks", args.quiet) as advance:
+        lut = measure_lut(sp, min_run_time=args.min_run_time, threads=args.threads, progress=advance)
+    lut.save(args.out)
+    if not args.quiet:
+        print(f"{len(lut.seconds_by_key)} blocks measured (s per call, batch 1, fp32) -> {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,81 @@
+"""`costmodel explore` / `costmodel lut` and LUT-based evaluation of a space."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from costmodel.cli import main
+from costmodel.spaces import load_space
+from costmodel.spaces.front import pareto_front
+
+TINY = Path(__file__).resolve().parents[1] / "costmodel" / "spaces" / "examples" / "tiny.toml"
+
+ONE_BLOCK = """name = "one"
+input = [3, 8, 8]
+stem = { kind = "conv", c_out = 8, stride = 1 }
+head = { kind = "classifier", classes = 4 }
+[[stages]]
+name = "s"
+widths = [8, 16]
+depths = [1]
+blocks = [{ design = "inverted_residual", pw = "conv" }]
+"""
+
+
+def test_explore_writes_the_exact_front(tmp_path, capsys):
+    out = tmp_path / "front.csv"
+    assert main(["explore", str(TINY), "--objectives", "params,bytes", "--out", str(out), "--quiet"]) == 0
+    written = pd.read_csv(out)
+    want = pareto_front(load_space(TINY), ("params", "bytes"), profile=None)
+    assert written[["params", "mem bytes"]].values.tolist() == want[["params", "mem bytes"]].values.tolist()
+    assert capsys.readouterr().out == ""  # --quiet: nothing on stdout
+
+
+def test_explore_budget_keeps_rows_within_it(tmp_path):
+    out = tmp_path / "s.csv"
+    assert main(["explore", str(TINY), "--sample", "200", "--budget", "params=20000", "--out", str(out),
+                 "--quiet"]) == 0
+    frame = pd.read_csv(out)
+    assert len(frame) > 0 and (frame["params"] <= 20000).all()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["explore", "nope"], "space = 'nope' is unknown"),
+    (["explore", "resnet50", "--budget", "params"], "--budget = 'params' is invalid"),
+    (["explore", "resnet50", "--objectives", "macs"], "objectives = 'macs' is invalid"),
+    (["lut", "resnet50", "--out", "x.txt"], "--out = 'x.txt' is invalid"),
+])
+def test_bad_input_is_one_line_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_lut_latency_is_the_sum_of_its_block_rows(tmp_path):
+    path = tmp_path / "one.toml"
+    path.write_text(ONE_BLOCK)
+    sp = load_space(path)
+    keys = list(sp.tables(profile=None).makers)
+    # stem, two heads (8 or 16 channels in), two blocks (8 -> 8, 8 -> 16): 5 distinct pieces
+    assert len(keys) == 5
+    lut = {k: float(2 ** i) for i, k in enumerate(keys)}  # powers of two: any sum is exact
+    frame = sp.evaluate([[1, 0, 0]], lut=lut)  # width 16
+    block = [k for k in keys if "8x8x8 -> 16" in k][0]
+    head = [k for k in keys if k.startswith("head | 16x")][0]
+    assert frame["LUT latency (s)"].iloc[0] == lut["stem"] + lut[block] + lut[head]
+
+
+def test_lut_command_measures_every_block(tmp_path):
+    path = tmp_path / "one.toml"
+    path.write_text(ONE_BLOCK)
+    out = tmp_path / "lut.json"
+    assert main(["lut", str(path), "--out", str(out), "--min-run-time", "0.005", "--quiet"]) == 0
+    data = json.loads(out.read_text())
+    assert sorted(data["seconds"]) == sorted(load_space(path).tables(profile=None).makers)
+    assert all(v > 0 for v in data["seconds"].values())
+    frame = load_space(path).evaluate([[0, 0, 0]], lut=str(out))
+    assert frame["LUT latency (s)"].iloc[0] > 0
