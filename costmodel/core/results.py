@@ -121,11 +121,6 @@ class Costs(MacTotals):
         return Costs(self.params + other.params, _add_counts(self.macs_by_key, other.macs_by_key),
                      _add_counts(self.elementwise, other.elementwise), self.mem_bytes + other.mem_bytes, {})
 
-    def scaled(self, factor: int) -> "Costs":
-        """``factor`` copies (e.g. a batch of ``factor`` samples); extras are kept as they are."""
-        return Costs(self.params, {k: v * factor for k, v in self.macs_by_key.items()},
-                     {k: v * factor for k, v in self.elementwise.items()}, self.mem_bytes * factor, self.extra)
-
     @staticmethod
     def zero() -> "Costs":
         """The neutral element of ``+``: nothing run (conv and linear keys present, at 0)."""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ..core import MacTotals, Spec
+from ..core import Costs, MacTotals, Spec
 
 
 @dataclass(frozen=True)
@@ -148,19 +148,9 @@ class Network:
 
     def costs(self) -> NetworkCosts:
         """Exact analytic costs: the sum of each layer's design formulas."""
-        per_layer, params, mem = [], 0, 0
-        macs: dict[str, int] = {"conv": 0, "linear": 0}
-        elem: dict[str, int] = {}
-        for layer in self.layers:
-            c = layer.spec.costs()
-            per_layer.append((layer, c))
-            params += c.params
-            mem += c.mem_bytes
-            for key, v in c.macs_by_key.items():
-                macs[key] = macs.get(key, 0) + v
-            for kind, v in c.elementwise.items():
-                elem[kind] = elem.get(kind, 0) + v
-        return NetworkCosts(per_layer, params, macs, elem, mem)
+        per_layer = [(layer, layer.spec.costs()) for layer in self.layers]
+        total = sum((c for _, c in per_layer), Costs.zero())
+        return NetworkCosts(per_layer, total.params, total.macs_by_key, total.elementwise, total.mem_bytes)
 
     def module(self):
         """The real network module, eval mode, tagged ``.costmodel_network``."""
