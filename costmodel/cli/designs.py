@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..core.registry import designs, get_design
-from .common import add_design_command, fields_text, print_frame, spec_from_args
+from .common import add_design_command, positive_int, print_frame, spec_from_args
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def cost_rows(spec) -> list[dict[str, Any]]:
 
 def cmd_query(args: argparse.Namespace) -> int:
     spec = spec_from_args(args.design, args.options)
-    print_frame(cost_rows(spec), f"{spec.title}: {fields_text(spec)}")  # rows: no pandas import
+    print_frame(cost_rows(spec), f"{spec.title}: {spec.fields_text()}")  # rows: no pandas import
     return 0
 
 
@@ -58,7 +58,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                      "FlopCounterMode/2": row.get(f"{prefix}_torch", "-") if key != "params" else "-",
                      "match": row[f"{key}_match"]})
     print_frame(pd.DataFrame(rows).astype(object).fillna("-"),
-                f"{spec.title}: {fields_text(spec)} (batch {args.batch})")
+                f"{spec.title}: {spec.fields_text()} (batch {args.batch})")
     return 0 if row["match"] else 1
 
 
@@ -95,7 +95,7 @@ def add_cli(sub) -> None:
     add_design_command(sub, "query", cmd_query, "Exact params, MACs, FLOPs and bytes of one design.")
     p = add_design_command(sub, "validate", cmd_validate,
                            "Analytic vs fvcore vs FlopCounterMode vs params for one design.")
-    p.add_argument("--batch", type=int, default=1, help="batch size traced (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size traced (default 1)")
     p = add_design_command(sub, "formula", cmd_formula,
                            "Symbolic formulas of one design (structural flags such as --variant pick the form).")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of a pretty print")
