@@ -130,7 +130,6 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     if _is_model(args.design):
         return cmd_network_latency(args)
@@ -140,18 +139,19 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from ..latency.profile import load_profile
 
     spec = spec_from_args(args.design, args.options)  # latency flags after the design: cli.main
+    # the profile first: a missing or corrupt one stops the command before any timing
+    profile = load_profile(args.profile, device=args.device, threads=args.threads) if args.predict else None
     timing = measure_spec(spec, batch=args.batch, dtype=args.dtype, threads=args.threads,
                           device=args.device, min_run_time=args.min_run_time, clock=args.clock or "wall")
     row = timing.row()
     rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
     table = None
-    if args.predict:
-        profile = load_profile(args.profile, device=timing.device, threads=args.threads)
+    if profile is not None:
         pred = predict_spec(spec, profile, batch=args.batch)
         rows.append({"quantity": "predicted_s", "value": pred})
         rows.append({"quantity": "prediction error %", "value": 100 * (pred / timing.median_s - 1)})
         table = predict_table(spec, profile, batch=args.batch)
-    print_frame(pd.DataFrame(rows).astype(str), f"Latency of {timing.label}")
+    print_frame(rows, f"Latency of {timing.label}")
     if table is not None:
         print_frame(table, "Per op: MACs, bytes moved, MACs/byte, roofline and fitted prediction (us)")
     return 0
