@@ -119,13 +119,19 @@ def output_context(out: Output) -> Iterator[Output]:
         _OUTPUT.reset(token)
 
 
-def table_width() -> int:
-    """``--columns N``, else the terminal's width (COLUMNS, then the tty; 120 when stdout is not
-    a terminal, e.g. redirected to a file)."""
+def table_width(n_columns: int = 5) -> int:
+    """``--columns N``, else COLUMNS, else the terminal's width; when stdout is not a terminal
+    (a file, a pipe) there is no width to follow: 20 characters a column, 100 to 240."""
+    import sys
+
     out = _OUTPUT.get()
     if out is not None and out.columns:
         return out.columns
-    return shutil.get_terminal_size((120, 24)).columns
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return max(100, min(240, 20 * n_columns))
 
 
 def print_frame(frame, title: str | None = None, main: bool = False) -> None:
@@ -146,7 +152,7 @@ def print_frame(frame, title: str | None = None, main: bool = False) -> None:
         table.add_column(Text(str(col)), justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         table.add_row(*(Text(cell_text(v)) for v in row))
-    Console(width=table_width()).print(table)
+    Console(width=table_width(len(columns))).print(table)
     record_table(columns, rows, title, main)
 
 

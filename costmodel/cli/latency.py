@@ -130,7 +130,6 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
-
     if _is_model(args.design):
         return cmd_network_latency(args)
 
@@ -193,6 +192,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
         record_table(result.frame, "every network row (measured and predicted)", main=True)  # --csv
         return 0
 
+    _check_designs(args.designs)  # before the profile is read: a typo is the error to show
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
                           anchor=not args.no_anchor,
@@ -202,9 +202,18 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_designs(names: list[str]) -> None:
+    """Every name is a registered design (ValueError naming the unknown one otherwise)."""
+    from ..core.registry import get_design
+
+    for name in names:
+        get_design(name)
+
+
 def cmd_latency_gaps(args: argparse.Namespace) -> int:
     from ..latency.evaluate import explained_gaps
 
+    _check_designs(args.designs)
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
                            clock=args.clock, min_run_time=args.min_run_time,
                            designs_=args.designs or None)
