@@ -20,7 +20,7 @@ import pytest
 from costmodel.cli import GLOBAL_FLAGS, _subparsers, build_parser, main
 from costmodel.cli.common import cell_text, plain_value
 
-SAMPLE = {"design": "conv", "model": "resnet18", "name": "resnet18", "space": "ghostnet"}
+SAMPLE = {"design": "conv", "model": "vgg16_cifar", "name": "vgg16_cifar", "space": "ghostnet"}
 """A valid value of each required positional argument (by dest)."""
 
 BOGUS = {"design": "nosuchdesign", "model": "nosuchmodel", "name": "nosuchnet", "space": "nosuchspace",
@@ -142,7 +142,7 @@ def test_output_path_that_is_a_directory(capsys, tmp_path, argv):
 
 @pytest.mark.parametrize("argv", [("query", "conv", "--json", "{file}/x.json"),
                                   ("sweep", "conv", "--out", "{file}/deeper/x.csv"),
-                                  ("analyze", "resnet18", "--csv", "{file}/x.csv")])
+                                  ("analyze", "vgg16_cifar", "--csv", "{file}/x.csv")])
 def test_output_path_that_cannot_be_created(capsys, tmp_path, argv):
     file = tmp_path / "plain-file"
     file.write_text("x")
@@ -168,6 +168,33 @@ def test_bad_numbers_are_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert_one_line_error(code, err)
     assert needle in err
+
+
+@pytest.mark.parametrize("argv, needle", [  # issue 14 part 2: network, swap and space options
+    (("network", "ghostnet", "--width", "nan"), "width = nan"),
+    (("network", "ghostnet", "--width", "0"), "width = 0"),
+    (("network", "vgg16_cifar", "--resolution", "0"), "= 0"),
+    (("network", "resnet50", "--swap3x3", "ghost", "--option", "alpha=1/4"), "alpha"),  # not a Ghost option
+    (("network", "resnet50", "--swap3x3", "ghost", "--option", "s=abc"), "Ghost.s = 'abc'"),
+    (("network", "resnet50", "--swap3x3", "ghost", "--option", "s"), "KEY=VALUE"),
+    (("analyze", "vgg16_cifar", "--input", "a,b"), "input_shape = 'a,b'"),
+    (("explore", "ghostnet", "--measure", "-1"), "--measure"),
+])
+def test_network_and_space_options_are_one_line(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err)
+    assert needle in err
+
+
+def test_a_failed_check_exits_1(capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    import costmodel.peers.trace as peers_trace
+
+    # a tracer that sees nothing: the analytic params and MACs no longer match it
+    monkeypatch.setattr(peers_trace, "trace", lambda module, x: SimpleNamespace(params=0, fvcore_macs={}))
+    code, out, err = run(capsys, "network", "vgg16_cifar", "--trace")
+    assert code == 1 and "MISMATCH" in out and "Traceback" not in err
 
 
 def test_missing_cuda_is_one_line(capsys):

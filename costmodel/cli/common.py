@@ -41,6 +41,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (0 = none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is an integer >= 0")
+    return value
+
+
 def positive_real(text: str) -> float:
     """An argparse type: a finite real > 0 (seconds, budgets)."""
     try:
