@@ -48,18 +48,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..validation import validate
 
     spec = spec_from_args(args.design, args.options)
-    row = validate(spec, batch=args.batch)
-    rows = []
-    for key in [k[:-6] for k in row if k.endswith("_match")]:
-        unit = "parameters" if key == "params" else ("MACs" if key in ("conv", "linear") else "ops")
-        prefix = f"{key}_macs" if key in ("conv", "linear") else key
-        rows.append({"quantity": key, "unit": unit, "analytic": row.get(f"{prefix}_analytic"),
-                     "fvcore": row.get(f"{prefix}_fvcore", row.get("params_torch") if key == "params" else None),
-                     "FlopCounterMode/2": row.get(f"{prefix}_torch", "-") if key != "params" else "-",
-                     "match": row[f"{key}_match"]})
+    result = validate(spec, batch=args.batch)
+    rows = [{"quantity": c.quantity, "unit": c.unit, "analytic": c.analytic,
+             "fvcore": c.fvcore if c.fvcore is not None else c.torch,  # params: sum(numel)
+             "FlopCounterMode/2": c.torch if c.unit == "MACs" else "-", "match": c.match}
+            for c in result.checks]
     print_frame(pd.DataFrame(rows).astype(object).fillna("-"),
                 f"{spec.title}: {spec.fields_text()} (batch {args.batch})")
-    return 0 if row["match"] else 1
+    return 0 if result.match else 1
 
 
 def cmd_formula(args: argparse.Namespace) -> int:
