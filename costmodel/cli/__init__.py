@@ -189,7 +189,10 @@ def _design_help(args: argparse.Namespace) -> bool:
     from .common import design_help
 
     print(args.command_parser.format_help())
-    print(design_help(args.design, args.command))
+    from ..core.registry import designs
+
+    if args.design in designs():  # `latency NETWORK --help`: no design flags to list
+        print(design_help(args.design, args.command))
     return True
 
 
