@@ -63,8 +63,8 @@ GLOBAL_FLAGS: tuple[GlobalFlag, ...] = (
     GlobalFlag("--debug", "debug", "on an error, also print the Python traceback"),
     GlobalFlag("--csv", "csv", "write the command's main table as CSV to PATH", True, metavar="PATH"),
     GlobalFlag("--json", "json", "write every printed table as JSON to PATH", True, metavar="PATH"),
-    GlobalFlag("--columns", "columns", "table width in characters (default: COLUMNS, else the terminal's; "
-                                       "20 a column, 100 to 240, when stdout is not a terminal)", True, _columns, "N"),
+    GlobalFlag("--columns", "columns", "table width in characters (default: the terminal's; 20 a column, "
+                                       "100 to 240, when stdout is not a terminal)", True, _columns, "N"),
 )
 
 OUTPUT_DESTS: tuple[str, ...] = ("out", "csv", "json", "sweep_csv")

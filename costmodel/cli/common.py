@@ -131,15 +131,14 @@ def output_context(out: Output) -> Iterator[Output]:
 
 
 def table_width(n_columns: int = 5) -> int:
-    """``--columns N``, else COLUMNS, else the terminal's width; when stdout is not a terminal
-    (a file, a pipe) there is no width to follow: 20 characters a column, 100 to 240."""
+    """``--columns N``, else the terminal's width (COLUMNS, then the tty) when stdout is a
+    terminal; when it is not (a file, a pipe) there is no width to follow, so the output does not
+    depend on the environment: 20 characters a column, 100 to 240."""
     import sys
 
     out = _OUTPUT.get()
     if out is not None and out.columns:
         return out.columns
-    if os.environ.get("COLUMNS", "").isdigit():
-        return int(os.environ["COLUMNS"])
     if sys.stdout.isatty():
         return shutil.get_terminal_size().columns
     return max(100, min(240, 20 * n_columns))
