@@ -11,7 +11,7 @@ from typing import Any
 
 from ..peers import fvcore as fvcore_peer
 from . import rules
-from .recording import Recorder, function_mode, watch as watch_attributes
+from .recording import Recorder, function_mode, untouched, watch as watch_attributes
 from .table import Analysis, assemble, rows
 
 
@@ -41,19 +41,15 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     device = param.device if param is not None else "cpu"
     x = inputs if inputs is not None else torch.randn(shape, dtype=dtype or torch.float32, device=device)
     args = x if isinstance(x, tuple) else (x,)
-    modes = [(m, m.training) for m in model.modules()]
     recorder = Recorder(model, lambda m: rules.module_rule_for(m) is not None, rules.module_record,
                         rules.function_record, rules.design_hint)
     watching = watch_attributes(recorder, watch) if watch else contextlib.nullcontext()
-    try:
+    with untouched(model):  # modes, hooks, attributes and buffers come back as they went in
         model.eval()
         with recorder, torch.no_grad(), watching, function_mode(recorder):
             model(*args)
         records = recorder.records + recorder.uncalled_params()
         fv = fvcore_peer.by_module(model, args) if fvcore else (None, None, None)
-    finally:
-        for module, training in modes:  # the user's mode, module by module
-            module.training = training
     x = _first(x)
     width = x.element_size()
     table_rows, checked = rows(records, recorder.spec_calls, x.shape[0], width, collapse_specs)
