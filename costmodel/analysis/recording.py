@@ -279,19 +279,22 @@ def untouched(model):
     undo: analyze() runs in eval mode under no_grad so that nothing like that happens."""
     import torch.nn.modules.module as module_globals
 
-    modules = list(model.modules())
-    before = [(m, m.training, set(vars(m)), _owned_keys(m)) for m in modules]
+    before = [(m, m.training, _owned_keys(m)) for m in model.modules()]
     global_keys = {name: set(getattr(module_globals, name, {})) for name in GLOBAL_HOOKS}
     try:
         yield
     finally:
-        for mod, training, attrs, owned in before:
+        for mod, training, owned in before:
+            state = vars(mod)
             for name, keys in owned.items():
-                table = getattr(mod, name, None)
-                for key in [k for k in (table or ()) if k not in keys]:
-                    table.discard(key) if isinstance(table, set) else table.pop(key)
-            for key in [k for k in vars(mod) if k not in attrs]:
-                delattr(mod, key)
+                table = state if name == "__dict__" else state.get(name)
+                if table is None or len(table) == len(keys) and all(k in keys for k in table):
+                    continue
+                for key in [k for k in table if k not in keys]:
+                    if isinstance(table, set):
+                        table.discard(key)
+                    else:
+                        del table[key]
             mod.training = training
         for name, keys in global_keys.items():
             table = getattr(module_globals, name, None)
@@ -300,6 +303,8 @@ def untouched(model):
 
 
 def _owned_keys(mod) -> dict[str, set]:
-    """The keys of a module's parameter, buffer, child and hook dicts (what a counter may add to)."""
-    names = ("_parameters", "_buffers", "_modules", "_non_persistent_buffers_set") + HOOK_DICTS
-    return {name: set(getattr(mod, name, None) or ()) for name in names}
+    """The keys of a module's attribute, parameter, buffer, child and hook dicts (what a counter
+    may add to; ``__dict__`` stands for the attributes)."""
+    state = vars(mod)
+    names = ("__dict__", "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set") + HOOK_DICTS
+    return {name: set(state if name == "__dict__" else state.get(name) or ()) for name in names}

@@ -289,9 +289,12 @@ def _f_interpolate(call, ins, outs) -> Cost | None:
 def _attention_costs(rows: int, s: int, e: int, ev: int, masked: bool, fvcore_sees: bool = False) -> list[Cost]:
     """Attention core: QK^T (rows x S x E MACs) and AV (rows x S x Ev), rows = batch x heads x L;
     then per score (rows x S): 1 scale + 1 softmax (+ 1 mask add) elementwise ops.
-    ``fvcore_sees``: fvcore's trace counts these two products (MHA's bmm path), not SDPA."""
+    ``fvcore_sees``: fvcore's trace counts the products (MHA's explicit path runs bmm, which
+    fvcore handles; a mask makes QK^T a baddbmm, which it does not; SDPA it never sees)."""
     scores = rows * s
-    return [Cost("attention", "attention", macs=scores * (e + ev), info={"scores": scores, "fvcore_sees": fvcore_sees}),
+    return [Cost("attention", "attention QK^T", macs=scores * e,
+                 info={"scores": scores, "fvcore_sees": fvcore_sees and not masked}),
+            Cost("attention", "attention AV", macs=scores * ev, info={"fvcore_sees": fvcore_sees}),
             Cost("softmax", "attention softmax", elem=scores * (2 + int(masked)))]
 
 

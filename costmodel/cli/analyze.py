@@ -74,6 +74,13 @@ def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...
     from torch import nn
 
     if not isinstance(obj, nn.Module):
+        if not callable(obj):
+            raise ValueError(f"model = {spec!r} is invalid: {attr} is a {type(obj).__name__}, not an nn.Module "
+                             "or a function returning one")
+        needed = _required_parameters(obj)
+        if needed:
+            raise ValueError(f"model = {spec!r} is invalid: {attr}() needs arguments ({', '.join(needed)}); "
+                             "allowed is a function callable with no arguments")
         try:
             obj = obj()
         except Exception as exc:  # the user's builder failed: one line, exit 2
@@ -85,6 +92,18 @@ def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...
     if not isinstance(obj, nn.Module):
         raise ValueError(f"model = {spec!r} is invalid: {attr}() returned {type(obj).__name__}, not an nn.Module")
     return obj, None
+
+
+def _required_parameters(func) -> list[str]:
+    """The parameters ``func`` needs (no default, not *args / **kwargs); [] if it has no signature."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: let the call decide
+        return []
+    return [p.name for p in params if p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
 
 
 def _import(target: str):
@@ -195,13 +214,15 @@ def _json_value(value: Any) -> Any:
 def cmd_analyze(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..analysis import analyze
-    from ..analysis.run import incomplete_reason
+    from ..analysis import IncompleteAnalysis, analyze
 
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
+    failed = ""
     try:
-        result = analyze(model, shape, fvcore=args.fvcore, collapse_specs=not args.leaves)
+        result = analyze(model, shape, fvcore=args.fvcore, collapse_specs=not args.leaves, strict=args.strict)
+    except IncompleteAnalysis as exc:  # --strict: print everything, then fail the check (exit 1)
+        result, failed = exc.result, str(exc)
     except ValueError:
         raise
     except Exception as exc:  # the user's forward failed on this input: one line, exit 2
@@ -221,14 +242,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print_frame(result.unknown, f"UNKNOWN: {len(result.unknown)} op(s) with no cost rule (shapes shown; "
                                     f"not counted in any total; {basis})")
     _write_outputs(result, args)
-    if args.reconcile:
-        _print_reconcile(model, (1,) + tuple(shape[1:]))
-    if args.strict:
-        reason = incomplete_reason(result)
-        if reason:
-            print(f"costmodel: strict: {reason}", file=sys.stderr)
-            return 1
-    return 0
+    code = _print_reconcile(model, (1,) + tuple(shape[1:])) if args.reconcile else 0
+    if failed:
+        print(f"costmodel: strict: {failed}", file=sys.stderr)
+        return 1
+    return code
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
@@ -249,5 +267,8 @@ def _print_reconcile(model, shape) -> int:
             continue
         frame = peer.table.astype(object).fillna("-")
         print_frame(frame, f"{name} ({peer.unit}): gaps by op kind and convention")
-    bad = [n for n, p in result.peers.items() if p.unexplained not in (0, None)]
-    return 1 if bad else 0
+    bad = [f"{n} {p.unexplained:+,} {p.unit}" for n, p in result.peers.items() if p.unexplained not in (0, None)]
+    if bad:  # a failed check: one line, exit 1 (the same for `reconcile` and `analyze --reconcile`)
+        print(f"costmodel: reconcile: unexplained gap to {'; '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
