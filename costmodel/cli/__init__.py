@@ -28,6 +28,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "costmodel.cli.designs",
     "costmodel.cli.explore",
     "costmodel.cli.networks",
+    "costmodel.cli.analyze",
     "costmodel.cli.latency",
     "costmodel.cli.report",
     "costmodel.cli.papers",

@@ -220,14 +220,18 @@ class Spec:
         """Memory traffic in bytes: every op's input + output + weights, once."""
         return self.costs().mem_bytes
 
+    def op_rows(self) -> list[dict[str, Any]]:
+        """Per-op exact costs as plain dicts (op, kind, macs, elem, params, reads, writes, geometry),
+        every op kept: what ``op_table`` shows, without pandas (analyze() sums these per call)."""
+        fn = _op_evaluator(type(self), self.structure())
+        values = self.values()
+        return fn(*(values[nm] for nm in self.argument_names()))
+
     def op_table(self):
         """Per-op exact costs as a pandas DataFrame (zero-cost ops dropped)."""
         import pandas as pd
 
-        fn = _op_evaluator(type(self), self.structure())
-        values = self.values()
-        rows = fn(*(values[nm] for nm in self.argument_names()))
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(self.op_rows())
         keep = frame[["macs", "elem", "params", "reads", "writes"]].abs().sum(axis=1) > 0
         frame = frame[keep].reset_index(drop=True)
         frame["mem_bytes"] = self.dtype_bytes * (frame["reads"] + frame["writes"] + frame["params"])
