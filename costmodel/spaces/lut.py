@@ -91,15 +91,14 @@ def as_lut(lut: Any) -> LUT:
 
 
 def measure_lut(space: NetworkSpace, *, keys: Iterable[str] | None = None, min_run_time: float = 0.05,
-                threads: int = 1, progress: Callable[[int], Any] | None = None) -> LUT:
+                threads: int = 1, progress: Callable[[int], Any] | None = None, tables: Any = None) -> LUT:
     """Measure every distinct buildable block of ``space`` (or only ``keys``) with the latency
-    harness (``costmodel.measure``: median of blocked autorange, after warm-up)."""
+    harness (``costmodel.measure``: median of blocked autorange, after warm-up). ``tables``:
+    the space's cost tables when the caller has them (chunks of keys share one)."""
     import costmodel
     from ..networks.graph import Cursor, Seq, build
 
-    from .tables import tables_for
-
-    tables = tables_for(space, profile=None)  # cached: chunks of keys share one table
+    tables = tables if tables is not None else space.tables(profile=None)
     wanted = list(tables.makers) if keys is None else list(keys)
     out: dict[str, float] = {}
     device = None

@@ -223,5 +223,6 @@ def _lut_chunk(space: NetworkSpace, keys: list[str], min_run_time: float, thread
 
     from .lut import measure_lut
 
-    frame = measure_lut(space, keys=keys, min_run_time=min_run_time, threads=threads).frame()
+    tables = tables_for(space, None)  # cached per process: every chunk of keys shares it
+    frame = measure_lut(space, keys=keys, min_run_time=min_run_time, threads=threads, tables=tables).frame()
     return frame.assign(host=socket.gethostname())
