@@ -261,8 +261,8 @@ def _write_parquet(writer, path, plan: Plan, frame):
 
     if writer is None:
         writer = pq.ParquetWriter(os.fspath(path), _schema(plan, frame))
-    arrays = [_arrow_column(frame[f.name], f.type, pa) for f in writer.schema_arrow]
-    writer.write_table(pa.Table.from_arrays(arrays, schema=writer.schema_arrow))
+    arrays = [_arrow_column(frame[f.name], f.type, pa) for f in writer.schema]
+    writer.write_table(pa.Table.from_arrays(arrays, schema=writer.schema))
     return writer
 
 
