@@ -108,10 +108,15 @@ def _as_int(rng: Range, value: Any) -> Any:
     return int(value)
 
 
+def _is_numpy_bool(value: Any) -> bool:
+    """numpy.bool_ without importing numpy (numpy 2 names the type "bool", numpy 1 "bool_")."""
+    return type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+
+
 def _as_flag(rng: Range, value: Any) -> Any:
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_":  # numpy.bool_ without importing numpy
+    if _is_numpy_bool(value):
         return bool(value)
     if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
@@ -119,7 +124,7 @@ def _as_flag(rng: Range, value: Any) -> Any:
 
 
 def _as_real(rng: Range, value: Any) -> Any:
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or _is_numpy_bool(value):
         return _REJECT
     if isinstance(value, (fractions.Fraction, numbers.Integral)):
         return value if isinstance(value, fractions.Fraction) else int(value)

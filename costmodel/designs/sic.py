@@ -305,6 +305,17 @@ class _Layout(_NSpec):
     def derived(self) -> dict[str, int]:
         return {"c_nbr": math.prod(self.neighbourhood)}
 
+    def gathers(self) -> int:
+        """How many channel gathers build() makes (one table each)."""
+        return 1
+
+    def module_bytes(self) -> dict[str, int]:
+        """fp32 weights (4 x params) plus each gather's table: n rows of c = prod(neighbourhood)
+        channels, as Python lists (~72 bytes a row + ~80 an entry: pointer, int, flat copy) and
+        an int64 index buffer (8 an entry): n * (72 + 88 * c) bytes per gather, all driven by n."""
+        table = self.gathers() * self.n * (72 + 88 * math.prod(self.neighbourhood))  # type: ignore[attr-defined]
+        return {"n": 4 * self.params() + table}
+
     @classmethod
     def constraints(cls, p: SimpleNamespace) -> list[Constraint]:
         return [_layout_constraint(p), _odd_k(p)]
@@ -386,6 +397,9 @@ class SICSubdivided(_Layout, SIC):
 
     MACs = b*(n*k^2 + n*c)*h*w; params = b*(n*k^2 + n*c); adds as in SIC.
     """
+
+    def gathers(self) -> int:
+        return self.b  # one subdivided projection per stage
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:
