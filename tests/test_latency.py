@@ -308,3 +308,37 @@ def test_composition_scale_out_of_range_falls_back_to_per_op_cost():
     # 25 (.0217), 35 (.0153), 45 (.0116); half the total weight (.0989 / 2 = .0495) is reached
     # at the first 25 us: the weighted median is 25 us
     assert comp.per_op_s == pytest.approx(25e-6)
+
+
+# --- declared launch geometry (issue 13: no op-name regexes) -------------------------------------
+
+def test_sic_stage_ops_declare_b_launches_and_predict_as_b_single_launches():
+    from costmodel.core.registry import get_design
+    from costmodel.latency.predict import op_rows, predict_one, predict_op
+
+    spec = get_design("sic")()
+    rows = op_rows(spec)
+    # every sic stage op (dw, projection, its add) is b identical launches, declared by Op.repeated
+    assert {r["op"]: r["launches"] for r in rows} == {r["op"]: spec.b for r in rows}
+    prof = _profile()
+    dw = next(r for r in rows if r["op"].startswith("stage.dw"))
+    one = {**dw, **{c: dw[c] // spec.b for c in ("macs", "elem", "reads", "writes", "params", "mem_bytes")}}
+    # b launches cost b times one launch of 1/b of the costs
+    assert predict_op(dw, prof) == pytest.approx(spec.b * predict_one(one, prof))
+
+
+def test_launch_count_comes_from_the_declared_field_not_the_op_name():
+    from costmodel.latency.features import launches
+
+    row = {"op": "stage.dw (x b)", "kind": "conv", "macs": 100}
+    assert launches(row) == 1  # a name alone declares nothing
+    assert launches({**row, "op": "dw", "launches": 3}) == 3
+
+
+def test_vector_lanes_from_cpu_flags():
+    from costmodel.latency.features import vector_lanes
+
+    assert vector_lanes(["sse2", "avx", "avx2", "fma"]) == 8      # AVX2: 256 bits / 32 = 8 fp32 lanes
+    assert vector_lanes(["avx2", "avx512f", "avx512bw"]) == 16    # AVX-512: 512 / 32
+    assert vector_lanes(["fp", "asimd"]) == 4                     # ARM NEON: 128 / 32
+    assert vector_lanes([]) == 8                                  # unknown: the common AVX2 case

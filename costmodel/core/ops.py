@@ -48,11 +48,24 @@ class Op:
     reads: sp.Expr = sp.Integer(0)
     writes: sp.Expr = sp.Integer(0)
     geometry: dict[str, sp.Expr] = field(default_factory=dict)
+    launches: sp.Expr = sp.Integer(1)
+    """Identical kernel launches this row stands for (its costs are the sum over them): 1 for
+    one kernel; a design that runs the same kernel b times in a row (SIC's stages) declares b
+    with ``repeated``, so a latency model can time one launch and multiply."""
 
     def scaled(self, factor: sp.Expr, name: str | None = None) -> "Op":
-        """The same op ``factor`` times (e.g. present or absent through a 0/1 flag)."""
+        """The same op ``factor`` times (e.g. present or absent through a 0/1 flag); the launch
+        count is unchanged (a 0/1 flag removes or keeps the whole row)."""
         return Op(name or self.name, self.kind, self.macs * factor, self.elem * factor,
-                  self.params * factor, self.reads * factor, self.writes * factor, self.geometry)
+                  self.params * factor, self.reads * factor, self.writes * factor, self.geometry,
+                  self.launches)
+
+    def repeated(self, count: sp.Expr, name: str | None = None) -> "Op":
+        """``count`` identical launches of this op in one row: costs times ``count`` and
+        ``launches`` = count (each launch costs what this op costs)."""
+        return Op(name or self.name, self.kind, self.macs * count, self.elem * count,
+                  self.params * count, self.reads * count, self.writes * count, self.geometry,
+                  self.launches * count)
 
 
 def conv(name: str, cin, cout, kernel, h_in, w_in, stride_=1, groups_=1, bias_=0,

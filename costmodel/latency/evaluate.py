@@ -219,7 +219,7 @@ DEFAULT_RESOLUTIONS = (64, 112)
 def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list[tuple[str, Any]]:
     """(label, Network) of every built-in network and every swap of a swappable network (each
     swappable design into its 3x3 convs), at two resolutions each."""
-    from ..networks import SWAPPABLE, network, network_names, swap
+    from ..networks import network, network_names, swap, swappable
     from ..networks.swaps import SWAP_TARGETS
 
     table = {**NETWORK_RESOLUTIONS, **(resolutions or {})}
@@ -228,7 +228,7 @@ def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list
         for res in table.get(name, DEFAULT_RESOLUTIONS):
             out.append((f"{name} @{res}", network(name, resolution=res)))
             if name in SWAP_TARGETS:
-                for design in SWAPPABLE:
+                for design in swappable():
                     try:
                         out.append((f"{name}[3x3->{design}] @{res}", swap(name, conv3x3=design, resolution=res)))
                     except ValueError:  # a design whose constraints this network breaks

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .features import L2_BYTES_DEFAULT, conv_features, kernel_mean, neighbour_x
+from .features import L2_BYTES_DEFAULT, conv_features, cpu_flags, kernel_mean, neighbour_x, vector_lanes
 
 SCHEMA = 1
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
@@ -234,19 +234,9 @@ def _corrupt(source: str, why: str) -> ProfileError:
                         f"run `costmodel calibrate` to rebuild it")
 
 
-FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "cache_bytes", "cpus", "torch_version", "threads", "clock")
+FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "vector_lanes", "cache_bytes", "cpus", "torch_version",
+                    "threads", "batch", "clock")
 """What must match for a profile to describe this machine (``machine_fingerprint``)."""
-
-
-def _cpu_flags() -> list[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):
-                    return sorted(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return []
 
 
 def _cache_sizes() -> dict[str, str]:
@@ -275,7 +265,7 @@ def machine_fingerprint(device: str, threads: int, clock: str) -> dict[str, Any]
 
     from .measure import device_name
 
-    flags = _cpu_flags()
+    flags = cpu_flags()
     return {"cpu_model": device_name(device), "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
             "vector_flags": [f for f in flags if f.startswith(("avx", "amx", "sse4", "fma", "neon", "sve"))],
             "cache_bytes": _cache_sizes(), "cpus": os.cpu_count(), "torch_version": torch.__version__,
