@@ -42,13 +42,13 @@ def op_row(op, batch: int = 1) -> dict[str, Any]:
     return row
 
 
-def linear_case(rng: random.Random):
+def linear_case(rng: random.Random, batch: int = 1):
     import torch
 
     from ..core import ops
 
     fin, fout = rng.choice((16, 64, 128, 256, 512, 960, 1280)), rng.choice((4, 16, 64, 256, 1000, 1280))
-    return torch.nn.Linear(fin, fout), torch.randn(1, fin), op_row(ops.linear("train", fin, fout))
+    return torch.nn.Linear(fin, fout), torch.randn(batch, fin), op_row(ops.linear("train", fin, fout), batch)
 
 
 def stream_case(kind: str, c: int, h: int):
@@ -97,10 +97,11 @@ def stream_case(kind: str, c: int, h: int):
 
 
 
-def training_case(kind: str, spec: dict[str, Any]):
-    """(module, inputs, op row) of one training item."""
+def training_case(kind: str, spec: dict[str, Any], batch: int = 1):
+    """(module, inputs, op row) of one training item, its batch times ``batch`` for a profile of
+    that batch (convs and linear layers; an elementwise op's line is in bytes, whatever the batch)."""
     if kind == "conv":
-        return conv_case(spec)
+        return conv_case({**spec, "batch": spec["batch"] * batch})
     if kind == "linear":
-        return linear_case(random.Random(spec["seed"]))
+        return linear_case(random.Random(spec["seed"]), batch)
     return stream_case(spec["kind"], spec["c"], spec["h"])
