@@ -23,12 +23,12 @@ import numpy as np
 
 from .cases import training_case
 from .features import l2_bytes, latency_class
-from .fit import fit_composition, fit_curves
+from .fit import fit_composition, fit_curves, residual_model
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
-from .protocol import measure_interleaved
-from .sampler import item_key, sample_specs, training_plan
+from .protocol import TARGET_S, measure_interleaved
+from .sampler import adaptive_items, item_key, sample_specs, training_plan
 
 
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
@@ -111,6 +111,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         if sweep_csv:
             frame.to_csv(sweep_csv, index=False)
         curves = fit_curves(frame, profile)
+        meta["residual_models"] = {k: residual_model(c) for k, c in sorted(curves.items())}
         meta["train_points"] = int(len(frame))
         meta["train_keys"] = sorted(set(frame["key"]))
         meta["anchors"] = pick_anchors(frame)
@@ -164,25 +165,51 @@ def _measure_chunks(items: list, build, profile: Profile, budget_s: float, sampl
     return out
 
 
+ADAPTIVE_SHARE = 0.3
+"""Share of the training-sweep budget spent adaptively (``sampler.adaptive_items``), after a
+first fit on the rest: where the curves' cross-validated error is largest."""
+
+
 def training_sweep(profile: Profile, budget_s: float = 35.0, seed: int = 0, samples: int = SWEEP_SAMPLES,
-                   show_progress: bool = True):
+                   show_progress: bool = True, adaptive: float = ADAPTIVE_SHARE):
     """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
-    seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates)."""
+    seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates).
+
+    Adaptive sampling: the plan gets ``1 - adaptive`` of the budget; then the curves are fitted
+    and the rest of the budget goes to extra convs of the keys with the largest cross-validated
+    error (``sampler.adaptive_items``, one item per ~10 ms of budget left)."""
     import pandas as pd
 
     # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget
     scale = max(1.0, budget_s / 30.0)
     plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
                          linear=int(8 * scale), per_design=int(3 * scale))
-    rows = []
+    start = time.perf_counter()
+
     def build(item):
         return training_case(*item, batch=profile.batch)
 
-    for (kind, spec), (_, _, row), est in _measure_chunks(plan, build, profile,
-                                                         budget_s, samples, "training sweep", show_progress):
-        row.update(key=item_key(kind, spec), measured_s=est.seconds, spread=est.spread, item=(kind, spec),
-                   cls=latency_class(row))
-        rows.append(row)
+    def rows_of(found) -> list[dict[str, Any]]:
+        out = []
+        for (kind, spec), (_, _, row), est in found:
+            row.update(key=item_key(kind, spec), measured_s=est.seconds, spread=est.spread, item=(kind, spec),
+                       cls=latency_class(row))
+            out.append(row)
+        return out
+
+    rows = rows_of(_measure_chunks(plan, build, profile, budget_s * (1 - adaptive), samples,
+                                   "training sweep", show_progress))
+    left = budget_s - (time.perf_counter() - start)
+    if adaptive > 0 and left > 1.0 and rows:
+        errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
+                  if getattr(c, "cv_median_abs_pct", None) is not None}
+        # about samples bursts of TARGET_S (plus warm-up) per item: as many as the time left allows
+        extra = adaptive_items(errors, count=int(left / (1.5 * samples * TARGET_S)), seed=seed,
+                               device=profile.device)
+        seen = {r["key"] for r in rows}
+        extra = [it for it in extra if item_key(*it) not in seen]
+        rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, left, samples,
+                                                                         "adaptive sweep", show_progress))]
     return pd.DataFrame(rows)
 
 

@@ -10,23 +10,30 @@ from collections.abc import Callable
 from typing import Any
 
 
-def conv_case(g: dict[str, Any]):
-    """(module, input, op row) of one training conv (or transposed conv)."""
-    import torch
-
+def conv_row(g: dict[str, Any]) -> dict[str, Any]:
+    """The op row of one training conv (or transposed conv) geometry, without building it."""
     from ..core import ops
 
     if g["transpose"]:
         op = ops.conv_transpose("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"])
-        module = torch.nn.ConvTranspose2d(g["cin"], g["cout"], g["k"], g["stride"], groups=g["groups"],
-                                          bias=False)
     else:
         same = (g["pad"], g["pad_w"]) == (g["k"] // 2, g["kw"] // 2)  # "same" padding per side
         op = ops.conv("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"],
                       padding=None if same else g["pad"], kernel_w=g["kw"])
+    return op_row(op, g["batch"])
+
+
+def conv_case(g: dict[str, Any]):
+    """(module, input, op row) of one training conv (or transposed conv)."""
+    import torch
+
+    if g["transpose"]:
+        module = torch.nn.ConvTranspose2d(g["cin"], g["cout"], g["k"], g["stride"], groups=g["groups"],
+                                          bias=False)
+    else:
         module = torch.nn.Conv2d(g["cin"], g["cout"], (g["k"], g["kw"]), g["stride"],
                                  (g["pad"], g["pad_w"]), groups=g["groups"], bias=False)
-    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), op_row(op, g["batch"])
+    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), conv_row(g)
 
 
 

@@ -197,6 +197,16 @@ def neighbour_x(row: dict[str, Any], l2: int) -> list[float]:
     return [feats[f] for f in NEIGHBOUR_FEATURES]
 
 
+def regressor_x(row: dict[str, Any], l2: int) -> list[float]:
+    """Features of the per-kernel regressors: MAC ops, every ``CONV_FEATURES`` value; elementwise
+    ops, log2 of bytes, of elementwise ops and of the working set beyond L2."""
+    if not row["macs"]:
+        return [math.log2(max(1.0, row["mem_bytes"])), math.log2(1.0 + row["elem"]),
+                math.log2(max(1.0, row["mem_bytes"] / l2))]
+    feats = conv_features(row, l2)
+    return [feats[f] for f in CONV_FEATURES]
+
+
 def kernel_mean(x_train: np.ndarray, r_train: np.ndarray, x: np.ndarray, tau: float, w0: float,
                  leave_one_out: bool = False) -> np.ndarray:
     """Gaussian-weighted mean of the residuals near each x, shrunk to 0 by the prior weight w0."""

@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .features import L2_BYTES_DEFAULT, conv_features, cpu_flags, kernel_mean, neighbour_x, vector_lanes
+from .features import (L2_BYTES_DEFAULT, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
+                       vector_lanes)
 
 SCHEMA = 1
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
@@ -78,6 +79,52 @@ class Neighbours:
         return float(kernel_mean(np.array(self.x), np.array(self.r), at, self.tau, self.w0)[0])
 
 
+REGRESSORS = ("gradient_boosting", "random_forest")
+"""scikit-learn tree ensembles tried per curve key (nn-Meter's per-kernel predictors)."""
+
+
+@dataclass(frozen=True)
+class Regressor:
+    """A per-kernel residual regressor, kept where it beat the curve (and its neighbour
+    correction) in cross-validation: log(measured / curve) of the training ops at ``x``
+    (``features.regressor_x``) learnt by a scikit-learn tree ensemble ``kind`` with ``params``.
+    The file stores the training points, not a pickle: the model is refitted (deterministic
+    ``random_state``) on first use, in milliseconds."""
+
+    kind: str
+    params: dict[str, Any]
+    x: list[list[float]]
+    r: list[float]
+    cv_rms_curve: float = 0.0
+    cv_rms: float = 0.0
+
+    def model(self):
+        """The fitted scikit-learn model (cached per record)."""
+        key = id(self)
+        found = _MODELS.get(key)
+        if found is None or found[0] is not self:
+            found = (self, fit_tree(self.kind, self.params, np.array(self.x), np.array(self.r)))
+            _MODELS[key] = found
+        return found[1]
+
+    def correction(self, row: dict[str, Any], l2: int) -> float:
+        """log(measured / curve) predicted for ``row``."""
+        return float(self.model().predict(np.array([regressor_x(row, l2)]))[0])
+
+
+_MODELS: dict[int, tuple[Regressor, Any]] = {}
+
+
+def fit_tree(kind: str, params: dict[str, Any], x: np.ndarray, r: np.ndarray):
+    """A scikit-learn ``GradientBoostingRegressor`` or ``RandomForestRegressor`` fitted to (x, r)."""
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+
+    if kind not in REGRESSORS:
+        raise ValueError(f"regressor kind = {kind!r} is invalid: allowed is one of {', '.join(REGRESSORS)}")
+    cls = GradientBoostingRegressor if kind == "gradient_boosting" else RandomForestRegressor
+    return cls(random_state=0, **params).fit(x, r)
+
+
 @dataclass(frozen=True)
 class EfficiencyCurve:
     """t(op) = overhead_s + s_per_byte * mem_bytes + MACs / (peak * exp(const + sum_i b_i * feature_i));
@@ -91,6 +138,7 @@ class EfficiencyCurve:
     ridge: float | None = None
     cv_median_abs_pct: float | None = None
     neighbours: Neighbours | None = None
+    regressor: Regressor | None = None
     tag: ClassVar[str] = "efficiency"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -112,6 +160,7 @@ class StreamCurve:
     n: int = 0
     train_median_abs_pct: float = 0.0
     neighbours: Neighbours | None = None
+    regressor: Regressor | None = None
     tag: ClassVar[str] = "stream"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -163,11 +212,13 @@ def curve_from_dict(data: dict[str, Any]) -> Curve:
     values = _known(kind, data)
     if values.get("neighbours") is not None:
         values["neighbours"] = Neighbours(**_known(Neighbours, values["neighbours"]))
+    if values.get("regressor") is not None:
+        values["regressor"] = Regressor(**_known(Regressor, values["regressor"]))
     return kind(**values)
 
 
 def curve_to_dict(curve: Curve) -> dict[str, Any]:
-    """The JSON object of a curve record (with its ``model`` tag; no null neighbours)."""
+    """The JSON object of a curve record (with its ``model`` tag; no null neighbours or regressor)."""
     out = {"model": curve.tag, **asdict(curve)}
     return {k: v for k, v in out.items() if v is not None}
 
