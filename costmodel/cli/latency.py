@@ -276,6 +276,10 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
                           "median |error|": f"{s['median_abs_pct']:.1f}%", "worst |error|": f"{s['worst_abs_pct']:.0f}%"})
     print_frame(pd.DataFrame(lines), "Latency prediction on held-out configs (error = predicted / measured - 1)")
     if "err" in frame:
+        s = result.summary("err")
+        print(f"layers within ±10% (predicted vs measured, held-out configs): {100 * s['within_10']:.0f}% of "
+              f"{s['n']} (±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%")
+    if "err" in frame:
         ok = frame.dropna(subset=["err"]).assign(abs_err=lambda f: f["err"].abs())
         per = ok.groupby("design").agg(configs=("err", "size"),
                                        within_10=("abs_err", lambda a: f"{100 * (a <= 0.1).mean():.0f}%"),

@@ -373,6 +373,7 @@ def _op_evaluator(cls: type[Spec], structure: tuple) -> Callable:
             row.update({f: int(flat[i * width + j]) for j, f in enumerate(_OP_FIELDS)})
             row.update({g: int(geo[i * len(_GEOMETRY) + j]) for j, g in enumerate(_GEOMETRY)})
             row["launches"] = max(1, int(launch[i]))  # a row scaled to 0 is dropped anyway
+            row["kernel"] = op.kernel
             out.append(row)
         return out
 

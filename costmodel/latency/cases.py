@@ -39,7 +39,7 @@ def conv_case(g: dict[str, Any]):
 
 def op_row(op, batch: int = 1) -> dict[str, Any]:
     """A numeric op-table row from an Op built on integers."""
-    row = {"op": op.name, "kind": op.kind}
+    row = {"op": op.name, "kind": op.kind, "kernel": op.kernel}
     for f in ("macs", "elem", "reads", "writes"):
         row[f] = batch * int(getattr(op, f))
     row["params"] = int(op.params)
@@ -92,6 +92,12 @@ def stream_case(kind: str, c: int, h: int):
         # channel gather (index_select), as topological subdivisioning and DGC do
         "gather": (Fn(lambda a, i: torch.index_select(a, 1, i)), (x, torch.arange(2 * c) % c),
                    Op("t", "gather", reads=size, writes=2 * size)),
+        # element gather (torch.gather along the channel dim of an expanded bank), as DGC's filters
+        "gather_elements": (Fn(lambda a, i: torch.gather(a, 2, i)),
+                            (x.reshape(1, c, h * h)[:, None].expand(1, 4, c, h * h),
+                             (torch.arange(c // 2) * 2)[None, None, :, None].expand(1, 4, c // 2, h * h)),
+                            Op("t", "gather", elem=2 * size, reads=2 * size, writes=2 * size,
+                               kernel="gather_elements")),
         "shuffle": (Fn(lambda a: a.view(1, 4, c // 4, h, h).transpose(1, 2).contiguous()), (x,),
                     Op("t", "shuffle", reads=size, writes=size)),
         "pad": (Fn(lambda a: torch.nn.functional.pad(a, (0, 1, 0, 1))), (x,),

@@ -78,8 +78,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
 """The features of each MAC class's efficiency curve (all log2, see ``conv_features``)."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
-                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "shuffle",
-                "pad", "topk")
+                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
+                "shuffle", "pad", "topk")
 """Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
 
 POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
@@ -168,13 +168,14 @@ def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
 
 
 def latency_class(row: dict[str, Any]) -> str:
-    """conv -> its geometry class; conv_transpose -> dense; linear; else the op kind."""
+    """conv -> its geometry class; conv_transpose -> transpose; linear; else the op's declared
+    kernel (``Op.kernel``, e.g. "gather_elements") or its kind."""
     if row["kind"] == "conv":
         return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
                              int(row["k"]), int(row["k_w"]))
     if row["kind"] == "conv_transpose":
         return "transpose"
-    return str(row["kind"])
+    return str(row.get("kernel") or row["kind"])  # a declared kernel (Op.kernel) names its own curve
 
 
 def launches(row: dict[str, Any]) -> int:

@@ -136,8 +136,8 @@ def fit_neighbours(sub, curve: EfficiencyCurve | StreamCurve, peak: float, l2: i
 
 
 TREE_PARAMS: dict[str, dict[str, Any]] = {
-    "gradient_boosting": {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.05, "subsample": 0.8},
-    "random_forest": {"n_estimators": 100, "min_samples_leaf": 2, "max_features": 0.6},
+    "gradient_boosting": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.08, "subsample": 0.8},
+    "random_forest": {"n_estimators": 50, "min_samples_leaf": 2, "max_features": 0.6},
 }
 """Hyperparameters of the per-kernel regressors (small ensembles: tens to hundreds of points)."""
 
