@@ -7,8 +7,8 @@ more module call through the network's containers. The network-level composition
 
     t(network) = call + sum over layers i of ( scale * t_i + per_layer_s + s_per_weight_byte * w_i )
 
-(``t_i``: the layer predicted alone, ``w_i``: its weight bytes) is fitted by ``scipy.optimize.nnls``
-on the relative error of a few training networks (``training_networks``: widths, 1x1 swaps and a
+(``t_i``: the layer predicted alone, ``w_i``: its weight bytes) is fitted by bounded linear least
+squares (``scipy.optimize.lsq_linear``: scale in SCALE_BOUNDS, the others >= 0) on the relative error of a few training networks (``training_networks``: widths, 1x1 swaps and a
 resolution that ``evaluate.network_cases`` never uses), so the network evaluation stays held-out.
 ``group_cv`` scores the same fit by leave-one-family-out cross-validation over any set of networks.
 """
@@ -70,19 +70,27 @@ def design_matrix(tables: Sequence[Any]) -> np.ndarray:
     return np.stack([layer_terms(t).sum(axis=0) for t in tables])
 
 
+SCALE_BOUNDS = (0.7, 1.5)
+"""The range allowed for ``scale``: a layer in a network runs at most this much slower or faster
+than alone; outside it the layer curves are off, and the per-layer terms must not absorb that."""
+
+
 def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float,
                             names: Sequence[str] = ()) -> NetworkComposition | None:
-    """scale, per_layer_s, s_per_weight_byte >= 0 minimising the squared relative error of
-    ``call + x @ coef`` against ``measured`` (``scipy.optimize.nnls`` on the rows divided by the
-    measured time, columns scaled to unit norm). None with fewer than 3 networks."""
-    from scipy.optimize import nnls
+    """scale in SCALE_BOUNDS, per_layer_s >= 0 and s_per_weight_byte >= 0 minimising the squared
+    relative error of ``call + x @ coef`` against ``measured`` (``scipy.optimize.lsq_linear`` on
+    the rows divided by the measured time, columns scaled to unit norm). None with fewer than 3
+    networks."""
+    from scipy.optimize import lsq_linear
 
     if len(measured) < 3:
         return None
     target = measured - call_s
     a = x / measured[:, None]
     norms = np.where(np.linalg.norm(a, axis=0) > 0, np.linalg.norm(a, axis=0), 1.0)
-    scaled, _ = nnls(a / norms, target / measured)
+    lo = np.array([SCALE_BOUNDS[0], 0.0, 0.0]) * norms
+    hi = np.array([SCALE_BOUNDS[1], np.inf, np.inf]) * norms
+    scaled = lsq_linear(a / norms, target / measured, bounds=(lo, hi)).x
     coef = scaled / norms
     pred = call_s + x @ coef
     return NetworkComposition(scale=float(coef[0]), per_layer_s=float(coef[1]), s_per_weight_byte=float(coef[2]),

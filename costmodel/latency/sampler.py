@@ -204,10 +204,14 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
                for _ in range(per_stream_kind) for kind in STREAM_KINDS]
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
-    # spread the cheap items through the conv items
-    for i, item in enumerate(streams + lins):
+    # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
+    # needs 3 points even when a loaded machine cuts the sweep short); the rest are spread
+    # through the conv items
+    kinds = len(STREAM_KINDS)
+    lead, rest = streams[:3 * kinds] + lins[:3], streams[3 * kinds:] + lins[3:]
+    for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
-    return plan
+    return lead + plan
 
 
 
