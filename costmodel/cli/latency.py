@@ -111,7 +111,7 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
         model = _user_model(args.design)
     else:
         model, shape = args.design, None
-    profile = load_profile(given.profile, threads=given.threads) if given.predict else None
+    profile = load_profile(given.profile, threads=given.threads, batch=given.batch) if given.predict else None
     clock = given.clock or (profile.clock if profile is not None else "wall")  # compare like with like
     measured = measure_latency(model, shape, batch=given.batch, threads=given.threads, clock=clock,
                                samples=given.samples)
@@ -139,7 +139,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
     spec = spec_from_args(args.design, args.options)  # latency flags after the design: cli.main
     # the profile first: a missing or corrupt one stops the command before any timing
-    profile = load_profile(args.profile, device=args.device, threads=args.threads) if args.predict else None
+    profile = (load_profile(args.profile, device=args.device, threads=args.threads, batch=args.batch)
+               if args.predict else None)
     timing = measure_spec(spec, batch=args.batch, dtype=args.dtype, threads=args.threads,
                           device=args.device, min_run_time=args.min_run_time, clock=args.clock or "wall")
     row = timing.row()
@@ -161,10 +162,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..latency.profile import profile_path
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
-                        budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv)
-    path = profile.save(args.profile or profile_path(profile.device, profile.threads))
+                        budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv,
+                        batch=args.batch)
+    path = profile.save(args.profile or profile_path(profile.device, profile.threads, profile.batch))
     peaks = profile.peaks
-    print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, "
+    print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, batch {profile.batch}, "
           f"clock {profile.clock}, torch {profile.torch_version}")
     print(f"dense conv peak      {peaks.dense_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
     print(f"depthwise conv peak  {peaks.depthwise_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
@@ -177,6 +179,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if comp is not None:
         print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
               f"per op after the first ({comp.n} training designs)")
+    net = profile.network
+    if net is not None:
+        print(f"network composition: a layer in a network = {net.scale:.3f} x its time alone + "
+              f"{net.per_layer_s * 1e6:.2f} us + {net.s_per_weight_byte * 1e12:.2f} ps per weight byte "
+              f"({net.n} training networks, median |error| {net.train_median_abs_pct:.1f}% in-sample)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 
@@ -195,7 +202,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
     _check_designs(args.designs)  # before the profile is read: a typo is the error to show
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
-                          anchor=not args.no_anchor,
+                          anchor=not args.no_anchor, batch=args.batch,
                           min_run_time=args.min_run_time, designs_=args.designs or None)
     print_eval(result, worst=args.worst)
     record_table(result.frame, "every held-out config (measured and predicted)", main=True)  # --csv
@@ -244,6 +251,8 @@ def add_cli(sub) -> None:
                    help="auto (default): the clock whose measurements reproduce better on this machine now")
     p.add_argument("--budget", type=positive_real, default=30.0,
                    help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
+    p.add_argument("--batch", type=positive_int, default=1,
+                   help="batch of the training sweeps: each batch is a profile of its own (default 1)")
     _add_timing_flags(p, clock=False)
     p.set_defaults(func=cmd_calibrate, output_dests=("profile",))
 
@@ -261,6 +270,7 @@ def add_cli(sub) -> None:
     p.add_argument("--input-shape", default="1,3,224,224", help="input shape of file.py:function models")
     p.add_argument("--samples", type=positive_int, default=20, help="--networks: interleaved timed calls per network")
     p.add_argument("--worst", type=positive_int, default=10, help="how many worst configs to print")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch of the held-out configs (its own profile; default 1)")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_eval)
 
@@ -294,6 +304,10 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
                           "median |error|": f"{s['median_abs_pct']:.1f}%", "worst |error|": f"{s['worst_abs_pct']:.0f}%"})
     print_frame(pd.DataFrame(lines), "Latency prediction on held-out configs (error = predicted / measured - 1)")
     if "err" in frame:
+        s = result.summary("err")
+        print(f"layers within ±10% (predicted vs measured, held-out configs): {100 * s['within_10']:.0f}% of "
+              f"{s['n']} (±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%")
+    if "err" in frame:
         ok = frame.dropna(subset=["err"]).assign(abs_err=lambda f: f["err"].abs())
         per = ok.groupby("design").agg(configs=("err", "size"),
                                        within_10=("abs_err", lambda a: f"{100 * (a <= 0.1).mean():.0f}%"),
@@ -323,6 +337,7 @@ def print_network_eval(result: EvalResult) -> None:
                           "measured ms": (frame["measured_us"] / 1e3).round(3),
                           "predicted ms": (frame["predicted_us"] / 1e3).round(3),
                           "err %": (100 * frame["err"]).round(1),
+                          "CV err %": (100 * frame["cv_err"]).round(1),
                           "spread %": (100 * frame["spread"]).round(1)})
     print_frame(table, "Whole networks, batch 1: measured vs predicted latency (ms per call)")
     s = result.summary("err")
@@ -330,6 +345,10 @@ def print_network_eval(result: EvalResult) -> None:
     print(f"networks within ±10% (predicted vs measured): {100 * s['within_10']:.0f}% of {s['n']} "
           f"(±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%; Spearman rank "
           f"correlation predicted vs measured {cond['spearman']:.3f} (MACs vs measured {cond['spearman_macs']:.3f})")
+    c = result.summary("cv_err")
+    print(f"networks within ±10%, leave-one-family-out cross-validated network composition: "
+          f"{100 * c['within_10']:.0f}% of {c['n']} (±20%: {100 * c['within_20']:.0f}%), median |error| "
+          f"{c['median_abs_pct']:.1f}%; Spearman {cond['spearman_cv']:.3f}")
     print(reproducibility_line(frame["spread"]))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

@@ -392,17 +392,21 @@ def _op_evaluator(cls: type[Spec], structure: tuple) -> Callable:
     ops = _formulas(cls, structure).ops
     exprs = [sp.sympify(getattr(op, f)) for op in ops for f in _OP_FIELDS]
     exprs += [sp.sympify(op.geometry.get(g, 0)) for op in ops for g in _GEOMETRY]
+    exprs += [sp.sympify(op.launches) for op in ops]
     fn = _compile.compile_scalar(exprs, cls.argument_names())
     width = len(_OP_FIELDS)
 
     def rows(*args):
         flat = fn(*args)
         geo = flat[len(ops) * width:]
+        launch = geo[len(ops) * len(_GEOMETRY):]
         out = []
         for i, op in enumerate(ops):
             row = {"op": op.name, "kind": op.kind}
             row.update({f: int(flat[i * width + j]) for j, f in enumerate(_OP_FIELDS)})
             row.update({g: int(geo[i * len(_GEOMETRY) + j]) for j, g in enumerate(_GEOMETRY)})
+            row["launches"] = max(1, int(launch[i]))  # a row scaled to 0 is dropped anyway
+            row["kernel"] = op.kernel
             out.append(row)
         return out
 

@@ -192,14 +192,15 @@ def sic_ops(p: SimpleNamespace, projection: list[Op]) -> list[Op]:
     """b stages of [depthwise k x k, projection], plus the adds of the variant.
 
     Sequential: x <- x + P_i(DW_i(x)), b residual adds of n*h*w. Parallel: y = sum_i P_i(DW_i(x)),
-    b - 1 summation adds of n*h*w. The stage ops are scaled by b (one row each in op_table).
+    b - 1 summation adds of n*h*w. The stage ops are b identical launches each (one row each in
+    op_table, ``Op.repeated``: costs times b, ``launches`` = b).
     """
     dw = ops.conv("dw", p.n, p.n, p.k, p.h, p.w, 1, p.n, 0, padding=(p.k - 1) / 2)
-    stage = [op.scaled(p.b, f"stage.{op.name} (x b)") for op in [dw] + projection]
+    stage = [op.repeated(p.b, f"stage.{op.name} (x b)") for op in [dw] + projection]
     add = ops.elementwise("add", "add", p.n * p.h * p.w, inputs=2)
     if p.variant == "sequential":
-        return stage + [add.scaled(p.b, "residual_add (x b)")]
-    return stage + [add.scaled(p.b - 1, "sum_add (x b-1)")]
+        return stage + [add.repeated(p.b, "residual_add (x b)")]
+    return stage + [add.repeated(p.b - 1, "sum_add (x b-1)")]
 
 
 # --- torch modules (torch is imported only when a module is built) -------------------------------

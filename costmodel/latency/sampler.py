@@ -218,10 +218,14 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
                for _ in range(per_stream_kind) for kind in STREAM_KINDS]
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
-    # spread the cheap items through the conv items
-    for i, item in enumerate(streams + lins):
+    # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
+    # needs 3 points even when a loaded machine cuts the sweep short); the rest are spread
+    # through the conv items
+    kinds = len(STREAM_KINDS)
+    lead, rest = streams[:3 * kinds] + lins[:3], streams[3 * kinds:] + lins[3:]
+    for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
-    return plan
+    return lead + plan
 
 
 
@@ -229,3 +233,38 @@ def item_key(kind: str, spec: dict[str, Any]) -> str:
     """A stable text key of one training item (stored in the profile to keep eval disjoint)."""
     return kind + ":" + ",".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "seed")
 
+
+
+ADAPTIVE_FLOOR_PCT = 3.0
+"""A curve whose cross-validated median error is below this (%) gets no extra training ops."""
+
+
+def adaptive_items(errors: dict[str, float], count: int, seed: int = 0,
+                   device: str = "cpu") -> list[tuple[str, dict[str, Any]]]:
+    """``count`` extra training convs spent where the fitted curves are worst: each curve key
+    gets a share proportional to its cross-validated median error (% above ADAPTIVE_FLOOR_PCT,
+    ``errors``: key -> %), drawn from the key's conv class until the geometry lands on the key
+    (``features.curve_key``). Keys that are not conv curves get none."""
+    from .cases import conv_row
+    from .features import curve_key
+
+    weights = {k: e - ADAPTIVE_FLOOR_PCT for k, e in errors.items()
+               if e > ADAPTIVE_FLOOR_PCT and k.split("/")[0].replace("_mult", "") in CONV_CLASSES}
+    total = sum(weights.values())
+    if not weights or count < 1:
+        return []
+    rng = random.Random(f"adaptive{seed}")
+    per_key: list[list[tuple[str, dict[str, Any]]]] = []
+    for key, w in sorted(weights.items(), key=lambda kv: -kv[1]):
+        want, found = max(1, round(count * w / total)), []
+        cls = key.split("/")[0].replace("_mult", "")
+        for _ in range(40 * want):
+            if len(found) >= want:
+                break
+            item = {"cls": cls, **conv_item(rng, cls)}
+            if key == cls or curve_key(conv_row(item), device) == key:
+                found.append(("conv", item))
+        per_key.append(found)
+    # interleaved, so a sweep cut short by its budget still spreads over the keys
+    longest = max(len(f) for f in per_key)
+    return [f[i] for i in range(longest) for f in per_key if i < len(f)][:count]
