@@ -26,7 +26,8 @@ def build(ctx: Context) -> Section:
     rows, blocks = [], []
     for name in ctx.progress.track(ctx.designs, "Designs: formulas and costs"):
         try:
-            row, block = _design(get_design(name), RATIO_SECONDS / 8 if ctx.small else RATIO_SECONDS)
+            row, block = _design(get_design(name), RATIO_SECONDS / 8 if ctx.small else RATIO_SECONDS,
+                                 more=not ctx.small)
         except Exception as exc:  # a broken design is shown in red, never hidden
             sec.alerts.append(f"design {name}: formulas or costs failed: {type(exc).__name__}: {exc}")
             blocks.append(f'<div class="design" id="design-{esc(name)}"><h3>{esc(name)}</h3>'
@@ -46,7 +47,9 @@ def build(ctx: Context) -> Section:
     return sec
 
 
-def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]:
+def _design(cls: type, ratio_seconds: float = 4.0, more: bool = True) -> tuple[dict[str, Any], str]:
+    """(summary row, HTML block) of one design; ``more``: add the hyperparameter table, the
+    memory-traffic formula and the per-op table (left out of a --small report, to keep it small)."""
     spec = cls()
     f = cls.formulas(spec.structure())
     c = spec.costs()
@@ -75,16 +78,20 @@ def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]
     parts.append(formula_block("MACs", f.readable(f.macs_total), "multiply-accumulates per sample, conv + linear"))
     parts += [formula_block(str(short), full, "output size") for short, full in f.output_sizes().items()]
     parts.append(_ratio_html(spec, ref, row, ratio_seconds))
-    more = [f"<p><b>Hyperparameters</b></p>{table(_fields(cls))}",
+    extra = [f"<p><b>Hyperparameters</b></p>{table(_fields(cls))}",
             formula_block("bytes", f.readable(f.mem_bytes), "memory traffic per sample"),
             *(formula_block(key, f.readable(expr), "design-specific") for key, expr in f.extra.items()),
             f"<p><b>At the reference config</b> ({esc(spec.fields_text())}):</p>{table(_cost_rows(c))}"]
     try:
-        more.append(f"<p><b>Per-op costs (exact)</b></p>{table(spec.op_table())}")
+        extra.append(f"<p><b>Per-op costs (exact)</b></p>{table(spec.op_table())}")
     except Exception as exc:  # the per-op table is a convenience; say why it is missing
-        more.append(note(f"per-op table unavailable: {exc}"))
-    parts.append(details("Hyperparameters, memory-traffic formula, costs at the reference config, per-op table",
-                         "".join(more)))
+        extra.append(note(f"per-op table unavailable: {exc}"))
+    if more:
+        parts.append(details("Hyperparameters, memory-traffic formula, costs at the reference config, per-op table",
+                             "".join(extra)))
+    else:
+        parts.append(note("Hyperparameters, memory-traffic formula and per-op table: in the full report "
+                          "(without --small)."))
     parts.append("</details>")
     return row, "".join(parts)
 

@@ -87,7 +87,8 @@ def peers_agree(ctx: Context) -> Fact | None:
                      f"{len(rows)} validated configs")
     reasons = _peer_gaps(ctx.shared.get("reconciliations") or {})
     if reasons:
-        parts.append("peer totals differ from ours only by counting conventions: " + "; ".join(reasons))
+        parts.append("Peer totals differ from ours by counting conventions, each gap explained (mostly) by "
+                     + "; ".join(reasons))
     if not parts:
         return None
     anchor = "validation" if rows else "reconciliation"
@@ -95,20 +96,20 @@ def peers_agree(ctx: Context) -> Fact | None:
 
 
 def _peer_gaps(results: dict[str, Any]) -> list[str]:
-    """Per peer of the first reconciled network: its gap to ours and its largest convention."""
+    """Per peer of the first reconciled network: whether its gap is exactly explained, and by
+    which convention mostly (the largest category of its gap)."""
     out = []
     for label, result in list(results.items())[:1]:
         for peer, res in result.peers.items():
             if res.skipped or res.actual is None:
                 continue
-            gap = res.actual - res.ours
-            biggest = ""
             frame = res.table
+            why = ""
             if hasattr(frame, "columns") and {"gap", "convention"} <= set(frame.columns) and len(frame):
                 top = frame.assign(size=frame["gap"].abs()).sort_values("size", ascending=False).iloc[0]
-                biggest = f", mostly {top['convention']}"
-            exact = "exactly explained" if res.unexplained == 0 else f"{res.unexplained:,} unexplained"
-            out.append(f"{peer} on {label}: {gap:+,} {res.unit} ({exact}{biggest})")
+                why = f": {top['convention']}"
+            exact = "" if res.unexplained == 0 else f", {res.unexplained:,} {res.unit} UNEXPLAINED"
+            out.append(f"{peer} on {label}{exact}{why}")
     return out
 
 

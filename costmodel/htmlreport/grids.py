@@ -115,12 +115,13 @@ def io_fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     is the sum of four branch widths, so it has no single c_out to pin)."""
     from ..designs.conv import matched_conv
 
+    widths = [nm for nm, rng in cls.field_ranges().items() if rng.role == "channels"]
+    if len(widths) == 1:  # one width (SIC's n): channels in = channels out
+        return (widths[0],), (widths[0],)
     base = cls()
     ref = matched_conv(base)
     into, out = [], []
-    for nm, rng in cls.field_ranges().items():
-        if rng.role != "channels":
-            continue
+    for nm in widths:
         try:
             moved = matched_conv(base.replace(**{nm: 2 * getattr(base, nm)}))
         except ValueError:  # doubling breaks a constraint: the field is not a free width
@@ -134,10 +135,12 @@ def io_fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     return tuple(into), tuple(out)
 
 
-def family_values(cls: type, c: int, small: bool) -> dict[str, list] | None:
+def family_values(cls: type, c: int, small: bool, kernel: bool = True) -> dict[str, list] | None:
     """The design's grid pinned to the family c_in = c_out = c, k = 3 (its first kernel-role
-    field), stride 1, 56x56; its own hyperparameters keep their grid. None when the design has
-    no single input and output width (see ``io_fields``)."""
+    field; with ``kernel=False`` its default, for designs that take no 3x3, e.g. factorized
+    5x5 -> 2 x 3x3: the input and output shape stay the family's), stride 1, 56x56; its own
+    hyperparameters keep their grid. None when the design has no single input and output width
+    (see ``io_fields``)."""
     io = io_fields(cls)
     if io is None:
         return None
@@ -145,8 +148,11 @@ def family_values(cls: type, c: int, small: bool) -> dict[str, list] | None:
     for nm in io[0] + io[1]:
         values[nm] = [c]
     ranges = cls.field_ranges()
-    kernel = next((nm for nm, r in ranges.items() if r.role == "kernel"), None)
+    first = next((nm for nm, r in ranges.items() if r.role == "kernel"), None) if kernel else None
+    default_of = defaults(cls)
     for nm, rng in ranges.items():
-        if rng.role in ("stride", "spatial") or nm == kernel:
-            values[nm] = [FAMILY_SHAPE["kernel" if nm == kernel else rng.role]]
+        if rng.role in ("stride", "spatial") or nm == first:
+            values[nm] = [FAMILY_SHAPE["kernel" if nm == first else rng.role]]
+        elif rng.role == "kernel" and not kernel and nm == next(n for n, r in ranges.items() if r.role == "kernel"):
+            values[nm] = [default_of[nm]]
     return values

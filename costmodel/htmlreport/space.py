@@ -66,7 +66,7 @@ def build(ctx: Context) -> Section:
 def paragraph_html(families: dict[int, dict[str, Any]], left_out: list[str], how: str) -> str:
     cs = ", ".join(str(c) for c in families)
     text = (f"Each family pins every design to one input and output shape: c_in = c_out = c (c in {cs}), "
-            "a 3x3 kernel where the design has one, stride 1, 56x56 input; each design's own "
+            "a 3x3 kernel where the design takes one (else its default kernel), stride 1, 56x56 input; each design's own "
             "hyperparameters vary. The menu picks c. Black: the Pareto front of that family (no other point "
             "of the same shape has both fewer MACs and a smaller x). Exact costs, per sample, batch 1, fp32.")
     if left_out:
@@ -104,6 +104,8 @@ def family_frames(ctx: Context) -> tuple[dict[int, dict[str, Any]], list[str]]:
                     left_out.append(name)
                     continue
                 frame = evaluate(cls, values, FAMILY_POINTS[ctx.small])
+                if not len(frame):  # no valid 3x3 (factorized needs k >= 5): its default kernel
+                    frame = evaluate(cls, family_values(cls, c, ctx.small, kernel=False), FAMILY_POINTS[ctx.small])
             except Exception:  # reported by the whole-grid sweep of the same design
                 continue
             if len(frame):
