@@ -233,7 +233,7 @@ def test_unknown_design_is_a_clear_error(tmp_path):
 
     with pytest.raises(ValueError, match="design = 'nope' is unknown"):
         build(designs=["nope"])
-    with pytest.raises(ValueError, match="section = 'nope' is unknown: allowed are designs, "):
+    with pytest.raises(ValueError, match="section = 'nope' is unknown: allowed are findings, designs, "):
         build(designs=["conv"], sections=["nope"])
     assert main(["report", "--designs", "nope", "--out", str(tmp_path / "x.html")]) == 2
 

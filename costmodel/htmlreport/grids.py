@@ -19,7 +19,7 @@ only a few shapes, e.g. k | h)."""
 FIXED_ROLES = ("spatial", "bytes")
 """Roles held at the design's default: the spatial size is the reference's, fp32."""
 
-MAX_POINTS = {False: 150, True: 30}
+MAX_POINTS = {False: 150, True: 20}
 """Points per design (a seeded random sample of the grid when it is larger), full vs --small."""
 
 FAMILY_CHANNELS = {False: [32, 64, 128, 256], True: [64]}
@@ -28,7 +28,7 @@ FAMILY_CHANNELS = {False: [32, 64, 128, 256], True: [64]}
 FAMILY_SHAPE = {"kernel": 3, "stride": 1, "spatial": 56}
 """The rest of a family's shape: a 3x3 kernel (the conv the designs replace), stride 1, 56x56."""
 
-FAMILY_POINTS = {False: 60, True: 20}
+FAMILY_POINTS = {False: 60, True: 15}
 """Points per design and family."""
 
 

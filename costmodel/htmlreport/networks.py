@@ -44,7 +44,12 @@ def build(ctx: Context) -> Section:
                                            "of the network's total. Use the menu to switch the quantity.")
     _published(sec)
     sec.add("<h3>Layer by layer</h3>")
+    builtin = {label for label, _ in builtin_networks(ctx)}
+    if ctx.small:
+        sec.add(note("Small report: per-layer charts of the built-in networks only (the swaps are in the totals)."))
     for label, frame in tables.items():
+        if ctx.small and label not in builtin:
+            continue
         sec.add(f'<details class="fold" id="net-{esc(label)}"><summary>{esc(titles[label])} '
                 f'<span class="note">({esc(label)}, {len(frame)} layers)</span></summary>')
         sec.figure(layer_figure(label, frame), f"{label}: one bar per layer, coloured by design; "
