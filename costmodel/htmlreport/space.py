@@ -243,8 +243,9 @@ def design_figure(name: str, frame: Any, field: str | None):
     for value, sub in groups:
         data, tmpl = hover(name, sub)
         label = name if value is None else f"{field}={_value(plain(value))}"
+        marker = dict(size=7, opacity=0.8) | (dict(color=color(name)) if value is None else {})
         fig.add_trace(go.Scatter(x=list(sub["params"]), y=list(sub["macs"]), mode="markers", name=label,
-                                 marker=dict(size=7, opacity=0.8), customdata=data, hovertemplate=tmpl))
+                                 marker=marker, customdata=data, hovertemplate=tmpl))
     fx, fy = front(list(frame["params"]), list(frame["macs"]))
     fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", name="Pareto front (mixed shapes)",
                              line=dict(color=FRONT, width=2, shape="hv"),
