@@ -6,21 +6,19 @@ import math
 
 from ..core.registry import get_design
 from ..explore import parse_grid, pareto_front, sweep
-from .common import UsageError, print_frame
+from .common import CliParser, UsageError, add_grid_flags, print_frame
 
 
 def cmd_sweep(args) -> int:
     """``costmodel sweep DESIGN --field GRID ...``: grid or random sample -> CSV, with progress."""
     import argparse
-    import sys
     import time
 
 
     cls = get_design(args.design)
-    parser = argparse.ArgumentParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
+    parser = CliParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
     ranges = cls.field_ranges()
-    for name in ranges:  # one flag per spec field, named as in design_parser
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
+    add_grid_flags(parser, ranges)  # one flag per spec field, named as in design_parser
     _sweep_options(parser, argparse.SUPPRESS)  # also accepted after the design name
     try:
         values, unknown = parser.parse_known_args(args.options)
@@ -36,13 +34,12 @@ def cmd_sweep(args) -> int:
     grids = {nm: parse_grid(text, ranges[nm], "--" + nm.replace("_", "-"))
              for nm, text in given.items() if text is not None}
     total = args.sample if args.sample is not None else math.prod(len(g) for g in grids.values())
-    from tqdm import tqdm
+    from ..core.progress import progress_bar
 
     t0 = time.perf_counter()
-    with tqdm(total=total, unit="pt", unit_scale=True, file=sys.stderr, desc=f"sweep {args.design}",
-              disable=args.quiet) as bar:
+    with progress_bar(total, f"sweep {args.design}", not args.quiet) as advance:
         frame = sweep(args.design, sample=args.sample, seed=args.seed, valid_only=args.valid_only,
-                      progress=bar.update, **grids)
+                      progress=advance, **grids)
     elapsed = time.perf_counter() - t0
     n_valid = int(frame["valid"].sum())
     print(f"{len(frame):,} points of {args.design}, {n_valid:,} valid, in {elapsed:.3f} s "

@@ -172,7 +172,7 @@ class DGC(Spec):
     H: int = size(4, "heads (divides c_out)")
     zeta: float = fraction(0.5, "pruning ratio: each head drops floor(zeta*c_in) input channels",
                            lo=0.0, hi=1.0, hi_open=True)
-    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)", role="kernel")
+    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)", role="count")
     h: int = size(56, "input height", role="spatial")
     w: int = size(56, "input width", role="spatial")
 

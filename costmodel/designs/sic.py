@@ -92,11 +92,12 @@ def as_sizes(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(value)
     if isinstance(value, str):
-        parts = [t for t in value.replace("x", ",").replace("(", "").replace(")", "").split(",") if t.strip()]
-        try:
-            return tuple(int(t) for t in parts)
-        except ValueError:
+        parts = [t.strip() for t in value.strip().strip("()").replace("x", ",").split(",")]
+        if parts and parts[-1] == "" and len(parts) > 1:  # "8," is a one-axis tuple, as in Python
+            parts.pop()
+        if not all(t.isdigit() for t in parts):  # "8,,8", "x", "": refused by the range check
             return value
+        return tuple(int(t) for t in parts)
     return value
 
 
@@ -152,8 +153,8 @@ def _check_layout(spec: Spec) -> None:
     dims, nbr = spec.dims, spec.neighbourhood  # type: ignore[attr-defined]
     cls = type(spec).__name__
     if len(nbr) != len(dims):
-        raise ValueError(f"{cls}.neighbourhood = {nbr!r} is invalid: allowed is one size per axis of "
-                         f"dims = {dims!r} ({len(dims)} entries)")
+        raise ValueError(f"{cls}.neighbourhood = {nbr!r} (with {cls}.dims = {dims!r}) is invalid: allowed is "
+                         f"one size per axis of dims ({len(nbr)} != {len(dims)} entries)")
     for axis, (c, d) in enumerate(zip(nbr, dims)):
         if c > d:
             raise ValueError(f"{cls}.neighbourhood = {nbr!r} is invalid: allowed is c_i in [1, d_i] on "

@@ -213,8 +213,11 @@ class Profile:
         peaks = data["peaks"]
         for key in PEAK_KEYS:
             value = peaks.get(key) if isinstance(peaks, dict) else None
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise _corrupt(source, f"peaks.{key} = {value!r} is not a positive number")
+        for key in ("curves", "meta", "fingerprint"):  # objects, or later code fails far from here
+            if key in data and not isinstance(data[key], dict):
+                raise _corrupt(source, f"{key} = {str(data[key])[:40]!r} is not a JSON object")
         try:
             return cls(**_known(cls, data))
         except (KeyError, TypeError, ValueError) as exc:

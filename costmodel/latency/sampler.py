@@ -25,38 +25,50 @@ MAX_MACS = 300_000_000
 """Configs above this many MACs are redrawn, so the sweep stays a few minutes long."""
 
 
-def _is_channel(name: str) -> bool:
-    return name == "n" or (name.startswith("c") and name not in ("c_se",))
-
-
-def _draw_field(name: str, rng_: Any, default: Any, r: random.Random) -> Any:
-    """One random value of a field near its default (see the module docstring)."""
-    if name == "dtype_bytes":
-        return 4
-    if rng_.kind == "flag":
-        return r.random() < 0.5 if name in ("bias", "bn", "act") else default
-    if rng_.kind == "choice":
-        return default if r.random() < 0.5 else r.choice(rng_.options)
-    if rng_.kind == "real":
-        if r.random() < 0.5:
-            return default
-        lo, hi = rng_.lo, rng_.hi
-        grid = [lo + (hi - lo) * i / 8 for i in range(9)]
-        grid = [g for g in grid if rng_.accepts(g)]
-        return r.choice(grid) if grid else default
-    if default is dataclasses.MISSING or default is None:
-        return None
-    if name in ("h", "w"):
-        return r.choice(SPATIAL)
-    if name == "stride":
-        return r.choice((1, 1, 2))
-    if name == "k":
-        return r.choice((default, 3, 5)) if default > 1 else default
-    if _is_channel(name):
-        return max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4)
+def _draw_default(rng_: Any, default: Any, r: random.Random) -> Any:
+    """An integer field with no role of its own: mostly the default, else a neighbour of it."""
     if r.random() < 0.6:
         return default
     return max(int(rng_.lo or 1), r.choice((default * 2, default // 2, default + 1)))
+
+
+_DRAW_BY_ROLE = {
+    "bytes": lambda rng_, default, r: 4,
+    "tail": lambda rng_, default, r: r.random() < 0.5,  # bias / BN / act: either
+    "spatial": lambda rng_, default, r: r.choice(SPATIAL),
+    "stride": lambda rng_, default, r: r.choice((1, 1, 2)),
+    "kernel": lambda rng_, default, r: r.choice((default, 3, 5)) if default > 1 else default,
+    "channels": lambda rng_, default, r: max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4),
+}
+"""How a field is drawn, by its declared role (core.fields.ROLES), not its name."""
+
+
+def _draw_choice(rng_: Any, default: Any, r: random.Random) -> Any:
+    return default if r.random() < 0.5 else r.choice(rng_.options)
+
+
+def _draw_real(rng_: Any, default: Any, r: random.Random) -> Any:
+    """Half the time the default, else a point of a 9-point grid over the allowed interval."""
+    if r.random() < 0.5:
+        return default
+    lo, hi = rng_.lo, rng_.hi
+    grid = [g for g in (lo + (hi - lo) * i / 8 for i in range(9)) if rng_.accepts(g)]
+    return r.choice(grid) if grid else default
+
+
+def _draw_field(rng_: Any, default: Any, r: random.Random) -> Any:
+    """One random value of a field near its default (see the module docstring)."""
+    if rng_.role in _DRAW_BY_ROLE and (rng_.kind != "int" or default not in (dataclasses.MISSING, None)):
+        return _DRAW_BY_ROLE[rng_.role](rng_, default, r)
+    if rng_.kind == "flag":
+        return default  # structural switches (SE, padding...) keep their default
+    if rng_.kind == "choice":
+        return _draw_choice(rng_, default, r)
+    if rng_.kind == "real":
+        return _draw_real(rng_, default, r)
+    if default is dataclasses.MISSING or default is None:
+        return None
+    return _draw_default(rng_, default, r)
 
 
 def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
@@ -69,10 +81,12 @@ def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
     for _ in range(tries):
         if len(out) >= count:
             break
-        values = {nm: _draw_field(nm, rng_, defaults.get(nm), r) for nm, rng_ in cls.field_ranges().items()}
+        ranges = cls.field_ranges()
+        values = {nm: _draw_field(rng_, defaults.get(nm), r) for nm, rng_ in ranges.items()}
         values = {k: v for k, v in values.items() if v is not None}
-        if "h" in values and "w" in values:
-            values["w"] = values["h"]
+        square = [nm for nm in values if ranges[nm].role == "spatial"]
+        for nm in square[1:]:  # square inputs: every spatial field takes the first one's value
+            values[nm] = values[square[0]]
         try:
             spec = cls(**values)
             macs = spec.macs()
