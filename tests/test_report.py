@@ -171,18 +171,21 @@ def test_design_space_hover_shows_the_full_spec(small_report):
 # --- mismatches go to the top, in red ------------------------------------------------------------
 
 def test_a_mismatch_is_shown_in_red_at_the_top(monkeypatch):
+    import dataclasses
+
     import costmodel.htmlreport.validation as validation
 
-    real = validation._validate
+    real = validation.validate
 
-    def wrong(spec):
-        row = real(spec)
-        row.update(params_torch=row["params_analytic"] + 1, params_match=False, match=False)
-        return row
+    def wrong(spec, batch=1):  # the torch params count off by one
+        result = real(spec, batch=batch)
+        checks = tuple(dataclasses.replace(c, torch=c.analytic + 1) if c.quantity == "params" else c
+                       for c in result.checks)
+        return dataclasses.replace(result, checks=checks)
 
-    monkeypatch.setattr(validation, "_validate", wrong)
+    monkeypatch.setattr(validation, "validate", wrong)
     monkeypatch.setattr(validation, "network_specs", lambda ctx: None)
-    report = build(designs=["conv"], small=True)
+    report = build(designs=["conv"], small=True, sections=["findings", "validation"])
     assert any("MISMATCH: conv" in a for a in report.alerts)
     html = report.html
     top = html.index('class="alerts"')

@@ -129,7 +129,7 @@ def matched_conv(spec: Spec) -> Conv:
       k           <- the first field of role "kernel" (3 where the design has none, e.g. Inception,
                      or where it is even: a "same" conv needs an odd kernel);
       stride      <- the first field of role "stride" (else h / h_out);
-      bias, bn, act and dtype_bytes <- the spec's fields of the same name where it has them.
+      the conv's "tail" (bias, bn, act) and "bytes" fields <- the spec's where it has the same ones.
 
     MACs of the result = c_out * c_in * k^2 * h_out * w_out (e.g. Inception 3a at 28x28:
     256 * 192 * 9 * 28 * 28 = 346,816,512)."""
@@ -140,5 +140,8 @@ def matched_conv(spec: Spec) -> Conv:
     k = next((getattr(spec, nm) for nm, r in ranges.items() if r.role == "kernel"), 3)
     k = k if k % 2 else 3
     stride = next((getattr(spec, nm) for nm, r in ranges.items() if r.role == "stride"), max(1, h // h_out))
-    shared = {nm: getattr(spec, nm) for nm in ("bias", "bn", "act", "dtype_bytes") if nm in ranges}
+    # the conv's own tail (bias / BN / act) and dtype switches, where the design has the same ones
+    conv_ranges = Conv.field_ranges()
+    shared = {nm: getattr(spec, nm) for nm, r in conv_ranges.items()
+              if r.role in ("tail", "bytes") and nm in ranges and ranges[nm].role == r.role}
     return Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, **shared)
