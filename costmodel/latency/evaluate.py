@@ -157,20 +157,11 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
 # --- explained gaps -------------------------------------------------------------------------------
 
 def reference_conv(spec):
-    """The standard conv with the design's input, output channels, kernel and stride (one forward)."""
-    import torch
+    """The standard conv with the design's input, total output channels, kernel and stride
+    (``costmodel.designs.conv.matched_conv``: the one matched conv of the package)."""
+    from ..designs.conv import matched_conv
 
-    from ..designs.conv import Conv
-
-    module = spec.module()
-    x = spec.example_input(1)
-    with torch.inference_mode():
-        y = module(x)
-    c_in, h, w = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
-    c_out, h_out = int(y.shape[1]), int(y.shape[2])
-    stride = max(1, round(h / max(1, h_out)))
-    return Conv(c_in=c_in, c_out=c_out, k=int(getattr(spec, "k", 3)), stride=stride, h=h, w=w,
-                bn=bool(getattr(spec, "bn", False)), act=bool(getattr(spec, "act", False)))
+    return matched_conv(spec)
 
 
 def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: str | None = None,
