@@ -19,7 +19,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from .common import UsageError, print_frame
+from .common import UsageError, non_negative_int, print_frame
 
 
 def add_cli(sub) -> None:
@@ -33,7 +33,7 @@ def add_cli(sub) -> None:
     p.add_argument("--sample", type=int, default=None, metavar="N", help="evaluate N random candidates instead")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample")
     p.add_argument("--lut", default=None, help="a LUT file (costmodel lut) to use for latency")
-    p.add_argument("--measure", type=int, default=0, metavar="K", help="measure the latency of K front points")
+    p.add_argument("--measure", type=non_negative_int, default=0, metavar="K", help="measure the latency of K front points")
     p.add_argument("--out", default=None, help="write the rows to this .csv (or .parquet) file")
     p.add_argument("--chunk", type=int, default=None, metavar="ROWS",
                    help="--sample to .parquet: candidates per chunk (default 2^20)")
