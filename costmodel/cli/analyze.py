@@ -186,7 +186,7 @@ def _write_outputs(result, args: argparse.Namespace) -> None:
     if args.csv:
         import pandas as pd
 
-        frame = result.table.assign(section="layer")
+        frame = result.table.astype(object).assign(section="layer")  # exact ints, not floats
         totals = pd.DataFrame([{"section": "total", "path": r["quantity"], "value": r["value"]}
                                for r in _totals_rows(result)])
         pd.concat([frame, totals], ignore_index=True).to_csv(args.csv, index=False)
