@@ -118,9 +118,11 @@ def _first(inputs):
 
 def check_shape(input_shape) -> tuple[int, ...]:
     """``input_shape`` as a tuple of positive ints ("1,3,224,224" and "1x3x224x224" accepted)."""
-    if isinstance(input_shape, str):
-        input_shape = [int(v) for v in input_shape.replace("x", ",").split(",") if v.strip()]
-    shape = tuple(int(v) for v in input_shape)
+    try:
+        parts = input_shape.replace("x", ",").split(",") if isinstance(input_shape, str) else input_shape
+        shape = tuple(int(v) for v in parts if not isinstance(v, str) or v.strip())
+    except (TypeError, ValueError):
+        shape = ()
     if not shape or any(v < 1 for v in shape):
         raise ValueError(f"input_shape = {input_shape!r} is invalid: allowed is a tuple of positive "
                          "integers, batch first, e.g. (1, 3, 224, 224)")

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from ..core.registry import get_design
-from ..explore import parse_grid, pareto_front, sweep
-from .common import UsageError, print_frame
+from ..explore import check_writable, parse_grid, pareto_front, sweep, write_sweep
+from ..explore.grid import axis_length
+from .common import CliParser, UsageError, add_grid_flags, print_frame
 
 
 def cmd_sweep(args) -> int:
     """``costmodel sweep DESIGN --field GRID ...``: grid or random sample -> CSV, with progress."""
     import argparse
-    import sys
     import time
 
 
     cls = get_design(args.design)
-    parser = argparse.ArgumentParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
+    parser = CliParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
     ranges = cls.field_ranges()
-    for name in ranges:  # one flag per spec field, named as in design_parser
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
+    add_grid_flags(parser, ranges)  # one flag per spec field, named as in design_parser
     _sweep_options(parser, argparse.SUPPRESS)  # also accepted after the design name
     try:
         values, unknown = parser.parse_known_args(args.options)
@@ -35,29 +35,46 @@ def cmd_sweep(args) -> int:
             setattr(args, option, given.pop(option))
     grids = {nm: parse_grid(text, ranges[nm], "--" + nm.replace("_", "-"))
              for nm, text in given.items() if text is not None}
-    total = args.sample if args.sample is not None else math.prod(len(g) for g in grids.values())
-    from tqdm import tqdm
+    if args.out:
+        check_writable(args.out)  # before any work: a bad path is one line, at once
+    points = math.prod(axis_length(g) for g in grids.values())
+    total = points if args.sample is None else min(args.sample, points)
+    objectives = [o.strip() for o in args.pareto.split(",")] if args.pareto else []
+    fronts: list = []  # with --out: each chunk's front (the front of the union is the union's front)
+    from ..core.progress import progress_bar
 
     t0 = time.perf_counter()
-    with tqdm(total=total, unit="pt", unit_scale=True, file=sys.stderr, desc=f"sweep {args.design}",
-              disable=args.quiet) as bar:
-        frame = sweep(args.design, sample=args.sample, seed=args.seed, valid_only=args.valid_only,
-                      progress=bar.update, **grids)
+    with progress_bar(total, f"sweep {args.design}", not args.quiet) as advance:
+        if args.out:  # streamed chunk by chunk: memory stays one chunk however large --sample is
+            summary = write_sweep(args.out, args.design, sample=args.sample, seed=args.seed,
+                                  valid_only=args.valid_only, progress=advance,
+                                  on_chunk=(lambda f: fronts.append(pareto_front(f, objectives))) if objectives else None,
+                                  **grids)
+            frame = None
+        else:
+            frame = sweep(args.design, sample=args.sample, seed=args.seed, valid_only=args.valid_only,
+                          progress=advance, **grids)
+            summary = {"rows": len(frame), "valid": int(frame["valid"].sum()), "invalid": frame.attrs["invalid"],
+                       "note": frame.attrs["note"]}
     elapsed = time.perf_counter() - t0
-    n_valid = int(frame["valid"].sum())
-    print(f"{len(frame):,} points of {args.design}, {n_valid:,} valid, in {elapsed:.3f} s "
-          f"({len(frame) / max(elapsed, 1e-9):,.0f} points/s)")
-    for text, count in frame.attrs["invalid"].items():
+    if summary["note"]:
+        print(f"costmodel: note: {summary['note']}", file=sys.stderr)
+    rows = summary["rows"]
+    print(f"{rows:,} points of {args.design}, {summary['valid']:,} valid, in {elapsed:.3f} s "
+          f"({rows / max(elapsed, 1e-9):,.0f} points/s)")
+    for text, count in summary["invalid"].items():
         print(f"  invalid ({count:,}): {text}")
     if args.out:
-        frame.to_csv(args.out, index=False)
         print(f"wrote {args.out}")
-    if args.pareto:
-        objectives = [o.strip() for o in args.pareto.split(",")]
-        front = pareto_front(frame, objectives)
-        print_frame(front.head(40).to_dict("records"), f"Pareto front on {', '.join(objectives)} "
-                                    f"({len(front):,} points, all minimized)")
-    elif not args.out:
+    if objectives:
+        import pandas as pd
+
+        source = frame if frame is not None else pd.concat(fronts, ignore_index=True) if fronts else None
+        front = pareto_front(source, objectives) if source is not None else None
+        if front is not None:
+            print_frame(front.head(40).to_dict("records"), f"Pareto front on {', '.join(objectives)} "
+                                        f"({len(front):,} points, all minimized)")
+    elif frame is not None:
         print_frame(frame.head(20).to_dict("records"), f"first rows of the sweep of {args.design}")
     return 0
 
@@ -86,7 +103,8 @@ def _sweep_options(p, suppress) -> None:
 
     p.add_argument("--sample", type=int, default=default(None), help="draw N random points instead of the grid")
     p.add_argument("--seed", type=int, default=default(0), help="random seed for --sample (default 0)")
-    p.add_argument("--out", default=default(None), help="write the sweep to this CSV file")
+    p.add_argument("--out", default=default(None),
+                   help="stream the sweep to this file, chunk by chunk: Parquet if it ends in .parquet, else CSV")
     p.add_argument("--pareto", default=default(None),
                    help="print the Pareto front on these columns, e.g. macs,params (all minimized)")
     p.add_argument("--valid-only", dest="valid_only", action="store_true", default=default(False),

@@ -29,6 +29,11 @@ from .symbols import sym
 
 # --- the base class ----------------------------------------------------------------------
 
+MODULE_BUDGET = 2 << 30
+"""Bytes ``Spec.module()`` lets ``build()`` allocate (``module_bytes()``, estimated before any
+allocation); a spec over it is refused with a ValueError naming the field that drives the size."""
+
+
 
 @dataclass(frozen=True, kw_only=True)
 class Spec:
@@ -62,6 +67,28 @@ class Spec:
     def dense_macs(self) -> int | None:
         """MACs of the dense conv a dynamic design prunes (None for a static design)."""
         return None
+
+    def module_bytes(self) -> dict[str, int]:
+        """Bytes ``build()`` allocates, by the field that drives them (checked by ``module()``
+        before building). Default: the fp32 weights, 4 x params, charged to the largest
+        channels field. A design that builds tables (index buffers...) adds them."""
+        return {self._largest_field("channels"): 4 * self.params()}
+
+    def _largest_field(self, role: str) -> str:
+        """The field of this role with the largest value (the first field if none has it)."""
+        ranges = _field_ranges(type(self))
+        named = [nm for nm, r in ranges.items() if r.role == role and r.kind == "int"]
+        return max(named, key=lambda nm: getattr(self, nm)) if named else next(iter(ranges))
+
+    def check_module_bytes(self, memory_budget: int = MODULE_BUDGET) -> None:
+        """ValueError naming the field when ``module_bytes()`` exceeds ``memory_budget``."""
+        need = self.module_bytes()
+        total = sum(need.values())
+        if total > memory_budget:
+            field = max(need, key=lambda nm: need[nm])
+            raise ValueError(f"{type(self).__name__}.{field} = {short_repr(getattr(self, field))} is invalid: its "
+                             f"module would allocate about {total / 2**20:,.0f} MiB, more than the module "
+                             f"budget of {memory_budget / 2**20:,.0f} MiB; allowed is a smaller {field}")
 
     def query_rows(self) -> list[dict[str, Any]]:
         """Extra quantity/value/unit rows ``costmodel query`` prints for this design."""
@@ -237,8 +264,10 @@ class Spec:
         frame["mem_bytes"] = self.dtype_bytes * (frame["reads"] + frame["writes"] + frame["params"])
         return frame
 
-    def module(self):
-        """The real torch module, in eval mode, tagged with this spec."""
+    def module(self, memory_budget: int = MODULE_BUDGET):
+        """The real torch module, in eval mode, tagged with this spec. Refused (ValueError
+        naming the field) before anything is built when ``module_bytes()`` exceeds the budget."""
+        self.check_module_bytes(memory_budget)
         mod = self.build()
         mod.eval()
         mod.costmodel_spec = self
@@ -363,17 +392,21 @@ def _op_evaluator(cls: type[Spec], structure: tuple) -> Callable:
     ops = _formulas(cls, structure).ops
     exprs = [sp.sympify(getattr(op, f)) for op in ops for f in _OP_FIELDS]
     exprs += [sp.sympify(op.geometry.get(g, 0)) for op in ops for g in _GEOMETRY]
+    exprs += [sp.sympify(op.launches) for op in ops]
     fn = _compile.compile_scalar(exprs, cls.argument_names())
     width = len(_OP_FIELDS)
 
     def rows(*args):
         flat = fn(*args)
         geo = flat[len(ops) * width:]
+        launch = geo[len(ops) * len(_GEOMETRY):]
         out = []
         for i, op in enumerate(ops):
             row = {"op": op.name, "kind": op.kind}
             row.update({f: int(flat[i * width + j]) for j, f in enumerate(_OP_FIELDS)})
             row.update({g: int(geo[i * len(_GEOMETRY) + j]) for j, g in enumerate(_GEOMETRY)})
+            row["launches"] = max(1, int(launch[i]))  # a row scaled to 0 is dropped anyway
+            row["kernel"] = op.kernel
             out.append(row)
         return out
 

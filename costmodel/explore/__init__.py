@@ -13,7 +13,7 @@ One job per module:
 from .grid import accepts_array, parse_grid
 from .pareto import front_mask, pareto_front
 from .stack import stack_costs
-from .sweeps import CHUNK, MAX_POINTS, MEMORY_BUDGET, iter_sweep, sweep, write_sweep
+from .sweeps import CHUNK, MAX_POINTS, MEMORY_BUDGET, check_writable, iter_sweep, sweep, write_sweep
 
-__all__ = ["sweep", "iter_sweep", "write_sweep", "pareto_front", "front_mask", "stack_costs", "parse_grid",
+__all__ = ["sweep", "iter_sweep", "write_sweep", "check_writable", "pareto_front", "front_mask", "stack_costs", "parse_grid",
            "accepts_array", "CHUNK", "MAX_POINTS", "MEMORY_BUDGET"]

@@ -3,8 +3,8 @@
 An axis keeps what the user gave (a ``range`` stays a range, a list or an array is used in
 place), so a grid over ``range(1, 10**9)`` costs nothing until rows are drawn. Rows are
 positions into the axes: a full grid enumerates them in row-major order (first field slowest),
-a sample draws each axis's position independently and uniformly (the product distribution
-is uniform over the grid) without building the grid.
+a sample takes the first n rows of a seeded pseudo-random permutation of the grid (``Shuffle``):
+distinct points, each uniformly placed, without building the grid or remembering what was drawn.
 
 Every value a row uses goes through its field's own ``Range.normalize`` (the function the
 spec constructor calls): numpy scalars become Python numbers, layouts are normalised, and a
@@ -191,27 +191,88 @@ class Axis:
 
 def grid_positions(sizes: list[int], start: int, stop: int) -> list[np.ndarray]:
     """Positions of rows start..stop-1 of the full grid (row-major, the first axis slowest)."""
-    rows = np.arange(start, stop, dtype=np.int64)
+    return split_rows(np.arange(start, stop, dtype=np.int64), sizes)
+
+
+def split_rows(rows: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Flat row numbers of the grid -> one position array per axis (row-major, first axis
+    slowest): position_i = (row // prod(sizes[i+1:])) % sizes[i]. Rows past int64 come as an
+    object array of Python ints; each axis's positions are int64 again where the axis fits."""
     out = []
     stride = math.prod(sizes)
     for s in sizes:
         stride //= s
-        out.append((rows // stride) % s if s > 1 else np.zeros(len(rows), np.int64))
+        pos = (rows // stride) % s if s > 1 else np.zeros(len(rows), np.int64)
+        out.append(pos.astype(np.int64) if pos.dtype == object and s <= INT64_MAX else pos)
     return out
 
 
-def sample_positions(sizes: list[int], n: int, gen: np.random.Generator) -> list[np.ndarray]:
-    """n uniform draws per axis (with replacement), without building the grid."""
-    out = []
-    for s in sizes:
-        if s <= INT64_MAX:
-            out.append(gen.integers(0, s, n))
-        else:  # an axis longer than int64 can count: draw Python ints
-            import random
+class Shuffle:
+    """A seeded pseudo-random permutation of ``range(total)``, evaluated pointwise in O(rows)
+    memory: the i-th sampled row is ``perm(i)``, so a sample never repeats a point and never
+    builds the grid or a set of drawn rows, however large either is.
 
-            r = random.Random(int(gen.integers(0, 2**62)))
-            out.append(np.array([r.randrange(s) for _ in range(n)], dtype=object))
-    return out
+    perm is a 4-round Feistel network on [0, 2**bits) (bits = the even bit length of total - 1,
+    so 2**bits < 4 * total), each round L, R = R, L ^ F(R): a bijection whatever F is, and
+    ``cycle walking`` (apply perm again while the value is >= total) restricts it to a bijection
+    of [0, total). F is the splitmix64 finaliser of R ^ key (numpy uint64, for totals up to
+    2**62), or BLAKE2b of (key, R) on Python ints for larger grids."""
+
+    ROUNDS = 4
+
+    def __init__(self, total: int, seed: int) -> None:
+        self.total = total
+        bits = max(2, (total - 1).bit_length())
+        self.half = (bits + 1) // 2
+        self.fast = 2 * self.half <= 62
+        rng = np.random.default_rng(seed)
+        self.keys = [int(k) for k in rng.integers(0, 2**63, self.ROUNDS, dtype=np.int64)]
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        """perm(start), ..., perm(stop - 1): int64 when total fits in 2**62, else Python ints."""
+        if self.fast:
+            x = np.arange(start, stop, dtype=np.uint64)
+            out = self._walk(x, self._numpy_rounds)
+            return out.astype(np.int64)
+        x = np.array([i for i in range(start, stop)], dtype=object)
+        return self._walk(x, self._python_rounds)
+
+    def _walk(self, x: np.ndarray, rounds) -> np.ndarray:
+        x = rounds(x)
+        out_of_range = np.flatnonzero(x >= self.total)
+        while len(out_of_range):  # cycle walking: each cycle returns into [0, total)
+            x[out_of_range] = rounds(x[out_of_range])
+            out_of_range = out_of_range[x[out_of_range] >= self.total]
+        return x
+
+    def _numpy_rounds(self, x: np.ndarray) -> np.ndarray:
+        half, mask = np.uint64(self.half), np.uint64((1 << self.half) - 1)
+        left, right = x >> half, x & mask
+        for key in self.keys:
+            left, right = right, left ^ (_splitmix(right ^ np.uint64(key)) & mask)
+        return (left << half) | right
+
+    def _python_rounds(self, x: np.ndarray) -> np.ndarray:
+        import hashlib
+
+        half, mask = self.half, (1 << self.half) - 1
+        size = (half + 7) // 8
+        out = np.empty(len(x), dtype=object)
+        for i, v in enumerate(x.tolist()):
+            left, right = v >> half, v & mask
+            for key in self.keys:
+                digest = hashlib.blake2b(right.to_bytes(size, "little"), digest_size=min(64, size + 8),
+                                         key=key.to_bytes(8, "little")).digest()
+                left, right = right, left ^ (int.from_bytes(digest, "little") & mask)
+            out[i] = (left << half) | right
+        return out
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser (uint64, wrapping multiplication): a well-mixed 64-bit hash."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 # --- Range.accepts on arrays -----------------------------------------------------------------

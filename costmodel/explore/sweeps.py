@@ -27,7 +27,7 @@ from ..core import spec as _spec
 from ..core.spec import Range, Spec
 from .evaluate import Chunk, Plan, evaluate_chunk
 from .frame import build_frame
-from .grid import Axis, Reasons, grid_positions, sample_positions
+from .grid import Axis, Reasons, Shuffle, grid_positions, split_rows
 
 MAX_POINTS = 20_000_000
 """A full grid larger than this raises (use ``sample=``)."""
@@ -50,6 +50,8 @@ class _Setup:
     n_rows: int
     sample: int | None
     seed: int
+    note: str = ""
+    """Set when ``sample`` asked for more points than the grid has (each point is drawn once)."""
 
 
 def _resolve(design: str | type[Spec] | Spec) -> tuple[type[Spec], dict[str, Any]]:
@@ -83,6 +85,7 @@ def _setup(design, sample, seed, max_points, grids) -> _Setup:
     missing = [nm for nm in ranges if nm not in grids and nm not in defaults]
     if missing:
         raise ValueError(f"{missing[0]} has no default in {cls.__name__}: give it a value or a grid")
+    note = ""
     reasons = Reasons()
     axes = [Axis(nm, rng, grids[nm] if nm in grids else defaults[nm], reasons) for nm, rng in ranges.items()]
     sizes = [a.size for a in axes]
@@ -90,21 +93,24 @@ def _setup(design, sample, seed, max_points, grids) -> _Setup:
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 0:
             raise ValueError(f"sample = {sample!r} is invalid: allowed is an integer >= 0")
-        n_rows = int(sample)
+        n_rows = min(int(sample), total)
+        if n_rows < sample:
+            note = (f"sample = {int(sample):,} is more than the {total:,} points of the grid: "
+                    f"each point drawn once ({total:,} rows)")
     elif total > max_points:
         raise ValueError(f"the grid has {total:,} points, more than max_points = {max_points:,}: "
                          f"allowed is a smaller grid, or sample=N random points")
     else:
         n_rows = total
-    return _Setup(Plan(cls, axes, reasons), sizes, n_rows, sample, seed)
+    return _Setup(Plan(cls, axes, reasons), sizes, n_rows, sample, seed, note)
 
 
 def _chunks(s: _Setup, progress: Callable[[int], Any] | None) -> Iterator[Chunk]:
-    gen = np.random.default_rng(s.seed)
+    shuffle = Shuffle(math.prod(s.sizes), s.seed) if s.sample is not None else None
     for start in range(0, s.n_rows, CHUNK):
         stop = min(s.n_rows, start + CHUNK)
-        if s.sample is not None:
-            positions = sample_positions(s.sizes, stop - start, gen)
+        if shuffle is not None:
+            positions = split_rows(shuffle(start, stop), s.sizes)
         else:
             positions = grid_positions(s.sizes, start, stop)
         chunk = evaluate_chunk(s.plan, positions)
@@ -133,8 +139,10 @@ def sweep(design: str | type[Spec] | Spec, sample: int | None = None, seed: int 
     ``grids`` maps field names to values: a scalar, a list, a ``range`` or an array (kept as
     given: a range is never expanded). Fields not given keep their defaults (or the values of
     ``design`` when it is a spec instance). With ``sample=N``, N points are drawn uniformly from
-    the grid (with replacement; reproducible with ``seed``) instead of enumerating it; the first
-    field varies slowest in a full grid.
+    the grid instead of enumerating it: distinct points (the first N rows of a seeded random
+    permutation of the grid, reproducible with ``seed``; no grid is built). N larger than the
+    grid draws every point once, and ``frame.attrs["note"]`` says so. The first field varies
+    slowest in a full grid.
 
     Every row says what the constructor says for that configuration: ``valid`` (bool) and
     ``reason`` (categorical; "" when valid, else "field: allowed ..." as the constructor words
@@ -160,7 +168,9 @@ def sweep(design: str | type[Spec] | Spec, sample: int | None = None, seed: int 
     chunks = list(_chunks(s, progress))
     if not chunks:  # still compile once, so that the empty frame has every cost column
         _note_default_names(s.plan)
-    return build_frame(s.plan, chunks, valid_only)
+    frame = build_frame(s.plan, chunks, valid_only)
+    frame.attrs["note"] = s.note
+    return frame
 
 
 def _note_default_names(plan: Plan) -> None:
@@ -177,7 +187,9 @@ def iter_sweep(design: str | type[Spec] | Spec, sample: int | None = None, seed:
     however large ``sample`` is. Each frame's ``attrs`` hold that chunk's counts."""
     s = _setup(design, sample, seed, max_points, grids)
     for chunk in _chunks(s, progress):
-        yield build_frame(s.plan, [chunk], valid_only)
+        frame = build_frame(s.plan, [chunk], valid_only)
+        frame.attrs["note"] = s.note
+        yield frame
 
 
 def check_writable(path: str | os.PathLike) -> None:
@@ -200,7 +212,7 @@ def write_sweep(path: str | os.PathLike, design: str | type[Spec] | Spec, sample
     """Stream a sweep to ``path``: Parquet when it ends in ``.parquet`` (pyarrow), else CSV.
     Memory stays one chunk. ``on_chunk(frame)`` sees each chunk (e.g. for a running Pareto
     front). Returns the summary: ``rows``, ``valid``, ``invalid`` (reason -> count),
-    ``exact_rows``.
+    ``exact_rows``, ``note`` (as ``sweep``'s).
 
     Parquet stores every cost column as decimal256(76, 0) (exact integers of any size a sweep
     can produce; <NA> on invalid rows), integer and flag fields as int64 / bool where the field's
@@ -211,6 +223,7 @@ def write_sweep(path: str | os.PathLike, design: str | type[Spec] | Spec, sample
     summary: dict[str, Any] = {"rows": 0, "valid": 0, "invalid": {}, "exact_rows": 0}
     writer = None
     s = _setup(design, sample, seed, max_points, grids)
+    summary["note"] = s.note
     try:
         for i, chunk in enumerate(_chunks(s, progress)):
             frame = build_frame(s.plan, [chunk], valid_only)
@@ -248,8 +261,8 @@ def _write_parquet(writer, path, plan: Plan, frame):
 
     if writer is None:
         writer = pq.ParquetWriter(os.fspath(path), _schema(plan, frame))
-    arrays = [_arrow_column(frame[f.name], f.type, pa) for f in writer.schema_arrow]
-    writer.write_table(pa.Table.from_arrays(arrays, schema=writer.schema_arrow))
+    arrays = [_arrow_column(frame[f.name], f.type, pa) for f in writer.schema]
+    writer.write_table(pa.Table.from_arrays(arrays, schema=writer.schema))
     return writer
 
 
