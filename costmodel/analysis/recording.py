@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..peers.fvcore import COUNTED as FVCORE_COUNTED
+from ..peers.fvcore import rule as fvcore_rule
 from ..peers.keys import mac_key
 
 
@@ -50,10 +50,10 @@ class Record:
         return int(self.macs or 0) + int(self.elem or 0)
 
     def fvcore_view(self) -> int:
-        """What fvcore should count for this record (MACs + the elementwise kinds it counts)."""
-        if not self.known or not (self.kind in FVCORE_COUNTED or self.info.get("fvcore_sees")):
+        """What fvcore should count for this record (its convention: ``peers.fvcore.rule``)."""
+        if not self.known:
             return 0
-        return self.count
+        return sum(value for _cat, value, _why in fvcore_rule(self))
 
 
 @dataclass

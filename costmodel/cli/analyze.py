@@ -186,10 +186,10 @@ def _write_outputs(result, args: argparse.Namespace) -> None:
     if args.csv:
         import pandas as pd
 
-        frame = result.table.assign(section="layer")
-        totals = pd.DataFrame([{"section": "total", "path": r["quantity"], "value": r["value"]}
-                               for r in _totals_rows(result)])
-        pd.concat([frame, totals], ignore_index=True).to_csv(args.csv, index=False)
+        layer = [{**{k: (None if _missing(v) else v) for k, v in row.items()}, "section": "layer"}
+                 for row in result.table.astype(object).to_dict("records")]
+        totals = [{"section": "total", "path": r["quantity"], "value": r["value"]} for r in _totals_rows(result)]
+        pd.DataFrame(layer + totals, dtype=object).to_csv(args.csv, index=False)  # exact ints, not floats
     if args.json:
         rows = [{k: (None if _missing(v) else v) for k, v in row.items()}
                 for row in result.table.astype(object).to_dict("records")]
