@@ -10,7 +10,11 @@ they describe a steady state, not the first call. Torch runs with one thread unl
      while ``costmodel.network`` is missing: a ResNet-50-shaped stack of plain conv specs),
   2. a sweep of 10^6 configurations of one design,
   3. a single-layer query through the Python API,
-  4. ``costmodel query`` from the shell (and whether torch/fvcore got imported).
+  4. ``costmodel query`` from the shell (and whether torch/fvcore got imported),
+  5. ``analyze()`` (no fvcore column) vs fvcore's own trace of the same module on three built-in
+     networks (issue 15: the analytic answer of any model must come faster than fvcore's).
+
+``--only 5`` runs the listed sections only (e.g. ``--only 1,5``).
 """
 
 from __future__ import annotations
@@ -208,12 +212,43 @@ def bench_cli(repeats: int) -> list[str]:
             f"fvcore imported: {flags[1]}"]
 
 
+# --- 5. analyze() vs fvcore ---------------------------------------------------------------------
+
+ANALYZE_NETWORKS = (("MobileNet v1", "mobilenet_v1"), ("GhostNet 1.0x", "ghostnet"), ("ResNet-50", "resnet50"))
+"""The three built-in networks analyze() is timed on (224 x 224, batch 1)."""
+
+
+def bench_analyze(repeats: int) -> list[str]:
+    """analyze(module, shape) (fvcore=False, the default) vs fvcore's FlopCountAnalysis on the
+    same module and input, each best of ``repeats`` after a warm-up; both run one forward pass."""
+    from costmodel.analysis import analyze
+    from costmodel.networks import network
+    from costmodel.peers import fvcore as fvcore_peer
+
+    lines = []
+    for label, name in ANALYZE_NETWORKS:
+        net = network(name)
+        module, x = net.module(), net.example_input()
+        shape = tuple(x.shape)
+        result = analyze(module, shape)
+        fv = fvcore_peer.analysis(module, (x,))
+        fv_macs = sum(v for k, v in fv.by_operator().items() if k in ("conv", "linear"))
+        t_an = best_time(lambda: analyze(module, shape), repeats)
+        t_fv = best_time(lambda: fvcore_peer.analysis(module, (x,)).by_operator(), repeats)
+        lines.append(f"{label} ({net.input_shape[1]}x{net.input_shape[2]}, batch 1): analyze() {fmt(t_an)} "
+                     f"vs fvcore trace {fmt(t_fv)} = {t_fv / t_an:.2f}x (target analyze faster: "
+                     f"{verdict(t_an < t_fv)}); MACs analyze {result.macs:,}, fvcore {fv_macs:,}, "
+                     f"unknown ops {result.totals['unknown']}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for the traced runs (default 1: on a shared 2-core box, "
                              "2 threads fighting other jobs make the tracers' times swing 5x)")
+    parser.add_argument("--only", default="", help="comma-separated section numbers to run (default: all)")
     args = parser.parse_args()
     repeats = 3 if args.quick else 9
     import torch
@@ -226,8 +261,12 @@ def main() -> None:
     sections = (("1. whole-network analytic cost vs tracing", bench_networks),
                 ("2. sweep rate", bench_sweep),
                 ("3. single-layer query latency (Python API)", bench_query),
-                ("4. CLI start-up", bench_cli))
+                ("4. CLI start-up", bench_cli),
+                ("5. analyze() vs fvcore's trace", bench_analyze))
+    only = {part.strip() for part in args.only.split(",") if part.strip()}
     for title, fn in sections:
+        if only and title.split(".")[0] not in only:
+            continue
         print(f"\n{title}")
         for line in fn(repeats):
             print("  " + line)

@@ -47,6 +47,18 @@ _EXPORTS: dict[str, str] = {
     "explained_gaps": "costmodel.latency.evaluate:explained_gaps",
     "predict_latency": "costmodel.latency.network:predict_latency",
     "measure_latency": "costmodel.latency.network:measure_latency",
+    # architecture explorer: network design spaces (cm.space("ghostnet").front(...))
+    "NetworkSpace": "costmodel.spaces:NetworkSpace",
+    "Stage": "costmodel.spaces:Stage",
+    "Choice": "costmodel.spaces:Choice",
+    "space": "costmodel.spaces:space",
+    "load_space": "costmodel.spaces:load_space",
+    "space_from_dict": "costmodel.spaces:space_from_dict",
+    "ghostnet_space": "costmodel.spaces:ghostnet_space",
+    "resnet50_space": "costmodel.spaces:resnet50_space",
+    "measure_lut": "costmodel.spaces.lut:measure_lut",
+    "load_lut": "costmodel.spaces.lut:load_lut",
+    "sample_to_parquet": "costmodel.spaces.stream:sample_to_parquet",
     # design classes (Conv, Ghost, ...) come from the registry: see __getattr__
     "ghost_vgg16_cifar": "costmodel.designs.ghost:ghost_vgg16_cifar",
     "sic_paper_table": "costmodel.papers:paper_table",

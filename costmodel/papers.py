@@ -47,11 +47,17 @@ def paper_table(n: int = 256, size_: int = 56, trace: bool = False):
 
 
 def _layout_text(spec: Spec) -> str:
-    parts = []
-    if hasattr(spec, "variant"):
-        parts.append(spec.variant)
-    if hasattr(spec, "dims"):
-        parts.append("x".join(map(str, spec.dims)) + " / " + "x".join(map(str, spec.neighbourhood)))
-    if getattr(spec, "pad", False):
-        parts.append("padded")
+    """The structural choices of a spec, read from its field declarations: layouts as ``8x8``
+    (``dims / neighbourhood``), choices by value, switched-on structural flags by name."""
+    parts, layouts = [], []
+    for name, rng in spec.field_ranges().items():
+        value = getattr(spec, name)
+        if rng.role == "layout":
+            layouts.append("x".join(map(str, value)))
+        elif rng.kind == "choice":
+            parts.append(str(value))
+        elif rng.kind == "flag" and rng.role == "option" and value:
+            parts.append(name)
+    if layouts:
+        parts.insert(1 if parts else 0, " / ".join(layouts))
     return ", ".join(parts) or "-"

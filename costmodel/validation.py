@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
@@ -11,34 +12,125 @@ from .core.registry import get_design
 from .core import Costs, Spec
 
 
-def validate(spec: Spec, batch: int = 1) -> dict[str, Any]:
-    """One row: analytic vs traced params and MACs (conv, linear, each fvcore elementwise kind).
+@dataclass(frozen=True)
+class Check:
+    """One quantity of a validation: our analytic count against the traced ones.
 
-    ``*_match`` flags are exact equality; ``match`` is all of them. MACs are per batch of
-    ``batch`` samples for the traced side, so the analytic side is multiplied by ``batch``.
+    ``fvcore``: fvcore's count (MACs for conv/linear, ops for its elementwise kinds; None for
+    params). ``torch``: ``sum(p.numel())`` for params, FlopCounterMode ÷ 2 for conv/linear MACs,
+    None where it does not count the quantity. ``match``: every count that exists is equal.
+    """
+
+    quantity: str
+    unit: str
+    analytic: int
+    fvcore: int | None
+    torch: int | None = None
+
+    @property
+    def match(self) -> bool:
+        return all(v == self.analytic for v in (self.fvcore, self.torch) if v is not None)
+
+
+@dataclass(frozen=True)
+class ValidationResult(Mapping):
+    """Analytic vs traced counts of one spec or network, one :class:`Check` per quantity.
+
+    Typed access: ``.match``, ``.checks``, ``.check("conv")``, ``.mismatches``. It is also a
+    read-only mapping of flat column names (``params_analytic``, ``conv_macs_fvcore``,
+    ``conv_match``, ``relu_fvcore``, ..., ``match``) generated from the checks, for tables.
+    """
+
+    design: str
+    spec: str
+    batch: int
+    checks: tuple[Check, ...]
+    fvcore_unsupported: tuple[str, ...] = ()
+
+    @property
+    def match(self) -> bool:
+        return all(c.match for c in self.checks)
+
+    @property
+    def mismatches(self) -> list[str]:
+        return [c.quantity for c in self.checks if not c.match]
+
+    @property
+    def elementwise(self) -> tuple[Check, ...]:
+        """The checks of fvcore's elementwise kinds (everything but params and MAC keys)."""
+        return tuple(c for c in self.checks if c.unit == "ops")
+
+    def check(self, quantity: str) -> Check:
+        for c in self.checks:
+            if c.quantity == quantity:
+                return c
+        raise KeyError(quantity)
+
+    def flat(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"design": self.design, "spec": self.spec, "batch": self.batch}
+        for c in self.checks:
+            prefix = f"{c.quantity}_macs" if c.unit == "MACs" else c.quantity
+            row[f"{prefix}_analytic"] = c.analytic
+            if c.fvcore is not None:
+                row[f"{prefix}_fvcore"] = c.fvcore
+            if c.torch is not None:
+                row[f"{prefix}_torch"] = c.torch
+            row[f"{c.quantity}_match"] = c.match
+        row["fvcore_unsupported"] = ", ".join(self.fvcore_unsupported)
+        row["match"] = self.match
+        return row
+
+    def __getitem__(self, key: str) -> Any:
+        return self.flat()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.flat())
+
+    def __len__(self) -> int:
+        return len(self.flat())
+
+
+MAC_KEYS = ("conv", "linear")
+"""The MAC keys both fvcore and FlopCounterMode count (conv and linear/matmul)."""
+
+
+def validate(target: Spec | Any, batch: int = 1) -> ValidationResult:
+    """Analytic vs traced params and MACs (conv, linear, each fvcore elementwise kind) of a
+    spec or a built-in network (``costmodel.networks.Network``).
+
+    Traced MACs are per batch of ``batch`` samples, so the analytic side is multiplied by
+    ``batch``; params are per model. Dynamic layers use what their module really executed.
     """
     from .peers.trace import trace
 
-    module = spec.module()
-    counts = trace(module, spec.example_input(batch))
-    analytic = executed_costs(spec, module, batch)
-    row: dict[str, Any] = {"design": spec.name, "spec": _spec_text(spec), "batch": batch}
-    row.update(params_analytic=analytic.params, params_torch=counts.params,
-               params_match=analytic.params == counts.params)
-    fv, fcm = counts.fvcore_macs, counts.fcm_macs
-    for key in ("conv", "linear"):
-        ours = analytic.macs_by_key.get(key, 0) * batch
-        row.update({f"{key}_macs_analytic": ours, f"{key}_macs_fvcore": fv.get(key, 0),
-                    f"{key}_macs_torch": fcm.get(key, 0),
-                    f"{key}_match": ours == fv.get(key, 0) == fcm.get(key, 0)})
-    ours_elem = {kd: v * batch for kd, v in analytic.fvcore_elementwise().items()}
-    theirs_elem = counts.fvcore_elementwise
-    for kind in sorted(set(ours_elem) | set(theirs_elem)):
-        row.update({f"{kind}_analytic": ours_elem.get(kind, 0), f"{kind}_fvcore": theirs_elem.get(kind, 0),
-                    f"{kind}_match": ours_elem.get(kind, 0) == theirs_elem.get(kind, 0)})
-    row["fvcore_unsupported"] = ", ".join(sorted(counts.fvcore_unsupported)) or ""
-    row["match"] = all(v for k, v in row.items() if k.endswith("_match"))
-    return row
+    if batch < 1:
+        raise ValueError(f"batch = {batch!r} is invalid: must be an integer >= 1")
+    module = target.module()
+    counts = trace(module, target.example_input(batch))
+    if isinstance(target, Spec):
+        analytic, label = executed_costs(target, module, batch), target.fields_text()
+    else:
+        analytic, label = _network_costs(target, module, batch), repr(target)
+    checks = [Check("params", "parameters", analytic.params, None, counts.params)]
+    for key in MAC_KEYS:
+        checks.append(Check(key, "MACs", analytic.macs_by_key.get(key, 0) * batch,
+                            counts.fvcore_macs.get(key, 0), counts.fcm_macs.get(key, 0)))
+    ours = {kind: v * batch for kind, v in analytic.fvcore_elementwise().items()}
+    theirs = counts.fvcore_elementwise
+    for kind in sorted(set(ours) | set(theirs)):
+        checks.append(Check(kind, "ops", ours.get(kind, 0), theirs.get(kind, 0)))
+    return ValidationResult(target.name, label, batch, tuple(checks),
+                            tuple(sorted(counts.fvcore_unsupported)))
+
+
+def _network_costs(net: Any, module: Any, batch: int) -> Costs:
+    """A network's analytic costs: the sum of its layers' (executed costs for dynamic layers)."""
+    total = Costs.zero()
+    for layer in net.layers:
+        spec = layer.spec
+        part = spec.executed_costs(module.get_submodule(layer.name), batch) if spec.dynamic else spec.costs()
+        total = total + part
+    return total
 
 
 def executed_costs(spec: Spec, module: Any, batch: int) -> Costs:
@@ -56,15 +148,11 @@ def executed_macs(spec: Spec) -> int:
     return executed_costs(spec, module, 1).macs
 
 
-def _spec_text(spec: Spec) -> str:
-    return ", ".join(f"{k}={v}" for k, v in spec.values().items() if k != "dtype_bytes")
-
-
 def compare(specs: Iterable[Spec], executed: bool = False):
     """A DataFrame of exact costs, one row per spec, every number labelled with its unit.
 
-    Designs with a ``dense_macs`` extra (dynamic ones: "MACs" is then the expected count) get a
-    "dense MACs" column; with ``executed``, dynamic designs (those defining ``executed_costs``)
+    Designs whose ``dense_macs()`` hook gives a count (dynamic ones: "MACs" is then the expected
+    count) get a "dense MACs" column; with ``executed``, dynamic designs (``Spec.dynamic``)
     also run their module on one sample and report "executed MACs" (this imports torch).
     """
     import pandas as pd
@@ -72,13 +160,14 @@ def compare(specs: Iterable[Spec], executed: bool = False):
     rows = []
     for spec in specs:
         c = spec.costs()
-        row = {"design": spec.name, "spec": _spec_text(spec), "params": c.params,
+        row = {"design": spec.name, "spec": spec.fields_text(), "params": c.params,
                "MACs": c.macs, "FLOPs": c.flops, "conv MACs": c.macs_by_key.get("conv", 0),
                "linear MACs": c.macs_by_key.get("linear", 0),
                "elementwise ops": sum(c.elementwise.values()), "mem bytes": c.mem_bytes}
-        if "dense_macs" in c.extra:
-            row["dense MACs"] = int(c.extra["dense_macs"])
-        if executed and hasattr(spec, "executed_costs"):
+        dense = spec.dense_macs()
+        if dense is not None:
+            row["dense MACs"] = dense
+        if executed and spec.dynamic:
             row["executed MACs"] = executed_macs(spec)
         rows.append(row)
     return pd.DataFrame(rows)

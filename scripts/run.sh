@@ -18,9 +18,9 @@ setup() {
     if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
         "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.13.0"
     fi
-    if ! "$VENV/bin/python" -c "import costmodel, fvcore, pytest, hypothesis, xdist" 2>/dev/null \
+    if ! "$VENV/bin/python" -c "import costmodel, fvcore, pytest, hypothesis, xdist, pyarrow, distributed" 2>/dev/null \
         || [ pyproject.toml -nt "$VENV/.costmodel-installed" ]; then
-        "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,peers]"
+        "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,peers,distributed]"
         touch "$VENV/.costmodel-installed"
     fi
 }

@@ -139,7 +139,7 @@ def test_recognised_design_uses_its_formulas():
     leaves = analyze(spec.module(), (2, 8, 6, 6), collapse_specs=False)
     assert list(leaves.table["kind"]) == ["conv", "batch_norm", "relu", "conv", "batch_norm", "relu", "concat"]
     # the module's own cat is recognised by its class name (GhostModule) as a Ghost module op
-    assert leaves.table.iloc[-1][["layer", "module"]].tolist() == ["Ghost module", "GhostModule.cat"]
+    assert leaves.table.iloc[-1][["layer", "module"]].tolist() == [Ghost.title, "GhostModule.cat"]
     assert leaves.macs == 7_488
 
 

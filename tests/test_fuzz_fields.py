@@ -5,6 +5,7 @@ exact, non-negative integer costs and a module that runs."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,10 @@ from costmodel.core.registry import designs
 from strategies import specs
 
 DESIGNS = sorted(designs())
+
+DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
+BAD_EXAMPLES = settings(max_examples=10_000) if DEEP else settings()
+"""The deep profile runs 10^4 bad values per design (issue 14); ci keeps the profile's default."""
 
 JUNK = st.one_of(st.none(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.just(object()))
 
@@ -33,11 +38,13 @@ def bad_values(rng) -> st.SearchStrategy:
         return st.one_of(JUNK, st.booleans(), st.just(math.nan), st.just(math.inf), st.just(-math.inf), outside)
     if rng.role == "layout":
         return st.one_of(st.none(), st.just(()), st.just((0,)), st.just((2, -1)), st.just((MAX_SIZE + 1,)),
-                         st.just((2.0, 2)), st.text(alphabet="abc", min_size=1, max_size=3))
+                         st.just((2.0, 2)), st.text(alphabet="abc", min_size=1, max_size=3),
+                         st.sampled_from(("8,,8", "x", ",", "8,x")))  # malformed layout text
     return st.one_of(JUNK.filter(lambda v: v not in rng.options), st.integers(10**6, 10**7))
 
 
 @pytest.mark.parametrize("design", DESIGNS)
+@BAD_EXAMPLES
 @given(data=st.data())
 def test_bad_field_values_are_value_errors_naming_the_field(design, data):
     cls = designs()[design]

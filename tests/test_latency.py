@@ -308,3 +308,97 @@ def test_composition_scale_out_of_range_falls_back_to_per_op_cost():
     # 25 (.0217), 35 (.0153), 45 (.0116); half the total weight (.0989 / 2 = .0495) is reached
     # at the first 25 us: the weighted median is 25 us
     assert comp.per_op_s == pytest.approx(25e-6)
+
+
+# --- declared launch geometry (issue 13: no op-name regexes) -------------------------------------
+
+def test_sic_stage_ops_declare_b_launches_and_predict_as_b_single_launches():
+    from costmodel.core.registry import get_design
+    from costmodel.latency.predict import op_rows, predict_one, predict_op
+
+    spec = get_design("sic")()
+    rows = op_rows(spec)
+    # every sic stage op (dw, projection, its add) is b identical launches, declared by Op.repeated
+    assert {r["op"]: r["launches"] for r in rows} == {r["op"]: spec.b for r in rows}
+    prof = _profile()
+    dw = next(r for r in rows if r["op"].startswith("stage.dw"))
+    one = {**dw, **{c: dw[c] // spec.b for c in ("macs", "elem", "reads", "writes", "params", "mem_bytes")}}
+    # b launches cost b times one launch of 1/b of the costs
+    assert predict_op(dw, prof) == pytest.approx(spec.b * predict_one(one, prof))
+
+
+def test_launch_count_comes_from_the_declared_field_not_the_op_name():
+    from costmodel.latency.features import launches
+
+    row = {"op": "stage.dw (x b)", "kind": "conv", "macs": 100}
+    assert launches(row) == 1  # a name alone declares nothing
+    assert launches({**row, "op": "dw", "launches": 3}) == 3
+
+
+def test_vector_lanes_from_cpu_flags():
+    from costmodel.latency.features import vector_lanes
+
+    assert vector_lanes(["sse2", "avx", "avx2", "fma"]) == 8      # AVX2: 256 bits / 32 = 8 fp32 lanes
+    assert vector_lanes(["avx2", "avx512f", "avx512bw"]) == 16    # AVX-512: 512 / 32
+    assert vector_lanes(["fp", "asimd"]) == 4                     # ARM NEON: 128 / 32
+    assert vector_lanes([]) == 8                                  # unknown: the common AVX2 case
+
+
+# --- adaptive sampling and per-kernel regressors -------------------------------------------------
+
+def test_adaptive_items_go_to_the_worst_keys_only():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import curve_key
+    from costmodel.latency.sampler import adaptive_items
+
+    # cross-validated median errors: the unblocked grouped conv curve 30%, the others below the
+    # 3% floor (or not conv curves at all) -> every extra item is an unblocked grouped conv
+    errors = {"group/onednn_unblocked": 30.0, "dense/onednn": 2.0, "batch_norm": 50.0}
+    items = adaptive_items(errors, count=6, seed=1)
+    assert len(items) == 6
+    assert {curve_key(conv_row(spec)) for _, spec in items} == {"group/onednn_unblocked"}
+    # two bad keys, 27% and 9% above the floor: shares 3:1 of 8 items = 6 and 2
+    items = adaptive_items({"group/onednn_unblocked": 30.0, "depthwise/onednn": 12.0}, count=8, seed=1)
+    keys = [curve_key(conv_row(spec)) for _, spec in items]
+    assert (keys.count("group/onednn_unblocked"), keys.count("depthwise/onednn")) == (6, 2)
+    assert adaptive_items({"dense/onednn": 1.0}, count=5) == []
+
+
+def _synthetic_sweep(n: int, law):
+    """n depthwise/onednn-like op rows with measured_s = law(row) (made-up numbers)."""
+    import random
+
+    import pandas as pd
+
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import curve_key
+    from costmodel.latency.sampler import conv_item
+
+    rng, rows = random.Random(5), []
+    while len(rows) < n:
+        row = conv_row({"cls": "depthwise", **conv_item(rng, "depthwise")})
+        if curve_key(row) == "depthwise/onednn":
+            rows.append({**row, "measured_s": law(row), "cls": "depthwise"})
+    return pd.DataFrame(rows)
+
+
+def test_regressor_is_kept_only_where_it_beats_the_curve_in_cross_validation():
+    import numpy as np
+
+    from costmodel.latency.fit import fit_regressor
+    from costmodel.latency.profile import EfficiencyCurve
+
+    curve = EfficiencyCurve(overhead_s=1e-6, s_per_byte=0.0, coef={"const": 0.0})
+    peak, l2 = 1e9, 2 ** 21
+    # measured = curve x 2 when the channel count is not a multiple of 16, else x 1: a step the
+    # smooth curve cannot follow but a tree can (rms log error without a regressor: ~0.6)
+    step = _synthetic_sweep(60, lambda r: curve.seconds(r, peak, l2) * (1 if r["c_in"] % 16 == 0 else 2))
+    r = np.log(step["measured_s"] / [curve.seconds(q, peak, l2) for q in step.to_dict("records")])
+    reg = fit_regressor(step, curve, peak, l2, float(np.sqrt(np.mean(r ** 2))))
+    assert reg is not None and reg.kind in ("gradient_boosting", "random_forest")
+    assert reg.cv_rms < 0.9 * reg.cv_rms_curve
+    row = step.iloc[0].to_dict()
+    assert math.exp(reg.correction(row, l2)) == pytest.approx(1 if row["c_in"] % 16 == 0 else 2, rel=0.2)
+    # measured = the curve exactly: nothing to learn, no regressor is kept
+    exact = _synthetic_sweep(60, lambda r: curve.seconds(r, peak, l2))
+    assert fit_regressor(exact, curve, peak, l2, 0.0) is None

@@ -52,3 +52,33 @@ def test_fingerprint_round_trips_and_corrupt_profile_names_calibrate(tmp_path):
     bad.write_text(broken)
     with pytest.raises(ProfileError, match="run `costmodel calibrate`"):
         load_profile(bad)
+
+
+def test_fingerprint_records_vector_lanes_and_batch():
+    from costmodel.latency.features import cpu_flags, vector_lanes
+
+    fp = machine_fingerprint("cpu", 1, "wall", batch=8)
+    assert fp["batch"] == 8
+    assert fp["vector_lanes"] == vector_lanes(cpu_flags()) and fp["vector_lanes"] in (4, 8, 16)
+
+
+def test_threads_and_batch_are_profile_keys_of_their_own(tmp_path, monkeypatch):
+    from costmodel.latency.profile import profile_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    one, eight, all_cores = profile_path("cpu", 1), profile_path("cpu", 1, 8), profile_path("cpu", 2)
+    assert one.name.endswith("-t1.json") and eight.name.endswith("-t1-b8.json") and all_cores.name.endswith("-t2.json")
+    # no batch-8 profile yet: the batch-1 one is used, with a one-line warning naming the fix
+    _profile(fingerprint=machine_fingerprint("cpu", 1, "wall")).save(one)
+    with pytest.warns(UserWarning, match=r"costmodel calibrate --batch 8") as seen:
+        assert load_profile(device="cpu", batch=8).batch == 1
+    assert "\n" not in str(seen[0].message)
+    # once calibrated at batch 8, that profile is the one loaded
+    _profile(batch=8, fingerprint=machine_fingerprint("cpu", 1, "wall", batch=8)).save(eight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_profile(device="cpu", batch=8).batch == 8
+    # a mismatched batch in the fingerprint warns like any other mismatch
+    _profile(fingerprint={**machine_fingerprint("cpu", 1, "wall"), "batch": 8}).save(tmp_path / "odd.json")
+    with pytest.warns(UserWarning, match=r"batch: 8 != 1"):
+        load_profile(tmp_path / "odd.json")

@@ -37,13 +37,16 @@ def test_every_registered_design_is_in_the_report(small_report):
     for name in designs():
         assert f'id="design-{name}"' in html, f"design {name} has no block in the Designs section"
     assert set(small_report.data["space_frames"]) == set(designs())  # every design has grid points
-    whole = small_report.section("space").figures[1]  # all designs, whole grids
-    assert {t.name for t in whole.data} == set(designs()) | {"Pareto front"}
+    for name in designs():  # each design's own grid, folded
+        assert f'<details class="fold" id="space-{name}">' in html
+    family = small_report.section("space").figures[0]  # all designs at c_in = c_out = 64, 3x3, 56x56
+    left_out = {"inception"}  # its output is the sum of four branch widths: no single c_out to pin
+    assert {t.name for t in family.data} == (set(designs()) - left_out) | {"Pareto front"}
 
 
 def test_no_mismatch_or_failure_in_the_small_report(small_report):
     assert small_report.alerts == [], "\n".join(small_report.alerts)
-    assert 'class="allok"' in small_report.html
+    assert 'class="alerts"' not in small_report.html
 
 
 def test_conv_reference_row_has_the_hand_worked_numbers(small_report):
@@ -82,11 +85,10 @@ def test_no_remote_script_or_stylesheet(small_report):
 
 
 def test_plotly_js_is_inlined_exactly_once(small_report):
-    from plotly.offline import get_plotlyjs
-
-    head = get_plotlyjs()[:200]
-    assert small_report.html.count(head) == 1
-    assert "</script" not in get_plotlyjs()  # so the bundle can sit in a plain <script> element
+    js = page.plotly_js()  # the vendored basic bundle, not plotly.py's full one
+    assert small_report.html.count(js[:200]) == 1 and js in small_report.html
+    assert "</script" not in js  # so the bundle can sit in a plain <script> element
+    assert small_report.html.count("var CM_TEMPLATE=") == 1  # the layout template, once per page
 
 
 def test_the_remote_source_check_can_fail():
@@ -157,27 +159,33 @@ def test_menus_and_sliders_address_every_trace(small_report):
 def test_design_space_hover_shows_the_full_spec(small_report):
     fig = small_report.section("space").figures[0]
     trace = next(t for t in fig.data if t.name == "group_conv")
-    spec_text = trace.customdata[0][0]
-    for field in ("c_in=", "c_out=", "k=", "stride=", "groups=", "h=", "w="):
-        assert field in spec_text
-    assert "%{customdata[0]}" in trace.hovertemplate
+    # the family pins c_in = c_out = 64, k = 3, stride 1, 56x56: written once in the template;
+    # groups varies, so it is a customdata column (columnar hover data: no text per point)
+    for field in ("c_in=64", "c_out=64", "k=3", "stride=1", "h=56", "w=56", "groups=%{customdata[0]}"):
+        assert field in trace.hovertemplate
+    assert len(trace.customdata[0]) == 4  # groups, params, MACs, bytes
+    # groups around the default 4: 4 // 2, 4, 4 + 1, 2 * 4, 4 * 4 = 2, 4, 5, 8, 16; --small keeps the first two
+    assert sorted({row[0] for row in trace.customdata}) == [2, 4]
 
 
 # --- mismatches go to the top, in red ------------------------------------------------------------
 
 def test_a_mismatch_is_shown_in_red_at_the_top(monkeypatch):
+    import dataclasses
+
     import costmodel.htmlreport.validation as validation
 
-    real = validation._validate
+    real = validation.validate
 
-    def wrong(spec):
-        row = real(spec)
-        row.update(params_torch=row["params_analytic"] + 1, params_match=False, match=False)
-        return row
+    def wrong(spec, batch=1):  # the torch params count off by one
+        result = real(spec, batch=batch)
+        checks = tuple(dataclasses.replace(c, torch=c.analytic + 1) if c.quantity == "params" else c
+                       for c in result.checks)
+        return dataclasses.replace(result, checks=checks)
 
-    monkeypatch.setattr(validation, "_validate", wrong)
+    monkeypatch.setattr(validation, "validate", wrong)
     monkeypatch.setattr(validation, "network_specs", lambda ctx: None)
-    report = build(designs=["conv"], small=True)
+    report = build(designs=["conv"], small=True, sections=["findings", "validation"])
     assert any("MISMATCH: conv" in a for a in report.alerts)
     html = report.html
     top = html.index('class="alerts"')
@@ -228,7 +236,7 @@ def test_unknown_design_is_a_clear_error(tmp_path):
 
     with pytest.raises(ValueError, match="design = 'nope' is unknown"):
         build(designs=["nope"])
-    with pytest.raises(ValueError, match="section = 'nope' is unknown: allowed are designs, "):
+    with pytest.raises(ValueError, match="section = 'nope' is unknown: allowed are findings, designs, "):
         build(designs=["conv"], sections=["nope"])
     assert main(["report", "--designs", "nope", "--out", str(tmp_path / "x.html")]) == 2
 
@@ -291,6 +299,18 @@ def test_report_renders_in_headless_chromium(small_report, report_file, tmp_path
     assert dom.count('class="point"') > 100  # scatter markers and bars really drawn
     assert "<math>" in dom  # MathML survives parsing
 
+    # the findings panel is the first section, and every link in it lands on an element of the page
+    sections = re.findall(r'<section id="([\w-]+)"', dom)
+    assert sections[0] == "findings", sections[:3]
+    panel = dom[dom.index('<section id="findings"'):]
+    panel = panel[:panel.index("</section>")]
+    links = re.findall(r'href="#([\w-]+)"', panel)
+    assert len(links) >= 4 and all(f'id="{a}"' in dom for a in links), links
+    # nothing of the build machine in the rendered text (scripts and styles stripped)
+    text = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)
+    root = str(Path(__file__).resolve().parents[1])
+    assert root not in text and str(Path.home()) + "/" not in text and "seed 0" not in text
+
     shot = tmp_path / "report.png"
     result = chromium(report_file.as_uri(), "--window-size=1400,4000", f"--screenshot={shot}")
     assert shot.exists(), result.stderr[-2000:]
@@ -300,6 +320,53 @@ def test_report_renders_in_headless_chromium(small_report, report_file, tmp_path
     if keep:
         Path(keep).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, keep)
+
+
+COLOUR_PROBE = """<script>
+setTimeout(function () {
+  var out = [];
+  document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+    out.push({id: gd.id, traces: (gd._fullData || []).map(function (t) {
+      var c = t.marker && t.marker.color;
+      return [t.name, typeof c === 'string' ? c : null, t.type];
+    })});
+  });
+  var pre = document.createElement('pre');
+  pre.id = 'cm-probe';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 3000);
+</script>"""
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_rendered_figures_give_each_design_its_own_colour(small_report, tmp_path):
+    import html as htmllib
+    import json
+
+    from costmodel.htmlreport.colors import glue_names
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(small_report.html.replace("</body>", COLOUR_PROBE + "</body>"), encoding="utf-8")
+    result = chromium(probe.as_uri(), "--dump-dom")
+    found = re.search(r'<pre id="cm-probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, result.stderr[-2000:]
+    figures = json.loads(htmllib.unescape(found.group(1)))
+    assert len(figures) == len(small_report.figures)
+    names = set(designs()) | set(glue_names())
+    everywhere: dict[str, str] = {}
+    multi = 0
+    for fig in figures:
+        assert fig["traces"], f"{fig['id']}: no traces drawn"
+        colours = {}
+        for name, colour, _ in fig["traces"]:
+            if name in names and colour:
+                assert colours.setdefault(name, colour) == colour, (fig["id"], name)
+                assert everywhere.setdefault(name, colour) == colour, f"{name} changes colour in {fig['id']}"
+        assert len(set(colours.values())) == len(colours), f"{fig['id']}: two designs share a colour: {colours}"
+        multi += len(colours) > 5
+    assert multi >= 3  # the check really saw figures with many designs
 
 
 def test_cm_validate_stays_callable_after_its_module_is_imported():
@@ -314,7 +381,7 @@ def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     import math
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no profile yet: the report calibrates one
-    report = build(designs=["conv", "depthwise"], latency=True, small=True, sections=WITHOUT_NETWORKS)
+    report = build(designs=["conv", "depthwise"], latency=True, small=True, sections=WITHOUT_NETWORKS + ["gaps"])
     assert report.alerts == [], report.alerts
     assert list(tmp_path.glob("costmodel/*.json")), "the calibrated profile is saved for next time"
     sec = report.section("latency")
@@ -328,9 +395,12 @@ def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     assert "ms" in fig.layout.xaxis.title.text and "ms" in fig.layout.yaxis.title.text
     band = fig.data[0]  # the ±10% band: y = 0.9x .. 1.1x
     assert band.y[0] == pytest.approx(0.9 * band.x[0]) and band.y[2] == pytest.approx(1.1 * band.x[2])
-    space = report.section("space").figures[0]
-    labels = [b.label for b in space.layout.updatemenus[0].buttons]
-    assert any("latency (ms)" in label for label in labels)
+    titles = [f.layout.xaxis.title.text for f in report.section("space").figures]
+    assert page.UNITS["latency_ms"] in titles and page.UNITS["latency_ms"].startswith("predicted latency")
+    gaps = {r["design"]: r for r in report.data["gap_rows"]}
+    # depthwise 64 ch 3x3 vs the matched 64 -> 64 3x3 conv: MACs ratio 1/c_out = 1/64
+    assert gaps["depthwise"]["MACs ratio"] == pytest.approx(1 / 64)
+    assert gaps["depthwise"]["measured latency ratio"] > 0 and gaps["conv"]["MACs ratio"] == 1
 
 
 def test_dgc_row_shows_dense_expected_and_executed_macs(small_report):

@@ -91,9 +91,11 @@ def test_bad_output_paths_are_refused_before_the_work(tmp_path, monkeypatch):
     check_writable(tmp_path / "fine.parquet")  # a free name in an existing folder
 
 
-@pytest.mark.parametrize("out, message", [(".", "it is a directory"), ("no/such/dir/x.csv", "does not exist")])
+@pytest.mark.parametrize("out, message", [(".", "it is a directory"), ("afile/x.csv", "is not a directory")])
 def test_cli_bad_out_is_one_line_exit_2(tmp_path, capsys, monkeypatch, out, message):
+    # the CLI creates missing parent folders (cli.main); a parent that is a file cannot be created
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
     monkeypatch.setattr(explore.sweeps, "_setup", lambda *a, **k: (_ for _ in ()).throw(AssertionError("work began")))
     code = main(["sweep", "conv", "--quiet", "--sample", "10", "--out", out])
     err = capsys.readouterr().err

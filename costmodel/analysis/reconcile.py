@@ -20,7 +20,7 @@ from typing import Any
 from ..peers import PEERS
 from ..peers import ptflops as ptflops_peer
 from ..peers.keys import CATEGORIES, category
-from .recording import Record
+from .recording import Record, untouched
 from .run import analyze
 from .table import Analysis
 
@@ -114,8 +114,9 @@ def reconcile(model, input_shape, peers: tuple[str, ...] | None = None) -> Recon
         gaps = _gaps(records, rule)
         if name == "ptflops":
             gaps += [(cat, 0, value, why) for cat, value, why in map(ptflops_peer.functional, analysis.watched)]
-        model.eval()
-        actual, by_cat = runner(model, x)
+        with untouched(model):  # thop adds buffers, ptflops attributes; both change modes
+            model.eval()
+            actual, by_cat = runner(model, x)
         result.peers[name] = _peer_result(name, unit, gaps, actual, by_cat, total)
     return result
 

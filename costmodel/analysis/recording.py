@@ -254,3 +254,57 @@ def _watcher(recorder: Recorder, original: Any, label: str):
         recorder.watched.append(note)
         return result
     return call
+
+
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",
+              "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called", "_backward_hooks",
+              "_backward_pre_hooks", "_state_dict_hooks", "_state_dict_pre_hooks",
+              "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks")
+"""Per-module hook dicts of ``nn.Module`` (a counter that registers hooks adds keys to these)."""
+
+GLOBAL_HOOKS = ("_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+                "_global_backward_pre_hooks", "_global_forward_hooks_always_called",
+                "_global_forward_hooks_with_kwargs", "_global_module_registration_hooks",
+                "_global_parameter_registration_hooks", "_global_buffer_registration_hooks")
+"""torch.nn.modules.module's global hook dicts (``register_module_forward_hook`` and kin)."""
+
+
+@contextlib.contextmanager
+def untouched(model):
+    """Run the body, then give ``model`` back as it came in: every module's training flag, and
+    no key added to its ``__dict__`` (attributes), ``_buffers``, ``_parameters``, ``_modules`` or
+    hook dicts, nor to torch's global hook dicts. The counters we run (ours, thop's buffers,
+    ptflops' attributes and methods) may add such things; whatever they add is removed here.
+    Values the user's own forward changes (a BN's running stats in train mode) are not ours to
+    undo: analyze() runs in eval mode under no_grad so that nothing like that happens."""
+    import torch.nn.modules.module as module_globals
+
+    before = [(m, m.training, _owned_keys(m)) for m in model.modules()]
+    global_keys = {name: set(getattr(module_globals, name, {})) for name in GLOBAL_HOOKS}
+    try:
+        yield
+    finally:
+        for mod, training, owned in before:
+            state = vars(mod)
+            for name, keys in owned.items():
+                table = state if name == "__dict__" else state.get(name)
+                if table is None or len(table) == len(keys) and all(k in keys for k in table):
+                    continue
+                for key in [k for k in table if k not in keys]:
+                    if isinstance(table, set):
+                        table.discard(key)
+                    else:
+                        del table[key]
+            mod.training = training
+        for name, keys in global_keys.items():
+            table = getattr(module_globals, name, None)
+            for key in [k for k in (table or {}) if k not in keys]:
+                del table[key]
+
+
+def _owned_keys(mod) -> dict[str, set]:
+    """The keys of a module's attribute, parameter, buffer, child and hook dicts (what a counter
+    may add to; ``__dict__`` stands for the attributes)."""
+    state = vars(mod)
+    names = ("__dict__", "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set") + HOOK_DICTS
+    return {name: set(state if name == "__dict__" else state.get(name) or ()) for name in names}

@@ -289,9 +289,12 @@ def _f_interpolate(call, ins, outs) -> Cost | None:
 def _attention_costs(rows: int, s: int, e: int, ev: int, masked: bool, fvcore_sees: bool = False) -> list[Cost]:
     """Attention core: QK^T (rows x S x E MACs) and AV (rows x S x Ev), rows = batch x heads x L;
     then per score (rows x S): 1 scale + 1 softmax (+ 1 mask add) elementwise ops.
-    ``fvcore_sees``: fvcore's trace counts these two products (MHA's bmm path), not SDPA."""
+    ``fvcore_sees``: fvcore's trace counts the products (MHA's explicit path runs bmm, which
+    fvcore handles; a mask makes QK^T a baddbmm, which it does not; SDPA it never sees)."""
     scores = rows * s
-    return [Cost("attention", "attention", macs=scores * (e + ev), info={"scores": scores, "fvcore_sees": fvcore_sees}),
+    return [Cost("attention", "attention QK^T", macs=scores * e,
+                 info={"scores": scores, "fvcore_sees": fvcore_sees and not masked}),
+            Cost("attention", "attention AV", macs=scores * ev, info={"fvcore_sees": fvcore_sees}),
             Cost("softmax", "attention softmax", elem=scores * (2 + int(masked)))]
 
 
@@ -485,15 +488,25 @@ def function_record(path: str, func: Any, args: tuple, kwargs: dict, result: Any
 
 # --- design hints ------------------------------------------------------------------------------
 
-DESIGN_HINTS: tuple[tuple[str, str], ...] = (
-    ("squeezeexcit", "SE"), ("selayer", "SE"), ("semodule", "SE"), ("ghostbottleneck", "Ghost bottleneck"),
-    ("ghost", "Ghost module"), ("spconv", "SPConv"), ("bottleneck", "bottleneck"), ("residual", "residual"),
-    ("basicblock", "residual"), ("inception", "Inception"),
-)
-"""Lower-case class-name fragments of foreign modules -> the design their own ops belong to."""
+def design_hints() -> tuple[tuple[str, str], ...]:
+    """(lower-case class-name fragment, design title) from every registered design's declared
+    ``foreign_module_names`` hook (core/spec.py), longest fragment first so that the most specific
+    name wins ("ghostbottleneck" before a shorter fragment it contains). Adding a design adds its
+    hints here with no edit to this file."""
+    global _HINTS
+    if _HINTS is None:
+        from ..core.registry import designs
+
+        pairs = {(fragment.lower(), cls.title or cls.name) for cls in designs().values()
+                 for fragment in cls.foreign_module_names}
+        _HINTS = tuple(sorted(pairs, key=lambda p: (-len(p[0]), p)))
+    return _HINTS
+
+
+_HINTS: tuple[tuple[str, str], ...] | None = None
 
 
 def design_hint(class_name: str) -> str | None:
     """The design a non-leaf module's own ops belong to, recognised by its class name."""
     low = class_name.lower()
-    return next((label for fragment, label in DESIGN_HINTS if fragment in low), None)
+    return next((label for fragment, label in design_hints() if fragment in low), None)

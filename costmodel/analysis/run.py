@@ -11,12 +11,19 @@ from typing import Any
 
 from ..peers import fvcore as fvcore_peer
 from . import rules
-from .recording import Recorder, function_mode, watch as watch_attributes
+from .recording import Recorder, function_mode, untouched, watch as watch_attributes
 from .table import Analysis, assemble, rows
 
 
-class IncompleteAnalysis(ValueError):
-    """``strict=True``: some op has no rule, or fvcore's MACs differ in a way no rule explains."""
+class IncompleteAnalysis(Exception):
+    """``strict=True``: some op has no rule, or fvcore's MACs differ in a way no rule explains.
+
+    A failed check, not bad input (so not a ValueError: the CLI exits 1 for it, 2 for bad input).
+    ``result`` is the Analysis, complete except for what the one-line message names."""
+
+    def __init__(self, reason: str, result: "Analysis") -> None:
+        super().__init__(reason)
+        self.result = result
 
 
 def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = True,
@@ -31,8 +38,10 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     than the analysis itself); the analytic numbers never come from it. ``inputs`` (a tensor or
     a tuple of tensors) replaces the random input, e.g. for integer or several inputs; ``watch``
     lists attributes (owner, name, label) whose calls are noted (what ptflops patches, for
-    reconcile). ``strict=True`` raises IncompleteAnalysis (one line) when an op is unknown or
-    fvcore's conv + linear + matmul MACs differ from ours beyond what our rules explain.
+    reconcile). ``strict=True`` also runs fvcore and raises IncompleteAnalysis (one line) when an
+    op is unknown, or fvcore's conv + linear + matmul MACs differ from what our rules predict fvcore
+    counts (the ops it has no handle for, e.g. SDPA or baddbmm, are explained gaps), or fvcore
+    cannot trace the model.
     """
     import torch
 
@@ -41,19 +50,23 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     device = param.device if param is not None else "cpu"
     x = inputs if inputs is not None else torch.randn(shape, dtype=dtype or torch.float32, device=device)
     args = x if isinstance(x, tuple) else (x,)
-    modes = [(m, m.training) for m in model.modules()]
     recorder = Recorder(model, lambda m: rules.module_rule_for(m) is not None, rules.module_record,
                         rules.function_record, rules.design_hint)
     watching = watch_attributes(recorder, watch) if watch else contextlib.nullcontext()
-    try:
+    with untouched(model):  # modes, hooks, attributes and buffers come back as they went in
         model.eval()
         with recorder, torch.no_grad(), watching, function_mode(recorder):
             model(*args)
         records = recorder.records + recorder.uncalled_params()
-        fv = fvcore_peer.by_module(model, args) if fvcore else (None, None, None)
-    finally:
-        for module, training in modes:  # the user's mode, module by module
-            module.training = training
+        fv, fv_error = (None, None, None), ""
+        if fvcore or strict:  # strict checks our conv + linear + matmul MACs against fvcore's
+            try:
+                fv = fvcore_peer.by_module(model, args)
+            except Exception as exc:  # a model fvcore's jit trace cannot follow
+                if fvcore:
+                    raise
+                fv_error = f"fvcore could not trace the model to check it: {type(exc).__name__}: " \
+                           f"{' '.join(str(exc).split())[:200]}"
     x = _first(x)
     width = x.element_size()
     table_rows, checked = rows(records, recorder.spec_calls, x.shape[0], width, collapse_specs)
@@ -63,9 +76,9 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     result.totals.update(_param_totals(model))
     result.classes = {path: type(m).__name__ for path, m in model.named_modules()}
     if strict:
-        reason = incomplete_reason(result)
+        reason = incomplete_reason(result) or fv_error
         if reason:
-            raise IncompleteAnalysis(reason)
+            raise IncompleteAnalysis(reason, result)
     return result
 
 
@@ -104,9 +117,11 @@ def _first(inputs):
 
 def check_shape(input_shape) -> tuple[int, ...]:
     """``input_shape`` as a tuple of positive ints ("1,3,224,224" and "1x3x224x224" accepted)."""
-    if isinstance(input_shape, str):
-        input_shape = [int(v) for v in input_shape.replace("x", ",").split(",") if v.strip()]
-    shape = tuple(int(v) for v in input_shape)
+    try:
+        parts = input_shape.replace("x", ",").split(",") if isinstance(input_shape, str) else input_shape
+        shape = tuple(int(v) for v in parts if not isinstance(v, str) or v.strip())
+    except (TypeError, ValueError):
+        shape = ()
     if not shape or any(v < 1 for v in shape):
         raise ValueError(f"input_shape = {input_shape!r} is invalid: allowed is a tuple of positive "
                          "integers, batch first, e.g. (1, 3, 224, 224)")

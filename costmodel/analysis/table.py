@@ -70,9 +70,8 @@ def _spec_costs(call: SpecCall, batch: int):
                 return None
         else:
             return None
-    hook = getattr(spec, "executed_costs", None)  # dynamic designs: what the last forward ran
-    if hook is not None:
-        return hook(call.module, batch), spec, "executed"
+    if spec.dynamic:  # the declared hook: what the last forward ran (DGC)
+        return spec.executed_costs(call.module, batch), spec, "executed"
     return spec.costs(), spec, "formula"
 
 
@@ -97,11 +96,11 @@ def _spec_row(call: SpecCall, inside: list[Record], batch: int, width: int) -> d
     same_elem = all(elem.get(k, 0) == leaf_elem.get(k, 0) for k in set(elem) | set(leaf_elem))
     params = sum(r.params for r in inside)
     check = (params == costs.params and same_macs and same_elem and all(r.known for r in inside))
-    try:
-        table = spec.op_table()
-        traffic = int(scale * (table["reads"] + table["writes"]).sum() + table["params"].sum())
-        mem = spec.dtype_bytes * traffic if width == spec.dtype_bytes else width * traffic
-    except Exception:  # a dynamic design without a static op table
+    if how == "formula":  # the activations scale with the batch, the weights are read once
+        ops = spec.op_rows()
+        traffic = scale * sum(op["reads"] + op["writes"] for op in ops) + sum(op["params"] for op in ops)
+        mem = width * traffic
+    else:  # a dynamic design without a static op table: what its leaves moved
         mem = sum(record_bytes(r, width) for r in inside)
     fv = sum(macs.values()) + sum(v for k, v in elem.items() if k in FVCORE_COUNTED)
     return {"path": call.path, "layer": spec.title or spec.name, "kind": spec.name,
@@ -197,7 +196,7 @@ def assemble(records, rows_, checks, shape, width, fv_modules, fv_total) -> Anal
               "FLOPs": 2 * (macs["conv"] + macs["linear"]), "elementwise": elem,
               "elementwise ops": sum(elem.values()),
               "mem bytes": int(sum(row["mem bytes"] or 0 for row in rows_)),
-              "activation memory (MB)": width * sum(r.writes for r in records if r.known) / 1e6,
+              "activation memory (MB)": width * sum(r.writes for r in records if r.known and r.kind != "free") / 1e6,
               "fvcore convention (MACs + BN + pools)": fv_ours, "fvcore total": fv_total,
               "unknown": len(unknown_rows), "unknown params": int(sum(r.params for r in unknown_rows)),
               "designs recognised": len(checks),

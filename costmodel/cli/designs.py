@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..core.registry import designs, get_design
-from .common import add_design_command, fields_text, print_frame, spec_from_args
+from .common import add_design_command, positive_int, print_frame, spec_from_args
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def cost_rows(spec) -> list[dict[str, Any]]:
 
 def cmd_query(args: argparse.Namespace) -> int:
     spec = spec_from_args(args.design, args.options)
-    print_frame(cost_rows(spec), f"{spec.title}: {fields_text(spec)}")  # rows: no pandas import
+    print_frame(cost_rows(spec), f"{spec.title}: {spec.fields_text()}")  # rows: no pandas import
     return 0
 
 
@@ -48,18 +48,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..validation import validate
 
     spec = spec_from_args(args.design, args.options)
-    row = validate(spec, batch=args.batch)
-    rows = []
-    for key in [k[:-6] for k in row if k.endswith("_match")]:
-        unit = "parameters" if key == "params" else ("MACs" if key in ("conv", "linear") else "ops")
-        prefix = f"{key}_macs" if key in ("conv", "linear") else key
-        rows.append({"quantity": key, "unit": unit, "analytic": row.get(f"{prefix}_analytic"),
-                     "fvcore": row.get(f"{prefix}_fvcore", row.get("params_torch") if key == "params" else None),
-                     "FlopCounterMode/2": row.get(f"{prefix}_torch", "-") if key != "params" else "-",
-                     "match": row[f"{key}_match"]})
+    result = validate(spec, batch=args.batch)
+    rows = [{"quantity": c.quantity, "unit": c.unit, "analytic": c.analytic,
+             "fvcore": c.fvcore if c.fvcore is not None else c.torch,  # params: sum(numel)
+             "FlopCounterMode/2": c.torch if c.unit == "MACs" else "-", "match": c.match}
+            for c in result.checks]
     print_frame(pd.DataFrame(rows).astype(object).fillna("-"),
-                f"{spec.title}: {fields_text(spec)} (batch {args.batch})")
-    return 0 if row["match"] else 1
+                f"{spec.title}: {spec.fields_text()} (batch {args.batch})")
+    return 0 if result.match else 1
 
 
 def cmd_formula(args: argparse.Namespace) -> int:
@@ -95,7 +91,7 @@ def add_cli(sub) -> None:
     add_design_command(sub, "query", cmd_query, "Exact params, MACs, FLOPs and bytes of one design.")
     p = add_design_command(sub, "validate", cmd_validate,
                            "Analytic vs fvcore vs FlopCounterMode vs params for one design.")
-    p.add_argument("--batch", type=int, default=1, help="batch size traced (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size traced (default 1)")
     p = add_design_command(sub, "formula", cmd_formula,
                            "Symbolic formulas of one design (structural flags such as --variant pick the form).")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of a pretty print")

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from ..core.registry import get_design
 from ..explore import check_writable, parse_grid, pareto_front, sweep, write_sweep
 from ..explore.grid import axis_length
-from .common import UsageError, print_frame
+from .common import CliParser, UsageError, add_grid_flags, print_frame
 
 
 def cmd_sweep(args) -> int:
     """``costmodel sweep DESIGN --field GRID ...``: grid or random sample -> CSV, with progress."""
     import argparse
-    import sys
     import time
 
 
     cls = get_design(args.design)
-    parser = argparse.ArgumentParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
+    parser = CliParser(prog=f"costmodel sweep {args.design}", add_help=False, allow_abbrev=False)
     ranges = cls.field_ranges()
-    for name in ranges:  # one flag per spec field, named as in design_parser
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
+    add_grid_flags(parser, ranges)  # one flag per spec field, named as in design_parser
     _sweep_options(parser, argparse.SUPPRESS)  # also accepted after the design name
     try:
         values, unknown = parser.parse_known_args(args.options)
@@ -42,20 +41,19 @@ def cmd_sweep(args) -> int:
     total = points if args.sample is None else min(args.sample, points)
     objectives = [o.strip() for o in args.pareto.split(",")] if args.pareto else []
     fronts: list = []  # with --out: each chunk's front (the front of the union is the union's front)
-    from tqdm import tqdm
+    from ..core.progress import progress_bar
 
     t0 = time.perf_counter()
-    with tqdm(total=total, unit="pt", unit_scale=True, file=sys.stderr, desc=f"sweep {args.design}",
-              disable=args.quiet) as bar:
+    with progress_bar(total, f"sweep {args.design}", not args.quiet) as advance:
         if args.out:  # streamed chunk by chunk: memory stays one chunk however large --sample is
             summary = write_sweep(args.out, args.design, sample=args.sample, seed=args.seed,
-                                  valid_only=args.valid_only, progress=bar.update,
+                                  valid_only=args.valid_only, progress=advance,
                                   on_chunk=(lambda f: fronts.append(pareto_front(f, objectives))) if objectives else None,
                                   **grids)
             frame = None
         else:
             frame = sweep(args.design, sample=args.sample, seed=args.seed, valid_only=args.valid_only,
-                          progress=bar.update, **grids)
+                          progress=advance, **grids)
             summary = {"rows": len(frame), "valid": int(frame["valid"].sum()), "invalid": frame.attrs["invalid"],
                        "note": frame.attrs["note"]}
     elapsed = time.perf_counter() - t0

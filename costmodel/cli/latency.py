@@ -6,7 +6,7 @@ import argparse
 
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
-from .common import add_design_command, print_frame
+from .common import CliParser, UsageError, add_design_command, positive_int, positive_real, print_frame, record_table
 
 
 def _threads(text: str) -> int:
@@ -24,11 +24,26 @@ def _threads(text: str) -> int:
     return value
 
 
+def _device(text: str) -> str:
+    """--device: cpu, or cuda[:N] when this torch sees a CUDA device (checked here, before any
+    work, so that a missing GPU is one line and exit 2)."""
+    if text == "cpu":
+        return text
+    if text == "cuda" or text.startswith("cuda:"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r} is invalid: no CUDA device is available to this torch "
+                                             f"({torch.__version__}); allowed here is cpu")
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is cpu or cuda")
+
+
 def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> None:
     parser.add_argument("--threads", type=_threads, default=DEFAULT_THREADS,
                         help=f"torch threads, fixed and recorded: a number or 'all' (every core; its own "
                              f"profile file) (default {DEFAULT_THREADS})")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    parser.add_argument("--device", type=_device, default=None, help="cpu or cuda (default: cuda if present)")
     parser.add_argument("--profile", default=None,
                         help="profile JSON path (default: ~/.cache/costmodel/<device>-t<threads>.json)")
     if clock:
@@ -42,18 +57,33 @@ def _user_model(target: str):
     import importlib.util
     from pathlib import Path
 
-    from .common import UsageError
-
     path, _, func = target.rpartition(":")
     if not path.endswith(".py") or not Path(path).is_file() or not func:
         raise UsageError(f"model = {target!r} is invalid: allowed is a network name or file.py:function "
                          f"(an existing file)")
     spec = importlib.util.spec_from_file_location(Path(path).stem, path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, func):
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: one line, exit 2
+        raise UsageError(f"model file {path!r} failed to import: {type(exc).__name__}: {exc}") from None
+    if not callable(getattr(module, func, None)):
         raise UsageError(f"model = {target!r} is invalid: {path} has no function {func!r}")
-    return getattr(module, func)()
+    try:
+        return getattr(module, func)()
+    except Exception as exc:
+        raise UsageError(f"model = {target!r}: building it failed: {type(exc).__name__}: {exc}") from None
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    """--input-shape: N,C,H,W (or NxCxHxW) positive integers."""
+    from ..analysis import check_shape
+
+    try:
+        return check_shape(text)
+    except ValueError:
+        raise UsageError(f"--input-shape = {text!r} is invalid: allowed is positive integers N,C,H,W, "
+                         "e.g. 1,3,224,224") from None
 
 
 def _is_model(name: str) -> bool:
@@ -69,18 +99,19 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
     from ..latency.network import measure_latency, predict_latency
     from ..latency.profile import load_profile
 
-    own = argparse.ArgumentParser(prog=f"costmodel latency {args.design}")
-    _add_latency_flags(own)
+    own = CliParser(prog=f"costmodel latency {args.design}", add_help=False)
     own.add_argument("--input-shape", default="1,3,224,224",
                      help="input shape of a file.py:function model, batch first (default 1,3,224,224)")
-    own.add_argument("--samples", type=int, default=20, help="interleaved timed calls (default 20)")
-    given = own.parse_args(args.options)
+    own.add_argument("--samples", type=positive_int, default=20, help="interleaved timed calls (default 20)")
+    given = own.parse_args(args.options)  # the latency flags are already on args (cli.main)
+    for name in ("batch", "threads", "profile", "clock", "predict"):
+        setattr(given, name, getattr(args, name))
     if ".py:" in args.design:
+        shape = _shape(given.input_shape)
         model = _user_model(args.design)
-        shape = tuple(int(v) for v in given.input_shape.replace("x", ",").split(","))
     else:
         model, shape = args.design, None
-    profile = load_profile(given.profile, threads=given.threads) if given.predict else None
+    profile = load_profile(given.profile, threads=given.threads, batch=given.batch) if given.predict else None
     clock = given.clock or (profile.clock if profile is not None else "wall")  # compare like with like
     measured = measure_latency(model, shape, batch=given.batch, threads=given.threads, clock=clock,
                                samples=given.samples)
@@ -99,8 +130,6 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     if _is_model(args.design):
         return cmd_network_latency(args)
 
@@ -108,23 +137,21 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from ..latency.predict import predict_spec, predict_table
     from ..latency.profile import load_profile
 
-    own = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    _add_latency_flags(own)  # the latency flags may also come after the design's flags
-    given, rest = own.parse_known_args(args.options)
-    vars(args).update(vars(given))
-    spec = spec_from_args(args.design, rest)
+    spec = spec_from_args(args.design, args.options)  # latency flags after the design: cli.main
+    # the profile first: a missing or corrupt one stops the command before any timing
+    profile = (load_profile(args.profile, device=args.device, threads=args.threads, batch=args.batch)
+               if args.predict else None)
     timing = measure_spec(spec, batch=args.batch, dtype=args.dtype, threads=args.threads,
                           device=args.device, min_run_time=args.min_run_time, clock=args.clock or "wall")
     row = timing.row()
     rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
     table = None
-    if args.predict:
-        profile = load_profile(args.profile, device=timing.device, threads=args.threads)
+    if profile is not None:
         pred = predict_spec(spec, profile, batch=args.batch)
         rows.append({"quantity": "predicted_s", "value": pred})
         rows.append({"quantity": "prediction error %", "value": 100 * (pred / timing.median_s - 1)})
         table = predict_table(spec, profile, batch=args.batch)
-    print_frame(pd.DataFrame(rows).astype(str), f"Latency of {timing.label}")
+    print_frame(rows, f"Latency of {timing.label}")
     if table is not None:
         print_frame(table, "Per op: MACs, bytes moved, MACs/byte, roofline and fitted prediction (us)")
     return 0
@@ -135,10 +162,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..latency.profile import profile_path
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
-                        budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv)
-    path = profile.save(args.profile or profile_path(profile.device, profile.threads))
+                        budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv,
+                        batch=args.batch)
+    path = profile.save(args.profile or profile_path(profile.device, profile.threads, profile.batch))
     peaks = profile.peaks
-    print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, "
+    print(f"device: {profile.device_name} ({profile.device}), threads {profile.threads}, batch {profile.batch}, "
           f"clock {profile.clock}, torch {profile.torch_version}")
     print(f"dense conv peak      {peaks.dense_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
     print(f"depthwise conv peak  {peaks.depthwise_macs_per_s / 1e9:8.2f} GMAC/s (measured, batch 1)")
@@ -151,6 +179,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if comp is not None:
         print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
               f"per op after the first ({comp.n} training designs)")
+    net = profile.network
+    if net is not None:
+        print(f"network composition: a layer in a network = {net.scale:.3f} x its time alone + "
+              f"{net.per_layer_s * 1e6:.2f} us + {net.s_per_weight_byte * 1e12:.2f} ps per weight byte "
+              f"({net.n} training networks, median |error| {net.train_median_abs_pct:.1f}% in-sample)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 
@@ -159,44 +192,47 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
     from ..latency.evaluate import latency_eval, network_eval
 
     if args.networks:
-        extra = [(t, _user_model(t), tuple(int(v) for v in args.input_shape.split(","))) for t in args.designs]
+        extra = [(t, _user_model(t), _shape(args.input_shape)) for t in args.designs]
         result = network_eval(threads=args.threads, profile_path_=args.profile, clock=args.clock,
                               samples=args.samples, extra=extra)
         print_network_eval(result)
-        if args.csv:
-            result.frame.to_csv(args.csv, index=False)
-            print(f"rows written to {args.csv}")
+        record_table(result.frame, "every network row (measured and predicted)", main=True)  # --csv
         return 0
 
+    _check_designs(args.designs)  # before the profile is read: a typo is the error to show
     result = latency_eval(per_design=args.per_design, seed=args.seed, threads=args.threads,
                           device=args.device, profile_path_=args.profile, clock=args.clock,
-                          anchor=not args.no_anchor,
+                          anchor=not args.no_anchor, batch=args.batch,
                           min_run_time=args.min_run_time, designs_=args.designs or None)
     print_eval(result, worst=args.worst)
-    if args.csv:
-        result.frame.to_csv(args.csv, index=False)
-        print(f"rows written to {args.csv}")
+    record_table(result.frame, "every held-out config (measured and predicted)", main=True)  # --csv
     return 0
+
+
+def _check_designs(names: list[str]) -> None:
+    """Every name is a registered design (ValueError naming the unknown one otherwise)."""
+    from ..core.registry import get_design
+
+    for name in names:
+        get_design(name)
 
 
 def cmd_latency_gaps(args: argparse.Namespace) -> int:
     from ..latency.evaluate import explained_gaps
 
+    _check_designs(args.designs)
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
                            clock=args.clock, min_run_time=args.min_run_time,
                            designs_=args.designs or None)
     print_frame(frame, "Explained gaps: each design vs the standard conv with the same "
                        "c_in, c_out, k, stride, h, w (ratios < 1 = design is cheaper)")
-    if args.csv:
-        frame.to_csv(args.csv, index=False)
-        print(f"rows written to {args.csv}")
     return 0
 
 
 def _add_latency_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--dtype", default="float32", help="float32 (default), float16, bfloat16, float64")
-    p.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed blocks (default 0.3)")
+    p.add_argument("--min-run-time", type=positive_real, default=0.3, help="seconds of timed blocks (default 0.3)")
     p.add_argument("--predict", action="store_true", help="also print the calibrated prediction")
     _add_timing_flags(p)
 
@@ -213,16 +249,18 @@ def add_cli(sub) -> None:
     p.add_argument("--sweep-csv", default=None, help="also write the training sweep's rows to this CSV")
     p.add_argument("--clock", choices=("auto",) + CLOCKS, default=None,
                    help="auto (default): the clock whose measurements reproduce better on this machine now")
-    p.add_argument("--budget", type=float, default=30.0,
+    p.add_argument("--budget", type=positive_real, default=30.0,
                    help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
+    p.add_argument("--batch", type=positive_int, default=1,
+                   help="batch of the training sweeps: each batch is a profile of its own (default 1)")
     _add_timing_flags(p, clock=False)
-    p.set_defaults(func=cmd_calibrate)
+    p.set_defaults(func=cmd_calibrate, output_dests=("profile",))
 
     p = sub.add_parser("latency-eval", help="predicted vs measured latency on held-out configs of every design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
-    p.add_argument("--per-design", type=int, default=6, help="held-out configs per design (default 6)")
+    p.add_argument("--per-design", type=positive_int, default=6, help="held-out configs per design (default 6)")
     p.add_argument("--seed", type=int, default=2024, help="sampling seed of the held-out configs")
-    p.add_argument("--min-run-time", type=float, default=0.25,
+    p.add_argument("--min-run-time", type=positive_real, default=0.25,
                    help="seconds of timed samples per config (interleaved passes of 0.5 ms bursts; default 0.25)")
     p.add_argument("--no-anchor", action="store_true",
                    help="skip re-timing the profile's anchor ops (the drift-scaled prediction)")
@@ -230,16 +268,15 @@ def add_cli(sub) -> None:
                    help="whole networks instead: every built-in network and swap at two resolutions, plus "
                         "user models given as file.py:function")
     p.add_argument("--input-shape", default="1,3,224,224", help="input shape of file.py:function models")
-    p.add_argument("--samples", type=int, default=20, help="--networks: interleaved timed calls per network")
-    p.add_argument("--worst", type=int, default=10, help="how many worst configs to print")
-    p.add_argument("--csv", default=None, help="write every row to this CSV file")
+    p.add_argument("--samples", type=positive_int, default=20, help="--networks: interleaved timed calls per network")
+    p.add_argument("--worst", type=positive_int, default=10, help="how many worst configs to print")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch of the held-out configs (its own profile; default 1)")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_eval)
 
     p = sub.add_parser("latency-gaps", help="MACs ratio vs measured and predicted latency ratio, per design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
-    p.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed blocks per module")
-    p.add_argument("--csv", default=None, help="write the table to this CSV file")
+    p.add_argument("--min-run-time", type=positive_real, default=0.3, help="seconds of timed blocks per module")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_gaps)
 
@@ -266,6 +303,10 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
                           "within ±20%": f"{100 * s['within_20']:.0f}%",
                           "median |error|": f"{s['median_abs_pct']:.1f}%", "worst |error|": f"{s['worst_abs_pct']:.0f}%"})
     print_frame(pd.DataFrame(lines), "Latency prediction on held-out configs (error = predicted / measured - 1)")
+    if "err" in frame:
+        s = result.summary("err")
+        print(f"layers within ±10% (predicted vs measured, held-out configs): {100 * s['within_10']:.0f}% of "
+              f"{s['n']} (±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%")
     if "err" in frame:
         ok = frame.dropna(subset=["err"]).assign(abs_err=lambda f: f["err"].abs())
         per = ok.groupby("design").agg(configs=("err", "size"),
@@ -296,6 +337,7 @@ def print_network_eval(result: EvalResult) -> None:
                           "measured ms": (frame["measured_us"] / 1e3).round(3),
                           "predicted ms": (frame["predicted_us"] / 1e3).round(3),
                           "err %": (100 * frame["err"]).round(1),
+                          "CV err %": (100 * frame["cv_err"]).round(1),
                           "spread %": (100 * frame["spread"]).round(1)})
     print_frame(table, "Whole networks, batch 1: measured vs predicted latency (ms per call)")
     s = result.summary("err")
@@ -303,6 +345,10 @@ def print_network_eval(result: EvalResult) -> None:
     print(f"networks within ±10% (predicted vs measured): {100 * s['within_10']:.0f}% of {s['n']} "
           f"(±20%: {100 * s['within_20']:.0f}%), median |error| {s['median_abs_pct']:.1f}%; Spearman rank "
           f"correlation predicted vs measured {cond['spearman']:.3f} (MACs vs measured {cond['spearman_macs']:.3f})")
+    c = result.summary("cv_err")
+    print(f"networks within ±10%, leave-one-family-out cross-validated network composition: "
+          f"{100 * c['within_10']:.0f}% of {c['n']} (±20%: {100 * c['within_20']:.0f}%), median |error| "
+          f"{c['median_abs_pct']:.1f}%; Spearman {cond['spearman_cv']:.3f}")
     print(reproducibility_line(frame["spread"]))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

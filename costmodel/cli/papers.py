@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..designs.sic import ratios, sic_large_n_ratio
 from ..papers import paper_table
-from .common import print_frame
+from .common import positive_int, print_frame
 
 
 def cmd_sic_paper(args) -> int:
@@ -22,7 +22,7 @@ def cmd_sic_paper(args) -> int:
 def add_cli(subparsers) -> None:
     """``costmodel sic-paper [--n 256] [--size 56] [--trace]``."""
     p = subparsers.add_parser("sic-paper", help="the SIC paper's one-layer comparison (compare table + ratios)")
-    p.add_argument("--n", type=int, default=256, help="channels (default 256)")
-    p.add_argument("--size", type=int, default=56, help="h = w (default 56)")
+    p.add_argument("--n", type=positive_int, default=256, help="channels (default 256)")
+    p.add_argument("--size", type=positive_int, default=56, help="h = w (default 56)")
     p.add_argument("--trace", action="store_true", help="also check every row against fvcore/FlopCounterMode")
     p.set_defaults(func=cmd_sic_paper)

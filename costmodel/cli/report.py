@@ -13,18 +13,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from ..core.progress import is_quiet
+
     console = Console(stderr=True)
     built = build(args.designs or None, latency=args.latency, small=args.small, progress=True,
-                  sections=args.sections)
-    out = Path(args.out)
+                  sections=args.sections)  # the bar: core.progress (stderr, a terminal, not --quiet)
+    out = Path(args.out)  # checked by cli.main before the build
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(built.html, encoding="utf-8")
     size = out.stat().st_size / 1e6
-    console.print(f"wrote [bold]{out}[/] ({size:.1f} MB, {len(built.figures)} figures, {built.seconds:.1f} s); "
-                  f"open it in a browser: file://{out.resolve()}")
+    if not is_quiet():
+        console.print(f"wrote [bold]{out}[/] ({size:.1f} MB, {len(built.figures)} figures, {built.seconds:.1f} s); "
+                      f"open it in a browser: file://{out.resolve()}")
     for alert in built.alerts:
         console.print(f"[bold red]✗ {escape(alert)}[/]", highlight=False)
-    if not built.alerts:
+    if not built.alerts and not is_quiet():
         console.print("[green]✓ every compared count matched exactly[/]")
     return 1 if built.alerts else 0
 

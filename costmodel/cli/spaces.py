@@ -3,7 +3,11 @@
 
     costmodel explore ghostnet [--objectives macs,params|latency,params] [--budget params=5e6]
                                [--sample N] [--out front.csv] [--measure K] [--quiet]
-    costmodel lut tiny.toml --out lut.csv|json [--min-run-time 0.05]
+    costmodel explore ghostnet --sample 100000000 --out s.parquet [--chunk 1048576] [--scheduler local|ADDRESS]
+    costmodel lut tiny.toml --out lut.csv|json|parquet [--min-run-time 0.05] [--scheduler local|ADDRESS]
+
+A sample written to .parquet streams chunk by chunk (memory: one chunk), on a Dask cluster with
+--scheduler (the costmodel[distributed] extra); the file is identical to the local run's.
 
 SPACE is a built-in space (ghostnet, resnet50) or a .toml space file. All numbers are per
 sample (batch 1); latency columns say predicted, LUT or measured.
@@ -15,7 +19,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from .common import UsageError, print_frame
+from .common import UsageError, non_negative_int, print_frame
 
 
 def add_cli(sub) -> None:
@@ -29,8 +33,12 @@ def add_cli(sub) -> None:
     p.add_argument("--sample", type=int, default=None, metavar="N", help="evaluate N random candidates instead")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample")
     p.add_argument("--lut", default=None, help="a LUT file (costmodel lut) to use for latency")
-    p.add_argument("--measure", type=int, default=0, metavar="K", help="measure the latency of K front points")
+    p.add_argument("--measure", type=non_negative_int, default=0, metavar="K", help="measure the latency of K front points")
     p.add_argument("--out", default=None, help="write the rows to this .csv (or .parquet) file")
+    p.add_argument("--chunk", type=int, default=None, metavar="ROWS",
+                   help="--sample to .parquet: candidates per chunk (default 2^20)")
+    p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
+                   help="--sample to .parquet on Dask: a LocalCluster or a scheduler address")
     p.add_argument("--quiet", action="store_true", help="no progress and no table")
     p.set_defaults(func=cmd_explore)
 
@@ -38,9 +46,12 @@ def add_cli(sub) -> None:
                        description="Measure every distinct block of SPACE on this device (batch 1, fp32) "
                                    "and write a lookup table (format: costmodel/spaces/lut.py).")
     p.add_argument("space", help="built-in space name or .toml file")
-    p.add_argument("--out", required=True, help="lut.csv or lut.json")
+    p.add_argument("--out", required=True, help="lut.csv, lut.json or lut.parquet (streamed in chunks of keys)")
     p.add_argument("--min-run-time", type=float, default=0.05, help="seconds of timing per block")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--chunk", type=int, default=64, metavar="KEYS", help=".parquet: blocks per chunk")
+    p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
+                   help=".parquet on Dask: one single-threaded worker per device of one kind")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_lut)
 
@@ -83,6 +94,14 @@ def cmd_explore(args) -> int:
     if budget and next(iter(budget)) not in objectives:
         raise UsageError(f"--budget {next(iter(budget))} is invalid: allowed is one of the objectives "
                          f"{', '.join(objectives)}")
+    streamed = args.sample is not None and args.out is not None and Path(args.out).suffix == ".parquet"
+    if (args.chunk is not None or args.scheduler is not None) and not streamed:
+        raise UsageError("--chunk / --scheduler are invalid here: allowed with --sample N --out FILE.parquet")
+    if streamed and (budget or args.measure):
+        raise UsageError("--budget / --measure are invalid with a streamed sample (--out .parquet): "
+                         "filter the file afterwards")
+    if streamed:
+        return _stream_sample(sp, args)
     if args.sample is not None:
         with _progress(1, f"sampling {args.sample:,} candidates", args.quiet):
             frame = sp.sample(args.sample, args.seed, lut=args.lut)
@@ -104,6 +123,19 @@ def cmd_explore(args) -> int:
     if not args.quiet:
         shown = [c for c in frame.columns if c not in sp.columns]
         print_frame(frame[shown].head(40), title=f"{sp.title or sp.name}: {what}; per sample, batch 1")
+    return 0
+
+
+def _stream_sample(sp, args) -> int:
+    """--sample N --out FILE.parquet: chunk by chunk, here or on Dask (--scheduler)."""
+    from ..spaces.stream import CHUNK, sample_to_parquet
+
+    with _progress(args.sample, f"sampling {args.sample:,} candidates to {args.out}", args.quiet) as advance:
+        sample_to_parquet(sp, args.out, args.sample, args.seed, args.chunk or CHUNK, lut=args.lut,
+                          client=args.scheduler, progress=advance)
+    if not args.quiet:
+        print(f"{args.sample:,} sampled candidates of {sp.count():.3g} (per sample, batch 1) -> {args.out}",
+              file=sys.stderr)
     return 0
 
 
@@ -137,13 +169,21 @@ def cmd_lut(args) -> int:
     from ..spaces import space
     from ..spaces.lut import measure_lut
 
-    if Path(args.out).suffix not in (".csv", ".json"):
-        raise UsageError(f"--out = {args.out!r} is invalid: allowed is a .csv or .json file")
+    from ..spaces.stream import measure_lut_to_parquet
+
+    suffix = Path(args.out).suffix
+    if suffix not in (".csv", ".json", ".parquet"):
+        raise UsageError(f"--out = {args.out!r} is invalid: allowed is a .csv, .json or .parquet file")
+    if args.scheduler is not None and suffix != ".parquet":
+        raise UsageError(f"--scheduler is invalid with --out {args.out!r}: allowed with a .parquet file")
     sp = space(args.space)
     n = len(sp.tables(profile=None).makers)
     with _progress(n, f"measuring {n} blocks", args.quiet) as advance:
-        lut = measure_lut(sp, min_run_time=args.min_run_time, threads=args.threads, progress=advance)
-    lut.save(args.out)
+        if suffix == ".parquet":
+            measure_lut_to_parquet(sp, args.out, args.chunk, min_run_time=args.min_run_time, threads=args.threads,
+                                   client=args.scheduler, progress=advance)
+        else:
+            measure_lut(sp, min_run_time=args.min_run_time, threads=args.threads, progress=advance).save(args.out)
     if not args.quiet:
-        print(f"{len(lut.seconds_by_key)} blocks measured (s per call, batch 1, fp32) -> {args.out}", file=sys.stderr)
+        print(f"{n} blocks measured (s per call, batch 1, fp32) -> {args.out}", file=sys.stderr)
     return 0

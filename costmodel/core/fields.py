@@ -26,11 +26,13 @@ import sympy as sp
 MAX_SIZE = 2**31
 """Default upper bound of an integer field (channels, sizes, kernels...)."""
 
-ROLES = ("channels", "spatial", "kernel", "stride", "groups", "count", "ratio", "option", "layout", "bytes")
+ROLES = ("channels", "spatial", "kernel", "stride", "groups", "count", "ratio", "option", "tail", "layout",
+         "bytes")
 """What a field means to the generic layers (latency sampling, report sliders), instead of its name:
 channels (c_in, c_out, widths), spatial (h, w), kernel (k, d), stride, groups (divisors such as
 groups or B), count (stages, heads, multipliers), ratio (real fractions), option (0/1 flags and
-structural choices), layout (tuple choices), bytes (dtype width)."""
+structural choices), tail (the bias / BN / activation switches after a conv), layout (tuple
+choices), bytes (dtype width)."""
 
 _DEFAULT_ROLE = {"int": "count", "flag": "option", "real": "ratio", "choice": "option"}
 
@@ -159,9 +161,9 @@ def size(default: Any = dataclasses.MISSING, doc: str = "", minimum: int = 1, ma
     return _declare(default, Range("int", minimum, maximum, role=role), doc)
 
 
-def flag(default: bool, doc: str = "") -> Any:
+def flag(default: bool, doc: str = "", role: str = "option") -> Any:
     """A boolean option; in formulas it is a 0/1 symbol."""
-    return _declare(default, Range("flag"), doc)
+    return _declare(default, Range("flag", role=role), doc)
 
 
 def fraction(default: Any = dataclasses.MISSING, doc: str = "", lo: float = 0.0, hi: float = 1.0,

@@ -14,6 +14,6 @@ class LayerSpec(Spec):
 
     h: int = size(56, "input height", role="spatial")
     w: int = size(56, "input width", role="spatial")
-    bias: bool = flag(False, "conv bias")
-    bn: bool = flag(False, "BatchNorm after each conv")
-    act: bool = flag(False, "ReLU after each conv (after BN)")
+    bias: bool = flag(False, "conv bias", role="tail")
+    bn: bool = flag(False, "BatchNorm after each conv", role="tail")
+    act: bool = flag(False, "ReLU after each conv (after BN)", role="tail")

@@ -48,11 +48,28 @@ class Op:
     reads: sp.Expr = sp.Integer(0)
     writes: sp.Expr = sp.Integer(0)
     geometry: dict[str, sp.Expr] = field(default_factory=dict)
+    launches: sp.Expr = sp.Integer(1)
+    """Identical kernel launches this row stands for (its costs are the sum over them): 1 for
+    one kernel; a design that runs the same kernel b times in a row (SIC's stages) declares b
+    with ``repeated``, so a latency model can time one launch and multiply."""
+    kernel: str = ""
+    """The CPU kernel this op runs where its kind alone does not say ("" = the kind's usual one):
+    e.g. a "gather" is an ``index_select`` of whole rows, but DGC's filter gather is
+    ``torch.gather`` of single elements ("gather_elements"), ~10x slower per element."""
 
     def scaled(self, factor: sp.Expr, name: str | None = None) -> "Op":
-        """The same op ``factor`` times (e.g. present or absent through a 0/1 flag)."""
+        """The same op ``factor`` times (e.g. present or absent through a 0/1 flag); the launch
+        count is unchanged (a 0/1 flag removes or keeps the whole row)."""
         return Op(name or self.name, self.kind, self.macs * factor, self.elem * factor,
-                  self.params * factor, self.reads * factor, self.writes * factor, self.geometry)
+                  self.params * factor, self.reads * factor, self.writes * factor, self.geometry,
+                  self.launches, self.kernel)
+
+    def repeated(self, count: sp.Expr, name: str | None = None) -> "Op":
+        """``count`` identical launches of this op in one row: costs times ``count`` and
+        ``launches`` = count (each launch costs what this op costs)."""
+        return Op(name or self.name, self.kind, self.macs * count, self.elem * count,
+                  self.params * count, self.reads * count, self.writes * count, self.geometry,
+                  self.launches * count, self.kernel)
 
 
 def conv(name: str, cin, cout, kernel, h_in, w_in, stride_=1, groups_=1, bias_=0,

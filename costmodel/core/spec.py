@@ -247,14 +247,18 @@ class Spec:
         """Memory traffic in bytes: every op's input + output + weights, once."""
         return self.costs().mem_bytes
 
+    def op_rows(self) -> list[dict[str, Any]]:
+        """Per-op exact costs as plain dicts (op, kind, macs, elem, params, reads, writes, geometry),
+        every op kept: what ``op_table`` shows, without pandas (analyze() sums these per call)."""
+        fn = _op_evaluator(type(self), self.structure())
+        values = self.values()
+        return fn(*(values[nm] for nm in self.argument_names()))
+
     def op_table(self):
         """Per-op exact costs as a pandas DataFrame (zero-cost ops dropped)."""
         import pandas as pd
 
-        fn = _op_evaluator(type(self), self.structure())
-        values = self.values()
-        rows = fn(*(values[nm] for nm in self.argument_names()))
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(self.op_rows())
         keep = frame[["macs", "elem", "params", "reads", "writes"]].abs().sum(axis=1) > 0
         frame = frame[keep].reset_index(drop=True)
         frame["mem_bytes"] = self.dtype_bytes * (frame["reads"] + frame["writes"] + frame["params"])
@@ -388,17 +392,21 @@ def _op_evaluator(cls: type[Spec], structure: tuple) -> Callable:
     ops = _formulas(cls, structure).ops
     exprs = [sp.sympify(getattr(op, f)) for op in ops for f in _OP_FIELDS]
     exprs += [sp.sympify(op.geometry.get(g, 0)) for op in ops for g in _GEOMETRY]
+    exprs += [sp.sympify(op.launches) for op in ops]
     fn = _compile.compile_scalar(exprs, cls.argument_names())
     width = len(_OP_FIELDS)
 
     def rows(*args):
         flat = fn(*args)
         geo = flat[len(ops) * width:]
+        launch = geo[len(ops) * len(_GEOMETRY):]
         out = []
         for i, op in enumerate(ops):
             row = {"op": op.name, "kind": op.kind}
             row.update({f: int(flat[i * width + j]) for j, f in enumerate(_OP_FIELDS)})
             row.update({g: int(geo[i * len(_GEOMETRY) + j]) for j, g in enumerate(_GEOMETRY)})
+            row["launches"] = max(1, int(launch[i]))  # a row scaled to 0 is dropped anyway
+            row["kernel"] = op.kernel
             out.append(row)
         return out
 

@@ -105,3 +105,43 @@ class Depthwise(LayerSpec):
 
         return conv_bn_act(self.c_in, self.mult * self.c_in, self.k, self.stride, self.c_in,
                            self.bias, self.bn, self.act)
+
+
+# --- the standard conv a design is compared with ---------------------------------------------------
+
+def output_shape(spec: Spec) -> tuple[int, int, int]:
+    """(channels, h_out, w_out) of one sample of ``spec``'s output: one forward of its module.
+
+    A forward, not the op table, because op tables sum repeated stages and branches (a
+    concatenation, Inception's 64 + 128 + 32 + 32 = 256 channels, or SIC's b stages)."""
+    import torch
+
+    with torch.inference_mode():
+        y = spec.module()(spec.example_input(1))
+    return int(y.shape[1]), int(y.shape[2]), int(y.shape[3])
+
+
+def matched_conv(spec: Spec) -> Conv:
+    """The standard conv with ``spec``'s input (c_in, h, w), total output channels, kernel and
+    stride, read from field ROLES and the op table (not from field names):
+
+      c_in, h, w  <- ``spec.input_shape()``;  c_out <- ``output_shape(spec)`` (all branches);
+      k           <- the first field of role "kernel" (3 where the design has none, e.g. Inception,
+                     or where it is even: a "same" conv needs an odd kernel);
+      stride      <- the first field of role "stride" (else h / h_out);
+      the conv's "tail" (bias, bn, act) and "bytes" fields <- the spec's where it has the same ones.
+
+    MACs of the result = c_out * c_in * k^2 * h_out * w_out (e.g. Inception 3a at 28x28:
+    256 * 192 * 9 * 28 * 28 = 346,816,512)."""
+    ranges = type(spec).field_ranges()
+    _, c_in, h, w = spec.input_shape()
+    c_out, h_out, _ = output_shape(spec)
+    # an even kernel with padding k//2 changes the size (k = 2: 57x57 from 56x56): compare with a 3x3
+    k = next((getattr(spec, nm) for nm, r in ranges.items() if r.role == "kernel"), 3)
+    k = k if k % 2 else 3
+    stride = next((getattr(spec, nm) for nm, r in ranges.items() if r.role == "stride"), max(1, h // h_out))
+    # the conv's own tail (bias / BN / act) and dtype switches, where the design has the same ones
+    conv_ranges = Conv.field_ranges()
+    shared = {nm: getattr(spec, nm) for nm, r in conv_ranges.items()
+              if r.role in ("tail", "bytes") and nm in ranges and ranges[nm].role == r.role}
+    return Conv(c_in=c_in, c_out=c_out, k=k, stride=stride, h=h, w=w, **shared)

@@ -127,7 +127,8 @@ def dgc_ops(p: SimpleNamespace, kept: sp.Expr, path: str = "inference") -> list[
         body = [Op("select.gather_input", "gather", elem=moved, reads=moved, writes=moved),
                 ops.elementwise("select.scale", "mul", moved),
                 Op("select.gather_weight", "gather", elem=p.c_out * kept * p.k ** 2,
-                   reads=p.c_out * kept * p.k ** 2, writes=p.c_out * kept * p.k ** 2),
+                   reads=p.c_out * kept * p.k ** 2, writes=p.c_out * kept * p.k ** 2,
+                   kernel="gather_elements"),  # torch.gather of single elements, not index_select
                 _head_conv(p, kept)]
     else:
         body = [Op("select.mask", "scatter", elem=p.H * kept, reads=2 * p.H * kept, writes=p.H * p.c_in),
@@ -172,7 +173,7 @@ class DGC(Spec):
     H: int = size(4, "heads (divides c_out)")
     zeta: float = fraction(0.5, "pruning ratio: each head drops floor(zeta*c_in) input channels",
                            lo=0.0, hi=1.0, hi_open=True)
-    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)", role="kernel")
+    d: int = size(16, "squeeze rate of the saliency generator (c_in//d >= 1)", role="count")
     h: int = size(56, "input height", role="spatial")
     w: int = size(56, "input width", role="spatial")
 

@@ -210,8 +210,8 @@ class Inception(LayerSpec):
     pool_proj: int = size(32, "pool proj", role="channels")
     h: int = size(28, "input height", role="spatial")
     w: int = size(28, "input width", role="spatial")
-    bias: bool = flag(True, "conv bias (GoogLeNet has it)")
-    act: bool = flag(True, "ReLU after each conv")
+    bias: bool = flag(True, "conv bias (GoogLeNet has it)", role="tail")
+    act: bool = flag(True, "ReLU after each conv", role="tail")
 
     @classmethod
     def ops(cls, p: SimpleNamespace) -> list[Op]:

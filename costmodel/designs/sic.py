@@ -92,11 +92,12 @@ def as_sizes(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(value)
     if isinstance(value, str):
-        parts = [t for t in value.replace("x", ",").replace("(", "").replace(")", "").split(",") if t.strip()]
-        try:
-            return tuple(int(t) for t in parts)
-        except ValueError:
+        parts = [t.strip() for t in value.strip().strip("()").replace("x", ",").split(",")]
+        if parts and parts[-1] == "" and len(parts) > 1:  # "8," is a one-axis tuple, as in Python
+            parts.pop()
+        if not all(t.isdigit() for t in parts):  # "8,,8", "x", "": refused by the range check
             return value
+        return tuple(int(t) for t in parts)
     return value
 
 
@@ -152,8 +153,8 @@ def _check_layout(spec: Spec) -> None:
     dims, nbr = spec.dims, spec.neighbourhood  # type: ignore[attr-defined]
     cls = type(spec).__name__
     if len(nbr) != len(dims):
-        raise ValueError(f"{cls}.neighbourhood = {nbr!r} is invalid: allowed is one size per axis of "
-                         f"dims = {dims!r} ({len(dims)} entries)")
+        raise ValueError(f"{cls}.neighbourhood = {nbr!r} (with {cls}.dims = {dims!r}) is invalid: allowed is "
+                         f"one size per axis of dims ({len(nbr)} != {len(dims)} entries)")
     for axis, (c, d) in enumerate(zip(nbr, dims)):
         if c > d:
             raise ValueError(f"{cls}.neighbourhood = {nbr!r} is invalid: allowed is c_i in [1, d_i] on "
@@ -191,14 +192,15 @@ def sic_ops(p: SimpleNamespace, projection: list[Op]) -> list[Op]:
     """b stages of [depthwise k x k, projection], plus the adds of the variant.
 
     Sequential: x <- x + P_i(DW_i(x)), b residual adds of n*h*w. Parallel: y = sum_i P_i(DW_i(x)),
-    b - 1 summation adds of n*h*w. The stage ops are scaled by b (one row each in op_table).
+    b - 1 summation adds of n*h*w. The stage ops are b identical launches each (one row each in
+    op_table, ``Op.repeated``: costs times b, ``launches`` = b).
     """
     dw = ops.conv("dw", p.n, p.n, p.k, p.h, p.w, 1, p.n, 0, padding=(p.k - 1) / 2)
-    stage = [op.scaled(p.b, f"stage.{op.name} (x b)") for op in [dw] + projection]
+    stage = [op.repeated(p.b, f"stage.{op.name} (x b)") for op in [dw] + projection]
     add = ops.elementwise("add", "add", p.n * p.h * p.w, inputs=2)
     if p.variant == "sequential":
-        return stage + [add.scaled(p.b, "residual_add (x b)")]
-    return stage + [add.scaled(p.b - 1, "sum_add (x b-1)")]
+        return stage + [add.repeated(p.b, "residual_add (x b)")]
+    return stage + [add.repeated(p.b - 1, "sum_add (x b-1)")]
 
 
 # --- torch modules (torch is imported only when a module is built) -------------------------------

@@ -4,11 +4,14 @@ One HTML file that works offline (plotly.js inline once, formulas as MathML, no 
 section per part of the project, each generated from the registry so that a new design, network
 or latency result appears without report code:
 
-  Designs         formulas (MathML + LaTeX), costs at the reference config, ratio vs standard conv
+  Findings        a few generated facts, each linking to its section (first on the page)
+  Designs         formulas (MathML + LaTeX), costs at the reference config, ratio vs the same-shape conv
+  FLOPs vs time   MACs ratio against measured and predicted latency ratio (``latency-gaps``)
+  Networks        totals (log scale), shares by design, per-layer bars, published-vs-ours table
+  Latency         held-out accuracy with the ±10% band; whole networks, measured vs predicted vs MACs
+  Explorer        exact Pareto fronts of whole networks per built-in design space
+  Design space    designs at one shape family at a time (menu), Pareto fronts, each design's own grid
   Validation      analytic vs params vs fvcore vs FlopCounterMode, ✓/✗ (mismatches go to the top)
-  Design space    MACs vs params / bytes / latency scatters, Pareto fronts, menus and sliders
-  Networks        per-layer stacked bars, swaps, published-vs-ours table
-  Latency         measured vs predicted with the ±10% band (only with ``latency=True``)
   Reconciliation  peer-counter gaps, op kind by op kind
 
 Each section is one module of this package with a ``build(ctx) -> Section`` function; adding a
@@ -31,14 +34,20 @@ from .context import Context, Progress
 from .page import Section, note, render
 
 SECTIONS: tuple[tuple[str, str], ...] = (
+    ("findings", "Findings"),
     ("designs", "Designs"),
-    ("validation", "Validation"),
-    ("space", "Design space"),
+    ("gaps", "FLOPs are not latency"),
     ("networks", "Networks"),
     ("latency", "Latency"),
+    ("explorer", "Architecture explorer"),
+    ("space", "Design space"),
+    ("validation", "Validation"),
     ("reconciliation", "Reconciliation"),
 )
-"""(module in costmodel.report, title), in page order; each module defines ``build(ctx)``."""
+"""(module in costmodel.htmlreport, title), in page order; each module defines ``build(ctx)``.
+The findings come first on the page but are built last, from what the others computed."""
+
+BUILT_LAST = ("findings",)
 
 DEFAULT_PATH = "reports/costmodel.html"
 
@@ -74,15 +83,18 @@ def build(designs: Sequence[str] | None = None, latency: bool = False, small: bo
     start = time.perf_counter()
     with Progress(progress) as bar:
         ctx = Context(designs=names, small=small, latency=latency, progress=bar, sections=chosen)
-        built = [_section(key, title, ctx) if ctx.wants(key) else
-                 Section(key, title).unavailable("left out of this report (sections=...).")
-                 for key, title in SECTIONS]
-        sections = built
+        order = [k for k, _ in SECTIONS if k not in BUILT_LAST] + list(BUILT_LAST)
+        titles = dict(SECTIONS)
+        built = {key: _section(key, titles[key], ctx) if ctx.wants(key) else
+                 Section(key, titles[key]).unavailable("left out of this report (sections=...).")
+                 for key in order}
+        sections = [built[key] for key, _ in SECTIONS]
     alerts = [a for s in sections for a in s.alerts]
     seconds = time.perf_counter() - start
     subtitle = [f"{len(names)} designs · generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
-                f"on {platform.node() or 'this machine'} ({platform.machine()}, Python {platform.python_version()}) "
-                f"in {seconds:.1f} s" + (" · small config" if small else ""),
+                f"on {platform.machine()} ({platform.processor() or platform.system()}, Python "
+                f"{platform.python_version()}) in {seconds:.1f} s" + (" · small config" if small else "")
+                + ("" if latency else " · latency not measured (add --latency)"),
                 "Units: 1 MAC = one multiply-accumulate; FLOPs = 2 × MACs; params = sum(p.numel()); "
                 "bytes = memory traffic at dtype_bytes (4 = fp32); per sample unless stated."]
     page = render("costmodel report", subtitle, sections, alerts)

@@ -16,21 +16,23 @@ class Progress:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._bar = None
+        self._live = None
 
     def __enter__(self) -> "Progress":
-        if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                       TextColumn, TimeElapsedColumn)
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-            self._bar = RichProgress(TextColumn("[bold]{task.description:<44}"), BarColumn(),
-                                     MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
-            self._bar.__enter__()
+        from ..core.progress import live
+
+        # core.progress: stderr only, off when quiet or stderr is not a terminal
+        self._live = live(TextColumn("[bold]{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), transient=False, requested=self.enabled)
+        self._bar = self._live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-            self._bar = None
+        if self._live is not None:
+            self._live.__exit__(*exc)
+            self._live = self._bar = None
 
     def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
         """Iterate ``items``, advancing one bar line per item."""

@@ -3,6 +3,7 @@ config, and its ratio to a standard convolution, all generated from the registry
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sympy as sp
@@ -25,10 +26,12 @@ def build(ctx: Context) -> Section:
     rows, blocks = [], []
     for name in ctx.progress.track(ctx.designs, "Designs: formulas and costs"):
         try:
-            row, block = _design(get_design(name), RATIO_SECONDS / 8 if ctx.small else RATIO_SECONDS)
+            row, block = _design(get_design(name), RATIO_SECONDS / 8 if ctx.small else RATIO_SECONDS,
+                                 more=not ctx.small)
         except Exception as exc:  # a broken design is shown in red, never hidden
             sec.alerts.append(f"design {name}: formulas or costs failed: {type(exc).__name__}: {exc}")
-            blocks.append(f'<div class="design"><h3>{esc(name)}</h3>{note(f"failed: {exc}", "bad")}</div>')
+            blocks.append(f'<div class="design" id="design-{esc(name)}"><h3>{esc(name)}</h3>'
+                          f'{note(f"failed: {exc}", "bad")}</div>')
             continue
         rows.append(row)
         blocks.append(block)
@@ -36,20 +39,24 @@ def build(ctx: Context) -> Section:
     if rows:
         sec.add("<h3>Summary at the reference configs</h3>",
                 table(rows, ["design", "title", "spec", "params", "MACs", "FLOPs", "mem bytes",
-                             "MACs / conv", "params / conv"]))
-        sec.figure(_overview(rows), "Costs at each design's reference config (log scale). "
-                                    "Hover for the exact value.")
-    sec.add(*blocks)
+                             "MACs / conv", "params / conv", "vs conv"]))
+        sec.figure(_overview(rows), "Each design at its reference config against the standard conv with the "
+                                    "same input and output shape (1 = as costly as that conv; log scale). "
+                                    "Hover for both shapes.")
+    sec.add("<h3>Formulas, design by design</h3>", *blocks)
     return sec
 
 
-def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]:
+def _design(cls: type, ratio_seconds: float = 4.0, more: bool = True) -> tuple[dict[str, Any], str]:
+    """(summary row, HTML block) of one design; ``more``: add the hyperparameter table, the
+    memory-traffic formula and the per-op table (left out of a --small report, to keep it small)."""
     spec = cls()
     f = cls.formulas(spec.structure())
     c = spec.costs()
-    ref = matched_conv(spec)
+    ref = _matched(spec)
     rc = ref.costs() if ref is not None else None
-    row = {"design": cls.name, "title": cls.title, "spec": spec_text(spec), "params": c.params,
+    row = {"design": cls.name, "title": cls.title, "spec": spec.fields_text(),
+           "vs conv": ref.fields_text() if ref is not None else "", "params": c.params,
            "MACs": c.macs, "FLOPs": c.flops, "mem bytes": c.mem_bytes,
            "elementwise ops": sum(c.elementwise.values()),
            "MACs / conv": c.macs / rc.macs if rc and rc.macs else None,
@@ -59,29 +66,45 @@ def _design(cls: type, ratio_seconds: float = 4.0) -> tuple[dict[str, Any], str]
 
         row["dense MACs"] = spec.dense_macs()
         row["executed MACs"] = executed_macs(spec)
-    parts = [f'<div class="design" id="design-{esc(cls.name)}"><h3>{esc(cls.title)} '
-             f'<span class="note">({esc(cls.name)})</span></h3>']
+    ratio = f" · MACs ÷ conv = {row['MACs / conv']:.3g}" if row["MACs / conv"] else ""
+    parts = [f'<details class="design" id="design-{esc(cls.name)}"><summary><b>{esc(cls.title)}</b> '
+             f'<span class="note">({esc(cls.name)}){esc(ratio)}</span></summary>']
     doc = (cls.__doc__ or "").strip().splitlines()
     if doc:
         parts.append(f"<p>{esc(doc[0])}</p>")
-    if cls.reference:
-        parts.append(f"<p class=\"note\">Reference: {esc(cls.reference)}</p>")
+    if public_reference(cls.reference):
+        parts.append(f"<p class=\"note\">Reference: {esc(public_reference(cls.reference))}</p>")
     parts.append(formula_block("params", f.readable(f.params), "parameters"))
     parts.append(formula_block("MACs", f.readable(f.macs_total), "multiply-accumulates per sample, conv + linear"))
     parts += [formula_block(str(short), full, "output size") for short, full in f.output_sizes().items()]
     parts.append(_ratio_html(spec, ref, row, ratio_seconds))
-    more = [f"<p><b>Hyperparameters</b></p>{table(_fields(cls))}",
+    extra = [f"<p><b>Hyperparameters</b></p>{table(_fields(cls))}",
             formula_block("bytes", f.readable(f.mem_bytes), "memory traffic per sample"),
             *(formula_block(key, f.readable(expr), "design-specific") for key, expr in f.extra.items()),
-            f"<p><b>At the reference config</b> ({esc(spec_text(spec))}):</p>{table(_cost_rows(c))}"]
+            f"<p><b>At the reference config</b> ({esc(spec.fields_text())}):</p>{table(_cost_rows(c))}"]
     try:
-        more.append(f"<p><b>Per-op costs (exact)</b></p>{table(spec.op_table())}")
+        extra.append(f"<p><b>Per-op costs (exact)</b></p>{table(spec.op_table())}")
     except Exception as exc:  # the per-op table is a convenience; say why it is missing
-        more.append(note(f"per-op table unavailable: {exc}"))
-    parts.append(details("Hyperparameters, memory-traffic formula, costs at the reference config, per-op table",
-                         "".join(more)))
-    parts.append("</div>")
+        extra.append(note(f"per-op table unavailable: {exc}"))
+    if more:
+        parts.append(details("Hyperparameters, memory-traffic formula, costs at the reference config, per-op table",
+                             "".join(extra)))
+    else:
+        parts.append(note("Hyperparameters, memory-traffic formula and per-op table: in the full report "
+                          "(without --small)."))
+    parts.append("</details>")
     return row, "".join(parts)
+
+
+def _matched(spec: Any) -> Any | None:
+    """The standard conv of the same input and output shape (``designs.conv.matched_conv``), or
+    None where there is none (the ratio cells then say "–")."""
+    from ..designs.conv import matched_conv
+
+    try:
+        return matched_conv(spec)
+    except ValueError:
+        return None
 
 
 def _fields(cls: type) -> list[dict[str, Any]]:
@@ -104,40 +127,6 @@ def _cost_rows(c: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def matched_conv(spec: Any) -> Any | None:
-    """The standard conv with the same input, output channels, kernel, stride and flags as ``spec``.
-
-    A design without a ``c_out`` field (e.g. depthwise) is matched on the output channels of its
-    last conv op, so the ratio compares layers with the same input and output shapes.
-    """
-    from ..core.registry import designs
-
-    conv_cls = designs().get(REFERENCE)
-    if conv_cls is None:
-        return None
-    wanted = {}
-    for nm in conv_cls.field_ranges():
-        if hasattr(spec, nm):
-            wanted[nm] = getattr(spec, nm)
-    if "c_out" not in wanted:
-        out = output_channels(spec)
-        if out:
-            wanted["c_out"] = out
-    try:
-        return conv_cls(**wanted)
-    except (ValueError, TypeError):
-        return None
-
-
-def output_channels(spec: Any) -> int | None:
-    try:
-        ops = spec.op_table()
-    except Exception:
-        return None
-    convs = ops[ops["kind"].isin(["conv", "linear"])]
-    return int(convs["c_out"].iloc[-1]) if len(convs) else None
-
-
 RATIO_SECONDS = 4.0
 """Time allowed to simplify one design's symbolic ratios (sympy can take minutes on big piecewise
 formulas); past it the page shows the numeric ratio and says the symbolic one timed out."""
@@ -148,7 +137,7 @@ def _ratio_html(spec: Any, ref: Any, row: dict[str, Any], seconds: float = RATIO
     if ref is None:
         return note("no standard conv to compare with")
     parts = ["<p><b>Ratio to a standard conv</b> with the same shapes "
-             f"({esc(spec_text(ref))}):</p>"]
+             f"({esc(ref.fields_text())}):</p>"]
     symbolic = symbolic_ratios(spec, ref, seconds)
     for quantity, label in (("macs", "MACs"), ("params", "params")):
         value = row[f"{label} / conv"]
@@ -218,25 +207,36 @@ def _ratios(spec: Any, ref: Any, quantities: tuple) -> dict[str, Any]:
     return out
 
 
-def spec_text(spec: Any) -> str:
-    return ", ".join(f"{k}={getattr(spec, k)}" for k in spec.field_ranges() if k != "dtype_bytes")
+INTERNAL = re.compile(r"\s*;?\s*\bseeds?\s+\d+\b\s*;?\s*", re.I)
+"""Internal source notes ("seed 003") that mean nothing to a reader of the page."""
+
+
+def public_reference(text: str) -> str:
+    """A design's reference without the project's internal source notes."""
+    return INTERNAL.sub("; ", text).strip("; ").strip()
 
 
 def _overview(rows: list[dict[str, Any]]):
+    """MACs and params of each design divided by those of the standard conv with the SAME input
+    and output shape (its "vs conv" column): like-for-like bars, log scale, 1 = conv."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from .colors import color
+
+    rows = [r for r in rows if r.get("MACs / conv")]
     names = [r["design"] for r in rows]
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
-                        subplot_titles=("MACs", "params", "memory traffic"))
-    for col, (key, unit) in enumerate((("MACs", UNITS["macs"]), ("params", UNITS["params"]),
-                                       ("mem bytes", UNITS["mem_bytes"])), start=1):
-        fig.add_trace(go.Bar(x=names, y=[r[key] for r in rows], name=key,
-                             customdata=[r["spec"] for r in rows],
-                             hovertemplate=f"%{{x}}<br>{key}: %{{y:,}}<br>%{{customdata}}<extra></extra>"),
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("MACs ÷ matched conv's MACs", "params ÷ matched conv's params"))
+    for col, key in enumerate(("MACs / conv", "params / conv"), start=1):
+        fig.add_trace(go.Bar(x=names, y=[r[key] for r in rows], name=key, showlegend=False,
+                             marker=dict(color=[color(n) for n in names]),
+                             customdata=[[r["spec"], r["vs conv"]] for r in rows],
+                             hovertemplate=(f"<b>%{{x}}</b>: {key} = %{{y:.4g}}<br>%{{customdata[0]}}<br>"
+                                            "vs conv(%{customdata[1]})<extra></extra>")),
                       row=1, col=col)
-        fig.update_yaxes(type="log", title_text=unit, row=1, col=col)
+        fig.update_yaxes(type="log", title_text=f"{key.split(' /')[0]} ratio to the same-shape conv (1 = conv)",
+                         row=1, col=col)
         fig.update_xaxes(title_text="design", row=1, col=col)
-    fig.update_layout(height=430, showlegend=False, template="plotly_white",
-                      margin=dict(l=60, r=20, t=40, b=80))
+    fig.update_layout(height=460, template="plotly_white", margin=dict(l=70, r=20, t=40, b=110))
     return fig

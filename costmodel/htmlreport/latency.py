@@ -1,92 +1,96 @@
-"""Latency section (only with ``latency=True``): measured latency of a few configs of every design
-on this machine against the calibrated prediction from the analytic costs, with the ±10% band.
+"""Latency section: the held-out accuracy of the latency prediction on this machine
+(``costmodel.latency.evaluate.latency_eval``: random configs of every design that calibration
+never timed, measured by the interleaved protocol) with the ±10% band, and whole networks:
+measured vs predicted latency beside their MACs (``costmodel.latency.network``).
 
-Measurement comes from ``costmodel.latency`` (torch.utils.benchmark harness), the prediction
-from ``predicted`` (the calibrated device profile; calibrated now if this machine has none).
-"""
+Measured only with ``latency=True``; without it the section shows the predicted network
+latencies when this machine already has a saved profile, and says how to measure."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
+from .colors import color
 from .context import Context
-from .grids import grid, spec_label
-from .page import UNITS, Section, note, table
+from .page import Section, details, esc, note, table
 from .predicted import profile as device_profile
 
 PER_DESIGN = {False: 3, True: 1}
-"""Configs measured per design: the reference plus random points of the design-space grid."""
+"""Held-out configs drawn per design (full vs --small)."""
 
-MIN_RUN_TIME = {False: 0.2, True: 0.02}
-"""Seconds of timed blocks per measurement (full vs --small)."""
+MIN_RUN_TIME = {False: 0.25, True: 0.05}
+"""Seconds of timed samples per config in latency_eval (full vs --small)."""
+
+NETWORK_RESOLUTION = {False: 112, True: 64}
+"""Input size of the whole-network latency chart (small enough to time every network in seconds)."""
+
+NETWORK_SAMPLES = {False: 20, True: 6}
+"""Interleaved calls per network (the measured latency is their 10th percentile)."""
+
+MEASURED_MS = "measured latency (ms per call, batch 1)"
+PREDICTED_MS = "predicted latency (ms per call, batch 1)"
 
 
 def build(ctx: Context) -> Section:
     sec = Section("latency", "Latency")
     if not ctx.latency:
-        return sec.unavailable("latency is measured only with `costmodel report --latency` "
-                               "(costmodel.report(latency=True)); it takes a minute or two.")
+        sec.add(note("Latency is measured only with `costmodel report --latency` "
+                     "(costmodel.report(latency=True)); it takes a few minutes."))
+        _networks(sec, ctx, profile=_saved_profile())
+        sec.available = bool(sec.figures)
+        return sec
     profile, how = device_profile(ctx)
-    specs = choose_specs(ctx)
-    rows = measure(specs, profile, ctx)
-    if not rows:
-        return sec.unavailable("no config could be measured")
-    within = sum(abs(r["error %"]) <= 10 for r in rows)
-    within20 = sum(abs(r["error %"]) <= 20 for r in rows)
-    sec.add(note(f"Profile: {how}. {len(rows)} configs, batch 1, fp32, 1 thread, median of timed blocks "
-                 f"({MIN_RUN_TIME[ctx.small]} s each). Within ±10%: {within}/{len(rows)} "
-                 f"({100 * within / len(rows):.0f}%); within ±20%: {within20}/{len(rows)}. "
-                 "These configs are not held out from anything; `costmodel latency-eval` gives the "
-                 "held-out accuracy."))
-    sec.figure(scatter(rows), "Each point is one config; the grey band is ±10% around y = x. Hover for the spec.")
-    sec.add(table(rows, ["design", "spec", "measured ms", "predicted ms", "error %", "CV", "noisy", "MACs", "bytes"]))
-    ctx.shared["latency_rows"] = rows
+    rows, summary, conditions = held_out(ctx, profile)
+    ctx.shared["latency_rows"], ctx.shared["latency_summary"] = rows, summary
+    if rows:
+        sec.add(note(f"Profile: {how}. Held-out accuracy: {summary['n']} configs of {len({r['design'] for r in rows})} "
+                     f"designs drawn at random (seed {conditions.get('seed', '?')}) and never timed by the "
+                     f"calibration; batch 1, fp32, {profile.threads} thread(s), {conditions.get('clock', '')} clock, "
+                     "interleaved protocol (10th percentile of many short calls)."),
+                f'<p class="ok-line">Within ±10%: {100 * summary["within_10"]:.0f}% · within ±20%: '
+                f'{100 * summary["within_20"]:.0f}% · median error {summary["median_abs_pct"]:.1f}% · '
+                f'measurement reproducibility (median spread of two independent estimates): '
+                f'{summary["spread_pct"]:.1f}% · load average {conditions.get("load_avg_start", float("nan")):.1f} '
+                "(a shared machine: numbers vary with load).</p>")
+        sec.figure(scatter(rows), "Each point is one held-out config; the grey band is ±10% around y = x. "
+                                  "Hover for the config.")
+        sec.add(details(f"All {len(rows)} held-out configs",
+                        table(rows, ["design", "config", "measured ms", "predicted ms", "error %", "spread %", "MACs"])))
+    else:
+        sec.add(note("No held-out config could be measured."))
+    _networks(sec, ctx, profile=profile, measure=True)
     return sec
 
 
-def choose_specs(ctx: Context) -> list[Any]:
-    """The reference config of each design plus random valid points of its design-space grid."""
-    from ..core.registry import get_design
+def _saved_profile() -> Any | None:
+    from ..latency.profile import load_profile
 
-    rng = random.Random(0)
-    specs = []
-    for name in ctx.designs:
-        cls = get_design(name)
-        try:
-            chosen = [cls()]
-        except Exception:
-            continue
-        values = grid(cls, ctx.small)
-        tries = 0
-        while len(chosen) < PER_DESIGN[ctx.small] and tries < 50:
-            tries += 1
-            try:
-                chosen.append(cls(**{k: rng.choice(v) for k, v in values.items()}))
-            except ValueError:
-                continue
-        specs += chosen
-    return specs
+    try:
+        return load_profile()
+    except ValueError:  # no calibration on this machine yet: the chart needs --latency
+        return None
 
 
-def measure(specs: list[Any], profile: Any, ctx: Context) -> list[dict[str, Any]]:
-    from ..latency.measure import measure_spec
-    from ..latency.predict import predict_spec
+def held_out(ctx: Context, profile: Any) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, Any]]:
+    """Rows of ``latency_eval`` (ms and %), its summary (+ median spread %) and conditions."""
+    import math
 
-    rows = []
-    for spec in ctx.progress.track(specs, "Latency: measuring configs"):
-        try:
-            t = measure_spec(spec, threads=profile.threads, device=profile.device,
-                             min_run_time=MIN_RUN_TIME[ctx.small])
-            predicted = predict_spec(spec, profile)
-        except Exception as exc:  # one config that fails to run is listed, the rest still plot
-            ctx.progress.log(f"latency of {spec.name} failed: {exc}")
-            continue
-        measured = t.median_s
-        rows.append({"design": spec.name, "spec": spec_label(spec), "measured ms": 1e3 * measured,
-                     "predicted ms": 1e3 * predicted, "error %": 100 * (predicted / measured - 1),
-                     "CV": t.cv, "noisy": "noisy" if t.noisy else "", "MACs": spec.macs(), "bytes": spec.mem_bytes()})
-    return rows
+    from ..latency.evaluate import latency_eval
+
+    result = latency_eval(per_design=PER_DESIGN[ctx.small], threads=profile.threads, device=profile.device,
+                          min_run_time=MIN_RUN_TIME[ctx.small], designs_=list(ctx.designs), show_progress=False)
+    frame = result.frame
+    ok = frame.dropna(subset=["err"]) if "err" in frame else frame.iloc[0:0]
+    rows = [{"design": r["design"], "config": r["config"], "measured ms": r["measured_us"] / 1e3,
+             "predicted ms": r["predicted_us"] / 1e3, "error %": 100 * r["err"],
+             "spread %": 100 * r["spread"] if r.get("spread") is not None else math.nan, "MACs": int(r["macs"])}
+            for r in ok.to_dict("records")]
+    summary = result.summary() if len(ok) else {"n": 0}
+    spreads = [r["spread %"] for r in rows if math.isfinite(r["spread %"])]
+    summary["spread_pct"] = sorted(spreads)[len(spreads) // 2] if spreads else math.nan
+    conditions = dict(result.conditions)
+    conditions.setdefault("seed", 2024)
+    return rows, summary, conditions
 
 
 def scatter(rows: list[dict[str, Any]]):
@@ -103,13 +107,85 @@ def scatter(rows: list[dict[str, Any]]):
         sub = [r for r in rows if r["design"] == design]
         fig.add_trace(go.Scatter(
             x=[r["measured ms"] for r in sub], y=[r["predicted ms"] for r in sub], mode="markers", name=design,
-            customdata=[[r["spec"], r["error %"], r["MACs"], r["bytes"]] for r in sub],
+            marker=dict(color=color(design), size=8),
+            customdata=[[r["config"], r["error %"], r["MACs"]] for r in sub],
             hovertemplate=("<b>%{fullData.name}</b><br>%{customdata[0]}<br>measured: %{x:.4f} ms<br>"
                            "predicted: %{y:.4f} ms<br>error: %{customdata[1]:+.1f}%<br>"
-                           "MACs: %{customdata[2]:,}<br>bytes: %{customdata[3]:,}<extra></extra>")))
-    fig.update_layout(height=600, template="plotly_white", margin=dict(l=80, r=20, t=30, b=60),
-                      xaxis=dict(type="log", title=dict(text="measured " + UNITS["latency_ms"])),
-                      yaxis=dict(type="log", title=dict(text="predicted " + UNITS["latency_ms"])),
+                           "MACs: %{customdata[2]:,}<extra></extra>")))
+    fig.update_layout(height=560, template="plotly_white", margin=dict(l=80, r=20, t=30, b=60),
+                      xaxis=dict(type="log", title=dict(text=MEASURED_MS)),
+                      yaxis=dict(type="log", title=dict(text=PREDICTED_MS)),
                       legend=dict(title=dict(text="design")))
     return fig
 
+
+# --- whole networks ------------------------------------------------------------------------------
+
+def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = False) -> None:
+    """The whole-network chart and table (predicted; measured too with ``measure``)."""
+    if profile is None or not ctx.wants("networks"):
+        return
+    rows = network_rows(ctx, profile, measure)
+    if not rows:
+        return
+    ctx.shared["network_latency_rows"] = rows
+    res = NETWORK_RESOLUTION[ctx.small]
+    sec.add(f"<h3 id=\"network-latency\">Whole networks at {res}x{res}</h3>",
+            note(f"Every built-in network at {res}x{res} input, batch 1, {profile.threads} thread(s): predicted by "
+                 "costmodel.predict_latency (sum of its layers)"
+                 + (f"; measured by costmodel.measure_latency, all networks interleaved call by call, the 10th "
+                    f"percentile of {NETWORK_SAMPLES[ctx.small]} calls." if measure else
+                    "; run with --latency to measure them too.")))
+    sec.figure(network_figure(rows), "Latency against MACs, one point per network (log scales). A network "
+                                     "left of another but higher has fewer MACs and still takes longer.")
+    sec.add(table(rows, [k for k in ("network", "MACs", "params", "predicted ms", "measured ms", "error %",
+                                     "spread %") if any(k in r for r in rows)]))
+
+
+def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, Any]]:
+    from ..latency.network import measure_many, predict_latency
+    from ..networks import network, network_names
+
+    res = NETWORK_RESOLUTION[ctx.small]
+    nets = []
+    for name in network_names():
+        try:
+            nets.append((name, network(name, resolution=res)))
+        except ValueError:  # a network that does not take this resolution (e.g. CIFAR sizes)
+            continue
+    rows = []
+    for name, net in ctx.progress.track(nets, "Latency: predicting networks"):
+        costs = net.costs()
+        rows.append({"network": name, "MACs": int(costs.macs), "params": int(costs.params),
+                     "predicted ms": predict_latency(net, profile=profile, threads=profile.threads).ms})
+    if measure and nets:
+        ctx.progress.log("Latency: measuring whole networks (interleaved)")
+        found = measure_many([net for _, net in nets], threads=profile.threads, clock=profile.clock,
+                             samples=NETWORK_SAMPLES[ctx.small])
+        for row, got in zip(rows, found):
+            row["measured ms"] = got.ms
+            row["error %"] = 100 * (row["predicted ms"] / got.ms - 1)
+            row["spread %"] = 100 * got.spread if got.spread is not None else None
+    return rows
+
+
+def network_figure(rows: list[dict[str, Any]]):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    names = [r["network"] for r in rows]
+    if all("measured ms" in r for r in rows):
+        fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["measured ms"] for r in rows],
+                                 mode="markers+text", text=names, textposition="top center", name="measured",
+                                 marker=dict(size=11, color="#1f4e9c"),
+                                 hovertemplate="<b>%{text}</b><br>MACs: %{x:,}<br>measured: %{y:.3f} ms<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["predicted ms"] for r in rows],
+                             mode="markers" if any("measured ms" in r for r in rows) else "markers+text",
+                             text=names, textposition="top center", name="predicted",
+                             marker=dict(size=10, symbol="diamond-open", color="#d95f02", line=dict(width=2)),
+                             hovertemplate="<b>%{text}</b><br>MACs: %{x:,}<br>predicted: %{y:.3f} ms<extra></extra>"))
+    fig.update_layout(height=560, template="plotly_white", margin=dict(l=80, r=20, t=30, b=60),
+                      xaxis=dict(type="log", title=dict(text="MACs per sample (exact)")),
+                      yaxis=dict(type="log", title=dict(text="latency (ms per call, batch 1): measured and predicted")),
+                      legend=dict(title=dict(text="latency")))
+    return fig

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .colors import color
 from .context import Context
 from .netlist import SMALL_RESOLUTION, builtin_networks, swapped_networks
 from .page import UNITS, Section, esc, note, table
@@ -37,13 +38,23 @@ def build(ctx: Context) -> Section:
                      "fewer MACs); run without --small for the 224x224 numbers."))
     if tables:
         sec.add("<h3>Totals</h3>", table(_totals(tables)))
-        sec.figure(compare_figure(tables), "Each bar is one network, stacked by the design of its layers. "
-                                           "Use the menu to switch the quantity.")
+        sec.figure(totals_figure(tables), "One bar per network (log scale: VGG-16's billions and GhostNet's "
+                                          "millions on one chart). Use the menu to switch the quantity.")
+        sec.figure(compare_figure(tables), "Each bar is one network, split by the design of its layers as a share "
+                                           "of the network's total. Use the menu to switch the quantity.")
     _published(sec)
+    sec.add("<h3>Layer by layer</h3>")
+    builtin = {label for label, _ in builtin_networks(ctx)}
+    if ctx.small:
+        sec.add(note("Small report: per-layer charts of the built-in networks only (the swaps are in the totals)."))
     for label, frame in tables.items():
-        sec.add(f"<h3>{esc(titles[label])} <span class=\"note\">({esc(label)})</span></h3>")
+        if ctx.small and label not in builtin:
+            continue
+        sec.add(f'<details class="fold" id="net-{esc(label)}"><summary>{esc(titles[label])} '
+                f'<span class="note">({esc(label)}, {len(frame)} layers)</span></summary>')
         sec.figure(layer_figure(label, frame), f"{label}: one bar per layer, coloured by design; "
                                                "hover for the layer's path and shapes.")
+        sec.add("</details>")
     ctx.shared["network_tables"] = tables
     return sec
 
@@ -102,15 +113,39 @@ def compare_figure(tables: dict[str, Any]):
 
     first = quantities[0][1]
     for d in designs:
-        fig.add_trace(go.Bar(x=labels, y=values(first, d), name=d,
+        fig.add_trace(go.Bar(x=labels, y=values(first, d), name=d, marker=dict(color=color(d)),
                              hovertemplate=f"%{{x}}<br>{d}: %{{y:,.4~g}}<extra></extra>"))
-    buttons = [dict(label=UNITS[col], method="update",
-                    args=[{"y": [values(col, d) for d in designs]}, {"yaxis.title.text": UNITS[col]}])
+    buttons = [dict(label=share(col), method="update",
+                    args=[{"y": [values(col, d) for d in designs]}, {"yaxis.title.text": share(col)}])
                for _, col in quantities]
-    fig.update_layout(barmode="stack", height=560, template="plotly_white", margin=dict(l=80, r=20, t=70, b=120),
+    fig.update_layout(barmode="stack", barnorm="percent", height=560, template="plotly_white",
+                      margin=dict(l=80, r=20, t=70, b=120),
                       xaxis=dict(title=dict(text="network (layers grouped by design)")),
-                      yaxis=dict(title=dict(text=UNITS[first])),
+                      yaxis=dict(title=dict(text=share(first))),
                       legend=dict(title=dict(text="design")),
+                      updatemenus=[dict(buttons=buttons, x=0.0, y=1.15, xanchor="left", yanchor="top")])
+    return fig
+
+
+def share(col: str) -> str:
+    """Axis title of a share: '% of the network's MACs (multiply-accumulates per sample)'."""
+    return f"% of the network's {UNITS[col]}"
+
+
+def totals_figure(tables: dict[str, Any]):
+    """One bar per network on a log axis; a menu switches MACs / params / bytes / latency."""
+    import plotly.graph_objects as go
+
+    labels = list(tables)
+    quantities = _quantities(list(tables.values()))
+    first = quantities[0][1]
+    fig = go.Figure(go.Bar(x=labels, y=[float(f[first].sum()) for f in tables.values()], name="total",
+                           marker=dict(color="#1f4e9c"), hovertemplate="%{x}: %{y:,.4~g}<extra></extra>"))
+    buttons = [dict(label=UNITS[col], method="update",
+                    args=[{"y": [[float(f[col].sum()) for f in tables.values()]]}, {"yaxis.title.text": UNITS[col]}])
+               for _, col in quantities]
+    fig.update_layout(height=480, template="plotly_white", margin=dict(l=80, r=20, t=70, b=120), showlegend=False,
+                      xaxis=dict(title=dict(text="network")), yaxis=dict(type="log", title=dict(text=UNITS[first])),
                       updatemenus=[dict(buttons=buttons, x=0.0, y=1.15, xanchor="left", yanchor="top")])
     return fig
 
@@ -129,7 +164,7 @@ def layer_figure(label: str, frame: Any):
         sub = frame.iloc[rows]
         custom = [[r.get("layer", ""), r.get("input", ""), r.get("output", ""), int(r["macs"]), int(r["params"]),
                    int(r["mem_bytes"])] for r in sub.to_dict("records")]
-        fig.add_trace(go.Bar(x=rows, y=list(sub[first]), name=d, customdata=custom,
+        fig.add_trace(go.Bar(x=rows, y=list(sub[first]), name=d, customdata=custom, marker=dict(color=color(d)),
                              hovertemplate=("<b>%{customdata[0]}</b> (" + d + ")<br>in %{customdata[1]} → out "
                                             "%{customdata[2]}<br>MACs: %{customdata[3]:,}<br>params: "
                                             "%{customdata[4]:,}<br>bytes: %{customdata[5]:,}<extra></extra>")))

@@ -1,8 +1,9 @@
 """The report's building blocks: sections, tables, figures, and the one self-contained HTML page.
 
-Offline by construction: plotly.js is inlined exactly once in ``<head>`` and every figure is a
-``<div>`` plus a small inline ``<script>`` (``include_plotlyjs=False``); formulas are presentation
-MathML, which Chromium and Firefox render natively. No tag loads anything from the network.
+Offline by construction: plotly.js (the vendored basic bundle: scatter, bar, pie) and the shared
+layout template are inlined exactly once in ``<head>``, and every figure is a ``<div>`` plus a
+small inline ``<script>`` with its compacted JSON; formulas are presentation MathML, which
+Chromium and Firefox render natively. No tag loads anything from the network.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ UNITS: dict[str, str] = {
     "macs": "MACs (multiply-accumulates per sample)",
     "flops": "FLOPs (= 2 × MACs, per sample)",
     "mem_bytes": "memory traffic (bytes per sample)",
-    "latency_ms": "latency (ms)",
+    "latency_ms": "predicted latency (ms per call, batch 1)",
     "elem": "elementwise ops (ops per sample)",
 }
 """Axis titles: every one names its unit."""
@@ -150,20 +151,37 @@ code.latex{display:block;white-space:pre-wrap;background:#f3f4f6;padding:6px;fon
 details summary{cursor:pointer;color:#1d4ed8;margin:4px 0}
 span.spec{font-size:11px;color:#4b5563;display:inline-block;min-width:220px;max-width:420px}
 .ok-line{color:#15803d;font-weight:600} .bad-line{color:#c81e1e;font-weight:700}
+#findings{border:2px solid #1d4ed8;background:#f3f7ff} ul.findings{font-size:16px;line-height:1.5;padding-left:22px}
+ul.findings li{margin:6px 0} ul.findings a{color:#1d4ed8;font-weight:600;white-space:nowrap}
+details.fold,details.design{border:1px solid #e2e5ea;border-radius:6px;padding:2px 10px;margin:6px 0}
+details.fold>summary,details.design>summary{font-size:15px;color:#1d2330}
 """
 
 
-def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], alerts: Sequence[str]) -> str:
-    """The whole HTML document: plotly.js inlined once, then every section."""
-    from plotly.offline import get_plotlyjs
+PLOTLY_BASIC_VERSION = "4.1.1"
+"""plotly.js of the vendored basic bundle (assets/plotly-basic.min.js: scatter, bar and pie)."""
 
+TRACE_TYPES = frozenset({"scatter", "bar", "pie"})
+"""Trace types the basic bundle draws; a figure using another one fails a test."""
+
+TEMPLATE = "plotly_white"
+"""Every figure's template, shipped once in the page instead of once per figure."""
+
+
+def plotly_js() -> str:
+    """The vendored plotly.js basic bundle (package data: no network at build time)."""
+    from importlib.resources import files
+
+    return (files(__package__) / "assets" / "plotly-basic.min.js").read_text(encoding="utf-8")
+
+
+def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], alerts: Sequence[str]) -> str:
+    """The whole HTML document: plotly.js and the shared template inlined once, then every section."""
     sections = list(sections)
     top = (f'<div class="alerts" id="alerts"><h2>✗ {len(alerts)} problem(s) found</h2><ul>'
-           + "".join(f"<li>{esc(a)}</li>" for a in alerts) + "</ul></div>") if alerts else (
-        '<div class="allok" id="alerts">✓ Every analytic count matched params, fvcore and '
-        "FlopCounterMode exactly wherever they were compared.</div>")
+           + "".join(f"<li>{esc(a)}</li>" for a in alerts) + "</ul></div>") if alerts else ""
     nav = "<nav>" + "".join(f'<a href="#{s.key}">{esc(s.title)}</a>' for s in sections) + "</nav>"
-    body = [top, nav]
+    body = [nav, top]
     for s in sections:
         parts = [f'<section id="{s.key}"><h2>{esc(s.title)}</h2>']
         for frag in s.body:
@@ -177,15 +195,59 @@ def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], ale
     # plotly.js contains no "</script" (checked in the tests), so it can sit in a plain script tag.
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{esc(title)}</title><style>{_CSS}</style>"
-            f"<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+            f"<script type=\"text/javascript\">{plotly_js()}</script>"
+            f"<script type=\"text/javascript\">{_template_js()}</script></head>"
             f"<body><header><h1>{esc(title)}</h1>{sub}</header><main>{''.join(body)}</main></body></html>\n")
 
 
+def _template_js() -> str:
+    """``CM_TEMPLATE`` (the layout template, trace defaults of the drawn types only) and
+    ``cmPlot(id, data, layout)``, which every figure calls."""
+    import plotly.io as pio
+
+    tmpl = pio.templates[TEMPLATE].to_plotly_json()
+    tmpl["data"] = {k: v for k, v in tmpl.get("data", {}).items() if k in TRACE_TYPES}
+    return (f"var CM_TEMPLATE={dumps(tmpl)};"
+            "function cmPlot(id,data,layout){layout.template=CM_TEMPLATE;"
+            "return Plotly.newPlot(id,data,layout,{displaylogo:false,responsive:true});}")
+
+
 def _figure_html(fig: Any, div_id: str, caption: str) -> str:
-    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                      config={"displaylogo": False, "responsive": True})
+    spec = fig.to_plotly_json()
+    layout = compact(spec["layout"])
+    layout.pop("template", None)
+    height = layout.get("height", 450)
     cap = f'<div class="caption">{esc(caption)}</div>' if caption else ""
-    return f'<div class="figure">{div}{cap}</div>'
+    return (f'<div class="figure"><div id="{div_id}" class="plotly-graph-div" style="height:{height}px;width:100%">'
+            f'</div><script type="text/javascript">cmPlot("{div_id}",{dumps(compact(spec["data"]))},'
+            f"{dumps(layout)});</script>{cap}</div>")
+
+
+SIGNIFICANT = 6
+"""Significant digits kept of non-integer floats in the page (exact integers stay exact)."""
+
+
+def compact(value: Any) -> Any:
+    """Figure JSON made small: numpy arrays as lists, floats to SIGNIFICANT digits, integral
+    floats as ints, NaN as null. Integers (params, MACs) are never rounded."""
+    if isinstance(value, dict):
+        return {k: compact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [compact(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return compact(value.tolist())
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return float(f"{value:.{SIGNIFICANT}g}")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON that can sit inside a <script> element ("</" is written "<\\/")."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
 
 
 # --- checks the tests (and the report itself) use --------------------------------------------
@@ -201,7 +263,7 @@ def remote_sources(page: str) -> list[str]:
 def figure_specs(page: str) -> list[dict[str, Any]]:
     """The (data, layout) JSON of every plotly figure embedded in ``page``."""
     out = []
-    for match in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', page):
+    for match in re.finditer(r'cmPlot\("[^"]+",', page):
         decoder = json.JSONDecoder()
         data, end = decoder.raw_decode(page, match.end())
         rest = page[end:].lstrip()[1:].lstrip()

@@ -29,6 +29,7 @@ def build(ctx: Context) -> Section:
         except Exception as exc:  # a reconciliation that fails is reported in red
             sec.alerts.append(f"reconciliation of {label}: {type(exc).__name__}: {exc}")
             continue
+        ctx.shared.setdefault("reconciliations", {})[label] = result
         sec.add(f"<h3>{esc(label)}</h3>", render(result))
         for peer, res in (getattr(result, "peers", None) or {}).items():
             if not getattr(res, "skipped", None) and getattr(res, "unexplained", 0):

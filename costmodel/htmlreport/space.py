@@ -1,17 +1,22 @@
-"""Design-space section: interactive MACs-vs-params (vs bytes, vs predicted latency) scatters with
-Pareto fronts, a dropdown for the x quantity and the design shown, and a slider over a
-hyperparameter. Grids come from each spec's field ranges, so a new design needs no code here."""
+"""Design-space section: every design compared like for like, one shape family at a time
+(c_in = c_out = c, 3x3, stride 1, 56x56; a menu picks c), MACs against params, memory traffic
+and (with --latency) predicted latency, with the Pareto front of each family; then each design's
+own grid, folded, where the hover says which shape each point is at.
+
+Grids come from each spec's field roles (grids.py), so a new design needs no code here."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .colors import FRONT, color
 from .context import Context
-from .grids import MAX_POINTS, SHAPE_VALUES, SMALL_SHAPE_VALUES, defaults, evaluate, fields_of, fmt, grid, plain, sweep_design
-from .page import UNITS, Section, esc, note
+from .grids import FAMILY_CHANNELS, FAMILY_POINTS, MAX_POINTS, ROLE_VALUES, evaluate, family_values, fields_of, sweep_design
+from .page import UNITS, Section, details, esc, note
 from .predicted import predictor
 
-QUANTITIES = [("params", "params"), ("mem_bytes", "mem_bytes"), ("latency_ms", "latency_ms")]
+QUANTITIES = ("params", "mem_bytes", "latency_ms")
+"""x quantities of the family figures (y is always MACs); latency only with --latency."""
 
 
 def build(ctx: Context) -> Section:
@@ -20,9 +25,8 @@ def build(ctx: Context) -> Section:
     sec = Section("space", "Design space")
     frames = {}
     for name in ctx.progress.track(ctx.designs, "Design space: sweeping grids"):
-        cls = get_design(name)
         try:
-            frame = sweep_design(cls, ctx.small)
+            frame = sweep_design(get_design(name), ctx.small)
         except Exception as exc:  # a design whose sweep fails is reported, the rest still plot
             sec.alerts.append(f"design space of {name} failed: {type(exc).__name__}: {exc}")
             continue
@@ -30,35 +34,46 @@ def build(ctx: Context) -> Section:
             frames[name] = frame
     if not frames:
         return sec.unavailable("no design produced valid grid points")
-    shapes = shape_frames(ctx)
-    latency = add_latency(frames, ctx)
-    for by_design in shapes.values():
-        add_latency(by_design, ctx)
-    grid_values = SMALL_SHAPE_VALUES if ctx.small else SHAPE_VALUES
-    sec.add(note(f"Grids: c_in, c_out in {grid_values['c_in']}, k in {grid_values['k']}, stride in "
-                 f"{grid_values['stride']} (where the design has them, plus its default), each design's own hyperparameters "
-                 "around their defaults, other fields at their defaults; at most "
-                 f"{MAX_POINTS[ctx.small]} points per design. Exact costs, vectorized by costmodel.explore.sweep. "
-                 + ("Latency: " + latency if latency else "Latency: `costmodel report --latency` adds the "
-                    "predicted latency as an x quantity.")))
-    sec.add("<p>Use the menus to change the x quantity and the designs shown; click legend entries "
-            "to hide traces; hover a point for its full spec. The black line is the Pareto front "
-            "(no other point has both fewer MACs and a smaller x).</p>")
-    if shapes:
-        sec.add("<h3>All designs at one layer shape</h3>",
-                "<p>Every design at c_in = c_out = c (n = c for SIC-style designs), k = 3 where it "
-                "accepts it, stride 1, the reference h x w; its own hyperparameters vary. The slider "
-                "picks c; the black line is the Pareto front of all designs at that shape.</p>")
-        sec.figure(shape_figure(shapes), "Designs compared at the same input and output shape.")
-    sec.add("<h3>All designs, whole grids</h3>")
-    sec.figure(all_designs_figure(frames), "All designs on their whole grids (shapes differ between points).")
+    families, left_out = family_frames(ctx)
+    how = ""
+    for by_design in families.values():
+        how = add_latency(by_design, ctx)
+    sec.add(paragraph_html(families, left_out, how))
+    for q in QUANTITIES:
+        if families and all(q in f for by in families.values() for f in by.values()):
+            sec.figure(family_figure(families, q), family_caption(families, q))
+    ctx.shared["family_frames"] = families
+    blocks = []
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: figures"):
         cls = get_design(name)
-        sec.add(f"<h3>{esc(cls.title)} <span class=\"note\">({esc(name)})</span></h3>")
-        sec.figure(design_figure(name, frame, slider_field(cls, frame)),
-                   f"{cls.title}: drag the slider to show one value of the hyperparameter.")
+        blocks.append((name, cls.title, frame))
+    sec.add(f"<h3>Each design on its own grid</h3>"
+            + note(f"c_in, c_out in {ROLE_VALUES[ctx.small]['channels']}, kernels in "
+                   f"{ROLE_VALUES[ctx.small]['kernel']}, strides in {ROLE_VALUES[ctx.small]['stride']} "
+                   "(where the design has them, plus its default), its own hyperparameters around their "
+                   f"defaults, at most {MAX_POINTS[ctx.small]} distinct points per design. Shapes differ "
+                   "between points: compare designs in the families above; the hover says each point's shape."))
+    for name, title, frame in blocks:
+        fig = design_figure(name, frame, slider_field(get_design(name), frame))
+        sec.add(f'<details class="fold" id="space-{esc(name)}"><summary>{esc(title)} ({esc(name)}): '
+                f"{len(frame)} points</summary>")
+        sec.figure(fig, f"{title}: drag the slider to show one value of the hyperparameter.")
+        sec.add("</details>")
     ctx.shared["space_frames"] = frames
     return sec
+
+
+def paragraph_html(families: dict[int, dict[str, Any]], left_out: list[str], how: str) -> str:
+    cs = ", ".join(str(c) for c in families)
+    text = (f"Each family pins every design to one input and output shape: c_in = c_out = c (c in {cs}), "
+            "a 3x3 kernel where the design takes one (else its default kernel), stride 1, 56x56 input; each design's own "
+            "hyperparameters vary. The menu picks c. Black: the Pareto front of that family (no other point "
+            "of the same shape has both fewer MACs and a smaller x). Exact costs, per sample, batch 1, fp32.")
+    if left_out:
+        text += f" Not in the families (no single input and output width to pin): {', '.join(left_out)}."
+    if how:
+        text += f" Latency: {how}."
+    return f"<p>{esc(text)}</p>"
 
 
 def add_latency(frames: dict[str, Any], ctx: Context) -> str:
@@ -68,96 +83,34 @@ def add_latency(frames: dict[str, Any], ctx: Context) -> str:
         return ""
     from ..core.registry import get_design
 
-    for name, frame in ctx.progress.track(list(frames.items()), "Design space: predicting latency"):
+    for name, frame in frames.items():
         cls = get_design(name)
-        specs = [cls(**fields_of(cls, row)) for row in frame.to_dict("records")]
-        frame["latency_ms"] = [predict(s) for s in specs]
+        frame["latency_ms"] = [predict(cls(**fields_of(cls, row))) for row in frame.to_dict("records")]
     return how
 
 
-SHAPE_CHANNELS = {False: [32, 64, 128, 256], True: [32, 64]}
-PER_SHAPE_POINTS = {False: 80, True: 20}
-
-
-def shape_values(cls: type, c: int, small: bool) -> dict[str, list]:
-    """The design's grid with the layer shape pinned: c_in = c_out = n = c, k = 3, stride 1."""
-    values = grid(cls, small)
-    for nm in ("c_in", "c_out", "n"):
-        if nm in values:
-            values[nm] = [c]
-    if "k" in values:
-        values["k"] = [3]
-    if "stride" in values:
-        values["stride"] = [1]
-    return values
-
-
-def shape_frames(ctx: Context) -> dict[int, dict[str, Any]]:
-    """{c: {design: frame}} for the shape-pinned grids (k falls back to the default if 3 is invalid)."""
+def family_frames(ctx: Context) -> tuple[dict[int, dict[str, Any]], list[str]]:
+    """({c: {design: frame}} of the shape families, designs left out of them)."""
     from ..core.registry import get_design
 
     out: dict[int, dict[str, Any]] = {}
-    for c in ctx.progress.track(SHAPE_CHANNELS[ctx.small], "Design space: designs at fixed shapes"):
+    left_out: list[str] = []
+    for c in ctx.progress.track(FAMILY_CHANNELS[ctx.small], "Design space: shape families"):
         for name in ctx.designs:
             cls = get_design(name)
             try:
-                values = shape_values(cls, c, ctx.small)
-                frame = evaluate(cls, values, PER_SHAPE_POINTS[ctx.small])
-                if not len(frame) and "k" in values:
-                    frame = evaluate(cls, {**values, "k": [defaults(cls)["k"]]}, PER_SHAPE_POINTS[ctx.small])
+                values = family_values(cls, c, ctx.small)
+                if values is None:
+                    left_out.append(name)
+                    continue
+                frame = evaluate(cls, values, FAMILY_POINTS[ctx.small])
+                if not len(frame):  # no valid 3x3 (factorized needs k >= 5): its default kernel
+                    frame = evaluate(cls, family_values(cls, c, ctx.small, kernel=False), FAMILY_POINTS[ctx.small])
             except Exception:  # reported by the whole-grid sweep of the same design
                 continue
             if len(frame):
                 out.setdefault(c, {})[name] = frame
-    return out
-
-
-def shape_figure(shapes: dict[int, dict[str, Any]]):
-    """Traces per (c, design) and a Pareto front per c; the slider shows one c at a time."""
-    import plotly.express as px
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    colors = px.colors.qualitative.Dark24
-    names = list(dict.fromkeys(n for frames in shapes.values() for n in frames))
-    owner: list[int] = []  # the c of each trace
-    cs = list(shapes)
-    start = cs.index(64) if 64 in cs else 0
-    for c, frames in shapes.items():
-        for name, frame in frames.items():
-            data, tmpl = _hover(frame)
-            fig.add_trace(go.Scatter(x=list(frame["params"]), y=list(frame["macs"]), mode="markers", name=name,
-                                     legendgroup=name, visible=c == cs[start],
-                                     marker=dict(size=8, opacity=0.8, color=colors[names.index(name) % len(colors)]),
-                                     customdata=data, hovertemplate=tmpl))
-            owner.append(c)
-        fx, fy = _overall_front(frames, "params")
-        fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines+markers", name=f"Pareto front (c={c})",
-                                 visible=c == cs[start], line=dict(color="black", width=2, shape="hv"),
-                                 marker=dict(size=4, color="black"),
-                                 hovertemplate="Pareto front<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
-        owner.append(c)
-    steps = [dict(label=str(c), method="restyle", args=[{"visible": [o == c for o in owner]}]) for c in cs]
-    quantities = [q for q, _ in QUANTITIES if all(q in f for frames in shapes.values() for f in frames.values())]
-    x_menu = []
-    for q in quantities:
-        xs, ys = [], []
-        for c, frames in shapes.items():
-            xs += [list(f[q]) for f in frames.values()]
-            ys += [list(f["macs"]) for f in frames.values()]
-            fx, fy = _overall_front(frames, q)
-            xs.append(fx)
-            ys.append(fy)
-        x_menu.append(dict(label=f"x = {UNITS[q]}", method="update",
-                           args=[{"x": xs, "y": ys}, {"xaxis.title.text": UNITS[q]}]))
-    fig.update_layout(
-        height=680, template="plotly_white", margin=dict(l=80, r=20, t=70, b=60),
-        xaxis=dict(type="log", title=dict(text=UNITS["params"])),
-        yaxis=dict(type="log", title=dict(text=UNITS["macs"])),
-        updatemenus=[dict(buttons=x_menu, x=0.0, y=1.12, xanchor="left", yanchor="top", direction="down")],
-        sliders=[dict(active=start, steps=steps, currentvalue=dict(prefix="c_in = c_out = "), pad=dict(t=50))],
-        legend=dict(title=dict(text="design")))
-    return fig
+    return out, sorted(set(left_out), key=ctx.designs.index)
 
 
 # --- Pareto ----------------------------------------------------------------------------------
@@ -172,118 +125,143 @@ def front(x: list[float], y: list[float]) -> tuple[list[float], list[float]]:
     if not len(x):
         return [], []
     mask = front_mask(np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)]))
-    pts = sorted((a, b) for a, b, m in zip(x, y, mask) if m)
+    pts = sorted(set((a, b) for a, b, m in zip(x, y, mask) if m))
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def family_front(frames: dict[str, Any], q: str) -> list[tuple[str, Any]]:
+    """(design, row) of the family's front points in ``q`` against MACs, sorted by ``q``."""
+    rows = [(name, r) for name, f in frames.items() for r in f.to_dict("records")]
+    fx, fy = front([r[q] for _, r in rows], [r["macs"] for _, r in rows])
+    keep = set(zip(fx, fy))
+    seen, out = set(), []
+    for name, r in sorted(rows, key=lambda t: t[1][q]):
+        if (r[q], r["macs"]) in keep and (r[q], r["macs"]) not in seen:
+            seen.add((r[q], r["macs"]))
+            out.append((name, r))
+    return out
 
 
 # --- figures ---------------------------------------------------------------------------------
 
-def _quantities(frames: dict[str, Any]) -> list[str]:
-    return [q for q, _ in QUANTITIES if all(q in f for f in frames.values())]
+def hover(cls_name: str, frame: Any) -> tuple[list[list], str]:
+    """Columnar hover data: only the fields that vary in ``frame`` (the fixed ones are written
+    once into the template), then params, MACs, bytes (and predicted latency)."""
+    from ..core.registry import get_design
 
-
-def _hover(frame: Any) -> tuple[list, str]:
-    lat = "latency_ms" in frame
-    data = [[r["spec"], int(r["params"]), int(r["macs"]), int(r["mem_bytes"]),
-             float(r["latency_ms"]) if lat else 0.0] for r in frame.to_dict("records")]
-    tmpl = ("<b>%{fullData.name}</b><br>%{customdata[0]}<br>MACs: %{customdata[2]:,}<br>"
-            "params: %{customdata[1]:,}<br>bytes: %{customdata[3]:,}"
-            + ("<br>latency: %{customdata[4]:.4f} ms" if lat else "") + "<extra></extra>")
+    names = list(get_design(cls_name).field_ranges())
+    varying = [nm for nm in names if nm in frame and frame[nm].nunique() > 1]
+    fixed = [nm for nm in names if nm in frame and nm not in varying and nm != "dtype_bytes"]
+    extra = [q for q in ("params", "macs", "mem_bytes", "latency_ms") if q in frame]
+    cols = varying + extra
+    data = [[_value(v) for v in row] for row in frame[cols].itertuples(index=False)]
+    first = frame.iloc[0]
+    shape = ", ".join([f"{nm}=%{{customdata[{i}]}}" for i, nm in enumerate(varying)]
+                      + [f"{nm}={_value(first[nm])}" for nm in fixed])
+    at = {q: len(varying) + i for i, q in enumerate(extra)}
+    tmpl = (f"<b>{cls_name}</b><br>{shape}<br>MACs: %{{customdata[{at['macs']}]:,}}<br>"
+            f"params: %{{customdata[{at['params']}]:,}}<br>bytes: %{{customdata[{at['mem_bytes']}]:,}}"
+            + (f"<br>predicted latency: %{{customdata[{at['latency_ms']}]:.4f}} ms" if "latency_ms" in at else "")
+            + "<extra></extra>")
     return data, tmpl
 
 
-def all_designs_figure(frames: dict[str, Any]):
-    """One trace per design plus the overall Pareto front; menus for x quantity and design shown."""
+def _value(v: Any) -> Any:
+    v = v.item() if hasattr(v, "item") else v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v if isinstance(v, (int, float, bool)) else str(v)
+
+
+def family_figure(families: dict[int, dict[str, Any]], q: str):
+    """One trace per (family, design) and the family's front; the menu shows one family."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    names = list(frames)
-    quantities = _quantities(frames)
-    for name, frame in frames.items():
-        data, tmpl = _hover(frame)
-        fig.add_trace(go.Scatter(x=list(frame["params"]), y=list(frame["macs"]), mode="markers", name=name,
-                                   marker=dict(size=6, opacity=0.75), customdata=data, hovertemplate=tmpl))
-    fx, fy = _overall_front(frames, "params")
-    fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines+markers", name="Pareto front",
-                             line=dict(color="black", width=2, shape="hv"), marker=dict(size=5, color="black"),
-                             hovertemplate="Pareto front<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
-    x_menu = []
-    for q in quantities:
-        fx, fy = _overall_front(frames, q)
-        xs = [list(frames[n][q]) for n in names] + [fx]
-        ys = [list(frames[n]["macs"]) for n in names] + [fy]
-        x_menu.append(dict(label=f"x = {UNITS[q]}", method="update",
-                           args=[{"x": xs, "y": ys}, {"xaxis.title.text": UNITS[q]}]))
-    n = len(names)
-    show = [dict(label="all designs", method="restyle", args=[{"visible": [True] * (n + 1)}])]
-    for i, name in enumerate(names):
-        show.append(dict(label=name, method="restyle",
-                         args=[{"visible": [j == i for j in range(n)] + [True]}]))
+    owner: list[int] = []
+    cs = list(families)
+    start = cs.index(64) if 64 in cs else 0
+    for c, frames in families.items():
+        for name, frame in frames.items():
+            data, tmpl = hover(name, frame)
+            fig.add_trace(go.Scatter(x=list(frame[q]), y=list(frame["macs"]), mode="markers", name=name,
+                                     legendgroup=name, visible=c == cs[start],
+                                     marker=dict(size=8, opacity=0.8, color=color(name)),
+                                     customdata=data, hovertemplate=tmpl))
+            owner.append(c)
+        pts = family_front(frames, q)
+        fig.add_trace(go.Scatter(x=[r[q] for _, r in pts], y=[r["macs"] for _, r in pts], mode="lines+markers",
+                                 name="Pareto front", visible=c == cs[start],
+                                 line=dict(color=FRONT, width=2, shape="hv"), marker=dict(size=5, color=FRONT),
+                                 customdata=[n for n, _ in pts],
+                                 hovertemplate="Pareto front: %{customdata}<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
+        owner.append(c)
+    buttons = [dict(label=f"c_in = c_out = {c}, 3x3, 56x56", method="restyle",
+                    args=[{"visible": [o == c for o in owner]}]) for c in cs]
     fig.update_layout(
-        height=620, template="plotly_white", margin=dict(l=80, r=20, t=90, b=60),
-        xaxis=dict(type="log", title=dict(text=UNITS["params"])),
+        height=600, template="plotly_white", margin=dict(l=80, r=20, t=60, b=60),
+        xaxis=dict(type="log", title=dict(text=UNITS[q])),
         yaxis=dict(type="log", title=dict(text=UNITS["macs"])),
-        updatemenus=[dict(buttons=x_menu, x=0.0, y=1.16, xanchor="left", yanchor="top", direction="down"),
-                     dict(buttons=show, x=0.42, y=1.16, xanchor="left", yanchor="top", direction="down")],
+        updatemenus=[dict(buttons=buttons, active=start, x=0.0, y=1.12, xanchor="left", yanchor="top",
+                          direction="down")],
         legend=dict(title=dict(text="design")))
     return fig
 
 
-def _overall_front(frames: dict[str, Any], q: str) -> tuple[list, list]:
-    x = [v for f in frames.values() for v in f[q]]
-    y = [v for f in frames.values() for v in f["macs"]]
-    return front(x, y)
+def family_caption(families: dict[int, dict[str, Any]], q: str) -> str:
+    """What the front of each family is made of, from the data."""
+    parts = []
+    for c, frames in families.items():
+        pts = family_front(frames, q)
+        names = list(dict.fromkeys(n for n, _ in pts))
+        parts.append(f"c = {c}: {len(pts)} front point(s), from {', '.join(names)}")
+    what = UNITS[q].split(" (")[0]
+    return f"MACs against {what}, designs at the same shape. " + "; ".join(parts) + "."
 
 
 def slider_field(cls: type, frame: Any) -> str | None:
-    """The hyperparameter the slider walks: the design's own field with most values, else c_out."""
-    own = [c for c in frame.columns if c in cls.field_ranges() and c not in SHAPE_VALUES and frame[c].nunique() > 1]
+    """The field the slider walks: the design's own hyperparameter (not a shape role) with most
+    values, else the first varying channels field."""
+    ranges = cls.field_ranges()
+    shape_roles = ("channels", "kernel", "stride", "spatial", "bytes")
+    varying = [c for c in frame.columns if c in ranges and frame[c].nunique() > 1]
+    own = [c for c in varying if ranges[c].role not in shape_roles]
     if own:
         return max(own, key=lambda c: frame[c].nunique())
-    for c in ("c_out", "c_in", "k"):
-        if c in frame and frame[c].nunique() > 1:
-            return c
-    return None
+    return next((c for c in varying if ranges[c].role == "channels"), None)
 
 
 def design_figure(name: str, frame: Any, field: str | None):
-    """One design: a trace per value of ``field`` (slider shows one or all), its Pareto front,
-    and a dropdown for the x quantity."""
+    """One design on its own grid: a trace per value of ``field`` (the slider shows one or all)
+    and its front, MACs against params."""
     import plotly.graph_objects as go
+
+    from .grids import plain
 
     fig = go.Figure()
     groups = [(None, frame)] if field is None else [(v, frame[frame[field] == v]) for v in sorted(frame[field].unique())]
     for value, sub in groups:
-        data, tmpl = _hover(sub)
-        label = name if value is None else f"{field}={fmt((value))}"
+        data, tmpl = hover(name, sub)
+        label = name if value is None else f"{field}={_value(plain(value))}"
+        marker = dict(size=7, opacity=0.8) | (dict(color=color(name)) if value is None else {})
         fig.add_trace(go.Scatter(x=list(sub["params"]), y=list(sub["macs"]), mode="markers", name=label,
-                                   marker=dict(size=7, opacity=0.8), customdata=data, hovertemplate=tmpl))
+                                 marker=marker, customdata=data, hovertemplate=tmpl))
     fx, fy = front(list(frame["params"]), list(frame["macs"]))
-    fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", name="Pareto front",
-                             line=dict(color="black", width=2, shape="hv"),
-                             hovertemplate="Pareto front<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
-    quantities = [q for q, _ in QUANTITIES if q in frame]
-    x_menu = []
-    for q in quantities:
-        fx, fy = front(list(frame[q]), list(frame["macs"]))
-        xs = [list(sub[q]) for _, sub in groups] + [fx]
-        ys = [list(sub["macs"]) for _, sub in groups] + [fy]
-        x_menu.append(dict(label=f"x = {UNITS[q]}", method="update",
-                           args=[{"x": xs, "y": ys}, {"xaxis.title.text": UNITS[q]}]))
+    fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", name="Pareto front (mixed shapes)",
+                             line=dict(color=FRONT, width=2, shape="hv"),
+                             hovertemplate="Pareto front<br>params: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
     layout: dict[str, Any] = dict(
-        height=520, template="plotly_white", margin=dict(l=80, r=20, t=70, b=60),
+        height=480, template="plotly_white", margin=dict(l=80, r=20, t=30, b=60),
         xaxis=dict(type="log", title=dict(text=UNITS["params"])),
         yaxis=dict(type="log", title=dict(text=UNITS["macs"])),
-        updatemenus=[dict(buttons=x_menu, x=0.0, y=1.2, xanchor="left", yanchor="top", direction="down")],
         legend=dict(title=dict(text=field or "design")))
     if field is not None and len(groups) > 1:
         n = len(groups)
         steps = [dict(label="all", method="restyle", args=[{"visible": [True] * (n + 1)}])]
-        steps += [dict(label=fmt((v)), method="restyle",
+        steps += [dict(label=str(_value(plain(v))), method="restyle",
                        args=[{"visible": [j == i for j in range(n)] + [True]}]) for i, (v, _) in enumerate(groups)]
         layout["sliders"] = [dict(active=0, steps=steps, currentvalue=dict(prefix=f"{field} = "),
                                   pad=dict(t=50), x=0.0, len=0.9)]
-        layout["height"] = 600
+        layout["height"] = 560
     fig.update_layout(**layout)
     return fig
-

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from .context import Context
-from .netlist import builtin_networks, swapped_networks, validate_network
+from ..validation import MAC_KEYS, validate
+from .netlist import builtin_networks, swapped_networks
 from .page import Raw, Section, esc, note, table
 
 
@@ -32,13 +33,13 @@ def build(ctx: Context) -> Section:
                 specs.append(("all flags on", on))
     rows = []
     for label, spec in ctx.progress.track(specs, "Validation: designs vs fvcore/torch"):
-        rows.append(_row(spec.name, label, lambda s=spec: _validate(s), sec))
+        rows.append(_row(spec.name, label, lambda s=spec: validate(s, batch=1), sec))
     sec.add("<h3>Designs</h3>", _summary(rows), table(rows, COLUMNS, highlight="match"))
     nets = network_specs(ctx)
     if nets:
         net_rows = []
         for label, make in ctx.progress.track(nets, "Validation: networks (tracing)"):
-            net_rows.append(_row(label, "network", lambda m=make: validate_network(m()), sec))
+            net_rows.append(_row(label, "network", lambda m=make: validate(m(), batch=1), sec))
         sec.add("<h3>Networks</h3>", _summary(net_rows), table(net_rows, COLUMNS, highlight="match"))
         ctx.shared["network_validation_rows"] = net_rows
     ctx.shared["validation_rows"] = rows
@@ -58,33 +59,26 @@ COLUMNS = ["design", "config", "spec", "params (analytic)", "params (torch)", "p
            "fvcore unsupported ops", "match"]
 
 
-def _validate(spec: Any) -> dict[str, Any]:
-    from ..validation import validate
-
-    return validate(spec, batch=1)
-
-
 def _row(name: str, label: str, run: Any, sec: Section) -> dict[str, Any]:
     try:
         v = run()
     except Exception as exc:  # a trace that crashes is a failed validation, shown in red
         sec.alerts.append(f"validation of {name} ({label}) crashed: {type(exc).__name__}: {exc}")
         return {"design": name, "config": label, "match": False, "spec": f"error: {exc}"}
-    kinds = [k[:-6] for k in v if k.endswith("_match") and k[:-6] not in ("params", "conv", "linear")]
-    row = {"design": name, "config": label, "spec": Raw(f'<span class="spec">{esc(v.get("spec", ""))}</span>'),
-           "params (analytic)": v["params_analytic"], "params (torch)": v["params_torch"],
-           "params ✓": v["params_match"],
-           "fvcore elementwise (analytic)": sum(v[f"{k}_analytic"] for k in kinds),
-           "fvcore elementwise (fvcore)": sum(v[f"{k}_fvcore"] for k in kinds),
-           "elementwise ✓": all(v[f"{k}_match"] for k in kinds),
-           "fvcore unsupported ops": v.get("fvcore_unsupported", ""), "match": bool(v["match"])}
-    for key in ("conv", "linear"):
-        row.update({f"{key} MACs (analytic)": v[f"{key}_macs_analytic"],
-                    f"{key} MACs (fvcore)": v[f"{key}_macs_fvcore"],
-                    f"{key} MACs (FlopCounterMode ÷ 2)": v[f"{key}_macs_torch"], f"{key} ✓": v[f"{key}_match"]})
-    if not row["match"]:
-        bad = [k[:-6] for k in v if k.endswith("_match") and not v[k]]
-        sec.alerts.append(f"MISMATCH: {name} ({label}: {v.get('spec', '')}) differs on {', '.join(bad)}")
+    elem = v.elementwise
+    row = {"design": name, "config": label, "spec": Raw(f'<span class="spec">{esc(v.spec)}</span>'),
+           "params (analytic)": v.check("params").analytic, "params (torch)": v.check("params").torch,
+           "params ✓": v.check("params").match,
+           "fvcore elementwise (analytic)": sum(c.analytic for c in elem),
+           "fvcore elementwise (fvcore)": sum(c.fvcore for c in elem),
+           "elementwise ✓": all(c.match for c in elem),
+           "fvcore unsupported ops": ", ".join(v.fvcore_unsupported), "match": v.match}
+    for key in MAC_KEYS:
+        c = v.check(key)
+        row.update({f"{key} MACs (analytic)": c.analytic, f"{key} MACs (fvcore)": c.fvcore,
+                    f"{key} MACs (FlopCounterMode ÷ 2)": c.torch, f"{key} ✓": c.match})
+    if not v.match:
+        sec.alerts.append(f"MISMATCH: {name} ({label}: {v.spec}) differs on {', '.join(v.mismatches)}")
     return row
 
 

@@ -6,7 +6,8 @@ time a training sweep of single ops and of whole designs, and fit the profile's 
   * ``bandwidth_bytes_per_s``: attainable memory bandwidth of an out-of-place add (2 reads + 1 write),
   * ``call_overhead_s``: the cost of calling an empty ``nn.Sequential`` (the container a design is),
 then (unless ``fit=False``) the single-op training sweep (``training_sweep``; curves fitted by
-``costmodel.latency.fit``) and the whole-design composition sweep. A dozen training ops are kept
+``costmodel.latency.fit``), the whole-design composition sweep and the whole-network sweep of a
+few TRAINING networks (``netfit``: widths and swaps that the network evaluation never scores). A dozen training ops are kept
 as anchors (``pick_anchors``): re-timing them later tells how much the machine has drifted.
 """
 
@@ -22,12 +23,12 @@ import numpy as np
 
 from .cases import training_case
 from .features import l2_bytes, latency_class
-from .fit import fit_composition, fit_curves
+from .fit import fit_composition, fit_curves, residual_model
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
-from .protocol import measure_interleaved
-from .sampler import item_key, sample_specs, training_plan
+from .protocol import TARGET_S, measure_interleaved
+from .sampler import adaptive_items, item_key, sample_specs, training_plan
 
 
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
@@ -80,14 +81,19 @@ def measure_peaks(threads: int = 1, device: str = "cpu", min_run_time: float = 0
 
 def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
               budget_s: float = 35.0, seed: int = 0, show_progress: bool = True,
-              clock: str = "auto", sweep_csv: str | None = None) -> Profile:
+              clock: str = "auto", sweep_csv: str | None = None, batch: int = 1,
+              networks: bool = True) -> Profile:
     """Measure this device's peaks and (``fit``) fit the efficiency curves on a training sweep
     (its rows are written to ``sweep_csv`` when given). ``clock`` "auto": the clock whose
-    measurements reproduce better on this machine now (``choose_clock``)."""
+    measurements reproduce better on this machine now (``choose_clock``). ``batch``: the
+    sweeps run at that batch (a profile key of its own, like ``threads``). ``networks``: also fit
+    the network composition on the training networks (``netfit.network_sweep``)."""
     import torch
 
     if threads < 1:
         raise ValueError(f"threads = {threads!r} is invalid: allowed is an integer >= 1")
+    if batch < 1:
+        raise ValueError(f"batch = {batch!r} is invalid: allowed is an integer >= 1")
     device = device or default_device()
     start = time.perf_counter()
     meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -97,14 +103,15 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         raise ValueError(f"clock = {clock!r} is invalid: allowed is auto or one of {', '.join(CLOCKS)}")
     peaks = measure_peaks(threads, device, clock=clock)
     profile = Profile(device=device, device_name=device_name(device), threads=threads,
-                      torch_version=torch.__version__, peaks=peaks, clock=clock)
+                      torch_version=torch.__version__, peaks=peaks, clock=clock, batch=batch)
     curves: dict[str, Any] = {}
-    composition = None
+    composition = network = None
     if fit:
         frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress)
         if sweep_csv:
             frame.to_csv(sweep_csv, index=False)
         curves = fit_curves(frame, profile)
+        meta["residual_models"] = {k: residual_model(c) for k, c in sorted(curves.items())}
         meta["train_points"] = int(len(frame))
         meta["train_keys"] = sorted(set(frame["key"]))
         meta["anchors"] = pick_anchors(frame)
@@ -118,12 +125,18 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
         composition = fit_composition(designs_frame, profile)
         meta["train_configs"] = sorted(designs_frame["config"]) if len(designs_frame) else []
+        if networks:
+            from .netfit import network_sweep
+
+            network = network_sweep(dataclasses.replace(with_curves, composition=composition),
+                                    show_progress=show_progress)
     meta["seconds"] = time.perf_counter() - start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     meta["load_average_1min"] = load
     return Profile(device=device, device_name=profile.device_name, threads=threads,
                    torch_version=torch.__version__, peaks=peaks, curves=curves, clock=clock, meta=meta,
-                   composition=composition, fingerprint=machine_fingerprint(device, threads, clock))
+                   composition=composition, fingerprint=machine_fingerprint(device, threads, clock, batch),
+                   batch=batch, network=network)
 
 
 SWEEP_SAMPLES = 30
@@ -152,22 +165,51 @@ def _measure_chunks(items: list, build, profile: Profile, budget_s: float, sampl
     return out
 
 
+ADAPTIVE_SHARE = 0.3
+"""Share of the training-sweep budget spent adaptively (``sampler.adaptive_items``), after a
+first fit on the rest: where the curves' cross-validated error is largest."""
+
+
 def training_sweep(profile: Profile, budget_s: float = 35.0, seed: int = 0, samples: int = SWEEP_SAMPLES,
-                   show_progress: bool = True):
+                   show_progress: bool = True, adaptive: float = ADAPTIVE_SHARE):
     """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
-    seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates)."""
+    seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates).
+
+    Adaptive sampling: the plan gets ``1 - adaptive`` of the budget; then the curves are fitted
+    and the rest of the budget goes to extra convs of the keys with the largest cross-validated
+    error (``sampler.adaptive_items``, one item per ~10 ms of budget left)."""
     import pandas as pd
 
     # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget
     scale = max(1.0, budget_s / 30.0)
     plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
                          linear=int(8 * scale), per_design=int(3 * scale))
-    rows = []
-    for (kind, spec), (_, _, row), est in _measure_chunks(plan, lambda it: training_case(*it), profile,
-                                                         budget_s, samples, "training sweep", show_progress):
-        row.update(key=item_key(kind, spec), measured_s=est.seconds, spread=est.spread, item=(kind, spec),
-                   cls=latency_class(row))
-        rows.append(row)
+    start = time.perf_counter()
+
+    def build(item):
+        return training_case(*item, batch=profile.batch)
+
+    def rows_of(found) -> list[dict[str, Any]]:
+        out = []
+        for (kind, spec), (_, _, row), est in found:
+            row.update(key=item_key(kind, spec), measured_s=est.seconds, spread=est.spread, item=(kind, spec),
+                       cls=latency_class(row))
+            out.append(row)
+        return out
+
+    rows = rows_of(_measure_chunks(plan, build, profile, budget_s * (1 - adaptive), samples,
+                                   "training sweep", show_progress))
+    left = budget_s - (time.perf_counter() - start)
+    if adaptive > 0 and left > 1.0 and rows:
+        errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
+                  if getattr(c, "cv_median_abs_pct", None) is not None}
+        # about samples bursts of TARGET_S (plus warm-up) per item: as many as the time left allows
+        extra = adaptive_items(errors, count=int(left / (1.5 * samples * TARGET_S)), seed=seed,
+                               device=profile.device)
+        seen = {r["key"] for r in rows}
+        extra = [it for it in extra if item_key(*it) not in seen]
+        rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, left, samples,
+                                                                         "adaptive sweep", show_progress))]
     return pd.DataFrame(rows)
 
 
@@ -185,8 +227,8 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
 
     def build(spec):
         try:
-            ops_ = op_rows(spec)
-            module, x = spec.module(), spec.example_input(1)
+            ops_ = op_rows(spec, profile.batch)
+            module, x = spec.module(), spec.example_input(profile.batch)
             with torch_inference():
                 module.eval()(x)
         except Exception:  # noqa: BLE001 - a design that cannot run gives no point
@@ -242,7 +284,7 @@ def anchor_drift(profile: Profile, samples: int = SWEEP_SAMPLES) -> float | None
     anchors = profile.meta.get("anchors") or []
     if not anchors:
         return None
-    found = measure_interleaved([training_case(a["kind"], a["spec"])[:2] for a in anchors],
+    found = measure_interleaved([training_case(a["kind"], a["spec"], profile.batch)[:2] for a in anchors],
                                 threads=profile.threads, device=profile.device, clock=profile.clock,
                                 samples=samples)
     return float(np.median([e.seconds / a["s"] for a, e in zip(anchors, found)]))

@@ -10,29 +10,36 @@ from collections.abc import Callable
 from typing import Any
 
 
-def conv_case(g: dict[str, Any]):
-    """(module, input, op row) of one training conv (or transposed conv)."""
-    import torch
-
+def conv_row(g: dict[str, Any]) -> dict[str, Any]:
+    """The op row of one training conv (or transposed conv) geometry, without building it."""
     from ..core import ops
 
     if g["transpose"]:
         op = ops.conv_transpose("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"])
-        module = torch.nn.ConvTranspose2d(g["cin"], g["cout"], g["k"], g["stride"], groups=g["groups"],
-                                          bias=False)
     else:
         same = (g["pad"], g["pad_w"]) == (g["k"] // 2, g["kw"] // 2)  # "same" padding per side
         op = ops.conv("train", g["cin"], g["cout"], g["k"], g["h"], g["h"], g["stride"], g["groups"],
                       padding=None if same else g["pad"], kernel_w=g["kw"])
+    return op_row(op, g["batch"])
+
+
+def conv_case(g: dict[str, Any]):
+    """(module, input, op row) of one training conv (or transposed conv)."""
+    import torch
+
+    if g["transpose"]:
+        module = torch.nn.ConvTranspose2d(g["cin"], g["cout"], g["k"], g["stride"], groups=g["groups"],
+                                          bias=False)
+    else:
         module = torch.nn.Conv2d(g["cin"], g["cout"], (g["k"], g["kw"]), g["stride"],
                                  (g["pad"], g["pad_w"]), groups=g["groups"], bias=False)
-    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), op_row(op, g["batch"])
+    return module, torch.randn(g["batch"], g["cin"], g["h"], g["h"]), conv_row(g)
 
 
 
 def op_row(op, batch: int = 1) -> dict[str, Any]:
     """A numeric op-table row from an Op built on integers."""
-    row = {"op": op.name, "kind": op.kind}
+    row = {"op": op.name, "kind": op.kind, "kernel": op.kernel}
     for f in ("macs", "elem", "reads", "writes"):
         row[f] = batch * int(getattr(op, f))
     row["params"] = int(op.params)
@@ -42,13 +49,13 @@ def op_row(op, batch: int = 1) -> dict[str, Any]:
     return row
 
 
-def linear_case(rng: random.Random):
+def linear_case(rng: random.Random, batch: int = 1):
     import torch
 
     from ..core import ops
 
     fin, fout = rng.choice((16, 64, 128, 256, 512, 960, 1280)), rng.choice((4, 16, 64, 256, 1000, 1280))
-    return torch.nn.Linear(fin, fout), torch.randn(1, fin), op_row(ops.linear("train", fin, fout))
+    return torch.nn.Linear(fin, fout), torch.randn(batch, fin), op_row(ops.linear("train", fin, fout), batch)
 
 
 def stream_case(kind: str, c: int, h: int):
@@ -85,6 +92,12 @@ def stream_case(kind: str, c: int, h: int):
         # channel gather (index_select), as topological subdivisioning and DGC do
         "gather": (Fn(lambda a, i: torch.index_select(a, 1, i)), (x, torch.arange(2 * c) % c),
                    Op("t", "gather", reads=size, writes=2 * size)),
+        # element gather (torch.gather along the channel dim of an expanded bank), as DGC's filters
+        "gather_elements": (Fn(lambda a, i: torch.gather(a, 2, i)),
+                            (x.reshape(1, c, h * h)[:, None].expand(1, 4, c, h * h),
+                             (torch.arange(c // 2) * 2)[None, None, :, None].expand(1, 4, c // 2, h * h)),
+                            Op("t", "gather", elem=2 * size, reads=2 * size, writes=2 * size,
+                               kernel="gather_elements")),
         "shuffle": (Fn(lambda a: a.view(1, 4, c // 4, h, h).transpose(1, 2).contiguous()), (x,),
                     Op("t", "shuffle", reads=size, writes=size)),
         "pad": (Fn(lambda a: torch.nn.functional.pad(a, (0, 1, 0, 1))), (x,),
@@ -97,10 +110,11 @@ def stream_case(kind: str, c: int, h: int):
 
 
 
-def training_case(kind: str, spec: dict[str, Any]):
-    """(module, inputs, op row) of one training item."""
+def training_case(kind: str, spec: dict[str, Any], batch: int = 1):
+    """(module, inputs, op row) of one training item, its batch times ``batch`` for a profile of
+    that batch (convs and linear layers; an elementwise op's line is in bytes, whatever the batch)."""
     if kind == "conv":
-        return conv_case(spec)
+        return conv_case({**spec, "batch": spec["batch"] * batch})
     if kind == "linear":
-        return linear_case(random.Random(spec["seed"]))
+        return linear_case(random.Random(spec["seed"]), batch)
     return stream_case(spec["kind"], spec["c"], spec["h"])

@@ -84,7 +84,7 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
 
     ok = runnable_cases(rows, cases)
     anchors = (profile.meta.get("anchors") or []) if anchor else []
-    anchor_cases = [training_case(a["kind"], a["spec"])[:2] for a in anchors]
+    anchor_cases = [training_case(a["kind"], a["spec"], profile.batch)[:2] for a in anchors]
     todo = [cases[i] for i in ok] + anchor_cases
     with progress_bar(samples, "latency-eval passes", show_progress) as advance:
         found = measure_interleaved(todo, threads=threads, device=device, clock=clock, samples=samples,
@@ -106,7 +106,7 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
 def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device: str | None = None,
                  profile_path_: str | None = None, min_run_time: float = 0.25,
                  designs_: list[str] | None = None, clock: str | None = None,
-                 anchor: bool = True, show_progress: bool = True) -> EvalResult:
+                 anchor: bool = True, show_progress: bool = True, batch: int = 1) -> EvalResult:
     """Measure held-out configs of every (or the named) design and compare with the predictions.
 
     All configs are measured together by the interleaved protocol (``costmodel.latency.protocol``):
@@ -124,7 +124,7 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
 
     check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
-    profile = load_profile(profile_path_, device=device, threads=threads)
+    profile = load_profile(profile_path_, device=device, threads=threads, batch=batch)
     clock = clock or profile.clock
     exclude = set(profile.meta.get("train_keys", []))
     classes = [get_design(n) for n in designs_] if designs_ else list(designs().values())
@@ -136,9 +136,9 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     for spec in specs:
         row: dict[str, Any] = {"design": spec.name, "config": spec_label(spec), "macs": spec.macs()}
         try:
-            case = (spec.module(), spec.example_input(1))
-            row["predicted_us"] = 1e6 * predict_spec(spec, profile)
-            row["roofline_us"] = 1e6 * predict_spec(spec, profile, refined=False)
+            case = (spec.module(), spec.example_input(batch))
+            row["predicted_us"] = 1e6 * predict_spec(spec, profile, batch=batch)
+            row["roofline_us"] = 1e6 * predict_spec(spec, profile, batch=batch, refined=False)
         except Exception as exc:  # noqa: BLE001 - one broken design must not stop the sweep
             row["error"] = f"{type(exc).__name__}: {exc}"[:200]
             case = (None, None)
@@ -149,7 +149,7 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     sub = [rows[i] for i in good]
     drift = measure_rows(sub, [cases[i] for i in good], profile, threads=threads, device=device,
                          clock=clock, samples=samples, anchor=anchor, show_progress=show_progress)
-    conditions.update(samples=samples, anchor_drift=drift if drift is not None else "n/a",
+    conditions.update(batch=batch, samples=samples, anchor_drift=drift if drift is not None else "n/a",
                       load_avg_end=load_average(), designs=len(classes))
     return EvalResult(pd.DataFrame(rows), conditions)
 
@@ -157,20 +157,11 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
 # --- explained gaps -------------------------------------------------------------------------------
 
 def reference_conv(spec):
-    """The standard conv with the design's input, output channels, kernel and stride (one forward)."""
-    import torch
+    """The standard conv with the design's input, total output channels, kernel and stride
+    (``costmodel.designs.conv.matched_conv``: the one matched conv of the package)."""
+    from ..designs.conv import matched_conv
 
-    from ..designs.conv import Conv
-
-    module = spec.module()
-    x = spec.example_input(1)
-    with torch.inference_mode():
-        y = module(x)
-    c_in, h, w = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
-    c_out, h_out = int(y.shape[1]), int(y.shape[2])
-    stride = max(1, round(h / max(1, h_out)))
-    return Conv(c_in=c_in, c_out=c_out, k=int(getattr(spec, "k", 3)), stride=stride, h=h, w=w,
-                bn=bool(getattr(spec, "bn", False)), act=bool(getattr(spec, "act", False)))
+    return matched_conv(spec)
 
 
 def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: str | None = None,
@@ -219,7 +210,7 @@ DEFAULT_RESOLUTIONS = (64, 112)
 def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list[tuple[str, Any]]:
     """(label, Network) of every built-in network and every swap of a swappable network (each
     swappable design into its 3x3 convs), at two resolutions each."""
-    from ..networks import SWAPPABLE, network, network_names, swap
+    from ..networks import network, network_names, swap, swappable
     from ..networks.swaps import SWAP_TARGETS
 
     table = {**NETWORK_RESOLUTIONS, **(resolutions or {})}
@@ -228,7 +219,7 @@ def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list
         for res in table.get(name, DEFAULT_RESOLUTIONS):
             out.append((f"{name} @{res}", network(name, resolution=res)))
             if name in SWAP_TARGETS:
-                for design in SWAPPABLE:
+                for design in swappable():
                     try:
                         out.append((f"{name}[3x3->{design}] @{res}", swap(name, conv3x3=design, resolution=res)))
                     except ValueError:  # a design whose constraints this network breaks
@@ -241,11 +232,17 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
                  show_progress: bool = True) -> EvalResult:
     """Measured (interleaved protocol, all networks together) vs predicted (``predict_latency``)
     latency of every built-in network and swap at two resolutions, plus ``extra`` user models
-    (label, nn.Module, input shape). Conditions include the Spearman rank correlation."""
+    (label, nn.Module, input shape). Conditions include the Spearman rank correlation.
+
+    Two predictions per network: ``err``, the profile's (its network composition fitted by
+    calibrate on TRAINING networks, ``netfit``), and ``cv_err``, the network composition fitted
+    here by leave-one-family-out cross-validation (``netfit.group_cv``: each network predicted by
+    a fit on the other families' measurements only; family = the network before its swap)."""
     import pandas as pd
     import torch
     from scipy.stats import spearmanr
 
+    from .netfit import design_matrix, group_cv
     from .network import predict_latency
     from .protocol import measure_interleaved
 
@@ -253,9 +250,10 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     clock = clock or profile.clock
     conditions = _conditions(profile, threads, clock, 0.0)
     items = [(label, net, None) for label, net in network_cases()] + list(extra or [])
-    rows, cases = [], []
+    rows, cases, tables = [], [], []
     for label, model, shape in items:
         pred = predict_latency(model, shape, profile=profile, threads=threads)
+        tables.append(pred.table)
         module = model.module() if shape is None else model
         x = model.example_input(1) if shape is None else torch.randn(shape)
         macs = int(pred.table["MACs"].fillna(0).sum())
@@ -272,15 +270,31 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
         row["err"] = row["predicted_us"] / row["measured_us"] - 1
         row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
     frame = pd.DataFrame(rows)
+    families = [family(label) for label, _, _ in items]
+    cv = group_cv(design_matrix(tables), frame["measured_us"].to_numpy(float) / 1e6,
+                  profile.peaks.call_overhead_s, families)
+    frame["family"] = families
+    frame["cv_predicted_us"] = 1e6 * cv
+    frame["cv_err"] = frame["cv_predicted_us"] / frame["measured_us"] - 1
     rho = spearmanr(frame["predicted_us"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
+    ok = frame.dropna(subset=["cv_err"])
+    cv_rho = spearmanr(ok["cv_predicted_us"], ok["measured_us"]).statistic if len(ok) > 2 else math.nan
     macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
-    conditions.update(samples=samples, networks=len(frame), spearman=float(rho),
+    net = profile.network
+    conditions.update(samples=samples, networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
+                      network_fit=(f"{net.n} training networks" if net is not None else "none (calibrate it)"),
                       spearman_macs=float(macs_rho), load_avg_end=load_average())
     return EvalResult(frame, conditions)
+
+
+def family(label: str) -> str:
+    """The family of a network label: the built-in network before its swap and resolution
+    ("resnet50[3x3->ghost] @64" -> "resnet50"); a user model is its own family."""
+    return label.split(" @")[0].split("[")[0]
 
 
 def _roofline(profile: Profile) -> Profile:
     """The same profile without fitted curves (the roofline-only prediction)."""
     import dataclasses
 
-    return dataclasses.replace(profile, curves={}, composition=None)
+    return dataclasses.replace(profile, curves={}, composition=None, network=None)

@@ -8,7 +8,6 @@ into MACs and activations) and a few machine numbers (L2 size); nothing is measu
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -36,8 +35,34 @@ def l2_bytes() -> int:
     return L2_BYTES_DEFAULT
 
 
-VECTOR_LANES = 16
-"""fp32 lanes of one AVX-512 register: channel counts are padded to a multiple of this."""
+LANE_BITS = (("avx512f", 512), ("avx2", 256), ("avx", 256), ("sse2", 128), ("asimd", 128), ("neon", 128))
+"""CPU flag (``/proc/cpuinfo``) -> the widest fp32 vector register it gives (bits), widest first."""
+
+
+def vector_lanes(flags: list[str] | None = None) -> int:
+    """fp32 lanes of this CPU's widest vector register, from its flags (``/proc/cpuinfo``): 16
+    with AVX-512, 8 with AVX2, 4 with SSE2/NEON; 8 when the OS does not tell. (oneDNN picks its
+    ISA, and its channel blocking, from the same flags; torch's
+    ``torch.backends.cpu.get_cpu_capability()`` agrees but costs a torch import.)"""
+    have = set(cpu_flags() if flags is None else flags)
+    return next((bits // 32 for flag, bits in LANE_BITS if flag in have), 8)
+
+
+def cpu_flags() -> list[str]:
+    """This CPU's feature flags (sorted; ``/proc/cpuinfo`` "flags" or "Features"), [] if unknown."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return sorted(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return []
+
+
+VECTOR_LANES = vector_lanes()
+"""fp32 lanes of one vector register on this CPU (16 with AVX-512, 8 with AVX2): channel counts
+are padded to a multiple of this. Recorded in the profile's fingerprint (``vector_lanes``)."""
 
 CONV_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
                  "waste_out", "waste_c", "small_in", "small_out", "aligned_in", "aligned_out",
@@ -53,8 +78,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
 """The features of each MAC class's efficiency curve (all log2, see ``conv_features``)."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
-                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "shuffle",
-                "pad", "topk")
+                "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
+                "shuffle", "pad", "topk")
 """Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
 
 POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
@@ -91,10 +116,10 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "log_hw": math.log2(pixels * rep), "log_kk": math.log2(kk),
             "log_stride": math.log2(max(1, int(row.get("stride") or 1))),
             "waste_out": lane_waste(cout_g), "waste_c": lane_waste(row["c_in"]),
-            # doublings short of a full vector of channels per group (0 from 16 channels up)
+            # doublings short of a full vector of channels per group (0 from VECTOR_LANES up)
             "small_in": max(0.0, math.log2(VECTOR_LANES / cin_g)),
             "small_out": max(0.0, math.log2(VECTOR_LANES / cout_g)),
-            # 1 when the channels per group fill whole vector blocks (a multiple of 16, or a
+            # 1 when the channels per group fill whole vector blocks (a multiple of the lanes, or a
             # power of two below it): oneDNN's blocked kernels apply; other counts fall back
             "aligned_in": float(aligned(cin_g)), "aligned_out": float(aligned(cout_g)),
             # squares (scaled by 1/10) let efficiency rise and then saturate with size
@@ -143,25 +168,20 @@ def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
 
 
 def latency_class(row: dict[str, Any]) -> str:
-    """conv -> its geometry class; conv_transpose -> dense; linear; else the op kind."""
+    """conv -> its geometry class; conv_transpose -> transpose; linear; else the op's declared
+    kernel (``Op.kernel``, e.g. "gather_elements") or its kind."""
     if row["kind"] == "conv":
         return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
                              int(row["k"]), int(row["k_w"]))
     if row["kind"] == "conv_transpose":
         return "transpose"
-    return str(row["kind"])
-
-
-
-_REPEATED = re.compile(r"\(x [^)]+\)$")
-"""An op named ``"name (x b)"`` stands for b identical launches (SIC's stages), not a batch."""
+    return str(row.get("kernel") or row["kind"])  # a declared kernel (Op.kernel) names its own curve
 
 
 def launches(row: dict[str, Any]) -> int:
-    """How many identical kernel launches a MAC op row stands for (1 unless named "... (x b)")."""
-    if row["macs"] and _REPEATED.search(str(row.get("op", ""))):
-        return max(1, round(conv_features(row)["rep"]))
-    return 1
+    """How many identical kernel launches an op row stands for: the op's declared
+    ``Op.launches`` (op-table column ``launches``; 1 where a row has none, e.g. analyze() records)."""
+    return max(1, int(row.get("launches") or 1))
 
 
 
@@ -176,6 +196,16 @@ def neighbour_x(row: dict[str, Any], l2: int) -> list[float]:
         return [math.log2(max(1.0, row["mem_bytes"])), math.log2(1.0 + row["elem"])]
     feats = conv_features(row, l2)
     return [feats[f] for f in NEIGHBOUR_FEATURES]
+
+
+def regressor_x(row: dict[str, Any], l2: int) -> list[float]:
+    """Features of the per-kernel regressors: MAC ops, every ``CONV_FEATURES`` value; elementwise
+    ops, log2 of bytes, of elementwise ops and of the working set beyond L2."""
+    if not row["macs"]:
+        return [math.log2(max(1.0, row["mem_bytes"])), math.log2(1.0 + row["elem"]),
+                math.log2(max(1.0, row["mem_bytes"] / l2))]
+    feats = conv_features(row, l2)
+    return [feats[f] for f in CONV_FEATURES]
 
 
 def kernel_mean(x_train: np.ndarray, r_train: np.ndarray, x: np.ndarray, tau: float, w0: float,

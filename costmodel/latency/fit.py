@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x
-from .profile import Composition, EfficiencyCurve, Neighbours, Profile, StreamCurve
+from .features import FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x
+from .profile import REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
 """Ridge strengths tried for each efficiency curve; 4-fold cross-validation picks one, so a
@@ -135,17 +135,77 @@ def fit_neighbours(sub, curve: EfficiencyCurve | StreamCurve, peak: float, l2: i
                       loo_rms_before=float(np.sqrt(np.mean(r ** 2))), loo_rms_after=float(np.sqrt(best[0])))
 
 
-def _with_neighbours(curve, sub, peak: float, l2: int):
-    """``curve`` with its neighbour correction attached when one helps."""
+TREE_PARAMS: dict[str, dict[str, Any]] = {
+    "gradient_boosting": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.08, "subsample": 0.8},
+    "random_forest": {"n_estimators": 50, "min_samples_leaf": 2, "max_features": 0.6},
+}
+"""Hyperparameters of the per-kernel regressors (small ensembles: tens to hundreds of points)."""
+
+MIN_REGRESSOR_POINTS = 24
+"""A curve key needs this many training ops before a regressor is tried (5 folds of >= 4 test points)."""
+
+REGRESSOR_MARGIN = 0.9
+"""A regressor must cut the cross-validated rms log error to below this fraction of the
+alternative's (the curve with its neighbour correction, or alone) to be kept."""
+
+
+def cv_tree_rms(kind: str, x: np.ndarray, r: np.ndarray, folds: int = 5) -> float:
+    """Root mean square of the out-of-fold errors of a tree ensemble predicting r from x."""
+    fold = np.arange(len(r)) % folds
+    err = np.empty(len(r))
+    for k in range(folds):
+        model = fit_tree(kind, TREE_PARAMS[kind], x[fold != k], r[fold != k])
+        err[fold == k] = r[fold == k] - model.predict(x[fold == k])
+    return float(np.sqrt(np.mean(err ** 2)))
+
+
+def fit_regressor(sub, curve, peak: float, l2: int, baseline_rms: float) -> Regressor | None:
+    """The best per-kernel regressor of the curve's log residuals, if it beats ``baseline_rms``
+    (the cross-validated rms log error without one) by REGRESSOR_MARGIN; else None."""
+    if len(sub) < MIN_REGRESSOR_POINTS:
+        return None
+    rows = sub.to_dict("records")
+    x = np.array([regressor_x(q, l2) for q in rows])
+    r = np.log(sub["measured_s"].to_numpy(float) / np.array([curve.seconds(q, peak, l2) for q in rows]))
+    order = np.random.default_rng(0).permutation(len(r))  # folds not ordered by the sweep
+    x, r = x[order], r[order]
+    scores = {kind: cv_tree_rms(kind, x, r) for kind in REGRESSORS}
+    kind = min(scores, key=scores.get)
+    if scores[kind] >= REGRESSOR_MARGIN * baseline_rms:
+        return None
+    return Regressor(kind=kind, params=TREE_PARAMS[kind], x=np.round(x, 4).tolist(), r=np.round(r, 5).tolist(),
+                     cv_rms_curve=float(baseline_rms), cv_rms=float(scores[kind]))
+
+
+def residual_model(curve) -> str:
+    """Which residual model a fitted curve uses: a regressor kind, "neighbours" or "none"."""
+    if getattr(curve, "regressor", None) is not None:
+        return curve.regressor.kind
+    return "neighbours" if getattr(curve, "neighbours", None) is not None else "none"
+
+
+def _with_neighbours(curve, sub, peak: float, l2: int, regressors: bool = True):
+    """``curve`` with its residual model: the neighbour correction when it helps in
+    leave-one-out, replaced by a per-kernel regressor where one beats that in cross-validation."""
     import dataclasses
 
     nb = fit_neighbours(sub, curve, peak, l2)
-    return dataclasses.replace(curve, neighbours=nb) if nb else curve
+    if nb is not None:
+        curve = dataclasses.replace(curve, neighbours=nb)
+    if regressors:
+        rows = sub.to_dict("records")
+        r = np.log(sub["measured_s"].to_numpy(float) / np.array([curve.seconds(q, peak, l2) for q in rows]))
+        baseline = nb.loo_rms_after if nb is not None else float(np.sqrt(np.mean(r ** 2)))
+        reg = fit_regressor(sub, curve, peak, l2, baseline)
+        if reg is not None:
+            curve = dataclasses.replace(curve, regressor=reg)
+    return curve
 
 
-def fit_curves(frame, profile: Profile) -> dict[str, EfficiencyCurve | StreamCurve]:
+def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, EfficiencyCurve | StreamCurve]:
     """One curve per class and per class/backend key in the training frame (enough points each);
-    per-key and elementwise curves also get a neighbour (residual) correction when it helps."""
+    per-key and elementwise curves also get a residual model when it helps (the neighbour
+    correction, or with ``regressors`` a per-kernel regressor that beats it in CV)."""
     curves: dict[str, Any] = {}
     l2 = profile.l2
     frame = frame[(frame["macs"] > 0) | ~frame["cls"].isin(list(FEATURES))]  # a MAC curve needs MACs
@@ -158,9 +218,10 @@ def fit_curves(frame, profile: Profile) -> dict[str, EfficiencyCurve | StreamCur
                 curves[cls] = fit_efficiency(part, cls, peak, l2)
             for key, sub in part.groupby("curve"):
                 if key != cls and len(sub) >= 8:
-                    curves[str(key)] = _with_neighbours(fit_efficiency(sub, cls, peak, l2), sub, peak, l2)
+                    curves[str(key)] = _with_neighbours(fit_efficiency(sub, cls, peak, l2), sub, peak, l2,
+                                                        regressors)
         elif len(part) >= 3:
-            curves[cls] = _with_neighbours(fit_stream(part, l2), part, peak, l2)
+            curves[cls] = _with_neighbours(fit_stream(part, l2), part, peak, l2, regressors)
     pooled = frame[frame["cls"].isin(POOLED)]
     if len(pooled) >= 3:
         curves["elementwise"] = fit_stream(pooled, l2)

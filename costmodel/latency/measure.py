@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import math
 import platform
-import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -186,31 +185,16 @@ def spec_label(spec) -> str:
     return f"{spec.name}({', '.join(changed)})"
 
 
-@contextlib.contextmanager
-def progress_bar(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar of ``total`` steps on stderr (off when disabled or stderr is not a
-    terminal); yields ``advance(n)``."""
-    import sys
+def progress_bar(total: int, desc: str, enabled: bool = True):
+    """A progress bar of ``total`` steps on stderr (core.progress: off when disabled, quiet or
+    stderr is not a terminal); yields ``advance(n)``."""
+    from ..core.progress import progress_bar as bar
 
-    if not enabled or not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(desc, total=total)
-        yield lambda n: bar.advance(task, n)
+    return bar(total, desc, enabled)
 
 
 def progress(items: Sequence, desc: str, enabled: bool = True) -> Iterable:
-    """A rich progress bar over ``items`` on stderr (transient); plain iteration when disabled
-    or when stderr is not a terminal."""
-    import sys
+    """A progress bar over ``items`` on stderr (core.progress); plain iteration when off."""
+    from ..core.progress import track
 
-    if not enabled or not sys.stderr.isatty():
-        return items
-    from rich.console import Console
-    from rich.progress import track
-
-    return track(items, description=desc, transient=True, console=Console(stderr=True))
+    return track(items, desc, enabled)

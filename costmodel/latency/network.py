@@ -8,6 +8,11 @@ What a network is made of, for the prediction:
     module call or tensor function), each turned into an op row (``record_row``) and predicted by
     ``predict.predict_op``, composed like a design's ops (scale x op + per-op dispatch cost).
 
+With a fitted network composition in the profile (``profile.network``, ``netfit``: fitted on
+training networks), each layer's time alone (``alone_s``) becomes its time inside the network:
+scale * alone_s + per_layer_s + s_per_weight_byte * weight_bytes (weights read cold, one more
+module call); without one, a layer costs its time alone.
+
 Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
 "roofline" where no curve fits; no layer is ever silently zero. ``table["seconds"].sum()``
 equals ``.seconds``. Times are seconds per forward call of the whole batch, predicted or
@@ -35,7 +40,7 @@ class LatencyResult:
 
     name: str
     seconds: float
-    table: Any  # pandas.DataFrame: layer, kind, curve, MACs, seconds (sums to ``seconds``)
+    table: Any  # pandas.DataFrame: layer, kind, curve, MACs, weight_bytes, alone_s, seconds (sums to ``seconds``)
     kind: str  # "predicted" or "measured"
     batch: int
     threads: int
@@ -72,10 +77,11 @@ def resolve(model_or_network, input_shape=None, batch: int = 1):
     return type(model_or_network).__name__, None, model_or_network, shape
 
 
-def _profile(profile, threads: int) -> Profile:
+def _profile(profile, threads: int, batch: int = 1) -> Profile:
+    """``profile`` itself, or the profile file it names (None: this machine's, key threads/batch)."""
     if isinstance(profile, Profile):
         return profile
-    return load_profile(profile, threads=threads)
+    return load_profile(profile, threads=threads, batch=batch)
 
 
 def record_row(record, width: int = 4) -> dict[str, Any]:
@@ -129,7 +135,8 @@ def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
         curves = sorted({_curve_name(r, profile) for r in ops})
         rows.append({"layer": layer.name, "kind": layer.spec.name, "curve": ", ".join(curves),
                      "MACs": int(sum(r["macs"] for r in ops)),
-                     "seconds": predict_spec(layer.spec, profile, batch=batch)})
+                     "weight_bytes": int(layer.spec.dtype_bytes * sum(r["params"] for r in ops)),
+                     "alone_s": predict_spec(layer.spec, profile, batch=batch)})
     return rows
 
 
@@ -141,7 +148,17 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     ops = [record_row(r) for r in result.records if r.kind not in FREE_KINDS]
     shares = _composed(ops, profile)
     return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(r, profile),
-             "MACs": int(r["macs"]), "seconds": s} for r, s in zip(ops, shares)]
+             "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s}
+            for r, s in zip(ops, shares)]
+
+
+def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:
+    """Each row's ``seconds``: its time alone, or (with ``profile.network``) its time inside a
+    network by the fitted network composition."""
+    comp = profile.network
+    for row in rows:
+        row["seconds"] = (row["alone_s"] if comp is None or row["kind"] == "call"
+                          else comp.layer_seconds(row["alone_s"], row["weight_bytes"]))
 
 
 def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: int = 1,
@@ -155,13 +172,14 @@ def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: 
     import pandas as pd
 
     name, net, model, shape = resolve(model_or_network, input_shape, batch)
-    prof = _profile(profile, threads)
+    prof = _profile(profile, threads, shape[0])
     if net is not None:
         rows = _network_rows(net, prof, shape[0])
     else:
         rows = _module_rows(model, shape, prof)
     rows.append({"layer": "(model call)", "kind": "call", "curve": "call_overhead", "MACs": 0,
-                 "seconds": prof.peaks.call_overhead_s})
+                 "weight_bytes": 0, "alone_s": prof.peaks.call_overhead_s})
+    _in_network(rows, prof)
     table = pd.DataFrame(rows)
     bad = table[~table["seconds"].map(lambda s: math.isfinite(s) and s > 0)]
     if len(bad):  # never a silent zero: a layer without a time is an error in the model

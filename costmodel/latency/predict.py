@@ -34,7 +34,10 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
 
   * both then get a **neighbour correction** when it helps in leave-one-out: the
     Gaussian-weighted mean of the log residuals of the training ops near this one (distance in
-    doublings), shrunk to 0 away from them.
+    doublings), shrunk to 0 away from them;
+  * or, per curve key where it beats the curve and the neighbour correction in 5-fold
+    cross-validation, a **per-kernel regressor** (scikit-learn gradient boosting or random forest,
+    as nn-Meter does) of the log residual over all the conv features.
 
 Ops of a kind without a curve fall back to the roofline.
 """
@@ -92,7 +95,9 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
         return roofline_op(row, profile)
     curve = found[1]
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
-    if curve.neighbours is not None:
+    if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
+        t *= math.exp(curve.regressor.correction(row, profile.l2))
+    elif curve.neighbours is not None:
         t *= math.exp(curve.neighbours.correction(row, profile.l2))
     return t
 

@@ -5,8 +5,8 @@ fitted per-key curves (``EfficiencyCurve`` for MAC ops, ``StreamCurve`` for elem
 optionally with a ``Neighbours`` residual correction) and the ``Composition`` of ops into a design.
 Each curve record evaluates itself (``seconds``); fitting is in ``costmodel.latency.fit``.
 
-The file is a small JSON per device and thread count, by default
-``~/.cache/costmodel/<device>-t<threads>.json``. A missing or corrupt profile raises
+The file is a small JSON per device, thread count and batch (each its own profile key), by default
+``~/.cache/costmodel/<device>-t<threads>.json`` (batch 1) or ``...-t<threads>-b<batch>.json``. A missing or corrupt profile raises
 ``ProfileError`` (a ValueError, so the CLI prints one line) that tells the user to run
 ``costmodel calibrate``.
 """
@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .features import L2_BYTES_DEFAULT, conv_features, kernel_mean, neighbour_x
+from .features import (L2_BYTES_DEFAULT, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
+                       vector_lanes)
 
 SCHEMA = 1
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
@@ -78,6 +79,52 @@ class Neighbours:
         return float(kernel_mean(np.array(self.x), np.array(self.r), at, self.tau, self.w0)[0])
 
 
+REGRESSORS = ("gradient_boosting", "random_forest")
+"""scikit-learn tree ensembles tried per curve key (nn-Meter's per-kernel predictors)."""
+
+
+@dataclass(frozen=True)
+class Regressor:
+    """A per-kernel residual regressor, kept where it beat the curve (and its neighbour
+    correction) in cross-validation: log(measured / curve) of the training ops at ``x``
+    (``features.regressor_x``) learnt by a scikit-learn tree ensemble ``kind`` with ``params``.
+    The file stores the training points, not a pickle: the model is refitted (deterministic
+    ``random_state``) on first use, in milliseconds."""
+
+    kind: str
+    params: dict[str, Any]
+    x: list[list[float]]
+    r: list[float]
+    cv_rms_curve: float = 0.0
+    cv_rms: float = 0.0
+
+    def model(self):
+        """The fitted scikit-learn model (cached per record)."""
+        key = id(self)
+        found = _MODELS.get(key)
+        if found is None or found[0] is not self:
+            found = (self, fit_tree(self.kind, self.params, np.array(self.x), np.array(self.r)))
+            _MODELS[key] = found
+        return found[1]
+
+    def correction(self, row: dict[str, Any], l2: int) -> float:
+        """log(measured / curve) predicted for ``row``."""
+        return float(self.model().predict(np.array([regressor_x(row, l2)]))[0])
+
+
+_MODELS: dict[int, tuple[Regressor, Any]] = {}
+
+
+def fit_tree(kind: str, params: dict[str, Any], x: np.ndarray, r: np.ndarray):
+    """A scikit-learn ``GradientBoostingRegressor`` or ``RandomForestRegressor`` fitted to (x, r)."""
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+
+    if kind not in REGRESSORS:
+        raise ValueError(f"regressor kind = {kind!r} is invalid: allowed is one of {', '.join(REGRESSORS)}")
+    cls = GradientBoostingRegressor if kind == "gradient_boosting" else RandomForestRegressor
+    return cls(random_state=0, **params).fit(x, r)
+
+
 @dataclass(frozen=True)
 class EfficiencyCurve:
     """t(op) = overhead_s + s_per_byte * mem_bytes + MACs / (peak * exp(const + sum_i b_i * feature_i));
@@ -91,6 +138,7 @@ class EfficiencyCurve:
     ridge: float | None = None
     cv_median_abs_pct: float | None = None
     neighbours: Neighbours | None = None
+    regressor: Regressor | None = None
     tag: ClassVar[str] = "efficiency"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -112,6 +160,7 @@ class StreamCurve:
     n: int = 0
     train_median_abs_pct: float = 0.0
     neighbours: Neighbours | None = None
+    regressor: Regressor | None = None
     tag: ClassVar[str] = "stream"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -131,6 +180,27 @@ class Composition:
     train_median_abs_pct: float = 0.0
 
 
+@dataclass(frozen=True)
+class NetworkComposition:
+    """A layer inside a network: scale * (its time alone) + per_layer_s + s_per_weight_byte *
+    (its weight bytes, read cold); fitted on training networks (``costmodel.latency.netfit``)."""
+
+    scale: float
+    per_layer_s: float
+    s_per_weight_byte: float
+    n: int = 0
+    train_median_abs_pct: float = 0.0
+    networks: list[str] = field(default_factory=list)
+
+    def coefficients(self) -> np.ndarray:
+        """(scale, per_layer_s, s_per_weight_byte): the weights of ``netfit.layer_terms``."""
+        return np.array([self.scale, self.per_layer_s, self.s_per_weight_byte])
+
+    def layer_seconds(self, alone_s: float, weight_bytes: float) -> float:
+        """Seconds of one layer inside a network, from its time alone and its weight bytes."""
+        return self.scale * alone_s + self.per_layer_s + self.s_per_weight_byte * weight_bytes
+
+
 Curve = EfficiencyCurve | StreamCurve
 CURVE_TYPES: dict[str, type] = {c.tag: c for c in (EfficiencyCurve, StreamCurve)}
 """The JSON tag of each curve record (only the file needs a tag; code dispatches on the type)."""
@@ -142,11 +212,13 @@ def curve_from_dict(data: dict[str, Any]) -> Curve:
     values = _known(kind, data)
     if values.get("neighbours") is not None:
         values["neighbours"] = Neighbours(**_known(Neighbours, values["neighbours"]))
+    if values.get("regressor") is not None:
+        values["regressor"] = Regressor(**_known(Regressor, values["regressor"]))
     return kind(**values)
 
 
 def curve_to_dict(curve: Curve) -> dict[str, Any]:
-    """The JSON object of a curve record (with its ``model`` tag; no null neighbours)."""
+    """The JSON object of a curve record (with its ``model`` tag; no null neighbours or regressor)."""
     out = {"model": curve.tag, **asdict(curve)}
     return {k: v for k, v in out.items() if v is not None}
 
@@ -171,6 +243,8 @@ class Profile:
     composition: Composition | None = None
     fingerprint: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA
+    batch: int = 1
+    network: NetworkComposition | None = None
 
     def __post_init__(self) -> None:
         # frozen: the conversions of the dict forms go through object.__setattr__
@@ -184,6 +258,8 @@ class Profile:
             object.__setattr__(self, "composition", comp)
         if isinstance(self.composition, dict):
             object.__setattr__(self, "composition", Composition(**_known(Composition, self.composition)))
+        if isinstance(self.network, dict):
+            object.__setattr__(self, "network", NetworkComposition(**_known(NetworkComposition, self.network)))
         object.__setattr__(self, "curves", {k: curve_from_dict(v) if isinstance(v, dict) else v
                                             for k, v in curves.items()})
 
@@ -213,8 +289,11 @@ class Profile:
         peaks = data["peaks"]
         for key in PEAK_KEYS:
             value = peaks.get(key) if isinstance(peaks, dict) else None
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise _corrupt(source, f"peaks.{key} = {value!r} is not a positive number")
+        for key in ("curves", "meta", "fingerprint"):  # objects, or later code fails far from here
+            if key in data and not isinstance(data[key], dict):
+                raise _corrupt(source, f"{key} = {str(data[key])[:40]!r} is not a JSON object")
         try:
             return cls(**_known(cls, data))
         except (KeyError, TypeError, ValueError) as exc:
@@ -234,19 +313,9 @@ def _corrupt(source: str, why: str) -> ProfileError:
                         f"run `costmodel calibrate` to rebuild it")
 
 
-FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "cache_bytes", "cpus", "torch_version", "threads", "clock")
+FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "vector_lanes", "cache_bytes", "cpus", "torch_version",
+                    "threads", "batch", "clock")
 """What must match for a profile to describe this machine (``machine_fingerprint``)."""
-
-
-def _cpu_flags() -> list[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith(("flags", "Features")):
-                    return sorted(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return []
 
 
 def _cache_sizes() -> dict[str, str]:
@@ -266,27 +335,28 @@ def _cache_sizes() -> dict[str, str]:
     return out
 
 
-def machine_fingerprint(device: str, threads: int, clock: str) -> dict[str, Any]:
+def machine_fingerprint(device: str, threads: int, clock: str, batch: int = 1) -> dict[str, Any]:
     """This machine as the latency model sees it: CPU model, a hash of its feature flags (and the
-    vector ones in clear), cache sizes, CPU count, torch version, threads and clock."""
+    vector ones in clear), the fp32 vector lanes, cache sizes, CPU count, torch version, threads,
+    batch and clock."""
     import hashlib
 
     import torch
 
     from .measure import device_name
 
-    flags = _cpu_flags()
+    flags = cpu_flags()
     return {"cpu_model": device_name(device), "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
             "vector_flags": [f for f in flags if f.startswith(("avx", "amx", "sse4", "fma", "neon", "sve"))],
-            "cache_bytes": _cache_sizes(), "cpus": os.cpu_count(), "torch_version": torch.__version__,
-            "threads": int(threads), "clock": clock}
+            "vector_lanes": vector_lanes(flags), "cache_bytes": _cache_sizes(), "cpus": os.cpu_count(),
+            "torch_version": torch.__version__, "threads": int(threads), "batch": int(batch), "clock": clock}
 
 
 def fingerprint_mismatch(profile: Profile) -> list[str]:
     """The fingerprint entries where ``profile`` and this machine differ ("key: then != now")."""
     if not profile.fingerprint:
         return []
-    now = machine_fingerprint(profile.device, profile.threads, profile.clock)
+    now = machine_fingerprint(profile.device, profile.threads, profile.clock, profile.batch)
     return [f"{k}: {profile.fingerprint.get(k)!r} != {now[k]!r}" for k in FINGERPRINT_KEYS
             if k in profile.fingerprint and profile.fingerprint[k] != now[k]]
 
@@ -297,18 +367,20 @@ def cache_dir() -> Path:
     return Path(base) / "costmodel"
 
 
-def profile_path(device: str, threads: int) -> Path:
-    """Default profile file of a device ("cpu"/"cuda") and thread count on this machine."""
+def profile_path(device: str, threads: int, batch: int = 1) -> Path:
+    """Default profile file of a device ("cpu"/"cuda"), thread count and batch on this machine
+    (batch 1 keeps the plain ``-t<threads>`` name)."""
     from .measure import device_name
 
     slug = re.sub(r"[^a-z0-9]+", "-", f"{device}-{device_name(device)}".lower()).strip("-")
-    return cache_dir() / f"{slug}-t{threads}.json"
+    return cache_dir() / (f"{slug}-t{threads}.json" if batch == 1 else f"{slug}-t{threads}-b{batch}.json")
 
 
 def load_profile(path: str | os.PathLike | None = None, *, device: str | None = None,
-                 threads: int = 1, check_machine: bool = True) -> Profile:
-    """Read a profile (default: this device's file in the cache folder). With ``check_machine``,
-    a profile whose fingerprint differs from this machine's warns in one line.
+                 threads: int = 1, batch: int = 1, check_machine: bool = True) -> Profile:
+    """Read a profile (default: this device's file of ``threads`` and ``batch`` in the cache
+    folder; where there is none for batch > 1, the batch-1 file, with a one-line warning). With
+    ``check_machine``, a profile whose fingerprint differs from this machine's warns in one line.
 
     Raises ProfileError, telling the user to run ``costmodel calibrate``, when the file is
     missing or corrupt.
@@ -317,10 +389,14 @@ def load_profile(path: str | os.PathLike | None = None, *, device: str | None = 
         from .measure import default_device
 
         device = device or default_device()
-        path = profile_path(device, threads)
+        path = profile_path(device, threads, batch)
+        if batch != 1 and not path.is_file() and profile_path(device, threads).is_file():
+            warnings.warn(f"no batch-{batch} latency profile at {path}: using the batch-1 profile "
+                          f"(run `costmodel calibrate --batch {batch}` for one of its own)", stacklevel=2)
+            path = profile_path(device, threads)
     path = Path(path).expanduser()
     if not path.is_file():
-        hint = f" --threads {threads}" if threads != 1 else ""
+        hint = (f" --threads {threads}" if threads != 1 else "") + (f" --batch {batch}" if batch != 1 else "")
         raise ProfileError(f"no latency profile at {path}: run `costmodel calibrate{hint}` first "
                            f"(about 30 s; it measures this machine's peak MAC/s and bandwidth)")
     try:

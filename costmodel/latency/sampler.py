@@ -25,38 +25,50 @@ MAX_MACS = 300_000_000
 """Configs above this many MACs are redrawn, so the sweep stays a few minutes long."""
 
 
-def _is_channel(name: str) -> bool:
-    return name == "n" or (name.startswith("c") and name not in ("c_se",))
-
-
-def _draw_field(name: str, rng_: Any, default: Any, r: random.Random) -> Any:
-    """One random value of a field near its default (see the module docstring)."""
-    if name == "dtype_bytes":
-        return 4
-    if rng_.kind == "flag":
-        return r.random() < 0.5 if name in ("bias", "bn", "act") else default
-    if rng_.kind == "choice":
-        return default if r.random() < 0.5 else r.choice(rng_.options)
-    if rng_.kind == "real":
-        if r.random() < 0.5:
-            return default
-        lo, hi = rng_.lo, rng_.hi
-        grid = [lo + (hi - lo) * i / 8 for i in range(9)]
-        grid = [g for g in grid if rng_.accepts(g)]
-        return r.choice(grid) if grid else default
-    if default is dataclasses.MISSING or default is None:
-        return None
-    if name in ("h", "w"):
-        return r.choice(SPATIAL)
-    if name == "stride":
-        return r.choice((1, 1, 2))
-    if name == "k":
-        return r.choice((default, 3, 5)) if default > 1 else default
-    if _is_channel(name):
-        return max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4)
+def _draw_default(rng_: Any, default: Any, r: random.Random) -> Any:
+    """An integer field with no role of its own: mostly the default, else a neighbour of it."""
     if r.random() < 0.6:
         return default
     return max(int(rng_.lo or 1), r.choice((default * 2, default // 2, default + 1)))
+
+
+_DRAW_BY_ROLE = {
+    "bytes": lambda rng_, default, r: 4,
+    "tail": lambda rng_, default, r: r.random() < 0.5,  # bias / BN / act: either
+    "spatial": lambda rng_, default, r: r.choice(SPATIAL),
+    "stride": lambda rng_, default, r: r.choice((1, 1, 2)),
+    "kernel": lambda rng_, default, r: r.choice((default, 3, 5)) if default > 1 else default,
+    "channels": lambda rng_, default, r: max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4),
+}
+"""How a field is drawn, by its declared role (core.fields.ROLES), not its name."""
+
+
+def _draw_choice(rng_: Any, default: Any, r: random.Random) -> Any:
+    return default if r.random() < 0.5 else r.choice(rng_.options)
+
+
+def _draw_real(rng_: Any, default: Any, r: random.Random) -> Any:
+    """Half the time the default, else a point of a 9-point grid over the allowed interval."""
+    if r.random() < 0.5:
+        return default
+    lo, hi = rng_.lo, rng_.hi
+    grid = [g for g in (lo + (hi - lo) * i / 8 for i in range(9)) if rng_.accepts(g)]
+    return r.choice(grid) if grid else default
+
+
+def _draw_field(rng_: Any, default: Any, r: random.Random) -> Any:
+    """One random value of a field near its default (see the module docstring)."""
+    if rng_.role in _DRAW_BY_ROLE and (rng_.kind != "int" or default not in (dataclasses.MISSING, None)):
+        return _DRAW_BY_ROLE[rng_.role](rng_, default, r)
+    if rng_.kind == "flag":
+        return default  # structural switches (SE, padding...) keep their default
+    if rng_.kind == "choice":
+        return _draw_choice(rng_, default, r)
+    if rng_.kind == "real":
+        return _draw_real(rng_, default, r)
+    if default is dataclasses.MISSING or default is None:
+        return None
+    return _draw_default(rng_, default, r)
 
 
 def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
@@ -69,10 +81,12 @@ def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
     for _ in range(tries):
         if len(out) >= count:
             break
-        values = {nm: _draw_field(nm, rng_, defaults.get(nm), r) for nm, rng_ in cls.field_ranges().items()}
+        ranges = cls.field_ranges()
+        values = {nm: _draw_field(rng_, defaults.get(nm), r) for nm, rng_ in ranges.items()}
         values = {k: v for k, v in values.items() if v is not None}
-        if "h" in values and "w" in values:
-            values["w"] = values["h"]
+        square = [nm for nm in values if ranges[nm].role == "spatial"]
+        for nm in square[1:]:  # square inputs: every spatial field takes the first one's value
+            values[nm] = values[square[0]]
         try:
             spec = cls(**values)
             macs = spec.macs()
@@ -204,10 +218,14 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
                for _ in range(per_stream_kind) for kind in STREAM_KINDS]
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
-    # spread the cheap items through the conv items
-    for i, item in enumerate(streams + lins):
+    # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
+    # needs 3 points even when a loaded machine cuts the sweep short); the rest are spread
+    # through the conv items
+    kinds = len(STREAM_KINDS)
+    lead, rest = streams[:3 * kinds] + lins[:3], streams[3 * kinds:] + lins[3:]
+    for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
-    return plan
+    return lead + plan
 
 
 
@@ -215,3 +233,38 @@ def item_key(kind: str, spec: dict[str, Any]) -> str:
     """A stable text key of one training item (stored in the profile to keep eval disjoint)."""
     return kind + ":" + ",".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "seed")
 
+
+
+ADAPTIVE_FLOOR_PCT = 3.0
+"""A curve whose cross-validated median error is below this (%) gets no extra training ops."""
+
+
+def adaptive_items(errors: dict[str, float], count: int, seed: int = 0,
+                   device: str = "cpu") -> list[tuple[str, dict[str, Any]]]:
+    """``count`` extra training convs spent where the fitted curves are worst: each curve key
+    gets a share proportional to its cross-validated median error (% above ADAPTIVE_FLOOR_PCT,
+    ``errors``: key -> %), drawn from the key's conv class until the geometry lands on the key
+    (``features.curve_key``). Keys that are not conv curves get none."""
+    from .cases import conv_row
+    from .features import curve_key
+
+    weights = {k: e - ADAPTIVE_FLOOR_PCT for k, e in errors.items()
+               if e > ADAPTIVE_FLOOR_PCT and k.split("/")[0].replace("_mult", "") in CONV_CLASSES}
+    total = sum(weights.values())
+    if not weights or count < 1:
+        return []
+    rng = random.Random(f"adaptive{seed}")
+    per_key: list[list[tuple[str, dict[str, Any]]]] = []
+    for key, w in sorted(weights.items(), key=lambda kv: -kv[1]):
+        want, found = max(1, round(count * w / total)), []
+        cls = key.split("/")[0].replace("_mult", "")
+        for _ in range(40 * want):
+            if len(found) >= want:
+                break
+            item = {"cls": cls, **conv_item(rng, cls)}
+            if key == cls or curve_key(conv_row(item), device) == key:
+                found.append(("conv", item))
+        per_key.append(found)
+    # interleaved, so a sweep cut short by its budget still spreads over the keys
+    longest = max(len(f) for f in per_key)
+    return [f[i] for i in range(longest) for f in per_key if i < len(f)][:count]

@@ -1,15 +1,19 @@
 """Latency lookup tables (LUTs): every distinct block of a space measured on this device.
 
-Format (CSV or JSON, chosen by the file suffix): one row per distinct block with columns
+Format (CSV, JSON or Parquet, chosen by the file suffix): one row per distinct block with columns
 
     key            the block key: ``<choice label> | <C>x<H>x<W> -> <c_out> /<stride>``
                    ("stem", "head | ..." for the fixed pieces), as ``tables.block_key`` writes it
     seconds        measured median latency of that block's module, batch 1, fp32 (s per call)
     device, threads, torch   where and how it was measured (the latency harness' protocol)
 
-A network's LUT latency is the sum of its blocks' rows (``space.evaluate(lut=...)``). Tables
-from several machines of one kind are gathered by concatenating their files and keeping one
-row per key (each device measures a disjoint slice of keys: ``measure_lut(keys=...)``).
+    host           (Parquet from ``stream.measure_lut_to_parquet``) the machine that measured it
+
+A network's LUT latency is the sum of its blocks' rows (``space.evaluate(lut=...)``). One table
+per device kind: measuring is embarrassingly parallel over keys, so several devices of ONE kind
+each measure a disjoint slice (``measure_lut(keys=...)``, or one Dask worker per device with
+``stream.measure_lut_to_parquet(client=...)``) and the slices are concatenated, one row per key.
+Devices of different kinds get separate tables (a LUT is only true for the kind it came from).
 """
 
 from __future__ import annotations
@@ -51,8 +55,10 @@ class LUT:
             path.write_text(json.dumps({"meta": self.meta, "seconds": self.seconds_by_key}, indent=1) + "\n")
         elif path.suffix == ".csv":
             self.frame().to_csv(path, index=False)
+        elif path.suffix == ".parquet":
+            self.frame().to_parquet(path, index=False)
         else:
-            raise ValueError(f"out = {str(path)!r} is invalid: allowed is a .csv or .json file")
+            raise ValueError(f"out = {str(path)!r} is invalid: allowed is a .csv, .json or .parquet file")
         return path
 
 
@@ -63,16 +69,16 @@ def load_lut(path: str | Path) -> LUT:
     if path.suffix == ".json":
         data = json.loads(path.read_text())
         return LUT({k: float(v) for k, v in data["seconds"].items()}, data.get("meta", {}))
-    if path.suffix == ".csv":
+    if path.suffix in (".csv", ".parquet"):
         import pandas as pd
 
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
         missing = [c for c in ("key", "seconds") if c not in frame.columns]
         if missing:
             raise ValueError(f"lut {path}: column {missing[0]!r} is missing: allowed columns are {', '.join(COLUMNS)}")
         meta = {c: frame[c].iloc[0] for c in COLUMNS[2:] if c in frame.columns and len(frame)}
         return LUT(dict(zip(frame["key"], frame["seconds"].astype(float))), meta)
-    raise ValueError(f"lut = {str(path)!r} is invalid: allowed is a .csv or .json file")
+    raise ValueError(f"lut = {str(path)!r} is invalid: allowed is a .csv, .json or .parquet file")
 
 
 def as_lut(lut: Any) -> LUT:
@@ -85,13 +91,14 @@ def as_lut(lut: Any) -> LUT:
 
 
 def measure_lut(space: NetworkSpace, *, keys: Iterable[str] | None = None, min_run_time: float = 0.05,
-                threads: int = 1, progress: Callable[[int], Any] | None = None) -> LUT:
+                threads: int = 1, progress: Callable[[int], Any] | None = None, tables: Any = None) -> LUT:
     """Measure every distinct buildable block of ``space`` (or only ``keys``) with the latency
-    harness (``costmodel.measure``: median of blocked autorange, after warm-up)."""
+    harness (``costmodel.measure``: median of blocked autorange, after warm-up). ``tables``:
+    the space's cost tables when the caller has them (chunks of keys share one)."""
     import costmodel
     from ..networks.graph import Cursor, Seq, build
 
-    tables = space.tables(profile=None)
+    tables = tables if tables is not None else space.tables(profile=None)
     wanted = list(tables.makers) if keys is None else list(keys)
     out: dict[str, float] = {}
     device = None

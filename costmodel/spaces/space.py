@@ -160,11 +160,17 @@ class NetworkSpace:
             raise ValueError(f"candidates of shape {idx.shape} are invalid: allowed is (n, {len(self.columns)}) "
                              f"with columns {', '.join(self.columns)}")
         sizes = np.asarray(self.column_sizes())
+        if len(idx) == 0 or (idx.min(axis=0) >= 0).all() and (idx.max(axis=0) < sizes).all():
+            return  # two reductions, no n x columns temporaries: the fast path
         bad = (idx < 0) | (idx >= sizes)
         if bad.any():
             row, col = np.argwhere(bad)[0]
             raise ValueError(f"{self.columns[col]} = {int(idx[row, col])} is invalid: allowed is an index "
                              f"in [0, {sizes[col] - 1}]")
+
+    def index_dtype(self) -> np.dtype:
+        """The smallest signed integer type holding every column's indices."""
+        return np.dtype(np.min_scalar_type(-max(self.column_sizes())))
 
     def column_sizes(self) -> list[int]:
         out = []
@@ -234,24 +240,41 @@ class NetworkSpace:
 
     def draw(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` random candidates (int array, canonical: absent slots are 0)."""
+        from .stream import draw_rows  # the one draw: a chunk of it is rows of the whole
+
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n = {n!r} is invalid: allowed is an integer >= 0")
-        rng = np.random.default_rng(seed)
-        sizes = np.asarray(self.column_sizes())
-        idx = (rng.random((int(n), len(sizes))) * sizes).astype(np.int64)
-        return self.canonical(idx)
+        return draw_rows(self, 0, int(n), seed)
 
     def canonical(self, idx: np.ndarray) -> np.ndarray:
         """Slots beyond each candidate's depth set to 0 (one network, one encoding)."""
-        idx = np.array(idx, dtype=np.int64, copy=True)
+        return np.ascontiguousarray(self.canonical_columns(idx).T, dtype=np.int64)
+
+    def canonical_columns(self, idx: np.ndarray, chunk: int = 1 << 13) -> np.ndarray:
+        """``check`` and ``canonical`` of (n, columns) indices, as the transposed (columns, n)
+        layout in the smallest integer type that holds every index (int8 for the built-in
+        spaces: an eighth of int64's memory traffic). Checked and transposed chunk by chunk,
+        so each piece is read once, while it is in cache."""
+        idx = np.asarray(idx)
+        if idx.ndim != 2 or idx.shape[1] != len(self.columns):
+            self.check(idx)
+        idx = np.asarray(idx, dtype=np.int64)
+        sizes = np.asarray(self.column_sizes(), dtype=np.uint64)
+        dtype = self.index_dtype()
+        cols = np.empty((idx.shape[1], idx.shape[0]), dtype=dtype)
+        for start in range(0, len(idx), chunk):
+            part = idx[start:start + chunk]
+            if len(part) and (part.view(np.uint64).max(axis=0) >= sizes).any():  # negatives wrap high
+                self.check(part)  # raises, naming the column
+            cols[:, start:start + chunk] = part.astype(dtype).T  # narrow first: a small transpose
         pos = 0
         for s in self.stages:
             if not s.tied:
-                depth = np.asarray(s.depths)[idx[:, pos + 1]]
-                for j in range(len(s.slots)):
-                    idx[depth <= j, pos + 2 + j] = 0
+                for j in range(1, len(s.slots)):  # slot j is present iff depth > j
+                    present = np.asarray([d > j for d in s.depths], dtype=np.int32)
+                    cols[pos + 2 + j] *= np.take(present, cols[pos + 1], mode="clip")
             pos += len(s.columns)
-        return idx
+        return cols
 
     def front(self, objectives: Sequence[str] | str = ("macs", "params"), profile: Any = "auto",
               lut: Any = None, progress: Any = None):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the space calls into this module; a runtime import would be
 METRICS = ("params", "conv MACs", "linear MACs", "elementwise ops", "mem bytes", "invalid")
 """Integer columns of the table, per sample; ``invalid`` counts blocks that cannot be built."""
 
-_CHUNK = 1 << 16  # candidates per gather: keeps the temporaries in cache
+_CHUNK = 1 << 13  # candidates per gather: (pieces x chunk) rows and the sums stay in cache
 _GUARD = 1 << 62
 
 
@@ -48,48 +48,147 @@ class Tables:
     head_base: int
     slot_base: list[list[int]]  # [stage][slot] -> first row
     makers: dict[str, tuple[Callable, tuple[int, ...]]]  # block key -> (maker, input shape)
+    _plan: GatherPlan | None = None
+
+    @property
+    def plan(self) -> GatherPlan:
+        """The gather layout (built on first use)."""
+        if self._plan is None:
+            self._plan = GatherPlan.of(self)
+        return self._plan
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
-        """(pieces, n) table rows of each candidate's stem, blocks and head (column-major: each
-        piece's rows are one contiguous int32 array, the fast layout for numpy)."""
-        space = self.space
-        idx_t = np.ascontiguousarray(idx.T, dtype=np.int32)
-        n = idx_t.shape[1]
-        out = np.empty((2 + sum(len(s.slots) for s in space.stages), n), np.int32)
-        out[0] = 1  # the stem
-        p, pos, prev_w, prev_n = 1, 0, np.zeros(n, np.int32), 1
-        for i, s in enumerate(space.stages):
-            wi, depth, nb = idx_t[pos], idx_t[pos + 1], len(s.widths)
-            for j in range(len(s.slots)):
-                o, r = idx_t[pos + 2] if s.tied else idx_t[pos + 2 + j], out[p]
-                if j == 0:  # base + (o * prev widths + prev width) * widths + width
-                    np.multiply(o, prev_n * nb, out=r)
-                    r += prev_w * nb
-                else:  # base + o * widths + width, or row 0 when the slot is beyond the depth
-                    np.multiply(o, nb, out=r)
-                r += wi
-                r += self.slot_base[i][j]
-                if j > 0:
-                    r *= np.asarray([d > j for d in s.depths])[depth]
-                p += 1
-            prev_w, prev_n = wi, nb
-            pos += len(s.columns)
-        out[p] = self.head_base + prev_w
-        return out
+        """(pieces, n) rows of ``plan.ints`` for each candidate's blocks and head (see GatherPlan)."""
+        return self.plan.rows(idx)
 
     def gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(n, len(METRICS)) exact sums and (n,) latency sums of candidates ``idx``."""
-        n = idx.shape[0]
-        by_metric = np.ascontiguousarray(self.ints.T)
-        out = np.empty((len(METRICS), n), dtype=self.ints.dtype)
+        return self.plan.gather(idx)
+
+
+@dataclass
+class GatherPlan:
+    """The table re-laid for the gather + sum: one piece per block slot, plus the head.
+
+    * The stem is constant, so it is added into every head row (one piece fewer).
+    * Slot 0 of a stage keeps the table's own rows: (choice o, previous width a, width b).
+    * Slot j >= 1 gets rows per (o, depth code, b), the zero row where depth <= j: so an absent
+      slot costs nothing without a mask, and every row index is a multiply + two adds of the
+      candidate's columns: ``base + o * K + (depth * widths + b)``, K = depths x widths.
+
+    Gathering whole rows (all metrics at once, ``np.take(axis=0)``) and summing them in int64
+    chunks is the fast path; past the int64 guard ``ints`` is an object array of Python ints
+    (the same code, slower, still exact).
+    """
+
+    space: NetworkSpace
+    ints: np.ndarray  # (rows, len(METRICS)), int64 or object
+    latency: np.ndarray | None
+    steps: list[tuple]  # per piece: (kind, column positions, multipliers, base)
+
+    @classmethod
+    def of(cls, t: Tables) -> GatherPlan:
+        space = t.space
+        source: list[np.ndarray] = [np.arange(len(t.ints))]  # the table's own rows first
+        n_rows = len(t.ints)
+        steps: list[tuple] = []
+        pos, prev_n = 0, 1
+        for i, s in enumerate(space.stages):
+            nb, nd = len(s.widths), len(s.depths)
+            o_col = [pos + 2] * len(s.slots) if s.tied else [pos + 2 + j for j in range(len(s.slots))]
+            steps.append(("slot0", (o_col[0], pos), (prev_n * nb, nb), t.slot_base[i][0]))
+            present = np.array([[d > j for d in s.depths] for j in range(len(s.slots))])
+            for j in range(1, len(s.slots)):
+                o, d, b = np.meshgrid(np.arange(len(s.slots[j])), np.arange(nd), np.arange(nb), indexing="ij")
+                rows = (t.slot_base[i][j] + o * nb + b) * present[j][d]  # row 0: zeros
+                source.append(rows.ravel())
+                steps.append(("slot", (o_col[j], pos + 1, pos), (nd * nb, nb), n_rows))
+                n_rows += rows.size
+            prev_n = nb
+            pos += len(s.columns)
+        heads = np.arange(len(space.stages[-1].widths))
+        steps.append(("head", (pos - len(space.stages[-1].columns),), (1,), n_rows))
+        order = np.concatenate(source)
+        ints = np.concatenate([t.ints[order], t.ints[t.head_base + heads] + t.ints[1]])
+        lat = None
+        if t.latency is not None:
+            lat = np.concatenate([t.latency[order], t.latency[t.head_base + heads] + t.latency[1]])
+        return cls(space, ints, lat, steps)
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """(pieces, n) int32 row of each piece of each candidate ``idx`` (n, columns)."""
+        return self.rows_of_columns(np.ascontiguousarray(idx.T, dtype=np.int32))
+
+    def rows_of_columns(self, idx_t: np.ndarray) -> np.ndarray:
+        """``rows`` from the (columns, n) int32 layout (each piece's rows one contiguous array:
+        the fast layout for numpy)."""
+        out = np.empty((len(self.steps), idx_t.shape[1]), np.int32)
+        prev_w = None
+        for p, (kind, cols, mult, base) in enumerate(self.steps):
+            r = out[p]
+            if kind == "head":  # base + last width
+                np.add(idx_t[cols[0]], base, out=r)
+                continue
+            np.multiply(idx_t[cols[0]], mult[0], out=r)
+            if kind == "slot0":  # base + (o * prev widths + a) * widths + b
+                if prev_w is not None:
+                    r += prev_w * mult[1]
+                r += idx_t[cols[1]]
+                prev_w = idx_t[cols[1]]
+            else:  # base + o * K + depth * widths + b
+                r += idx_t[cols[1]] * mult[1]
+                r += idx_t[cols[2]]
+            r += base
+        return out
+
+    def gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(n, len(METRICS)) exact sums and (n,) latency sums of checked, canonical candidates
+        ``idx`` (n, columns)."""
+        block, lat = self.gather_block(np.ascontiguousarray(idx.T))
+        out = np.empty((len(idx), len(METRICS)), dtype=block.dtype)
+        for m, name in enumerate(METRICS):
+            out[:, m] = block[BLOCK_ROWS.index(name)]
+        return out, lat
+
+    def gather_block(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(len(BLOCK_ROWS), n) exact sums and (n,) latency sums from the (columns, n) layout.
+        Per chunk: the first piece's rows taken, every further piece's rows added (whole rows,
+        all metrics at once), then the chunk's sums laid out as the frame's columns."""
+        n = cols.shape[1]
+        out = np.empty((len(BLOCK_ROWS), n), dtype=self.ints.dtype)
         lat = np.empty(n) if self.latency is not None else None
+        acc = np.empty((min(n, _CHUNK), self.ints.shape[1]), dtype=self.ints.dtype)
+        tmp = np.empty_like(acc)
         for start in range(0, n, _CHUNK):
-            rows = self.rows(idx[start:start + _CHUNK])
-            for m in range(len(METRICS)):  # one gather per metric, summed over the pieces
-                out[m, start:start + _CHUNK] = np.take(by_metric[m], rows).sum(axis=0)
+            rows = self.rows_of_columns(np.ascontiguousarray(cols[:, start:start + _CHUNK], dtype=np.int32))
+            m = rows.shape[1]
+            a, t = acc[:m], tmp[:m]
+            # mode="clip": the rows are in range by construction (space.check); numpy's default
+            # "raise" buffers the output, three times slower
+            np.take(self.ints, rows[0], axis=0, out=a, mode="clip")
+            for r in rows[1:]:
+                np.take(self.ints, r, axis=0, out=t, mode="clip")
+                a += t
+            _lay_out(a, out[:, start:start + m])
             if lat is not None:
-                lat[start:start + _CHUNK] = np.take(self.latency, rows).sum(axis=0)
-        return out.T, lat
+                lat[start:start + m] = np.take(self.latency, rows, mode="clip").sum(axis=0)
+        return out, lat
+
+
+INT_COLUMNS = ("params", "MACs", "FLOPs", "conv MACs", "linear MACs", "elementwise ops", "mem bytes")
+"""The exact integer columns of an evaluated frame, per sample (batch 1); FLOPs = 2 x MACs."""
+BLOCK_ROWS = INT_COLUMNS + ("invalid",)
+
+
+def _lay_out(sums: np.ndarray, out: np.ndarray) -> None:
+    """(m, len(METRICS)) sums -> (len(BLOCK_ROWS), m): MACs = conv + linear, FLOPs = 2 MACs."""
+    for row, name in enumerate(BLOCK_ROWS):
+        if name == "MACs":
+            np.add(sums[:, 1], sums[:, 2], out=out[row])
+        elif name == "FLOPs":
+            np.multiply(out[row - 1], 2, out=out[row])
+        else:
+            out[row] = sums[:, METRICS.index(name)]
 
 
 def block_key(choice: Choice | str, shape: tuple[int, ...], c_out: int | None, stride: int) -> str:
@@ -287,8 +386,9 @@ def _source_key(profile: Any, lut: Any) -> tuple | None:
     return ("profile", to_json()) if to_json is not None else None
 
 
-def as_indices(space: NetworkSpace, candidates: Any) -> np.ndarray:
-    """An (n, columns) int64 array from an array, a list of rows, or a frame with the columns."""
+def as_indices(space: NetworkSpace, candidates: Any, check: bool = True) -> np.ndarray:
+    """An (n, columns) int64 array from an array, a list of rows, or a frame with the columns
+    (``check``: ValueError naming a column whose index is out of range)."""
     if hasattr(candidates, "columns") and hasattr(candidates, "loc"):
         missing = [c for c in space.columns if c not in candidates.columns]
         if missing:
@@ -298,7 +398,8 @@ def as_indices(space: NetworkSpace, candidates: Any) -> np.ndarray:
         idx = np.asarray(candidates, dtype=np.int64)
         if idx.ndim == 1:
             idx = idx[None, :]
-    space.check(idx)
+    if check:
+        space.check(idx)
     return idx
 
 
@@ -308,19 +409,15 @@ def evaluate(space: NetworkSpace, candidates: Any, profile: Any = "auto", lut: A
     sample, ``valid``, and the latency column when a profile or LUT is given."""
     import pandas as pd
 
-    idx = space.canonical(as_indices(space, candidates))
+    cols = space.canonical_columns(as_indices(space, candidates, check=False))  # (columns, n)
     t = tables if tables is not None else tables_for(space, profile, lut)
-    sums, lat = t.gather(idx)
-    frame = pd.DataFrame(idx, columns=space.columns)
-    return frame.assign(**_metric_columns(sums, lat, t.latency_column))
-
-
-def _metric_columns(sums: np.ndarray, lat: np.ndarray | None, lat_column: str | None) -> dict[str, Any]:
-    m = {name: sums[:, i] for i, name in enumerate(METRICS)}
-    macs = m["conv MACs"] + m["linear MACs"]
-    out = {"params": m["params"], "MACs": macs, "FLOPs": 2 * macs, "conv MACs": m["conv MACs"],
-           "linear MACs": m["linear MACs"], "elementwise ops": m["elementwise ops"],
-           "mem bytes": m["mem bytes"], "valid": m["invalid"] == 0}
+    block, lat = t.plan.gather_block(cols)
+    # each part is one 2-D block handed to pandas without a copy (its (columns, n) layout is
+    # pandas' own): large frames are bound by memory traffic, not arithmetic
+    parts = [pd.DataFrame(cols.T, columns=space.columns, copy=False),
+             pd.DataFrame(block[:-1].T, columns=INT_COLUMNS, copy=False)]
+    extra = {"valid": block[-1] == 0}
     if lat is not None:
-        out[lat_column] = lat
-    return out
+        extra[t.latency_column] = lat
+    parts.append(pd.DataFrame(extra))
+    return pd.concat(parts, axis=1)  # no copy: pandas >= 3 is copy-on-write

@@ -1,0 +1,163 @@
+"""Findings: the page's first panel, a few facts generated from what the other sections computed
+(``ctx.shared``), each with a link to the section that shows it. Nothing here is hard-coded:
+a fact whose data is missing says what to run instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import Context
+from .page import Section, esc
+
+BUDGET_SHARE = 2
+"""The "fixed budget" of the cheapest-design fact: at most 1/BUDGET_SHARE of the params of the
+standard conv of the same shape."""
+
+
+def build(ctx: Context) -> Section:
+    sec = Section("findings", "Findings")
+    facts = [f for f in (fact(ctx) for fact in FACTS) if f]
+    ctx.shared["findings"] = facts
+    items = "".join(f'<li>{esc(text)} <a href="#{esc(anchor)}">{esc(label)} →</a></li>'
+                    for text, anchor, label in facts)
+    sec.add(f'<ul class="findings">{items}</ul>')
+    return sec
+
+
+Fact = tuple[str, str, str]  # (text, anchor id, link label)
+
+
+def _x(value: float) -> str:
+    return f"{value:.2g}×"
+
+
+def time_vs_macs(ctx: Context) -> Fact | None:
+    """Which designs save time and which only save MACs (measured when present)."""
+    rows = [r for r in ctx.shared.get("gap_rows", []) if isinstance(r.get("MACs ratio"), float)]
+    if not rows:
+        return None
+    cheaper = [r for r in rows if r["MACs ratio"] < 1]
+    measured = [r for r in cheaper if isinstance(r.get("measured latency ratio"), float)]
+    if not measured:
+        return (f"{len(cheaper)} of {len(rows)} designs need fewer MACs than the standard conv of the same shape; "
+                "whether they also save time is measured with `costmodel report --latency`.",
+                "gaps", "FLOPs are not latency")
+    faster = [r["design"] for r in measured if r["measured latency ratio"] < 1]
+    slower = sorted((r for r in measured if r["measured latency ratio"] >= 1),
+                    key=lambda r: -r["measured latency ratio"] / r["MACs ratio"])
+    text = (f"Measured on this machine: {len(faster)} of {len(measured)} designs that need fewer MACs than the "
+            f"same-shape conv also run faster ({', '.join(faster) or 'none'})")
+    if slower:
+        worst = slower[0]
+        text += (f"; {len(slower)} only save MACs ({', '.join(r['design'] for r in slower)}): {worst['design']} needs "
+                 f"{_x(worst['MACs ratio'])} the conv's MACs but takes {_x(worst['measured latency ratio'])} its time")
+    return text + ".", "gaps", "FLOPs are not latency"
+
+
+def cheapest_at_shape(ctx: Context) -> Fact | None:
+    """The design with the fewest MACs at one shape family under a params budget."""
+    families = ctx.shared.get("family_frames") or {}
+    if not families:
+        return None
+    c = 64 if 64 in families else next(iter(families))
+    budget = c * c * 9 // BUDGET_SHARE  # the standard 3x3 conv c -> c has c*c*9 params
+    best = None
+    for name, frame in families[c].items():
+        ok = frame[frame["params"] <= budget]
+        if len(ok):
+            row = ok.loc[ok["macs"].idxmin()]
+            if best is None or row["macs"] < best[1]["macs"]:
+                best = (name, row)
+    if best is None:
+        return None
+    name, row = best
+    conv_macs = c * c * 9 * 56 * 56
+    return (f"At c_in = c_out = {c}, 3x3, 56x56 with at most {budget:,} params (half the standard conv's "
+            f"{c * c * 9:,}), the fewest MACs are {name}'s: {int(row['macs']):,} ({_x(row['macs'] / conv_macs)} the conv's "
+            f"{conv_macs:,}), with {int(row['params']):,} params.", "space", "Design space")
+
+
+def peers_agree(ctx: Context) -> Fact | None:
+    """Whether the analytic counts equal params, fvcore and FlopCounterMode; why peers differ."""
+    rows = list(ctx.shared.get("validation_rows", [])) + list(ctx.shared.get("network_validation_rows", []))
+    parts = []
+    if rows:
+        ok = sum(bool(r.get("match")) for r in rows)
+        parts.append(f"costmodel's params and MACs equal sum(p.numel()), fvcore and FlopCounterMode exactly on {ok} of "
+                     f"{len(rows)} validated configs")
+    reasons = _peer_gaps(ctx.shared.get("reconciliations") or {})
+    if reasons:
+        parts.append("Peer totals differ from ours by counting conventions, each gap explained (mostly) by "
+                     + "; ".join(reasons))
+    if not parts:
+        return None
+    anchor = "validation" if rows else "reconciliation"
+    return ". ".join(parts) + ".", anchor, "Validation" if rows else "Reconciliation"
+
+
+def _peer_gaps(results: dict[str, Any]) -> list[str]:
+    """Per peer of the first reconciled network: whether its gap is exactly explained, and by
+    which convention mostly (the largest category of its gap)."""
+    out = []
+    for label, result in list(results.items())[:1]:
+        for peer, res in result.peers.items():
+            if res.skipped or res.actual is None:
+                continue
+            frame = res.table
+            why = ""
+            if hasattr(frame, "columns") and {"gap", "convention"} <= set(frame.columns) and len(frame):
+                top = frame.assign(size=frame["gap"].abs()).sort_values("size", ascending=False).iloc[0]
+                why = f": {top['convention']}"
+            exact = "" if res.unexplained == 0 else f", {res.unexplained:,} {res.unit} UNEXPLAINED"
+            out.append(f"{peer} on {label}{exact}{why}")
+    return out
+
+
+def latency_accuracy(ctx: Context) -> Fact | None:
+    """The held-out latency accuracy of this report's run."""
+    summary = ctx.shared.get("latency_summary")
+    if not summary or not summary.get("n"):
+        return ("Latency accuracy is not measured in this report: `costmodel report --latency` measures held-out "
+                "configs on this machine.", "latency", "Latency")
+    return (f"Predicted latency is within ±10% of the measured one for {100 * summary['within_10']:.0f}% of "
+            f"{summary['n']} held-out configs (median error {summary['median_abs_pct']:.1f}%; two independent "
+            f"measurements differ by a median {summary['spread_pct']:.1f}%).", "latency", "Latency")
+
+
+def networks_macs_vs_time(ctx: Context) -> Fact | None:
+    """The starkest pair of networks where fewer MACs do not mean less time."""
+    rows = ctx.shared.get("network_latency_rows") or []
+    key = "measured ms" if rows and all("measured ms" in r for r in rows) else "predicted ms"
+    pairs = [(a, b) for a in rows for b in rows if a["MACs"] < b["MACs"] and a[key] > b[key]]
+    if not rows:
+        return None
+    if not pairs:
+        return (f"Among {len(rows)} built-in networks, {key.split()[0]} latency follows MACs: fewer MACs, less time.",
+                "network-latency", "Whole networks")
+    a, b = max(pairs, key=lambda p: (p[1]["MACs"] / p[0]["MACs"]) * (p[0][key] / p[1][key]))
+    return (f"{a['network']} needs {_x(a['MACs'] / b['MACs'])} the MACs of {b['network']} yet takes "
+            f"{_x(a[key] / b[key])} its time ({key.split()[0]}, {a[key]:.3g} vs {b[key]:.3g} ms); "
+            f"{len(pairs)} network pair(s) invert MACs and latency.", "network-latency", "Whole networks")
+
+
+def explorer_front(ctx: Context) -> Fact | None:
+    """How far a built-in network is from its space's exact front."""
+    data = ctx.shared.get("explorer") or {}
+    for name, space in data.items():
+        front, points = space["front"], space["points"]
+        if not len(points) or not len(front):
+            continue
+        net = points.iloc[0]
+        better = front[(front["params"] <= net["params"]) & (front["MACs"] < net["MACs"])]
+        if len(better):
+            best = better.loc[better["MACs"].idxmin()]
+            return (f"In the {space['title']} ({space['count']:.3g} candidates), the exact front has a network with "
+                    f"{_x(best['MACs'] / net['MACs'])} the MACs of {net['network']} at no more params "
+                    f"({int(best['MACs']):,} vs {int(net['MACs']):,} MACs).", "explorer", "Architecture explorer")
+        return (f"In the {space['title']}, {net['network']} is on the exact front of {space['count']:.3g} candidates.",
+                "explorer", "Architecture explorer")
+    return None
+
+
+FACTS = (time_vs_macs, networks_macs_vs_time, cheapest_at_shape, latency_accuracy, peers_agree, explorer_front)
+"""The findings, in page order."""

@@ -1,0 +1,161 @@
+"""Issue 18: the report tells the story first. The matched conv (the Inception ratio), findings
+first with links that resolve, one colour per design, the vendored plotly.js basic bundle, size
+limits for the small and the full report, and nothing of the build machine in the page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from costmodel.core.registry import designs, get_design
+from costmodel.designs.conv import matched_conv
+from costmodel.htmlreport import build, page
+
+MB = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def small():
+    return build(small=True)
+
+
+@pytest.fixture(scope="session")
+def full_report():
+    """The full report (no latency: that needs minutes of timing), built once per session."""
+    return build()
+
+
+# --- the one matched conv ----------------------------------------------------------------------
+
+def test_inception_is_compared_with_the_192_to_256_conv():
+    # GoogLeNet inception(3a) at 28x28: c_in 192, branches 64 + 128 + 32 + 32 = 256 channels out.
+    ref = matched_conv(get_design("inception")())
+    assert (ref.c_in, ref.c_out, ref.k, ref.stride, ref.h, ref.w) == (192, 256, 3, 1, 28, 28)
+    # matched conv: 192 * 256 * 9 * 28 * 28 = 442,368 * 784 = 346,816,512 MACs
+    assert ref.macs() == 346_816_512
+    # inception: 784 * (192*(64+96+16+32) + 9*96*128 + 25*16*32) = 784 * (39,936 + 110,592 + 12,800)
+    #          = 784 * 163,328 = 128,049,152 MACs; ratio = 163,328 / 442,368 (both / 784) = 0.36921...
+    spec = get_design("inception")()
+    assert spec.macs() == 128_049_152
+    assert spec.macs() / ref.macs() == pytest.approx(0.369213, abs=1e-6)
+
+
+def test_the_report_and_latency_gaps_use_the_same_matched_conv(small):
+    from costmodel.latency.evaluate import reference_conv
+
+    row = {r["design"]: r for r in small.data["design_rows"]}["inception"]
+    assert row["MACs / conv"] == pytest.approx(128_049_152 / 346_816_512)  # hand numbers above
+    assert reference_conv(get_design("inception")()) == matched_conv(get_design("inception")())
+
+
+@pytest.mark.parametrize("name", sorted(designs()))
+def test_matched_conv_has_the_designs_input_and_output_shape(name):
+    import torch
+
+    spec = get_design(name)()
+    ref = matched_conv(spec)
+    with torch.inference_mode():
+        y, y_ref = spec.module()(spec.example_input(1)), ref.module()(ref.example_input(1))
+    assert spec.input_shape() == ref.input_shape() and y.shape == y_ref.shape
+
+
+# --- findings first -----------------------------------------------------------------------------
+
+def test_findings_are_the_first_section_and_their_links_resolve(small):
+    html = small.html
+    assert small.sections[0].key == "findings"
+    first = html.index("<section")
+    assert html.startswith('<section id="findings">', first)
+    findings = html[first:html.index("</section>", first)]
+    links = re.findall(r'href="#([\w-]+)"', findings)
+    assert len(links) >= 4
+    for anchor in links:
+        assert f'id="{anchor}"' in html, f"finding links to #{anchor}, which is not in the page"
+
+
+def test_findings_come_from_the_data(small):
+    texts = " ".join(text for text, _, _ in small.data["findings"])
+    # the cheapest design at c = 64 under half the conv's params (64*64*9 / 2 = 18,432) is computed
+    # from the family frames: check it against a brute-force search of the same frames
+    frames = small.data["family_frames"][64]
+    best = min(((n, r) for n, f in frames.items() for r in f.to_dict("records") if r["params"] <= 18_432),
+               key=lambda t: t[1]["macs"])
+    assert f"are {best[0]}'s: {best[1]['macs']:,}" in texts
+    ok = sum(bool(r["match"]) for r in small.data["validation_rows"] + small.data.get("network_validation_rows", []))
+    assert f"exactly on {ok} of " in texts
+
+
+# --- colours ------------------------------------------------------------------------------------
+
+def test_every_design_and_glue_op_has_its_own_colour():
+    from costmodel.htmlreport.colors import color, glue_names
+
+    names = list(designs()) + glue_names()
+    assert {"max_pool", "global_pool", "fc"} <= set(glue_names())
+    colours = [color(n) for n in names]
+    assert len(set(colours)) == len(names)  # distinct
+    assert [color(n) for n in names] == colours  # stable
+
+
+def test_no_two_designs_share_a_colour_in_a_figure(small):
+    known = set(designs())
+    from costmodel.htmlreport.colors import glue_names
+
+    known |= set(glue_names())
+    checked = 0
+    for fig in small.figures:
+        seen: dict[str, str] = {}
+        for trace in fig.data:
+            marker = getattr(trace, "marker", None)
+            if trace.name in known and marker is not None and isinstance(marker.color, str):
+                seen.setdefault(trace.name, marker.color)
+                assert seen[trace.name] == marker.color
+        assert len(set(seen.values())) == len(seen), f"two designs share a colour: {seen}"
+        checked += len(seen) > 1
+    assert checked >= 3
+
+
+# --- the plotly bundle, offline, size -------------------------------------------------------------
+
+def test_vendored_bundle_matches_plotly_py_and_the_trace_types_used(small):
+    from plotly.offline import get_plotlyjs_version
+
+    js = page.plotly_js()
+    assert f"plotly.js (basic - minified) v{page.PLOTLY_BASIC_VERSION}" in js[:200]
+    assert get_plotlyjs_version().split(".")[0] == page.PLOTLY_BASIC_VERSION.split(".")[0]
+    assert (Path(page.__file__).parent / "assets" / "plotly-LICENSE.txt").read_text().startswith("MIT License")
+    used = {t["type"] for spec in page.figure_specs(small.html) for t in spec["data"]}
+    assert used <= page.TRACE_TYPES, used
+
+
+def _external(html: str) -> list[str]:
+    tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", html, re.I)
+    return [t for t in tags if re.search(r"\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", t, re.I)]
+
+
+def test_small_report_is_at_most_1_5_mb_and_offline(small):
+    size = len(small.html.encode("utf-8"))
+    assert size <= 1.5 * MB, f"small report is {size / MB:.2f} MB"
+    assert _external(small.html) == [] and page.remote_sources(small.html) == []
+
+
+@pytest.mark.slow
+def test_full_report_is_at_most_3_mb_and_offline(full_report):
+    size = len(full_report.html.encode("utf-8"))
+    assert size <= 3 * MB, f"full report is {size / MB:.2f} MB"
+    assert _external(full_report.html) == [] and page.remote_sources(full_report.html) == []
+    assert full_report.alerts == [], full_report.alerts
+
+
+def _leaks(html: str) -> list[str]:
+    root = str(Path(__file__).resolve().parents[1])
+    text = html.replace(page.plotly_js(), "")
+    found = [p for p in (root, str(Path.home()) + "/", "seed 0") if p in text]
+    return found + re.findall(r"/(?:home|root|tmp|work)/[\w./-]+", text)
+
+
+def test_no_build_machine_path_or_internal_reference_in_the_page(small):
+    assert _leaks(small.html) == []
+    assert _leaks("<p>Reference: seed 003</p>") == ["seed 0"]  # the check can fail
