@@ -30,26 +30,26 @@ class CliParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (batch sizes, counts)."""
+def int_at_least(minimum: int, text: str, name: str = "") -> int:
+    """``text`` as an integer >= ``minimum``, or argparse's one-line error naming the range."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is an integer >= 1")
+        value = minimum - 1
+    if value < minimum:
+        label = f"{name} = {text!r}" if name else repr(text)
+        raise argparse.ArgumentTypeError(f"{label} is invalid: allowed is an integer >= {minimum}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (batch sizes, counts)."""
+    return int_at_least(1, text)
 
 
 def non_negative_int(text: str) -> int:
     """An argparse type: an integer >= 0 (0 = none)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is an integer >= 0")
-    return value
+    return int_at_least(0, text)
 
 
 def positive_real(text: str) -> float:

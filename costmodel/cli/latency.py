@@ -6,7 +6,7 @@ import argparse
 
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
-from .common import CliParser, UsageError, add_design_command, positive_int, positive_real, print_frame, record_table
+from .common import CliParser, UsageError, add_design_command, int_at_least, positive_int, positive_real, print_frame, record_table
 
 
 def _threads(text: str) -> int:
@@ -16,12 +16,10 @@ def _threads(text: str) -> int:
     if text == "all":
         return os.cpu_count() or 1
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"threads = {text!r} is invalid: allowed is an integer >= 1 or 'all'")
-    return value
+        return int_at_least(1, text, "threads")
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"threads = {text!r} is invalid: allowed is an integer >= 1 "
+                                         "or 'all'") from None
 
 
 def _device(text: str) -> str:
