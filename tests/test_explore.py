@@ -141,7 +141,13 @@ def test_all_invalid_sweep_is_empty_but_typed():
     kept = sweep("group_conv", c_in=[0], groups=[3, 5])  # keep the rows: reasons per point
     assert list(kept["reason"]) == ["c_in: allowed is an integer >= 1 and <= 2,147,483,648"] * 2
     assert kept["macs"].isna().all() and str(kept["macs"].dtype) == "Int64"
-    assert len(sweep("conv", sample=0)) == 0
+
+
+@pytest.mark.parametrize("sample", [0, -1, -(2**70), np.int64(0), True, 2.0])
+def test_sample_below_one_is_refused(sample):
+    """sample = 0 would be an empty result that looks like an answer: refused, like negatives."""
+    with pytest.raises(ValueError, match=r"^sample = .* is invalid: allowed is an integer >= 1$"):
+        sweep("conv", sample=sample)
 
 
 def test_int64_overflow_is_detected_not_wrapped():

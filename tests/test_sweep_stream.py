@@ -3,6 +3,8 @@ one chunk in memory, read back equal to ``sweep``; output paths checked before a
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
 
@@ -75,7 +77,8 @@ def test_parquet_is_written_chunk_by_chunk_and_exact(tmp_path, small_chunks):
 
 def test_empty_sweep_still_writes_the_header(tmp_path):
     path = tmp_path / "e.csv"
-    assert write_sweep(path, "group_conv", sample=0)["rows"] == 0
+    # groups = 3 divides no c_in of 64: every row is invalid and valid_only keeps none
+    assert write_sweep(path, "group_conv", c_in=[64], groups=[3], valid_only=True)["rows"] == 0
     assert pd.read_csv(path).columns[:2].tolist() == ["c_in", "c_out"]
 
 
@@ -112,7 +115,7 @@ def test_cli_streams_to_parquet_with_a_pareto_front(tmp_path, capsys, monkeypatc
     assert code == 0
     text = capsys.readouterr().out
     # 4 x 3 = 12 points; groups = 3 never divides c_in = 64: 4 invalid
-    assert "12 points of group_conv, 8 valid" in text and f"wrote {out}" in text
+    assert "12 points of group_conv, 8 valid" in text and "wrote" not in text  # stdout: results only
     # more groups and fewer channels: c_out = 16, groups = 2 dominates every other point
     assert "Pareto front on macs, params (1 points" in text
     assert pq.read_table(out).num_rows == 12
@@ -124,6 +127,25 @@ def test_cli_sample_larger_than_the_grid_notes_it(capsys):
     assert code == 0 and "6 points of group_conv, 6 valid" in captured.out  # 3 x 2, each once
     assert captured.err.strip() == ("costmodel: note: sample = 50 is more than the 6 points of the grid: "
                                     "each point drawn once (6 rows)")
+
+
+def test_cli_wrote_line_is_a_status_on_stderr(tmp_path, capsys, monkeypatch):
+    """"wrote PATH" goes through core.progress.status: stderr, and only for a terminal."""
+    out = tmp_path / "s.csv"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # capsys's stderr stands in for a terminal
+    assert main(["sweep", "group_conv", "--out", str(out), "--groups", "1,2"]) == 0
+    captured = capsys.readouterr()
+    assert f"wrote {out}" in captured.err and "wrote" not in captured.out
+    assert main(["sweep", "group_conv", "--quiet", "--out", str(out), "--groups", "1,2"]) == 0
+    assert "wrote" not in capsys.readouterr().err  # --quiet: no status line either
+
+
+@pytest.mark.parametrize("sample", ["0", "-5"])
+def test_cli_sample_below_one_is_one_line_exit_2(capsys, sample):
+    code = main(["sweep", "conv", "--quiet", "--sample", sample])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"sample = {sample} is invalid: allowed is an integer >= 1" in err
 
 
 def test_cli_huge_sample_without_out_is_refused_with_advice(capsys):

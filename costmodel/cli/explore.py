@@ -41,7 +41,7 @@ def cmd_sweep(args) -> int:
     total = points if args.sample is None else min(args.sample, points)
     objectives = [o.strip() for o in args.pareto.split(",")] if args.pareto else []
     fronts: list = []  # with --out: each chunk's front (the front of the union is the union's front)
-    from ..core.progress import progress_bar
+    from ..core.progress import progress_bar, status
 
     t0 = time.perf_counter()
     with progress_bar(total, f"sweep {args.design}", not args.quiet) as advance:
@@ -64,8 +64,8 @@ def cmd_sweep(args) -> int:
           f"({rows / max(elapsed, 1e-9):,.0f} points/s)")
     for text, count in summary["invalid"].items():
         print(f"  invalid ({count:,}): {text}")
-    if args.out:
-        print(f"wrote {args.out}")
+    if args.out and not args.quiet:
+        status(f"wrote {args.out}")  # stderr: stdout carries only the results
     if objectives:
         import pandas as pd
 

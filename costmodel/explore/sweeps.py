@@ -91,8 +91,9 @@ def _setup(design, sample, seed, max_points, grids) -> _Setup:
     sizes = [a.size for a in axes]
     total = math.prod(sizes)  # Python ints: exact, nothing allocated
     if sample is not None:
-        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 0:
-            raise ValueError(f"sample = {sample!r} is invalid: allowed is an integer >= 0")
+        # 0 rows is never what a user means (an empty file that looks like a result): refused
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
+            raise ValueError(f"sample = {sample!r} is invalid: allowed is an integer >= 1")
         n_rows = min(int(sample), total)
         if n_rows < sample:
             note = (f"sample = {int(sample):,} is more than the {total:,} points of the grid: "
@@ -141,7 +142,7 @@ def sweep(design: str | type[Spec] | Spec, sample: int | None = None, seed: int 
     ``design`` when it is a spec instance). With ``sample=N``, N points are drawn uniformly from
     the grid instead of enumerating it: distinct points (the first N rows of a seeded random
     permutation of the grid, reproducible with ``seed``; no grid is built). N larger than the
-    grid draws every point once, and ``frame.attrs["note"]`` says so. The first field varies
+    grid draws every point once, and ``frame.attrs["note"]`` says so; N < 1 raises ValueError. The first field varies
     slowest in a full grid.
 
     Every row says what the constructor says for that configuration: ``valid`` (bool) and

@@ -235,16 +235,24 @@ class NetworkSpace:
         return evaluate(self, candidates, profile=profile, lut=lut)
 
     def sample(self, n: int, seed: int = 0, profile: Any = "auto", lut: Any = None):
-        """``n`` uniformly drawn candidates (per column), evaluated."""
-        return self.evaluate(self.draw(n, seed), profile=profile, lut=lut)
+        """``n`` uniformly drawn candidates (per column), evaluated (the rows of ``draw(n, seed)``)."""
+        from .stream import draw_columns
+        from .tables import evaluate_columns, tables_for
+
+        self._check_n(n)
+        return evaluate_columns(self, draw_columns(self, 0, int(n), seed), tables_for(self, profile, lut))
 
     def draw(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` random candidates (int array, canonical: absent slots are 0)."""
         from .stream import draw_rows  # the one draw: a chunk of it is rows of the whole
 
+        self._check_n(n)
+        return draw_rows(self, 0, int(n), seed)
+
+    @staticmethod
+    def _check_n(n: Any) -> None:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n = {n!r} is invalid: allowed is an integer >= 0")
-        return draw_rows(self, 0, int(n), seed)
 
     def canonical(self, idx: np.ndarray) -> np.ndarray:
         """Slots beyond each candidate's depth set to 0 (one network, one encoding)."""
@@ -267,11 +275,15 @@ class NetworkSpace:
             if len(part) and (part.view(np.uint64).max(axis=0) >= sizes).any():  # negatives wrap high
                 self.check(part)  # raises, naming the column
             cols[:, start:start + chunk] = part.astype(dtype).T  # narrow first: a small transpose
+        return self.zero_absent(cols)
+
+    def zero_absent(self, cols: np.ndarray) -> np.ndarray:
+        """In place on checked (columns, n) indices: slots beyond each candidate's depth set to 0."""
         pos = 0
         for s in self.stages:
             if not s.tied:
                 for j in range(1, len(s.slots)):  # slot j is present iff depth > j
-                    present = np.asarray([d > j for d in s.depths], dtype=np.int32)
+                    present = np.asarray([d > j for d in s.depths], dtype=cols.dtype)
                     cols[pos + 2 + j] *= np.take(present, cols[pos + 1], mode="clip")
             pos += len(s.columns)
         return cols

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .tables import Tables, evaluate, tables_for
+from .tables import Tables, evaluate, evaluate_columns, tables_for
 
 if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
     from .space import NetworkSpace
@@ -36,14 +36,24 @@ CHUNK = 1 << 20
 """Default candidates per chunk (about 150 MB of frame for the ghostnet space)."""
 
 
-def draw_rows(space: NetworkSpace, start: int, size: int, seed: int = 0) -> np.ndarray:
-    """Rows ``[start, start + size)`` of ``space.draw(n, seed)`` for any n >= start + size:
-    uniform per column, ``floor(u * size)`` with u the seed's PCG64 doubles in row-major order."""
-    sizes = np.asarray(space.column_sizes())
+def draw_columns(space: NetworkSpace, start: int, size: int, seed: int = 0,
+                 chunk: int = 1 << 13) -> np.ndarray:
+    """Rows ``[start, start + size)`` of ``space.draw(n, seed)`` for any n >= start + size, in
+    the (columns, rows) layout of ``space.canonical_columns``: uniform per column,
+    ``floor(u * column size)`` with u the seed's PCG64 doubles in row-major order."""
+    sizes = np.asarray(space.column_sizes(), dtype=float)
     bits = np.random.PCG64(seed)
     bits.advance(int(start) * len(sizes))  # random() takes one 64-bit draw per double
     u = np.random.Generator(bits).random((int(size), len(sizes)))
-    return space.canonical((u * sizes).astype(np.int64))
+    cols = np.empty((len(sizes), int(size)), dtype=space.index_dtype())
+    for s in range(0, int(size), chunk):  # u < 1, so u * size < size fits the index type
+        cols[:, s:s + chunk] = (u[s:s + chunk] * sizes).astype(cols.dtype).T
+    return space.zero_absent(cols)
+
+
+def draw_rows(space: NetworkSpace, start: int, size: int, seed: int = 0) -> np.ndarray:
+    """``draw_columns`` as (rows, columns) int64: what ``space.draw`` returns."""
+    return np.ascontiguousarray(draw_columns(space, start, size, seed).T, dtype=np.int64)
 
 
 def spans(n: int, chunk: int) -> list[tuple[int, int]]:
@@ -56,7 +66,7 @@ def spans(n: int, chunk: int) -> list[tuple[int, int]]:
 
 def sample_chunk(space: NetworkSpace, tables: Tables, start: int, size: int, seed: int):
     """One chunk of the sample as its evaluated DataFrame (index: row numbers in the sample)."""
-    frame = evaluate(space, draw_rows(space, start, size, seed), tables=tables)
+    frame = evaluate_columns(space, draw_columns(space, start, size, seed), tables)
     frame.index = range(start, start + size)
     return frame
 
@@ -152,9 +162,10 @@ def _arrow(frame):
 # --- Dask --------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def dask_client(client: Any):
-    """A ``distributed.Client``: the one given, ``"local"`` (a LocalCluster for this run), or a
-    scheduler address. ValueError when the ``distributed`` extra is absent."""
+def dask_client(client: Any, **local: Any):
+    """A ``distributed.Client``: the one given, ``"local"`` (a LocalCluster for this run, with
+    ``local`` as its options), or a scheduler address. ValueError when the ``distributed`` extra
+    is absent."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -162,7 +173,7 @@ def dask_client(client: Any):
     if isinstance(client, Client):
         yield client
     elif client == "local":
-        with LocalCluster(processes=False) as cluster, Client(cluster) as c:
+        with LocalCluster(processes=False, dashboard_address=None, **local) as cluster, Client(cluster) as c:
             yield c
     elif isinstance(client, str):
         with Client(client) as c:
@@ -213,7 +224,9 @@ def measure_lut_to_parquet(space: NetworkSpace, path: str | os.PathLike, chunk: 
     if client is None:
         frames = (_lut_chunk(space, part, min_run_time, threads) for part in parts)
         return write_parquet(frames, path, progress)
-    with dask_client(client) as c:
+    # "local": ONE single-threaded worker (this machine is one device; blocks timed side by side
+    # would slow each other down)
+    with dask_client(client, n_workers=1, threads_per_worker=1) as c:
         tasks = [(_lut_chunk, space, part, min_run_time, threads) for part in parts]
         return write_parquet(_in_order(c, tasks), path, progress)
 

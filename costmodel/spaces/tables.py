@@ -410,7 +410,13 @@ def evaluate(space: NetworkSpace, candidates: Any, profile: Any = "auto", lut: A
     import pandas as pd
 
     cols = space.canonical_columns(as_indices(space, candidates, check=False))  # (columns, n)
-    t = tables if tables is not None else tables_for(space, profile, lut)
+    return evaluate_columns(space, cols, tables if tables is not None else tables_for(space, profile, lut))
+
+
+def evaluate_columns(space: NetworkSpace, cols: np.ndarray, t: Tables):
+    """``evaluate`` of checked, canonical candidates in the (columns, n) layout."""
+    import pandas as pd
+
     block, lat = t.plan.gather_block(cols)
     # each part is one 2-D block handed to pandas without a copy (its (columns, n) layout is
     # pandas' own): large frames are bound by memory traffic, not arithmetic
