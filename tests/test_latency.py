@@ -402,3 +402,18 @@ def test_regressor_is_kept_only_where_it_beats_the_curve_in_cross_validation():
     # measured = the curve exactly: nothing to learn, no regressor is kept
     exact = _synthetic_sweep(60, lambda r: curve.seconds(r, peak, l2))
     assert fit_regressor(exact, curve, peak, l2, 0.0) is None
+
+
+def test_training_plan_leads_with_three_of_each_elementwise_kind():
+    from collections import Counter
+
+    from costmodel.latency.features import STREAM_KINDS
+    from costmodel.latency.sampler import training_plan
+
+    plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
+    lead = plan[:3 * len(STREAM_KINDS) + 3]
+    # a sweep cut short after the lead still has 3 points for every elementwise line and linear
+    counts = Counter(spec["kind"] if kind == "stream" else kind for kind, spec in lead)
+    assert counts == {**{k: 3 for k in STREAM_KINDS}, "linear": 3}
+    # 5 per kind and 4 linear in all: 2 of each kind and 1 linear spread later
+    assert sum(kind == "stream" for kind, _ in plan) == 5 * len(STREAM_KINDS)
