@@ -89,3 +89,34 @@ def test_report(toy):
 
     built = build([NAME, "conv"], small=True, sections=["designs"])
     assert NAME in built.html and not built.alerts
+
+
+def test_a_new_field_name_needs_no_symbol_edit():
+    """A field name no seed design uses gets its symbol from its declared range."""
+    from costmodel.core import symbols
+
+    name, field = "toy_scaled_pointwise", "toy_width"
+    assert field not in symbols.SYMBOLS
+
+    @register_design(name, "Toy: 1x1 conv to a new-named width")
+    @dataclass(frozen=True, kw_only=True)
+    class ToyScaled(LayerSpec):
+        """1x1 conv c_in -> toy_width. MACs = c_in*toy_width*h*w."""
+
+        c_in: int = size(8, "input channels", role="channels")
+        toy_width: int = size(6, "output channels, a name of its own", role="channels")
+
+        @classmethod
+        def ops(cls, p: SimpleNamespace):
+            return [ops.conv("only", p.c_in, p.toy_width, 1, p.h, p.w)]
+
+    try:
+        spec = ToyScaled(h=5, w=5)
+        assert spec.macs() == 1_200  # 8*6*25
+        width = symbols.sym(field)
+        assert width.is_integer and width.is_positive  # size(): an integer >= 1
+        assert ToyScaled.formulas().macs_total.free_symbols == {symbols.sym("c_in"), width,
+                                                               symbols.sym("h"), symbols.sym("w")}
+    finally:
+        _DESIGNS.pop(name, None)
+        symbols.SYMBOLS.pop(field, None)

@@ -25,7 +25,7 @@ from . import compile as _compile
 from .fields import Constraint, Range, size
 from .ops import Op
 from .results import Costs, Formulas, sum_ops
-from .symbols import sym
+from .symbols import field_symbol, sym
 
 # --- the base class ----------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ class Spec:
     @classmethod
     def namespace(cls, structure: tuple = ()) -> SimpleNamespace:
         """Symbols for the symbolic fields, concrete values for the structural ones."""
-        p = {nm: sym(nm) for nm in cls.argument_names()}
+        p = {nm: _symbol(cls, nm) for nm in cls.argument_names()}
         p.update(dict(zip(cls.structural_fields(), structure)))
         return SimpleNamespace(**p)
 
@@ -282,6 +282,15 @@ class Spec:
 
     def replace(self, **changes: Any) -> "Spec":
         return dataclasses.replace(self, **changes)
+
+
+def _symbol(cls: type[Spec], name: str) -> sp.Symbol:
+    """The symbol of field ``name`` (made from its range if no design used the name before);
+    a derived symbol, which has no range, is a nonnegative integer."""
+    rng = _field_ranges(cls).get(name)
+    if rng is None:
+        return field_symbol(name, "int", 0)
+    return field_symbol(name, rng.kind, rng.lo, rng.lo_open)
 
 
 def short_repr(value: Any, limit: int = 40) -> str:

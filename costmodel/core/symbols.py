@@ -1,4 +1,5 @@
-"""Every sympy symbol costmodel uses, and the cost primitives written once.
+"""The sympy symbols of the seed designs' fields, and the cost primitives written once (a new
+design's new field name gets its symbol from its declared range: ``field_symbol``).
 
 Convention (stated once, used everywhere): 1 MAC = one multiply-accumulate; FLOPs = 2 x MACs.
 Costs are per sample (batch 1), NCHW, fp32 unless a spec says otherwise.
@@ -75,11 +76,39 @@ SYMBOLS: dict[str, sp.Symbol] = {
 
 
 def sym(name: str) -> sp.Symbol:
-    """The declared symbol called ``name``; every symbol lives in this module."""
+    """The symbol called ``name``: one declared above, or one a spec field declared
+    (``field_symbol``); every symbol is registered in ``SYMBOLS``."""
     try:
         return SYMBOLS[name]
     except KeyError:
-        raise KeyError(f"symbol {name!r} is not declared in costmodel/core/symbols.py") from None
+        raise KeyError(f"symbol {name!r} is not declared: not in costmodel/core/symbols.py and no "
+                       f"spec field of that name has been used yet") from None
+
+
+def field_symbol(name: str, kind: str = "int", lo: float | None = 0, lo_open: bool = False) -> sp.Symbol:
+    """The symbol of a spec field called ``name``: the one declared above when there is one (its
+    assumptions stay), else a new one with the assumptions the field's range allows, registered
+    so that ``sym(name)`` finds it from then on. So a design with a new field name needs no edit
+    to this file.
+
+    Assumptions of a new symbol: "int" fields are integers, positive when lo >= 1 (or lo > 0),
+    nonnegative when lo >= 0; "flag" fields are nonnegative integers (0/1); "real" fields are
+    real, positive when lo > 0 (or lo = 0 open), nonnegative when lo >= 0.
+    """
+    found = SYMBOLS.get(name)
+    if found is not None:
+        return found
+    positive = lo is not None and (lo > 0 or (lo == 0 and lo_open))
+    nonnegative = lo is not None and lo >= 0
+    if kind == "real":
+        assumptions = {"real": True, "positive": True} if positive else \
+            {"real": True, "nonnegative": True} if nonnegative else {"real": True}
+    elif kind == "flag":
+        assumptions = {"integer": True, "nonnegative": True}
+    else:
+        assumptions = {"integer": True, "positive": True} if positive else \
+            {"integer": True, "nonnegative": True} if nonnegative else {"integer": True}
+    return SYMBOLS.setdefault(name, sp.Symbol(name, **assumptions))
 
 
 # --- integer helpers that stay exact in sympy, Python ints and numpy arrays -----------
