@@ -1,5 +1,6 @@
 """Adding a design touches one file (issue 13): a throwaway design, defined entirely here, shows
-up in list, query, validate, sweep, the report and latency sampling with no other edit."""
+up in list, query, validate, sweep, the report, latency sampling and analyze()'s design hints
+with no other edit."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def _define() -> type[Spec]:
         c_in: int = size(8, "input channels", role="channels")
         c_mid: int = size(4, "middle channels", role="channels")
         c_out: int = size(16, "output channels", role="channels")
+        foreign_module_names = ("toypair",)  # analyze() labels other people's "ToyPairBlock" with it
 
         @classmethod
         def ops(cls, p: SimpleNamespace):
@@ -82,6 +84,17 @@ def test_latency_sampling(toy):
 
     drawn = sample_specs(toy, 3, seed=1)
     assert drawn and all(isinstance(s, toy) and s.macs() > 0 for s in drawn)
+
+
+def test_analyze_design_hint():
+    from costmodel.analysis.rules import design_hint
+
+    assert design_hint("ToyPairBlock") is None  # the hint table is built before the design exists
+    _define()
+    try:
+        assert design_hint("ToyPairBlock") == "Toy: two 1x1 convs"  # from foreign_module_names
+    finally:
+        _DESIGNS.pop(NAME, None)
 
 
 def test_report(toy):

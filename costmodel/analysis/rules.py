@@ -18,13 +18,13 @@ A module or function with no rule gets kind "unknown" (its costs None): never si
 
 from __future__ import annotations
 
-from ..core.geometry import classify_conv
-
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.geometry import classify_conv
 from .recording import Record, function_name, numel, shape, tensors
 
 
@@ -492,18 +492,16 @@ def design_hints() -> tuple[tuple[str, str], ...]:
     """(lower-case class-name fragment, design title) from every registered design's declared
     ``foreign_module_names`` hook (core/spec.py), longest fragment first so that the most specific
     name wins ("ghostbottleneck" before a shorter fragment it contains). Adding a design adds its
-    hints here with no edit to this file."""
-    global _HINTS
-    if _HINTS is None:
-        from ..core.registry import designs
+    hints here with no edit to this file (the table is rebuilt when the registry changes)."""
+    from ..core.registry import designs
 
-        pairs = {(fragment.lower(), cls.title or cls.name) for cls in designs().values()
-                 for fragment in cls.foreign_module_names}
-        _HINTS = tuple(sorted(pairs, key=lambda p: (-len(p[0]), p)))
-    return _HINTS
+    return _hints_of(tuple(designs().values()))
 
 
-_HINTS: tuple[tuple[str, str], ...] | None = None
+@functools.lru_cache(maxsize=4)
+def _hints_of(classes: tuple[type, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = {(fragment.lower(), cls.title or cls.name) for cls in classes for fragment in cls.foreign_module_names}
+    return tuple(sorted(pairs, key=lambda p: (-len(p[0]), p)))
 
 
 def design_hint(class_name: str) -> str | None:
