@@ -15,10 +15,10 @@ sample (batch 1); latency columns say predicted, LUT or measured.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
+from ..core.progress import progress_bar
 from .common import UsageError, non_negative_int, print_frame
 
 
@@ -70,20 +70,6 @@ def _bad_budget(text: str) -> dict[str, float]:
     raise UsageError(f"--budget = {text!r} is invalid: allowed is OBJECTIVE=LIMIT, e.g. params=5e6")
 
 
-@contextlib.contextmanager
-def _progress(total: int, desc: str, quiet: bool):
-    """rich progress on stderr (core.progress once main has it); nothing when quiet."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(desc, total=total)
-        yield lambda n=1: bar.advance(task, n)
-
-
 def cmd_explore(args) -> int:
     from ..spaces import space
     from ..spaces.front import _objectives, column_of, pareto_front
@@ -103,11 +89,11 @@ def cmd_explore(args) -> int:
     if streamed:
         return _stream_sample(sp, args)
     if args.sample is not None:
-        with _progress(1, f"sampling {args.sample:,} candidates", args.quiet):
+        with progress_bar(1, f"sampling {args.sample:,} candidates", requested=not args.quiet):
             frame = sp.sample(args.sample, args.seed, lut=args.lut)
         what = f"{len(frame):,} sampled candidates of {sp.count():.3g}"
     else:
-        with _progress(len(sp.stages), "exact front (DP over stages)", args.quiet) as advance:
+        with progress_bar(len(sp.stages), "exact front (DP over stages)", requested=not args.quiet) as advance:
             frame = pareto_front(sp, objectives, lut=args.lut, progress=advance)
         what = f"exact Pareto front ({len(frame)} points) of {sp.count():.3g} candidates"
     if budget:
@@ -130,7 +116,8 @@ def _stream_sample(sp, args) -> int:
     """--sample N --out FILE.parquet: chunk by chunk, here or on Dask (--scheduler)."""
     from ..spaces.stream import CHUNK, sample_to_parquet
 
-    with _progress(args.sample, f"sampling {args.sample:,} candidates to {args.out}", args.quiet) as advance:
+    desc = f"sampling {args.sample:,} candidates to {args.out}"
+    with progress_bar(args.sample, desc, requested=not args.quiet) as advance:
         sample_to_parquet(sp, args.out, args.sample, args.seed, args.chunk or CHUNK, lut=args.lut,
                           client=args.scheduler, progress=advance)
     if not args.quiet:
@@ -146,12 +133,11 @@ def _measured(sp, frame, k: int, quiet: bool):
     frame = frame.reset_index(drop=True)
     picks = sorted({round(i * (len(frame) - 1) / max(1, k - 1)) for i in range(min(k, len(frame)))})
     measured = [float("nan")] * len(frame)
-    with _progress(len(picks), "measuring front points", quiet) as advance:
+    with progress_bar(len(picks), "measuring front points", requested=not quiet) as advance:
         for i in picks:
             net = sp.build(frame.iloc[i])
             measured[i] = costmodel.measure(net.module(), net.example_input()).median_s
-            if advance:
-                advance(1)
+            advance(1)
     return frame.assign(**{"measured latency (s)": measured})
 
 
@@ -178,7 +164,7 @@ def cmd_lut(args) -> int:
         raise UsageError(f"--scheduler is invalid with --out {args.out!r}: allowed with a .parquet file")
     sp = space(args.space)
     n = len(sp.tables(profile=None).makers)
-    with _progress(n, f"measuring {n} blocks", args.quiet) as advance:
+    with progress_bar(n, f"measuring {n} blocks", requested=not args.quiet) as advance:
         if suffix == ".parquet":
             measure_lut_to_parquet(sp, args.out, args.chunk, min_run_time=args.min_run_time, threads=args.threads,
                                    client=args.scheduler, progress=advance)

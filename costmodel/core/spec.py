@@ -341,6 +341,12 @@ def _cost_layout(names: tuple[str, ...]) -> tuple:
     return index["params"], macs, elem, index["mem_bytes"], extra
 
 
+def costs_from(names: tuple[str, ...], result: Sequence) -> Costs:
+    """``Costs`` from compiled quantities ``result`` named ``names`` (``Formulas.quantities()``
+    order: params, macs_<key>, elem_<kind>, mem_bytes, extras): the one place that splits them."""
+    return _costs_from(_cost_layout(names), result)
+
+
 def _costs_from(layout: tuple, result: Sequence) -> Costs:
     params, macs, elem, mem, extra = layout
     return Costs(int(result[params]), {k: int(result[i]) for k, i in macs},

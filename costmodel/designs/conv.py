@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from ..core import ops
 from ..core.ops import Op
 from ..core.registry import register_design
-from ..core import Constraint, Spec, flag, size
+from ..core import Constraint, Spec, size
 from ..core.layer import LayerSpec
 from ..core.symbols import divides
 

@@ -47,6 +47,7 @@ import sympy as sp
 from ..core import compile as _compile
 from ..core import ops
 from ..core.ops import Op
+from ..core.spec import costs_from
 from ..core.registry import register_design
 from ..core import Constraint, Costs, Spec, fraction, size, sum_ops
 from ..core.symbols import conv2d_macs, floor_div, out_size, sym
@@ -274,12 +275,7 @@ class DGC(Spec):
         names, fn = _executed_evaluator(type(self), path)
         values = self.values()
         values["kept"] = int(kept)
-        result = dict(zip(names, fn(*(values[nm] for nm in type(self).argument_names() + ("kept",)))))
-        macs = {nm[5:]: int(v) for nm, v in result.items() if nm.startswith("macs_")}
-        elem = {nm[5:]: int(v) for nm, v in result.items() if nm.startswith("elem_")}
-        extra = {nm: v for nm, v in result.items()
-                 if not nm.startswith(("macs_", "elem_")) and nm not in ("params", "mem_bytes")}
-        return Costs(int(result["params"]), macs, elem, int(result["mem_bytes"]), extra)
+        return costs_from(names, fn(*(values[nm] for nm in type(self).argument_names() + ("kept",))))
 
     def build(self):
         return _module_class()(self.c_in, self.c_out, self.k, self.stride, self.H, self.zeta, self.d)

@@ -120,12 +120,6 @@ def _chunks(s: _Setup, progress: Callable[[int], Any] | None) -> Iterator[Chunk]
         yield chunk
 
 
-def estimate_bytes(design: str | type[Spec] | Spec, rows: int) -> int:
-    """Estimated bytes of a sweep frame of ``rows`` rows of ``design`` (checked against the budget)."""
-    cls, _ = _resolve(design)
-    return rows * _row_bytes(cls)
-
-
 def _row_bytes(cls: type[Spec]) -> int:
     structure = tuple(f.default for f in dataclasses.fields(cls) if f.name in cls.structural_fields())
     names = _spec.vector_evaluator(cls, structure)[0]

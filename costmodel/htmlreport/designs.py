@@ -10,7 +10,7 @@ import sympy as sp
 
 from .context import Context
 from .formulas import formula_block, latex, mathml
-from .page import UNITS, Section, details, esc, note, table
+from .page import Section, details, esc, note, table
 
 REFERENCE = "conv"
 """The design every other one is compared to (standard k x k convolution)."""

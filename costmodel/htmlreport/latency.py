@@ -12,7 +12,7 @@ from typing import Any
 
 from .colors import color
 from .context import Context
-from .page import Section, details, esc, note, table
+from .page import Section, details, note, table
 from .predicted import profile as device_profile
 
 PER_DESIGN = {False: 3, True: 1}

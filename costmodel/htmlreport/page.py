@@ -25,11 +25,6 @@ UNITS: dict[str, str] = {
 }
 """Axis titles: every one names its unit."""
 
-UNIT_WORDS: tuple[str, ...] = ("MACs", "params", "bytes", "ms", "ops", "FLOPs", "layer", "design", "ratio")
-"""Tests check that every axis title carries one of these words (a unit, or for category axes the
-category's name)."""
-
-
 @dataclass
 class Section:
     """One titled part of the report: body HTML, its plotly figures, and alerts for the top."""
@@ -67,10 +62,6 @@ def esc(value: Any) -> str:
 
 def note(text: str, cls: str = "note") -> str:
     return f'<p class="{cls}">{esc(text)}</p>'
-
-
-def paragraph(text: str) -> str:
-    return f"<p>{esc(text)}</p>"
 
 
 def cell(value: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from .colors import FRONT, color
 from .context import Context
 from .grids import FAMILY_CHANNELS, FAMILY_POINTS, MAX_POINTS, ROLE_VALUES, evaluate, family_values, fields_of, sweep_design
-from .page import UNITS, Section, details, esc, note
+from .page import UNITS, Section, esc, note
 from .predicted import predictor
 
 QUANTITIES = ("params", "mem_bytes", "latency_ms")
@@ -47,7 +47,7 @@ def build(ctx: Context) -> Section:
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: figures"):
         cls = get_design(name)
         blocks.append((name, cls.title, frame))
-    sec.add(f"<h3>Each design on its own grid</h3>"
+    sec.add("<h3>Each design on its own grid</h3>"
             + note(f"c_in, c_out in {ROLE_VALUES[ctx.small]['channels']}, kernels in "
                    f"{ROLE_VALUES[ctx.small]['kernel']}, strides in {ROLE_VALUES[ctx.small]['stride']} "
                    "(where the design has them, plus its default), its own hyperparameters around their "

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .memory import CONV_CLASSES, classify_conv
+from .memory import CONV_CLASSES, conv_row_class
 
 L2_BYTES_DEFAULT = 2 << 20
 """Per-core L2 size used when the OS does not tell (bytes)."""
@@ -171,8 +171,7 @@ def latency_class(row: dict[str, Any]) -> str:
     """conv -> its geometry class; conv_transpose -> transpose; linear; else the op's declared
     kernel (``Op.kernel``, e.g. "gather_elements") or its kind."""
     if row["kind"] == "conv":
-        return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
-                             int(row["k"]), int(row["k_w"]))
+        return conv_row_class(row)
     if row["kind"] == "conv_transpose":
         return "transpose"
     return str(row.get("kernel") or row["kind"])  # a declared kernel (Op.kernel) names its own curve

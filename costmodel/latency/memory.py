@@ -26,12 +26,14 @@ CONV_CLASSES = ("dense", "pointwise", "depthwise", "group")
 """How a conv op is classified from its geometry (see ``classify_conv``)."""
 
 
+def conv_row_class(row: dict[str, Any]) -> str:
+    """The geometry class (``classify_conv``) of a conv op-table row."""
+    return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]), int(row["k"]), int(row["k_w"]))
+
+
 def op_class(row: dict[str, Any]) -> str:
     """The latency class of one op-table row: a conv class for ``conv``, else the op kind."""
-    if row["kind"] == "conv":
-        return classify_conv(int(row["c_in"]), int(row["c_out"]), int(row["groups"]),
-                             int(row["k"]), int(row["k_w"]))
-    return str(row["kind"])
+    return conv_row_class(row) if row["kind"] == "conv" else str(row["kind"])
 
 
 def traffic_table(spec):

@@ -10,6 +10,7 @@ import math
 import random
 from typing import Any
 
+from ..core.geometry import conv_out_size
 from .features import STREAM_KINDS, conv_features, latency_class, launches
 from .memory import CONV_CLASSES
 from .measure import spec_label
@@ -136,7 +137,7 @@ def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
                 continue
         if cls in ("dense", "group") and rng.random() < 0.15:
             batch = rng.choice((2, 4))  # reshaped batches (Tied Block Conv) and batch > 1
-        macs = batch * cout * (cin // groups) * k * kw * ((h - 1) // stride + 1) ** 2
+        macs = batch * cout * (cin // groups) * k * kw * conv_out_size(h, k, stride) * conv_out_size(h, kw, stride)
         if macs <= 120e6:
             return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
                         pad=k // 2, pad_w=kw // 2, transpose=False)

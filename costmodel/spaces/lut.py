@@ -22,9 +22,10 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# NetworkSpace (space.py) appears in annotations only: no import, so no cycle
+if TYPE_CHECKING:  # NetworkSpace (space.py) appears in annotations only: no runtime import, no cycle
+    from .space import NetworkSpace
 
 COLUMNS = ("key", "seconds", "device", "threads", "torch")
 

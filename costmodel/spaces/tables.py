@@ -407,8 +407,6 @@ def evaluate(space: NetworkSpace, candidates: Any, profile: Any = "auto", lut: A
              tables: Tables | None = None):
     """DataFrame: the choice columns, exact params / MACs / FLOPs / bytes / elementwise ops per
     sample, ``valid``, and the latency column when a profile or LUT is given."""
-    import pandas as pd
-
     cols = space.canonical_columns(as_indices(space, candidates, check=False))  # (columns, n)
     return evaluate_columns(space, cols, tables if tables is not None else tables_for(space, profile, lut))
 
