@@ -127,3 +127,24 @@ def test_the_core_imports_nothing_above_it():
     for module, deps in GRAPH.items():
         if module.startswith("costmodel.core"):
             assert all(d.startswith("costmodel.core") for d in deps), (module, deps)
+
+
+TIERS = {"core": 0, "designs": 1, "networks": 2, "peers": 2, "analysis": 2, "explore": 2, "latency": 2,
+         "spaces": 2, "validation": 3, "papers": 3, "htmlreport": 3, "cli": 4}
+"""The dependency rule of the module docstring as tiers: a module imports only its own tier and below
+(the package's ``__init__`` and ``__main__`` sit on top)."""
+
+
+def _tier(module: str) -> int:
+    parts = module.split(".")
+    return TIERS.get(parts[1], 5) if len(parts) > 1 else 5
+
+
+def test_every_package_has_a_tier():
+    tops = {m.split(".")[1] for m in MODULES if m.count(".")} - {"__main__"}
+    assert tops <= set(TIERS), sorted(tops - set(TIERS))
+
+
+def test_nothing_imports_upward():
+    upward = sorted((m, d) for m, deps in GRAPH.items() for d in deps if _tier(d) > _tier(m))
+    assert upward == []

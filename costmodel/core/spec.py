@@ -180,11 +180,13 @@ class Spec:
                                  f"is invalid: {rule.allowed} ({self._short()})")
 
     def _short(self) -> str:
-        return ", ".join(f"{nm}={getattr(self, nm)!r}" for nm in self.field_ranges() if nm != "dtype_bytes")
+        return self.fields_text(repr)  # error messages quote strings and show tuples as Python does
 
-    def fields_text(self) -> str:
-        """``c_in=64, c_out=128, k=3, ...``: every field but dtype_bytes (the ONE spec formatter)."""
-        return ", ".join(f"{nm}={_text(getattr(self, nm))}" for nm in _field_ranges(type(self))
+    def fields_text(self, value_text: Callable[[Any], str] | None = None) -> str:
+        """``c_in=64, c_out=128, k=3, ...``: every field but dtype_bytes (the ONE spec formatter);
+        ``value_text`` prints a value (default: str, tuples as 2x4)."""
+        show = value_text or _text
+        return ", ".join(f"{nm}={show(getattr(self, nm))}" for nm in _field_ranges(type(self))
                          if nm != "dtype_bytes")
 
     def label(self) -> str:
