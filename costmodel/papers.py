@@ -42,7 +42,7 @@ def paper_table(n: int = 256, size_: int = 56, trace: bool = False):
     frame["MACs / conv"] = frame["MACs"] / frame["MACs"].iloc[0]
     frame["params / conv"] = frame["params"] / frame["params"].iloc[0]
     if trace:
-        frame["traced"] = [validate(s)["match"] for s in specs]
+        frame["traced"] = [validate(s).match for s in specs]
     return frame
 
 

@@ -79,6 +79,15 @@ def test_sweep(toy):
     assert frame["macs"].tolist() == [9_600, 19_200] and frame["valid"].all()
 
 
+def test_cli_sweep(toy, capsys):
+    from costmodel.cli import main
+
+    assert main(["sweep", NAME, "--c-mid", "4,8", "--h", "10", "--w", "10"]) == 0
+    out = capsys.readouterr().out
+    # MACs 9,600 and 19,200 (test_sweep); 38,400 = FLOPs of c_mid 8 (2 x 19,200), only in the second row
+    assert "9,600" in out and "38,400" in out
+
+
 def test_latency_sampling(toy):
     from costmodel.latency.sampler import sample_specs
 
