@@ -67,16 +67,6 @@ class Reconciliation:
                         if p.unexplained == 0 else p.skipped or "UNEXPLAINED GAP"})
         return pd.DataFrame(out)
 
-    @property
-    def totals(self):
-        """The summary DataFrame (one row per peer)."""
-        return self.summary()
-
-    @property
-    def by_kind(self):
-        """Every peer's per-category rows (``table()``)."""
-        return self.table()
-
     def table(self):
         """Every peer's per-category rows in one DataFrame."""
         import pandas as pd

@@ -3,11 +3,14 @@ convention behind every gap, from ``costmodel.reconcile`` (built-in networks).""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .context import Context
 from .netlist import builtin_networks
 from .page import Section, details, esc, note, table
+
+if TYPE_CHECKING:
+    from ..analysis.reconcile import Reconciliation
 
 NETWORKS = {False: ("ghostnet", "resnet50", "mobilenet_v1"), True: ("ghostnet",)}
 """Networks reconciled (full vs --small); the peers trace each one, so keep the list short."""
@@ -31,21 +34,13 @@ def build(ctx: Context) -> Section:
             continue
         ctx.shared.setdefault("reconciliations", {})[label] = result
         sec.add(f"<h3>{esc(label)}</h3>", render(result))
-        for peer, res in (getattr(result, "peers", None) or {}).items():
-            if not getattr(res, "skipped", None) and getattr(res, "unexplained", 0):
+        for peer, res in result.peers.items():
+            if not res.skipped and res.unexplained:
                 sec.alerts.append(f"reconciliation of {label}: {res.unexplained:,} unexplained vs {peer}")
     return sec
 
 
-def render(result: Any) -> str:
-    """Whatever reconcile() returns: a DataFrame, an object with DataFrame attributes, or text."""
-    if hasattr(result, "to_dict"):
-        return table(result)
-    parts = []
-    totals = getattr(result, "totals", None)
-    if totals is not None and hasattr(totals, "to_dict"):
-        parts.append(table(totals, highlight=None))
-    by_kind = getattr(result, "by_kind", None)
-    if by_kind is not None and hasattr(by_kind, "to_dict"):
-        parts.append(details("Gap by op kind, per peer (the convention behind each gap)", table(by_kind)))
-    return "".join(parts) or f"<pre>{esc(result)}</pre>"
+def render(result: Reconciliation) -> str:
+    """One row per peer (``summary()``), then every peer's gaps by op kind (``table()``), folded."""
+    return (table(result.summary(), highlight=None)
+            + details("Gap by op kind, per peer (the convention behind each gap)", table(result.table())))
