@@ -60,12 +60,12 @@ def _spec_costs(call: SpecCall, batch: int):
     spec = call.module.costmodel_spec
     want = tuple(spec.input_shape()[1:])
     got = tuple(call.in_shape[1:])
-    fields = spec.field_ranges()
-    if want != got and not ("h" not in fields and math.prod(want) == math.prod(got)):
+    spatial = [nm for nm, rng in spec.field_ranges().items() if rng.role == "spatial"]  # (h, w)
+    if want != got and not (not spatial and math.prod(want) == math.prod(got)):
         # (a spec without spatial fields, e.g. a classifier, accepts any layout of its features)
-        if len(got) == 3 and "h" in fields and "w" in fields and want[:1] == got[:1]:
+        if len(got) == 3 and len(spatial) == 2 and want[:1] == got[:1]:
             try:
-                spec = spec.replace(h=got[1], w=got[2])
+                spec = spec.replace(**dict(zip(spatial, got[1:])))
             except ValueError:
                 return None
         else:
