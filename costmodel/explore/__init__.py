@@ -6,7 +6,7 @@ One job per module:
   evaluate.py  one chunk of rows: validity and reason as the constructor says, exact costs
   frame.py     chunks -> one typed DataFrame
   sweeps.py    ``sweep`` / ``iter_sweep`` / ``write_sweep``: memory limits, streaming to CSV/Parquet
-  pareto.py    ``pareto_front`` / ``front_mask`` (the only Pareto implementation)
+  pareto.py    ``pareto_front`` / ``front_mask`` / ``staircase`` (the only Pareto implementation)
   stack.py     ``stack_costs``: exact totals over many specs (a network's layers)
 """
 

@@ -1,7 +1,8 @@
 """Pareto fronts: the only Pareto implementation in costmodel.
 
 ``pareto_front(frame, objectives)`` picks the rows no other row dominates; ``front_mask(points)``
-does the same on an (n, k) array. Two objectives: sort + running minimum, O(n log n); three: a
+does the same on an (n, k) array; ``staircase(obj, cand)`` keeps the distinct 2-D front (the
+architecture explorer's pruning step). Two objectives: sort + running minimum, O(n log n); three: a
 staircase sweep, O(n log n) searches; more: each row against the front so far. Values compare
 exactly (big Python ints included), ranks first.
 """
@@ -51,6 +52,26 @@ def pareto_front(frame, objectives: Sequence[str] | str, maximize: bool | Sequen
     front = sub[keep]
     first = ranks[keep, 0]
     return front.iloc[np.argsort(first, kind="stable")]
+
+
+def staircase(obj: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The non-dominated, distinct points of an (n, 2) array (both minimized), sorted by the
+    first objective, with ``cand`` (rows aligned with ``obj``) kept alongside: the pruning step
+    of the architecture explorer's exact front (``spaces.front``), where equal points keep one
+    representative (the first in sort order).
+
+    Sorted by (first, second), a point survives iff its second value is strictly below every
+    earlier one: earlier points are no worse on the first, so they dominate or equal it.
+    """
+    if len(obj) == 0:
+        return obj, cand
+    order = np.lexsort((obj[:, 1], obj[:, 0]))
+    second = obj[order, 1]
+    best_before = np.minimum.accumulate(second)
+    keep = np.ones(len(order), bool)
+    keep[1:] = second[1:] < best_before[:-1]
+    order = order[keep]
+    return obj[order], cand[order]
 
 
 def _rank(column, maximize: bool) -> np.ndarray:

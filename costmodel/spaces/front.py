@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..explore.pareto import staircase
 
 if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
     from .space import NetworkSpace
@@ -47,23 +48,6 @@ def piece_objectives(t: Tables, objectives: Sequence[str]) -> tuple[np.ndarray, 
             cols.append(t.ints[:, METRICS.index(OBJECTIVES[name])])
     dtype = float if "latency" in objectives else np.int64
     return np.stack([np.asarray(c, dtype=dtype) for c in cols], axis=1), t.ints[:, METRICS.index("invalid")] == 0
-
-
-def staircase(obj: np.ndarray, cand: np.ndarray) -> Partial:
-    """The non-dominated, distinct points (both minimized), sorted by the first objective.
-
-    Sorted by (first, second), a point survives iff its second value is strictly below every
-    earlier one: earlier points are no worse on the first, so they dominate or equal it.
-    """
-    if len(obj) == 0:
-        return obj, cand
-    order = np.lexsort((obj[:, 1], obj[:, 0]))
-    second = obj[order, 1]
-    best_before = np.minimum.accumulate(second)
-    keep = np.ones(len(order), bool)
-    keep[1:] = second[1:] < best_before[:-1]
-    order = order[keep]
-    return obj[order], cand[order]
 
 
 def minkowski(a: Partial, b: Partial) -> Partial:
