@@ -142,3 +142,12 @@ def test_a_new_field_name_needs_no_symbol_edit():
     finally:
         _DESIGNS.pop(name, None)
         symbols.SYMBOLS.pop(field, None)
+
+
+def test_report_space_and_validation_sections(toy):
+    from costmodel.htmlreport import build
+
+    built = build([NAME, "conv"], small=True, sections=["space", "validation"])
+    for key in ("space", "validation"):  # its grid by field roles; its traced check
+        assert NAME in "".join(map(str, built.section(key).body)), key
+    assert not built.alerts  # the toy's validation matches (a mismatch is an alert)
