@@ -151,3 +151,42 @@ def test_report_space_and_validation_sections(toy):
     for key in ("space", "validation"):  # its grid by field roles; its traced check
         assert NAME in "".join(map(str, built.section(key).body)), key
     assert not built.alerts  # the toy's validation matches (a mismatch is an alert)
+
+
+def test_network_swap():
+    """A design that declares ``swap_for_conv`` and ``swap_options`` is a network swap, no other edit."""
+    from costmodel.networks import network, swap
+    from costmodel.networks.swaps import swappable
+
+    name = "toy_swap_pointwise"
+
+    @register_design(name, "Toy: a 1x1 conv as a swap")
+    @dataclass(frozen=True, kw_only=True)
+    class ToySwap(LayerSpec):
+        """1x1 conv c_in -> c_out, no BN (the swap keeps the replaced conv's BN + ReLU after it)."""
+
+        c_in: int = size(8, "input channels", role="channels")
+        c_out: int = size(8, "output channels", role="channels")
+
+        @classmethod
+        def ops(cls, p: SimpleNamespace):
+            return [ops.conv("only", p.c_in, p.c_out, 1, p.h, p.w)]
+
+        @classmethod
+        def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act):
+            return None if k != 1 or stride != 1 else [("", cls(c_in=c_in, c_out=c_out, h=h, w=w))]
+
+        @classmethod
+        def swap_options(cls):
+            return ()
+
+    try:
+        assert name in swappable()
+        plain, swapped = network("resnet50"), swap("resnet50", conv1x1=name)
+        # ResNet-50's stride-1 1x1 convs: 16 bottlenecks x 2 (conv1, conv3) + stage 1's projection = 33
+        # (the three stride-2 projections stay plain convs)
+        assert sum(isinstance(layer.spec, ToySwap) for layer in swapped.layers) == 33
+        # the same 1x1 conv followed by the kept BN: MACs and params equal the plain network's
+        assert (swapped.costs().macs, swapped.costs().params) == (plain.costs().macs, plain.costs().params)
+    finally:
+        _DESIGNS.pop(name, None)

@@ -100,13 +100,14 @@ class Spec:
         """This design as a drop-in for a k x k conv c_in -> c_out at h x w (a network swap):
         named specs (suffix, spec), or None where the design cannot replace that conv (the conv
         stays). ``act``: whether the replaced conv was followed by an activation. Default: not
-        swappable."""
+        swappable (a swap declares ``swap_options()`` too)."""
         return None
 
     @classmethod
-    def swap_options(cls) -> tuple[str, ...]:
-        """Option names ``swap_for_conv`` takes (``--option NAME=VALUE`` in the CLI)."""
-        return ()
+    def swap_options(cls) -> tuple[str, ...] | None:
+        """Option names ``swap_for_conv`` takes (``--option NAME=VALUE`` in the CLI); None (the
+        default) when the design is not a network swap, ``()`` for a swap that takes none."""
+        return None
 
     # -- what a design provides --
     @classmethod

@@ -343,7 +343,7 @@ class SIC(_NSpec):
 
     @classmethod
     def swap_options(cls):
-        return ("b", "variant") if cls is SIC else ()
+        return ("b", "variant") if cls is SIC else None  # subclasses inherit fields, not the swap
 
 
     n: int = size(64, "channels in = channels out", role="channels")

@@ -59,7 +59,7 @@ class TiedBlockConv(LayerSpec):
 
     @classmethod
     def swap_options(cls):
-        return ("B",) if cls is TiedBlockConv else ()
+        return ("B",) if cls is TiedBlockConv else None
 
 
     c_in: int = size(64, "input channels (B divides it)", role="channels")

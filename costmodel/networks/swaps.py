@@ -29,10 +29,10 @@ Named = list[tuple[str, Spec]]
 
 def swappable() -> dict[str, type[Spec]]:
     """Designs that can replace a conv: ``conv`` (the plain conv) and every registered design
-    that declares ``swap_for_conv`` (its file says what one replacement is)."""
+    that declares itself a swap (``swap_options()`` not None; its ``swap_for_conv`` says what
+    one replacement is)."""
     out: dict[str, type[Spec]] = {"conv": Conv}
-    out.update({nm: cls for nm, cls in designs().items()
-                if vars(cls).get("swap_for_conv") is not None and cls.swap_options()})
+    out.update({nm: cls for nm, cls in designs().items() if cls.swap_options() is not None})
     return out
 
 
