@@ -113,37 +113,6 @@ def test_report(toy):
     assert NAME in built.html and not built.alerts
 
 
-def test_a_new_field_name_needs_no_symbol_edit():
-    """A field name no seed design uses gets its symbol from its declared range."""
-    from costmodel.core import symbols
-
-    name, field = "toy_scaled_pointwise", "toy_width"
-    assert field not in symbols.SYMBOLS
-
-    @register_design(name, "Toy: 1x1 conv to a new-named width")
-    @dataclass(frozen=True, kw_only=True)
-    class ToyScaled(LayerSpec):
-        """1x1 conv c_in -> toy_width. MACs = c_in*toy_width*h*w."""
-
-        c_in: int = size(8, "input channels", role="channels")
-        toy_width: int = size(6, "output channels, a name of its own", role="channels")
-
-        @classmethod
-        def ops(cls, p: SimpleNamespace):
-            return [ops.conv("only", p.c_in, p.toy_width, 1, p.h, p.w)]
-
-    try:
-        spec = ToyScaled(h=5, w=5)
-        assert spec.macs() == 1_200  # 8*6*25
-        width = symbols.sym(field)
-        assert width.is_integer and width.is_positive  # size(): an integer >= 1
-        assert ToyScaled.formulas().macs_total.free_symbols == {symbols.sym("c_in"), width,
-                                                               symbols.sym("h"), symbols.sym("w")}
-    finally:
-        _DESIGNS.pop(name, None)
-        symbols.SYMBOLS.pop(field, None)
-
-
 def test_report_space_and_validation_sections(toy):
     from costmodel.htmlreport import build
 
@@ -153,40 +122,67 @@ def test_report_space_and_validation_sections(toy):
     assert not built.alerts  # the toy's validation matches (a mismatch is an alert)
 
 
-def test_network_swap():
-    """A design that declares ``swap_for_conv`` and ``swap_options`` is a network swap, no other edit."""
-    from costmodel.networks import network, swap
-    from costmodel.networks.swaps import swappable
+WIDTH = "toy_width"
+"""A field name no seed design uses (core/symbols.py does not declare it)."""
+
+
+@pytest.fixture
+def toy_swap():
+    """A 1x1 conv c_in -> toy_width (a new field name) that declares itself a network swap."""
+    from costmodel.core import symbols
 
     name = "toy_swap_pointwise"
+    assert WIDTH not in symbols.SYMBOLS
 
-    @register_design(name, "Toy: a 1x1 conv as a swap")
+    @register_design(name, "Toy: a 1x1 conv to a new-named width, as a swap")
     @dataclass(frozen=True, kw_only=True)
     class ToySwap(LayerSpec):
-        """1x1 conv c_in -> c_out, no BN (the swap keeps the replaced conv's BN + ReLU after it)."""
+        """1x1 conv c_in -> toy_width, no BN (a swap keeps the replaced conv's BN + ReLU after it).
+        MACs = c_in*toy_width*h*w."""
 
         c_in: int = size(8, "input channels", role="channels")
-        c_out: int = size(8, "output channels", role="channels")
+        toy_width: int = size(6, "output channels, a name of its own", role="channels")
 
         @classmethod
         def ops(cls, p: SimpleNamespace):
-            return [ops.conv("only", p.c_in, p.c_out, 1, p.h, p.w)]
+            return [ops.conv("only", p.c_in, p.toy_width, 1, p.h, p.w)]
 
         @classmethod
         def swap_for_conv(cls, c_in, c_out, k, stride, h, w, act):
-            return None if k != 1 or stride != 1 else [("", cls(c_in=c_in, c_out=c_out, h=h, w=w))]
+            return None if k != 1 or stride != 1 else [("", cls(c_in=c_in, toy_width=c_out, h=h, w=w))]
 
         @classmethod
         def swap_options(cls):
             return ()
 
     try:
-        assert name in swappable()
-        plain, swapped = network("resnet50"), swap("resnet50", conv1x1=name)
-        # ResNet-50's stride-1 1x1 convs: 16 bottlenecks x 2 (conv1, conv3) + stage 1's projection = 33
-        # (the three stride-2 projections stay plain convs)
-        assert sum(isinstance(layer.spec, ToySwap) for layer in swapped.layers) == 33
-        # the same 1x1 conv followed by the kept BN: MACs and params equal the plain network's
-        assert (swapped.costs().macs, swapped.costs().params) == (plain.costs().macs, plain.costs().params)
+        yield ToySwap
     finally:
         _DESIGNS.pop(name, None)
+        symbols.SYMBOLS.pop(WIDTH, None)
+
+
+def test_a_new_field_name_needs_no_symbol_edit(toy_swap):
+    """A field name no seed design uses gets its symbol from its declared range."""
+    from costmodel.core import symbols
+
+    spec = toy_swap(h=5, w=5)
+    assert spec.macs() == 1_200  # 8*6*25
+    width = symbols.sym(WIDTH)
+    assert width.is_integer and width.is_positive  # size(): an integer >= 1
+    assert toy_swap.formulas().macs_total.free_symbols == {symbols.sym("c_in"), width,
+                                                            symbols.sym("h"), symbols.sym("w")}
+
+
+def test_network_swap(toy_swap):
+    """A design that declares ``swap_for_conv`` and ``swap_options`` is a network swap, no other edit."""
+    from costmodel.networks import network, swap
+    from costmodel.networks.swaps import swappable
+
+    assert toy_swap.name in swappable()
+    plain, swapped = network("resnet50"), swap("resnet50", conv1x1=toy_swap.name)
+    # ResNet-50's stride-1 1x1 convs: 16 bottlenecks x 2 (conv1, conv3) + stage 1's projection = 33
+    # (the three stride-2 projections stay plain convs)
+    assert sum(isinstance(layer.spec, toy_swap) for layer in swapped.layers) == 33
+    # the same 1x1 conv followed by the kept BN: MACs and params equal the plain network's
+    assert (swapped.costs().macs, swapped.costs().params) == (plain.costs().macs, plain.costs().params)
