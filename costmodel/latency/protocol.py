@@ -79,6 +79,7 @@ class Estimate:
     number: int
     clock: str
     quantile: float
+    times: tuple[float, ...] = ()  # the samples (seconds per call, in time order): re-analysable
 
     def row(self) -> dict[str, Any]:
         """A flat dict (one DataFrame row), times in microseconds."""
@@ -91,7 +92,8 @@ def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall",
     """The Estimate of one item from its sample times (seconds per call, in time order)."""
     est = estimates(samples, parts, q)
     return Estimate(seconds=low_percentile(samples, q), spread=spread(est), estimates=tuple(est),
-                    samples=len(samples), number=number, clock=clock, quantile=q)
+                    samples=len(samples), number=number, clock=clock, quantile=q,
+                    times=tuple(float(t) for t in samples))
 
 
 def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync: Callable[[], None]) -> float:
