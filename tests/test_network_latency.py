@@ -81,23 +81,46 @@ def test_measure_latency_positive_finite_and_mode_restored():
 
 # --- the network composition (netfit) ------------------------------------------------------------
 
-def test_network_composition_applies_per_layer_and_table_still_sums():
+def test_network_composition_applies_per_group_and_table_still_sums():
     import dataclasses
 
     from torch import nn
 
     from costmodel.latency.profile import NetworkComposition
 
-    comp = NetworkComposition(scale=2.0, per_layer_s=1e-6, s_per_weight_byte=1e-9)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU())
+    comp = NetworkComposition(scale_mac=2.0, scale_depthwise=3.0, scale_elementwise=0.5, per_layer_s=1e-6)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU(),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False))
     result = predict_latency(model, (1, 3, 8, 8), profile=dataclasses.replace(_profile(), network=comp))
     _check(result)
-    # alone (hand-worked above): conv 14.824 us, ReLU 5.096 us, model call 1 us (not composed).
-    # in a network: conv 2 * 14.824 + 1 + 1e-9 * 864 weight bytes (8*3*9*4) * 1e6 us = 31.512 us;
-    # ReLU 2 * 5.096 + 1 + 0 = 11.192 us.
-    assert list(result.table["alone_s"]) == pytest.approx([14.824e-6, 5.096e-6, 1e-6])
-    assert list(result.table["seconds"]) == pytest.approx([31.512e-6, 11.192e-6, 1e-6])
-    assert result.seconds == pytest.approx(43.704e-6)
+    # alone (roofline, hand-worked in test_predict_latency_hand_written_module_hand_worked):
+    # conv 14.824 us, ReLU 5.096 us; depthwise: MACs 8*9*64 = 4,608 at 1e8 MAC/s = 46.08 us
+    # (bytes 4*(512 + 512 + 72) = 4,384 -> 4.384 us: compute-bound) + 1 us = 47.08 us. Model call 1 us.
+    assert list(result.table["alone_s"]) == pytest.approx([14.824e-6, 5.096e-6, 47.08e-6, 1e-6])
+    assert list(result.table["alone_mac_s"]) == pytest.approx([14.824e-6, 0, 0, 0])
+    assert list(result.table["alone_depthwise_s"]) == pytest.approx([0, 0, 47.08e-6, 0])
+    # in a network: conv 2 * 14.824 + 1 = 30.648 us; ReLU 0.5 * 5.096 + 1 = 3.548 us;
+    # depthwise 3 * 47.08 + 1 = 142.24 us; the model call is not composed (1 us).
+    assert list(result.table["seconds"]) == pytest.approx([30.648e-6, 3.548e-6, 142.24e-6, 1e-6])
+    assert result.seconds == pytest.approx(177.436e-6)
+
+
+def test_network_rows_split_a_layer_by_op_group():
+    """A built-in network layer with several ops (Ghost: a dense primary conv, a depthwise cheap
+    op, BN/ReLU) splits its composed time alone over the groups in proportion to its ops."""
+    from costmodel import Ghost
+    from costmodel.latency.network import _group_columns
+    from costmodel.latency.predict import op_rows, predict_op
+
+    profile = _profile()
+    ops = op_rows(Ghost(c_in=16, c_out=32, h=8, w=8), 1)
+    seconds = [predict_op(r, profile) for r in ops]
+    cols = _group_columns(ops, seconds, 2 * sum(seconds))  # a composed total twice the ops' sum
+    assert sum(cols.values()) == pytest.approx(2 * sum(seconds))
+    assert cols["alone_mac_s"] > 0 and cols["alone_depthwise_s"] > 0 and cols["alone_elementwise_s"] > 0
+    # each group gets exactly twice its ops' own time
+    dw = sum(t for r, t in zip(ops, seconds) if r["kind"] == "conv" and r["groups"] == r["c_in"] > 1)
+    assert cols["alone_depthwise_s"] == pytest.approx(2 * dw)
 
 
 def test_network_composition_fit_recovers_known_coefficients():
@@ -105,13 +128,23 @@ def test_network_composition_fit_recovers_known_coefficients():
 
     from costmodel.latency.netfit import fit_network_composition
 
-    # networks made from t = 1e-6 + 1.2 * sum_alone + 3e-6 * layers + 2e-11 * weight bytes, exactly
-    x = np.array([[1e-3, 20, 1e6], [5e-3, 50, 4e7], [2e-2, 90, 1e8], [8e-3, 16, 3e6], [3e-3, 120, 2e7]])
-    t = 1e-6 + x @ np.array([1.2, 3e-6, 2e-11])
+    # networks made from t = 1e-6 + 1.2 t_mac + 1.6 t_dw + 0.8 t_elem + 3e-6 * layers, exactly
+    x = np.array([[1e-3, 2e-4, 3e-4, 20], [5e-3, 1e-4, 9e-4, 50], [2e-2, 3e-3, 2e-3, 90],
+                  [8e-3, 4e-3, 1e-4, 16], [3e-3, 6e-4, 5e-4, 120]])
+    t = 1e-6 + x @ np.array([1.2, 1.6, 0.8, 3e-6])
     comp = fit_network_composition(x, t, 1e-6, ["a", "b", "c", "d", "e"])
-    assert (comp.scale, comp.per_layer_s, comp.s_per_weight_byte) == pytest.approx((1.2, 3e-6, 2e-11), rel=1e-6)
+    assert (comp.scale_mac, comp.scale_depthwise, comp.scale_elementwise, comp.per_layer_s) == pytest.approx(
+        (1.2, 1.6, 0.8, 3e-6), rel=1e-6)
     assert comp.n == 5 and comp.networks == ["a", "b", "c", "d", "e"]
     assert fit_network_composition(x[:2], t[:2], 1e-6) is None  # 2 networks fit nothing
+
+
+def test_old_one_scale_profile_loads_with_that_scale_for_every_group():
+    from costmodel.latency.profile import NetworkComposition
+
+    comp = NetworkComposition.from_dict({"scale": 0.9, "per_layer_s": 2e-6, "s_per_weight_byte": 2e-11, "n": 8})
+    assert (comp.scale_mac, comp.scale_depthwise, comp.scale_elementwise, comp.per_layer_s, comp.n) == (
+        0.9, 0.9, 0.9, 2e-6, 8)
 
 
 def test_group_cv_never_scores_a_network_with_a_fit_that_saw_its_family():
@@ -119,9 +152,9 @@ def test_group_cv_never_scores_a_network_with_a_fit_that_saw_its_family():
 
     from costmodel.latency.netfit import group_cv
 
-    x = np.array([[1e-3, 20, 1e6], [5e-3, 50, 4e7], [2e-2, 90, 1e8], [8e-3, 16, 3e6], [3e-3, 120, 2e7],
-                  [4e-3, 30, 5e6]])
-    t = x @ np.array([1.0, 2e-6, 1e-11])
+    x = np.array([[1e-3, 2e-4, 3e-4, 20], [5e-3, 1e-4, 9e-4, 50], [2e-2, 3e-3, 2e-3, 90],
+                  [8e-3, 4e-3, 1e-4, 16], [3e-3, 6e-4, 5e-4, 120], [4e-3, 1e-3, 7e-4, 30]])
+    t = x @ np.array([1.0, 1.5, 0.7, 2e-6])
     t_bad = t.copy()
     t_bad[:2] *= 10  # family "a" runs 10x slower than the others' law
     cv = group_cv(x, t_bad, 0.0, ["a", "a", "b", "b", "c", "c"])

@@ -87,6 +87,19 @@ def test_measure_interleaved_real_modules_and_mode_restored():
     assert conv.training  # the caller's mode is restored
 
 
+def test_measure_interleaved_restores_mixed_submodule_modes():
+    """A training model with a frozen (eval) BN inside comes back with both flags as they were,
+    not with every submodule set to the root's mode."""
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    model.train()
+    model[1].eval()
+    before = [m.training for m in model.modules()]
+    measure_interleaved([(model, torch.randn(1, 3, 8, 8))], samples=2, target_s=1e-5, clock="thread")
+    assert [m.training for m in model.modules()] == before == [True, True, False, True]
+
+
 def test_measure_interleaved_rejects_bad_settings():
     import torch
 
@@ -94,3 +107,16 @@ def test_measure_interleaved_rejects_bad_settings():
         measure_interleaved([(torch.nn.ReLU(), torch.randn(2))], samples=1)
     with pytest.raises(ValueError, match="clock = 'sundial' is invalid"):
         measure_interleaved([(torch.nn.ReLU(), torch.randn(2))], clock="sundial")
+
+
+def test_measure_restores_mixed_modes():
+    """``measure`` (blocked_autorange harness) gives back every submodule's own flag too."""
+    import torch
+
+    from costmodel.latency.measure import measure
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5))
+    model.train()
+    model[1].eval()
+    measure(model, torch.randn(2, 4), min_run_time=0.01, warmup=1)
+    assert [m.training for m in model.modules()] == [True, True, False]

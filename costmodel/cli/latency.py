@@ -179,8 +179,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               f"per op after the first ({comp.n} training designs)")
     net = profile.network
     if net is not None:
-        print(f"network composition: a layer in a network = {net.scale:.3f} x its time alone + "
-              f"{net.per_layer_s * 1e6:.2f} us + {net.s_per_weight_byte * 1e12:.2f} ps per weight byte "
+        print(f"network composition: {net.describe()} "
               f"({net.n} training networks, median |error| {net.train_median_abs_pct:.1f}% in-sample)")
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
@@ -347,6 +346,9 @@ def print_network_eval(result: EvalResult) -> None:
     print(f"networks within ±10%, leave-one-family-out cross-validated network composition: "
           f"{100 * c['within_10']:.0f}% of {c['n']} (±20%: {100 * c['within_20']:.0f}%), median |error| "
           f"{c['median_abs_pct']:.1f}%; Spearman {cond['spearman_cv']:.3f}")
+    one = result.summary("cv_single_err")
+    print(f"  the same with one scale for all op groups (the earlier composition): {100 * one['within_10']:.0f}% "
+          f"(±20%: {100 * one['within_20']:.0f}%), median |error| {one['median_abs_pct']:.1f}%")
     print(reproducibility_line(frame["spread"]))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

@@ -242,7 +242,7 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     import torch
     from scipy.stats import spearmanr
 
-    from .netfit import design_matrix, group_cv
+    from .netfit import design_matrix, group_cv, single_scale_matrix
     from .network import predict_latency
     from .protocol import measure_interleaved
 
@@ -271,8 +271,10 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
         row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
     frame = pd.DataFrame(rows)
     families = [family(label) for label, _, _ in items]
-    cv = group_cv(design_matrix(tables), frame["measured_us"].to_numpy(float) / 1e6,
-                  profile.peaks.call_overhead_s, families)
+    x, measured_s = design_matrix(tables), frame["measured_us"].to_numpy(float) / 1e6
+    cv = group_cv(x, measured_s, profile.peaks.call_overhead_s, families)
+    frame["cv_single_err"] = group_cv(single_scale_matrix(x), measured_s, profile.peaks.call_overhead_s,
+                                      families) / measured_s - 1  # the one-scale form, same measurements
     frame["family"] = families
     frame["cv_predicted_us"] = 1e6 * cv
     frame["cv_err"] = frame["cv_predicted_us"] / frame["measured_us"] - 1

@@ -177,6 +177,18 @@ def latency_class(row: dict[str, Any]) -> str:
     return str(row.get("kernel") or row["kind"])  # a declared kernel (Op.kernel) names its own curve
 
 
+TIME_GROUPS = ("mac", "depthwise", "elementwise")
+"""Op groups whose time alone changes differently inside a network (``NetworkComposition``)."""
+
+def time_group(row: dict[str, Any]) -> str:
+    """The ``TIME_GROUPS`` entry of an op row: "depthwise" for depthwise convs (any multiplier),
+    "mac" for every other op with MACs (convs, linear, matmul, attention), "elementwise" for the
+    rest (BN, activations, adds, pools, gathers: memory-bound work)."""
+    if latency_class(row) == "depthwise":
+        return "depthwise"
+    return "mac" if row.get("macs") else "elementwise"
+
+
 def launches(row: dict[str, Any]) -> int:
     """How many identical kernel launches an op row stands for: the op's declared
     ``Op.launches`` (op-table column ``launches``; 1 where a row has none, e.g. analyze() records)."""

@@ -2,6 +2,8 @@
 
 How one number is measured (``measure``):
   * the module is put in ``eval()`` and run under ``torch.inference_mode()`` (no autograd);
+    every submodule's mode is given back afterwards, and a module on another device is copied,
+    never moved;
   * the thread count is fixed (``torch.set_num_threads`` and the Timer's ``num_threads``) and
     recorded, because latency on a CPU depends on it more than on anything else;
   * a few warm-up calls first (allocator, oneDNN primitive caches, lazy init), then
@@ -93,6 +95,29 @@ def check_positive(name: str, value: float, allowed: str = "a number > 0") -> No
         raise ValueError(f"{name} = {value!r} is invalid: allowed is {allowed}")
 
 
+def on_device(module, device: str):
+    """``module`` itself where it already lives on ``device``, else a copy moved there: the
+    caller's model is never moved (``Module.to`` works in place)."""
+    import copy
+
+    import torch
+
+    where = next((t.device for t in list(module.parameters()) + list(module.buffers())), torch.device("cpu"))
+    return module if where == torch.device(device) else copy.deepcopy(module).to(device)
+
+
+def submodule_modes(module) -> list[tuple[Any, bool]]:
+    """(submodule, training flag) of every submodule, to give back after timing in eval mode."""
+    return [(sub, sub.training) for sub in module.modules()]
+
+
+def restore_modes(modes: list[tuple[Any, bool]]) -> None:
+    """Every submodule's own flag back (``Module.train(mode)`` would set them all to one value:
+    a frozen BN inside a training model must stay in eval)."""
+    for sub, training in modes:
+        sub.training = training
+
+
 def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
             min_run_time: float = 0.2, warmup: int = 3, device: str | None = None,
             noisy_cv: float = NOISY_CV, clock: str = "wall") -> Timing:
@@ -111,8 +136,9 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))  # warm-up runs with the timed thread count too
+    modes = submodule_modes(module)
     try:
-        module = module.to(device).eval()
+        module = on_device(module, device).eval()
         inputs = tuple(x.to(device) for x in inputs)
         with torch.inference_mode():
             for _ in range(max(1, warmup)):
@@ -124,6 +150,7 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
             result = timer.blocked_autorange(min_run_time=min_run_time)
     finally:
         torch.set_num_threads(previous)
+        restore_modes(modes)
     return _timing(result, label, threads, clock, inputs[0], device, noisy_cv)
 
 

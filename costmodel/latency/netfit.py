@@ -1,15 +1,21 @@
 """Whole-network composition: how layers timed alone add up to a network, fitted on TRAINING
 networks that latency-eval never scores.
 
-A layer inside a network runs slower than the same layer timed alone in a hot loop: its weights
-were evicted by the layers before it (in a hot loop they stay in cache), and every layer is one
-more module call through the network's containers. The network-level composition
+A layer inside a network does not run as fast as the same layer timed alone in a hot loop: its
+input and weights were evicted by the layers before it (in a hot loop they stay in cache), which
+slows memory-bound work (depthwise convs, BN, activations) much more than compute-bound dense
+convs, and every layer is one more module call through the network's containers. The
+network-level composition
 
-    t(network) = call + sum over layers i of ( scale * t_i + per_layer_s + s_per_weight_byte * w_i )
+    t(network) = call + sum over layers i of ( sum over op groups g of scale_g * t_i,g + per_layer_s )
 
-(``t_i``: the layer predicted alone, ``w_i``: its weight bytes) is fitted by bounded linear least
-squares (``scipy.optimize.lsq_linear``: scale in SCALE_BOUNDS, the others >= 0) on the relative error of a few training networks (``training_networks``: widths, 1x1 swaps and a
-resolution that ``evaluate.network_cases`` never uses), so the network evaluation stays held-out.
+(``t_i,g``: the part of layer i's predicted time alone spent in op group g, ``features.TIME_GROUPS``:
+dense MAC kernels, depthwise kernels, elementwise ops) is fitted by bounded linear least squares
+(``scipy.optimize.lsq_linear``: each scale in SCALE_BOUNDS, per_layer_s >= 0) on the relative
+error of a few training networks (``training_networks``: widths, 1x1 swaps and a resolution that
+``evaluate.network_cases`` never uses), so the network evaluation stays held-out. One scale for
+all groups (the earlier form) left depthwise-heavy networks ~25% low and dense ones ~15% high
+(Intel Xeon VM, 2026-12-06); ``single_scale_matrix`` keeps that form for comparison.
 ``group_cv`` scores the same fit by leave-one-family-out cross-validation over any set of networks.
 """
 
@@ -20,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .features import TIME_GROUPS
 from .profile import NetworkComposition, Profile
 
 TRAIN_RESOLUTION = 96
@@ -35,7 +42,7 @@ TRAIN_NETWORKS: tuple[tuple[str, dict[str, Any]], ...] = (
 """(network, options) of the training networks: other widths and 1x1-slot swaps than the
 evaluated ones (which use width 1 and 3x3-slot swaps only), at TRAIN_RESOLUTION."""
 
-FEATURES = ("scale", "per_layer_s", "s_per_weight_byte")
+FEATURES = tuple(f"scale_{g}" for g in TIME_GROUPS) + ("per_layer_s",)
 """The unknowns of the network composition, in the order of ``design_matrix``'s columns."""
 
 
@@ -58,43 +65,57 @@ def training_networks(resolution: int = TRAIN_RESOLUTION) -> list[tuple[str, Any
 
 
 def layer_terms(table) -> np.ndarray:
-    """Per layer row of a predicted table: (t_i alone, 1, weight bytes w_i); the model-call row
-    gives zeros (it is the constant ``call``)."""
+    """Per layer row of a predicted table: (t_i,g alone for each op group g, 1); the model-call
+    row gives zeros (it is the constant ``call``)."""
     layer = (table["kind"] != "call").to_numpy()
-    return np.stack([table["alone_s"].to_numpy(float) * layer, layer.astype(float),
-                     table["weight_bytes"].to_numpy(float) * layer], axis=1)
+    groups = [table[f"alone_{g}_s"].to_numpy(float) * layer for g in TIME_GROUPS]
+    return np.stack(groups + [layer.astype(float)], axis=1)
 
 
 def design_matrix(tables: Sequence[Any]) -> np.ndarray:
-    """One row per network: the column sums of ``layer_terms`` (sum t_i, layers, sum w_i)."""
+    """One row per network: the column sums of ``layer_terms`` (sum t_i,g per group, layers)."""
     return np.stack([layer_terms(t).sum(axis=0) for t in tables])
 
 
-SCALE_BOUNDS = (0.7, 1.5)
-"""The range allowed for ``scale``: a layer in a network runs at most this much slower or faster
-than alone; outside it the layer curves are off, and the per-layer terms must not absorb that."""
+def single_scale_matrix(x: np.ndarray) -> np.ndarray:
+    """The design matrix of the one-scale form (one scale for every group's time): (sum over
+    groups, layers). ``group_cv`` scores it beside the per-group form from the same measurements."""
+    return np.stack([x[:, :len(TIME_GROUPS)].sum(axis=1), x[:, len(TIME_GROUPS)]], axis=1)
 
 
-def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float,
-                            names: Sequence[str] = ()) -> NetworkComposition | None:
-    """scale in SCALE_BOUNDS, per_layer_s >= 0 and s_per_weight_byte >= 0 minimising the squared
-    relative error of ``call + x @ coef`` against ``measured`` (``scipy.optimize.lsq_linear`` on
-    the rows divided by the measured time, columns scaled to unit norm). None with fewer than 3
-    networks."""
+SCALE_BOUNDS = (0.5, 2.0)
+"""The range allowed for each group's scale: a layer's part in a network runs at most this much
+slower or faster than alone; outside it the layer curves are off, and the per-layer term must
+not absorb that."""
+
+
+def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float) -> np.ndarray | None:
+    """Coefficients of ``call + x @ coef`` ~ ``measured``: every column but the last is a scale in
+    SCALE_BOUNDS, the last (per_layer_s) is >= 0; least squares on the relative error
+    (``scipy.optimize.lsq_linear`` on the rows divided by the measured time, columns scaled to unit
+    norm). None with fewer than 3 networks."""
     from scipy.optimize import lsq_linear
 
     if len(measured) < 3:
         return None
-    target = measured - call_s
     a = x / measured[:, None]
     norms = np.where(np.linalg.norm(a, axis=0) > 0, np.linalg.norm(a, axis=0), 1.0)
-    lo = np.array([SCALE_BOUNDS[0], 0.0, 0.0]) * norms
-    hi = np.array([SCALE_BOUNDS[1], np.inf, np.inf]) * norms
-    scaled = lsq_linear(a / norms, target / measured, bounds=(lo, hi)).x
-    coef = scaled / norms
+    scales = x.shape[1] - 1
+    lo = np.array([SCALE_BOUNDS[0]] * scales + [0.0]) * norms
+    hi = np.array([SCALE_BOUNDS[1]] * scales + [np.inf]) * norms
+    return lsq_linear(a / norms, (measured - call_s) / measured, bounds=(lo, hi)).x / norms
+
+
+def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float,
+                            names: Sequence[str] = ()) -> NetworkComposition | None:
+    """The composition (``fit_coefficients`` on ``design_matrix`` columns) of the measured
+    networks, with its in-sample median error. None with fewer than 3 networks."""
+    coef = fit_coefficients(x, measured, call_s)
+    if coef is None:
+        return None
     pred = call_s + x @ coef
-    return NetworkComposition(scale=float(coef[0]), per_layer_s=float(coef[1]), s_per_weight_byte=float(coef[2]),
-                              n=int(len(measured)), train_median_abs_pct=float(100 * np.median(np.abs(pred / measured - 1))),
+    return NetworkComposition(*map(float, coef), n=int(len(measured)),
+                              train_median_abs_pct=float(100 * np.median(np.abs(pred / measured - 1))),
                               networks=list(names))
 
 
@@ -106,9 +127,9 @@ def group_cv(x: np.ndarray, measured: np.ndarray, call_s: float, groups: Sequenc
     out = np.full(len(measured), np.nan)
     for g in np.unique(groups):
         held = groups == g
-        comp = fit_network_composition(x[~held], measured[~held], call_s)
-        if comp is not None:
-            out[held] = call_s + x[held] @ comp.coefficients()
+        coef = fit_coefficients(x[~held], measured[~held], call_s)
+        if coef is not None:
+            out[held] = call_s + x[held] @ coef
     return out
 
 

@@ -9,9 +9,10 @@ What a network is made of, for the prediction:
     ``predict.predict_op``, composed like a design's ops (scale x op + per-op dispatch cost).
 
 With a fitted network composition in the profile (``profile.network``, ``netfit``: fitted on
-training networks), each layer's time alone (``alone_s``) becomes its time inside the network:
-scale * alone_s + per_layer_s + s_per_weight_byte * weight_bytes (weights read cold, one more
-module call); without one, a layer costs its time alone.
+training networks), each layer's time alone (``alone_s``, split by op group into
+``alone_mac_s``, ``alone_depthwise_s`` and ``alone_elementwise_s``) becomes its time inside the
+network: each group's part times that group's scale, + per_layer_s (one more module call);
+without one, a layer costs its time alone.
 
 Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
 "roofline" where no curve fits; no layer is ever silently zero. ``table["seconds"].sum()``
@@ -26,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import latency_class
+from .features import TIME_GROUPS, latency_class, time_group
 from .predict import op_curve, op_rows, predict_op
 from .profile import Profile, load_profile
 
@@ -40,7 +41,7 @@ class LatencyResult:
 
     name: str
     seconds: float
-    table: Any  # pandas.DataFrame: layer, kind, curve, MACs, weight_bytes, alone_s, seconds (sums to ``seconds``)
+    table: Any  # pandas.DataFrame: layer, kind, curve, MACs, weight_bytes, alone_s (+ by op group), seconds (sums to ``seconds``)
     kind: str  # "predicted" or "measured"
     batch: int
     threads: int
@@ -125,18 +126,32 @@ def _composed(rows: list[dict[str, Any]], profile: Profile) -> list[float]:
     return [scale * predict_op(r, profile) + (per_op if i else 0.0) for i, r in enumerate(rows)]
 
 
+def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: float) -> dict[str, float]:
+    """``total_s`` (a layer's time alone) split over ``TIME_GROUPS`` in proportion to its ops'
+    predicted times: columns alone_<group>_s that sum to ``total_s``."""
+    shares = dict.fromkeys(TIME_GROUPS, 0.0)
+    for row, t in zip(ops, op_seconds):
+        shares[time_group(row)] += t
+    whole = sum(shares.values())
+    if whole <= 0:  # no op time to split by: all of it is elementwise (memory) work
+        shares, whole = {**shares, "elementwise": 1.0}, 1.0
+    return {f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}
+
+
 def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
     """One row per layer of a built-in network: its design spec predicted as a whole."""
-    from .predict import predict_spec
+    from .predict import compose
 
     rows = []
     for layer in net.layers:
         ops = op_rows(layer.spec, batch)
         curves = sorted({_curve_name(r, profile) for r in ops})
+        op_seconds = [predict_op(r, profile) for r in ops]
+        alone = compose(op_seconds, profile)  # = predict_spec(layer.spec, profile, batch)
         rows.append({"layer": layer.name, "kind": layer.spec.name, "curve": ", ".join(curves),
                      "MACs": int(sum(r["macs"] for r in ops)),
                      "weight_bytes": int(layer.spec.dtype_bytes * sum(r["params"] for r in ops)),
-                     "alone_s": predict_spec(layer.spec, profile, batch=batch)})
+                     "alone_s": alone, **_group_columns(ops, op_seconds, alone)})
     return rows
 
 
@@ -148,7 +163,8 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     ops = [record_row(r) for r in result.records if r.kind not in FREE_KINDS]
     shares = _composed(ops, profile)
     return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(r, profile),
-             "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s}
+             "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s,
+             **_group_columns([r], [s], s)}
             for r, s in zip(ops, shares)]
 
 
@@ -158,7 +174,7 @@ def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:
     comp = profile.network
     for row in rows:
         row["seconds"] = (row["alone_s"] if comp is None or row["kind"] == "call"
-                          else comp.layer_seconds(row["alone_s"], row["weight_bytes"]))
+                          else comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS}))
 
 
 def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: int = 1,
@@ -177,8 +193,9 @@ def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: 
         rows = _network_rows(net, prof, shape[0])
     else:
         rows = _module_rows(model, shape, prof)
+    call = prof.peaks.call_overhead_s
     rows.append({"layer": "(model call)", "kind": "call", "curve": "call_overhead", "MACs": 0,
-                 "weight_bytes": 0, "alone_s": prof.peaks.call_overhead_s})
+                 "weight_bytes": 0, "alone_s": call, **_group_columns([], [], call)})
     _in_network(rows, prof)
     table = pd.DataFrame(rows)
     bad = table[~table["seconds"].map(lambda s: math.isfinite(s) and s > 0)]

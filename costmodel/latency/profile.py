@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .features import (L2_BYTES_DEFAULT, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
+from .features import (L2_BYTES_DEFAULT, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
                        vector_lanes)
 
 SCHEMA = 1
@@ -182,23 +182,47 @@ class Composition:
 
 @dataclass(frozen=True)
 class NetworkComposition:
-    """A layer inside a network: scale * (its time alone) + per_layer_s + s_per_weight_byte *
-    (its weight bytes, read cold); fitted on training networks (``costmodel.latency.netfit``)."""
+    """A layer inside a network: its time alone, split by the op group each part was predicted
+    for (``features.TIME_GROUPS``: dense MAC kernels, depthwise kernels, elementwise/memory ops),
+    each part scaled by its group's factor, plus ``per_layer_s`` (one more module call through
+    the containers); fitted on training networks (``costmodel.latency.netfit``).
 
-    scale: float
+        t(layer in network) = scale_mac * t_mac + scale_depthwise * t_depthwise
+                              + scale_elementwise * t_elementwise + per_layer_s
+
+    Why per group: next to other layers, a compute-bound dense conv keeps its speed while a
+    memory-bound depthwise conv or BN/ReLU finds its input evicted from cache, so one scale for
+    all (the earlier model) predicted depthwise-heavy networks ~25% low and dense ones ~15% high."""
+
+    scale_mac: float
+    scale_depthwise: float
+    scale_elementwise: float
     per_layer_s: float
-    s_per_weight_byte: float
     n: int = 0
     train_median_abs_pct: float = 0.0
     networks: list[str] = field(default_factory=list)
 
-    def coefficients(self) -> np.ndarray:
-        """(scale, per_layer_s, s_per_weight_byte): the weights of ``netfit.layer_terms``."""
-        return np.array([self.scale, self.per_layer_s, self.s_per_weight_byte])
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NetworkComposition":
+        """From its JSON object; a profile of the earlier one-scale form gives every group its scale
+        (its weight-byte term, ~20 ps per byte, is dropped)."""
+        data = dict(data)
+        if "scale" in data and "scale_mac" not in data:
+            data.update(scale_mac=data["scale"], scale_depthwise=data["scale"], scale_elementwise=data["scale"])
+        return cls(**_known(cls, data))
 
-    def layer_seconds(self, alone_s: float, weight_bytes: float) -> float:
-        """Seconds of one layer inside a network, from its time alone and its weight bytes."""
-        return self.scale * alone_s + self.per_layer_s + self.s_per_weight_byte * weight_bytes
+    def coefficients(self) -> np.ndarray:
+        """(scale_mac, scale_depthwise, scale_elementwise, per_layer_s): the weights of ``netfit.layer_terms``."""
+        return np.array([self.scale_mac, self.scale_depthwise, self.scale_elementwise, self.per_layer_s])
+
+    def layer_seconds(self, alone_by_group: dict[str, float]) -> float:
+        """Seconds of one layer inside a network, from its time alone split by op group."""
+        return float(self.coefficients()[:3] @ [alone_by_group.get(g, 0.0) for g in TIME_GROUPS]) + self.per_layer_s
+
+    def describe(self) -> str:
+        """One line: the fitted law in microseconds."""
+        return (f"a layer in a network = {self.scale_mac:.3f} x its dense-MAC time alone + {self.scale_depthwise:.3f} x "
+                f"depthwise + {self.scale_elementwise:.3f} x elementwise + {self.per_layer_s * 1e6:.2f} us")
 
 
 Curve = EfficiencyCurve | StreamCurve
@@ -259,7 +283,7 @@ class Profile:
         if isinstance(self.composition, dict):
             object.__setattr__(self, "composition", Composition(**_known(Composition, self.composition)))
         if isinstance(self.network, dict):
-            object.__setattr__(self, "network", NetworkComposition(**_known(NetworkComposition, self.network)))
+            object.__setattr__(self, "network", NetworkComposition.from_dict(self.network))
         object.__setattr__(self, "curves", {k: curve_from_dict(v) if isinstance(v, dict) else v
                                             for k, v in curves.items()})
 

@@ -79,6 +79,7 @@ class Estimate:
     number: int
     clock: str
     quantile: float
+    times: tuple[float, ...] = ()  # the samples (seconds per call, in time order): re-analysable
 
     def row(self) -> dict[str, Any]:
         """A flat dict (one DataFrame row), times in microseconds."""
@@ -91,7 +92,8 @@ def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall",
     """The Estimate of one item from its sample times (seconds per call, in time order)."""
     est = estimates(samples, parts, q)
     return Estimate(seconds=low_percentile(samples, q), spread=spread(est), estimates=tuple(est),
-                    samples=len(samples), number=number, clock=clock, quantile=q)
+                    samples=len(samples), number=number, clock=clock, quantile=q,
+                    times=tuple(float(t) for t in samples))
 
 
 def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync: Callable[[], None]) -> float:
@@ -116,7 +118,7 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     """
     import torch
 
-    from .measure import check_positive, clock_function
+    from .measure import check_positive, clock_function, on_device, restore_modes, submodule_modes
 
     check_positive("samples", samples, "an integer >= 1")
     check_positive("target_s", target_s, "a number of seconds > 0")
@@ -124,9 +126,9 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
         raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer >= parts ({parts})")
     timer = clock_function(clock, device, threads)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    prepared = [(m.to(device), tuple(x.to(device) for x in (i if isinstance(i, (tuple, list)) else (i,))))
+    prepared = [(on_device(m, device), tuple(x.to(device) for x in (i if isinstance(i, (tuple, list)) else (i,))))
                 for m, i in cases]
-    modes = [m.training for m, _ in prepared]
+    modes = [submodule_modes(m) for m, _ in cases]
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     times: list[list[float]] = [[] for _ in prepared]
@@ -150,6 +152,6 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                     progress(done + 1)
     finally:
         torch.set_num_threads(previous)
-        for (m, _), mode in zip(prepared, modes):
-            m.train(mode)
+        for module_modes in modes:
+            restore_modes(module_modes)
     return [summarize(t, number=n, clock=clock, q=q, parts=parts) for t, n in zip(times, numbers)]
