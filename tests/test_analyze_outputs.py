@@ -370,3 +370,19 @@ def test_cli_subprocess_resolves_relative_to_cwd(tmp_path):
         err = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(err) == 1 and needle in err[0] and "Traceback" not in done.stderr, \
             done.stderr
+
+
+def test_fvcore_match_gives_no_verdict_for_a_module_with_an_unknown_op():
+    class ScaledExotic(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gamma = nn.Parameter(torch.ones(4, 1, 1))
+
+        def forward(self, x):
+            return torch.special.i0(x) * self.gamma
+
+    a = analyze(nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), ScaledExotic()), (1, 3, 4, 4), fvcore=True)
+    verdict = dict(zip(a.table["path"] + ":" + a.table["kind"], a.table["fvcore_match"]))
+    # the conv (192 MACs, fvcore 192) matches; layer "1" holds the unknown i0: no tick beside it
+    assert verdict["0:conv"]
+    assert verdict["1:params"] is None and verdict["1:unknown"] is None

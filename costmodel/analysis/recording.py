@@ -3,6 +3,13 @@
 The hooks give each module call its path, shapes and own parameters; the function mode sees the
 tensor functions (``F.*``, ``torch.*``, Tensor methods and operators) the modules call. What each
 record costs is decided by ``rules``; this module only records (and removes every hook after).
+
+Why the torch-function level and not aten dispatch (``TorchDispatchMode``): a function call is
+what the user wrote, with its arguments (SDPA's mask, GQA heads and causal flag, interpolate's
+mode, einsum's equation), whatever kernel then runs; at the aten level a fused CPU attention
+kernel or a fast-path ``nn.MultiheadAttention`` is one opaque op, and the names are aten's. The
+mode sees only the outermost call (a composite such as ``F.normalize`` is one call), so each
+such function has its own rule, and a function with none is reported as unknown, never dropped.
 """
 
 from __future__ import annotations

@@ -174,7 +174,9 @@ def assemble(records, rows_, checks, shape, width, fv_modules, fv_total) -> Anal
     if fv_modules is not None:
         frame["fvcore"] = [fv_modules.get(p) if s != "function" else None
                            for p, s in zip(frame["path"], frame["source"])]
-        frame["fvcore_match"] = [None if s == "function" else ours_fv.get(p) == f
+        # no verdict where we cannot have one: a function row, or a module with an unknown op inside
+        unknown_paths = {r.path for r in records if not r.known}
+        frame["fvcore_match"] = [None if s == "function" or p in unknown_paths else ours_fv.get(p) == f
                                  for p, f, s in zip(frame["path"], frame["fvcore"], frame["source"])]
         by_module = pd.DataFrame([{"path": p, "ours (fvcore convention)": v, "fvcore": fv_modules.get(p, 0),
                                    "match": v == fv_modules.get(p, 0)} for p, v in ours_fv.items()])
