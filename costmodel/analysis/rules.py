@@ -303,8 +303,8 @@ INTERPOLATE_OPS = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 4,
 def resize_cost(mode: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> Cost | None:
     """Interpolation: INTERPOLATE_OPS[mode] per output element; "area" is adaptive average
     pooling, 1 op per input element; any other mode has no rule (None: unknown)."""
-    if mode == "area":
-        return Cost("upsample", "upsample", elem=numel(in_shape), info={"mode": mode, "dims": len(in_shape) - 2})
+    if mode == "area":  # torch runs adaptive_avg_pool{1,2,3}d: name it so (fvcore counts the 2-D one)
+        return Cost(f"adaptive_avg_pool{len(in_shape) - 2}d", "upsample", elem=numel(in_shape), info={"mode": mode})
     if mode not in INTERPOLATE_OPS:
         return None
     return Cost("upsample", "upsample", elem=INTERPOLATE_OPS[mode] * numel(out_shape),
@@ -312,7 +312,10 @@ def resize_cost(mode: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
 
 
 def _f_interpolate(call, ins, outs) -> Cost | None:
-    """F.interpolate / F.upsample: ``resize_cost`` of its mode."""
+    """F.interpolate / F.upsample: ``resize_cost`` of its mode; antialiased resizing (wider,
+    scale-dependent filters) has no rule."""
+    if call.arg("antialias", 6, False):
+        return None
     return resize_cost(call.arg("mode", 3, "nearest"), ins[0], outs[0])
 
 

@@ -20,8 +20,8 @@ COUNTED = frozenset({"conv", "conv_transpose", "linear", "matmul", "einsum", "ba
                      "group_norm", "instance_norm", "adaptive_avg_pool2d", "upsample"})
 """Our op kinds fvcore has a handle for (MACs for conv/linear/matmul; elementwise for the rest)."""
 
-FVCORE_RESIZE = ("nearest", "bilinear", "area")
-"""2-D interpolate modes fvcore counts (upsample_nearest2d, upsample_bilinear2d, adaptive_avg_pool2d)."""
+FVCORE_RESIZE = ("nearest", "bilinear")
+"""2-D interpolate modes fvcore counts (upsample_nearest2d, upsample_bilinear2d)."""
 
 
 def analysis(module, inputs) -> Any:
@@ -91,6 +91,8 @@ def rule(r: Any) -> list[tuple[str, int, str]]:
     if r.kind == "grid_sample":
         theirs = 4 * math.prod(r.out_shape)
         return [(cat, theirs, "same count" if theirs == r.count else "grid_sampler counted as bilinear (4 per output)")]
+    if r.mac_key and r.info.get("vector"):
+        return [(cat, 0, "a product with a 1-D operand runs aten mv / dot: fvcore has no handle")]
     if r.kind in COUNTED or r.info.get("fvcore_sees"):
         return [(cat, r.count, "same count")]
     return [(cat, 0, f"fvcore has no handle for {r.kind}: skipped (listed as unsupported)")]
