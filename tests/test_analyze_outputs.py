@@ -386,3 +386,19 @@ def test_fvcore_match_gives_no_verdict_for_a_module_with_an_unknown_op():
     # the conv (192 MACs, fvcore 192) matches; layer "1" holds the unknown i0: no tick beside it
     assert verdict["0:conv"]
     assert verdict["1:params"] is None and verdict["1:unknown"] is None
+
+
+def test_a_model_of_free_ops_only(capsys):
+    # Unfold (im2col: a copy) and Flatten compute nothing: no rows, every total 0, no crash
+    model = nn.Sequential(nn.Unfold(2), nn.Flatten())
+    a = analyze(model, (2, 4, 4, 4))
+    assert a.table.empty and (a.macs, a.params, a.totals["elementwise ops"], a.totals["unknown"]) == (0, 0, 0, 0)
+    assert list(a.hierarchy(1)["path"]) == []
+
+
+def test_private_and_shrink_activations_are_named():
+    model = nn.Sequential(nn.Threshold(0.1, 0.0), nn.Hardshrink(), nn.Softshrink(), nn.LogSigmoid())
+    a = analyze(model, (1, 2, 3, 3))
+    # four activations (F._threshold among them) on 18 elements each: 1 op per element
+    assert a.unknown.empty and a.totals["elementwise"] == {"threshold": 18, "hardshrink": 18, "softshrink": 18,
+                                                           "log_sigmoid": 18}

@@ -100,9 +100,10 @@ def tensors(obj: Any) -> list:
 
 
 def function_name(func: Any) -> str:
-    """A torch function's name, dunder and in-place underscore stripped (``__iadd__`` -> iadd)."""
+    """A torch function's name, dunder, private and in-place underscores stripped (``__iadd__`` ->
+    iadd, ``F._threshold`` -> threshold, ``relu_`` -> relu)."""
     name = getattr(func, "__name__", str(func))
-    return name.strip("_") if name.startswith("__") else name.rstrip("_") or name
+    return name.strip("_") or name
 
 
 class Recorder:

@@ -457,7 +457,8 @@ def _expand_ellipsis(terms, shapes, rhs=None):
 
 
 UNARY = ("relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "sigmoid", "silu", "gelu", "tanh",
-         "leaky_relu", "elu", "selu", "celu", "mish", "softplus", "softsign", "prelu", "logsigmoid",
+         "leaky_relu", "elu", "selu", "celu", "mish", "softplus", "softsign", "prelu", "logsigmoid", "log_sigmoid",
+         "hardshrink", "softshrink", "rrelu",
          "tanhshrink", "threshold", "glu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "erf", "sin",
          "cos", "square", "reciprocal", "sign", "floor", "ceil", "round")
 """Activations and unary math: 1 op per output element, kind = the function's name."""
