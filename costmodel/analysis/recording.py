@@ -163,23 +163,28 @@ class Recorder:
 
     def _post(self, path: str):
         def hook(mod, args, output):
-            self.stack.pop()
-            self.called.add(id(mod))
-            ins = [shape(t) for t in tensors(args)]
-            outs = tensors(output)
-            out_shape = shape(outs[0]) if outs else ()
-            if self.ruled[id(mod)]:
-                self.records.append(self.module_rule(path, mod, args, output, self.own_params(mod)))
-            else:
-                own = self.own_params(mod)
-                if own:  # the module's own parameters, used by the functions it calls
-                    self.records.append(Record(path, "params", type(mod).__name__, "params", "params",
-                                               ins, out_shape, params=own, reads=0))
-            if getattr(mod, "costmodel_spec", None) is not None:
-                first = self.spec_open.pop()
-                self.spec_calls.append(SpecCall(path, mod, ins[0] if ins else (), out_shape, first,
-                                                len(self.records)))
+            with _no_function_mode():  # our own .shape / .numel() reads are not the model's ops
+                self._record_call(path, mod, args, output)
         return hook
+
+    def _record_call(self, path: str, mod, args, output) -> None:
+        """A module call has returned: its record (ruled modules) or its own parameters' record."""
+        self.stack.pop()
+        self.called.add(id(mod))
+        ins = [shape(t) for t in tensors(args)]
+        outs = tensors(output)
+        out_shape = shape(outs[0]) if outs else ()
+        if self.ruled[id(mod)]:
+            self.records.append(self.module_rule(path, mod, args, output, self.own_params(mod)))
+        else:
+            own = self.own_params(mod)
+            if own:  # the module's own parameters, used by the functions it calls
+                self.records.append(Record(path, "params", type(mod).__name__, "params", "params",
+                                           ins, out_shape, params=own, reads=0))
+        if getattr(mod, "costmodel_spec", None) is not None:
+            first = self.spec_open.pop()
+            self.spec_calls.append(SpecCall(path, mod, ins[0] if ins else (), out_shape, first,
+                                            len(self.records)))
 
     def on_function(self, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
         if not self.stack:
@@ -204,6 +209,15 @@ class Recorder:
                 out.append(Record(path, "params", type(mod).__name__, "params", "not called", [], (),
                                   params=own))
         return out
+
+
+def _no_function_mode():
+    """Torch-function handling off (modes included) while our hooks read shapes: those reads
+    would otherwise go through the function mode as if the model had made them."""
+    import torch
+
+    disable = getattr(torch._C, "DisableTorchFunction", None)
+    return disable() if disable is not None else contextlib.nullcontext()
 
 
 def function_mode(recorder: Recorder):
