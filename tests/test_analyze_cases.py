@@ -442,3 +442,23 @@ def test_upsample_module_modes():
     for mode, ops in (("nearest", 72), ("bilinear", 288), ("bicubic", 1_152)):
         result = analyze(nn.Upsample(scale_factor=2, mode=mode), (1, 2, 3, 3))
         assert result.totals["elementwise"] == {"upsample": ops}, mode
+
+
+class ExtraKeys(nn.Module):
+    """nn.MultiheadAttention with a learnt bias key/value and a zero key (S grows by 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(16, 4, add_bias_kv=True, add_zero_attn=True, batch_first=True)
+
+    def forward(self, x):
+        t = x.flatten(2).transpose(1, 2)  # (N = 2, L = 9, E = 16)
+        return self.attn(t, t, t)[0]
+
+
+def test_multihead_attention_bias_kv_and_zero_attn():
+    # projections as test_multihead_attention: 18,432. Keys S' = 9 + 1 (bias_k) + 1 (zero) = 11:
+    # QK^T and AV 2 x N*h*L*S'*(E/h) = 2 x 2*4*9*11*4 = 6,336. Total 24,768 MACs.
+    # Params 1,088 + bias_k 16 + bias_v 16 = 1,120; scores 2*4*9*11 = 792 x (scale + softmax)
+    result = check(ExtraKeys(), (2, 16, 3, 3), macs=24_768, params=1_120)
+    assert by_kind(result)["attention"] == 6_336 and by_kind(result)["softmax"] == 1_584
