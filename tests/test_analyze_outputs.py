@@ -402,3 +402,23 @@ def test_private_and_shrink_activations_are_named():
     # four activations (F._threshold among them) on 18 elements each: 1 op per element
     assert a.unknown.empty and a.totals["elementwise"] == {"threshold": 18, "hardshrink": 18, "softshrink": 18,
                                                            "log_sigmoid": 18}
+
+
+class VectorProduct(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.v = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return x @ self.v  # a 1-D operand: fvcore's matmul handle fails on it
+
+
+def test_fvcore_that_cannot_trace_is_a_warning_not_a_crash(capsys):
+    from costmodel.analysis import FvcoreGapWarning
+
+    # (2, 3, 4) @ (4,): 6 outputs x 4 = 24 MACs, whatever fvcore does
+    with pytest.warns(FvcoreGapWarning, match="fvcore could not trace the model"):
+        a = analyze(VectorProduct(), (2, 3, 4), fvcore=True)
+    assert a.macs == 24 and a.fvcore_total is None
+    with pytest.raises(IncompleteAnalysis, match="fvcore could not trace the model"):
+        analyze(VectorProduct(), (2, 3, 4), strict=True)

@@ -17,7 +17,8 @@ from .table import Analysis, assemble, rows
 
 class FvcoreGapWarning(UserWarning):
     """``fvcore=True``: fvcore's conv + linear + matmul MACs differ from what our rules predict it
-    counts (the gap no convention explains). ``strict=True`` raises IncompleteAnalysis instead."""
+    counts (the gap no convention explains), or fvcore could not trace the model at all.
+    ``strict=True`` raises IncompleteAnalysis instead."""
 
 
 class IncompleteAnalysis(Exception):
@@ -47,7 +48,8 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     op is unknown, or fvcore's conv + linear + matmul MACs differ from what our rules predict fvcore
     counts (the ops it has no handle for, e.g. SDPA or baddbmm, are explained gaps), or fvcore
     cannot trace the model. Without ``strict``, ``fvcore=True`` warns (FvcoreGapWarning, one line)
-    on such a gap: a 10x difference never passes silently.
+    on such a gap, so a 10x difference never passes silently, and when fvcore cannot trace the
+    model (the analysis is still returned, without the fvcore column).
     """
     import torch
 
@@ -68,9 +70,7 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
         if fvcore or strict:  # strict checks our conv + linear + matmul MACs against fvcore's
             try:
                 fv = fvcore_peer.by_module(model, args)
-            except Exception as exc:  # a model fvcore's jit trace cannot follow
-                if fvcore:
-                    raise
+            except Exception as exc:  # a model fvcore's jit trace cannot follow: no column, said so
                 fv_error = f"fvcore could not trace the model to check it: {type(exc).__name__}: " \
                            f"{' '.join(str(exc).split())[:200]}"
     x = _first(x)
@@ -85,10 +85,10 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
         reason = incomplete_reason(result) or fv_error
         if reason:
             raise IncompleteAnalysis(reason, result)
-    elif fvcore and fvcore_gap_reason(result):
+    elif fvcore and (fv_error or fvcore_gap_reason(result)):
         import warnings
 
-        warnings.warn(fvcore_gap_reason(result), FvcoreGapWarning, stacklevel=2)
+        warnings.warn(fv_error or fvcore_gap_reason(result), FvcoreGapWarning, stacklevel=2)
     return result
 
 
