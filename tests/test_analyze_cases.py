@@ -231,6 +231,9 @@ def test_multihead_attention(batch_first, train):
     result = check(model, (2, 16, 3, 3), macs=23_616, params=1_088)
     assert by_kind(result)["linear"] == 18_432 and by_kind(result)["attention"] == 5_184
     assert model.training is train and model.attn.training is train
+    # out_proj's forward never runs (its weight goes to F.multi_head_attention_forward): 272 params
+    out_proj = result.table.set_index("path").loc["attn.out_proj"]
+    assert (out_proj["layer"], out_proj["params"]) == ("used by parent", 272)
 
 
 def test_multihead_attention_kdim_vdim_and_mask():
@@ -462,3 +465,19 @@ def test_multihead_attention_bias_kv_and_zero_attn():
     # Params 1,088 + bias_k 16 + bias_v 16 = 1,120; scores 2*4*9*11 = 792 x (scale + softmax)
     result = check(ExtraKeys(), (2, 16, 3, 3), macs=24_768, params=1_120)
     assert by_kind(result)["attention"] == 6_336 and by_kind(result)["softmax"] == 1_584
+
+
+def test_a_module_never_used_is_not_called():
+    class WithSpare(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 2, 1, bias=False)
+            self.spare = nn.Linear(2, 3)  # defined, never used
+
+        def forward(self, x):
+            return self.conv(x)
+
+    result = analyze(WithSpare(), (1, 2, 3, 3))
+    spare = result.table.set_index("path").loc["spare"]
+    # Linear 2 -> 3: 6 + 3 = 9 params, counted (torch counts them) but not called; conv 18 x 2 = 36 MACs
+    assert (spare["layer"], spare["params"], result.params, result.macs) == ("not called", 9, 13, 36)

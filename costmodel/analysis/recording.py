@@ -132,6 +132,7 @@ class Recorder:
         self.spec_open: list[int] = []
         self.watched: list[dict[str, Any]] = []  # calls through watched attributes (reconcile)
         self.dispatching = 0  # > 0 while the function mode re-dispatches a call (not a user call)
+        self.used_params: set[int] = set()  # ids of parameters tensor functions took (uncalled_params)
 
     def __enter__(self) -> "Recorder":
         for path, mod in self.model.named_modules():
@@ -187,11 +188,15 @@ class Recorder:
                                             len(self.records)))
 
     def on_function(self, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        from torch.nn import Parameter
+
         if not self.stack:
             return
         path, mod = self.stack[-1]
         if self.ruled[id(mod)]:
             return  # the module's own rule covers what it computes
+        self.used_params.update(id(t) for t in tensors(list(args) + list(kwargs.values()))
+                                if isinstance(t, Parameter))
         parent = type(mod).__name__
         for record in self.function_rule(path, func, args, kwargs, result):
             record.module = f"{parent}.{record.module}"
@@ -199,15 +204,19 @@ class Recorder:
             self.records.append(record)
 
     def uncalled_params(self) -> list[Record]:
-        """Parameters of modules the forward never called: still params (torch counts them)."""
+        """Parameters of modules the forward never called: still params (torch counts them).
+        Labelled "used by parent" when a tensor function took one of them (nn.MultiheadAttention
+        passes its out_proj's weight to F.multi_head_attention_forward: costed there), else
+        "not called"."""
         out = []
         for path, mod in self.model.named_modules():
             if id(mod) in self.called:
                 continue
             own = self.own_params(mod)
             if own:
-                out.append(Record(path, "params", type(mod).__name__, "params", "not called", [], (),
-                                  params=own))
+                used = any(id(p) in self.used_params for p in mod.parameters(recurse=False))
+                label = "used by parent" if used else "not called"
+                out.append(Record(path, "params", type(mod).__name__, "params", label, [], (), params=own))
         return out
 
 
