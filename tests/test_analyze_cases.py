@@ -481,3 +481,16 @@ def test_a_module_never_used_is_not_called():
     spare = result.table.set_index("path").loc["spare"]
     # Linear 2 -> 3: 6 + 3 = 9 params, counted (torch counts them) but not called; conv 18 x 2 = 36 MACs
     assert (spare["layer"], spare["params"], result.params, result.macs) == ("not called", 9, 13, 36)
+
+
+def test_modules_called_with_keyword_arguments():
+    class Keywords(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 5)
+
+        def forward(self, x):
+            return self.fc(input=x)
+
+    # (2, 3, 4) -> (2, 3, 5): 30 outputs x 4 = 120 MACs; params 20 + 5
+    check(Keywords(), (2, 3, 4), macs=120, params=25)

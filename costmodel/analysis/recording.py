@@ -139,7 +139,7 @@ class Recorder:
             self.is_leaf[id(mod)] = next(iter(mod.children()), None) is None
             self.ruled[id(mod)] = self.has_rule(mod)
             self.handles.append(mod.register_forward_pre_hook(self._pre(path)))
-            self.handles.append(mod.register_forward_hook(self._post(path)))
+            self.handles.append(mod.register_forward_hook(self._post(path), with_kwargs=True))
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -163,9 +163,10 @@ class Recorder:
         return hook
 
     def _post(self, path: str):
-        def hook(mod, args, output):
+        def hook(mod, args, kwargs, output):
             with _no_function_mode():  # our own .shape / .numel() reads are not the model's ops
-                self._record_call(path, mod, args, output)
+                # tensors passed by keyword (self.fc(input=x)) are inputs too
+                self._record_call(path, mod, (*args, *kwargs.values()) if kwargs else args, output)
         return hook
 
     def _record_call(self, path: str, mod, args, output) -> None:
