@@ -264,3 +264,36 @@ def test_dynamic_design_uses_executed_costs_per_sample():
     assert (row["kind"], row["conv MACs"], row["linear MACs"]) == ("dgc", 2 * 73_728, 2 * 128)
     assert row["leaf_check"] and row["fvcore_match"]
     assert a.unknown.empty  # top-k, gathers and index arithmetic all have rules
+
+
+class Resizes(nn.Module):
+    """Area resize, grid_sample, tensordot, mv and a bicubic nn.Upsample: ops whose peer
+    conventions differ from ours (issue 15's wider function coverage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(16, 16))
+        self.up = nn.Upsample(scale_factor=2, mode="bicubic")
+
+    def forward(self, x):  # (1, 2, 4, 4)
+        a = nn.functional.interpolate(x, size=(2, 2), mode="area")
+        g = nn.functional.grid_sample(x, torch.zeros(1, 3, 5, 2), mode="nearest", align_corners=False)
+        t = torch.tensordot(x.flatten(2), self.w, dims=([2], [0]))
+        m = torch.mv(self.w, x.flatten()[:16])
+        return a.sum() + g.sum() + t.sum() + m.sum() + self.up(x).sum()
+
+
+@pytest.mark.parametrize("peer, total", [("fvcore", 152), ("FlopCounterMode", 1_024), ("thop", 33_152)])
+def test_reconcile_resizes_and_products_hand_worked(peer, total):
+    need(peer)
+    # Ours: area resize = adaptive avg pool, 1 per input element: 32; nearest grid_sample 1x2x3x5
+    # = 30 outputs x 1; tensordot (1,2,16) x (16,16): 32 outputs x 16 = 512 MACs; mv 16 x 16 = 256
+    # MACs; bicubic upsample 128 outputs x 16 = 2,048.
+    #   fvcore: adaptive_avg_pool2d 32 + grid_sampler "assume bilinear" 4 x 30 = 120; no handle
+    #     for tensordot, mv or bicubic: 152.
+    #   FlopCounterMode: the tensordot's mm, 2 x 512 = 1,024 FLOPs (aten mv has no formula).
+    #   thop: only the nn.Upsample hook, bicubic 259 ops per output element: 128 x 259 = 33,152.
+    result = reconcile(Resizes(), (1, 2, 4, 4), peers=(peer,))
+    assert result.analysis.unknown.empty
+    p = result.peers[peer]
+    assert (p.actual, p.predicted, p.unexplained) == (total, total, 0)

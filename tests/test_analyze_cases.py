@@ -231,6 +231,9 @@ def test_multihead_attention(batch_first, train):
     result = check(model, (2, 16, 3, 3), macs=23_616, params=1_088)
     assert by_kind(result)["linear"] == 18_432 and by_kind(result)["attention"] == 5_184
     assert model.training is train and model.attn.training is train
+    # out_proj's forward never runs (its weight goes to F.multi_head_attention_forward): 272 params
+    out_proj = result.table.set_index("path").loc["attn.out_proj"]
+    assert (out_proj["layer"], out_proj["params"]) == ("used by parent", 272)
 
 
 def test_multihead_attention_kdim_vdim_and_mask():
@@ -333,3 +336,161 @@ def test_stochastic_depth_and_permute_are_known():
     # fc on 1x3x3 tokens of 4: 36 outputs x 4 = 144 MACs; add 36; params 20
     result = check(Block().train(), (1, 4, 3, 3), macs=144, params=20)
     assert by_kind(result) == {"linear": 144, "add": 36}
+
+
+class Gqa(nn.Module):
+    """Grouped-query attention: 4 query heads share 2 key/value heads (enable_gqa)."""
+
+    def forward(self, x):  # x (2, 4, 8, 4): q = x, k = 2 heads x S = 6 x E = 4, v the same with Ev = 3
+        return F.scaled_dot_product_attention(x, x[:, :2, :6], x[:, :2, :6, :3], enable_gqa=True)
+
+
+class MaskedSdpa(nn.Module):
+    def forward(self, x):  # (2, 2, 8, 4); a float mask (8, 8) added to every score
+        return F.scaled_dot_product_attention(x, x, x, attn_mask=torch.zeros(8, 8))
+
+
+def test_sdpa_grouped_query_heads():
+    # every one of the Hq = 4 query heads attends: rows N*Hq*L = 2*4*8 = 64. QK^T 64 x S 6 x E 4 =
+    # 1,536; AV 64 x 6 x Ev 3 = 1,152: 2,688 MACs. Scores 64*6 = 384: scale + softmax = 768 ops
+    result = check(Gqa(), (2, 4, 8, 4), macs=2_688, params=0)
+    assert by_kind(result) == {"attention": 2_688, "softmax": 768}
+
+
+def test_sdpa_with_an_explicit_mask():
+    # as the plain case (2,048 MACs over 256 scores) plus 1 mask add per score: 256 * 3 = 768
+    result = check(MaskedSdpa(), (2, 2, 8, 4), macs=2_048, params=0)
+    assert by_kind(result) == {"attention": 2_048, "softmax": 768}
+
+
+class CausalAttention(nn.Module):
+    """nn.MultiheadAttention, sequence first, a causal attn_mask and need_weights=False (its slow
+    path then runs F.scaled_dot_product_attention instead of explicit bmm's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(16, 4)
+
+    def forward(self, x):
+        t = x.flatten(2).permute(2, 0, 1)  # (L = 9, N = 2, E = 16)
+        mask = torch.ones(9, 9, dtype=torch.bool).triu(1)
+        return self.attn(t, t, t, attn_mask=mask, need_weights=False)[0]
+
+
+def test_multihead_attention_causal_mask_without_weights():
+    # the shapes of test_multihead_attention: 18,432 projection + 5,184 attention = 23,616 MACs,
+    # 1,088 params. Scores N*h*L*S = 2*4*9*9 = 648: scale + softmax + mask = 1,944 ops. The module
+    # first turns the 9x9 bool mask into a float one (masked_fill, 1 op per element): 81
+    result = check(CausalAttention(), (2, 16, 3, 3), macs=23_616, params=1_088)
+    assert by_kind(result) == {"linear": 18_432, "attention": 5_184, "softmax": 1_944, "mul": 81}
+
+
+def test_multihead_attention_fast_path_model_is_counted(monkeypatch):
+    # eval, no grad, batch_first, self-attention: torch's fused fast path, which never calls
+    # F.multi_head_attention_forward (and which FlopCounterMode cannot see into on CPU).
+    model = Attention(batch_first=True).eval()
+    calls = []
+    real = F.multi_head_attention_forward
+    with monkeypatch.context() as patch, torch.no_grad():
+        patch.setattr(F, "multi_head_attention_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+        model(torch.randn(2, 16, 3, 3))
+    assert calls == []  # the fast path ran
+    # analyze() still gives the hand-worked 23,616 MACs of test_multihead_attention
+    assert analyze(model, (2, 16, 3, 3)).macs == 23_616
+    assert not model.training
+
+
+class Composite(nn.Module):
+    """Tensor functions torch runs as one composite call (the function mode sees only the outer
+    call): normalize, rms_norm, tensordot, outer, mv, floor division, grid_sample, area resize."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4))
+        self.grid = nn.Parameter(torch.zeros(1, 3, 5, 2))
+
+    def forward(self, x):  # x (1, 2, 4, 4)
+        t = x.flatten(2).transpose(1, 2)  # (1, 16, 2)
+        a = F.normalize(t, dim=-1)
+        b = F.rms_norm(x.transpose(1, 3), (2,))
+        c = torch.tensordot(t, t, dims=([1], [1]))  # (1, 2, 1, 2), 16 contracted
+        d = torch.outer(self.w, self.w)
+        e = torch.mv(d, self.w)
+        f = x // 2 + x % 2
+        g = F.grid_sample(x, self.grid, align_corners=False)
+        h = F.interpolate(x, size=(2, 2), mode="area")
+        return a.sum() + b.sum() + c.sum() + e.sum() + f.sum() + g.sum() + h.sum()
+
+
+def test_composite_functions_are_named_and_costed():
+    result = analyze(Composite(), (1, 2, 4, 4))
+    assert result.unknown.empty
+    ops = dict(zip(result.table["module"], zip(result.table["MACs"], result.table["elementwise ops"])))
+    # normalize 32 elements: norm + divide = 64; rms_norm without weight 3 per element = 96
+    assert ops["Composite.normalize"] == (0, 64) and ops["Composite.rms_norm"] == (0, 96)
+    # tensordot: out 1*2*1*2 = 4 elements x 16 contracted = 64 MACs; outer 4x4 = 16 muls;
+    # mv (4x4) @ 4: 4 outputs x 4 = 16 MACs
+    assert ops["Composite.tensordot"] == (64, 0) and ops["Composite.outer"] == (0, 16)
+    assert ops["Composite.mv"] == (16, 0)
+    # floor division and remainder: 32 each; bilinear grid_sample 1x2x3x5 = 30 outputs x 4 = 120;
+    # area resize to 2x2 is an adaptive average pool: 1 op per input element, 32
+    assert ops["Composite.floordiv"] == (0, 32) and ops["Composite.remainder"] == (0, 32)
+    assert ops["Composite.grid_sample"] == (0, 120) and ops["Composite.interpolate"] == (0, 32)
+    # params w 4 + grid 30; MACs 64 + 16 = 80
+    assert (result.params, result.macs) == (34, 80)
+
+
+def test_upsample_module_modes():
+    # 1x2x3x3 -> 1x2x6x6 = 72 outputs: nearest 1 op each, bilinear 4, bicubic 16
+    for mode, ops in (("nearest", 72), ("bilinear", 288), ("bicubic", 1_152)):
+        result = analyze(nn.Upsample(scale_factor=2, mode=mode), (1, 2, 3, 3))
+        assert result.totals["elementwise"] == {"upsample": ops}, mode
+
+
+class ExtraKeys(nn.Module):
+    """nn.MultiheadAttention with a learnt bias key/value and a zero key (S grows by 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(16, 4, add_bias_kv=True, add_zero_attn=True, batch_first=True)
+
+    def forward(self, x):
+        t = x.flatten(2).transpose(1, 2)  # (N = 2, L = 9, E = 16)
+        return self.attn(t, t, t)[0]
+
+
+def test_multihead_attention_bias_kv_and_zero_attn():
+    # projections as test_multihead_attention: 18,432. Keys S' = 9 + 1 (bias_k) + 1 (zero) = 11:
+    # QK^T and AV 2 x N*h*L*S'*(E/h) = 2 x 2*4*9*11*4 = 6,336. Total 24,768 MACs.
+    # Params 1,088 + bias_k 16 + bias_v 16 = 1,120; scores 2*4*9*11 = 792 x (scale + softmax)
+    result = check(ExtraKeys(), (2, 16, 3, 3), macs=24_768, params=1_120)
+    assert by_kind(result)["attention"] == 6_336 and by_kind(result)["softmax"] == 1_584
+
+
+def test_a_module_never_used_is_not_called():
+    class WithSpare(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 2, 1, bias=False)
+            self.spare = nn.Linear(2, 3)  # defined, never used
+
+        def forward(self, x):
+            return self.conv(x)
+
+    result = analyze(WithSpare(), (1, 2, 3, 3))
+    spare = result.table.set_index("path").loc["spare"]
+    # Linear 2 -> 3: 6 + 3 = 9 params, counted (torch counts them) but not called; conv 18 x 2 = 36 MACs
+    assert (spare["layer"], spare["params"], result.params, result.macs) == ("not called", 9, 13, 36)
+
+
+def test_modules_called_with_keyword_arguments():
+    class Keywords(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 5)
+
+        def forward(self, x):
+            return self.fc(input=x)
+
+    # (2, 3, 4) -> (2, 3, 5): 30 outputs x 4 = 120 MACs; params 20 + 5
+    check(Keywords(), (2, 3, 4), macs=120, params=25)

@@ -164,7 +164,7 @@ def test_strict_fails_on_an_unexplained_fvcore_gap(monkeypatch):
 
     monkeypatch.setattr(fvcore_peer, "by_module", off_by_one)
     # 1x1 conv 3 -> 4 on 4x4: 192 MACs
-    with pytest.raises(IncompleteAnalysis, match="fvcore counts 193 .* give 192 .gap \\+1, not explained"):
+    with pytest.raises(IncompleteAnalysis, match="fvcore counts 193 .* give 192 .gap \\+1, 1.01x, not explained"):
         analyze(nn.Sequential(nn.Conv2d(3, 4, 1)), (1, 3, 4, 4), strict=True)
 
 
@@ -299,3 +299,126 @@ def test_cli_bad_model_is_one_line_exit_2(in_user_dir, argv, needle, capsys):
     assert main(["analyze", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+def ten_times_fvcore(monkeypatch):
+    """fvcore reporting 10x the conv MACs our rules predict (the issue's silent 10x gap)."""
+    from costmodel.peers import fvcore as fvcore_peer
+
+    real = fvcore_peer.by_module
+
+    def tenfold(model, args):
+        modules, total, by_op = real(model, args)
+        return modules, total + 9 * by_op["conv"], {**by_op, "conv": 10 * by_op["conv"]}
+
+    monkeypatch.setattr(fvcore_peer, "by_module", tenfold)
+
+
+def test_fvcore_gap_of_10x_warns_and_strict_fails(monkeypatch):
+    from costmodel.analysis import FvcoreGapWarning
+
+    ten_times_fvcore(monkeypatch)
+    model = nn.Sequential(nn.Conv2d(3, 4, 1, bias=False))
+    # 1x1 conv 3 -> 4 on 4x4: 64 outputs x 3 = 192 MACs; "fvcore" says 1,920: gap +1,728, 10x
+    with pytest.warns(FvcoreGapWarning, match=r"fvcore counts 1,920 .* give 192 \(gap \+1,728, 10x"):
+        assert analyze(model, (1, 3, 4, 4), fvcore=True).macs == 192
+    with pytest.raises(IncompleteAnalysis, match=r"gap \+1,728, 10x, not explained"):
+        analyze(model, (1, 3, 4, 4), strict=True)
+
+
+def test_cli_fvcore_gap_is_one_warning_line(in_user_dir, monkeypatch, capsys):
+    ten_times_fvcore(monkeypatch)
+    # build: F.conv2d 3 -> 8, 3x3 same on 4x4 inside a leaf: 128 outputs x 27 = 3,456 MACs
+    assert main(["analyze", "my_models:build", "--input", "1,3,4,4", "--fvcore"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "warning: fvcore counts 34,560" in err[0] and "10x" in err[0], err
+    assert main(["analyze", "my_models:build", "--input", "1,3,4,4", "--strict"]) == 1
+
+
+RUNNER = "import sys\nfrom costmodel.cli import main\nsys.exit(main())\n"
+"""What the ``costmodel`` console script runs: its own directory, not the cwd, is sys.path[0]."""
+
+
+def test_cli_subprocess_resolves_relative_to_cwd(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import costmodel
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "my_models.py").write_text(USER_FILE)
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "costmodel_cli.py").write_text(RUNNER)
+    env = {**os.environ, "PYTHONPATH": str(Path(costmodel.__file__).parents[1]), "COLUMNS": "200"}
+
+    def run(*argv):
+        return subprocess.run([sys.executable, str(tmp_path / "bin" / "costmodel_cli.py"), *argv], cwd=work,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    for target in ("my_models:build", "my_models.py:build"):
+        done = run("analyze", target, "--input", "4,3,8,8", "--csv", "rows.csv", "--json", "rows.json")
+        assert done.returncode == 0, done.stderr
+        # F.conv2d 3 -> 8, 3x3 same, batch 4: 4*8*64 = 2,048 outputs x 27 = 55,296 MACs
+        assert json.load(open(work / "rows.json"))["totals"]["MACs"] == 55_296
+        assert "batch 4" in done.stdout and (work / "rows.csv").exists()
+    # a forward error (3-channel conv fed 5 channels) and a build error: one line each, exit 2
+    for argv, needle in ((["my_models:build", "--input", "1,5,8,8"], "forward of"),
+                         (["my_models.py:broken"], "building it failed")):
+        done = run("analyze", *argv)
+        err = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(err) == 1 and needle in err[0] and "Traceback" not in done.stderr, \
+            done.stderr
+
+
+def test_fvcore_match_gives_no_verdict_for_a_module_with_an_unknown_op():
+    class ScaledExotic(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gamma = nn.Parameter(torch.ones(4, 1, 1))
+
+        def forward(self, x):
+            return torch.special.i0(x) * self.gamma
+
+    a = analyze(nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), ScaledExotic()), (1, 3, 4, 4), fvcore=True)
+    verdict = dict(zip(a.table["path"] + ":" + a.table["kind"], a.table["fvcore_match"]))
+    # the conv (192 MACs, fvcore 192) matches; layer "1" holds the unknown i0: no tick beside it
+    assert verdict["0:conv"]
+    assert verdict["1:params"] is None and verdict["1:unknown"] is None
+
+
+def test_a_model_of_free_ops_only(capsys):
+    # Unfold (im2col: a copy) and Flatten compute nothing: no rows, every total 0, no crash
+    model = nn.Sequential(nn.Unfold(2), nn.Flatten())
+    a = analyze(model, (2, 4, 4, 4))
+    assert a.table.empty and (a.macs, a.params, a.totals["elementwise ops"], a.totals["unknown"]) == (0, 0, 0, 0)
+    assert list(a.hierarchy(1)["path"]) == []
+
+
+def test_private_and_shrink_activations_are_named():
+    model = nn.Sequential(nn.Threshold(0.1, 0.0), nn.Hardshrink(), nn.Softshrink(), nn.LogSigmoid())
+    a = analyze(model, (1, 2, 3, 3))
+    # four activations (F._threshold among them) on 18 elements each: 1 op per element
+    assert a.unknown.empty and a.totals["elementwise"] == {"threshold": 18, "hardshrink": 18, "softshrink": 18,
+                                                           "log_sigmoid": 18}
+
+
+class VectorProduct(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.v = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return x @ self.v  # a 1-D operand: fvcore's matmul handle fails on it
+
+
+def test_fvcore_that_cannot_trace_is_a_warning_not_a_crash(capsys):
+    from costmodel.analysis import FvcoreGapWarning
+
+    # (2, 3, 4) @ (4,): 6 outputs x 4 = 24 MACs, whatever fvcore does
+    with pytest.warns(FvcoreGapWarning, match="fvcore could not trace the model"):
+        a = analyze(VectorProduct(), (2, 3, 4), fvcore=True)
+    assert a.macs == 24 and a.fvcore_total is None
+    with pytest.raises(IncompleteAnalysis, match="fvcore could not trace the model"):
+        analyze(VectorProduct(), (2, 3, 4), strict=True)

@@ -3,6 +3,13 @@
 The hooks give each module call its path, shapes and own parameters; the function mode sees the
 tensor functions (``F.*``, ``torch.*``, Tensor methods and operators) the modules call. What each
 record costs is decided by ``rules``; this module only records (and removes every hook after).
+
+Why the torch-function level and not aten dispatch (``TorchDispatchMode``): a function call is
+what the user wrote, with its arguments (SDPA's mask, GQA heads and causal flag, interpolate's
+mode, einsum's equation), whatever kernel then runs; at the aten level a fused CPU attention
+kernel or a fast-path ``nn.MultiheadAttention`` is one opaque op, and the names are aten's. The
+mode sees only the outermost call (a composite such as ``F.normalize`` is one call), so each
+such function has its own rule, and a function with none is reported as unknown, never dropped.
 """
 
 from __future__ import annotations
@@ -93,9 +100,10 @@ def tensors(obj: Any) -> list:
 
 
 def function_name(func: Any) -> str:
-    """A torch function's name, dunder and in-place underscore stripped (``__iadd__`` -> iadd)."""
+    """A torch function's name, dunder, private and in-place underscores stripped (``__iadd__`` ->
+    iadd, ``F._threshold`` -> threshold, ``relu_`` -> relu)."""
     name = getattr(func, "__name__", str(func))
-    return name.strip("_") if name.startswith("__") else name.rstrip("_") or name
+    return name.strip("_") or name
 
 
 class Recorder:
@@ -124,13 +132,14 @@ class Recorder:
         self.spec_open: list[int] = []
         self.watched: list[dict[str, Any]] = []  # calls through watched attributes (reconcile)
         self.dispatching = 0  # > 0 while the function mode re-dispatches a call (not a user call)
+        self.used_params: set[int] = set()  # ids of parameters tensor functions took (uncalled_params)
 
     def __enter__(self) -> "Recorder":
         for path, mod in self.model.named_modules():
             self.is_leaf[id(mod)] = next(iter(mod.children()), None) is None
             self.ruled[id(mod)] = self.has_rule(mod)
             self.handles.append(mod.register_forward_pre_hook(self._pre(path)))
-            self.handles.append(mod.register_forward_hook(self._post(path)))
+            self.handles.append(mod.register_forward_hook(self._post(path), with_kwargs=True))
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -154,31 +163,41 @@ class Recorder:
         return hook
 
     def _post(self, path: str):
-        def hook(mod, args, output):
-            self.stack.pop()
-            self.called.add(id(mod))
-            ins = [shape(t) for t in tensors(args)]
-            outs = tensors(output)
-            out_shape = shape(outs[0]) if outs else ()
-            if self.ruled[id(mod)]:
-                self.records.append(self.module_rule(path, mod, args, output, self.own_params(mod)))
-            else:
-                own = self.own_params(mod)
-                if own:  # the module's own parameters, used by the functions it calls
-                    self.records.append(Record(path, "params", type(mod).__name__, "params", "params",
-                                               ins, out_shape, params=own, reads=0))
-            if getattr(mod, "costmodel_spec", None) is not None:
-                first = self.spec_open.pop()
-                self.spec_calls.append(SpecCall(path, mod, ins[0] if ins else (), out_shape, first,
-                                                len(self.records)))
+        def hook(mod, args, kwargs, output):
+            with _no_function_mode():  # our own .shape / .numel() reads are not the model's ops
+                # tensors passed by keyword (self.fc(input=x)) are inputs too
+                self._record_call(path, mod, (*args, *kwargs.values()) if kwargs else args, output)
         return hook
 
+    def _record_call(self, path: str, mod, args, output) -> None:
+        """A module call has returned: its record (ruled modules) or its own parameters' record."""
+        self.stack.pop()
+        self.called.add(id(mod))
+        ins = [shape(t) for t in tensors(args)]
+        outs = tensors(output)
+        out_shape = shape(outs[0]) if outs else ()
+        if self.ruled[id(mod)]:
+            self.records.append(self.module_rule(path, mod, args, output, self.own_params(mod)))
+        else:
+            own = self.own_params(mod)
+            if own:  # the module's own parameters, used by the functions it calls
+                self.records.append(Record(path, "params", type(mod).__name__, "params", "params",
+                                           ins, out_shape, params=own, reads=0))
+        if getattr(mod, "costmodel_spec", None) is not None:
+            first = self.spec_open.pop()
+            self.spec_calls.append(SpecCall(path, mod, ins[0] if ins else (), out_shape, first,
+                                            len(self.records)))
+
     def on_function(self, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        from torch.nn import Parameter
+
         if not self.stack:
             return
         path, mod = self.stack[-1]
         if self.ruled[id(mod)]:
             return  # the module's own rule covers what it computes
+        self.used_params.update(id(t) for t in tensors(list(args) + list(kwargs.values()))
+                                if isinstance(t, Parameter))
         parent = type(mod).__name__
         for record in self.function_rule(path, func, args, kwargs, result):
             record.module = f"{parent}.{record.module}"
@@ -186,16 +205,29 @@ class Recorder:
             self.records.append(record)
 
     def uncalled_params(self) -> list[Record]:
-        """Parameters of modules the forward never called: still params (torch counts them)."""
+        """Parameters of modules the forward never called: still params (torch counts them).
+        Labelled "used by parent" when a tensor function took one of them (nn.MultiheadAttention
+        passes its out_proj's weight to F.multi_head_attention_forward: costed there), else
+        "not called"."""
         out = []
         for path, mod in self.model.named_modules():
             if id(mod) in self.called:
                 continue
             own = self.own_params(mod)
             if own:
-                out.append(Record(path, "params", type(mod).__name__, "params", "not called", [], (),
-                                  params=own))
+                used = any(id(p) in self.used_params for p in mod.parameters(recurse=False))
+                label = "used by parent" if used else "not called"
+                out.append(Record(path, "params", type(mod).__name__, "params", label, [], (), params=own))
         return out
+
+
+def _no_function_mode():
+    """Torch-function handling off (modes included) while our hooks read shapes: those reads
+    would otherwise go through the function mode as if the model had made them."""
+    import torch
+
+    disable = getattr(torch._C, "DisableTorchFunction", None)
+    return disable() if disable is not None else contextlib.nullcontext()
 
 
 def function_mode(recorder: Recorder):

@@ -8,9 +8,13 @@ Conventions (the same as the designs' ``core.ops``):
     element with affine, 4 without; InstanceNorm likewise (fvcore's estimate, stated as such).
   * activations, add, mul, softmax, gather: 1 op per output element; topk: 1 per input element.
     Max/avg pool: prod(kernel) per output element. Adaptive avg pool: 1 per input element.
-    Upsample / interpolate: 1 per output element (nearest), 2 linear, 4 bilinear, 8 trilinear,
-    16 bicubic. cat, views, permute, dropout, identity, flatten: 0 ops (data movement / free).
-  * matmul / mm / bmm / addmm / baddbmm: out.numel() x the contracted size. einsum: left-to-right
+    Upsample / interpolate / grid_sample: 1 per output element (nearest), 2 linear, 4 bilinear,
+    8 trilinear, 16 bicubic; "area" is an adaptive average pool: 1 per input element.
+    F.normalize: 2 per element (the norm reads each, the divide writes each). RMS norm: 4 per
+    element with a weight (square, mean, scale, weight), 3 without. Outer product: 1 mul per
+    output element. cat, views, permute, dropout, identity, flatten: 0 ops (data movement / free).
+  * matmul / mm / bmm / mv / dot / addmm / addmv / baddbmm: out.numel() x the contracted size;
+    tensordot likewise (contracted size = sqrt(a.numel() x b.numel() / out.numel())). einsum: left-to-right
     pairwise contractions, prod(label sizes) MACs each. Attention (SDPA, nn.MultiheadAttention):
     see ``_f_sdpa`` and ``_f_mha``; its MACs go to the "linear" key like every matrix product.
 A module or function with no rule gets kind "unknown" (its costs None): never silently zero.
@@ -98,8 +102,9 @@ def _adaptive(prefix: str):
     return rule
 
 
-def _upsample(mod, ins, out) -> Cost:
-    return Cost("upsample", "upsample", elem=(4 if mod.mode == "bilinear" else 1) * numel(out), info={"mode": mod.mode})
+def _upsample(mod, ins, out) -> Cost | None:
+    """nn.Upsample: the same cost as F.interpolate in its mode (``resize_cost``)."""
+    return resize_cost(mod.mode, ins[0], out)
 
 
 def _free(mod, ins, out) -> Cost:
@@ -165,6 +170,8 @@ def module_record(path: str, mod, args: Any, output: Any, params: int) -> Record
     if rule is None or not ins:
         return rec  # unknown: shapes and params kept, costs None
     cost = rule(mod, ins, out)
+    if cost is None:
+        return rec  # the rule does not cover this configuration (e.g. an unusual mode)
     rec.kind, rec.layer, rec.macs, rec.elem = cost.kind, cost.layer, int(cost.macs), int(cost.elem)
     rec.info.update(cost.info)
     return rec
@@ -217,15 +224,29 @@ def _f_softmax(call, ins, outs) -> Cost:
 
 
 def _f_matmul(call, ins, outs) -> Cost:
-    """A @ B (any rank, broadcast batch): out.numel() x the contracted size A[-1]."""
-    return Cost("matmul", "matmul", macs=numel(outs[0]) * ins[0][-1])
+    """A @ B, mm, bmm, mv, dot (any rank, broadcast batch): out.numel() x the contracted size A[-1].
+    With a 1-D operand torch runs aten mv / dot, which FlopCounterMode has no formula for."""
+    return Cost("matmul", "matmul", macs=numel(outs[0]) * ins[0][-1],
+                info={"vector": len(ins[0]) == 1 or len(ins[1]) == 1})
 
 
 def _f_addmm(kind: str):
     def rule(call, ins, outs) -> Cost:
-        """input + A @ B (addmm, baddbmm): out.numel() x A[-1]; the add of ``input`` is not a MAC."""
-        return Cost(kind, "matmul", macs=numel(outs[0]) * ins[1][-1])
+        """input + A @ B (addmm, addmv, baddbmm): out.numel() x A[-1]; the add of ``input`` is not a MAC."""
+        return Cost(kind, "matmul", macs=numel(outs[0]) * ins[1][-1], info={"vector": len(ins[2]) == 1})
     return rule
+
+
+def _f_tensordot(call, ins, outs) -> Cost:
+    """torch.tensordot: a (free_a x c) by (c x free_b) product, out.numel() x c MACs with
+    c = sqrt(a.numel() x b.numel() / out.numel()) (the contracted dims appear in both operands)."""
+    contracted = math.isqrt(numel(ins[0]) * numel(ins[1]) // max(numel(outs[0]), 1))
+    return Cost("tensordot", "matmul", macs=numel(outs[0]) * contracted)
+
+
+def _f_outer(call, ins, outs) -> Cost:
+    """torch.outer / ger: one multiply per output element, nothing accumulated."""
+    return Cost("mul", "elementwise", elem=numel(outs[0]))
 
 
 def _f_linear(call, ins, outs) -> Cost:
@@ -279,11 +300,45 @@ INTERPOLATE_OPS = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 4,
 """Interpolation mode -> ops per output element (the taps it blends; nearest copies)."""
 
 
-def _f_interpolate(call, ins, outs) -> Cost | None:
-    mode = call.arg("mode", 3, "nearest")
+def resize_cost(mode: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> Cost | None:
+    """Interpolation: INTERPOLATE_OPS[mode] per output element; "area" is adaptive average
+    pooling, 1 op per input element; any other mode has no rule (None: unknown)."""
+    if mode == "area":  # torch runs adaptive_avg_pool{1,2,3}d: name it so (fvcore counts the 2-D one)
+        return Cost(f"adaptive_avg_pool{len(in_shape) - 2}d", "upsample", elem=numel(in_shape), info={"mode": mode})
     if mode not in INTERPOLATE_OPS:
-        return None  # area, antialiased...: no rule (unknown)
-    return Cost("upsample", "upsample", elem=INTERPOLATE_OPS[mode] * numel(outs[0]), info={"mode": mode})
+        return None
+    return Cost("upsample", "upsample", elem=INTERPOLATE_OPS[mode] * numel(out_shape),
+                info={"mode": mode, "dims": len(in_shape) - 2})
+
+
+def _f_interpolate(call, ins, outs) -> Cost | None:
+    """F.interpolate / F.upsample: ``resize_cost`` of its mode; antialiased resizing (wider,
+    scale-dependent filters) has no rule."""
+    if call.arg("antialias", 6, False):
+        return None
+    return resize_cost(call.arg("mode", 3, "nearest"), ins[0], outs[0])
+
+
+def _f_grid_sample(call, ins, outs) -> Cost | None:
+    """F.grid_sample: INTERPOLATE_OPS[mode] per output element (bilinear 4 taps on 2-D input,
+    trilinear 8 on 3-D: torch calls both "bilinear"); the grid itself is read, not computed."""
+    mode = call.arg("mode", 2, "bilinear")
+    if mode == "bilinear" and len(ins[0]) == 5:
+        mode = "trilinear"
+    if mode not in INTERPOLATE_OPS:
+        return None
+    return Cost("grid_sample", "upsample", elem=INTERPOLATE_OPS[mode] * numel(outs[0]), info={"mode": mode})
+
+
+def _f_normalize(call, ins, outs) -> Cost:
+    """F.normalize: the p-norm reads every element (1 op), the divide writes every element (1 op)."""
+    return Cost("normalize", "norm", elem=2 * numel(ins[0]))
+
+
+def _f_rms_norm(call, ins, outs) -> Cost:
+    """F.rms_norm (nn.RMSNorm): square, mean, scale by the rsqrt: 3 ops per element, + 1 weight."""
+    affine = call.arg("weight", 2) is not None
+    return Cost("rms_norm", "norm", elem=numel(ins[0]) * (4 if affine else 3), info={"affine": affine})
 
 
 def _attention_costs(rows: int, s: int, e: int, ev: int, masked: bool, fvcore_sees: bool = False) -> list[Cost]:
@@ -402,7 +457,8 @@ def _expand_ellipsis(terms, shapes, rhs=None):
 
 
 UNARY = ("relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "sigmoid", "silu", "gelu", "tanh",
-         "leaky_relu", "elu", "selu", "celu", "mish", "softplus", "softsign", "prelu", "logsigmoid",
+         "leaky_relu", "elu", "selu", "celu", "mish", "softplus", "softsign", "prelu", "logsigmoid", "log_sigmoid",
+         "hardshrink", "softshrink", "rrelu",
          "tanhshrink", "threshold", "glu", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "erf", "sin",
          "cos", "square", "reciprocal", "sign", "floor", "ceil", "round")
 """Activations and unary math: 1 op per output element, kind = the function's name."""
@@ -412,16 +468,20 @@ REDUCTIONS = ("sum", "amax", "amin", "max", "min", "var", "std", "norm", "logsum
 """Reductions: 1 op per input element (kind "reduction")."""
 
 FUNCTION_RULES: dict[str, Callable] = {
-    **{n: _elementwise("add") for n in ("add", "iadd", "radd", "sub", "isub", "rsub")},
+    **{n: _elementwise("add") for n in ("add", "iadd", "radd", "sub", "isub", "rsub", "subtract")},
     **{n: _elementwise("mul") for n in ("mul", "imul", "rmul", "div", "truediv", "itruediv", "rtruediv",
                                         "maximum", "minimum", "where", "masked_fill", "pow", "rpow",
-                                        "addcmul", "lerp")},
+                                        "addcmul", "addcdiv", "lerp", "floordiv", "rfloordiv", "ifloordiv",
+                                        "floor_divide", "true_divide", "remainder", "mod", "rmod", "imod",
+                                        "fmod", "multiply", "divide")},
     **{n: _activation(n) for n in UNARY},
     "clamp": _activation("clamp"), "clamp_min": _activation("clamp"), "clip": _activation("clamp"),
-    "softmax": _f_softmax, "log_softmax": _f_softmax,
+    "softmax": _f_softmax, "log_softmax": _f_softmax, "softmin": _f_softmax,
     "cat": _f_concat, "concat": _f_concat, "stack": _f_concat,
-    "matmul": _f_matmul, "mm": _f_matmul, "bmm": _f_matmul, "addmm": _f_addmm("matmul"),
-    "baddbmm": _f_addmm("baddbmm"), "einsum": _f_einsum, "linear": _f_linear,
+    "matmul": _f_matmul, "mm": _f_matmul, "bmm": _f_matmul, "mv": _f_matmul, "dot": _f_matmul,
+    "vdot": _f_matmul, "addmm": _f_addmm("matmul"), "addmv": _f_addmm("matmul"),
+    "baddbmm": _f_addmm("baddbmm"), "einsum": _f_einsum, "linear": _f_linear, "tensordot": _f_tensordot,
+    "outer": _f_outer, "ger": _f_outer,
     **{f"conv{d}d": _f_conv for d in (1, 2, 3)},
     **{f"conv_transpose{d}d": _f_conv_transpose for d in (1, 2, 3)},
     **{f"adaptive_avg_pool{d}d": _f_reduce_input(f"adaptive_avg_pool{d}d") for d in (1, 2, 3)},
@@ -430,6 +490,7 @@ FUNCTION_RULES: dict[str, Callable] = {
     "mean": _f_reduce_input("mean"), **{n: _f_reduce_input("reduction", "reduction") for n in REDUCTIONS},
     "batch_norm": _f_batch_norm, "layer_norm": _f_norm("layer_norm", 2), "group_norm": _f_norm("group_norm", 2),
     "instance_norm": _f_norm("instance_norm", 3), "interpolate": _f_interpolate,
+    "normalize": _f_normalize, "rms_norm": _f_rms_norm, "grid_sample": _f_grid_sample,
     "upsample": _f_interpolate, "scaled_dot_product_attention": _f_sdpa,
     "multi_head_attention_forward": _f_mha,
     "gather": _f_gather, "index_select": _f_gather, "embedding": _f_gather, "take_along_dim": _f_gather,

@@ -15,6 +15,12 @@ from .recording import Recorder, function_mode, untouched, watch as watch_attrib
 from .table import Analysis, assemble, rows
 
 
+class FvcoreGapWarning(UserWarning):
+    """``fvcore=True``: fvcore's conv + linear + matmul MACs differ from what our rules predict it
+    counts (the gap no convention explains), or fvcore could not trace the model at all.
+    ``strict=True`` raises IncompleteAnalysis instead."""
+
+
 class IncompleteAnalysis(Exception):
     """``strict=True``: some op has no rule, or fvcore's MACs differ in a way no rule explains.
 
@@ -41,7 +47,9 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     reconcile). ``strict=True`` also runs fvcore and raises IncompleteAnalysis (one line) when an
     op is unknown, or fvcore's conv + linear + matmul MACs differ from what our rules predict fvcore
     counts (the ops it has no handle for, e.g. SDPA or baddbmm, are explained gaps), or fvcore
-    cannot trace the model.
+    cannot trace the model. Without ``strict``, ``fvcore=True`` warns (FvcoreGapWarning, one line)
+    on such a gap, so a 10x difference never passes silently, and when fvcore cannot trace the
+    model (the analysis is still returned, without the fvcore column).
     """
     import torch
 
@@ -62,9 +70,7 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
         if fvcore or strict:  # strict checks our conv + linear + matmul MACs against fvcore's
             try:
                 fv = fvcore_peer.by_module(model, args)
-            except Exception as exc:  # a model fvcore's jit trace cannot follow
-                if fvcore:
-                    raise
+            except Exception as exc:  # a model fvcore's jit trace cannot follow: no column, said so
                 fv_error = f"fvcore could not trace the model to check it: {type(exc).__name__}: " \
                            f"{' '.join(str(exc).split())[:200]}"
     x = _first(x)
@@ -79,6 +85,10 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
         reason = incomplete_reason(result) or fv_error
         if reason:
             raise IncompleteAnalysis(reason, result)
+    elif fvcore and (fv_error or fvcore_gap_reason(result)):
+        import warnings
+
+        warnings.warn(fv_error or fvcore_gap_reason(result), FvcoreGapWarning, stacklevel=2)
     return result
 
 
@@ -93,21 +103,28 @@ def _param_totals(model) -> dict[str, Any]:
 
 def incomplete_reason(result: Analysis) -> str:
     """One line saying why the analysis is incomplete ("" when it is not)."""
-    from ..peers.keys import fold_macs
-
     unknown = [r for r in result.records if not r.known]
     if unknown:
         first = unknown[0]
         return (f"{len(unknown)} op(s) have no cost rule, first: {first.module} at "
                 f"{first.path or '(root)'} (input {' '.join('x'.join(map(str, s)) for s in first.in_shapes)})")
+    return fvcore_gap_reason(result)
+
+
+def fvcore_gap_reason(result: Analysis) -> str:
+    """One line on the gap between fvcore's conv + linear + matmul MACs and what our rules predict
+    fvcore counts ("" without fvcore's column or when they agree)."""
+    from ..peers.keys import fold_macs
+
     if result.fvcore_by_operator is None:
         return ""
     theirs = sum(fold_macs(result.fvcore_by_operator).values())
     # what fvcore's convention predicts for our MAC records (its einsum path, the products it sees)
     ours = sum(r.fvcore_view() for r in result.records if r.mac_key)
     if theirs != ours:
+        ratio = f", {theirs / ours:.3g}x" if ours else ""
         return (f"fvcore counts {theirs:,} conv + linear + matmul MACs, our rules for the ops fvcore "
-                f"handles give {ours:,} (gap {theirs - ours:+,}, not explained)")
+                f"handles give {ours:,} (gap {theirs - ours:+,}{ratio}, not explained)")
     return ""
 
 

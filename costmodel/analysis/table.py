@@ -123,6 +123,11 @@ def _record_row(r: Record, width: int) -> dict:
             "leaf_check": None, "_elem": {} if (unknown or r.mac_key or not r.elem) else {r.kind: r.elem}}
 
 
+ROW_COLUMNS = ("path", "layer", "kind", "module", "input", "output", "params", "MACs", "conv MACs", "linear MACs",
+               "elementwise ops", "mem bytes", "_fv", "source", "leaf_check", "_elem")
+"""The columns of a table row (``_fv`` and ``_elem`` are dropped from the DataFrame)."""
+
+
 def fmt(shape: tuple[int, ...]) -> str:
     """A shape as text: 1x3x224x224."""
     return "x".join(map(str, shape))
@@ -165,7 +170,7 @@ def assemble(records, rows_, checks, shape, width, fv_modules, fv_total) -> Anal
     """The Analysis: the DataFrame, totals (conv / linear MACs, elementwise by kind), unknowns."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows_)
+    frame = pd.DataFrame(rows_, columns=ROW_COLUMNS)  # the columns even when every op was free
     ours_fv: dict[str, int] = {}
     for row in rows_:
         if row["source"] != "function":
@@ -174,7 +179,9 @@ def assemble(records, rows_, checks, shape, width, fv_modules, fv_total) -> Anal
     if fv_modules is not None:
         frame["fvcore"] = [fv_modules.get(p) if s != "function" else None
                            for p, s in zip(frame["path"], frame["source"])]
-        frame["fvcore_match"] = [None if s == "function" else ours_fv.get(p) == f
+        # no verdict where we cannot have one: a function row, or a module with an unknown op inside
+        unknown_paths = {r.path for r in records if not r.known}
+        frame["fvcore_match"] = [None if s == "function" or p in unknown_paths else ours_fv.get(p) == f
                                  for p, f, s in zip(frame["path"], frame["fvcore"], frame["source"])]
         by_module = pd.DataFrame([{"path": p, "ours (fvcore convention)": v, "fvcore": fv_modules.get(p, 0),
                                    "match": v == fv_modules.get(p, 0)} for p, v in ours_fv.items()])

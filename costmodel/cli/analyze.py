@@ -212,15 +212,24 @@ def _json_value(value: Any) -> Any:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    import warnings
+
     import pandas as pd
 
-    from ..analysis import IncompleteAnalysis, analyze
+    from ..analysis import FvcoreGapWarning, IncompleteAnalysis, analyze
 
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
     failed = ""
     try:
-        result = analyze(model, shape, fvcore=args.fvcore, collapse_specs=not args.leaves, strict=args.strict)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FvcoreGapWarning)
+            result = analyze(model, shape, fvcore=args.fvcore, collapse_specs=not args.leaves, strict=args.strict)
+        for warning in caught:  # --fvcore: an unexplained gap to fvcore, one line
+            if issubclass(warning.category, FvcoreGapWarning):
+                print(f"costmodel: warning: {warning.message}", file=sys.stderr)
+            else:  # the user's own warnings, as they would have shown
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     except IncompleteAnalysis as exc:  # --strict: print everything, then fail the check (exit 1)
         result, failed = exc.result, str(exc)
     except ValueError:

@@ -29,6 +29,8 @@ def counts(module, inputs, grad: bool = False) -> dict[str, int]:
 def rule(r: Any) -> list[tuple[str, int, str]]:
     """FlopCounterMode: FLOPs = 2 per MAC for conv / matrix products; nothing else."""
     cat = category(r.kind)
+    if r.mac_key and r.info.get("vector"):
+        return [(cat, 0, "a product with a 1-D operand runs aten mv / dot: no FlopCounterMode formula")]
     if r.mac_key:
         return [(cat, 2 * r.count, "counts FLOPs = 2 x MACs")]
     return [(cat, 0, "counts only convolutions and matrix products")]

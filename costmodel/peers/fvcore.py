@@ -2,13 +2,16 @@
 
 fvcore counts MACs (it calls them "flops") per operator through a jit trace: conv, linear,
 matmul/bmm/einsum, and elementwise handles for batch_norm (eval: 2 per element with affine, 1
-without), layer/group/instance norm, adaptive_avg_pool2d (1 per input element) and upsample
-(1 per output element, nearest; 4 bilinear). Every other aten op has no handle and counts 0.
+without), layer/group/instance norm, adaptive_avg_pool2d (1 per input element; also what a 2-D
+"area" interpolate runs), 2-D upsample (1 per output element nearest, 4 bilinear) and
+grid_sampler (4 per output element whatever the mode: "assume bilinear"). Every other aten op
+(1-D / 3-D upsample, bicubic, tensordot, mv...) has no handle and counts 0.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from .keys import category, fold_categories
@@ -16,6 +19,9 @@ from .keys import category, fold_categories
 COUNTED = frozenset({"conv", "conv_transpose", "linear", "matmul", "einsum", "batch_norm", "layer_norm",
                      "group_norm", "instance_norm", "adaptive_avg_pool2d", "upsample"})
 """Our op kinds fvcore has a handle for (MACs for conv/linear/matmul; elementwise for the rest)."""
+
+FVCORE_RESIZE = ("nearest", "bilinear")
+"""2-D interpolate modes fvcore counts (upsample_nearest2d, upsample_bilinear2d)."""
 
 
 def analysis(module, inputs) -> Any:
@@ -80,6 +86,13 @@ def rule(r: Any) -> list[tuple[str, int, str]]:
         theirs = einsum_macs(r.info["equation"], r.in_shapes)
         return [(cat, theirs, "same count" if theirs == r.count else
                  "einsum counted along numpy's optimal path (torch runs left to right)")]
+    if r.kind == "upsample" and not (r.info.get("dims") == 2 and r.info.get("mode") in FVCORE_RESIZE):
+        return [(cat, 0, f"fvcore has no handle for {r.info.get('dims')}-D {r.info.get('mode')} upsample")]
+    if r.kind == "grid_sample":
+        theirs = 4 * math.prod(r.out_shape)
+        return [(cat, theirs, "same count" if theirs == r.count else "grid_sampler counted as bilinear (4 per output)")]
+    if r.mac_key and r.info.get("vector"):
+        return [(cat, 0, "a product with a 1-D operand runs aten mv / dot: fvcore has no handle")]
     if r.kind in COUNTED or r.info.get("fvcore_sees"):
         return [(cat, r.count, "same count")]
     return [(cat, 0, f"fvcore has no handle for {r.kind}: skipped (listed as unsupported)")]

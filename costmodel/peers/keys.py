@@ -22,13 +22,14 @@ OP_KEYS: dict[str, tuple[str | None, str]] = {
     "_convolution": ("conv", "conv"), "convolution_backward": ("conv", "conv"),
     "linear": ("linear", "linear"), "matmul": ("linear", "linear"), "mm": ("linear", "linear"),
     "addmm": ("linear", "linear"), "bmm": ("linear", "linear"), "baddbmm": ("linear", "linear"),
-    "einsum": ("linear", "linear"), "attention": ("linear", "linear"),
+    "einsum": ("linear", "linear"), "attention": ("linear", "linear"), "tensordot": ("linear", "linear"),
     # FlopCounterMode's fused attention kernels (it counts their two matrix products)
     **{name: ("linear", "linear") for name in (
         "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
         "_scaled_dot_product_cudnn_attention", "_flash_attention_forward", "_efficient_attention_forward")},
     "batch_norm": (None, "batch_norm"), "layer_norm": (None, "norm"), "group_norm": (None, "norm"),
-    "instance_norm": (None, "norm"), "upsample": (None, "upsample"), "upsample_nearest2d": (None, "upsample"),
+    "instance_norm": (None, "norm"), "normalize": (None, "norm"), "rms_norm": (None, "norm"),
+    "grid_sample": (None, "upsample"), "grid_sampler": (None, "upsample"), "upsample": (None, "upsample"), "upsample_nearest2d": (None, "upsample"),
     "upsample_bilinear2d": (None, "upsample"), "add": (None, "add"), "mul": (None, "mul"),
     "softmax": (None, "softmax"), "adaptive_avg_pool1d": (None, "global_pool"),
     "adaptive_avg_pool2d": (None, "global_pool"), "adaptive_avg_pool3d": (None, "global_pool"),

@@ -64,7 +64,8 @@ def rule(r: Any) -> list[tuple[str, int, str]]:
         return [(cat, (_numel(r.in_shapes[0]) // nf) * (3 * nf - 1), "softmax = exp + add + div: 3n-1 per row")]
     if mod in ("Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"):
         mode = r.info.get("mode", "nearest")
-        per = {"nearest": 1, "linear": 5, "bilinear": 11}.get(mode, 0)
+        # thop/vision/calc_func.py calculate_upsample: bicubic 224 + 35 ops, trilinear 13 * 2 + 5
+        per = {"nearest": 1, "linear": 5, "bilinear": 11, "bicubic": 259, "trilinear": 31}.get(mode, 0)
         return [(cat, per * _numel(r.out_shape), f"upsample {mode} = {per} per output element")]
     return [(cat, 0, f"no thop rule for {mod}: zero")]
 
