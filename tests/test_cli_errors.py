@@ -211,8 +211,18 @@ def test_missing_cuda_is_one_line(capsys):
 PEAKS = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9, "call_overhead_s": 1e-6}
 
 
+CURVE = {"model": "efficiency", "overhead_s": 1e-6, "s_per_byte": 1e-10, "coef": {"const": 0.0}}
+
+
 @pytest.mark.parametrize("change", [{"curves": "garbage"}, {"meta": []}, {"fingerprint": 3},
-                                    {"peaks": {**PEAKS, "dense_macs_per_s": True}}])
+                                    {"peaks": {**PEAKS, "dense_macs_per_s": True}},
+                                    # fields deeper in the records, checked against their declared types
+                                    {"batch": True}, {"threads": "x"}, {"clock": 5}, {"composition": "garbage"},
+                                    {"network": [1]}, {"peaks": {**PEAKS, "l2_bytes": "x"}},
+                                    {"curves": {"dense": "garbage"}}, {"curves": {"dense": {"model": "nope"}}},
+                                    {"curves": {"dense": {**CURVE, "coef": "garbage"}}},
+                                    {"curves": {"dense": {**CURVE, "overhead_s": "x"}}},
+                                    {"curves": {"composition": {"scale": "x", "per_op_s": 0.0}}}])
 def test_corrupt_profile_names_calibrate(capsys, tmp_path, change):
     doc = {"schema": 1, "device": "cpu", "device_name": "test cpu", "threads": 1, "torch_version": "x",
            "peaks": PEAKS, **change}
@@ -221,6 +231,17 @@ def test_corrupt_profile_names_calibrate(capsys, tmp_path, change):
     code, _, err = run(capsys, "latency-eval", "conv", "--per-design", "1", "--profile", str(path))
     assert_one_line_error(code, err)
     assert "corrupt" in err and "costmodel calibrate" in err
+    assert next(iter(change)) in err  # the field is named
+
+
+def test_a_well_formed_profile_passes_the_type_checks():
+    from costmodel.latency.profile import EfficiencyCurve, Profile
+
+    doc = {"schema": 1, "device": "cpu", "device_name": "test cpu", "threads": 1, "torch_version": "x",
+           "peaks": PEAKS, "batch": 2, "curves": {"dense": CURVE, "composition": {"scale": 1.0, "per_op_s": 0.0}}}
+    profile = Profile.from_json(json.dumps(doc))
+    assert isinstance(profile.curves["dense"], EfficiencyCurve) and profile.composition.scale == 1.0
+    assert profile.batch == 2
 
 
 # --- user models that fail (issue 19 part 5; the generic handler of main) -----------------------
