@@ -151,6 +151,22 @@ def test_output_path_that_cannot_be_created(capsys, tmp_path, argv):
     assert "is not a directory" in err and out == ""
 
 
+@pytest.mark.parametrize("argv", [("query", "conv", "--json", "/proc/no-such-folder/x.json"),  # mkdir fails
+                                  ("sweep", "conv", "--out", "/proc/version")])  # exists, cannot be written
+def test_output_path_that_the_system_refuses(capsys, argv):
+    # even as root: the permission bits say yes, the file system says no; refused before any work
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, err)
+    assert argv[2] in err and "is invalid" in err and out == ""
+
+
+def test_the_output_probe_leaves_no_file(capsys, tmp_path):
+    target = tmp_path / "sub" / "q.json"
+    code, _, err = run(capsys, "query", "conv", "--k", "0", "--json", str(target))  # checked, then bad input
+    assert_one_line_error(code, err)
+    assert "Conv.k = 0" in err and not target.exists()
+
+
 # --- bad numbers (issue 19 part 5) ----------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, needle", [
@@ -179,6 +195,17 @@ def test_bad_numbers_are_one_line(capsys, argv, needle):
     (("network", "resnet50", "--swap3x3", "ghost", "--option", "s"), "KEY=VALUE"),
     (("analyze", "vgg16_cifar", "--input", "a,b"), "input_shape = 'a,b'"),
     (("explore", "ghostnet", "--measure", "-1"), "--measure"),
+    (("network", "resnet50", "--width", "1"), "option(s) width are invalid for network 'resnet50'"),
+    (("network", "resnet50", "--swap3x3", "ghost", "--resolution", "0"), "resolution = 0 is invalid"),
+    (("network", "resnet50", "--swap3x3", "spconv", "--option", "alpha=1e400"), "SPConv.alpha = '1e400'"),  # no OverflowError
+    (("network", "resnet50", "--swap3x3", "spconv", "--option", "=3"), "KEY=VALUE with a KEY"),
+    (("explore", "ghostnet", "--sample", "0"), "--sample"),     # printed an empty table before
+    (("explore", "ghostnet", "--sample", "5", "--seed", "-1"), "--seed"),
+    (("explore", "ghostnet", "--budget", "params=-1"), "LIMIT a number > 0"),   # kept nothing, silently
+    (("explore", "ghostnet", "--budget", "params=nan"), "LIMIT a number > 0"),
+    (("lut", "ghostnet", "--out", "l.csv", "--chunk", "0"), "--chunk"),         # measured every block before
+    (("lut", "ghostnet", "--out", "l.csv", "--threads", "0"), "--threads"),
+    (("lut", "ghostnet", "--out", "l.csv", "--min-run-time", "nan"), "--min-run-time"),
 ])
 def test_network_and_space_options_are_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
@@ -305,6 +332,31 @@ def test_global_flags_in_any_position(capsys, tmp_path, position):
     assert rows["params"] == "73728" and rows["MACs (conv + linear)"] == "231211008"
     assert rows["FLOPs"] == "462422016"
     assert max(len(line) for line in stdout.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("argv", [["--width", "60", "query", "conv"], ["query", "conv", "--width", "60"],
+                                  ["query", "conv", "--width=60"], ["compare", "--width", "60"]])
+def test_width_is_an_alias_of_columns(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 60
+
+
+def test_network_keeps_its_own_width(capsys):
+    # `network --width` is GhostNet's multiplier (the title says 0.5x); --columns is the table width
+    code, out, err = run(capsys, "network", "ghostnet", "--width", "0.5", "--columns", "70")
+    assert code == 0, err
+    assert "GhostNet 0.5x" in " ".join(out.split()) and max(len(line) for line in out.splitlines()) <= 70
+
+
+def test_no_design_field_is_spelled_like_a_global_flag():
+    # design flags share the pass-through options with the global flags, which are taken out first
+    from costmodel.core.registry import designs
+
+    names = {name for f in GLOBAL_FLAGS for name in (f.flag, *f.aliases)}
+    for design, cls in designs().items():
+        flags = {"--" + nm.replace("_", "-") for nm in cls.field_ranges()}
+        assert not flags & names, design
 
 
 def test_command_flags_after_the_design_flags(capsys):
