@@ -179,6 +179,11 @@ def test_the_output_probe_leaves_no_file(capsys, tmp_path):
     (("sic-paper", "--size", "0"), "--size"),
     (("sic-paper", "--size", "55"), "h = 55"),                   # odd: not a multiple of the 2x2 patch
     (("query", "conv", "--columns", "5"), "--columns"),
+    # a forward that cannot fit is refused before torch allocates (input 64 x 2^31 x 1 fp32 = 512 GiB)
+    (("validate", "conv", "--h", "2147483648", "--w", "1"), "Conv.h = 2147483648 is invalid: a forward"),
+    (("latency", "conv", "--h", "100000", "--w", "100000"), "forward budget"),
+    (("validate", "conv", "--batch", "100000", "--h", "3000", "--w", "3000"), "at batch 100000"),
+    (("network", "resnet50", "--resolution", "100000", "--trace"), "resnet50.resolution = 100000"),
 ])
 def test_bad_numbers_are_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
