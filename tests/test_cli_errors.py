@@ -308,6 +308,8 @@ def test_user_model_failures_are_one_line(capsys, models, command, target, extra
     code, _, err = run(capsys, command, str(models / target.split(":")[0]) + ":" + target.split(":")[1], *extra)
     assert_one_line_error(code, err)
     assert needle in err
+    if extra:  # a forward that rejects the shape: the same wording in both commands
+        assert "models.py:conv on input (" in err and "failed: RuntimeError" in err
 
 
 def test_debug_shows_the_traceback(capsys):

@@ -226,8 +226,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except ValueError:
         raise
     except Exception as exc:  # the user's forward failed on this input: one line, exit 2
-        raise ValueError(f"forward of {args.model} on input {shape} failed: {type(exc).__name__}: "
-                         f"{_one_line(exc)}") from None
+        raise _forward_failed(args.model, shape, exc) from None
     basis = f"input {'x'.join(map(str, shape))}, batch {shape[0]}, predicted (analytic), whole batch"
     if args.depth is not None:
         view = result.hierarchy(args.depth)
@@ -242,7 +241,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print_frame(result.unknown, f"UNKNOWN: {len(result.unknown)} op(s) with no cost rule (shapes shown; "
                                     f"not counted in any total; {basis})")
     _write_outputs(result, args)
-    code = _print_reconcile(model, (1,) + tuple(shape[1:])) if args.reconcile else 0
+    code = _print_reconcile(model, (1,) + tuple(shape[1:]), args.model) if args.reconcile else 0
     if failed:
         print(f"costmodel: strict: {failed}", file=sys.stderr)
         return 1
@@ -252,13 +251,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
-    return _print_reconcile(model, (1,) + tuple(shape[1:]))
+    return _print_reconcile(model, (1,) + tuple(shape[1:]), args.model)
 
 
-def _print_reconcile(model, shape) -> int:
+def _forward_failed(label: str, shape, exc: Exception) -> ValueError:
+    """The one-line error (exit 2) of a user's model whose forward fails on the given input."""
+    return ValueError(f"forward of {label} on input {tuple(shape)} failed: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _print_reconcile(model, shape, label: str) -> int:
     from ..analysis import reconcile
 
-    result = reconcile(model, shape)
+    try:
+        result = reconcile(model, shape)
+    except ValueError:
+        raise
+    except Exception as exc:  # the same wording as analyze's
+        raise _forward_failed(label, shape, exc) from None
     print_frame(result.summary().astype(object).fillna("-"),
                 f"Peer counters vs ours, input {shape}, batch {shape[0]} (ours = MACs + elementwise ops, "
                 "predicted; peers measured)")
