@@ -390,10 +390,20 @@ def test_json_has_every_table_and_csv_the_main_one(capsys, tmp_path):
     assert total["params"] == sum(r["params"] for r in layers["rows"])
 
 
-def test_csv_json_on_a_command_without_a_table(capsys, tmp_path):
-    code, _, err = run(capsys, "formula", "conv", "--json", str(tmp_path / "f.json"))
+@pytest.mark.parametrize("argv", [("formula", "conv"), ("calibrate",), ("report",), ("lut", "ghostnet", "--out", "l.csv")])
+def test_csv_json_on_a_command_without_a_table(capsys, tmp_path, argv):
+    # refused before any work (calibrate, report and lut would run for minutes first)
+    code, out, err = run(capsys, *argv, "--json", str(tmp_path / "f.json"))
     assert_one_line_error(code, err)
-    assert "prints no table" in err
+    assert "prints no table" in err and out == ""
+
+
+def test_explore_quiet_still_writes_json(capsys, tmp_path):
+    target = tmp_path / "front.json"
+    code, out, err = run(capsys, "explore", "ghostnet", "--quiet", "--json", str(target))
+    assert code == 0 and out == "", err
+    rows = json.loads(target.read_text())["tables"][0]["rows"]
+    assert rows and all(isinstance(r["params"], int) for r in rows)
 
 
 def test_design_help_lists_flags_defaults_and_ranges(capsys):

@@ -210,7 +210,13 @@ def _design_help(args: argparse.Namespace) -> bool:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from .common import check_output_path
+    """Refuse, before any work, output paths that cannot be written and ``--csv``/``--json`` on a
+    command that prints no table (``set_defaults(prints_table=False)``)."""
+    from .common import UsageError, check_output_path
+
+    given = [f"--{d}" for d in ("csv", "json") if d not in args.own_globals and getattr(args, d, None)]
+    if given and not getattr(args, "prints_table", True):
+        raise UsageError(f"{'/'.join(given)}: `costmodel {args.command}` prints no table to write")
 
     for dest in OUTPUT_DESTS + tuple(getattr(args, "output_dests", ())):
         path = getattr(args, dest, None)

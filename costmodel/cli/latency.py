@@ -252,7 +252,7 @@ def add_cli(sub) -> None:
     p.add_argument("--batch", type=positive_int, default=1,
                    help="batch of the training sweeps: each batch is a profile of its own (default 1)")
     _add_timing_flags(p, clock=False)
-    p.set_defaults(func=cmd_calibrate, output_dests=("profile",))
+    p.set_defaults(func=cmd_calibrate, output_dests=("profile",), prints_table=False)
 
     p = sub.add_parser("latency-eval", help="predicted vs measured latency on held-out configs of every design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")

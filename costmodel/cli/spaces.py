@@ -20,7 +20,7 @@ import math
 import sys
 from pathlib import Path
 
-from .common import UsageError, non_negative_int, positive_int, positive_real, print_frame
+from .common import UsageError, non_negative_int, positive_int, positive_real, print_frame, record_table
 
 
 def add_cli(sub) -> None:
@@ -57,7 +57,7 @@ def add_cli(sub) -> None:
     p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
                    help=".parquet on Dask: one single-threaded worker per device of one kind")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_lut)
+    p.set_defaults(func=cmd_lut, prints_table=False)
 
 
 def _budget(text: str | None) -> dict[str, float]:
@@ -128,9 +128,10 @@ def cmd_explore(args) -> int:
         frame = _measured(sp, frame, args.measure, args.quiet)
     if args.out:
         _write(frame, args.out)
-    if not args.quiet:
-        shown = [c for c in frame.columns if c not in sp.columns]
-        print_frame(frame[shown].head(40), title=f"{sp.title or sp.name}: {what}; per sample, batch 1")
+    shown = [c for c in frame.columns if c not in sp.columns]
+    title = f"{sp.title or sp.name}: {what}; per sample, batch 1"
+    # --quiet prints no table, but --csv/--json still get it
+    (record_table if args.quiet else print_frame)(frame[shown].head(40), title)
     return 0
 
 
