@@ -206,6 +206,8 @@ def test_bad_numbers_are_one_line(capsys, argv, needle):
     (("network", "resnet50", "--swap3x3", "spconv", "--option", "=3"), "KEY=VALUE with a KEY"),
     (("explore", "ghostnet", "--sample", "0"), "--sample"),     # printed an empty table before
     (("explore", "ghostnet", "--sample", "5", "--seed", "-1"), "--seed"),
+    (("sweep", "conv", "--c-in", "1:5", "--sample", "3", "--seed", "-1"), "--seed"),  # "expected non-negative integer"
+    (("sweep", "conv", "--c-in", "1:5", "--sample", "0"), "--sample"),
     (("explore", "ghostnet", "--budget", "params=-1"), "LIMIT a number > 0"),   # kept nothing, silently
     (("explore", "ghostnet", "--budget", "params=nan"), "LIMIT a number > 0"),
     (("lut", "ghostnet", "--out", "l.csv", "--chunk", "0"), "--chunk"),         # measured every block before
