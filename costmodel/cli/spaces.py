@@ -80,16 +80,15 @@ def _bad_budget(text: str) -> dict[str, float]:
 
 @contextlib.contextmanager
 def _progress(total: int, desc: str, quiet: bool):
-    """rich progress on stderr (core.progress once main has it); nothing when quiet."""
-    if quiet or not sys.stderr.isatty():
+    """The one progress library (core.progress: stderr, a terminal only, off under --quiet);
+    None when off, so the work skips its progress calls."""
+    from ..core.progress import enabled, progress_bar
+
+    if not enabled(not quiet):
         yield None
         return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(desc, total=total)
-        yield lambda n=1: bar.advance(task, n)
+    with progress_bar(total, desc) as advance:
+        yield advance
 
 
 def cmd_explore(args) -> int:
