@@ -6,7 +6,7 @@ import argparse
 
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
-from .common import CliParser, UsageError, add_design_command, int_at_least, positive_int, positive_real, print_frame, record_table
+from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
 
 
 def _threads(text: str) -> int:
@@ -189,8 +189,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_latency_eval(args: argparse.Namespace) -> int:
     from ..latency.evaluate import latency_eval, network_eval
 
+    shape = _shape(args.input_shape)  # checked before any timing, --networks or not
     if args.networks:
-        extra = [(t, _user_model(t), _shape(args.input_shape)) for t in args.designs]
+        extra = [(t, _user_model(t), shape) for t in args.designs]
         result = network_eval(threads=args.threads, profile_path_=args.profile, clock=args.clock,
                               samples=args.samples, extra=extra)
         print_network_eval(result)
@@ -257,7 +258,8 @@ def add_cli(sub) -> None:
     p = sub.add_parser("latency-eval", help="predicted vs measured latency on held-out configs of every design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
     p.add_argument("--per-design", type=positive_int, default=6, help="held-out configs per design (default 6)")
-    p.add_argument("--seed", type=int, default=2024, help="sampling seed of the held-out configs")
+    p.add_argument("--seed", type=non_negative_int, default=2024,
+                   help="sampling seed of the held-out configs (an integer >= 0; default 2024)")
     p.add_argument("--min-run-time", type=positive_real, default=0.25,
                    help="seconds of timed samples per config (interleaved passes of 0.5 ms bursts; default 0.25)")
     p.add_argument("--no-anchor", action="store_true",
