@@ -60,11 +60,16 @@ class GlobalFlag:
 
 
 def _columns(text: str) -> int:
-    from .common import positive_int
-
-    value = positive_int(text)
+    """A table width: an integer >= 20. The message says "table width": ``--width`` is also a
+    network's multiplier in ``network``/``analyze``/``reconcile``, so ``latency ghostnet --width
+    1.3`` must not read as if a multiplier had been checked."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 20:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is an integer >= 20")
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is a table width in characters, "
+                                         f"an integer >= 20")
     return value
 
 
