@@ -7,8 +7,8 @@ module.
 
 Conventions, all enforced here in one place so that every command (new ones included) gets them:
   * global flags in any position: ``--quiet``, ``--debug``, ``--csv PATH``, ``--json PATH``,
-    ``--columns N`` (alias ``--width N``, except in ``network``, whose ``--width`` is the width
-    multiplier); ``--version`` on the top parser;
+    ``--columns N`` (alias ``--width N``, except in ``network``, ``analyze`` and ``reconcile``,
+    whose ``--width`` is a network's width multiplier); ``--version`` on the top parser;
   * a command's own flags may also follow the design's flags (``validate conv --k 3 --batch 2``);
   * output paths are checked before the command starts;
   * errors: one line on stderr, no traceback (``--debug`` shows it); exit 2 for bad input or
