@@ -315,6 +315,25 @@ def test_user_model_failures_are_one_line(capsys, models, command, target, extra
         assert "models.py:conv on input (" in err and "failed: RuntimeError" in err
 
 
+@pytest.mark.parametrize("target, needle", [
+    ("broken.py:conv", "RuntimeError"), ("models.py:not_callable", "not_callable"),
+    ("models.py:needs_arguments", "needs_arguments"),
+    ("models.py:seven", "seven() returned int, not an nn.Module"),  # an AttributeError from the timer before
+])
+def test_latency_loads_user_models_like_analyze(capsys, models, target, needle):
+    (models / "models.py").write_text(USER_MODELS + "def seven():\n    return 7\n")
+    code, _, err = run(capsys, "latency", str(models / target.split(":")[0]) + ":" + target.split(":")[1])
+    assert_one_line_error(code, err)
+    assert needle in err
+
+
+@pytest.mark.parametrize("target", [":build", "models.py:", "  :x"])
+def test_model_spec_with_an_empty_part(capsys, target):
+    code, _, err = run(capsys, "analyze", target)  # an AttributeError from importlib before (":build")
+    assert_one_line_error(code, err)
+    assert "both parts given" in err
+
+
 def test_debug_shows_the_traceback(capsys):
     code, _, err = run(capsys, "query", "conv", "--k", "0", "--debug")
     assert code == 2

@@ -62,10 +62,23 @@ def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...
 
         net = network(spec, **_network_kw(args))
         return net.module(), (1,) + tuple(net.input_shape)
+    return load_user_model(spec)
+
+
+def load_user_model(spec: str) -> tuple[Any, tuple[int, ...] | None]:
+    """(module, default input shape or None) for ``module:function`` or ``file.py:function`` (also
+    an nn.Module object, or a function returning a costmodel Network or Spec); every failure is a
+    ValueError of one line (a missing file, an import error, a builder that needs arguments or
+    raises, a result that is not a module)."""
+    from ..networks.registry import NETWORKS
+
     if ":" not in spec:
         raise ValueError(f"model = {spec!r} is invalid: allowed is a built-in network "
                          f"({', '.join(NETWORKS)}) or module:function / path/to/file.py:function")
     target, attr = spec.rsplit(":", 1)
+    if not target.strip() or not attr.strip():
+        raise ValueError(f"model = {spec!r} is invalid: allowed is module:function or path/to/file.py:function, "
+                         "both parts given")
     module = _import(target)
     try:
         obj = getattr(module, attr)
@@ -108,7 +121,7 @@ def _required_parameters(func) -> list[str]:
 
 def _import(target: str):
     path = Path(target)
-    if target.endswith(".py") or path.exists():
+    if target.endswith(".py") or path.is_file():
         if not path.exists():
             raise ValueError(f"model file {target!r} does not exist")
         name = f"costmodel_user_{path.stem}"

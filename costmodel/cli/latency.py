@@ -51,26 +51,11 @@ def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> No
 
 
 def _user_model(target: str):
-    """The nn.Module returned by ``function()`` in ``file.py`` (``file.py:function``)."""
-    import importlib.util
-    from pathlib import Path
+    """The nn.Module of ``file.py:function`` (or ``module:function``): the one loader of
+    ``analyze``, so the same failures give the same one-line errors."""
+    from .analyze import load_user_model
 
-    path, _, func = target.rpartition(":")
-    if not path.endswith(".py") or not Path(path).is_file() or not func:
-        raise UsageError(f"model = {target!r} is invalid: allowed is a network name or file.py:function "
-                         f"(an existing file)")
-    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file: one line, exit 2
-        raise UsageError(f"model file {path!r} failed to import: {type(exc).__name__}: {exc}") from None
-    if not callable(getattr(module, func, None)):
-        raise UsageError(f"model = {target!r} is invalid: {path} has no function {func!r}")
-    try:
-        return getattr(module, func)()
-    except Exception as exc:
-        raise UsageError(f"model = {target!r}: building it failed: {type(exc).__name__}: {exc}") from None
+    return load_user_model(target)[0]
 
 
 def _shape(text: str) -> tuple[int, ...]:
