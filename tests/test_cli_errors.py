@@ -319,9 +319,10 @@ def test_user_model_failures_are_one_line(capsys, models, command, target, extra
     ("broken.py:conv", "RuntimeError"), ("models.py:not_callable", "not_callable"),
     ("models.py:needs_arguments", "needs_arguments"),
     ("models.py:seven", "seven() returned int, not an nn.Module"),  # an AttributeError from the timer before
+    ("models.py:quits", "building it failed: SystemExit: 3"),  # exited 3 with no message before
 ])
 def test_latency_loads_user_models_like_analyze(capsys, models, target, needle):
-    (models / "models.py").write_text(USER_MODELS + "def seven():\n    return 7\n")
+    (models / "models.py").write_text(USER_MODELS + "def seven():\n    return 7\ndef quits():\n    raise SystemExit(3)\n")
     code, _, err = run(capsys, "latency", str(models / target.split(":")[0]) + ":" + target.split(":")[1])
     assert_one_line_error(code, err)
     assert needle in err

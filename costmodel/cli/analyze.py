@@ -96,7 +96,7 @@ def load_user_model(spec: str) -> tuple[Any, tuple[int, ...] | None]:
                              "allowed is a function callable with no arguments")
         try:
             obj = obj()
-        except Exception as exc:  # the user's builder failed: one line, exit 2
+        except (Exception, SystemExit) as exc:  # the user's builder failed (or called sys.exit): one line, exit 2
             raise ValueError(f"model = {spec!r}: building it failed: {type(exc).__name__}: {_one_line(exc)}") from None
     if hasattr(obj, "module") and hasattr(obj, "costs"):  # a costmodel Network or Spec
         shape = getattr(obj, "input_shape", None)
@@ -130,7 +130,7 @@ def _import(target: str):
         sys.modules[name] = module
         try:
             loader.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # user code: sys.exit() too
             raise ValueError(f"model file {target!r} failed to import: {type(exc).__name__}: "
                              f"{_one_line(exc)}") from None
         return module
@@ -140,7 +140,7 @@ def _import(target: str):
         return importlib.import_module(target)
     except ImportError as exc:
         raise ValueError(f"model module {target!r} cannot be imported: {exc}") from None
-    except Exception as exc:  # the module raised while importing
+    except (Exception, SystemExit) as exc:  # the module raised (or exited) while importing
         raise ValueError(f"model module {target!r} failed to import: {type(exc).__name__}: {_one_line(exc)}") from None
 
 
@@ -238,7 +238,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         result, failed = exc.result, str(exc)
     except ValueError:
         raise
-    except Exception as exc:  # the user's forward failed on this input: one line, exit 2
+    except (Exception, SystemExit) as exc:  # the user's forward failed on this input: one line, exit 2
         raise _forward_failed(args.model, shape, exc) from None
     basis = f"input {'x'.join(map(str, shape))}, batch {shape[0]}, predicted (analytic), whole batch"
     if args.depth is not None:
@@ -279,7 +279,7 @@ def _print_reconcile(model, shape, label: str) -> int:
         result = reconcile(model, shape)
     except ValueError:
         raise
-    except Exception as exc:  # the same wording as analyze's
+    except (Exception, SystemExit) as exc:  # the same wording as analyze's
         raise _forward_failed(label, shape, exc) from None
     print_frame(result.summary().astype(object).fillna("-"),
                 f"Peer counters vs ours, input {shape}, batch {shape[0]} (ours = MACs + elementwise ops, "
