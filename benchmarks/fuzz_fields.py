@@ -9,9 +9,11 @@ layout) and calls the constructor. Outcomes:
   unclear ValueError whose message does not name the field and its allowed range
   crash   any other exception (OverflowError, TypeError, ...)
   silent  the constructor accepted the bad value
+Prints a table of counts per design (tried, clear, unclear, crash, silent), one per category,
+and the totals with the rate.
 A second pass sets one integer field to the largest value its range admits (a VALID, huge config)
 and calls ``costs()``: every cost must be an exact non-negative int, never an OverflowError.
-Prints one table of counts per category and the totals. Plain ``random`` (not hypothesis): the
+Plain ``random`` (not hypothesis): the
 point is volume; tests/test_fuzz_fields.py is the property test in the suite.
 """
 
@@ -131,6 +133,7 @@ def main() -> int:
     start = time.perf_counter()
     outcomes: Counter = Counter()
     by_category: dict[str, Counter] = {}
+    by_design: dict[str, Counter] = {}
     examples: dict[str, str] = {}
     huge: Counter = Counter()
     for design, cls in sorted(designs().items()):
@@ -143,20 +146,21 @@ def main() -> int:
             outcome = classify(cls, name, value)
             outcomes[outcome] += 1
             by_category.setdefault(category, Counter())[outcome] += 1
+            by_design.setdefault(design, Counter())[outcome] += 1
             if outcome != "clear":
                 examples.setdefault(outcome, f"{cls.__name__}({name}={value!r})")
         for name, rng in ranges.items():
             if rng.kind == "int" and rng.hi is not None:
                 huge[huge_valid(cls, name, rng)] += 1
-    n_designs = len(designs())
-    print(f"{n_designs} designs x {args.per_design:,} bad values each = {sum(outcomes.values()):,} trials "
-          f"(seed {args.seed}, {time.perf_counter() - start:.1f} s)")
-    print(f"{'category':<16} {'tried':>8} {'clear':>8} {'unclear':>8} {'crash':>8} {'silent':>8}")
-    for category, counts in sorted(by_category.items()):
-        print(f"{category:<16} {sum(counts.values()):>8,} " +
-              " ".join(f"{counts[o]:>8,}" for o in ("clear", "unclear", "crash", "silent")))
-    print(f"{'total':<16} {sum(outcomes.values()):>8,} " +
-          " ".join(f"{outcomes[o]:>8,}" for o in ("clear", "unclear", "crash", "silent")))
+    n_designs, elapsed, trials = len(designs()), time.perf_counter() - start, sum(outcomes.values())
+    print(f"{n_designs} designs x {args.per_design:,} bad values each = {trials:,} trials "
+          f"(seed {args.seed}, {elapsed:.1f} s, {trials / elapsed:,.0f} trials/s)")
+    for label, table in (("design", by_design), ("category", by_category)):
+        print(f"\n{label:<18} {'tried':>8} {'clear':>8} {'unclear':>8} {'crash':>8} {'silent':>8}")
+        for key, counts in sorted(table.items()):
+            print(f"{key:<18} {sum(counts.values()):>8,} " +
+                  " ".join(f"{counts[o]:>8,}" for o in ("clear", "unclear", "crash", "silent")))
+    print(f"{'total':<18} {trials:>8,} " + " ".join(f"{outcomes[o]:>8,}" for o in ("clear", "unclear", "crash", "silent")))
     for outcome, example in examples.items():
         print(f"first {outcome}: {example}")
     print("largest valid value of each integer field -> costs(): " +

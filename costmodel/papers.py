@@ -17,17 +17,18 @@ from .validation import compare, validate
 def paper_specs(n: int = 256, size_: int = 56) -> list[Spec]:
     """The paper's one-layer comparison: a standard 3x3 conv n -> n at size x size vs SIC
     (b = 1, 2, 4), subdivisioning and SIC + subdivisioning on a 16 x 16 layout with a 3 x 3 window
-    (c = 9; our choice of layout), and the spatial bottleneck (k = 2, and k = 3 with padding)."""
+    (c = 9; our choice of layout), and the spatial bottleneck (k = 2 and k = 3, zero-padded up to a
+    multiple of k where the size is not one). Any n >= 1 and size >= 1 gives a table."""
 
     side = math.isqrt(n)
     dims = (side, side) if side * side == n else (n,)
-    nbr = (3, 3) if len(dims) == 2 else (min(9, n),)
+    nbr = (min(3, side),) * 2 if len(dims) == 2 else (min(9, n),)  # the window fits a small layout
     hw = dict(h=size_, w=size_)
     return ([Conv(c_in=n, c_out=n, k=3, **hw)]
             + [SIC(n=n, k=3, b=b, **hw) for b in (1, 2, 4)]
             + [Subdivision(n=n, k=3, dims=dims, neighbourhood=nbr, **hw)]
             + [SICSubdivided(n=n, k=3, b=b, dims=dims, neighbourhood=nbr, **hw) for b in (2, 4)]
-            + [SpatialBottleneck(n=n, k=2, **hw),
+            + [SpatialBottleneck(n=n, k=2, pad=size_ % 2 != 0, **hw),  # odd sizes: zero-padded, as k = 3
                SpatialBottleneck(n=n, k=3, pad=size_ % 3 != 0, **hw)])
 
 

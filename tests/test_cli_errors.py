@@ -151,6 +151,22 @@ def test_output_path_that_cannot_be_created(capsys, tmp_path, argv):
     assert "is not a directory" in err and out == ""
 
 
+@pytest.mark.parametrize("argv", [("query", "conv", "--json", "/proc/no-such-folder/x.json"),  # mkdir fails
+                                  ("sweep", "conv", "--out", "/proc/version")])  # exists, cannot be written
+def test_output_path_that_the_system_refuses(capsys, argv):
+    # even as root: the permission bits say yes, the file system says no; refused before any work
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, err)
+    assert argv[2] in err and "is invalid" in err and out == ""
+
+
+def test_the_output_probe_leaves_no_file(capsys, tmp_path):
+    target = tmp_path / "sub" / "q.json"
+    code, _, err = run(capsys, "query", "conv", "--k", "0", "--json", str(target))  # checked, then bad input
+    assert_one_line_error(code, err)
+    assert "Conv.k = 0" in err and not target.exists()
+
+
 # --- bad numbers (issue 19 part 5) ----------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, needle", [
@@ -158,11 +174,17 @@ def test_output_path_that_cannot_be_created(capsys, tmp_path, argv):
     (("validate", "conv", "--batch", "-3"), "--batch"),
     (("validate", "--batch", "0", "conv"), "--batch"),
     (("latency-eval", "--per-design", "0"), "--per-design"),
+    (("latency-eval", "--input-shape", "0,0"), "--input-shape"),  # ignored without --networks: timed for minutes
+    (("latency-eval", "--seed", "-1"), "--seed"),
     (("calibrate", "--budget", "-5"), "--budget"),
     (("sic-paper", "--n", "-4"), "--n"),
     (("sic-paper", "--size", "0"), "--size"),
-    (("sic-paper", "--size", "55"), "h = 55"),                   # odd: not a multiple of the 2x2 patch
     (("query", "conv", "--columns", "5"), "--columns"),
+    # a forward that cannot fit is refused before torch allocates (input 64 x 2^31 x 1 fp32 = 512 GiB)
+    (("validate", "conv", "--h", "2147483648", "--w", "1"), "Conv.h = 2147483648 is invalid: a forward"),
+    (("latency", "conv", "--h", "100000", "--w", "100000"), "forward budget"),
+    (("validate", "conv", "--batch", "100000", "--h", "3000", "--w", "3000"), "at batch 100000"),
+    (("network", "resnet50", "--resolution", "100000", "--trace"), "resnet50.resolution = 100000"),
 ])
 def test_bad_numbers_are_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
@@ -179,6 +201,19 @@ def test_bad_numbers_are_one_line(capsys, argv, needle):
     (("network", "resnet50", "--swap3x3", "ghost", "--option", "s"), "KEY=VALUE"),
     (("analyze", "vgg16_cifar", "--input", "a,b"), "input_shape = 'a,b'"),
     (("explore", "ghostnet", "--measure", "-1"), "--measure"),
+    (("network", "resnet50", "--width", "1"), "option(s) width are invalid for network 'resnet50'"),
+    (("network", "resnet50", "--swap3x3", "ghost", "--resolution", "0"), "resolution = 0 is invalid"),
+    (("network", "resnet50", "--swap3x3", "spconv", "--option", "alpha=1e400"), "SPConv.alpha = '1e400'"),  # no OverflowError
+    (("network", "resnet50", "--swap3x3", "spconv", "--option", "=3"), "KEY=VALUE with a KEY"),
+    (("explore", "ghostnet", "--sample", "0"), "--sample"),     # printed an empty table before
+    (("explore", "ghostnet", "--sample", "5", "--seed", "-1"), "--seed"),
+    (("sweep", "conv", "--c-in", "1:5", "--sample", "3", "--seed", "-1"), "--seed"),  # "expected non-negative integer"
+    (("sweep", "conv", "--c-in", "1:5", "--sample", "0"), "--sample"),
+    (("explore", "ghostnet", "--budget", "params=-1"), "LIMIT a number > 0"),   # kept nothing, silently
+    (("explore", "ghostnet", "--budget", "params=nan"), "LIMIT a number > 0"),
+    (("lut", "ghostnet", "--out", "l.csv", "--chunk", "0"), "--chunk"),         # measured every block before
+    (("lut", "ghostnet", "--out", "l.csv", "--threads", "0"), "--threads"),
+    (("lut", "ghostnet", "--out", "l.csv", "--min-run-time", "nan"), "--min-run-time"),
 ])
 def test_network_and_space_options_are_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
@@ -211,8 +246,18 @@ def test_missing_cuda_is_one_line(capsys):
 PEAKS = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9, "call_overhead_s": 1e-6}
 
 
+CURVE = {"model": "efficiency", "overhead_s": 1e-6, "s_per_byte": 1e-10, "coef": {"const": 0.0}}
+
+
 @pytest.mark.parametrize("change", [{"curves": "garbage"}, {"meta": []}, {"fingerprint": 3},
-                                    {"peaks": {**PEAKS, "dense_macs_per_s": True}}])
+                                    {"peaks": {**PEAKS, "dense_macs_per_s": True}},
+                                    # fields deeper in the records, checked against their declared types
+                                    {"batch": True}, {"threads": "x"}, {"clock": 5}, {"composition": "garbage"},
+                                    {"network": [1]}, {"peaks": {**PEAKS, "l2_bytes": "x"}},
+                                    {"curves": {"dense": "garbage"}}, {"curves": {"dense": {"model": "nope"}}},
+                                    {"curves": {"dense": {**CURVE, "coef": "garbage"}}},
+                                    {"curves": {"dense": {**CURVE, "overhead_s": "x"}}},
+                                    {"curves": {"composition": {"scale": "x", "per_op_s": 0.0}}}])
 def test_corrupt_profile_names_calibrate(capsys, tmp_path, change):
     doc = {"schema": 1, "device": "cpu", "device_name": "test cpu", "threads": 1, "torch_version": "x",
            "peaks": PEAKS, **change}
@@ -221,6 +266,17 @@ def test_corrupt_profile_names_calibrate(capsys, tmp_path, change):
     code, _, err = run(capsys, "latency-eval", "conv", "--per-design", "1", "--profile", str(path))
     assert_one_line_error(code, err)
     assert "corrupt" in err and "costmodel calibrate" in err
+    assert next(iter(change)) in err  # the field is named
+
+
+def test_a_well_formed_profile_passes_the_type_checks():
+    from costmodel.latency.profile import EfficiencyCurve, Profile
+
+    doc = {"schema": 1, "device": "cpu", "device_name": "test cpu", "threads": 1, "torch_version": "x",
+           "peaks": PEAKS, "batch": 2, "curves": {"dense": CURVE, "composition": {"scale": 1.0, "per_op_s": 0.0}}}
+    profile = Profile.from_json(json.dumps(doc))
+    assert isinstance(profile.curves["dense"], EfficiencyCurve) and profile.composition.scale == 1.0
+    assert profile.batch == 2
 
 
 # --- user models that fail (issue 19 part 5; the generic handler of main) -----------------------
@@ -255,6 +311,28 @@ def test_user_model_failures_are_one_line(capsys, models, command, target, extra
     code, _, err = run(capsys, command, str(models / target.split(":")[0]) + ":" + target.split(":")[1], *extra)
     assert_one_line_error(code, err)
     assert needle in err
+    if extra:  # a forward that rejects the shape: the same wording in both commands
+        assert "models.py:conv on input (" in err and "failed: RuntimeError" in err
+
+
+@pytest.mark.parametrize("target, needle", [
+    ("broken.py:conv", "RuntimeError"), ("models.py:not_callable", "not_callable"),
+    ("models.py:needs_arguments", "needs_arguments"),
+    ("models.py:seven", "seven() returned int, not an nn.Module"),  # an AttributeError from the timer before
+    ("models.py:quits", "building it failed: SystemExit: 3"),  # exited 3 with no message before
+])
+def test_latency_loads_user_models_like_analyze(capsys, models, target, needle):
+    (models / "models.py").write_text(USER_MODELS + "def seven():\n    return 7\ndef quits():\n    raise SystemExit(3)\n")
+    code, _, err = run(capsys, "latency", str(models / target.split(":")[0]) + ":" + target.split(":")[1])
+    assert_one_line_error(code, err)
+    assert needle in err
+
+
+@pytest.mark.parametrize("target", [":build", "models.py:", "  :x"])
+def test_model_spec_with_an_empty_part(capsys, target):
+    code, _, err = run(capsys, "analyze", target)  # an AttributeError from importlib before (":build")
+    assert_one_line_error(code, err)
+    assert "both parts given" in err
 
 
 def test_debug_shows_the_traceback(capsys):
@@ -286,6 +364,31 @@ def test_global_flags_in_any_position(capsys, tmp_path, position):
     assert max(len(line) for line in stdout.splitlines()) <= 80
 
 
+@pytest.mark.parametrize("argv", [["--width", "60", "query", "conv"], ["query", "conv", "--width", "60"],
+                                  ["query", "conv", "--width=60"], ["compare", "--width", "60"]])
+def test_width_is_an_alias_of_columns(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 60
+
+
+def test_network_keeps_its_own_width(capsys):
+    # `network --width` is GhostNet's multiplier (the title says 0.5x); --columns is the table width
+    code, out, err = run(capsys, "network", "ghostnet", "--width", "0.5", "--columns", "70")
+    assert code == 0, err
+    assert "GhostNet 0.5x" in " ".join(out.split()) and max(len(line) for line in out.splitlines()) <= 70
+
+
+def test_no_design_field_is_spelled_like_a_global_flag():
+    # design flags share the pass-through options with the global flags, which are taken out first
+    from costmodel.core.registry import designs
+
+    names = {name for f in GLOBAL_FLAGS for name in (f.flag, *f.aliases)}
+    for design, cls in designs().items():
+        flags = {"--" + nm.replace("_", "-") for nm in cls.field_ranges()}
+        assert not flags & names, design
+
+
 def test_command_flags_after_the_design_flags(capsys):
     code, out, err = run(capsys, "validate", "conv", "--c-in", "4", "--c-out", "4", "--h", "5", "--w", "5",
                          "--batch", "3", "--columns", "200")
@@ -310,10 +413,20 @@ def test_json_has_every_table_and_csv_the_main_one(capsys, tmp_path):
     assert total["params"] == sum(r["params"] for r in layers["rows"])
 
 
-def test_csv_json_on_a_command_without_a_table(capsys, tmp_path):
-    code, _, err = run(capsys, "formula", "conv", "--json", str(tmp_path / "f.json"))
+@pytest.mark.parametrize("argv", [("formula", "conv"), ("calibrate",), ("report",), ("lut", "ghostnet", "--out", "l.csv")])
+def test_csv_json_on_a_command_without_a_table(capsys, tmp_path, argv):
+    # refused before any work (calibrate, report and lut would run for minutes first)
+    code, out, err = run(capsys, *argv, "--json", str(tmp_path / "f.json"))
     assert_one_line_error(code, err)
-    assert "prints no table" in err
+    assert "prints no table" in err and out == ""
+
+
+def test_explore_quiet_still_writes_json(capsys, tmp_path):
+    target = tmp_path / "front.json"
+    code, out, err = run(capsys, "explore", "ghostnet", "--quiet", "--json", str(target))
+    assert code == 0 and out == "", err
+    rows = json.loads(target.read_text())["tables"][0]["rows"]
+    assert rows and all(isinstance(r["params"], int) for r in rows)
 
 
 def test_design_help_lists_flags_defaults_and_ranges(capsys):

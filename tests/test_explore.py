@@ -7,6 +7,8 @@ silently, and the Pareto front must equal a brute-force O(n^2) front.
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 
 import numpy as np
@@ -148,6 +150,27 @@ def test_sample_below_one_is_refused(sample):
     """sample = 0 would be an empty result that looks like an answer: refused, like negatives."""
     with pytest.raises(ValueError, match=r"^sample = .* is invalid: allowed is an integer >= 1$"):
         sweep("conv", sample=sample)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"sample": 3, "seed": -1}, "seed = -1 is invalid: allowed is an integer >= 0"),  # numpy's vaguer error before
+    ({"sample": 3, "seed": 1.5}, "seed = 1.5 is invalid"),                            # a TypeError before
+    ({"sample": 3, "seed": True}, "seed = True is invalid"),                          # silently seed 1 before
+    ({"max_points": 0}, "max_points = 0 is invalid: allowed is an integer >= 1"),
+    ({"max_points": True}, "max_points = True is invalid"),
+    ({"memory_budget": -1}, "memory_budget = -1 is invalid: allowed is an integer >= 1"),
+])
+def test_sweep_keywords_name_their_range(kw, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sweep("conv", c_in=range(1, 9), **kw)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "a"])
+def test_space_sample_seed_names_its_range(seed):
+    from costmodel.spaces import space
+
+    with pytest.raises(ValueError, match=re.escape(f"seed = {seed!r} is invalid: allowed is an integer >= 0")):
+        space("resnet50").sample(3, seed=seed)
 
 
 def test_int64_overflow_is_detected_not_wrapped():

@@ -113,3 +113,21 @@ def test_traffic_formulas_match_numbers():
 def test_classify_conv(geometry, expected):
     c_in, c_out, groups, k, k_w = geometry
     assert classify_conv(c_in, c_out, groups, k, k_w) == expected
+
+
+def test_forward_budget_is_checked_before_the_input_exists():
+    from costmodel.core.spec import FORWARD_BUDGET
+
+    spec = Conv(c_in=8, c_out=16, k=3, h=10, w=10)
+    # input 8*10*10 = 800 elements; largest op output 16*10*10 = 1,600 ("same" padding)
+    assert spec.input_elements() == 800 and spec.largest_output_elements() == 1600
+    assert tuple(spec.example_input(2).shape) == (2, 8, 10, 10)
+    # h = 2^27: (8 + 16) * 2^27 * 10 elements * 4 bytes = 120 GiB > the 8 GiB budget, refused by name
+    huge = Conv(c_in=8, c_out=16, k=3, h=2**27, w=10)
+    assert (huge.input_elements() + huge.largest_output_elements()) * 4 == 120 * 2**30 > FORWARD_BUDGET
+    with pytest.raises(ValueError, match=r"Conv\.h = 134217728 is invalid: a forward at batch 1 .* 122,880 MiB"):
+        huge.example_input()
+    # batch counts too: (800 + 1,600) elements * 4 bytes = 9,600 bytes a sample; 10^6 samples =
+    # 9.6e9 bytes = 9,155 MiB > 8 GiB
+    with pytest.raises(ValueError, match="at batch 1000000 would allocate at least 9,155 MiB"):
+        spec.example_input(10**6)

@@ -6,6 +6,8 @@ Each network is traced once per session (fvcore through ``analyze``), so the fil
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from costmodel.analysis import analyze
@@ -219,7 +221,26 @@ def test_layers_have_module_paths(built):
     (lambda: swap("resnet50", conv3x3="ghost", alpha=0.5), "option(s) alpha are invalid"),
     (lambda: swap("mobilenet_v1", conv3x3="ghost"), "network = 'mobilenet_v1' has no swap"),
     (lambda: swap("resnet50", conv3x3="tbc", B=3), "B must divide"),
+    # issue 14 part 2: every network option is checked like a spec field, naming it and its range
+    (lambda: network("ghostnet", width=True), "width = True is invalid: allowed is a number in (0, 4]"),
+    (lambda: network("mobilenet_v1", width="1"), "width = '1' is invalid: allowed is a number in (0, 4]"),
+    (lambda: network("ghostnet", width=float("nan")), "width = nan is invalid"),
+    (lambda: network("resnet50", resolution="224"), "resolution = '224' is invalid: allowed is an integer >= 1"),
+    (lambda: network("vgg16", resolution=224.0), "resolution = 224.0 is invalid"),
+    (lambda: network("vgg16_cifar", resolution=None), "resolution = None is invalid"),
+    (lambda: network("ghostnet", num_classes=2**31 + 1), "num_classes = 2147483649 is invalid"),
+    (lambda: network("resnet50", width=1), "option(s) width are invalid for network 'resnet50': allowed are "
+                                           "resolution, num_classes"),
+    (lambda: swap("resnet50", conv3x3="ghost", resolution=True), "resolution = True is invalid"),
 ])
 def test_bad_input_names_the_parameter(call, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_numpy_options_become_python_numbers():
+    import numpy as np
+
+    net = network("ghostnet", width=np.float64(0.5), resolution=np.int64(96))
+    assert net.config["resolution"] == 96 and type(net.config["resolution"]) is int
+    assert net.input_shape == (3, 96, 96)

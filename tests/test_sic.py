@@ -351,6 +351,16 @@ def test_paper_table_traces_exactly_small():
     assert frame["traced"].all()
 
 
+@pytest.mark.parametrize("n, size", [(16, 9), (1, 1), (7, 3)])
+def test_paper_table_takes_any_n_and_size(n, size):
+    # odd sizes: both spatial bottleneck rows zero-pad up to a multiple of k (an error before);
+    # n = 1: a 1x1 layout with a 1x1 window; n = 7 (not a square): a 1-D layout of 7 with c = 7
+    frame = paper_table(n=n, size_=size, trace=True)
+    assert frame["traced"].all()
+    sb2 = frame[frame["spec"].str.contains("k=2")].iloc[0]
+    assert ("pad=True" in sb2["spec"]) == (size % 2 == 1)
+
+
 # --- CLI and lazy torch -----------------------------------------------------------------------------
 
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from costmodel.explore import front_mask
 from costmodel.networks import network
 from costmodel.spaces import load_space, space, space_from_dict
+from costmodel.spaces.blocks import Choice
+from costmodel.spaces.space import NetworkSpace, Stage
 from costmodel.spaces.front import OBJECTIVES, best_under, pareto_front
 
 TINY = Path(__file__).resolve().parents[1] / "costmodel" / "spaces" / "examples" / "tiny.toml"
@@ -178,10 +180,48 @@ name = "a"
     ("widths = [16]", 'design = "warp"', r"blocks\[0\]\.design = 'warp' is invalid"),
     # TBC with B = 4 cannot split 18 channels: no choice of the block can be built
     ("widths = [18]", 'design = "inverted_residual"\npw = "tbc"\nB = 4', r"stage 'a' block 0: no choice .* channels 16 -> 18"),
+    # issue 14 part 2: every number has a range, named with the key (TOML has nan and inf)
+    ("width = 1000000000000", 'design = "ghost_bottleneck"', r"stages\[0\]\.width = 1000000000000 is invalid: "
+                                                            r"allowed is an integer in \[1, 2,147,483,648\]"),
+    ("width = 24\nwidth_mults = [inf]", 'design = "ghost_bottleneck"', r"width_mults = \[inf\] is invalid"),
+    ("width = 24\nwidth_mults = [nan]", 'design = "ghost_bottleneck"', r"width_mults = \[nan\] is invalid"),
+    # 2^31 x 2 = 2^32 channels: each number in range, the product not
+    ("width = 2147483648\nwidth_mults = [2.0]", 'design = "ghost_bottleneck"', r"the widths \[4294967296\] must be"),
+    ("widths = [16]\nexpansions = [inf]", 'design = "ghost_bottleneck"', r"expansions = \[inf\] is invalid: "
+                                                                        r"allowed is a list of numbers in \(0, 64\]"),
+    ("widths = [16]\nstride = 0", 'design = "ghost_bottleneck"', r"stages\[0\]\.stride = 0 is invalid"),  # crashed
+    ("widths = [16]\ndepths = [1000000000]", 'design = "ghost_bottleneck"',  # MemoryError before
+     r"depths = \[1000000000\] is invalid: allowed is a list of integers in \[1, 1,024\]"),
+    ("widths = [16]\nkernels = [2147483649]", 'design = "ghost_bottleneck"', r"kernels = \[2147483649\] is invalid"),
 ])
 def test_bad_space_file_names_the_key(tmp_path, stage, block, message):
     with pytest.raises(ValueError, match=message):
         _space(tmp_path, BASE.format(stage=stage, block=block))
+
+
+@pytest.mark.parametrize("top, message", [
+    ('input = [3, 1000000000000, 16]', r"input = \[3, 1000000000000, 16\] is invalid"),
+    ('[head]\nkind = "classifier"\nclasses = 0', r"head\.classes = 0 is invalid"),  # accepted before
+    ('[stem]\nkind = "conv"\nc_out = 1000000000000000', r"stem\.c_out = 1000000000000000 is invalid"),
+])
+def test_bad_space_numbers_outside_the_stages(tmp_path, top, message):
+    text = BASE.format(stage="widths = [16]", block='design = "ghost_bottleneck"').replace("input = [3, 16, 16]\n", "")
+    head, stages = text.split("[[stages]]", 1)
+    with pytest.raises(ValueError, match=message):
+        _space(tmp_path, head + top + "\n[[stages]]" + stages)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Choice("inverted_residual", k=3.0), r"Choice\.k = 3\.0 is invalid"),
+    (lambda: Choice("inverted_residual", expansion=float("nan")), r"Choice\.expansion = nan is invalid"),
+    (lambda: Stage("s", (2**40,), ((Choice("inverted_residual"),),), (1,)), r"widths = \(1099511627776,\) is invalid"),
+    (lambda: Stage("s", (16,), ((Choice("inverted_residual"),),), (1,), stride=0), r"stride = 0 is invalid"),
+    (lambda: NetworkSpace("n", (Stage("s", (16,), ((Choice("inverted_residual"),),), (1,)),), (3, 32.0, 32)),
+     r"input_shape = \(3, 32\.0, 32\) is invalid"),
+])
+def test_bad_python_space_values_name_the_field(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
 
 
 def test_bad_candidate_names_the_column():

@@ -145,7 +145,7 @@ def test_cli_sample_below_one_is_one_line_exit_2(capsys, sample):
     code = main(["sweep", "conv", "--quiet", "--sample", sample])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert f"sample = {sample} is invalid: allowed is an integer >= 1" in err
+    assert f"argument --sample: '{sample}' is invalid: allowed is an integer >= 1" in err  # as every command's
 
 
 def test_cli_huge_sample_without_out_is_refused_with_advice(capsys):

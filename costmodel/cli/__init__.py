@@ -7,7 +7,8 @@ module.
 
 Conventions, all enforced here in one place so that every command (new ones included) gets them:
   * global flags in any position: ``--quiet``, ``--debug``, ``--csv PATH``, ``--json PATH``,
-    ``--columns N``; ``--version`` on the top parser;
+    ``--columns N`` (alias ``--width N``, except in ``network``, ``analyze`` and ``reconcile``,
+    whose ``--width`` is a network's width multiplier); ``--version`` on the top parser;
   * a command's own flags may also follow the design's flags (``validate conv --k 3 --batch 2``);
   * output paths are checked before the command starts;
   * errors: one line on stderr, no traceback (``--debug`` shows it); exit 2 for bad input or
@@ -48,14 +49,27 @@ class GlobalFlag:
     takes_value: bool = False
     type: Any = str
     metavar: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other spellings; a command whose own flag has one of these names keeps its own meaning
+    there (``network --width`` is the width multiplier; ``--columns`` still sets the table width)."""
+
+    def names(self, parser: argparse.ArgumentParser | None = None) -> list[str]:
+        """The flag and the aliases ``parser`` (if given) does not define itself."""
+        own = parser._option_string_actions if parser is not None else {}
+        return [self.flag] + [a for a in self.aliases if a not in own]
 
 
 def _columns(text: str) -> int:
-    from .common import positive_int
-
-    value = positive_int(text)
+    """A table width: an integer >= 20. The message says "table width": ``--width`` is also a
+    network's multiplier in ``network``/``analyze``/``reconcile``, so ``latency ghostnet --width
+    1.3`` must not read as if a multiplier had been checked."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 20:
-        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is an integer >= 20")
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed is a table width in characters, "
+                                         f"an integer >= 20")
     return value
 
 
@@ -64,8 +78,9 @@ GLOBAL_FLAGS: tuple[GlobalFlag, ...] = (
     GlobalFlag("--debug", "debug", "on an error, also print the Python traceback"),
     GlobalFlag("--csv", "csv", "write the command's main table as CSV to PATH", True, metavar="PATH"),
     GlobalFlag("--json", "json", "write every printed table as JSON to PATH", True, metavar="PATH"),
-    GlobalFlag("--columns", "columns", "table width in characters (default: the terminal's; 20 a column, "
-                                       "100 to 240, when stdout is not a terminal)", True, _columns, "N"),
+    GlobalFlag("--columns", "columns", "table width in characters (also --width N, unless the command has its "
+                                       "own --width; default: the terminal's; 20 a column, 100 to 240, when stdout "
+                                       "is not a terminal)", True, _columns, "N", aliases=("--width",)),
 )
 
 OUTPUT_DESTS: tuple[str, ...] = ("out", "csv", "json", "sweep_csv")
@@ -86,7 +101,7 @@ def _add_global_flags(parser: argparse.ArgumentParser, prefix: str) -> frozenset
         kw.update({"type": f.type, "metavar": f.metavar} if f.takes_value else {"action": "store_true"})
         if not prefix:
             kw["default"] = argparse.SUPPRESS
-        group.add_argument(f.flag, **kw)
+        group.add_argument(*f.names(parser), **kw)
     return own
 
 
@@ -111,10 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _strip_globals(options: list[str]) -> tuple[dict[str, Any], list[str]]:
+def _strip_globals(options: list[str], parser: argparse.ArgumentParser | None = None
+                   ) -> tuple[dict[str, Any], list[str]]:
     """Global flags found among a command's pass-through options (after a design name), and the
-    options left. Exact flag names only (no abbreviations), ``--flag=value`` accepted."""
-    by_flag = {f.flag: f for f in GLOBAL_FLAGS}
+    options left. Exact flag names only (no abbreviations), ``--flag=value`` accepted; an alias
+    the command defines itself is left to the command."""
+    by_flag = {name: f for f in GLOBAL_FLAGS for name in f.names(parser)}
     found: dict[str, Any] = {}
     rest: list[str] = []
     i = 0
@@ -131,20 +148,20 @@ def _strip_globals(options: list[str]) -> tuple[dict[str, Any], list[str]]:
                 if i >= len(options):
                     from .common import UsageError
 
-                    raise UsageError(f"argument {f.flag}: expected one argument")
+                    raise UsageError(f"argument {name}: expected one argument")
                 value = options[i]
-            found[f.dest] = _convert(f, value)
+            found[f.dest] = _convert(f, value, name)
         i += 1
     return found, rest
 
 
-def _convert(f: GlobalFlag, value: str) -> Any:
+def _convert(f: GlobalFlag, value: str, name: str) -> Any:
     from .common import UsageError
 
     try:
         return f.type(value)
     except (argparse.ArgumentTypeError, ValueError) as exc:
-        raise UsageError(f"argument {f.flag}: {exc}") from None
+        raise UsageError(f"argument {name}: {exc}") from None
 
 
 def _own_flags(args: argparse.Namespace) -> None:
@@ -170,7 +187,7 @@ def _merge_globals(args: argparse.Namespace) -> None:
     design flags (the later wins; flags are on if given anywhere)."""
     found: dict[str, Any] = {}
     if isinstance(getattr(args, "options", None), list):
-        found, args.options = _strip_globals(args.options)
+        found, args.options = _strip_globals(args.options, getattr(args, "command_parser", None))
         _own_flags(args)
     for f in GLOBAL_FLAGS:
         values = [getattr(args, "global_" + f.dest, None), getattr(args, f.dest, None), found.get(f.dest)]
@@ -198,7 +215,13 @@ def _design_help(args: argparse.Namespace) -> bool:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from .common import check_output_path
+    """Refuse, before any work, output paths that cannot be written and ``--csv``/``--json`` on a
+    command that prints no table (``set_defaults(prints_table=False)``)."""
+    from .common import UsageError, check_output_path
+
+    given = [f"--{d}" for d in ("csv", "json") if d not in args.own_globals and getattr(args, d, None)]
+    if given and not getattr(args, "prints_table", True):
+        raise UsageError(f"{'/'.join(given)}: `costmodel {args.command}` prints no table to write")
 
     for dest in OUTPUT_DESTS + tuple(getattr(args, "output_dests", ())):
         path = getattr(args, dest, None)

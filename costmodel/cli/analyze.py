@@ -62,10 +62,23 @@ def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...
 
         net = network(spec, **_network_kw(args))
         return net.module(), (1,) + tuple(net.input_shape)
+    return load_user_model(spec)
+
+
+def load_user_model(spec: str) -> tuple[Any, tuple[int, ...] | None]:
+    """(module, default input shape or None) for ``module:function`` or ``file.py:function`` (also
+    an nn.Module object, or a function returning a costmodel Network or Spec); every failure is a
+    ValueError of one line (a missing file, an import error, a builder that needs arguments or
+    raises, a result that is not a module)."""
+    from ..networks.registry import NETWORKS
+
     if ":" not in spec:
         raise ValueError(f"model = {spec!r} is invalid: allowed is a built-in network "
                          f"({', '.join(NETWORKS)}) or module:function / path/to/file.py:function")
     target, attr = spec.rsplit(":", 1)
+    if not target.strip() or not attr.strip():
+        raise ValueError(f"model = {spec!r} is invalid: allowed is module:function or path/to/file.py:function, "
+                         "both parts given")
     module = _import(target)
     try:
         obj = getattr(module, attr)
@@ -83,7 +96,7 @@ def load_model(spec: str, args: argparse.Namespace) -> tuple[Any, tuple[int, ...
                              "allowed is a function callable with no arguments")
         try:
             obj = obj()
-        except Exception as exc:  # the user's builder failed: one line, exit 2
+        except (Exception, SystemExit) as exc:  # the user's builder failed (or called sys.exit): one line, exit 2
             raise ValueError(f"model = {spec!r}: building it failed: {type(exc).__name__}: {_one_line(exc)}") from None
     if hasattr(obj, "module") and hasattr(obj, "costs"):  # a costmodel Network or Spec
         shape = getattr(obj, "input_shape", None)
@@ -108,7 +121,7 @@ def _required_parameters(func) -> list[str]:
 
 def _import(target: str):
     path = Path(target)
-    if target.endswith(".py") or path.exists():
+    if target.endswith(".py") or path.is_file():
         if not path.exists():
             raise ValueError(f"model file {target!r} does not exist")
         name = f"costmodel_user_{path.stem}"
@@ -117,7 +130,7 @@ def _import(target: str):
         sys.modules[name] = module
         try:
             loader.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # user code: sys.exit() too
             raise ValueError(f"model file {target!r} failed to import: {type(exc).__name__}: "
                              f"{_one_line(exc)}") from None
         return module
@@ -127,7 +140,7 @@ def _import(target: str):
         return importlib.import_module(target)
     except ImportError as exc:
         raise ValueError(f"model module {target!r} cannot be imported: {exc}") from None
-    except Exception as exc:  # the module raised while importing
+    except (Exception, SystemExit) as exc:  # the module raised (or exited) while importing
         raise ValueError(f"model module {target!r} failed to import: {type(exc).__name__}: {_one_line(exc)}") from None
 
 
@@ -234,9 +247,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         result, failed = exc.result, str(exc)
     except ValueError:
         raise
-    except Exception as exc:  # the user's forward failed on this input: one line, exit 2
-        raise ValueError(f"forward of {args.model} on input {shape} failed: {type(exc).__name__}: "
-                         f"{_one_line(exc)}") from None
+    except (Exception, SystemExit) as exc:  # the user's forward failed on this input: one line, exit 2
+        raise _forward_failed(args.model, shape, exc) from None
     basis = f"input {'x'.join(map(str, shape))}, batch {shape[0]}, predicted (analytic), whole batch"
     if args.depth is not None:
         view = result.hierarchy(args.depth)
@@ -251,7 +263,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print_frame(result.unknown, f"UNKNOWN: {len(result.unknown)} op(s) with no cost rule (shapes shown; "
                                     f"not counted in any total; {basis})")
     _write_outputs(result, args)
-    code = _print_reconcile(model, (1,) + tuple(shape[1:])) if args.reconcile else 0
+    code = _print_reconcile(model, (1,) + tuple(shape[1:]), args.model) if args.reconcile else 0
     if failed:
         print(f"costmodel: strict: {failed}", file=sys.stderr)
         return 1
@@ -261,13 +273,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
-    return _print_reconcile(model, (1,) + tuple(shape[1:]))
+    return _print_reconcile(model, (1,) + tuple(shape[1:]), args.model)
 
 
-def _print_reconcile(model, shape) -> int:
+def _forward_failed(label: str, shape, exc: Exception) -> ValueError:
+    """The one-line error (exit 2) of a user's model whose forward fails on the given input."""
+    return ValueError(f"forward of {label} on input {tuple(shape)} failed: {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _print_reconcile(model, shape, label: str) -> int:
     from ..analysis import reconcile
 
-    result = reconcile(model, shape)
+    try:
+        result = reconcile(model, shape)
+    except ValueError:
+        raise
+    except (Exception, SystemExit) as exc:  # the same wording as analyze's
+        raise _forward_failed(label, shape, exc) from None
     print_frame(result.summary().astype(object).fillna("-"),
                 f"Peer counters vs ours, input {shape}, batch {shape[0]} (ours = MACs + elementwise ops, "
                 "predicted; peers measured)")

@@ -283,7 +283,20 @@ def check_output_path(path: str, flag: str) -> None:
         raise UsageError(f"{flag} = {path!r} is invalid: {str(ancestor)!r} is not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UsageError(f"{flag} = {path!r} is invalid: cannot be written (permission denied)")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. under /proc, or a read-only file system, even as root
+        raise UsageError(f"{flag} = {path!r} is invalid: its folder cannot be created "
+                         f"({exc.strerror or type(exc).__name__})") from None
+    existed = target.exists()
+    try:  # the permission bits do not tell everything (root, read-only mounts, /sys): try it
+        with open(target, "a"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} = {path!r} is invalid: cannot be written "
+                         f"({exc.strerror or type(exc).__name__})") from None
+    if not existed:
+        target.unlink()  # the probe leaves nothing behind
 
 
 def design_help(design: str, command: str) -> str:

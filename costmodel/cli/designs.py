@@ -95,6 +95,7 @@ def add_cli(sub) -> None:
     p = add_design_command(sub, "formula", cmd_formula,
                            "Symbolic formulas of one design (structural flags such as --variant pick the form).")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of a pretty print")
+    p.set_defaults(prints_table=False)
     p = sub.add_parser("compare", help="table of every design at its reference config")
     p.add_argument("designs", nargs="*", help="design names (default: all)")
     p.add_argument("--executed", action="store_true",

@@ -8,7 +8,7 @@ import sys
 from ..core.registry import get_design
 from ..explore import check_writable, parse_grid, pareto_front, sweep, write_sweep
 from ..explore.grid import axis_length
-from .common import CliParser, UsageError, add_grid_flags, print_frame
+from .common import CliParser, UsageError, add_grid_flags, non_negative_int, positive_int, print_frame
 
 
 def cmd_sweep(args) -> int:
@@ -85,7 +85,8 @@ def add_cli(sub) -> None:
 
     p = sub.add_parser("sweep", allow_abbrev=False, help="exact costs over a grid or a random sample of a design's space",
                        description="Grid syntax per design flag: a:b:step (inclusive), a,b,c, or one "
-                                   "value; flags take true,false or both. Example: costmodel sweep "
+                                   "value; flag fields: --bn, --no-bn, or both given for both values "
+                                   "(--bn true|false|both also works). Example: costmodel sweep "
                                    "group_conv --c-out 16:1024:16 --groups 1,2,4,8 --out sweep.csv")
     p.add_argument("design", help="registered design name (see `costmodel list`)")
     _sweep_options(p, None)
@@ -101,8 +102,10 @@ def _sweep_options(p, suppress) -> None:
     def default(value):
         return suppress if suppress is not None else value
 
-    p.add_argument("--sample", type=int, default=default(None), help="draw N random points instead of the grid")
-    p.add_argument("--seed", type=int, default=default(0), help="random seed for --sample (default 0)")
+    p.add_argument("--sample", type=positive_int, default=default(None), metavar="N",
+                   help="draw N distinct random points instead of the grid (an integer >= 1)")
+    p.add_argument("--seed", type=non_negative_int, default=default(0),
+                   help="random seed for --sample (an integer >= 0; default 0)")
     p.add_argument("--out", default=default(None),
                    help="stream the sweep to this file, chunk by chunk: Parquet if it ends in .parquet, else CSV")
     p.add_argument("--pareto", default=default(None),

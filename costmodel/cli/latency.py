@@ -6,7 +6,7 @@ import argparse
 
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
-from .common import CliParser, UsageError, add_design_command, int_at_least, positive_int, positive_real, print_frame, record_table
+from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
 
 
 def _threads(text: str) -> int:
@@ -51,26 +51,11 @@ def _add_timing_flags(parser: argparse.ArgumentParser, clock: bool = True) -> No
 
 
 def _user_model(target: str):
-    """The nn.Module returned by ``function()`` in ``file.py`` (``file.py:function``)."""
-    import importlib.util
-    from pathlib import Path
+    """The nn.Module of ``file.py:function`` (or ``module:function``): the one loader of
+    ``analyze``, so the same failures give the same one-line errors."""
+    from .analyze import load_user_model
 
-    path, _, func = target.rpartition(":")
-    if not path.endswith(".py") or not Path(path).is_file() or not func:
-        raise UsageError(f"model = {target!r} is invalid: allowed is a network name or file.py:function "
-                         f"(an existing file)")
-    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # the user's file: one line, exit 2
-        raise UsageError(f"model file {path!r} failed to import: {type(exc).__name__}: {exc}") from None
-    if not callable(getattr(module, func, None)):
-        raise UsageError(f"model = {target!r} is invalid: {path} has no function {func!r}")
-    try:
-        return getattr(module, func)()
-    except Exception as exc:
-        raise UsageError(f"model = {target!r}: building it failed: {type(exc).__name__}: {exc}") from None
+    return load_user_model(target)[0]
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -188,8 +173,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_latency_eval(args: argparse.Namespace) -> int:
     from ..latency.evaluate import latency_eval, network_eval
 
+    shape = _shape(args.input_shape)  # checked before any timing, --networks or not
     if args.networks:
-        extra = [(t, _user_model(t), _shape(args.input_shape)) for t in args.designs]
+        extra = [(t, _user_model(t), shape) for t in args.designs]
         result = network_eval(threads=args.threads, profile_path_=args.profile, clock=args.clock,
                               samples=args.samples, extra=extra)
         print_network_eval(result)
@@ -251,12 +237,13 @@ def add_cli(sub) -> None:
     p.add_argument("--batch", type=positive_int, default=1,
                    help="batch of the training sweeps: each batch is a profile of its own (default 1)")
     _add_timing_flags(p, clock=False)
-    p.set_defaults(func=cmd_calibrate, output_dests=("profile",))
+    p.set_defaults(func=cmd_calibrate, output_dests=("profile",), prints_table=False)
 
     p = sub.add_parser("latency-eval", help="predicted vs measured latency on held-out configs of every design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
     p.add_argument("--per-design", type=positive_int, default=6, help="held-out configs per design (default 6)")
-    p.add_argument("--seed", type=int, default=2024, help="sampling seed of the held-out configs")
+    p.add_argument("--seed", type=non_negative_int, default=2024,
+                   help="sampling seed of the held-out configs (an integer >= 0; default 2024)")
     p.add_argument("--min-run-time", type=positive_real, default=0.25,
                    help="seconds of timed samples per config (interleaved passes of 0.5 ms bursts; default 0.25)")
     p.add_argument("--no-anchor", action="store_true",

@@ -46,11 +46,16 @@ def _network_kw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _option_value(text: str) -> Any:
+    """An int, else a number written as a decimal or a fraction (1/4), else the text itself (the
+    design's range check then names it, as written). A decimal beyond float range (1e400) stays
+    text too, instead of an OverflowError here."""
     for parse in (int, lambda t: float(Fraction(t))):
         try:
             return parse(text)
         except (ValueError, ZeroDivisionError):
             continue
+        except OverflowError:
+            break
     return text
 
 
@@ -60,8 +65,10 @@ def parse_options(items: list[str]) -> dict[str, Any]:
     for item in items:
         if "=" not in item:
             raise ValueError(f"--option {item!r} is invalid: allowed is KEY=VALUE, e.g. s=2 or alpha=1/4")
-        key, value = item.split("=", 1)
-        out[key.strip()] = _option_value(value.strip())
+        key, value = (part.strip() for part in item.split("=", 1))
+        if not key:
+            raise ValueError(f"--option {item!r} is invalid: allowed is KEY=VALUE with a KEY, e.g. s=2 or alpha=1/4")
+        out[key] = _option_value(value)
     return out
 
 

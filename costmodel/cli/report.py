@@ -44,4 +44,4 @@ def add_cli(sub: Any) -> None:
     p.add_argument("--small", action="store_true", help="tiny sweeps, for a quick look or tests")
     p.add_argument("--sections", nargs="+", default=None, metavar="KEY",
                    help=f"sections to build (default: all: {', '.join(k for k, _ in SECTIONS)})")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=cmd_report, prints_table=False)

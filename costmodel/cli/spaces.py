@@ -15,11 +15,12 @@ sample (batch 1); latency columns say predicted, LUT or measured.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 from ..core.progress import progress_bar
-from .common import UsageError, non_negative_int, print_frame
+from .common import UsageError, non_negative_int, positive_int, positive_real, print_frame, record_table
 
 
 def add_cli(sub) -> None:
@@ -30,13 +31,14 @@ def add_cli(sub) -> None:
     p.add_argument("--objectives", default="macs,params", help="two of macs, params, latency, bytes, elementwise")
     p.add_argument("--budget", default=None, metavar="OBJECTIVE=LIMIT",
                    help="keep front rows within the limit and report the best on the other objective")
-    p.add_argument("--sample", type=int, default=None, metavar="N", help="evaluate N random candidates instead")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    p.add_argument("--sample", type=positive_int, default=None, metavar="N",
+                   help="evaluate N random candidates instead (an integer >= 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of --sample (an integer >= 0; default 0)")
     p.add_argument("--lut", default=None, help="a LUT file (costmodel lut) to use for latency")
     p.add_argument("--measure", type=non_negative_int, default=0, metavar="K", help="measure the latency of K front points")
     p.add_argument("--out", default=None, help="write the rows to this .csv (or .parquet) file")
-    p.add_argument("--chunk", type=int, default=None, metavar="ROWS",
-                   help="--sample to .parquet: candidates per chunk (default 2^20)")
+    p.add_argument("--chunk", type=positive_int, default=None, metavar="ROWS",
+                   help="--sample to .parquet: candidates per chunk (an integer >= 1; default 2^20)")
     p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
                    help="--sample to .parquet on Dask: a LocalCluster or a scheduler address")
     p.add_argument("--quiet", action="store_true", help="no progress and no table")
@@ -47,13 +49,15 @@ def add_cli(sub) -> None:
                                    "and write a lookup table (format: costmodel/spaces/lut.py).")
     p.add_argument("space", help="built-in space name or .toml file")
     p.add_argument("--out", required=True, help="lut.csv, lut.json or lut.parquet (streamed in chunks of keys)")
-    p.add_argument("--min-run-time", type=float, default=0.05, help="seconds of timing per block")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--chunk", type=int, default=64, metavar="KEYS", help=".parquet: blocks per chunk")
+    p.add_argument("--min-run-time", type=positive_real, default=0.05,
+                   help="seconds of timing per block (a number > 0; default 0.05)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (an integer >= 1; default 1)")
+    p.add_argument("--chunk", type=positive_int, default=64, metavar="KEYS",
+                   help=".parquet: blocks per chunk (an integer >= 1; default 64)")
     p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
                    help=".parquet on Dask: one single-threaded worker per device of one kind")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_lut)
+    p.set_defaults(func=cmd_lut, prints_table=False)
 
 
 def _budget(text: str | None) -> dict[str, float]:
@@ -61,13 +65,17 @@ def _budget(text: str | None) -> dict[str, float]:
         return {}
     key, sep, value = text.partition("=")
     try:
-        return {key.strip(): float(value)} if sep else _bad_budget(text)
+        limit = float(value) if sep else math.nan
     except ValueError:
-        return _bad_budget(text)
+        limit = math.nan
+    if not 0 < limit < math.inf:  # a limit of 0 or below keeps nothing; NaN keeps nothing silently
+        _bad_budget(text)
+    return {key.strip(): limit}
 
 
 def _bad_budget(text: str) -> dict[str, float]:
-    raise UsageError(f"--budget = {text!r} is invalid: allowed is OBJECTIVE=LIMIT, e.g. params=5e6")
+    raise UsageError(f"--budget = {text!r} is invalid: allowed is OBJECTIVE=LIMIT with LIMIT a number > 0, "
+                     f"e.g. params=5e6")
 
 
 def cmd_explore(args) -> int:
@@ -106,9 +114,10 @@ def cmd_explore(args) -> int:
         frame = _measured(sp, frame, args.measure, args.quiet)
     if args.out:
         _write(frame, args.out)
-    if not args.quiet:
-        shown = [c for c in frame.columns if c not in sp.columns]
-        print_frame(frame[shown].head(40), title=f"{sp.title or sp.name}: {what}; per sample, batch 1")
+    shown = [c for c in frame.columns if c not in sp.columns]
+    title = f"{sp.title or sp.name}: {what}; per sample, batch 1"
+    # --quiet prints no table, but --csv/--json still get it
+    (record_table if args.quiet else print_frame)(frame[shown].head(40), title)
     return 0
 
 

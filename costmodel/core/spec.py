@@ -33,6 +33,24 @@ MODULE_BUDGET = 2 << 30
 """Bytes ``Spec.module()`` lets ``build()`` allocate (``module_bytes()``, estimated before any
 allocation); a spec over it is refused with a ValueError naming the field that drives the size."""
 
+FORWARD_BUDGET = 8 << 30
+"""Bytes an example forward may allocate, checked before the input tensor exists: ``validate``,
+``latency`` and ``network --trace`` on a huge h x w or batch are refused with a ValueError naming
+the field, instead of an allocation error from inside torch or the machine running out of memory.
+The estimate is a lower bound (the fp32 input plus the largest op output, both alive at once), so
+nothing that would fit is refused."""
+
+
+def check_forward_bytes(owner: str, field: str, value: Any, elements_per_sample: int, batch: int,
+                        element_bytes: int = 4, memory_budget: int = FORWARD_BUDGET) -> None:
+    """ValueError naming ``owner.field`` when ``batch`` x ``elements_per_sample`` x ``element_bytes``
+    exceeds ``memory_budget``."""
+    total = batch * elements_per_sample * element_bytes
+    if total > memory_budget:
+        raise ValueError(f"{owner}.{field} = {short_repr(value)} is invalid: a forward at batch {batch} would "
+                         f"allocate at least {total / 2**20:,.0f} MiB (input + largest output), more than the forward "
+                         f"budget of {memory_budget / 2**20:,.0f} MiB; allowed is a smaller {field} or batch")
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,9 +294,22 @@ class Spec:
         mod.costmodel_spec = self
         return mod
 
+    def input_elements(self) -> int:
+        """Elements of one sample's input."""
+        return functools.reduce(operator.mul, self.input_shape()[1:], 1)
+
+    def largest_output_elements(self) -> int:
+        """Elements of the largest op output of one sample (the exact op writes of ``op_rows``)."""
+        return max((r["writes"] for r in self.op_rows()), default=0)
+
     def example_input(self, batch: int = 1, seed: int = 0):
+        """A seeded fp32 input of ``batch`` samples; refused (ValueError naming the largest spatial
+        field) before allocation when the forward would exceed ``FORWARD_BUDGET``."""
         import torch
 
+        field = self._largest_field("spatial")
+        check_forward_bytes(type(self).__name__, field, getattr(self, field),
+                            self.input_elements() + self.largest_output_elements(), batch)
         gen = torch.Generator().manual_seed(seed)
         shape = (batch,) + tuple(self.input_shape()[1:])
         return torch.randn(shape, generator=gen)

@@ -76,7 +76,17 @@ def _resolve(design: str | type[Spec] | Spec) -> tuple[type[Spec], dict[str, Any
     return cls, defaults
 
 
+def check_count(name: str, value: Any, minimum: int) -> int:
+    """``value`` as a Python int >= ``minimum`` (numpy integers accepted, bools and floats not),
+    or a ValueError naming ``name``, the value and the range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} = {value!r} is invalid: allowed is an integer >= {minimum}")
+    return int(value)
+
+
 def _setup(design, sample, seed, max_points, grids) -> _Setup:
+    seed = check_count("seed", seed, 0)
+    max_points = check_count("max_points", max_points, 1)
     cls, defaults = _resolve(design)
     ranges: dict[str, Range] = cls.field_ranges()
     unknown = sorted(set(grids) - set(ranges))
@@ -92,9 +102,8 @@ def _setup(design, sample, seed, max_points, grids) -> _Setup:
     total = math.prod(sizes)  # Python ints: exact, nothing allocated
     if sample is not None:
         # 0 rows is never what a user means (an empty file that looks like a result): refused
-        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1:
-            raise ValueError(f"sample = {sample!r} is invalid: allowed is an integer >= 1")
-        n_rows = min(int(sample), total)
+        sample = check_count("sample", sample, 1)
+        n_rows = min(sample, total)
         if n_rows < sample:
             note = (f"sample = {int(sample):,} is more than the {total:,} points of the grid: "
                     f"each point drawn once ({total:,} rows)")
@@ -154,6 +163,7 @@ def sweep(design: str | type[Spec] | Spec, sample: int | None = None, seed: int 
     ``iter_sweep`` / ``write_sweep`` instead. (A design field named like one of the keyword
     arguments could not be swept; none exists.)
     """
+    memory_budget = check_count("memory_budget", memory_budget, 1)
     s = _setup(design, sample, seed, max_points, grids)
     need = s.n_rows * _row_bytes(s.plan.cls)
     if need > memory_budget:

@@ -13,10 +13,13 @@ The file is a small JSON per device, thread count and batch (each its own profil
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import re
+import types
+import typing
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -318,6 +321,12 @@ class Profile:
         for key in ("curves", "meta", "fingerprint"):  # objects, or later code fails far from here
             if key in data and not isinstance(data[key], dict):
                 raise _corrupt(source, f"{key} = {str(data[key])[:40]!r} is not a JSON object")
+        curves = dict(data.get("curves", {}))
+        older = curves.pop("composition", None)  # the older layout kept the composition in curves
+        problem = (_record_problem(cls, {**data, "curves": curves}, "")  # every field has its declared type
+                   or _value_problem(older, Composition | None, "curves.composition"))
+        if problem:
+            raise _corrupt(source, problem)
         try:
             return cls(**_known(cls, data))
         except (KeyError, TypeError, ValueError) as exc:
@@ -329,6 +338,63 @@ class Profile:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_json() + "\n", encoding="utf-8")
         return path
+
+
+def _record_problem(cls: type, data: dict[str, Any], where: str) -> str | None:
+    """Why the JSON object ``data`` does not fit dataclass ``cls`` (the first field whose value
+    is not of its declared type, e.g. ``curves.dense.coef = 'garbage' is not ...``), or None.
+    Driven by the type hints, so a new field is checked without code here; missing fields are
+    left to the constructor (its TypeError names them)."""
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.name in data:
+            problem = _value_problem(data[f.name], hints[f.name], f"{where}{f.name}")
+            if problem:
+                return problem
+    return None
+
+
+def _value_problem(value: Any, hint: Any, where: str) -> str | None:
+    """Why ``value`` (as read from JSON) is not of type ``hint``, or None."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        tagged = {c.tag: c for c in args if isinstance(getattr(c, "tag", None), str)}
+        if tagged:  # a curve record: its "model" names the type
+            if not isinstance(value, dict):
+                return f"{where} = {_shown(value)} is not a JSON object"
+            model = value.get("model")
+            if model not in tagged:
+                return f"{where}.model = {model!r} is not one of {', '.join(tagged)}"
+            return _value_problem(value, tagged[model], where)
+        problems = [_value_problem(value, a, where) for a in args if a is not type(None)]
+        return None if None in problems else problems[0]
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            return f"{where} = {_shown(value)} is not a JSON object"
+        return _record_problem(hint, value, where + ".")
+    if origin is list:
+        if not isinstance(value, list):
+            return f"{where} = {_shown(value)} is not a list"
+        return next((p for i, v in enumerate(value) if (p := _value_problem(v, args[0], f"{where}[{i}]"))), None)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{where} = {_shown(value)} is not a JSON object"
+        return next((p for k, v in value.items() if (p := _value_problem(v, args[1], f"{where}.{k}"))), None)
+    expected = _JSON_TYPES.get(hint)
+    if expected is not None and (isinstance(value, bool) != (hint is bool) or not isinstance(value, expected)):
+        return f"{where} = {_shown(value)} is not {_JSON_NAMES[hint]}"
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_JSON_TYPES: dict[Any, tuple[type, ...]] = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}
+_JSON_NAMES = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
 
 
 def _corrupt(source: str, why: str) -> ProfileError:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from ..core.geometry import conv_out_size as conv_out  # noqa: F401  (re-exported to the builders)
 
 import functools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 from ..core import Costs, MacTotals, Spec
+from ..core.spec import check_forward_bytes
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,13 @@ class Network:
         return mod
 
     def example_input(self, batch: int = 1, seed: int = 0):
+        """A seeded fp32 input of ``batch`` samples; refused (ValueError naming the resolution)
+        before allocation when the forward would exceed ``FORWARD_BUDGET``."""
         import torch
 
+        largest = max((layer.spec.largest_output_elements() for layer in self.layers), default=0)
+        elements = functools.reduce(operator.mul, self.input_shape, 1) + largest
+        check_forward_bytes(self.name, "resolution", self.input_shape[-1], elements, batch)
         gen = torch.Generator().manual_seed(seed)
         return torch.randn((batch,) + tuple(self.input_shape), generator=gen)
 

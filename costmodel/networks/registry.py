@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.fields import MAX_SIZE, Range
+from ..core.spec import short_repr
 from .graph import Network
 
 
@@ -47,6 +49,39 @@ NETWORKS: dict[str, Callable[..., Network]] = {
 }
 """name -> builder; keyword arguments: resolution, num_classes, width (ghostnet, mobilenet_v1)."""
 
+NETWORK_FIELDS: dict[str, Range] = {
+    "width": Range("real", 0, 4, lo_open=True, role="ratio"),
+    "resolution": Range("int", 1, MAX_SIZE, role="spatial"),
+    "num_classes": Range("int", 1, MAX_SIZE, role="channels"),
+}
+"""The allowed values of each network option (the same ``Range`` rules as a spec field)."""
+
+NETWORK_OPTIONS: dict[str, tuple[str, ...]] = {
+    "ghostnet": ("width", "resolution", "num_classes"),
+    "mobilenet_v1": ("width", "resolution", "num_classes"),
+    "resnet50": ("resolution", "num_classes"),
+    "vgg16": ("resolution", "num_classes"),
+    "vgg16_cifar": ("resolution", "num_classes"),
+}
+"""The options each built-in network takes."""
+
+
+def check_network_options(name: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` normalised (numpy scalars become Python numbers), or a ValueError naming the option,
+    its value and the allowed range; an option ``name`` does not take is named with those it does."""
+    allowed = NETWORK_OPTIONS.get(name, tuple(NETWORK_FIELDS))
+    extra = sorted(set(kw) - set(allowed))
+    if extra:
+        raise ValueError(f"option(s) {', '.join(extra)} are invalid for network {name!r}: allowed are "
+                         f"{', '.join(allowed)}")
+    out = {}
+    for key, value in kw.items():
+        try:
+            out[key] = NETWORK_FIELDS[key].normalize(value)
+        except ValueError as exc:
+            raise ValueError(f"{key} = {short_repr(value)} is invalid: {exc}") from None
+    return out
+
 
 def network_names() -> list[str]:
     return list(NETWORKS)
@@ -58,7 +93,4 @@ def network(name: str, **kw: Any) -> Network:
         builder = NETWORKS[name]
     except KeyError:
         raise ValueError(f"network = {name!r} is unknown: allowed is one of {', '.join(NETWORKS)}") from None
-    try:
-        return builder(**kw)
-    except TypeError as exc:  # an option this network does not take
-        raise ValueError(f"network {name!r}: {exc}") from None
+    return builder(**check_network_options(name, kw))

@@ -23,6 +23,7 @@ from ..core import Spec, designs
 from ..designs.conv import Conv
 from .glue import BNAct, plain_conv
 from .graph import Network, conv_out
+from .registry import check_network_options
 
 Named = list[tuple[str, Spec]]
 
@@ -86,7 +87,7 @@ def swap(name: str, conv3x3: str | None = None, conv1x1: str | None = None, **op
         raise ValueError("swap needs conv3x3=<design> and/or conv1x1=<design>")
     if conv1x1 is not None and "conv1x1" not in SWAP_TARGETS[name]:
         raise ValueError(f"conv1x1 = {conv1x1!r} is invalid for {name!r}: only conv3x3 can be swapped")
-    net_kw = {k: options.pop(k) for k in NETWORK_OPTIONS if k in options}
+    net_kw = check_network_options(name, {k: options.pop(k) for k in NETWORK_OPTIONS if k in options})
     allowed = set().union(*(design_options(d) for d in (conv3x3, conv1x1) if d in swappable()))
     extra = set(options) - allowed
     if extra:

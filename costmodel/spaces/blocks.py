@@ -23,12 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.fields import MAX_SIZE, Range
+from ..core.spec import short_repr
 from ..designs.conv import Conv, Depthwise, Pointwise
 from ..designs.ghost import GhostBottleneck, make_divisible
 from ..networks.glue import FC, Add, GlobalPool, MaxPool
 from ..networks.graph import Cursor, Layer, Node, Res, Seq, conv_out
 from ..networks.glue import plain_conv
 from ..networks.swaps import adapter, design_options, swappable
+
+
+MAX_FACTOR = 64
+"""Upper bound of a multiplier (expansion t, width multiplier): every field has one."""
+
+CHOICE_RANGES: dict[str, Range] = {"k": Range("int", 1, MAX_SIZE, role="kernel"),
+                                   "expansion": Range("real", 0, MAX_FACTOR, lo_open=True)}
+"""The allowed values of a Choice's fields (the same rules as a spec field's)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,14 @@ class Choice:
     k: int = 3
     expansion: float = 1.0
     options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, rng in CHOICE_RANGES.items():
+            value = getattr(self, name)
+            try:
+                rng.normalize(value)  # checked only: the stored value keeps its type (labels, keys)
+            except ValueError as exc:
+                raise ValueError(f"Choice.{name} = {short_repr(value)} is invalid: {exc}") from None
 
     def option(self, key: str, default: Any = None) -> Any:
         return dict(self.options).get(key, default)

@@ -32,16 +32,19 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ..core.fields import MAX_SIZE
 from ..designs.ghost import make_divisible
-from .blocks import BLOCK_OPTIONS, BLOCKS, HEAD_OPTIONS, STEM_OPTIONS, Choice
-from .space import NetworkSpace, Stage
+from .blocks import BLOCK_OPTIONS, BLOCKS, HEAD_OPTIONS, MAX_FACTOR, STEM_OPTIONS, Choice
+from .space import MAX_DEPTH, NetworkSpace, Stage
 
-TOP_KEYS = {"name": "a string", "title": "a string", "input": "a list [C, H, W] of integers >= 1",
+TOP_KEYS = {"name": "a string", "title": "a string", "input": f"a list [C, H, W] of integers in [1, {MAX_SIZE:,}]",
             "stem": "a table", "head": "a table", "stages": "an array of tables [[stages]]"}
-STAGE_KEYS = {"name": "a string", "width": "an integer >= 1", "width_mults": "a list of numbers > 0",
-              "widths": "a list of integers >= 1", "depths": "a list of integers >= 1",
-              "stride": "an integer >= 1", "tied": "true or false", "kernels": "a list of odd integers >= 1",
-              "expansions": "a list of numbers > 0", "blocks": "an array of tables [[stages.blocks]]"}
+STAGE_KEYS = {"name": "a string", "width": f"an integer in [1, {MAX_SIZE:,}]",
+              "width_mults": f"a list of numbers in (0, {MAX_FACTOR}]",
+              "widths": f"a list of integers in [1, {MAX_SIZE:,}]", "depths": f"a list of integers in [1, {MAX_DEPTH}]",
+              "stride": f"an integer in [1, {MAX_SIZE:,}]", "tied": "true or false",
+              "kernels": f"a list of odd integers in [1, {MAX_SIZE:,}]",
+              "expansions": f"a list of numbers in (0, {MAX_FACTOR}]", "blocks": "an array of tables [[stages.blocks]]"}
 
 
 def load_space(path: str | Path, check: bool = True) -> NetworkSpace:
@@ -112,10 +115,26 @@ def _list(value: Any, key: str, fail, kind: tuple, describe: str) -> list:
     return value
 
 
-def _int_list(value: Any, key: str, fail) -> list[int]:
-    out = _list(value, key, fail, (int,), "a list of integers >= 1")
-    if any(v < 1 for v in out):
-        raise fail(key, f"= {value!r} is invalid: allowed is a list of integers >= 1")
+def _int_list(value: Any, key: str, fail, hi: int = MAX_SIZE) -> list[int]:
+    out = _list(value, key, fail, (int,), f"a list of integers in [1, {hi:,}]")
+    if any(not 1 <= v <= hi for v in out):
+        raise fail(key, f"= {value!r} is invalid: allowed is a list of integers in [1, {hi:,}]")
+    return out
+
+
+def _bounded(value: int, key: str, fail, hi: int = MAX_SIZE) -> int:
+    """An integer option in [1, hi] (every size has an upper bound, as in a spec)."""
+    if not 1 <= value <= hi:
+        raise fail(key, f"= {value!r} is invalid: allowed is an integer in [1, {hi:,}]")
+    return value
+
+
+def _factors(value: Any, key: str, fail) -> list[float]:
+    """Multipliers (width_mults, expansions): finite numbers in (0, MAX_FACTOR]; TOML has nan and inf."""
+    describe = f"a list of numbers in (0, {MAX_FACTOR}]"
+    out = _list(value, key, fail, (int, float), describe)
+    if any(not 0 < v <= MAX_FACTOR for v in out):  # also false for nan
+        raise fail(key, f"= {value!r} is invalid: allowed is {describe}")
     return out
 
 
@@ -128,7 +147,7 @@ def _piece(table: Any, where: str, options: dict[str, tuple[str, ...]], fail) ->
     _known(table, ("kind",) + options[kind], where, fail)
     for key in options[kind]:
         if key in table:
-            _get(table, key, int, fail, where)
+            _bounded(_get(table, key, int, fail, where), f"{where}.{key}", fail)
     return kind, tuple((k, v) for k, v in table.items() if k != "kind")
 
 
@@ -136,17 +155,14 @@ def _stage(table: Any, where: str, fail) -> Stage:
     _known(table, STAGE_KEYS, where, fail)
     name = _get(table, "name", str, fail, where, where.replace("[", "").replace("]", ""))
     widths = _widths(table, where, fail)
-    depths = tuple(_int_list(table.get("depths", [1]), f"{where}.depths", fail))
-    stride = _get(table, "stride", int, fail, where, 1)
+    depths = tuple(_int_list(table.get("depths", [1]), f"{where}.depths", fail, MAX_DEPTH))
+    stride = _bounded(_get(table, "stride", int, fail, where, 1), f"{where}.stride", fail)
     tied = _get(table, "tied", bool, fail, where, False)
     kernels = _int_list(table.get("kernels", [3]), f"{where}.kernels", fail)
     if any(k % 2 == 0 for k in kernels):
         raise fail(f"{where}.kernels", f"= {kernels!r} is invalid: allowed is a list of odd integers "
                                        f"(an even kernel changes the size)")
-    expansions = _list(table.get("expansions", [1.0]), f"{where}.expansions", fail, (int, float),
-                       "a list of numbers > 0")
-    if any(t <= 0 for t in expansions):
-        raise fail(f"{where}.expansions", f"= {expansions!r} is invalid: allowed is a list of numbers > 0")
+    expansions = _factors(table.get("expansions", [1.0]), f"{where}.expansions", fail)
     blocks = table.get("blocks")
     if not isinstance(blocks, list) or not blocks:
         raise fail(f"{where}.blocks", f"= {blocks!r} is invalid: allowed is {STAGE_KEYS['blocks']}, at least one")
@@ -163,11 +179,13 @@ def _widths(table: dict, where: str, fail) -> tuple[int, ...]:
         if "width" in table or "width_mults" in table:
             raise fail(f"{where}.widths", "is invalid beside width / width_mults: allowed is one of the two forms")
         return tuple(_int_list(table["widths"], f"{where}.widths", fail))
-    base = _get(table, "width", int, fail, where)
-    mults = _list(table.get("width_mults", [1.0]), f"{where}.width_mults", fail, (int, float), "a list of numbers > 0")
-    if base < 1 or any(m <= 0 for m in mults):
-        raise fail(f"{where}.width", f"= {base!r} x {mults!r} is invalid: allowed is an integer >= 1 times numbers > 0")
-    return tuple(dict.fromkeys(make_divisible(base * m, 4) for m in mults))
+    base = _bounded(_get(table, "width", int, fail, where), f"{where}.width", fail)
+    mults = _factors(table.get("width_mults", [1.0]), f"{where}.width_mults", fail)
+    widths = tuple(dict.fromkeys(make_divisible(base * m, 4) for m in mults))
+    if max(widths) > MAX_SIZE:
+        raise fail(f"{where}.width", f"= {base!r} x {mults!r} is invalid: the widths {list(widths)!r} must be "
+                                     f"integers in [1, {MAX_SIZE:,}]")
+    return widths
 
 
 def _choices(table: Any, where: str, kernels: list[int], expansions: list[float], fail) -> list[Choice]:

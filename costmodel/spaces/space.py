@@ -20,8 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from ..core.fields import MAX_SIZE
 from ..networks.graph import Cursor, Network, Node, Seq, conv_out
 from .blocks import BLOCKS, HEADS, STEMS, Choice, make_block
+
+
+MAX_DEPTH = 1024
+"""Most block slots a stage may have (a bound, so a space file cannot ask for 10^9 slots)."""
+
+
+def _sizes(values: Any) -> bool:
+    """A non-empty sequence of Python integers in [1, MAX_SIZE] (bools excluded)."""
+    return bool(values) and all(type(v) is int and 1 <= v <= MAX_SIZE for v in values)
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,13 @@ class Stage:
 
     def __post_init__(self) -> None:
         where = f"stage {self.name!r}"
-        if not self.widths or any(not isinstance(c, int) or c < 1 for c in self.widths):
-            raise ValueError(f"{where}: widths = {self.widths!r} is invalid: allowed is a non-empty list of integers >= 1")
+        if not _sizes(self.widths):
+            raise ValueError(f"{where}: widths = {self.widths!r} is invalid: allowed is a non-empty list of integers "
+                             f"in [1, {MAX_SIZE:,}]")
+        if not _sizes((self.stride,)):
+            raise ValueError(f"{where}: stride = {self.stride!r} is invalid: allowed is an integer in [1, {MAX_SIZE:,}]")
+        if len(self.slots) > MAX_DEPTH:
+            raise ValueError(f"{where}: {len(self.slots):,} block slots are invalid: allowed is at most {MAX_DEPTH}")
         if not self.slots or any(not s for s in self.slots):
             raise ValueError(f"{where}: blocks = {self.slots!r} is invalid: allowed is one non-empty choice list per block")
         if not self.depths or any(not 1 <= d <= len(self.slots) for d in self.depths):
@@ -79,6 +94,9 @@ class NetworkSpace:
     def __post_init__(self) -> None:
         if not self.stages:
             raise ValueError(f"space {self.name!r}: stages = [] is invalid: allowed is one or more stages")
+        if len(self.input_shape) != 3 or not _sizes(self.input_shape):
+            raise ValueError(f"space {self.name!r}: input_shape = {self.input_shape!r} is invalid: allowed is "
+                             f"(C, H, W), integers in [1, {MAX_SIZE:,}]")
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"space {self.name!r}: stage names {names!r} are invalid: allowed are distinct names")

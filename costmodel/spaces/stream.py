@@ -41,8 +41,10 @@ def draw_columns(space: NetworkSpace, start: int, size: int, seed: int = 0,
     """Rows ``[start, start + size)`` of ``space.draw(n, seed)`` for any n >= start + size, in
     the (columns, rows) layout of ``space.canonical_columns``: uniform per column,
     ``floor(u * column size)`` with u the seed's PCG64 doubles in row-major order."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:  # numpy's own error is vaguer
+        raise ValueError(f"seed = {seed!r} is invalid: allowed is an integer >= 0")
     sizes = np.asarray(space.column_sizes(), dtype=float)
-    bits = np.random.PCG64(seed)
+    bits = np.random.PCG64(int(seed))
     bits.advance(int(start) * len(sizes))  # random() takes one 64-bit draw per double
     u = np.random.Generator(bits).random((int(size), len(sizes)))
     cols = np.empty((len(sizes), int(size)), dtype=space.index_dtype())
