@@ -83,6 +83,10 @@ def test_findings_come_from_the_data(small):
     best = min(((n, r) for n, f in frames.items() for r in f.to_dict("records") if r["params"] <= 18_432),
                key=lambda t: t[1]["macs"])
     assert f"are {best[0]}'s: {best[1]['macs']:,}" in texts
+    # the fact's reference, the standard conv 64 -> 64, 3x3, stride 1, 56x56: params 64*64*9 = 36,864,
+    # budget 36,864 / 2 = 18,432, MACs 36,864 * 56*56 = 115,605,504
+    assert "with at most 18,432 params (1/2 of the standard conv's 36,864)" in texts
+    assert "the conv's 115,605,504)" in texts
     ok = sum(bool(r["match"]) for r in small.data["validation_rows"] + small.data.get("network_validation_rows", []))
     assert f"exactly on {ok} of " in texts
 
@@ -97,6 +101,58 @@ def test_every_design_and_glue_op_has_its_own_colour():
     colours = [color(n) for n in names]
     assert len(set(colours)) == len(names)  # distinct
     assert [color(n) for n in names] == colours  # stable
+
+
+def test_cielab_conversion_and_the_palette_distances():
+    from costmodel.htmlreport.colors import MIN_DELTA_E, color, delta_e, glue_names, lab
+
+    # sRGB red #ff0000 in CIELAB (D65), the textbook value: L* 53.24, a* 80.09, b* 67.20
+    assert lab("#ff0000") == pytest.approx((53.24, 80.09, 67.20), abs=0.05)
+    assert lab("#ffffff") == pytest.approx((100, 0, 0), abs=0.05) and lab("#000000") == pytest.approx((0, 0, 0))
+    # CIE76: black to white is 100 apart
+    assert delta_e("#000000", "#ffffff") == pytest.approx(100, abs=0.05)
+    names = list(designs()) + glue_names()
+    worst = min(delta_e(color(a), color(b)) for i, a in enumerate(names) for b in names[i + 1:])
+    assert worst >= MIN_DELTA_E, worst
+    # and every colour stays readable on white and is not a grey (L* <= 80, chroma >= 20)
+    for n in names:
+        lightness, a, b = lab(color(n))
+        assert lightness <= 80 and (a * a + b * b) ** 0.5 >= 20, (n, color(n))
+
+
+def test_space_blocks_take_their_designs_colour():
+    from costmodel.htmlreport.colors import color, design_of
+
+    assert design_of("3x3 spconv") == "spconv" and design_of("tbc") == "tbc"
+    assert design_of("inverted_residual") == "inverted_residual"  # not a registered design: its own colour
+    assert color("inverted_residual") not in {color(n) for n in designs()}
+
+
+def test_a_front_of_one_design_gets_the_front_of_the_others():
+    import pandas as pd
+
+    from costmodel.htmlreport.space import fronts
+
+    # a dominates everything (fewest params and MACs); b and c trade params for MACs
+    frames = {"a": pd.DataFrame({"params": [10], "macs": [100]}),
+              "b": pd.DataFrame({"params": [20, 40], "macs": [500, 300]}),
+              "c": pd.DataFrame({"params": [30], "macs": [200]})}
+    found = fronts(frames, "params")
+    assert [label for label, _, _ in found] == ["Pareto front", "front without a"]
+    assert [(n, r["params"], r["macs"]) for n, r in found[0][1]] == [("a", 10, 100)]
+    # without a: (20, 500) and (30, 200) are on the front; (40, 300) is dominated by (30, 200)
+    assert [(n, r["params"], r["macs"]) for n, r in found[1][1]] == [("b", 20, 500), ("c", 30, 200)]
+    # two designs on the front: no second front
+    assert [label for label, _, _ in fronts({"b": frames["b"], "c": frames["c"]}, "params")] == ["Pareto front"]
+
+
+def test_the_gaps_caption_says_what_its_y_axis_is(small):
+    from costmodel.htmlreport.page import _FigureSlot
+
+    sec = small.section("gaps")
+    captions = [frag.caption for frag in sec.body if isinstance(frag, _FigureSlot)]
+    assert len(captions) == 1 and "bytes" in captions[0] and "latency ratio" not in captions[0]
+    assert "bytes" in sec.figures[0].layout.yaxis.title.text
 
 
 def test_no_two_designs_share_a_colour_in_a_figure(small):

@@ -34,11 +34,20 @@ def build(ctx: Context) -> Section:
     if not measured:
         sec.add(note("Latency not measured: run `costmodel report --latency` for the measured and predicted "
                      "latency ratios."))
-    sec.figure(gap_figure(rows, measured), "x: MACs ratio; y: latency ratio (log scales). On the dashed line, time "
-                                           "falls exactly as MACs do; above it, the design saves MACs but less time; "
-                                           "above 1, it is slower than the conv it replaces.")
+    sec.figure(gap_figure(rows, measured), CAPTION[measured])
     sec.add(table(rows, [c for c in COLUMNS if any(c in r for r in rows)] + ["note"]))
     return sec
+
+
+CAPTION = {
+    True: ("x: MACs ratio; y: latency ratio, measured (filled) and predicted (open), log scales. On the dashed "
+           "line, time falls exactly as MACs do; above it, the design saves MACs but less time; above 1, it is "
+           "slower than the conv it replaces."),
+    False: ("x: MACs ratio; y: memory-traffic (bytes) ratio, both exact, log scales (latency is not measured in "
+            "this report). On the dashed line, bytes fall exactly as MACs do; above it, the design moves "
+            "relatively more memory than the conv; above 1, more memory in absolute terms."),
+}
+"""The figure's caption, with and without measured latency."""
 
 
 def gap_rows(ctx: Context) -> list[dict[str, Any]]:
@@ -77,7 +86,8 @@ def gap_figure(rows: list[dict[str, Any]], measured: bool):
     key = "measured latency ratio" if measured else "bytes ratio"
     values = [r["MACs ratio"] for r in good] + [r[key] for r in good if isinstance(r.get(key), float)]
     lo, hi = min(values + [1.0]) / 1.5, max(values + [1.0]) * 1.5
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="latency ratio = MACs ratio",
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines",
+                             name="latency ratio = MACs ratio" if measured else "bytes ratio = MACs ratio",
                              line=dict(color="gray", dash="dash"), hoverinfo="skip"))
     for r in good:
         name = r["design"]

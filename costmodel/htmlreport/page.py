@@ -65,12 +65,20 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str) -> str:
+    """Escaped text with `backticked` spans (commands, calls) set as <code>."""
+    return _CODE.sub(r"<code>\1</code>", esc(text))
+
+
 def note(text: str, cls: str = "note") -> str:
-    return f'<p class="{cls}">{esc(text)}</p>'
+    return f'<p class="{cls}">{prose(text)}</p>'
 
 
 def paragraph(text: str) -> str:
-    return f"<p>{esc(text)}</p>"
+    return f"<p>{prose(text)}</p>"
 
 
 def cell(value: Any) -> str:
@@ -153,6 +161,7 @@ span.spec{font-size:11px;color:#4b5563;display:inline-block;min-width:220px;max-
 .ok-line{color:#15803d;font-weight:600} .bad-line{color:#c81e1e;font-weight:700}
 #findings{border:2px solid #1d4ed8;background:#f3f7ff} ul.findings{font-size:16px;line-height:1.5;padding-left:22px}
 ul.findings li{margin:6px 0} ul.findings a{color:#1d4ed8;font-weight:600;white-space:nowrap}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;background:#eef1f5;padding:0 3px;border-radius:3px;font-style:normal}
 details.fold,details.design{border:1px solid #e2e5ea;border-radius:6px;padding:2px 10px;margin:6px 0}
 details.fold>summary,details.design>summary{font-size:15px;color:#1d2330}
 """
