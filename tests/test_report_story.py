@@ -215,3 +215,43 @@ def _leaks(html: str) -> list[str]:
 def test_no_build_machine_path_or_internal_reference_in_the_page(small):
     assert _leaks(small.html) == []
     assert _leaks("<p>Reference: seed 003</p>") == ["seed 0"]  # the check can fail
+
+
+def test_scrub_takes_the_build_machines_paths_out_of_messages():
+    text = "ImportError: cannot import name 'X' from 'm' (/srv/build/checkout/costmodel/htmlreport/colors.py)"
+    assert page.scrub(text) == "ImportError: cannot import name 'X' from 'm' (costmodel/htmlreport/colors.py)"
+    assert page.scrub(f"profile {Path.home()}/.cache/costmodel/cpu-t1.json") == "profile ~/.cache/costmodel/cpu-t1.json"
+    assert page.scrub("/tmp/job/out/data.csv") == "data.csv"
+    keep = "c_in/c_out, 1/2 ratio, a/b/c.d, </td>, http://x.org/a/b.js"  # not paths of this machine
+    assert page.scrub(keep) == keep
+    assert _leaks(page.scrub("failed: (/opt/ci/costmodel/x.py)")) == []
+
+
+def test_a_failed_section_names_no_path_in_the_page(monkeypatch):
+    import costmodel.htmlreport.gaps as gaps
+
+    def broken(ctx):
+        raise RuntimeError(f"cannot read {Path(gaps.__file__).resolve()}")
+
+    monkeypatch.setattr(gaps, "build", broken)
+    report = build(designs=["conv"], small=True, sections=["findings", "gaps"])
+    assert any("costmodel/htmlreport/gaps.py" in a for a in report.alerts)  # the terminal keeps it
+    assert "cannot read costmodel/htmlreport/gaps.py" in report.html and _leaks(report.html) == []
+
+
+def test_the_noise_of_a_gaps_run_is_the_spread_of_one_conv():
+    from costmodel.htmlreport.gaps import noise, noise_text
+
+    rows = [{"vs conv": "64->64 k3 s1 56x56", "conv us": 2000.0}, {"vs conv": "64->64 k3 s1 56x56", "conv us": 5000.0},
+            {"vs conv": "192->256 k3 s1 28x28", "conv us": 9000.0}, {"vs conv": "64->64 k3 s1 56x56", "conv us": 2500.0}]
+    # the 64 -> 64 conv is timed 3 times: 2,000 .. 5,000 us, 5,000 / 2,000 = 2.5x apart
+    assert noise(rows) == {"conv": "64->64 k3 s1 56x56", "n": 3, "min_us": 2000.0, "max_us": 5000.0}
+    assert "took 2,000 to 5,000 us (2.5x apart)" in noise_text(noise(rows), 1.0, 2.0)
+    assert noise(rows[2:3]) is None  # one timing: no spread to show
+
+
+def test_labels_of_close_networks_go_to_either_side():
+    from costmodel.htmlreport.latency import label_positions
+
+    # 1e9 and 1.1e9 are within 1.3x: the second label goes below; 4e9 is far from both
+    assert label_positions([1.1e9, 4e9, 1e9]) == ["bottom center", "top center", "top center"]

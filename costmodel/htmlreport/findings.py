@@ -24,6 +24,10 @@ def build(ctx: Context) -> Section:
     return sec
 
 
+NOISY = 1.5
+"""The time-vs-MACs fact warns when the slowest timing of one and the same conv is more than
+this factor above its fastest."""
+
 Fact = tuple[str, str, str]  # (text, anchor id, link label)
 
 
@@ -51,6 +55,10 @@ def time_vs_macs(ctx: Context) -> Fact | None:
         worst = slower[0]
         text += (f"; {len(slower)} only save MACs ({', '.join(r['design'] for r in slower)}): {worst['design']} needs "
                  f"{_x(worst['MACs ratio'])} the conv's MACs but takes {_x(worst['measured latency ratio'])} its time")
+    spread = ctx.shared.get("gap_noise")
+    if spread and spread["max_us"] > NOISY * spread["min_us"]:
+        text += (f" (a noisy run: the same {spread['conv']} conv took {spread['min_us']:,.0f} to "
+                 f"{spread['max_us']:,.0f} us; rerun on an idle machine)")
     return text + ".", "gaps", "FLOPs are not latency"
 
 

@@ -184,11 +184,30 @@ def plotly_js() -> str:
     return (files(__package__) / "assets" / "plotly-basic.min.js").read_text(encoding="utf-8")
 
 
+_PATH = re.compile(r"(?<![\w~.:/])(?:/[\w.+@-]+)+/(?=[\w.+@-]+\.\w+\b)")
+
+
+def scrub(text: str) -> str:
+    """Text without the build machine's directories (the page is shared): the home directory
+    becomes ~, and any other absolute path of a file keeps only the part from the costmodel
+    package down (an exception's "/abs/path/costmodel/htmlreport/colors.py" becomes
+    "costmodel/htmlreport/colors.py"), else its file name."""
+    from pathlib import Path
+
+    def short(match: re.Match) -> str:
+        folder = match.group(0)
+        at = folder.rfind("/costmodel/")
+        return folder[at + 1:] if at >= 0 else ""
+
+    return _PATH.sub(short, text.replace(str(Path.home()) + "/", "~/"))
+
+
 def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], alerts: Sequence[str]) -> str:
-    """The whole HTML document: plotly.js and the shared template inlined once, then every section."""
+    """The whole HTML document: plotly.js and the shared template inlined once, then every section
+    (its text scrubbed of the build machine's paths)."""
     sections = list(sections)
     top = (f'<div class="alerts" id="alerts"><h2>✗ {len(alerts)} problem(s) found</h2><ul>'
-           + "".join(f"<li>{esc(a)}</li>" for a in alerts) + "</ul></div>") if alerts else ""
+           + "".join(f"<li>{esc(scrub(a))}</li>" for a in alerts) + "</ul></div>") if alerts else ""
     nav = "<nav>" + "".join(f'<a href="#{s.key}">{esc(s.title)}</a>' for s in sections) + "</nav>"
     body = [nav, top]
     for s in sections:
@@ -197,7 +216,7 @@ def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], ale
             if isinstance(frag, _FigureSlot):
                 parts.append(_figure_html(s.figures[frag.index], f"{s.key}-fig{frag.index}", frag.caption))
             else:
-                parts.append(frag)
+                parts.append(scrub(frag))
         parts.append("</section>")
         body.append("".join(parts))
     sub = "".join(f"<p>{esc(line)}</p>" for line in subtitle)
