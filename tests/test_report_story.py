@@ -255,3 +255,11 @@ def test_labels_of_close_networks_go_to_either_side():
 
     # 1e9 and 1.1e9 are within 1.3x: the second label goes below; 4e9 is far from both
     assert label_positions([1.1e9, 4e9, 1e9]) == ["bottom center", "top center", "top center"]
+
+
+def test_per_layer_axes_go_logarithmic_where_values_span_decades():
+    from costmodel.htmlreport.networks import axis_type
+
+    assert axis_type([1_000, 50_000, 10_000_000]) == "log"  # 1e7 / 1e3 = 10,000 >= 100
+    assert axis_type([0, 200, 19_000]) == "linear"  # zeros ignored; 19,000 / 200 = 95 < 100
+    assert axis_type([0, 0]) == "linear"
