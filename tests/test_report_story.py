@@ -203,6 +203,8 @@ def test_full_report_is_at_most_3_mb_and_offline(full_report):
     assert size <= 3 * MB, f"full report is {size / MB:.2f} MB"
     assert _external(full_report.html) == [] and page.remote_sources(full_report.html) == []
     assert full_report.alerts == [], full_report.alerts
+    for name in designs():  # each design's own grid, folded (the full report only)
+        assert f'<details class="fold" id="space-{name}">' in full_report.html
 
 
 def _leaks(html: str) -> list[str]:
@@ -263,3 +265,20 @@ def test_per_layer_axes_go_logarithmic_where_values_span_decades():
     assert axis_type([1_000, 50_000, 10_000_000]) == "log"  # 1e7 / 1e3 = 10,000 >= 100
     assert axis_type([0, 200, 19_000]) == "linear"  # zeros ignored; 19,000 / 200 = 95 < 100
     assert axis_type([0, 0]) == "linear"
+
+
+def test_a_designs_own_grid_has_a_slider_over_its_hyperparameter_and_no_front():
+    from costmodel.htmlreport.grids import sweep_design
+    from costmodel.htmlreport.space import design_figure, slider_field
+
+    cls = get_design("group_conv")
+    frame = sweep_design(cls, True)
+    field = slider_field(cls, frame)
+    assert field == "groups"  # its own hyperparameter, not a shape field
+    fig = design_figure("group_conv", frame, field)
+    n = len(fig.data)
+    # one trace per groups value, no front (the grid mixes shapes: c_in, c_out in 32, 64; k in 3, 5)
+    assert [t.name for t in fig.data] == [f"groups={v}" for v in sorted(frame["groups"].unique())]
+    steps = fig.layout.sliders[0].steps
+    assert len(steps) == n + 1 and all(len(s.args[0]["visible"]) == n for s in steps)
+    assert steps[0].args[0]["visible"] == [True] * n  # "all"

@@ -44,6 +44,12 @@ def build(ctx: Context) -> Section:
         if families and all(q in f for by in families.values() for f in by.values()):
             sec.figure(family_figure(families, q), family_caption(families, q))
     ctx.shared["family_frames"] = families
+    ctx.shared["space_frames"] = frames
+    if ctx.small:  # a quick look: the families above only (each grid's figure would add ~2.5 kB per design)
+        sec.add("<h3>Each design on its own grid</h3>" + note(
+            f"Left out of a --small report: {len(frames)} designs have grid points ({sum(map(len, frames.values()))} "
+            "in all); `costmodel report` shows each design's own grid."))
+        return sec
     blocks = []
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: figures"):
         cls = get_design(name)
@@ -60,7 +66,6 @@ def build(ctx: Context) -> Section:
                 f"{len(frame)} points</summary>")
         sec.figure(fig, f"{title}: drag the slider to show one value of the hyperparameter.")
         sec.add("</details>")
-    ctx.shared["space_frames"] = frames
     return sec
 
 
