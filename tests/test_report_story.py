@@ -255,8 +255,11 @@ def test_the_noise_of_a_gaps_run_is_the_spread_of_one_conv():
 def test_labels_of_close_networks_go_to_either_side():
     from costmodel.htmlreport.latency import label_positions
 
-    # 1e9 and 1.1e9 are within 1.3x: the second label goes below; 4e9 is far from both
-    assert label_positions([1.1e9, 4e9, 1e9]) == ["bottom center", "top center", "top center"]
+    # 1e9 and 1.1e9 are within 1.3x: the lower one's label goes below; 4e9 is far from both
+    assert label_positions([1.1e9, 4e9, 1e9], [80, 50, 70]) == ["top center", "top center", "bottom center"]
+    assert label_positions([1.1e9, 4e9, 1e9], [60, 50, 70]) == ["bottom center", "top center", "top center"]
+    # three close points: highest above, lowest below, the middle one to its right
+    assert label_positions([1.0, 1.1, 1.2], [2, 3, 1]) == ["middle right", "top center", "bottom center"]
 
 
 def test_per_layer_axes_go_logarithmic_where_values_span_decades():

@@ -169,15 +169,26 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
     return rows
 
 
-def label_positions(xs: list[float], near: float = 1.3) -> list[str]:
-    """Text positions of point labels on a log x axis: a point within a factor ``near`` of the
-    previous one (in x order) puts its label on the other side, so neighbours' labels do not
-    overlap (VGG-16 and VGG-16 CIFAR have nearly the same MACs)."""
+def label_positions(xs: list[float], ys: list[float], near: float = 1.3) -> list[str]:
+    """Text positions of point labels on log axes: points whose x are within a factor ``near`` of
+    each other form a cluster (VGG-16 and VGG-16 CIFAR have nearly the same MACs); in a cluster
+    the highest point's label goes above it, the lowest's below it, any other to its right, so
+    neighbours' labels do not overlap."""
     order = sorted(range(len(xs)), key=lambda i: xs[i])
+    clusters: list[list[int]] = []
+    for i in order:
+        if clusters and xs[i] <= near * xs[clusters[-1][-1]]:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
     out = ["top center"] * len(xs)
-    for prev, i in zip(order, order[1:]):
-        if xs[i] <= near * xs[prev] and out[prev] == "top center":
-            out[i] = "bottom center"
+    for members in clusters:
+        if len(members) < 2:
+            continue
+        by_y = sorted(members, key=lambda i: ys[i])
+        for i in by_y[1:-1]:
+            out[i] = "middle right"
+        out[by_y[0]] = "bottom center"
     return out
 
 
@@ -186,7 +197,8 @@ def network_figure(rows: list[dict[str, Any]]):
 
     fig = go.Figure()
     names = [r["network"] for r in rows]
-    where = label_positions([r["MACs"] for r in rows])
+    key = "measured ms" if all("measured ms" in r for r in rows) else "predicted ms"
+    where = label_positions([r["MACs"] for r in rows], [r[key] for r in rows])
     if all("measured ms" in r for r in rows):
         fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["measured ms"] for r in rows],
                                  mode="markers+text", text=names, textposition=where, name="measured",

@@ -231,6 +231,7 @@ def fronts(frames: dict[str, Any], q: str) -> list[tuple[str, list[tuple[str, An
 def family_caption(families: dict[int, dict[str, Any]], q: str) -> str:
     """What the front of each family is made of, from the data."""
     parts = []
+    what = UNITS[q].split(" (")[0]
     for c, frames in families.items():
         found = fronts(frames, q)
         pts = found[0][1]
@@ -238,10 +239,9 @@ def family_caption(families: dict[int, dict[str, Any]], q: str) -> str:
         text = f"c = {c}: {len(pts)} front point(s), from {', '.join(names)}"
         if len(found) > 1:
             others = list(dict.fromkeys(n for n, _ in found[1][1]))
-            text += (f" (it has both the fewest MACs and the smallest x of every design at this shape; dotted: the "
+            text += (f" (it has both the fewest MACs and the least {what} of every design at this shape; dotted: the "
                      f"front of the others, from {', '.join(others)})")
         parts.append(text)
-    what = UNITS[q].split(" (")[0]
     return f"MACs against {what}, designs at the same shape. " + "; ".join(parts) + "."
 
 
