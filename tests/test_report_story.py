@@ -285,3 +285,27 @@ def test_a_designs_own_grid_has_a_slider_over_its_hyperparameter_and_no_front():
     steps = fig.layout.sliders[0].steps
     assert len(steps) == n + 1 and all(len(s.args[0]["visible"]) == n for s in steps)
     assert steps[0].args[0]["visible"] == [True] * n  # "all"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_full_report_renders_every_figure_in_chromium(full_report, tmp_path):
+    """The small report's browser test, on the full one (which adds each design's own grid)."""
+    from test_report import CHROMIUM, chromium, console_errors
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    path = tmp_path / "full.html"
+    path.write_text(full_report.html, encoding="utf-8")
+    result = chromium(path.as_uri(), "--dump-dom", timeout=300)
+    assert console_errors(result.stderr) == [], console_errors(result.stderr)
+    dom = result.stdout
+    drawn = re.findall(r'<div id="([\w-]+-fig\d+)" class="plotly-graph-div[^"]*js-plotly-plot', dom)
+    assert len(drawn) == len(full_report.figures)
+    assert sum(i.startswith("space-fig") for i in drawn) > len(designs())  # the families + each design's own grid
+    starts = [dom.index(f'<div id="{i}"') for i in drawn] + [len(dom)]
+    empty = [i for i, a, b in zip(drawn, starts, starts[1:]) if not re.search(r'class="trace (scatter|bars)', dom[a:b])]
+    assert empty == []
+    sections = re.findall(r'<section id="([\w-]+)"', dom)
+    assert sections[0] == "findings"
+    assert _leaks(re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)) == []
