@@ -309,3 +309,14 @@ def test_full_report_renders_every_figure_in_chromium(full_report, tmp_path):
     sections = re.findall(r'<section id="([\w-]+)"', dom)
     assert sections[0] == "findings"
     assert _leaks(re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)) == []
+
+
+def test_the_totals_caption_is_computed_from_the_networks():
+    import pandas as pd
+
+    from costmodel.htmlreport.networks import totals_caption
+
+    tables = {"big": pd.DataFrame({"macs": [10_000_000_000, 5_000_000_000]}),
+              "tiny": pd.DataFrame({"macs": [100_000_000, 50_000_000]})}
+    # 15e9 / 150e6 = 100x apart
+    assert "big's 15,000,000,000 MACs and tiny's 150,000,000 on one chart, 100x apart" in totals_caption(tables)

@@ -38,8 +38,7 @@ def build(ctx: Context) -> Section:
                      "fewer MACs); run without --small for the 224x224 numbers."))
     if tables:
         sec.add("<h3>Totals</h3>", table(_totals(tables)))
-        sec.figure(totals_figure(tables), "One bar per network (log scale: VGG-16's billions and GhostNet's "
-                                          "millions on one chart). Use the menu to switch the quantity.")
+        sec.figure(totals_figure(tables), totals_caption(tables))
         sec.figure(compare_figure(tables), "Each bar is one network, split by the design of its layers as a share "
                                            "of the network's total. Use the menu to switch the quantity.")
     _published(sec)
@@ -93,6 +92,14 @@ def _published(sec: Section) -> None:
     sec.add("<h3>Published vs ours</h3>",
             note("The papers' numbers beside ours; where they differ, the note column says why."),
             table(frame))
+
+
+def totals_caption(tables: dict[str, Any]) -> str:
+    """Why the totals axis is logarithmic, from the data: the largest and smallest MACs."""
+    macs = {label: float(f["macs"].sum()) for label, f in tables.items()}
+    big, small = max(macs, key=macs.__getitem__), min(macs, key=macs.__getitem__)
+    return (f"One bar per network (log scale: {big}'s {macs[big]:,.0f} MACs and {small}'s {macs[small]:,.0f} on "
+            f"one chart, {macs[big] / macs[small]:,.0f}x apart). Use the menu to switch the quantity.")
 
 
 def _quantities(frames: list[Any]) -> list[tuple[str, str]]:
