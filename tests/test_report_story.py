@@ -83,6 +83,10 @@ def test_findings_come_from_the_data(small):
     best = min(((n, r) for n, f in frames.items() for r in f.to_dict("records") if r["params"] <= 18_432),
                key=lambda t: t[1]["macs"])
     assert f"are {best[0]}'s: {best[1]['macs']:,}" in texts
+    # the fact's reference, the standard conv 64 -> 64, 3x3, stride 1, 56x56: params 64*64*9 = 36,864,
+    # budget 36,864 / 2 = 18,432, MACs 36,864 * 56*56 = 115,605,504
+    assert "with at most 18,432 params (1/2 of the standard conv's 36,864)" in texts
+    assert "the conv's 115,605,504)" in texts
     ok = sum(bool(r["match"]) for r in small.data["validation_rows"] + small.data.get("network_validation_rows", []))
     assert f"exactly on {ok} of " in texts
 
@@ -97,6 +101,58 @@ def test_every_design_and_glue_op_has_its_own_colour():
     colours = [color(n) for n in names]
     assert len(set(colours)) == len(names)  # distinct
     assert [color(n) for n in names] == colours  # stable
+
+
+def test_cielab_conversion_and_the_palette_distances():
+    from costmodel.htmlreport.colors import MIN_DELTA_E, color, delta_e, glue_names, lab
+
+    # sRGB red #ff0000 in CIELAB (D65), the textbook value: L* 53.24, a* 80.09, b* 67.20
+    assert lab("#ff0000") == pytest.approx((53.24, 80.09, 67.20), abs=0.05)
+    assert lab("#ffffff") == pytest.approx((100, 0, 0), abs=0.05) and lab("#000000") == pytest.approx((0, 0, 0))
+    # CIE76: black to white is 100 apart
+    assert delta_e("#000000", "#ffffff") == pytest.approx(100, abs=0.05)
+    names = list(designs()) + glue_names()
+    worst = min(delta_e(color(a), color(b)) for i, a in enumerate(names) for b in names[i + 1:])
+    assert worst >= MIN_DELTA_E, worst
+    # and every colour stays readable on white and is not a grey (L* <= 80, chroma >= 20)
+    for n in names:
+        lightness, a, b = lab(color(n))
+        assert lightness <= 80 and (a * a + b * b) ** 0.5 >= 20, (n, color(n))
+
+
+def test_space_blocks_take_their_designs_colour():
+    from costmodel.htmlreport.colors import color, design_of
+
+    assert design_of("3x3 spconv") == "spconv" and design_of("tbc") == "tbc"
+    assert design_of("inverted_residual") == "inverted_residual"  # not a registered design: its own colour
+    assert color("inverted_residual") not in {color(n) for n in designs()}
+
+
+def test_a_front_of_one_design_gets_the_front_of_the_others():
+    import pandas as pd
+
+    from costmodel.htmlreport.space import fronts
+
+    # a dominates everything (fewest params and MACs); b and c trade params for MACs
+    frames = {"a": pd.DataFrame({"params": [10], "macs": [100]}),
+              "b": pd.DataFrame({"params": [20, 40], "macs": [500, 300]}),
+              "c": pd.DataFrame({"params": [30], "macs": [200]})}
+    found = fronts(frames, "params")
+    assert [label for label, _, _ in found] == ["Pareto front", "front without a"]
+    assert [(n, r["params"], r["macs"]) for n, r in found[0][1]] == [("a", 10, 100)]
+    # without a: (20, 500) and (30, 200) are on the front; (40, 300) is dominated by (30, 200)
+    assert [(n, r["params"], r["macs"]) for n, r in found[1][1]] == [("b", 20, 500), ("c", 30, 200)]
+    # two designs on the front: no second front
+    assert [label for label, _, _ in fronts({"b": frames["b"], "c": frames["c"]}, "params")] == ["Pareto front"]
+
+
+def test_the_gaps_caption_says_what_its_y_axis_is(small):
+    from costmodel.htmlreport.page import _FigureSlot
+
+    sec = small.section("gaps")
+    captions = [frag.caption for frag in sec.body if isinstance(frag, _FigureSlot)]
+    assert len(captions) == 1 and "bytes" in captions[0] and "latency ratio" not in captions[0]
+    assert "bytes" in sec.figures[0].layout.yaxis.title.text
 
 
 def test_no_two_designs_share_a_colour_in_a_figure(small):
@@ -147,6 +203,8 @@ def test_full_report_is_at_most_3_mb_and_offline(full_report):
     assert size <= 3 * MB, f"full report is {size / MB:.2f} MB"
     assert _external(full_report.html) == [] and page.remote_sources(full_report.html) == []
     assert full_report.alerts == [], full_report.alerts
+    for name in designs():  # each design's own grid, folded (the full report only)
+        assert f'<details class="fold" id="space-{name}">' in full_report.html
 
 
 def _leaks(html: str) -> list[str]:
@@ -159,3 +217,106 @@ def _leaks(html: str) -> list[str]:
 def test_no_build_machine_path_or_internal_reference_in_the_page(small):
     assert _leaks(small.html) == []
     assert _leaks("<p>Reference: seed 003</p>") == ["seed 0"]  # the check can fail
+
+
+def test_scrub_takes_the_build_machines_paths_out_of_messages():
+    text = "ImportError: cannot import name 'X' from 'm' (/srv/build/checkout/costmodel/htmlreport/colors.py)"
+    assert page.scrub(text) == "ImportError: cannot import name 'X' from 'm' (costmodel/htmlreport/colors.py)"
+    assert page.scrub(f"profile {Path.home()}/.cache/costmodel/cpu-t1.json") == "profile ~/.cache/costmodel/cpu-t1.json"
+    assert page.scrub("/tmp/job/out/data.csv") == "data.csv"
+    keep = "c_in/c_out, 1/2 ratio, a/b/c.d, </td>, http://x.org/a/b.js"  # not paths of this machine
+    assert page.scrub(keep) == keep
+    assert _leaks(page.scrub("failed: (/opt/ci/costmodel/x.py)")) == []
+
+
+def test_a_failed_section_names_no_path_in_the_page(monkeypatch):
+    import costmodel.htmlreport.gaps as gaps
+
+    def broken(ctx):
+        raise RuntimeError(f"cannot read {Path(gaps.__file__).resolve()}")
+
+    monkeypatch.setattr(gaps, "build", broken)
+    report = build(designs=["conv"], small=True, sections=["findings", "gaps"])
+    assert any("costmodel/htmlreport/gaps.py" in a for a in report.alerts)  # the terminal keeps it
+    assert "cannot read costmodel/htmlreport/gaps.py" in report.html and _leaks(report.html) == []
+
+
+def test_the_noise_of_a_gaps_run_is_the_spread_of_one_conv():
+    from costmodel.htmlreport.gaps import noise, noise_text
+
+    rows = [{"vs conv": "64->64 k3 s1 56x56", "conv us": 2000.0}, {"vs conv": "64->64 k3 s1 56x56", "conv us": 5000.0},
+            {"vs conv": "192->256 k3 s1 28x28", "conv us": 9000.0}, {"vs conv": "64->64 k3 s1 56x56", "conv us": 2500.0}]
+    # the 64 -> 64 conv is timed 3 times: 2,000 .. 5,000 us, 5,000 / 2,000 = 2.5x apart
+    assert noise(rows) == {"conv": "64->64 k3 s1 56x56", "n": 3, "min_us": 2000.0, "max_us": 5000.0}
+    assert "took 2,000 to 5,000 us (2.5x apart)" in noise_text(noise(rows), 1.0, 2.0)
+    assert noise(rows[2:3]) is None  # one timing: no spread to show
+
+
+def test_labels_of_close_networks_go_to_either_side():
+    from costmodel.htmlreport.latency import label_positions
+
+    # 1e9 and 1.1e9 are within 1.3x: the lower one's label goes below; 4e9 is far from both
+    assert label_positions([1.1e9, 4e9, 1e9], [80, 50, 70]) == ["top center", "top center", "bottom center"]
+    assert label_positions([1.1e9, 4e9, 1e9], [60, 50, 70]) == ["bottom center", "top center", "top center"]
+    # three close points: highest above, lowest below, the middle one to its right
+    assert label_positions([1.0, 1.1, 1.2], [2, 3, 1]) == ["middle right", "top center", "bottom center"]
+
+
+def test_per_layer_axes_go_logarithmic_where_values_span_decades():
+    from costmodel.htmlreport.networks import axis_type
+
+    assert axis_type([1_000, 50_000, 10_000_000]) == "log"  # 1e7 / 1e3 = 10,000 >= 100
+    assert axis_type([0, 200, 19_000]) == "linear"  # zeros ignored; 19,000 / 200 = 95 < 100
+    assert axis_type([0, 0]) == "linear"
+
+
+def test_a_designs_own_grid_has_a_slider_over_its_hyperparameter_and_no_front():
+    from costmodel.htmlreport.grids import sweep_design
+    from costmodel.htmlreport.space import design_figure, slider_field
+
+    cls = get_design("group_conv")
+    frame = sweep_design(cls, True)
+    field = slider_field(cls, frame)
+    assert field == "groups"  # its own hyperparameter, not a shape field
+    fig = design_figure("group_conv", frame, field)
+    n = len(fig.data)
+    # one trace per groups value, no front (the grid mixes shapes: c_in, c_out in 32, 64; k in 3, 5)
+    assert [t.name for t in fig.data] == [f"groups={v}" for v in sorted(frame["groups"].unique())]
+    steps = fig.layout.sliders[0].steps
+    assert len(steps) == n + 1 and all(len(s.args[0]["visible"]) == n for s in steps)
+    assert steps[0].args[0]["visible"] == [True] * n  # "all"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_full_report_renders_every_figure_in_chromium(full_report, tmp_path):
+    """The small report's browser test, on the full one (which adds each design's own grid)."""
+    from test_report import CHROMIUM, chromium, console_errors
+
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    path = tmp_path / "full.html"
+    path.write_text(full_report.html, encoding="utf-8")
+    result = chromium(path.as_uri(), "--dump-dom", timeout=300)
+    assert console_errors(result.stderr) == [], console_errors(result.stderr)
+    dom = result.stdout
+    drawn = re.findall(r'<div id="([\w-]+-fig\d+)" class="plotly-graph-div[^"]*js-plotly-plot', dom)
+    assert len(drawn) == len(full_report.figures)
+    assert sum(i.startswith("space-fig") for i in drawn) > len(designs())  # the families + each design's own grid
+    starts = [dom.index(f'<div id="{i}"') for i in drawn] + [len(dom)]
+    empty = [i for i, a, b in zip(drawn, starts, starts[1:]) if not re.search(r'class="trace (scatter|bars)', dom[a:b])]
+    assert empty == []
+    sections = re.findall(r'<section id="([\w-]+)"', dom)
+    assert sections[0] == "findings"
+    assert _leaks(re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S)) == []
+
+
+def test_the_totals_caption_is_computed_from_the_networks():
+    import pandas as pd
+
+    from costmodel.htmlreport.networks import totals_caption
+
+    tables = {"big": pd.DataFrame({"macs": [10_000_000_000, 5_000_000_000]}),
+              "tiny": pd.DataFrame({"macs": [100_000_000, 50_000_000]})}
+    # 15e9 / 150e6 = 100x apart
+    assert "big's 15,000,000,000 MACs and tiny's 150,000,000 on one chart, 100x apart" in totals_caption(tables)

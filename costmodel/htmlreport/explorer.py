@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .colors import FRONT, color
+from .colors import FRONT, MARKER_GREY, color, design_of
 from .context import Context
 from .page import UNITS, Section, esc, note, table
 
@@ -53,13 +53,13 @@ def space_figure(front: Any, points: Any):
     for design in dict.fromkeys(front["design"]):
         sub = front[front["design"] == design]
         fig.add_trace(go.Scatter(x=list(sub["params"]), y=list(sub["MACs"]), mode="markers", name=design,
-                                 marker=dict(size=10, color=color(design)),
+                                 marker=dict(size=10, color=color(design_of(design))),
                                  customdata=[_wrap(a) for a in sub["architecture"]],
                                  hovertemplate=("<b>front: mostly " + design + "</b><br>params: %{x:,}<br>MACs: %{y:,}"
                                                 "<br>%{customdata}<extra></extra>")))
     fig.add_trace(go.Scatter(x=list(points["params"]), y=list(points["MACs"]), mode="markers+text",
                              text=list(points["network"]), textposition="top center", name="built-in networks",
-                             marker=dict(size=14, symbol="star", color="#444444"),
+                             marker=dict(size=14, symbol="star", color=MARKER_GREY),
                              customdata=[_wrap(a) for a in points["architecture"]],
                              hovertemplate="<b>%{text}</b><br>params: %{x:,}<br>MACs: %{y:,}<br>%{customdata}"
                                            "<extra></extra>"))

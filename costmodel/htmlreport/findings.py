@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import Context
-from .page import Section, esc
+from .page import Section, esc, prose
 
 BUDGET_SHARE = 2
 """The "fixed budget" of the cheapest-design fact: at most 1/BUDGET_SHARE of the params of the
@@ -18,11 +18,15 @@ def build(ctx: Context) -> Section:
     sec = Section("findings", "Findings")
     facts = [f for f in (fact(ctx) for fact in FACTS) if f]
     ctx.shared["findings"] = facts
-    items = "".join(f'<li>{esc(text)} <a href="#{esc(anchor)}">{esc(label)} →</a></li>'
+    items = "".join(f'<li>{prose(text)} <a href="#{esc(anchor)}">{esc(label)} →</a></li>'
                     for text, anchor, label in facts)
     sec.add(f'<ul class="findings">{items}</ul>')
     return sec
 
+
+NOISY = 1.5
+"""The time-vs-MACs fact warns when the slowest timing of one and the same conv is more than
+this factor above its fastest."""
 
 Fact = tuple[str, str, str]  # (text, anchor id, link label)
 
@@ -51,16 +55,31 @@ def time_vs_macs(ctx: Context) -> Fact | None:
         worst = slower[0]
         text += (f"; {len(slower)} only save MACs ({', '.join(r['design'] for r in slower)}): {worst['design']} needs "
                  f"{_x(worst['MACs ratio'])} the conv's MACs but takes {_x(worst['measured latency ratio'])} its time")
+    spread = ctx.shared.get("gap_noise")
+    if spread and spread["max_us"] > NOISY * spread["min_us"]:
+        text += (f" (a noisy run: the same {spread['conv']} conv took {spread['min_us']:,.0f} to "
+                 f"{spread['max_us']:,.0f} us; rerun on an idle machine)")
     return text + ".", "gaps", "FLOPs are not latency"
 
 
+def family_conv(c: int) -> Any:
+    """The standard conv of shape family ``c`` (grids.FAMILY_SHAPE: c -> c, k x k, stride, h x w)."""
+    from ..designs.conv import Conv
+    from .grids import FAMILY_SHAPE
+
+    side = FAMILY_SHAPE["spatial"]
+    return Conv(c_in=c, c_out=c, k=FAMILY_SHAPE["kernel"], stride=FAMILY_SHAPE["stride"], h=side, w=side)
+
+
 def cheapest_at_shape(ctx: Context) -> Fact | None:
-    """The design with the fewest MACs at one shape family under a params budget."""
+    """The design with the fewest MACs at one shape family under a params budget (a fraction of
+    the params of the standard conv of that shape)."""
     families = ctx.shared.get("family_frames") or {}
     if not families:
         return None
-    c = 64 if 64 in families else next(iter(families))
-    budget = c * c * 9 // BUDGET_SHARE  # the standard 3x3 conv c -> c has c*c*9 params
+    c = sorted(families)[(len(families) - 1) // 2]  # a middle family (c = 64 of 32, 64, 128, 256)
+    conv = family_conv(c)
+    budget = conv.params() // BUDGET_SHARE
     best = None
     for name, frame in families[c].items():
         ok = frame[frame["params"] <= budget]
@@ -71,10 +90,10 @@ def cheapest_at_shape(ctx: Context) -> Fact | None:
     if best is None:
         return None
     name, row = best
-    conv_macs = c * c * 9 * 56 * 56
-    return (f"At c_in = c_out = {c}, 3x3, 56x56 with at most {budget:,} params (half the standard conv's "
-            f"{c * c * 9:,}), the fewest MACs are {name}'s: {int(row['macs']):,} ({_x(row['macs'] / conv_macs)} the conv's "
-            f"{conv_macs:,}), with {int(row['params']):,} params.", "space", "Design space")
+    return (f"At c_in = c_out = {c}, {conv.k}x{conv.k}, stride {conv.stride}, {conv.h}x{conv.w} with at most "
+            f"{budget:,} params (1/{BUDGET_SHARE} of the standard conv's {conv.params():,}), the fewest MACs are "
+            f"{name}'s: {int(row['macs']):,} ({_x(row['macs'] / conv.macs())} the conv's {conv.macs():,}), with "
+            f"{int(row['params']):,} params.", "space", "Design space")
 
 
 def peers_agree(ctx: Context) -> Fact | None:
@@ -85,31 +104,35 @@ def peers_agree(ctx: Context) -> Fact | None:
         ok = sum(bool(r.get("match")) for r in rows)
         parts.append(f"costmodel's params and MACs equal sum(p.numel()), fvcore and FlopCounterMode exactly on {ok} of "
                      f"{len(rows)} validated configs")
-    reasons = _peer_gaps(ctx.shared.get("reconciliations") or {})
+    results = ctx.shared.get("reconciliations") or {}
+    reasons = _peer_gaps(results)
     if reasons:
-        parts.append("Peer totals differ from ours by counting conventions, each gap explained (mostly) by "
-                     + "; ".join(reasons))
+        label, exact = reasons[0][0], all(r[2] == 0 for r in reasons)
+        parts.append(f"On {label}, the peer counters' totals differ from ours by counting conventions"
+                     + (", and the gaps add up exactly" if exact else "")
+                     + "; the largest gap per peer: " + "; ".join(f"{peer}: {why}" for _, peer, _, why in reasons))
     if not parts:
         return None
     anchor = "validation" if rows else "reconciliation"
     return ". ".join(parts) + ".", anchor, "Validation" if rows else "Reconciliation"
 
 
-def _peer_gaps(results: dict[str, Any]) -> list[str]:
-    """Per peer of the first reconciled network: whether its gap is exactly explained, and by
-    which convention mostly (the largest category of its gap)."""
+def _peer_gaps(results: dict[str, Any]) -> list[tuple[str, str, int, str]]:
+    """(network, peer, unexplained, convention of its largest gap) for each peer of the first
+    reconciled network."""
     out = []
     for label, result in list(results.items())[:1]:
         for peer, res in result.peers.items():
             if res.skipped or res.actual is None:
                 continue
             frame = res.table
-            why = ""
-            if hasattr(frame, "columns") and {"gap", "convention"} <= set(frame.columns) and len(frame):
-                top = frame.assign(size=frame["gap"].abs()).sort_values("size", ascending=False).iloc[0]
-                why = f": {top['convention']}"
-            exact = "" if res.unexplained == 0 else f", {res.unexplained:,} {res.unit} UNEXPLAINED"
-            out.append(f"{peer} on {label}{exact}{why}")
+            why = "no gap"
+            gaps = frame[frame["gap"] != 0] if hasattr(frame, "columns") and {"gap", "convention"} <= set(frame.columns) else []
+            if len(gaps):
+                why = gaps.assign(size=gaps["gap"].abs()).sort_values("size", ascending=False).iloc[0]["convention"]
+            if res.unexplained:
+                why += f" ({res.unexplained:,} {res.unit} UNEXPLAINED)"
+            out.append((label, peer, res.unexplained, why))
     return out
 
 

@@ -6,6 +6,7 @@ MACs ratios alone, from the Designs section."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .colors import color
@@ -26,6 +27,7 @@ def build(ctx: Context) -> Section:
                  "shape (the 'vs conv' column: c_in->c_out kernel stride h x w). A ratio below 1: the design is "
                  "cheaper than that conv. MACs are exact; latencies are measured on this machine (batch 1, fp32), "
                  "the same table as `costmodel latency-gaps`."))
+    load = os.getloadavg()[0]
     rows = gap_rows(ctx)
     ctx.shared["gap_rows"] = rows
     if not rows:
@@ -34,11 +36,49 @@ def build(ctx: Context) -> Section:
     if not measured:
         sec.add(note("Latency not measured: run `costmodel report --latency` for the measured and predicted "
                      "latency ratios."))
-    sec.figure(gap_figure(rows, measured), "x: MACs ratio; y: latency ratio (log scales). On the dashed line, time "
-                                           "falls exactly as MACs do; above it, the design saves MACs but less time; "
-                                           "above 1, it is slower than the conv it replaces.")
+    else:
+        spread = noise(rows)
+        ctx.shared["gap_noise"] = spread
+        sec.add(note(noise_text(spread, load, os.getloadavg()[0])))
+    sec.figure(gap_figure(rows, measured), CAPTION[measured])
     sec.add(table(rows, [c for c in COLUMNS if any(c in r for r in rows)] + ["note"]))
     return sec
+
+
+CAPTION = {
+    True: ("x: MACs ratio; y: latency ratio, measured (filled) and predicted (open), log scales. On the dashed "
+           "line, time falls exactly as MACs do; above it, the design saves MACs but less time; above 1, it is "
+           "slower than the conv it replaces."),
+    False: ("x: MACs ratio; y: memory-traffic (bytes) ratio, both exact, log scales (latency is not measured in "
+            "this report). On the dashed line, bytes fall exactly as MACs do; above it, the design moves "
+            "relatively more memory than the conv; above 1, more memory in absolute terms."),
+}
+"""The figure's caption, with and without measured latency."""
+
+
+def noise(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How far apart the timings of one and the same reference conv are in this table (most
+    designs share the c -> c 3x3 conv, each timed anew): {conv, n, min_us, max_us}, for the
+    conv shape timed most often; None when no shape was timed twice."""
+    times: dict[str, list[float]] = {}
+    for r in rows:
+        if isinstance(r.get("conv us"), float):
+            times.setdefault(r["vs conv"], []).append(r["conv us"])
+    shape, found = max(times.items(), key=lambda kv: len(kv[1]), default=(None, []))
+    if len(found) < 2:
+        return None
+    return {"conv": shape, "n": len(found), "min_us": min(found), "max_us": max(found)}
+
+
+def noise_text(spread: dict[str, Any] | None, load_start: float, load_end: float) -> str:
+    """The run's noise in words: the same conv's fastest and slowest timing, and the load."""
+    text = (f"Load average {load_start:.1f} at the start and {load_end:.1f} at the end of these timings "
+            f"({os.cpu_count()} CPU cores); each design and its conv are timed one after the other.")
+    if spread:
+        text += (f" Noise of this run: the same {spread['conv']} conv, timed {spread['n']} times in this table, "
+                 f"took {spread['min_us']:,.0f} to {spread['max_us']:,.0f} us "
+                 f"({spread['max_us'] / spread['min_us']:.2g}x apart); ratios within that factor of 1 are noise.")
+    return text
 
 
 def gap_rows(ctx: Context) -> list[dict[str, Any]]:
@@ -77,7 +117,8 @@ def gap_figure(rows: list[dict[str, Any]], measured: bool):
     key = "measured latency ratio" if measured else "bytes ratio"
     values = [r["MACs ratio"] for r in good] + [r[key] for r in good if isinstance(r.get(key), float)]
     lo, hi = min(values + [1.0]) / 1.5, max(values + [1.0]) * 1.5
-    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="latency ratio = MACs ratio",
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines",
+                             name="latency ratio = MACs ratio" if measured else "bytes ratio = MACs ratio",
                              line=dict(color="gray", dash="dash"), hoverinfo="skip"))
     for r in good:
         name = r["design"]

@@ -169,19 +169,44 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
     return rows
 
 
+def label_positions(xs: list[float], ys: list[float], near: float = 1.3) -> list[str]:
+    """Text positions of point labels on log axes: points whose x are within a factor ``near`` of
+    each other form a cluster (VGG-16 and VGG-16 CIFAR have nearly the same MACs); in a cluster
+    the highest point's label goes above it, the lowest's below it, any other to its right, so
+    neighbours' labels do not overlap."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    clusters: list[list[int]] = []
+    for i in order:
+        if clusters and xs[i] <= near * xs[clusters[-1][-1]]:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+    out = ["top center"] * len(xs)
+    for members in clusters:
+        if len(members) < 2:
+            continue
+        by_y = sorted(members, key=lambda i: ys[i])
+        for i in by_y[1:-1]:
+            out[i] = "middle right"
+        out[by_y[0]] = "bottom center"
+    return out
+
+
 def network_figure(rows: list[dict[str, Any]]):
     import plotly.graph_objects as go
 
     fig = go.Figure()
     names = [r["network"] for r in rows]
+    key = "measured ms" if all("measured ms" in r for r in rows) else "predicted ms"
+    where = label_positions([r["MACs"] for r in rows], [r[key] for r in rows])
     if all("measured ms" in r for r in rows):
         fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["measured ms"] for r in rows],
-                                 mode="markers+text", text=names, textposition="top center", name="measured",
+                                 mode="markers+text", text=names, textposition=where, name="measured",
                                  marker=dict(size=11, color="#1f4e9c"),
                                  hovertemplate="<b>%{text}</b><br>MACs: %{x:,}<br>measured: %{y:.3f} ms<extra></extra>"))
     fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["predicted ms"] for r in rows],
                              mode="markers" if any("measured ms" in r for r in rows) else "markers+text",
-                             text=names, textposition="top center", name="predicted",
+                             text=names, textposition=where, name="predicted",
                              marker=dict(size=10, symbol="diamond-open", color="#d95f02", line=dict(width=2)),
                              hovertemplate="<b>%{text}</b><br>MACs: %{x:,}<br>predicted: %{y:.3f} ms<extra></extra>"))
     fig.update_layout(height=560, template="plotly_white", margin=dict(l=80, r=20, t=30, b=60),

@@ -13,7 +13,7 @@ from .page import UNITS, Section, esc, note, table
 from .predicted import predictor
 
 QUANTITY_COLUMNS = [("MACs", "macs"), ("params", "params"), ("mem bytes", "mem_bytes"),
-                    ("latency ms", "latency_ms")]
+                    ("predicted latency ms", "latency_ms")]
 
 # --- the section -----------------------------------------------------------------------------
 
@@ -38,8 +38,7 @@ def build(ctx: Context) -> Section:
                      "fewer MACs); run without --small for the 224x224 numbers."))
     if tables:
         sec.add("<h3>Totals</h3>", table(_totals(tables)))
-        sec.figure(totals_figure(tables), "One bar per network (log scale: VGG-16's billions and GhostNet's "
-                                          "millions on one chart). Use the menu to switch the quantity.")
+        sec.figure(totals_figure(tables), totals_caption(tables))
         sec.figure(compare_figure(tables), "Each bar is one network, split by the design of its layers as a share "
                                            "of the network's total. Use the menu to switch the quantity.")
     _published(sec)
@@ -95,8 +94,28 @@ def _published(sec: Section) -> None:
             table(frame))
 
 
+def totals_caption(tables: dict[str, Any]) -> str:
+    """Why the totals axis is logarithmic, from the data: the largest and smallest MACs."""
+    macs = {label: float(f["macs"].sum()) for label, f in tables.items()}
+    big, small = max(macs, key=macs.__getitem__), min(macs, key=macs.__getitem__)
+    return (f"One bar per network (log scale: {big}'s {macs[big]:,.0f} MACs and {small}'s {macs[small]:,.0f} on "
+            f"one chart, {macs[big] / macs[small]:,.0f}x apart). Use the menu to switch the quantity.")
+
+
 def _quantities(frames: list[Any]) -> list[tuple[str, str]]:
     return [(label, col) for label, col in QUANTITY_COLUMNS if all(col in f for f in frames)]
+
+
+DECADES = 100
+"""A per-layer axis is logarithmic when its largest positive value is at least this many times
+its smallest (a GhostNet's layers span 1e3 to 1e7 MACs); each bar stands alone there (one layer
+per x), so a log axis does not distort a stack."""
+
+
+def axis_type(values: Any) -> str:
+    """'log' where the positive values span DECADES or more, else 'linear'."""
+    pos = [float(v) for v in values if v and float(v) > 0]
+    return "log" if pos and max(pos) >= DECADES * min(pos) else "linear"
 
 
 def compare_figure(tables: dict[str, Any]):
@@ -171,9 +190,11 @@ def layer_figure(label: str, frame: Any):
     buttons = []
     for _, col in quantities:
         ys = [list(frame.iloc[[i for i in idx if frame["design"].iloc[i] == d]][col]) for d in designs]
-        buttons.append(dict(label=UNITS[col], method="update", args=[{"y": ys}, {"yaxis.title.text": UNITS[col]}]))
+        buttons.append(dict(label=UNITS[col], method="update",
+                            args=[{"y": ys}, {"yaxis.title.text": UNITS[col], "yaxis.type": axis_type(frame[col])}]))
     fig.update_layout(barmode="stack", height=460, template="plotly_white", margin=dict(l=80, r=20, t=60, b=60),
                       xaxis=dict(title=dict(text="layer (index in execution order)")),
-                      yaxis=dict(title=dict(text=UNITS[first])), legend=dict(title=dict(text="design")),
+                      yaxis=dict(type=axis_type(frame[first]), title=dict(text=UNITS[first])),
+                      legend=dict(title=dict(text="design")),
                       updatemenus=[dict(buttons=buttons, x=0.0, y=1.2, xanchor="left", yanchor="top")])
     return fig

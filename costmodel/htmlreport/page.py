@@ -60,8 +60,16 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str) -> str:
+    """Escaped text with `backticked` spans (commands, calls) set as <code>."""
+    return _CODE.sub(r"<code>\1</code>", esc(text))
+
+
 def note(text: str, cls: str = "note") -> str:
-    return f'<p class="{cls}">{esc(text)}</p>'
+    return f'<p class="{cls}">{prose(text)}</p>'
 
 
 def cell(value: Any) -> str:
@@ -144,6 +152,7 @@ span.spec{font-size:11px;color:#4b5563;display:inline-block;min-width:220px;max-
 .ok-line{color:#15803d;font-weight:600} .bad-line{color:#c81e1e;font-weight:700}
 #findings{border:2px solid #1d4ed8;background:#f3f7ff} ul.findings{font-size:16px;line-height:1.5;padding-left:22px}
 ul.findings li{margin:6px 0} ul.findings a{color:#1d4ed8;font-weight:600;white-space:nowrap}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;background:#eef1f5;padding:0 3px;border-radius:3px;font-style:normal}
 details.fold,details.design{border:1px solid #e2e5ea;border-radius:6px;padding:2px 10px;margin:6px 0}
 details.fold>summary,details.design>summary{font-size:15px;color:#1d2330}
 """
@@ -166,11 +175,30 @@ def plotly_js() -> str:
     return (files(__package__) / "assets" / "plotly-basic.min.js").read_text(encoding="utf-8")
 
 
+_PATH = re.compile(r"(?<![\w~.:/])(?:/[\w.+@-]+)+/(?=[\w.+@-]+\.\w+\b)")
+
+
+def scrub(text: str) -> str:
+    """Text without the build machine's directories (the page is shared): the home directory
+    becomes ~, and any other absolute path of a file keeps only the part from the costmodel
+    package down (an exception's "/abs/path/costmodel/htmlreport/colors.py" becomes
+    "costmodel/htmlreport/colors.py"), else its file name."""
+    from pathlib import Path
+
+    def short(match: re.Match) -> str:
+        folder = match.group(0)
+        at = folder.rfind("/costmodel/")
+        return folder[at + 1:] if at >= 0 else ""
+
+    return _PATH.sub(short, text.replace(str(Path.home()) + "/", "~/"))
+
+
 def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], alerts: Sequence[str]) -> str:
-    """The whole HTML document: plotly.js and the shared template inlined once, then every section."""
+    """The whole HTML document: plotly.js and the shared template inlined once, then every section
+    (its text scrubbed of the build machine's paths)."""
     sections = list(sections)
     top = (f'<div class="alerts" id="alerts"><h2>✗ {len(alerts)} problem(s) found</h2><ul>'
-           + "".join(f"<li>{esc(a)}</li>" for a in alerts) + "</ul></div>") if alerts else ""
+           + "".join(f"<li>{esc(scrub(a))}</li>" for a in alerts) + "</ul></div>") if alerts else ""
     nav = "<nav>" + "".join(f'<a href="#{s.key}">{esc(s.title)}</a>' for s in sections) + "</nav>"
     body = [nav, top]
     for s in sections:
@@ -179,7 +207,7 @@ def render(title: str, subtitle: Sequence[str], sections: Iterable[Section], ale
             if isinstance(frag, _FigureSlot):
                 parts.append(_figure_html(s.figures[frag.index], f"{s.key}-fig{frag.index}", frag.caption))
             else:
-                parts.append(frag)
+                parts.append(scrub(frag))
         parts.append("</section>")
         body.append("".join(parts))
     sub = "".join(f"<p>{esc(line)}</p>" for line in subtitle)

@@ -1,7 +1,8 @@
 """Design-space section: every design compared like for like, one shape family at a time
 (c_in = c_out = c, 3x3, stride 1, 56x56; a menu picks c), MACs against params, memory traffic
 and (with --latency) predicted latency, with the Pareto front of each family; then each design's
-own grid, folded, where the hover says which shape each point is at.
+own grid, folded, without a front (its points are at different shapes), where the hover says
+which shape each point is at.
 
 Grids come from each spec's field roles (grids.py), so a new design needs no code here."""
 
@@ -43,6 +44,12 @@ def build(ctx: Context) -> Section:
         if families and all(q in f for by in families.values() for f in by.values()):
             sec.figure(family_figure(families, q), family_caption(families, q))
     ctx.shared["family_frames"] = families
+    ctx.shared["space_frames"] = frames
+    if ctx.small:  # a quick look: the families above only (each grid's figure would add ~2.5 kB per design)
+        sec.add("<h3>Each design on its own grid</h3>" + note(
+            f"Left out of a --small report: {len(frames)} designs have grid points ({sum(map(len, frames.values()))} "
+            "in all); `costmodel report` shows each design's own grid."))
+        return sec
     blocks = []
     for name, frame in ctx.progress.track(list(frames.items()), "Design space: figures"):
         cls = get_design(name)
@@ -59,7 +66,6 @@ def build(ctx: Context) -> Section:
                 f"{len(frame)} points</summary>")
         sec.figure(fig, f"{title}: drag the slider to show one value of the hyperparameter.")
         sec.add("</details>")
-    ctx.shared["space_frames"] = frames
     return sec
 
 
@@ -68,7 +74,8 @@ def paragraph_html(families: dict[int, dict[str, Any]], left_out: list[str], how
     text = (f"Each family pins every design to one input and output shape: c_in = c_out = c (c in {cs}), "
             "a 3x3 kernel where the design takes one (else its default kernel), stride 1, 56x56 input; each design's own "
             "hyperparameters vary. The menu picks c. Black: the Pareto front of that family (no other point "
-            "of the same shape has both fewer MACs and a smaller x). Exact costs, per sample, batch 1, fp32.")
+            "of the same shape has both fewer MACs and a smaller x); dotted, where one design alone makes up the "
+            "front: the front of the other designs. Exact costs, per sample, batch 1, fp32.")
     if left_out:
         text += f" Not in the families (no single input and output width to pin): {', '.join(left_out)}."
     if how:
@@ -189,13 +196,13 @@ def family_figure(families: dict[int, dict[str, Any]], q: str):
                                      marker=dict(size=8, opacity=0.8, color=color(name)),
                                      customdata=data, hovertemplate=tmpl))
             owner.append(c)
-        pts = family_front(frames, q)
-        fig.add_trace(go.Scatter(x=[r[q] for _, r in pts], y=[r["macs"] for _, r in pts], mode="lines+markers",
-                                 name="Pareto front", visible=c == cs[start],
-                                 line=dict(color=FRONT, width=2, shape="hv"), marker=dict(size=5, color=FRONT),
-                                 customdata=[n for n, _ in pts],
-                                 hovertemplate="Pareto front: %{customdata}<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
-        owner.append(c)
+        for label, pts, dash in fronts(frames, q):
+            fig.add_trace(go.Scatter(x=[r[q] for _, r in pts], y=[r["macs"] for _, r in pts], mode="lines+markers",
+                                     name=label, visible=c == cs[start],
+                                     line=dict(color=FRONT, width=2, shape="hv", dash=dash),
+                                     marker=dict(size=5, color=FRONT), customdata=[n for n, _ in pts],
+                                     hovertemplate=label + ": %{customdata}<br>x: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
+            owner.append(c)
     buttons = [dict(label=f"c_in = c_out = {c}, 3x3, 56x56", method="restyle",
                     args=[{"visible": [o == c for o in owner]}]) for c in cs]
     fig.update_layout(
@@ -208,14 +215,33 @@ def family_figure(families: dict[int, dict[str, Any]], q: str):
     return fig
 
 
+def fronts(frames: dict[str, Any], q: str) -> list[tuple[str, list[tuple[str, Any]], str]]:
+    """(label, points, line dash) of the family's Pareto front and, when a single design makes up
+    the whole front (it has both the fewest MACs and the smallest ``q`` at this shape), the front
+    of the other designs, so the figure still shows a trade-off."""
+    pts = family_front(frames, q)
+    out = [("Pareto front", pts, "solid")]
+    names = set(n for n, _ in pts)
+    rest = {n: f for n, f in frames.items() if n not in names}
+    if len(names) == 1 and rest:
+        out.append((f"front without {next(iter(names))}", family_front(rest, q), "dot"))
+    return out
+
+
 def family_caption(families: dict[int, dict[str, Any]], q: str) -> str:
     """What the front of each family is made of, from the data."""
     parts = []
-    for c, frames in families.items():
-        pts = family_front(frames, q)
-        names = list(dict.fromkeys(n for n, _ in pts))
-        parts.append(f"c = {c}: {len(pts)} front point(s), from {', '.join(names)}")
     what = UNITS[q].split(" (")[0]
+    for c, frames in families.items():
+        found = fronts(frames, q)
+        pts = found[0][1]
+        names = list(dict.fromkeys(n for n, _ in pts))
+        text = f"c = {c}: {len(pts)} front point(s), from {', '.join(names)}"
+        if len(found) > 1:
+            others = list(dict.fromkeys(n for n, _ in found[1][1]))
+            text += (f" (it has both the fewest MACs and the least {what} of every design at this shape; dotted: the "
+                     f"front of the others, from {', '.join(others)})")
+        parts.append(text)
     return f"MACs against {what}, designs at the same shape. " + "; ".join(parts) + "."
 
 
@@ -232,8 +258,9 @@ def slider_field(cls: type, frame: Any) -> str | None:
 
 
 def design_figure(name: str, frame: Any, field: str | None):
-    """One design on its own grid: a trace per value of ``field`` (the slider shows one or all)
-    and its front, MACs against params."""
+    """One design on its own grid: a trace per value of ``field`` (the slider shows one or all),
+    MACs against params. The points are at different shapes, so no front is drawn (the families
+    above compare like for like)."""
     import plotly.graph_objects as go
 
     from .grids import plain
@@ -246,10 +273,7 @@ def design_figure(name: str, frame: Any, field: str | None):
         marker = dict(size=7, opacity=0.8) | (dict(color=color(name)) if value is None else {})
         fig.add_trace(go.Scatter(x=list(sub["params"]), y=list(sub["macs"]), mode="markers", name=label,
                                  marker=marker, customdata=data, hovertemplate=tmpl))
-    fx, fy = front(list(frame["params"]), list(frame["macs"]))
-    fig.add_trace(go.Scatter(x=fx, y=fy, mode="lines", name="Pareto front (mixed shapes)",
-                             line=dict(color=FRONT, width=2, shape="hv"),
-                             hovertemplate="Pareto front<br>params: %{x:,}<br>MACs: %{y:,}<extra></extra>"))
+    # no Pareto front here: the grid mixes shapes, and a front only compares points of one shape
     layout: dict[str, Any] = dict(
         height=480, template="plotly_white", margin=dict(l=80, r=20, t=30, b=60),
         xaxis=dict(type="log", title=dict(text=UNITS["params"])),
@@ -257,9 +281,9 @@ def design_figure(name: str, frame: Any, field: str | None):
         legend=dict(title=dict(text=field or "design")))
     if field is not None and len(groups) > 1:
         n = len(groups)
-        steps = [dict(label="all", method="restyle", args=[{"visible": [True] * (n + 1)}])]
+        steps = [dict(label="all", method="restyle", args=[{"visible": [True] * n}])]
         steps += [dict(label=str(_value(plain(v))), method="restyle",
-                       args=[{"visible": [j == i for j in range(n)] + [True]}]) for i, (v, _) in enumerate(groups)]
+                       args=[{"visible": [j == i for j in range(n)]}]) for i, (v, _) in enumerate(groups)]
         layout["sliders"] = [dict(active=0, steps=steps, currentvalue=dict(prefix=f"{field} = "),
                                   pad=dict(t=50), x=0.0, len=0.9)]
         layout["height"] = 560
