@@ -411,6 +411,10 @@ def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     # depthwise 64 ch 3x3 vs the matched 64 -> 64 3x3 conv: MACs ratio 1/c_out = 1/64
     assert gaps["depthwise"]["MACs ratio"] == pytest.approx(1 / 64)
     assert gaps["depthwise"]["measured latency ratio"] > 0 and gaps["conv"]["MACs ratio"] == 1
+    # the conv is its own reference (one timed item): its ratio is exactly 1 with no spread;
+    # depthwise's ratio has two independent estimates, each part's design time / conv time
+    assert gaps["conv"]["measured latency ratio"] == 1 and gaps["conv"]["ratio spread"] == 0
+    assert 0 <= gaps["depthwise"]["ratio spread"] < math.inf
 
 
 def test_dgc_row_shows_dense_expected_and_executed_macs(small_report):

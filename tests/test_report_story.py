@@ -241,15 +241,15 @@ def test_a_failed_section_names_no_path_in_the_page(monkeypatch):
     assert "cannot read costmodel/htmlreport/gaps.py" in report.html and _leaks(report.html) == []
 
 
-def test_the_noise_of_a_gaps_run_is_the_spread_of_one_conv():
+def test_the_noise_of_a_gaps_run_is_the_spread_of_its_ratios():
     from costmodel.htmlreport.gaps import noise, noise_text
 
-    rows = [{"vs conv": "64->64 k3 s1 56x56", "conv us": 2000.0}, {"vs conv": "64->64 k3 s1 56x56", "conv us": 5000.0},
-            {"vs conv": "192->256 k3 s1 28x28", "conv us": 9000.0}, {"vs conv": "64->64 k3 s1 56x56", "conv us": 2500.0}]
-    # the 64 -> 64 conv is timed 3 times: 2,000 .. 5,000 us, 5,000 / 2,000 = 2.5x apart
-    assert noise(rows) == {"conv": "64->64 k3 s1 56x56", "n": 3, "min_us": 2000.0, "max_us": 5000.0}
-    assert "took 2,000 to 5,000 us (2.5x apart)" in noise_text(noise(rows), 1.0, 2.0)
-    assert noise(rows[2:3]) is None  # one timing: no spread to show
+    rows = [{"design": "ghost", "ratio spread": 0.02}, {"design": "sic", "ratio spread": 0.15},
+            {"design": "tbc", "ratio spread": 0.01}, {"design": "dgc", "note": "failed"}]
+    # three measured ratios: spreads 1%, 2%, 15% -> median 2%, worst 15% (sic); the failed row has none
+    assert noise(rows) == {"median": 0.02, "worst": 0.15, "design": "sic", "n": 3}
+    assert "differ by a median 2.0% (worst 15.0%, sic)" in noise_text(noise(rows), 1.0, 2.0)
+    assert noise(rows[3:]) is None  # nothing measured: no spread to show
 
 
 def test_labels_of_close_networks_go_to_either_side():

@@ -205,8 +205,7 @@ def cmd_latency_gaps(args: argparse.Namespace) -> int:
 
     _check_designs(args.designs)
     frame = explained_gaps(threads=args.threads, device=args.device, profile_path_=args.profile,
-                           clock=args.clock, min_run_time=args.min_run_time,
-                           designs_=args.designs or None)
+                           clock=args.clock, samples=args.samples, designs_=args.designs or None)
     print_frame(frame, "Explained gaps: each design vs the standard conv with the same "
                        "c_in, c_out, k, stride, h, w (ratios < 1 = design is cheaper)")
     return 0
@@ -260,7 +259,8 @@ def add_cli(sub) -> None:
 
     p = sub.add_parser("latency-gaps", help="MACs ratio vs measured and predicted latency ratio, per design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
-    p.add_argument("--min-run-time", type=positive_real, default=0.3, help="seconds of timed blocks per module")
+    p.add_argument("--samples", type=positive_int, default=20,
+                   help="interleaved timed bursts per design and per conv (default 20)")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_gaps)
 

@@ -14,11 +14,11 @@ from .context import Context
 from .page import Section, note, table
 from .predicted import profile as device_profile
 
-MIN_RUN_TIME = {False: 0.3, True: 0.05}
-"""Seconds of timed blocks per design and per matched conv (full vs --small)."""
+SAMPLES = {False: 20, True: 8}
+"""Interleaved timed bursts per design and per matched conv (full vs --small)."""
 
 COLUMNS = ["design", "vs conv", "MACs ratio", "bytes ratio", "measured latency ratio", "predicted latency ratio",
-           "design us", "conv us"]
+           "ratio spread", "design us", "conv us"]
 
 
 def build(ctx: Context) -> Section:
@@ -57,27 +57,25 @@ CAPTION = {
 
 
 def noise(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """How far apart the timings of one and the same reference conv are in this table (most
-    designs share the c -> c 3x3 conv, each timed anew): {conv, n, min_us, max_us}, for the
-    conv shape timed most often; None when no shape was timed twice."""
-    times: dict[str, list[float]] = {}
-    for r in rows:
-        if isinstance(r.get("conv us"), float):
-            times.setdefault(r["vs conv"], []).append(r["conv us"])
-    shape, found = max(times.items(), key=lambda kv: len(kv[1]), default=(None, []))
-    if len(found) < 2:
+    """How well this run's measured ratios reproduce: the median and the worst ``ratio spread``
+    (two independent estimates of each design/conv ratio) and the design of the worst; None when
+    nothing was measured."""
+    spreads = [(r["ratio spread"], r["design"]) for r in rows if isinstance(r.get("ratio spread"), float)]
+    if not spreads:
         return None
-    return {"conv": shape, "n": len(found), "min_us": min(found), "max_us": max(found)}
+    values = sorted(v for v, _ in spreads)
+    worst, design = max(spreads)
+    return {"median": values[len(values) // 2], "worst": worst, "design": design, "n": len(spreads)}
 
 
 def noise_text(spread: dict[str, Any] | None, load_start: float, load_end: float) -> str:
-    """The run's noise in words: the same conv's fastest and slowest timing, and the load."""
+    """The run's noise in words: the load, and how far two independent estimates of each ratio agree."""
     text = (f"Load average {load_start:.1f} at the start and {load_end:.1f} at the end of these timings "
-            f"({os.cpu_count()} CPU cores); each design and its conv are timed one after the other.")
+            f"({os.cpu_count()} CPU cores); every design and conv are timed interleaved, burst by burst.")
     if spread:
-        text += (f" Noise of this run: the same {spread['conv']} conv, timed {spread['n']} times in this table, "
-                 f"took {spread['min_us']:,.0f} to {spread['max_us']:,.0f} us "
-                 f"({spread['max_us'] / spread['min_us']:.2g}x apart); ratios within that factor of 1 are noise.")
+        text += (f" Reproducibility: two independent estimates of each measured ratio differ by a median "
+                 f"{100 * spread['median']:.1f}% (worst {100 * spread['worst']:.1f}%, {spread['design']}); "
+                 f"ratios within that much of 1 are noise.")
     return text
 
 
@@ -88,7 +86,7 @@ def gap_rows(ctx: Context) -> list[dict[str, Any]]:
 
         profile, _ = device_profile(ctx)
         frame = explained_gaps(threads=profile.threads, device=profile.device, designs_=list(ctx.designs),
-                               min_run_time=MIN_RUN_TIME[ctx.small], show_progress=False)
+                               samples=SAMPLES[ctx.small], show_progress=False)
         return [{k: v for k, v in r.items() if v != ""} | {"note": r.get("note", "")}
                 for r in frame.to_dict("records")]
     from ..core.registry import get_design

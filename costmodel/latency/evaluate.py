@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cases import training_case
-from .measure import check_positive, default_device, measure_spec, progress, progress_bar, spec_label
+from .measure import check_positive, default_device, progress_bar, spec_label
 from .predict import predict_spec
 from .profile import Profile, load_profile
 from .protocol import PARTS, TARGET_S, measure_interleaved
@@ -165,36 +165,54 @@ def reference_conv(spec):
 
 
 def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: str | None = None,
-                   min_run_time: float = 0.3, designs_: list[str] | None = None,
+                   samples: int = 20, designs_: list[str] | None = None,
                    clock: str | None = None, show_progress: bool = True):
-    """One row per design (reference config): MACs, measured and predicted latency ratios vs conv."""
+    """One row per design (reference config): MACs, bytes, measured and predicted latency ratios vs
+    the same-shape conv.
+
+    Every design and every distinct reference conv are timed together by the interleaved protocol
+    (``protocol.measure_interleaved``), so a slow period of the machine hits a design and its conv
+    alike instead of one of them. ``ratio spread``: the spread of the latency ratio's independent
+    estimates (each part's design estimate / the same part's conv estimate): its reproducibility."""
     import pandas as pd
 
     from ..core.registry import designs, get_design
+    from .protocol import spread
 
     device = device or default_device()
     profile = load_profile(profile_path_, device=device, threads=threads)
     clock = clock or profile.clock
     classes = [get_design(n) for n in designs_] if designs_ else list(designs().values())
-    rows = []
-    for cls in progress(classes, "explained gaps", show_progress):
+    pairs, rows, modules = [], [], {}
+    for cls in classes:
         spec = cls()
         try:
             ref = reference_conv(spec)
-            t_spec = measure_spec(spec, threads=threads, device=device, min_run_time=min_run_time, clock=clock)
-            t_ref = measure_spec(ref, threads=threads, device=device, min_run_time=min_run_time, clock=clock)
+            for s in (spec, ref):  # one timed item per distinct spec (most designs share one conv)
+                if spec_label(s) not in modules:
+                    modules[spec_label(s)] = (s.module(), s.example_input(1))
         except Exception as exc:  # noqa: BLE001 - report, don't stop
             rows.append({"design": cls.name, "note": f"{type(exc).__name__}: {exc}"[:120]})
             continue
-        p_spec, p_ref = predict_spec(spec, profile), predict_spec(ref, profile)
-        rows.append({"design": cls.name,
+        pairs.append((cls.name, spec, ref))
+    labels = list(modules)
+    with progress_bar(samples, "explained gaps", show_progress) as advance:
+        found = dict(zip(labels, measure_interleaved(list(modules.values()), threads=threads, device=device,
+                                                     clock=clock, samples=samples,
+                                                     progress=lambda _n: advance(1))))
+    for name, spec, ref in pairs:
+        t_spec, t_ref = found[spec_label(spec)], found[spec_label(ref)]
+        rows.append({"design": name,
                      "vs conv": f"{ref.c_in}->{ref.c_out} k{ref.k} s{ref.stride} {ref.h}x{ref.w}",
                      "MACs ratio": spec.macs() / ref.macs(),
                      "bytes ratio": spec.mem_bytes() / ref.mem_bytes(),
-                     "measured latency ratio": t_spec.median_s / t_ref.median_s,
-                     "predicted latency ratio": p_spec / p_ref,
-                     "design us": 1e6 * t_spec.median_s, "conv us": 1e6 * t_ref.median_s,
+                     "measured latency ratio": t_spec.seconds / t_ref.seconds,
+                     "predicted latency ratio": predict_spec(spec, profile) / predict_spec(ref, profile),
+                     "ratio spread": spread([d / c for d, c in zip(t_spec.estimates, t_ref.estimates)]),
+                     "design us": 1e6 * t_spec.seconds, "conv us": 1e6 * t_ref.seconds,
                      "note": ""})
+    order = {cls.name: i for i, cls in enumerate(classes)}
+    rows.sort(key=lambda r: order[r["design"]])
     return pd.DataFrame(rows).fillna("")
 
 
