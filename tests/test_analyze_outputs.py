@@ -98,8 +98,9 @@ def test_reconcile_leaves_no_trace(user_model):
 
 def test_failed_forward_and_strict_failure_leave_no_trace(user_model):
     before = snapshot(user_model)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match=r"input_shape = \(1, 5, 4, 4\) is invalid") as info:
         analyze(user_model, (1, 5, 4, 4))  # 5 channels into a 3-channel conv
+    assert isinstance(info.value.__cause__, RuntimeError)  # torch's own error, kept as the cause
     same(before, snapshot(user_model))
     model = nn.Sequential(nn.Conv2d(3, 4, 1), Exotic()).train()
     before = snapshot(model)
@@ -422,3 +423,25 @@ def test_fvcore_that_cannot_trace_is_a_warning_not_a_crash(capsys):
     assert a.macs == 24 and a.fvcore_total is None
     with pytest.raises(IncompleteAnalysis, match="fvcore could not trace the model"):
         analyze(VectorProduct(), (2, 3, 4), strict=True)
+
+
+def test_a_forward_that_rejects_the_input_is_one_valueerror_naming_the_shape():
+    """torch's own ValueError (BatchNorm2d on a 3-D input) is the forward's failure, not ours:
+    analyze() raises ForwardFailed (a ValueError) naming input_shape, with torch's error as cause."""
+    import torch
+
+    from costmodel.analysis import ForwardFailed, analyze
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    with pytest.raises(ForwardFailed, match=r"input_shape = \(3, 8, 8\) is invalid for this model: .*"
+                                            r"ValueError: expected 4D input") as info:
+        analyze(model, (3, 8, 8))
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_input_shape_text_forms():
+    from costmodel.analysis import check_shape
+
+    # the CLI's forms and Python's tuple repr all give (1, 3, 8, 8)
+    for text in ("1,3,8,8", "1x3x8x8", "(1, 3, 8, 8)", "[1,3,8,8]"):
+        assert check_shape(text) == (1, 3, 8, 8)

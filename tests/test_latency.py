@@ -272,7 +272,7 @@ def test_cli_latency_flags_before_or_after_design_flags(tmp_path, capsys):
     code = main(["latency", "conv", "--c-in", "4", "--min-run-time", "0.02", "--c-out", "4", "--h", "6",
                  "--w", "6", "--predict", "--profile", str(path)])
     out = capsys.readouterr().out
-    assert code == 0 and "median_us" in out and "predicted_s" in out and "conv(" in out
+    assert code == 0 and "measured us per call (median)" in out and "predicted us per call" in out and "conv(" in out
 
 
 def test_held_out_configs_skip_training_convs():

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from .reconcile import PeerResult, Reconciliation, reconcile
 from .recording import Record, SpecCall
-from .run import FvcoreGapWarning, IncompleteAnalysis, analyze, check_shape
+from .run import ForwardFailed, FvcoreGapWarning, IncompleteAnalysis, analyze, check_shape
 from .table import Analysis
 
-__all__ = ["Analysis", "FvcoreGapWarning", "IncompleteAnalysis", "PeerResult", "Record", "Reconciliation", "SpecCall", "analyze", "check_shape",
+__all__ = ["Analysis", "ForwardFailed", "FvcoreGapWarning", "IncompleteAnalysis", "PeerResult", "Record", "Reconciliation", "SpecCall", "analyze", "check_shape",
            "reconcile"]

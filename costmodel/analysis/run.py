@@ -21,6 +21,11 @@ class FvcoreGapWarning(UserWarning):
     ``strict=True`` raises IncompleteAnalysis instead."""
 
 
+class ForwardFailed(ValueError):
+    """The model's own forward raised on the given input (a wrong rank, channel count or size):
+    bad input, so a ValueError naming the input shape; ``__cause__`` is what the forward raised."""
+
+
 class IncompleteAnalysis(Exception):
     """``strict=True``: some op has no rule, or fvcore's MACs differ in a way no rule explains.
 
@@ -64,7 +69,12 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
     with untouched(model):  # modes, hooks, attributes and buffers come back as they went in
         model.eval()
         with recorder, torch.no_grad(), watching, function_mode(recorder):
-            model(*args)
+            try:
+                model(*args)
+            except Exception as exc:
+                reason = " ".join(str(exc).split())[:300]
+                raise ForwardFailed(f"input_shape = {shape} is invalid for this model: its forward raised "
+                                    f"{type(exc).__name__}: {reason}") from exc
         records = recorder.records + recorder.uncalled_params()
         fv, fv_error = (None, None, None), ""
         if fvcore or strict:  # strict checks our conv + linear + matmul MACs against fvcore's
@@ -134,13 +144,14 @@ def _first(inputs):
 
 
 def check_shape(input_shape) -> tuple[int, ...]:
-    """``input_shape`` as a tuple of positive ints ("1,3,224,224" and "1x3x224x224" accepted)."""
+    """``input_shape`` as a tuple of positive ints ("1,3,224,224", "1x3x224x224" and "(1, 3, 224, 224)" accepted)."""
     try:
-        parts = input_shape.replace("x", ",").split(",") if isinstance(input_shape, str) else input_shape
+        text = input_shape.strip().strip("()[]") if isinstance(input_shape, str) else None  # "(1, 3, 8, 8)" too
+        parts = text.replace("x", ",").split(",") if text is not None else input_shape
         shape = tuple(int(v) for v in parts if not isinstance(v, str) or v.strip())
     except (TypeError, ValueError):
         shape = ()
     if not shape or any(v < 1 for v in shape):
         raise ValueError(f"input_shape = {input_shape!r} is invalid: allowed is a tuple of positive "
-                         "integers, batch first, e.g. (1, 3, 224, 224)")
+                         "integers, batch first, e.g. (1, 3, 224, 224) or \"1,3,224,224\"")
     return shape

@@ -229,7 +229,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from ..analysis import FvcoreGapWarning, IncompleteAnalysis, analyze
+    from ..analysis import ForwardFailed, FvcoreGapWarning, IncompleteAnalysis, analyze
 
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
@@ -245,6 +245,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     except IncompleteAnalysis as exc:  # --strict: print everything, then fail the check (exit 1)
         result, failed = exc.result, str(exc)
+    except ForwardFailed as exc:  # the forward rejected this input (torch raises ValueError too)
+        raise _forward_failed(args.model, shape, exc.__cause__) from None
     except ValueError:
         raise
     except (Exception, SystemExit) as exc:  # the user's forward failed on this input: one line, exit 2
@@ -282,10 +284,12 @@ def _forward_failed(label: str, shape, exc: Exception) -> ValueError:
 
 
 def _print_reconcile(model, shape, label: str) -> int:
-    from ..analysis import reconcile
+    from ..analysis import ForwardFailed, reconcile
 
     try:
         result = reconcile(model, shape)
+    except ForwardFailed as exc:
+        raise _forward_failed(label, shape, exc.__cause__) from None
     except ValueError:
         raise
     except (Exception, SystemExit) as exc:  # the same wording as analyze's

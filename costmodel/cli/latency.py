@@ -112,6 +112,10 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+SECONDS_SHOWN = {"median_s": "measured us per call (median)", "iqr_s": "measured IQR us"}
+"""Timing fields in seconds, shown in microseconds (one unit in the table) under these names."""
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     if _is_model(args.design):
         return cmd_network_latency(args)
@@ -126,12 +130,12 @@ def cmd_latency(args: argparse.Namespace) -> int:
                if args.predict else None)
     timing = measure_spec(spec, batch=args.batch, dtype=args.dtype, threads=args.threads,
                           device=args.device, min_run_time=args.min_run_time, clock=args.clock or "wall")
-    row = timing.row()
-    rows = [{"quantity": k, "value": v} for k, v in row.items() if k not in ("label",)]
+    rows = [{"quantity": SECONDS_SHOWN.get(k, k), "value": 1e6 * v if k in SECONDS_SHOWN else v}
+            for k, v in timing.row().items() if k not in ("label", "median_us")]
     table = None
     if profile is not None:
         pred = predict_spec(spec, profile, batch=args.batch)
-        rows.append({"quantity": "predicted_s", "value": pred})
+        rows.append({"quantity": "predicted us per call", "value": 1e6 * pred})
         rows.append({"quantity": "prediction error %", "value": 100 * (pred / timing.median_s - 1)})
         table = predict_table(spec, profile, batch=args.batch)
     print_frame(rows, f"Latency of {timing.label}")
