@@ -488,7 +488,7 @@ def load_profile(path: str | os.PathLike | None = None, *, device: str | None = 
     if not path.is_file():
         hint = (f" --threads {threads}" if threads != 1 else "") + (f" --batch {batch}" if batch != 1 else "")
         raise ProfileError(f"no latency profile at {path}: run `costmodel calibrate{hint}` first "
-                           f"(about 30 s; it measures this machine's peak MAC/s and bandwidth)")
+                           f"(about 1-2 min on 2 cores; it measures this machine's peak MAC/s and bandwidth)")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
