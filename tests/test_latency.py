@@ -417,3 +417,26 @@ def test_training_plan_leads_with_three_of_each_elementwise_kind():
     assert counts == {**{k: 3 for k in STREAM_KINDS}, "linear": 3}
     # 5 per kind and 4 linear in all: 2 of each kind and 1 linear spread later
     assert sum(kind == "stream" for kind, _ in plan) == 5 * len(STREAM_KINDS)
+
+
+def test_efficiency_is_clamped_to_the_training_range():
+    """Outside the sizes it was fitted on, a curve runs at the nearest efficiency its training ops
+    had, never beyond: log-linear laws extrapolate without bound."""
+    from costmodel.latency.profile import EfficiencyCurve
+
+    row = {"kind": "conv", "macs": 1_000_000, "mem_bytes": 0, "c_in": 64, "c_out": 64, "groups": 1,
+           "k": 3, "k_w": 3, "stride": 1, "h_out": 8, "w_out": 8, "reads": 4096, "writes": 4096, "params": 36864}
+    free = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": -10.0})
+    clamped = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": -10.0}, log_eff_range=(-1.0, 0.0))
+    # 1e6 MACs at a 1e9 MAC/s peak: efficiency e^-10 unclamped -> 1e-3 * e^10 s; clamped to e^-1 -> 1e-3 * e s
+    assert free.seconds(row, 1e9, 2 << 20) == pytest.approx(1e-3 * math.exp(10))
+    assert clamped.seconds(row, 1e9, 2 << 20) == pytest.approx(1e-3 * math.e)
+
+
+def test_profile_checks_the_efficiency_range_record():
+    from costmodel.latency.profile import EfficiencyCurve, _record_problem
+
+    good = {"overhead_s": 0.0, "s_per_byte": 0.0, "coef": {"const": 0.0}, "log_eff_range": [-2.0, 0.5]}
+    assert _record_problem(EfficiencyCurve, good, "curves.dense.") is None
+    bad = dict(good, log_eff_range=[1.0])
+    assert "curves.dense.log_eff_range = [1.0] is not a list of 2" in _record_problem(EfficiencyCurve, bad, "curves.dense.")

@@ -87,10 +87,12 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     theta0 = np.concatenate([[np.log(overhead), np.log(1e-14)], coef])
     theta = least_squares(residuals, theta0, method="trf", x_scale="jac", max_nfev=max_nfev).x
     pred = efficiency_time(theta, x, macs, nbytes, peak)
+    log_eff = x @ theta[2:]  # each training op's fitted log efficiency: the range it may be used in
     return EfficiencyCurve(overhead_s=float(np.exp(theta[0])), s_per_byte=float(np.exp(theta[1])),
                            n=int(len(t)), coef={"const": float(theta[2]),
                                                 **{n: float(b) for n, b in zip(names, theta[3:])}},
-                           train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+                           train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))),
+                           log_eff_range=(float(log_eff.min()), float(log_eff.max())))
 
 
 def fit_stream(frame, l2: int) -> StreamCurve:

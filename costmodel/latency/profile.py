@@ -142,14 +142,21 @@ class EfficiencyCurve:
     cv_median_abs_pct: float | None = None
     neighbours: Neighbours | None = None
     regressor: Regressor | None = None
+    log_eff_range: tuple[float, float] | None = None  # (min, max) log efficiency of the training ops
     tag: ClassVar[str] = "efficiency"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
-        """The curve's time of one op row (seconds), without the neighbour correction."""
+        """The curve's time of one op row (seconds), without the neighbour correction.
+
+        The log efficiency is clamped to the range the training ops had: a log-linear law
+        extrapolated beyond its data (a size no training op had) can fall or climb without bound
+        (seen: a 64->64 3x3 conv at 112x112 predicted at 5% of the dense peak, 19x its roofline,
+        from a profile calibrated under load), while an unseen size runs like the nearest seen one."""
         feats = conv_features(row, l2)
         log_eff = self.coef["const"] + sum(b * feats[f] for f, b in self.coef.items() if f != "const")
+        lo, hi = self.log_eff_range if self.log_eff_range is not None else (-50.0, 50.0)
         return (self.overhead_s + self.s_per_byte * row["mem_bytes"]
-                + row["macs"] / (peak * math.exp(min(50.0, max(-50.0, log_eff)))))
+                + row["macs"] / (peak * math.exp(min(hi, max(lo, log_eff)))))
 
 
 @dataclass(frozen=True)
@@ -378,6 +385,11 @@ def _value_problem(value: Any, hint: Any, where: str) -> str | None:
         if not isinstance(value, list):
             return f"{where} = {_shown(value)} is not a list"
         return next((p for i, v in enumerate(value) if (p := _value_problem(v, args[0], f"{where}[{i}]"))), None)
+    if origin is tuple:  # a fixed-length tuple, a JSON list
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            return f"{where} = {_shown(value)} is not a list of {len(args)}"
+        return next((p for i, (v, a) in enumerate(zip(value, args)) if (p := _value_problem(v, a, f"{where}[{i}]"))),
+                    None)
     if origin is dict:
         if not isinstance(value, dict):
             return f"{where} = {_shown(value)} is not a JSON object"
