@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..networks.graph import Cursor, Network, Seq, leaves
+from ..networks.graph import Cursor, Network, Seq
 from .blocks import Choice, make_block
 
 if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
@@ -336,11 +336,17 @@ def latency_source(profile: Any, lut: Any) -> tuple[Callable | None, str | None]
         profile = _auto_profile()
     if profile is None:
         return None, None
-    import costmodel
+    # the whole-network predictor's own per-layer rows (latency.network), so that a candidate's
+    # predicted latency equals predict_latency(space.build(c)): each layer's time alone, or its
+    # time inside a network by the profile's fitted network composition (affine per layer, so
+    # still a sum over blocks), plus the one model call, counted with the stem
+    from ..latency.network import _in_network, _network_rows
 
     def predict(nodes: list, shape: tuple, key: str) -> float:
-        # a block's predicted latency: the sum of its leaf modules' (the residual add included)
-        return float(sum(costmodel.predict_spec(leaf.spec, profile) for node in nodes for leaf in leaves(node)))
+        rows = _network_rows(Network("piece", Seq("", list(nodes)), shape), profile, 1)
+        _in_network(rows, profile)
+        call = profile.peaks.call_overhead_s if key == "stem" else 0.0
+        return float(sum(r["seconds"] for r in rows)) + call
 
     return predict, "predicted latency (s)"
 
