@@ -99,3 +99,16 @@ def test_explore_sample_streams_to_parquet(tmp_path):
     got = pd.read_parquet(out)
     want = load_space(TINY).sample(3000, 0, profile="auto")
     assert got["params"].tolist() == want["params"].tolist() and len(got) == 3000
+
+
+def test_explore_measured_objective_says_so_and_falls_back_to_sampling(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    assert main(["explore", str(TINY), "--objectives", "measured,params", "--sample", "40", "--measure", "3",
+                 "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "'measured'" in err and "not additive" in err and "falling back to sampling: 40 candidates, 3" in err
+    frame = pd.read_csv(out)
+    # 3 of the 40 sampled candidates measured (spread along params, sorted), each timed, and the
+    # sampled front among them marked (at least its lowest-params row is on it)
+    assert len(frame) == 3 and (frame["measured latency (s)"] > 0).all()
+    assert frame["params"].is_monotonic_increasing and bool(frame["sampled front"].iloc[0])

@@ -15,11 +15,14 @@ sample (batch 1); latency columns say predicted, LUT or measured.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
+from ..core.progress import progress_bar
 from .common import UsageError, non_negative_int, print_frame
+
+SAMPLED_N, SAMPLED_K = 1000, 8
+"""A non-additive objective (measured latency): candidates sampled and measured by default."""
 
 
 def add_cli(sub) -> None:
@@ -27,7 +30,8 @@ def add_cli(sub) -> None:
                        description="Exact Pareto front of a network design space by dynamic programming "
                                    "(SPACE: ghostnet, resnet50, or a .toml space file).")
     p.add_argument("space", help="built-in space name or .toml file")
-    p.add_argument("--objectives", default="macs,params", help="two of macs, params, latency, bytes, elementwise")
+    p.add_argument("--objectives", default="macs,params", help="two of macs, params, latency, bytes, elementwise (additive: exact DP front), or measured "
+                        "(measured latency: not additive, falls back to --sample N and --measure K)")
     p.add_argument("--budget", default=None, metavar="OBJECTIVE=LIMIT",
                    help="keep front rows within the limit and report the best on the other objective")
     p.add_argument("--sample", type=int, default=None, metavar="N", help="evaluate N random candidates instead")
@@ -70,26 +74,18 @@ def _bad_budget(text: str) -> dict[str, float]:
     raise UsageError(f"--budget = {text!r} is invalid: allowed is OBJECTIVE=LIMIT, e.g. params=5e6")
 
 
-@contextlib.contextmanager
 def _progress(total: int, desc: str, quiet: bool):
-    """rich progress on stderr (core.progress once main has it); nothing when quiet."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(desc, total=total)
-        yield lambda n=1: bar.advance(task, n)
+    """The one progress bar (core.progress: rich, on stderr, only on a terminal); off when quiet."""
+    return progress_bar(total, desc, requested=not quiet)
 
 
 def cmd_explore(args) -> int:
     from ..spaces import space
-    from ..spaces.front import _objectives, column_of, pareto_front
+    from ..spaces.front import NON_ADDITIVE, _objectives, column_of, pareto_front
 
     sp = space(args.space)
-    objectives = _objectives(args.objectives)
+    objectives = _objectives(args.objectives, additive=False)
+    measured = any(o in NON_ADDITIVE for o in objectives)
     budget = _budget(args.budget)
     if budget and next(iter(budget)) not in objectives:
         raise UsageError(f"--budget {next(iter(budget))} is invalid: allowed is one of the objectives "
@@ -97,12 +93,14 @@ def cmd_explore(args) -> int:
     streamed = args.sample is not None and args.out is not None and Path(args.out).suffix == ".parquet"
     if (args.chunk is not None or args.scheduler is not None) and not streamed:
         raise UsageError("--chunk / --scheduler are invalid here: allowed with --sample N --out FILE.parquet")
-    if streamed and (budget or args.measure):
+    if streamed and (budget or args.measure or measured):
         raise UsageError("--budget / --measure are invalid with a streamed sample (--out .parquet): "
                          "filter the file afterwards")
     if streamed:
         return _stream_sample(sp, args)
-    if args.sample is not None:
+    if measured:
+        frame, what = _sampled_front(sp, objectives, args)
+    elif args.sample is not None:
         with _progress(1, f"sampling {args.sample:,} candidates", args.quiet):
             frame = sp.sample(args.sample, args.seed, lut=args.lut)
         what = f"{len(frame):,} sampled candidates of {sp.count():.3g}"
@@ -116,7 +114,7 @@ def cmd_explore(args) -> int:
         other = [o for o in objectives if o != key][0]
         frame = frame.sort_values(column_of(other, frame), kind="stable")
         what += f", within {key} <= {limit:g} (best {other} first)"
-    if args.measure:
+    if args.measure and not measured:
         frame = _measured(sp, frame, args.measure, args.quiet)
     if args.out:
         _write(frame, args.out)
@@ -137,6 +135,31 @@ def _stream_sample(sp, args) -> int:
         print(f"{args.sample:,} sampled candidates of {sp.count():.3g} (per sample, batch 1) -> {args.out}",
               file=sys.stderr)
     return 0
+
+
+def _sampled_front(sp, objectives: list[str], args):
+    """A non-additive objective (measured latency): no DP front exists, so say so on stderr and
+    fall back to sampling: --sample N candidates (exact costs), --measure K of them spread evenly
+    along the additive objective, each built and timed; ``sampled front`` marks the Pareto rows
+    among the measured (a sampled front: not exact)."""
+    from ..explore import front_mask
+    from ..spaces.front import NON_ADDITIVE, column_of
+
+    n, k = args.sample or SAMPLED_N, args.measure or SAMPLED_K
+    name = next(o for o in objectives if o in NON_ADDITIVE)
+    other = next(o for o in objectives if o not in NON_ADDITIVE)
+    print(f"explore: objective {name!r}: {NON_ADDITIVE[name]}; falling back to sampling: {n:,} candidates, "
+          f"{k} of them measured (spread along {other})", file=sys.stderr)
+    with _progress(1, f"sampling {n:,} candidates", args.quiet):
+        frame = sp.sample(n, args.seed, lut=args.lut)
+    frame = frame[frame["valid"]].sort_values(column_of(other, frame), kind="stable")
+    frame = _measured(sp, frame, k, args.quiet)
+    frame = frame[frame["measured latency (s)"].notna()].reset_index(drop=True)
+    points = frame[[column_of(o, frame) for o in objectives]].to_numpy(dtype=float)
+    frame["sampled front"] = front_mask(points)
+    return frame, (f"{len(frame)} measured of {n:,} sampled candidates of {sp.count():.3g} "
+                   f"({int(frame['sampled front'].sum())} on the sampled front; measured latency is not "
+                   f"additive, so no exact front)")
 
 
 def _measured(sp, frame, k: int, quiet: bool):
