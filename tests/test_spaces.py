@@ -298,3 +298,15 @@ def test_budget_lowest_latency_within_params():
 def test_measured_latency_is_not_additive_and_says_so():
     with pytest.raises(ValueError, match=r"objective 'measured' is not additive: .* sample instead"):
         pareto_front(load_space(TINY), ("measured", "params"), profile=None)
+
+
+def test_readme_dozen_line_space_runs(capsys):
+    """The README's own-space example, run as written: a dozen lines, an exact front, a network."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b.split("```")[0] for b in readme.split("```python\n") if "a space in a dozen lines" in b)
+    assert len(block.strip().splitlines()) <= 13
+    exec(compile(block, "README.md", "exec"), {})
+    # stages: 2 widths x sum over depths of 16^d block choices (4 designs x 2 kernels x 2 t):
+    # s0 depths 1-2: 2 x (16 + 256) = 544; s1 depths 1-3: 2 x (16 + 256 + 4096) = 8736;
+    # s2, s3 depths 2-4: 2 x (256 + 4096 + 65536) = 139776; 544 x 8736 x 139776^2 = 9.29e16
+    assert capsys.readouterr().out.startswith(f"{544 * 8736 * 139776 ** 2:.2g} candidates, ")
