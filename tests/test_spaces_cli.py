@@ -112,3 +112,14 @@ def test_explore_measured_objective_says_so_and_falls_back_to_sampling(tmp_path,
     # sampled front among them marked (at least its lowest-params row is on it)
     assert len(frame) == 3 and (frame["measured latency (s)"] > 0).all()
     assert frame["params"].is_monotonic_increasing and bool(frame["sampled front"].iloc[0])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_lut_file_formats_round_trip(tmp_path, suffix):
+    from costmodel.spaces.lut import LUT, load_lut
+
+    # made-up seconds (not measured): 2^-10 and 3 x 2^-12 are exact in every format
+    lut = LUT({"stem": 2.0 ** -10, "head | 16x8x8 -> None /1": 3 * 2.0 ** -12},
+              {"device": "cpu", "threads": 1, "torch": "x"})
+    back = load_lut(lut.save(tmp_path / f"lut{suffix}"))
+    assert back.seconds_by_key == lut.seconds_by_key and back.meta["device"] == "cpu"

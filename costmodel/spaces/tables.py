@@ -17,13 +17,14 @@ sample (batch 1); FLOPs = 2 x MACs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..networks.graph import Cursor, Network, Seq
+from ..networks.graph import Cursor, Network, Seq, leaves
 from .blocks import Choice, make_block
 
 if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
@@ -336,17 +337,32 @@ def latency_source(profile: Any, lut: Any) -> tuple[Callable | None, str | None]
         profile = _auto_profile()
     if profile is None:
         return None, None
-    # the whole-network predictor's own per-layer rows (latency.network), so that a candidate's
-    # predicted latency equals predict_latency(space.build(c)): each layer's time alone, or its
-    # time inside a network by the profile's fitted network composition (affine per layer, so
-    # still a sum over blocks), plus the one model call, counted with the stem
-    from ..latency.network import _in_network, _network_rows
+    from ..latency.predict import compose, op_rows, predict_op
+
+    memo: dict[Any, float] = {}
+
+    def layer_seconds(spec: Any) -> float:
+        """One layer as predict_latency counts it inside a network (latency.network: its time
+        alone = predict_spec, or by the profile's fitted network composition, affine per layer
+        in (time alone, weight bytes)). Memoized per spec: blocks share most of their layers,
+        and the op rows are the slow part."""
+        try:
+            return memo[spec]
+        except (KeyError, TypeError):
+            pass
+        ops = op_rows(spec, 1)
+        alone = compose([predict_op(r, profile) for r in ops], profile)  # = predict_spec(spec, profile)
+        comp = profile.network
+        seconds = alone if comp is None else comp.layer_seconds(alone, spec.dtype_bytes * sum(r["params"] for r in ops))
+        with contextlib.suppress(TypeError):  # an unhashable spec is simply not memoized
+            memo[spec] = seconds
+        return seconds
 
     def predict(nodes: list, shape: tuple, key: str) -> float:
-        rows = _network_rows(Network("piece", Seq("", list(nodes)), shape), profile, 1)
-        _in_network(rows, profile)
+        # a candidate's predicted latency = predict_latency(space.build(c)): the sum of its
+        # layers, plus the one model call, counted with the stem
         call = profile.peaks.call_overhead_s if key == "stem" else 0.0
-        return float(sum(r["seconds"] for r in rows)) + call
+        return float(sum(layer_seconds(leaf.spec) for node in nodes for leaf in leaves(node))) + call
 
     return predict, "predicted latency (s)"
 
