@@ -108,7 +108,8 @@ def _brute_front(sp, objectives) -> list[tuple]:
 _DESIGNS = [{"design": "ghost_bottleneck", "se": [False, True]},
             {"design": "inverted_residual", "pw": ["conv", "ghost"]},
             {"design": "inverted_residual", "pw": "tbc"},
-            {"design": "ghost_bottleneck", "s": 3}]
+            {"design": "ghost_bottleneck", "s": 3},
+            {"design": "inverted_residual", "mid": ["conv", "spconv", "sic"]}]
 
 
 @st.composite
