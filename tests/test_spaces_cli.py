@@ -123,3 +123,24 @@ def test_lut_file_formats_round_trip(tmp_path, suffix):
               {"device": "cpu", "threads": 1, "torch": "x"})
     back = load_lut(lut.save(tmp_path / f"lut{suffix}"))
     assert back.seconds_by_key == lut.seconds_by_key and back.meta["device"] == "cpu"
+
+
+def test_explore_measure_puts_predicted_beside_measured(tmp_path, monkeypatch):
+    """Objectives without latency: each measured front point also gets its network's predicted
+    latency (this machine's profile; here a made-up one, so the test needs no calibration)."""
+    from costmodel.latency import network as latency_network
+    from costmodel.latency.network import predict_latency
+    from costmodel.latency.profile import Profile
+
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6, "l2_bytes": 2.0 ** 21}
+    profile = Profile(device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=peaks)
+    monkeypatch.setattr(latency_network, "load_profile", lambda *a, **k: profile)
+    out = tmp_path / "front.csv"
+    assert main(["explore", str(TINY), "--objectives", "params,bytes", "--measure", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    frame = pd.read_csv(out)
+    sp = load_space(TINY)
+    for _, row in frame.iterrows():
+        want = predict_latency(sp.build(row), profile=profile).seconds
+        assert row["predicted latency (s)"] == pytest.approx(want, rel=1e-9) and row["measured latency (s)"] > 0

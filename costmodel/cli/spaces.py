@@ -3,6 +3,7 @@
 
     costmodel explore ghostnet [--objectives macs,params|latency,params] [--budget params=5e6]
                                [--sample N] [--out front.csv] [--measure K] [--quiet]
+    costmodel explore ghostnet --objectives measured,params [--sample 1000] [--measure 8]   # not additive: sampled
     costmodel explore ghostnet --sample 100000000 --out s.parquet [--chunk 1048576] [--scheduler local|ADDRESS]
     costmodel lut tiny.toml --out lut.csv|json|parquet [--min-run-time 0.05] [--scheduler local|ADDRESS]
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from ..core.progress import progress_bar
 from .common import UsageError, non_negative_int, print_frame
 
+PREDICTED = "predicted latency (s)"
 SAMPLED_N, SAMPLED_K = 1000, 8
 """A non-additive objective (measured latency): candidates sampled and measured by default."""
 
@@ -163,19 +165,29 @@ def _sampled_front(sp, objectives: list[str], args):
 
 
 def _measured(sp, frame, k: int, quiet: bool):
-    """Measure K evenly spaced front rows (latency harness, batch 1) beside the predicted."""
+    """Measure K evenly spaced rows (latency harness, batch 1) beside the predicted: the frame's
+    own predicted latency column, or else each measured network's ``predict_latency`` (this
+    machine's profile; the column is left out when there is none)."""
     import costmodel
 
     frame = frame.reset_index(drop=True)
     picks = sorted({round(i * (len(frame) - 1) / max(1, k - 1)) for i in range(min(k, len(frame)))})
     measured = [float("nan")] * len(frame)
+    predicted = None if PREDICTED in frame.columns else [float("nan")] * len(frame)
     with _progress(len(picks), "measuring front points", quiet) as advance:
         for i in picks:
             net = sp.build(frame.iloc[i])
             measured[i] = costmodel.measure(net.module(), net.example_input()).median_s
-            if advance:
-                advance(1)
-    return frame.assign(**{"measured latency (s)": measured})
+            if predicted is not None:
+                try:
+                    predicted[i] = costmodel.predict_latency(net).seconds
+                except ValueError:  # no calibrated profile here: measured only
+                    predicted = None
+            advance(1)
+    extra = {"measured latency (s)": measured}
+    if predicted is not None:
+        extra[PREDICTED] = predicted
+    return frame.assign(**extra)
 
 
 def _write(frame, out: str) -> None:
