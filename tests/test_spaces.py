@@ -3,7 +3,6 @@ brute force, modules against fvcore, space-file errors."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -97,9 +96,15 @@ def test_built_candidate_module_matches_fvcore_and_params(which):
     assert costs.macs_by_key == _fvcore_conv_linear(analysis), sp.describe(cand)
 
 
+def _every(sp) -> np.ndarray:
+    """Every index vector of the space (duplicates of one network included), (n, columns)."""
+    sizes = sp.column_sizes()
+    return np.stack(np.meshgrid(*[np.arange(n) for n in sizes], indexing="ij"), -1).reshape(-1, len(sizes))
+
+
 def _brute_front(sp, objectives) -> list[tuple]:
-    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
-    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), profile=None)
+    every = _every(sp)
+    frame = sp.evaluate(every, profile=None)
     frame = frame[frame["valid"]]
     pts = frame[[OBJECTIVES[o] for o in objectives]].to_numpy()
     return sorted(set(map(tuple, pts[front_mask(pts)])))
@@ -141,8 +146,8 @@ def test_dp_front_equals_brute_force_front(data, objectives):
 
 def test_budget_query_is_the_best_feasible_candidate():
     sp = space("resnet50")
-    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
-    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), profile=None)
+    every = _every(sp)
+    frame = sp.evaluate(every, profile=None)
     limit = 4.0e9  # MACs
     want = frame[frame["MACs"] <= limit]["params"].min()
     got = best_under(sp, "params", {"macs": limit}, profile=None)
@@ -273,8 +278,8 @@ def _dyadic_lut(sp, seed: int) -> dict[str, float]:
 
 
 def _all_candidates(sp, **kw):
-    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
-    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), **kw)
+    every = _every(sp)
+    frame = sp.evaluate(every, **kw)
     return frame[frame["valid"]]
 
 

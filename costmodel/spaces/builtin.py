@@ -11,7 +11,7 @@
   DGC zeta = 1/2. GhostNet 1.0x is the point ``ghostnet_1.0x`` (141,150,512 MACs, 5,182,508
   params).
 * ``resnet50``: ResNet-50 with, per stage, one 3x3 replacement for all its blocks (conv, Ghost
-  s=2, SPConv alpha=1/2, TBC B=2, SIC b=2), a depth choice and width 0.75x / 1.0x. Plain
+  s=2, SPConv alpha=1/2, TBC B=2, SIC b=2, DGC zeta=1/2), a depth choice and width 0.75x / 1.0x. Plain
   ResNet-50 is the point ``resnet50`` (4,089,184,256 MACs, 25,557,032 params).
 """
 
@@ -84,7 +84,7 @@ def ghostnet_space() -> NetworkSpace:
 
 
 RESNET_3X3 = ((("conv3x3", "conv"),), (("conv3x3", "ghost"), ("s", 2)), (("conv3x3", "spconv"), ("alpha", 0.5)),
-              (("conv3x3", "tbc"), ("B", 2)), (("conv3x3", "sic"), ("b", 2)))
+              (("conv3x3", "tbc"), ("B", 2)), (("conv3x3", "sic"), ("b", 2)), (("conv3x3", "dgc"), ("zeta", 0.5)))
 RESNET_DEPTHS = {3: (2, 3), 4: (2, 3, 4), 6: (3, 4, 5, 6)}
 RESNET_MULTS = (0.75, 1.0)
 
