@@ -32,8 +32,9 @@ def add_cli(sub) -> None:
                        description="Exact Pareto front of a network design space by dynamic programming "
                                    "(SPACE: ghostnet, resnet50, or a .toml space file).")
     p.add_argument("space", help="built-in space name or .toml file")
-    p.add_argument("--objectives", default="macs,params", help="two of macs, params, latency, bytes, elementwise (additive: exact DP front), or measured "
-                        "(measured latency: not additive, falls back to --sample N and --measure K)")
+    p.add_argument("--objectives", default="macs,params",
+                   help="two of macs, params, latency, bytes, elementwise (additive: the exact DP front); "
+                        "measured (measured latency) is not additive and falls back to --sample N --measure K")
     p.add_argument("--budget", default=None, metavar="OBJECTIVE=LIMIT",
                    help="keep front rows within the limit and report the best on the other objective")
     p.add_argument("--sample", type=int, default=None, metavar="N", help="evaluate N random candidates instead")
@@ -96,8 +97,8 @@ def cmd_explore(args) -> int:
     if (args.chunk is not None or args.scheduler is not None) and not streamed:
         raise UsageError("--chunk / --scheduler are invalid here: allowed with --sample N --out FILE.parquet")
     if streamed and (budget or args.measure or measured):
-        raise UsageError("--budget / --measure are invalid with a streamed sample (--out .parquet): "
-                         "filter the file afterwards")
+        raise UsageError("--budget / --measure / objective measured are invalid with a streamed sample "
+                         "(--out .parquet): filter the file afterwards")
     if streamed:
         return _stream_sample(sp, args)
     if measured:
