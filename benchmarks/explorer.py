@@ -1,5 +1,6 @@
 """Architecture explorer speed (issue 17): candidates/s of exact evaluation, and seconds for the
-exact Pareto front of the built-in >= 10^15-candidate ghostnet space.
+exact Pareto front of the built-in >= 10^15-candidate ghostnet space (and of (predicted latency,
+params) when this machine has a profile).
 
     .venv/bin/python benchmarks/explorer.py [--n 1000000] [--repeat 3]
 
@@ -31,6 +32,16 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
+def _cpu() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
 def _load() -> str:
     return f"load average {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs"
 
@@ -40,7 +51,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"before: {_load()}")
+    print(f"before: {_load()}; {_cpu()}")
     sp = space("ghostnet")
     t = time.perf_counter()
     tables = cost_tables(sp)  # no latency source: the integer costs only
@@ -73,7 +84,29 @@ def main() -> None:
         print(f"exact front {objectives}: {len(front)} points of {sp.count():.3e} candidates in {cold:.2f} s "
               f"measured with the tables rebuilt, {warm:.2f} s with the tables cached")
         _check_against_sample(sp, front, objectives, tables)
+    _latency_front(sp)
     print(f"after: {_load()}")
+
+
+def _latency_front(sp) -> None:
+    """(predicted latency, params): the per-block latency tables need this machine's profile
+    (``costmodel calibrate``); cold = every distinct block predicted inside the timing."""
+    import costmodel
+
+    try:
+        profile = costmodel.load_profile()
+    except ValueError as exc:
+        print(f"exact front ('latency', 'params'): skipped, {exc}")
+        return
+    tables_module._TABLES.clear()
+    cpu, t = time.process_time(), time.perf_counter()
+    front = sp.front(("latency", "params"), profile=profile)
+    cold, cold_cpu = time.perf_counter() - t, time.process_time() - cpu
+    t = time.perf_counter()
+    sp.front(("latency", "params"), profile=profile)
+    warm = time.perf_counter() - t
+    print(f"exact front ('latency', 'params') (predicted latency, profile {profile.device_name}): {len(front)} points "
+          f"in {cold:.2f} s measured ({cold_cpu:.2f} s CPU) with the tables rebuilt, {warm:.2f} s with them cached")
 
 
 def _check_against_sample(sp, front, objectives, tables, n: int = 100_000) -> None:

@@ -3,7 +3,6 @@ brute force, modules against fvcore, space-file errors."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +98,15 @@ def test_built_candidate_module_matches_fvcore_and_params(which):
     assert costs.macs_by_key == _fvcore_conv_linear(analysis), sp.describe(cand)
 
 
+def _every(sp) -> np.ndarray:
+    """Every index vector of the space (duplicates of one network included), (n, columns)."""
+    sizes = sp.column_sizes()
+    return np.stack(np.meshgrid(*[np.arange(n) for n in sizes], indexing="ij"), -1).reshape(-1, len(sizes))
+
+
 def _brute_front(sp, objectives) -> list[tuple]:
-    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
-    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), profile=None)
+    every = _every(sp)
+    frame = sp.evaluate(every, profile=None)
     frame = frame[frame["valid"]]
     pts = frame[[OBJECTIVES[o] for o in objectives]].to_numpy()
     return sorted(set(map(tuple, pts[front_mask(pts)])))
@@ -110,7 +115,8 @@ def _brute_front(sp, objectives) -> list[tuple]:
 _DESIGNS = [{"design": "ghost_bottleneck", "se": [False, True]},
             {"design": "inverted_residual", "pw": ["conv", "ghost"]},
             {"design": "inverted_residual", "pw": "tbc"},
-            {"design": "ghost_bottleneck", "s": 3}]
+            {"design": "ghost_bottleneck", "s": 3},
+            {"design": "inverted_residual", "mid": ["conv", "spconv", "sic"]}]
 
 
 @st.composite
@@ -142,8 +148,8 @@ def test_dp_front_equals_brute_force_front(data, objectives):
 
 def test_budget_query_is_the_best_feasible_candidate():
     sp = space("resnet50")
-    every = np.array(list(itertools.product(*[range(n) for n in sp.column_sizes()])))
-    frame = sp.evaluate(np.unique(sp.canonical(every), axis=0), profile=None)
+    every = _every(sp)
+    frame = sp.evaluate(every, profile=None)
     limit = 4.0e9  # MACs
     want = frame[frame["MACs"] <= limit]["params"].min()
     got = best_under(sp, "params", {"macs": limit}, profile=None)
@@ -228,3 +234,127 @@ def test_bad_candidate_names_the_column():
     sp = load_space(TINY)
     with pytest.raises(ValueError, match=r"s1\.0 = 16 is invalid: allowed is an index in \[0, 15\]"):
         sp.evaluate([[0, 0, 16, 0, 0, 0, 0, 0]], profile=None)
+
+
+# --- the seed designs of the ghostnet space -------------------------------------------------
+
+def test_ghostnet_space_offers_every_seed_design():
+    from costmodel.spaces.builtin import GHOST_DESIGNS
+
+    sp = space("ghostnet")
+    labels = {(c.design, c.options) for c in sp.stages[0].slots[0]}
+    assert labels == set(GHOST_DESIGNS)
+    offered = {dict(o).get("mid", dict(o).get("pw")) for _, o in GHOST_DESIGNS} | {
+        ("ghost s", dict(o).get("s", 2)) for d, o in GHOST_DESIGNS if d == "ghost_bottleneck"}
+    # standard, separable (MobileNetV2's depthwise + 1x1: pw=conv), Ghost s=2 and s=3, SPConv,
+    # TBC, DGC, SIC
+    assert {"conv", "tbc", "spconv", "sic", "dgc", ("ghost s", 2), ("ghost s", 3)} <= offered
+    # stage s16's one block: GhostNet's k3, t = 16 / 16 = 1 -> kernels {3, 5} x expansions
+    # {1, 3, 6} x 10 designs = 60 choices; s24's first block (t = 48 / 16 = 3): 2 x 2 x 10 = 40
+    assert [len(sp.stages[i].slots[0]) for i in (0, 1)] == [60, 40]
+
+
+@pytest.mark.parametrize("design, options", [
+    ("inverted_residual", (("mid", "conv"),)),
+    ("inverted_residual", (("mid", "spconv"), ("alpha", 0.5))),
+    ("inverted_residual", (("mid", "sic"), ("b", 2))),
+    ("inverted_residual", (("mid", "dgc"), ("zeta", 0.5))),
+    ("inverted_residual", (("mid", "ghost"), ("s", 2))),
+    ("inverted_residual", (("mid", "tbc"), ("B", 2))),
+    ("ghost_bottleneck", (("se", False), ("s", 3))),
+    ("bottleneck", (("conv3x3", "dgc"), ("zeta", 0.5))),
+])
+def test_seed_design_blocks_equal_fvcore_and_params(design, options):
+    """A strided block then an identity block of each design, declared in Python: the gathered
+    costs equal build().costs(), and the module equals fvcore and sum(p.numel())."""
+    from costmodel.analysis import analyze
+    from costmodel.peers.trace import count_params
+    from costmodel.spaces import Choice, NetworkSpace, Stage
+
+    # the bottleneck's mid width is c_out / 4 = 16 (DGC's d = 16 needs c_in >= 16)
+    t, width = (0.25, 64) if design == "bottleneck" else (2.0, 32)
+    choice = Choice(design, 3, t, options)
+    stage = Stage("s", (width,), ((choice,), (choice,)), (2,), stride=2)
+    sp = NetworkSpace("one", (stage,), (3, 16, 16), ("conv", (("c_out", 16), ("stride", 1))))
+    net = sp.build([0, 0, 0, 0])
+    costs, module = net.costs(), net.module()
+    row = sp.evaluate([[0, 0, 0, 0]], profile=None).iloc[0]
+    assert _row_totals(row) == _totals(costs)
+    analysis = analyze(module, (1, 3, 16, 16), fvcore=True)
+    assert costs.params == count_params(module) == sum(p.numel() for p in module.parameters())
+    assert costs.macs_by_key == _fvcore_conv_linear(analysis)
+
+
+# --- latency objectives ---------------------------------------------------------------------
+
+def _made_up_profile(composition: bool):
+    """A roofline profile with round numbers (not a measurement), optionally with a network
+    composition (each layer inside a network: 1.25 x its dense-MAC time alone + 1.5 x depthwise +
+    0.75 x elementwise + 3 us)."""
+    from costmodel.latency.profile import NetworkComposition, Profile
+
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6, "l2_bytes": 2.0 ** 21}
+    net = (NetworkComposition(scale_mac=1.25, scale_depthwise=1.5, scale_elementwise=0.75, per_layer_s=3e-6)
+           if composition else None)
+    return Profile(device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=peaks, network=net)
+
+
+@pytest.mark.parametrize("composition", [False, True])
+def test_predicted_latency_equals_predict_latency_of_the_built_network(composition):
+    from costmodel.latency.network import predict_latency
+
+    sp, profile = load_space(TINY), _made_up_profile(composition)
+    frame = sp.sample(6, seed=5, profile=profile)
+    for _, row in frame.iterrows():
+        want = predict_latency(sp.build(row), profile=profile).seconds
+        assert row["predicted latency (s)"] == pytest.approx(want, rel=1e-12), sp.describe(row)
+
+
+def _dyadic_lut(sp, seed: int) -> dict[str, float]:
+    """Made-up seconds k / 1024 per block (k in 1..999): every sum is exact in float64, so the DP
+    and the brute force see identical numbers."""
+    keys = list(sp.tables(profile=None).makers)
+    ks = np.random.default_rng(seed).integers(1, 1000, len(keys))
+    return {key: float(k) / 1024 for key, k in zip(keys, ks)}
+
+
+def _all_candidates(sp, **kw):
+    every = _every(sp)
+    frame = sp.evaluate(every, **kw)
+    return frame[frame["valid"]]
+
+
+def test_latency_params_front_with_a_lut_equals_brute_force():
+    sp = load_space(TINY)
+    lut = _dyadic_lut(sp, 1)
+    dp = pareto_front(sp, ("latency", "params"), lut=lut)
+    frame = _all_candidates(sp, lut=lut)
+    pts = frame[["LUT latency (s)", "params"]].to_numpy()
+    assert sorted(map(tuple, dp[["LUT latency (s)", "params"]].to_numpy())) == sorted(set(map(tuple, pts[front_mask(pts)])))
+
+
+def test_budget_lowest_latency_within_params():
+    sp, profile = load_space(TINY), _made_up_profile(True)
+    frame = _all_candidates(sp, profile=profile)
+    limit = 20_000  # params
+    got = best_under(sp, "latency", {"params": limit}, profile=profile)
+    want = frame[frame["params"] <= limit]["predicted latency (s)"].min()
+    assert got["params"] <= limit and got["predicted latency (s)"] == pytest.approx(want, rel=1e-12)
+
+
+def test_measured_latency_is_not_additive_and_says_so():
+    with pytest.raises(ValueError, match=r"objective 'measured' is not additive: .* sample instead"):
+        pareto_front(load_space(TINY), ("measured", "params"), profile=None)
+
+
+def test_readme_dozen_line_space_runs(capsys):
+    """The README's own-space example, run as written: a dozen lines, an exact front, a network."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b.split("```")[0] for b in readme.split("```python\n") if "a space in a dozen lines" in b)
+    assert len(block.strip().splitlines()) <= 13
+    exec(compile(block, "README.md", "exec"), {})
+    # stages: 2 widths x sum over depths of 16^d block choices (4 designs x 2 kernels x 2 t):
+    # s0 depths 1-2: 2 x (16 + 256) = 544; s1 depths 1-3: 2 x (16 + 256 + 4096) = 8736;
+    # s2, s3 depths 2-4: 2 x (256 + 4096 + 65536) = 139776; 544 x 8736 x 139776^2 = 9.29e16
+    assert capsys.readouterr().out.startswith(f"{544 * 8736 * 139776 ** 2:.2g} candidates, ")

@@ -32,7 +32,9 @@ def test_explore_writes_the_exact_front(tmp_path, capsys):
     written = pd.read_csv(out)
     want = pareto_front(load_space(TINY), ("params", "bytes"), profile=None)
     assert written[["params", "mem bytes"]].values.tolist() == want[["params", "mem bytes"]].values.tolist()
-    assert capsys.readouterr().out == ""  # --quiet: nothing on stdout
+    captured = capsys.readouterr()
+    # --quiet: no progress or status on stderr; the front is still printed, as every command's table
+    assert captured.err == "" and "params" in captured.out
 
 
 def test_explore_budget_keeps_rows_within_it(tmp_path):
@@ -99,3 +101,48 @@ def test_explore_sample_streams_to_parquet(tmp_path):
     got = pd.read_parquet(out)
     want = load_space(TINY).sample(3000, 0, profile="auto")
     assert got["params"].tolist() == want["params"].tolist() and len(got) == 3000
+
+
+def test_explore_measured_objective_says_so_and_falls_back_to_sampling(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    assert main(["explore", str(TINY), "--objectives", "measured,params", "--sample", "40", "--measure", "3",
+                 "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "'measured'" in err and "not additive" in err and "falling back to sampling: 40 candidates, 3" in err
+    frame = pd.read_csv(out)
+    # 3 of the 40 sampled candidates measured (spread along params, sorted), each timed, and the
+    # sampled front among them marked (at least its lowest-params row is on it)
+    assert len(frame) == 3 and (frame["measured latency (s)"] > 0).all()
+    assert frame["params"].is_monotonic_increasing and bool(frame["sampled front"].iloc[0])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_lut_file_formats_round_trip(tmp_path, suffix):
+    from costmodel.spaces.lut import LUT, load_lut
+
+    # made-up seconds (not measured): 2^-10 and 3 x 2^-12 are exact in every format
+    lut = LUT({"stem": 2.0 ** -10, "head | 16x8x8 -> None /1": 3 * 2.0 ** -12},
+              {"device": "cpu", "threads": 1, "torch": "x"})
+    back = load_lut(lut.save(tmp_path / f"lut{suffix}"))
+    assert back.seconds_by_key == lut.seconds_by_key and back.meta["device"] == "cpu"
+
+
+def test_explore_measure_puts_predicted_beside_measured(tmp_path, monkeypatch):
+    """Objectives without latency: each measured front point also gets its network's predicted
+    latency (this machine's profile; here a made-up one, so the test needs no calibration)."""
+    from costmodel.latency import network as latency_network
+    from costmodel.latency.network import predict_latency
+    from costmodel.latency.profile import Profile
+
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6, "l2_bytes": 2.0 ** 21}
+    profile = Profile(device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=peaks)
+    monkeypatch.setattr(latency_network, "load_profile", lambda *a, **k: profile)
+    out = tmp_path / "front.csv"
+    assert main(["explore", str(TINY), "--objectives", "params,bytes", "--measure", "2", "--out", str(out),
+                 "--quiet"]) == 0
+    frame = pd.read_csv(out)
+    sp = load_space(TINY)
+    for _, row in frame.iterrows():
+        want = predict_latency(sp.build(row), profile=profile).seconds
+        assert row["predicted latency (s)"] == pytest.approx(want, rel=1e-9) and row["measured latency (s)"] > 0

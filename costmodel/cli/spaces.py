@@ -3,6 +3,7 @@
 
     costmodel explore ghostnet [--objectives macs,params|latency,params] [--budget params=5e6]
                                [--sample N] [--out front.csv] [--measure K] [--quiet]
+    costmodel explore ghostnet --objectives measured,params [--sample 1000] [--measure 8]   # not additive: sampled
     costmodel explore ghostnet --sample 100000000 --out s.parquet [--chunk 1048576] [--scheduler local|ADDRESS]
     costmodel lut tiny.toml --out lut.csv|json|parquet [--min-run-time 0.05] [--scheduler local|ADDRESS]
 
@@ -20,7 +21,11 @@ import sys
 from pathlib import Path
 
 from ..core.progress import progress_bar
-from .common import UsageError, non_negative_int, positive_int, positive_real, print_frame, record_table
+from .common import UsageError, non_negative_int, positive_int, positive_real, print_frame
+
+PREDICTED = "predicted latency (s)"
+SAMPLED_N, SAMPLED_K = 1000, 8
+"""A non-additive objective (measured latency): candidates sampled and measured by default."""
 
 
 def add_cli(sub) -> None:
@@ -28,7 +33,9 @@ def add_cli(sub) -> None:
                        description="Exact Pareto front of a network design space by dynamic programming "
                                    "(SPACE: ghostnet, resnet50, or a .toml space file).")
     p.add_argument("space", help="built-in space name or .toml file")
-    p.add_argument("--objectives", default="macs,params", help="two of macs, params, latency, bytes, elementwise")
+    p.add_argument("--objectives", default="macs,params",
+                   help="two of macs, params, latency, bytes, elementwise (additive: the exact DP front); "
+                        "measured (measured latency) is not additive and falls back to --sample N --measure K")
     p.add_argument("--budget", default=None, metavar="OBJECTIVE=LIMIT",
                    help="keep front rows within the limit and report the best on the other objective")
     p.add_argument("--sample", type=positive_int, default=None, metavar="N",
@@ -41,7 +48,7 @@ def add_cli(sub) -> None:
                    help="--sample to .parquet: candidates per chunk (an integer >= 1; default 2^20)")
     p.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
                    help="--sample to .parquet on Dask: a LocalCluster or a scheduler address")
-    p.add_argument("--quiet", action="store_true", help="no progress and no table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or status lines (the table still prints)")
     p.set_defaults(func=cmd_explore)
 
     p = sub.add_parser("lut", help="measure every distinct block of a space: a latency lookup table",
@@ -80,10 +87,11 @@ def _bad_budget(text: str) -> dict[str, float]:
 
 def cmd_explore(args) -> int:
     from ..spaces import space
-    from ..spaces.front import _objectives, column_of, pareto_front
+    from ..spaces.front import NON_ADDITIVE, _objectives, column_of, pareto_front
 
     sp = space(args.space)
-    objectives = _objectives(args.objectives)
+    objectives = _objectives(args.objectives, additive=False)
+    measured = any(o in NON_ADDITIVE for o in objectives)
     budget = _budget(args.budget)
     if budget and next(iter(budget)) not in objectives:
         raise UsageError(f"--budget {next(iter(budget))} is invalid: allowed is one of the objectives "
@@ -91,12 +99,14 @@ def cmd_explore(args) -> int:
     streamed = args.sample is not None and args.out is not None and Path(args.out).suffix == ".parquet"
     if (args.chunk is not None or args.scheduler is not None) and not streamed:
         raise UsageError("--chunk / --scheduler are invalid here: allowed with --sample N --out FILE.parquet")
-    if streamed and (budget or args.measure):
-        raise UsageError("--budget / --measure are invalid with a streamed sample (--out .parquet): "
-                         "filter the file afterwards")
+    if streamed and (budget or args.measure or measured):
+        raise UsageError("--budget / --measure / objective measured are invalid with a streamed sample "
+                         "(--out .parquet): filter the file afterwards")
     if streamed:
         return _stream_sample(sp, args)
-    if args.sample is not None:
+    if measured:
+        frame, what = _sampled_front(sp, objectives, args)
+    elif args.sample is not None:
         with progress_bar(1, f"sampling {args.sample:,} candidates", requested=not args.quiet):
             frame = sp.sample(args.sample, args.seed, lut=args.lut)
         what = f"{len(frame):,} sampled candidates of {sp.count():.3g}"
@@ -110,14 +120,13 @@ def cmd_explore(args) -> int:
         other = [o for o in objectives if o != key][0]
         frame = frame.sort_values(column_of(other, frame), kind="stable")
         what += f", within {key} <= {limit:g} (best {other} first)"
-    if args.measure:
+    if args.measure and not measured:
         frame = _measured(sp, frame, args.measure, args.quiet)
     if args.out:
         _write(frame, args.out)
     shown = [c for c in frame.columns if c not in sp.columns]
     title = f"{sp.title or sp.name}: {what}; per sample, batch 1"
-    # --quiet prints no table, but --csv/--json still get it
-    (record_table if args.quiet else print_frame)(frame[shown].head(40), title)
+    print_frame(frame[shown].head(40), title)  # --quiet turns off progress and status lines, not results
     return 0
 
 
@@ -135,19 +144,55 @@ def _stream_sample(sp, args) -> int:
     return 0
 
 
+def _sampled_front(sp, objectives: list[str], args):
+    """A non-additive objective (measured latency): no DP front exists, so say so on stderr and
+    fall back to sampling: --sample N candidates (exact costs), --measure K of them spread evenly
+    along the additive objective, each built and timed; ``sampled front`` marks the Pareto rows
+    among the measured (a sampled front: not exact)."""
+    from ..explore import front_mask
+    from ..spaces.front import NON_ADDITIVE, column_of
+
+    n, k = args.sample or SAMPLED_N, args.measure or SAMPLED_K
+    name = next(o for o in objectives if o in NON_ADDITIVE)
+    other = next(o for o in objectives if o not in NON_ADDITIVE)
+    print(f"explore: objective {name!r}: {NON_ADDITIVE[name]}; falling back to sampling: {n:,} candidates, "
+          f"{k} of them measured (spread along {other})", file=sys.stderr)
+    with progress_bar(1, f"sampling {n:,} candidates", requested=not args.quiet):
+        frame = sp.sample(n, args.seed, lut=args.lut)
+    frame = frame[frame["valid"]].sort_values(column_of(other, frame), kind="stable")
+    frame = _measured(sp, frame, k, args.quiet)
+    frame = frame[frame["measured latency (s)"].notna()].reset_index(drop=True)
+    points = frame[[column_of(o, frame) for o in objectives]].to_numpy(dtype=float)
+    frame["sampled front"] = front_mask(points)
+    return frame, (f"{len(frame)} measured of {n:,} sampled candidates of {sp.count():.3g} "
+                   f"({int(frame['sampled front'].sum())} on the sampled front; measured latency is not "
+                   f"additive, so no exact front)")
+
+
 def _measured(sp, frame, k: int, quiet: bool):
-    """Measure K evenly spaced front rows (latency harness, batch 1) beside the predicted."""
+    """Measure K evenly spaced rows (latency harness, batch 1) beside the predicted: the frame's
+    own predicted latency column, or else each measured network's ``predict_latency`` (this
+    machine's profile; the column is left out when there is none)."""
     import costmodel
 
     frame = frame.reset_index(drop=True)
     picks = sorted({round(i * (len(frame) - 1) / max(1, k - 1)) for i in range(min(k, len(frame)))})
     measured = [float("nan")] * len(frame)
+    predicted = None if PREDICTED in frame.columns else [float("nan")] * len(frame)
     with progress_bar(len(picks), "measuring front points", requested=not quiet) as advance:
         for i in picks:
             net = sp.build(frame.iloc[i])
             measured[i] = costmodel.measure(net.module(), net.example_input()).median_s
+            if predicted is not None:
+                try:
+                    predicted[i] = costmodel.predict_latency(net).seconds
+                except ValueError:  # no calibrated profile here: measured only
+                    predicted = None
             advance(1)
-    return frame.assign(**{"measured latency (s)": measured})
+    extra = {"measured latency (s)": measured}
+    if predicted is not None:
+        extra[PREDICTED] = predicted
+    return frame.assign(**extra)
 
 
 def _write(frame, out: str) -> None:

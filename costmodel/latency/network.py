@@ -138,21 +138,23 @@ def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: 
     return {f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}
 
 
-def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
-    """One row per layer of a built-in network: its design spec predicted as a whole."""
+def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[str, Any]:
+    """The predicted row of one network layer (a design spec): its curves, MACs, weight bytes and
+    time alone (``alone_s`` = ``predict_spec``), split by op group (``_group_columns``)."""
     from .predict import compose
 
-    rows = []
-    for layer in net.layers:
-        ops = op_rows(layer.spec, batch)
-        curves = sorted({_curve_name(r, profile) for r in ops})
-        op_seconds = [predict_op(r, profile) for r in ops]
-        alone = compose(op_seconds, profile)  # = predict_spec(layer.spec, profile, batch)
-        rows.append({"layer": layer.name, "kind": layer.spec.name, "curve": ", ".join(curves),
-                     "MACs": int(sum(r["macs"] for r in ops)),
-                     "weight_bytes": int(layer.spec.dtype_bytes * sum(r["params"] for r in ops)),
-                     "alone_s": alone, **_group_columns(ops, op_seconds, alone)})
-    return rows
+    ops = op_rows(spec, batch)
+    op_seconds = [predict_op(r, profile) for r in ops]
+    alone = compose(op_seconds, profile)  # = predict_spec(spec, profile, batch)
+    return {"layer": name, "kind": spec.name, "curve": ", ".join(sorted({_curve_name(r, profile) for r in ops})),
+            "MACs": int(sum(r["macs"] for r in ops)),
+            "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),
+            "alone_s": alone, **_group_columns(ops, op_seconds, alone)}
+
+
+def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
+    """One row per layer of a built-in network: its design spec predicted as a whole."""
+    return [layer_row(layer.spec, profile, batch, layer.name) for layer in net.layers]
 
 
 def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[str, Any]]:
@@ -168,13 +170,19 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
             for r, s in zip(ops, shares)]
 
 
-def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:
-    """Each row's ``seconds``: its time alone, or (with ``profile.network``) its time inside a
-    network by the fitted network composition."""
+def in_network_seconds(row: dict[str, Any], profile: Profile) -> float:
+    """A row's time inside a network: its time alone, or (with ``profile.network``) the fitted
+    network composition of its op-group parts; the model-call row is never composed."""
     comp = profile.network
+    if comp is None or row["kind"] == "call":
+        return row["alone_s"]
+    return comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS})
+
+
+def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:
+    """Each row's ``seconds``: ``in_network_seconds``."""
     for row in rows:
-        row["seconds"] = (row["alone_s"] if comp is None or row["kind"] == "call"
-                          else comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS}))
+        row["seconds"] = in_network_seconds(row, profile)
 
 
 def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: int = 1,

@@ -9,9 +9,13 @@ Blocks (``BLOCKS``; ``choice.expansion`` is t, ``choice.k`` the spatial kernel):
 
 * ``ghost_bottleneck`` (options ``se``, ``s``, ``d``): the registered G-bneck with
   c_exp = make_divisible(t * c_in, 4) -- GhostNet's own widths at 1.0x (e.g. 16 -> 48 is t = 3).
-* ``inverted_residual`` (option ``pw`` = conv | ghost | tbc, with ``s`` / ``B``): MobileNetV2's
-  1x1 expand (ReLU) -> k x k depthwise (stride, ReLU) -> 1x1 project, + identity when the shape
-  is kept; the two 1x1 convs are the ``pw`` design (the conv-swap adapters of ``networks.swaps``).
+* ``inverted_residual`` (option ``pw`` = conv | ghost | tbc, with ``s`` / ``B``; option ``mid``):
+  MobileNetV2's 1x1 expand (ReLU) -> k x k depthwise (stride, ReLU) -> 1x1 project, + identity
+  when the shape is kept; the two 1x1 convs are the ``pw`` design (the conv-swap adapters of
+  ``networks.swaps``). The depthwise k x k + the 1x1 project is the depthwise-separable conv;
+  ``mid`` replaces the depthwise by a full k x k conv c_exp -> c_exp of a swappable design
+  (``conv``: standard, ``ghost`` s, ``spconv`` alpha, ``tbc`` B, ``sic`` b, ``dgc`` zeta), as the
+  swap adapters make it (SIC keeps size, so a strided ``sic`` stays a plain conv, as in swaps).
 * ``bottleneck`` (option ``conv3x3`` = any swappable design, with its options): the torchvision
   ResNet bottleneck, c_mid = t * c_out; ``conv3x3 = "conv"`` is the registered design (A7).
 """
@@ -110,9 +114,14 @@ def inverted_residual(cur: Cursor, name: str, c_out: int, stride: int, ch: Choic
     body = Seq(f"{name}.body")
     body.children += _parts(cur, f"{name}.body.expand", pw(c_in, c_exp, 1, 1, h, w, True),
                             (c_exp, h, w), "conv1x1")
-    body.children.append(cur.layer(f"{name}.body.dw", Depthwise(c_in=c_exp, k=ch.k, stride=stride, h=h, w=w,
-                                                                bn=True, act=True),
-                                   (c_exp,) + out[1:], "depthwise"))
+    mid = ch.option("mid", "depthwise")
+    if mid == "depthwise":
+        body.children.append(cur.layer(f"{name}.body.dw", Depthwise(c_in=c_exp, k=ch.k, stride=stride, h=h, w=w,
+                                                                    bn=True, act=True),
+                                       (c_exp,) + out[1:], "depthwise"))
+    else:  # a full k x k conv c_exp -> c_exp of the ``mid`` design, with its BN + ReLU
+        body.children += _parts(cur, f"{name}.body.mid", _adapter(mid, dict(ch.options))(
+            c_exp, c_exp, ch.k, stride, h, w, True), (c_exp,) + out[1:], "conv3x3")
     body.children += _parts(cur, f"{name}.body.project", pw(c_exp, c_out, 1, 1, out[1], out[2], False),
                             out, "conv1x1")
     if stride != 1 or c_in != c_out:
@@ -144,13 +153,16 @@ BLOCKS: dict[str, BlockMaker] = {
 
 BLOCK_OPTIONS: dict[str, dict[str, tuple]] = {
     "ghost_bottleneck": {"se": (False, True), "s": (2, 3, 4), "d": (1, 3, 5)},
-    "inverted_residual": {"pw": ("conv", "ghost", "tbc"), "s": (2, 3, 4), "B": (2, 4)},
-    "bottleneck": {"conv3x3": tuple(d for d in swappable() if d != "dgc"), "s": (2, 3, 4),
+    "inverted_residual": {"pw": ("conv", "ghost", "tbc"), "mid": ("depthwise",) + tuple(swappable()),
+                          "s": (2, 3, 4), "B": (2, 4), "alpha": (0.5, 0.25, 0.125), "b": (1, 2, 3),
+                          "zeta": (0.25, 0.5, 0.75)},
+    "bottleneck": {"conv3x3": tuple(swappable()), "s": (2, 3, 4),
                    "alpha": (0.5, 0.25, 0.125), "B": (2, 4), "b": (1, 2, 3), "groups": (2,),
-                   "variant": ("sequential", "parallel"), "d": (1, 3, 5)},
+                   "variant": ("sequential", "parallel"), "d": (1, 3, 5), "zeta": (0.25, 0.5, 0.75)},
 }
 """The options each block accepts and their allowed values (the space-file schema checks them).
-DGC is not offered: its executed MACs depend on the input, so it is not additive (see README)."""
+DGC's inference MACs are exact and input-independent (kept = c_in - floor(zeta c_in) channels per
+head, whichever they are), so it is additive like the others; its training path is not counted."""
 
 
 # --- stems and heads: fixed pieces, data tables keyed by ``kind`` --------------------------

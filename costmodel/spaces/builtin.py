@@ -3,11 +3,15 @@
 * ``ghostnet``: a MobileNetV2/GhostNet-style inverted-bottleneck space. GhostNet 1.0x's 16
   G-bnecks grouped by output width into 6 stages (16 | 24 | 40 | 80 | 112 | 160), each with
   width multipliers 0.75 / 1.0 / 1.25 (make_divisible(., 4)), a depth choice, and per block:
-  design (G-bneck with or without SE; MobileNetV2 inverted residual with plain, Ghost or TBC
-  1x1 convs) x kernel (3, 5) x expansion (GhostNet's own t, 3, 6). GhostNet 1.0x is the point
-  ``ghostnet_1.0x`` (141,150,512 MACs, 5,182,508 params).
+  design x kernel (3, 5) x expansion (GhostNet's own t, 3, 6). The designs are the seed designs
+  (``GHOST_DESIGNS``): G-bneck (Ghost s = 2, with or without SE; Ghost s = 3); MobileNetV2's
+  inverted residual, whose depthwise k x k + 1x1 project is the depthwise-separable conv, with
+  plain, Ghost or TBC (B = 2) 1x1 convs; and the inverted residual with its depthwise replaced
+  by a full k x k conv: standard, SPConv alpha = 1/2, SIC b = 2 (a plain conv where strided),
+  DGC zeta = 1/2. GhostNet 1.0x is the point ``ghostnet_1.0x`` (141,150,512 MACs, 5,182,508
+  params).
 * ``resnet50``: ResNet-50 with, per stage, one 3x3 replacement for all its blocks (conv, Ghost
-  s=2, SPConv alpha=1/2, TBC B=2, SIC b=2), a depth choice and width 0.75x / 1.0x. Plain
+  s=2, SPConv alpha=1/2, TBC B=2, SIC b=2, DGC zeta=1/2), a depth choice and width 0.75x / 1.0x. Plain
   ResNet-50 is the point ``resnet50`` (4,089,184,256 MACs, 25,557,032 params).
 """
 
@@ -37,13 +41,26 @@ def _ghost_blocks() -> list[tuple[int, int, int, int, bool, int]]:
     return out
 
 
+GHOST_DESIGNS = (
+    ("ghost_bottleneck", (("se", False),)),  # GhostNet's own G-bneck (Ghost s = 2)
+    ("ghost_bottleneck", (("se", True),)),
+    ("inverted_residual", (("pw", "conv"),)),  # MobileNetV2: depthwise-separable
+    ("inverted_residual", (("pw", "ghost"),)),
+    ("inverted_residual", (("pw", "tbc"),)),  # TBC, B = 2
+    ("ghost_bottleneck", (("se", False), ("s", 3))),  # Ghost with s = 3
+    ("inverted_residual", (("mid", "conv"),)),  # standard k x k conv
+    ("inverted_residual", (("mid", "spconv"), ("alpha", 0.5))),
+    ("inverted_residual", (("mid", "sic"), ("b", 2))),
+    ("inverted_residual", (("mid", "dgc"), ("zeta", 0.5))),
+)
+"""(block design, options) offered in every slot of the ghostnet space, each x kernel x expansion.
+The first five keep their earlier order, so earlier candidates' indices are unchanged."""
+
+
 def _ghost_choices(k0: int, t0: float) -> tuple[Choice, ...]:
-    designs = [("ghost_bottleneck", (("se", False),)), ("ghost_bottleneck", (("se", True),)),
-               ("inverted_residual", (("pw", "conv"),)), ("inverted_residual", (("pw", "ghost"),)),
-               ("inverted_residual", (("pw", "tbc"),))]
     kernels = sorted({k0, 3, 5})
     expansions = sorted({t0, 3.0, 6.0})
-    return tuple(Choice(d, k, t, opts) for d, opts in designs for k in kernels for t in expansions)
+    return tuple(Choice(d, k, t, opts) for d, opts in GHOST_DESIGNS for k in kernels for t in expansions)
 
 
 @functools.cache
@@ -67,7 +84,7 @@ def ghostnet_space() -> NetworkSpace:
 
 
 RESNET_3X3 = ((("conv3x3", "conv"),), (("conv3x3", "ghost"), ("s", 2)), (("conv3x3", "spconv"), ("alpha", 0.5)),
-              (("conv3x3", "tbc"), ("B", 2)), (("conv3x3", "sic"), ("b", 2)))
+              (("conv3x3", "tbc"), ("B", 2)), (("conv3x3", "sic"), ("b", 2)), (("conv3x3", "dgc"), ("zeta", 0.5)))
 RESNET_DEPTHS = {3: (2, 3), 4: (2, 3, 4), 6: (3, 4, 5, 6)}
 RESNET_MULTS = (0.75, 1.0)
 

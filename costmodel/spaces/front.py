@@ -31,6 +31,12 @@ OBJECTIVES = {"macs": "MACs", "params": "params", "bytes": "mem bytes", "element
               "latency": None}
 """objective name -> evaluated column (latency: the latency column of the tables)."""
 
+NON_ADDITIVE = {"measured": "measured latency (s) of a whole network is not additive over its blocks (the "
+                            "blocks run fused in one forward, sharing caches and dispatch), so no exact "
+                            "front exists"}
+"""objectives the DP cannot take, and why: they fall back to sampling (``costmodel explore
+SPACE --objectives measured,params`` samples, measures and keeps the sampled front)."""
+
 Partial = tuple[np.ndarray, np.ndarray]  # (n, 2) objective sums, (n, columns) candidate indices
 
 
@@ -159,8 +165,16 @@ def pareto_front(space: NetworkSpace, objectives: Sequence[str] | str = ("macs",
     return frame.reset_index(drop=True)
 
 
-def _objectives(objectives: Sequence[str] | str) -> list[str]:
+def _objectives(objectives: Sequence[str] | str, additive: bool = True) -> list[str]:
+    """Two distinct objective names; ``additive``: a non-additive one is a ValueError saying so."""
     names = [o.strip() for o in objectives.split(",")] if isinstance(objectives, str) else list(objectives)
+    if not additive and len(names) == 2 and len(set(names)) == 2 and sum(o in NON_ADDITIVE for o in names) == 1 \
+            and all(o in OBJECTIVES or o in NON_ADDITIVE for o in names):
+        return names
+    bad = [o for o in names if o in NON_ADDITIVE]
+    if bad:
+        raise ValueError(f"objective {bad[0]!r} is not additive: {NON_ADDITIVE[bad[0]]}; sample instead "
+                         f"(costmodel explore SPACE --objectives {','.join(map(str, names))} --sample N --measure K)")
     if len(names) != 2 or len(set(names)) != 2 or any(o not in OBJECTIVES for o in names):
         raise ValueError(f"objectives = {','.join(map(str, names))!r} is invalid: allowed is two distinct of "
                          f"{', '.join(OBJECTIVES)} (e.g. macs,params or latency,params)")
@@ -169,6 +183,8 @@ def _objectives(objectives: Sequence[str] | str) -> list[str]:
 
 def column_of(objective: str, frame) -> str:
     """The evaluated column of an objective name (latency: whichever latency column exists)."""
+    if objective in NON_ADDITIVE:
+        return "measured latency (s)"
     if objective != "latency":
         return OBJECTIVES[objective]
     cols = [c for c in frame.columns if "latency (s)" in c]

@@ -17,6 +17,7 @@ sample (batch 1); FLOPs = 2 x MACs.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -336,11 +337,28 @@ def latency_source(profile: Any, lut: Any) -> tuple[Callable | None, str | None]
         profile = _auto_profile()
     if profile is None:
         return None, None
-    import costmodel
+    from ..latency.network import in_network_seconds, layer_row
+
+    memo: dict[Any, float] = {}
+
+    def layer_seconds(spec: Any) -> float:
+        """One layer as predict_latency counts it inside a network (``latency.network``: its
+        time alone, or by the profile's fitted network composition). Memoized per spec: blocks
+        share most of their layers, and the op rows are the slow part."""
+        try:
+            return memo[spec]
+        except (KeyError, TypeError):
+            pass
+        seconds = in_network_seconds(layer_row(spec, profile), profile)
+        with contextlib.suppress(TypeError):  # an unhashable spec is simply not memoized
+            memo[spec] = seconds
+        return seconds
 
     def predict(nodes: list, shape: tuple, key: str) -> float:
-        # a block's predicted latency: the sum of its leaf modules' (the residual add included)
-        return float(sum(costmodel.predict_spec(leaf.spec, profile) for node in nodes for leaf in leaves(node)))
+        # a candidate's predicted latency = predict_latency(space.build(c)): the sum of its
+        # layers, plus the one model call, counted with the stem
+        call = profile.peaks.call_overhead_s if key == "stem" else 0.0
+        return float(sum(layer_seconds(leaf.spec) for node in nodes for leaf in leaves(node))) + call
 
     return predict, "predicted latency (s)"
 
