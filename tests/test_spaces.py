@@ -358,3 +358,24 @@ def test_readme_dozen_line_space_runs(capsys):
     # s0 depths 1-2: 2 x (16 + 256) = 544; s1 depths 1-3: 2 x (16 + 256 + 4096) = 8736;
     # s2, s3 depths 2-4: 2 x (256 + 4096 + 65536) = 139776; 544 x 8736 x 139776^2 = 9.29e16
     assert capsys.readouterr().out.startswith(f"{544 * 8736 * 139776 ** 2:.2g} candidates, ")
+
+
+def test_measured_points_time_front_points_and_builtin_networks():
+    """The report's measured explorer points: k front points spread along the front plus every
+    built-in network, each measured (interleaved protocol) with its predict_latency beside it."""
+    from costmodel.latency.network import predict_latency
+    from costmodel.spaces.report import measured_points
+
+    sp = space("ghostnet")
+    front = sp.front(("macs", "params"), profile=None)
+    points = sp.evaluate([p for _, p in sp.fixed_points], profile=None)
+    points.insert(0, "network", [n for n, _ in sp.fixed_points])
+    profile = _made_up_profile(True)
+    got = measured_points(sp, front, points, 2, profile=profile, samples=2)
+    # 2 picks: the first and the last front point (by params), then the built-in GhostNet 1.0x
+    assert list(got["network"]) == [f"front point 1 of {len(front)}", f"front point {len(front)} of {len(front)}",
+                                    "ghostnet_1.0x"]
+    assert got["MACs"].iloc[-1] == 141_150_512 and got["params"].iloc[-1] == 5_182_508  # GhostNet 1.0x, exact
+    assert (got["measured ms"] > 0).all() and (got["spread %"] >= 0).all()
+    ghost = sp.build(sp.fixed_points[0][1])
+    assert got["predicted ms"].iloc[-1] == pytest.approx(1e3 * predict_latency(ghost, profile=profile).seconds)

@@ -8,10 +8,13 @@ from typing import Any
 from .builtin import SPACES
 
 
-def report_data(objectives: tuple[str, str] = ("macs", "params"), profile: Any = None) -> dict[str, dict[str, Any]]:
+def report_data(objectives: tuple[str, str] = ("macs", "params"), profile: Any = None,
+                measure: int = 0) -> dict[str, dict[str, Any]]:
     """{space name: {"title", "objectives", "count", "front": DataFrame (one row per front point,
     with ``architecture`` and ``design``: the most frequent block design, for colouring),
-    "points": DataFrame of the built-in networks (fixed points), same columns}}."""
+    "points": DataFrame of the built-in networks (fixed points), same columns,
+    "measured": ``measured_points`` of ``measure`` front points and the built-in networks (None
+    when ``measure`` is 0)}}."""
     out = {}
     for name, make in SPACES.items():
         sp = make()
@@ -21,8 +24,35 @@ def report_data(objectives: tuple[str, str] = ("macs", "params"), profile: Any =
         points["architecture"] = [sp.describe(p) for _, p in sp.fixed_points]
         front["design"] = [_main_design(sp, row) for _, row in front.iterrows()]
         out[name] = {"title": sp.title, "objectives": objectives, "count": sp.count(),
-                     "front": front, "points": points}
+                     "front": front, "points": points,
+                     "measured": measured_points(sp, front, points, measure, profile) if measure else None}
     return out
+
+
+def measured_points(sp, front, points, k: int, profile: Any = None, samples: int = 10):
+    """Up to ``k`` front points, spread evenly along the front, and the built-in networks, each
+    built (``sp.build``) and timed together by the interleaved protocol (``measure_many``, batch 1,
+    1 thread), with ``predict_latency`` beside it where a profile exists: DataFrame of network,
+    params, MACs, measured ms, spread (two independent estimates), predicted ms."""
+    import pandas as pd
+
+    from ..latency.network import measure_many, predict_latency
+
+    ordered = front.sort_values("params").reset_index(drop=True)
+    picks = sorted({round(i * (len(ordered) - 1) / max(1, k - 1)) for i in range(min(k, len(ordered)))})
+    rows = [(f"front point {i + 1} of {len(ordered)}", ordered.iloc[i]) for i in picks]
+    rows += [(str(p["network"]), p) for _, p in points.iterrows()]
+    nets = [sp.build(row) for _, row in rows]
+    found = measure_many(nets, samples=samples)
+    out = []
+    for (label, row), net, est in zip(rows, nets, found):
+        try:
+            predicted = 1e3 * predict_latency(net, profile=profile).seconds
+        except ValueError:  # no calibrated profile: measured only
+            predicted = float("nan")
+        out.append({"network": label, "params": int(row["params"]), "MACs": int(row["MACs"]),
+                    "measured ms": 1e3 * est.seconds, "spread %": 100 * est.spread, "predicted ms": predicted})
+    return pd.DataFrame(out)
 
 
 def _main_design(sp, row) -> str:
