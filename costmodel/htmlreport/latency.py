@@ -13,7 +13,7 @@ from typing import Any
 from .colors import color
 from .context import Context
 from .page import Section, details, note, table
-from .predicted import profile as device_profile
+from .predicted import network_latency, profile as device_profile
 
 PER_DESIGN = {False: 3, True: 1}
 """Held-out configs drawn per design (full vs --small)."""
@@ -128,11 +128,11 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
     rows = network_rows(ctx, profile, measure)
     if not rows:
         return
-    ctx.shared["network_latency_rows"] = rows
     res = NETWORK_RESOLUTION[ctx.small]
+    ctx.shared["network_latency_rows"], ctx.shared["network_latency_resolution"] = rows, res
     sec.add(f"<h3 id=\"network-latency\">Whole networks at {res}x{res}</h3>",
             note(f"Every built-in network at {res}x{res} input, batch 1, {profile.threads} thread(s): predicted by "
-                 "costmodel.predict_latency (sum of its layers)"
+                 "costmodel.predict_latency (its layers' times inside the network, plus one model call)"
                  + (f"; measured by costmodel.measure_latency, all networks interleaved call by call, the 10th "
                     f"percentile of {NETWORK_SAMPLES[ctx.small]} calls." if measure else
                     "; run with --latency to measure them too.")))
@@ -143,7 +143,7 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
 
 
 def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, Any]]:
-    from ..latency.network import measure_many, predict_latency
+    from ..latency.network import measure_many
     from ..networks import network, network_names
 
     res = NETWORK_RESOLUTION[ctx.small]
@@ -157,7 +157,7 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
     for name, net in ctx.progress.track(nets, "Latency: predicting networks"):
         costs = net.costs()
         rows.append({"network": name, "MACs": int(costs.macs), "params": int(costs.params),
-                     "predicted ms": predict_latency(net, profile=profile, threads=profile.threads).ms})
+                     "predicted ms": network_latency(net, profile)[0]})
     if measure and nets:
         ctx.progress.log("Latency: measuring whole networks (interleaved)")
         found = measure_many([net for _, net in nets], threads=profile.threads, clock=profile.clock,
