@@ -183,7 +183,7 @@ def peer_story(results: dict[str, Any]) -> str:
         verb = "leaves out" if conv["gap"] < 0 else "adds"
         mostly = "mostly " if len(big["conventions"]) > 1 else ""
         text += (f"; the largest gap, {big['peer']}'s on {big['network']} ({100 * big['size'] / big['ours']:.1f}% of "
-                 f"our {big['ours']:,} MACs + elementwise ops), is {mostly}{what}, which it {verb} ({name})")
+                 f"our count), is {mostly}{what}, which it {verb} ({name})")
     return text
 
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from .colors import color
 from .context import Context
-from .page import Section, note, table
+from .page import Section, note, sig3, table
 from .predicted import profile as device_profile
 
 SAMPLES = {False: 20, True: 8}
 """Interleaved timed bursts per design and per matched conv (full vs --small)."""
 
-SPREAD = "ratio spread (%: two independent estimates of the measured ratio differ by)"
+SPREAD = "ratio spread % (two estimates of the measured ratio)"
 DESIGN_US = "measured design (us per call)"
 CONV_US = "measured conv (us per call)"
 
@@ -28,12 +28,6 @@ COLUMNS = ["design", "vs conv", "MACs ratio", "bytes ratio", "measured latency r
 
 SHOWN = {"ratio spread": (SPREAD, 100.0), "design us": (DESIGN_US, 1.0), "conv us": (CONV_US, 1.0)}
 """explained_gaps column -> (table header, factor): the spread in %, the times in us."""
-
-
-def sig3(value: float) -> float:
-    """``value`` to 3 significant digits (12,437.6 -> 12,400; 3.4567 -> 3.46), one number format
-    for the table's times and spreads (page.cell prints integral values with separators)."""
-    return float(f"{value:.3g}")
 
 
 def shown_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -169,11 +169,13 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
     return rows
 
 
-def label_positions(xs: list[float], ys: list[float], near: float = 1.3) -> list[str]:
+def label_positions(xs: list[float], ys: list[float], near: float = 1.3,
+                    avoid: list[float] | None = None) -> list[str]:
     """Text positions of point labels on log axes: points whose x are within a factor ``near`` of
     each other form a cluster (VGG-16 and VGG-16 CIFAR have nearly the same MACs); in a cluster
     the highest point's label goes above it, the lowest's below it, any other to its right, so
-    neighbours' labels do not overlap."""
+    neighbours' labels do not overlap. A point alone puts its label on the side away from its
+    ``avoid`` y (the same network's other marker: predicted beside measured), above by default."""
     order = sorted(range(len(xs)), key=lambda i: xs[i])
     clusters: list[list[int]] = []
     for i in order:
@@ -184,6 +186,9 @@ def label_positions(xs: list[float], ys: list[float], near: float = 1.3) -> list
     out = ["top center"] * len(xs)
     for members in clusters:
         if len(members) < 2:
+            i = members[0]
+            if avoid is not None and avoid[i] > ys[i]:
+                out[i] = "bottom center"
             continue
         by_y = sorted(members, key=lambda i: ys[i])
         for i in by_y[1:-1]:
@@ -198,7 +203,8 @@ def network_figure(rows: list[dict[str, Any]]):
     fig = go.Figure()
     names = [r["network"] for r in rows]
     key = "measured ms" if all("measured ms" in r for r in rows) else "predicted ms"
-    where = label_positions([r["MACs"] for r in rows], [r[key] for r in rows])
+    other = [r["predicted ms"] for r in rows] if key == "measured ms" else None
+    where = label_positions([r["MACs"] for r in rows], [r[key] for r in rows], avoid=other)
     if all("measured ms" in r for r in rows):
         fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["measured ms"] for r in rows],
                                  mode="markers+text", text=names, textposition=where, name="measured",

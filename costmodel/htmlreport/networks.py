@@ -9,7 +9,7 @@ from typing import Any
 from .colors import color
 from .context import Context
 from .netlist import SMALL_RESOLUTION, builtin_networks, swapped_networks
-from .page import UNITS, Section, esc, note, table
+from .page import UNITS, Section, esc, note, sig3, table
 from .predicted import network_latency, profile as device_profile
 
 QUANTITY_COLUMNS = [("MACs", "macs"), ("params", "params"), ("mem bytes", "mem_bytes"),
@@ -91,7 +91,7 @@ def _totals(tables: dict[str, Any], predicted: dict[str, float] | None = None) -
         row = {"network": label, "layers": len(f), "params": int(f["params"].sum()),
                "MACs": int(f["macs"].sum()), "FLOPs": 2 * int(f["macs"].sum()), "mem bytes": int(f["mem_bytes"].sum())}
         if predicted and label in predicted:
-            row[PREDICTED] = predicted[label]
+            row[PREDICTED] = sig3(predicted[label])
         rows.append(row)
     return rows
 
