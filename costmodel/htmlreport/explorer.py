@@ -75,8 +75,8 @@ def cloud_caption(space: dict[str, Any], cloud: Any | None) -> str:
         return text + ". Hover a point for its architecture."
     front = space["front"]
     below = int((cloud["MACs"] < front["MACs"].max()).sum())
-    return (text + f", over {len(cloud):,} candidates drawn at random from the {space['count']:.3g} (grey, seed "
-            f"{CLOUD_SEED}, rounded to {CLOUD_DIGITS} significant digits). The sample's MACs run from "
+    return (text + f", over {len(cloud):,} candidates drawn at random from the {space['count']:.3g} (grey; a fixed "
+            f"seed, so the same in every report; rounded to {CLOUD_DIGITS} significant digits). The sample's MACs run from "
             f"{int(cloud['MACs'].min()):,} to {int(cloud['MACs'].max()):,}; {below:,} of the {len(cloud):,} "
             f"have fewer MACs than the front's largest ({int(front['MACs'].max()):,}). Log axes. Hover a front "
             "point or a star for its architecture.")
