@@ -10,7 +10,7 @@ from typing import Any
 
 from .colors import FRONT, MARKER_GREY, color, design_of
 from .context import Context
-from .page import UNITS, Section, esc, note, table
+from .page import UNITS, Section, esc, note, scrub, table
 
 CLOUD = {False: 2000, True: 500}
 """Random candidates drawn per space for the grey cloud (full vs --small): enough to show the
@@ -38,11 +38,14 @@ def build(ctx: Context) -> Section:
                  "sample at 224x224. `costmodel explore SPACE` gives the same front on the command line."))
     for name, space in data.items():
         front, points = space["front"], space["points"]
-        cloud = sample_cloud(name, CLOUD[ctx.small])
-        if cloud is None:
-            sec.add(note(f"{space['title']}: the random sample could not be drawn; the front alone is shown."))
         sec.add(f"<h3>{esc(space['title'])} <span class=\"note\">({esc(name)}: {space['count']:.3g} candidate "
                 f"networks, {len(front)} on the front)</span></h3>")
+        try:
+            cloud = sample_cloud(name, CLOUD[ctx.small])
+        except Exception as exc:  # the cloud is context only: without it the front is still shown
+            cloud = None
+            sec.add(note(f"No random sample drawn ({type(exc).__name__}: {scrub(str(exc))}); the front alone is "
+                         "shown."))
         sec.figure(space_figure(front, points, cloud), cloud_caption(space, cloud))
         sec.add(table(points[["network", "params", "MACs"]].to_dict("records")))
     return sec
@@ -53,17 +56,14 @@ def rounded(values: Any, digits: int = CLOUD_DIGITS) -> list[int]:
     return [int(float(f"{int(v):.{digits - 1}e}")) for v in values]
 
 
-def sample_cloud(name: str, n: int) -> Any | None:
-    """``n`` candidates of built-in space ``name`` drawn at random (seed CLOUD_SEED), as a frame
-    of rounded params and MACs; None when the space cannot be sampled."""
+def sample_cloud(name: str, n: int) -> Any:
+    """``n`` candidates of built-in space ``name`` drawn at random (``space.sample``, seed
+    CLOUD_SEED), as a frame of their params and MACs rounded to CLOUD_DIGITS digits."""
     import pandas as pd
 
     from ..spaces.report import SPACES
 
-    try:
-        frame = SPACES[name]().sample(n, seed=CLOUD_SEED, profile=None)
-    except Exception:  # the cloud is context only: without it the front is still shown
-        return None
+    frame = SPACES[name]().sample(n, seed=CLOUD_SEED, profile=None)
     frame = frame[frame["valid"]] if "valid" in frame else frame
     return pd.DataFrame({"params": rounded(frame["params"]), "MACs": rounded(frame["MACs"])})
 
