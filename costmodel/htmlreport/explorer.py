@@ -1,7 +1,8 @@
 """Architecture explorer section: the exact Pareto front (MACs vs params) of whole networks in
 each built-in design space (``costmodel.spaces.report.report_data``), points coloured by the
-block design most of their blocks use, the built-in networks marked on the same axes; hover
-shows the architecture."""
+block design most of their blocks use, the built-in networks marked on the same axes, over a
+light-grey cloud of candidates drawn at random from the space (``space.sample(n, seed)``) so
+the reader sees where the front and the built-in networks sit in it; hover shows the architecture."""
 
 from __future__ import annotations
 
@@ -9,7 +10,21 @@ from typing import Any
 
 from .colors import FRONT, MARKER_GREY, color, design_of
 from .context import Context
-from .page import UNITS, Section, esc, note, table
+from .page import UNITS, Section, esc, note, scrub, table
+
+CLOUD = {False: 2000, True: 500}
+"""Random candidates drawn per space for the grey cloud (full vs --small): enough to show the
+space's extent, few enough for the page's size limits (3 MB, 1.5 MB)."""
+
+CLOUD_SEED = 0
+"""The cloud's seed: the same candidates in every report."""
+
+CLOUD_DIGITS = 3
+"""Significant digits kept of the cloud's params and MACs (it shows the space's shape; the exact
+numbers are the front's and the stars', on hover)."""
+
+CLOUD_GREY = "#c8c8c8"
+"""The cloud: light grey, behind everything, never a design's colour."""
 
 
 def build(ctx: Context) -> Section:
@@ -25,10 +40,46 @@ def build(ctx: Context) -> Section:
         front, points = space["front"], space["points"]
         sec.add(f"<h3>{esc(space['title'])} <span class=\"note\">({esc(name)}: {space['count']:.3g} candidate "
                 f"networks, {len(front)} on the front)</span></h3>")
-        sec.figure(space_figure(front, points), f"{space['title']}: the front (line) and the built-in networks "
-                                                "(stars). Hover a point for its architecture.")
+        try:
+            cloud = sample_cloud(name, CLOUD[ctx.small])
+        except Exception as exc:  # the cloud is context only: without it the front is still shown
+            cloud = None
+            sec.add(note(f"No random sample drawn ({type(exc).__name__}: {scrub(str(exc))}); the front alone is "
+                         "shown."))
+        sec.figure(space_figure(front, points, cloud), cloud_caption(space, cloud))
         sec.add(table(points[["network", "params", "MACs"]].to_dict("records")))
     return sec
+
+
+def rounded(values: Any, digits: int = CLOUD_DIGITS) -> list[int]:
+    """Integers to ``digits`` significant digits (151,146,512 -> 151,000,000 at 3)."""
+    return [int(float(f"{int(v):.{digits - 1}e}")) for v in values]
+
+
+def sample_cloud(name: str, n: int) -> Any:
+    """``n`` candidates of built-in space ``name`` drawn at random (``space.sample``, seed
+    CLOUD_SEED), as a frame of their params and MACs rounded to CLOUD_DIGITS digits."""
+    import pandas as pd
+
+    from ..spaces.report import SPACES
+
+    frame = SPACES[name]().sample(n, seed=CLOUD_SEED, profile=None)
+    frame = frame[frame["valid"]] if "valid" in frame else frame
+    return pd.DataFrame({"params": rounded(frame["params"]), "MACs": rounded(frame["MACs"])})
+
+
+def cloud_caption(space: dict[str, Any], cloud: Any | None) -> str:
+    """What the figure shows, with where the front lies in the sample, from the data."""
+    text = f"{space['title']}: the exact front (black line, coloured by block design) and the built-in networks (stars)"
+    if cloud is None or not len(cloud):
+        return text + ". Hover a point for its architecture."
+    front = space["front"]
+    below = int((cloud["MACs"] < front["MACs"].max()).sum())
+    return (text + f", over {len(cloud):,} candidates drawn at random from the {space['count']:.3g} (grey; a fixed "
+            f"seed, so the same in every report; rounded to {CLOUD_DIGITS} significant digits). The sample's MACs run from "
+            f"{int(cloud['MACs'].min()):,} to {int(cloud['MACs'].max()):,}; {below:,} of the {len(cloud):,} "
+            f"have fewer MACs than the front's largest ({int(front['MACs'].max()):,}). Log axes. Hover a front "
+            "point or a star for its architecture.")
 
 
 def _wrap(text: str, width: int = 110) -> str:
@@ -43,10 +94,15 @@ def _wrap(text: str, width: int = 110) -> str:
     return "<br>".join(lines + [cur])
 
 
-def space_figure(front: Any, points: Any):
+def space_figure(front: Any, points: Any, cloud: Any | None = None):
+    """The cloud (grey, no hover), the front (line + markers by design) and the stars, log axes."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    if cloud is not None and len(cloud):
+        fig.add_trace(go.Scatter(x=list(cloud["params"]), y=list(cloud["MACs"]), mode="markers",
+                                 name=f"random sample ({len(cloud):,})", hoverinfo="skip",
+                                 marker=dict(size=4, color=CLOUD_GREY, opacity=0.6)))
     ordered = front.sort_values("params")
     fig.add_trace(go.Scatter(x=list(ordered["params"]), y=list(ordered["MACs"]), mode="lines", name="Pareto front",
                              line=dict(color=FRONT, width=2, shape="hv"), hoverinfo="skip"))

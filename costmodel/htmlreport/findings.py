@@ -4,6 +4,7 @@ a fact whose data is missing says what to run instead."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .context import Context
@@ -104,36 +105,86 @@ def peers_agree(ctx: Context) -> Fact | None:
         ok = sum(bool(r.get("match")) for r in rows)
         parts.append(f"costmodel's params and MACs equal sum(p.numel()), fvcore and FlopCounterMode exactly on {ok} of "
                      f"{len(rows)} validated configs")
-    results = ctx.shared.get("reconciliations") or {}
-    reasons = _peer_gaps(results)
-    if reasons:
-        label, exact = reasons[0][0], all(r[2] == 0 for r in reasons)
-        parts.append(f"On {label}, the peer counters' totals differ from ours by counting conventions"
-                     + (", and the gaps add up exactly" if exact else "")
-                     + "; the largest gap per peer: " + "; ".join(f"{peer}: {why}" for _, peer, _, why in reasons))
+    story = peer_story(ctx.shared.get("reconciliations") or {})
+    if story:
+        parts.append(story)
     if not parts:
         return None
     anchor = "validation" if rows else "reconciliation"
     return ". ".join(parts) + ".", anchor, "Validation" if rows else "Reconciliation"
 
 
-def _peer_gaps(results: dict[str, Any]) -> list[tuple[str, str, int, str]]:
-    """(network, peer, unexplained, convention of its largest gap) for each peer of the first
-    reconciled network."""
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """'1 network pair inverts', '3 network pairs invert'."""
+    return f"{n} {one if n == 1 else many}"
+
+
+FLOPS_PER_MAC = 2
+"""A peer whose unit is FLOPs counts 2 per MAC: its gaps are divided by this before they are
+compared with ours (so FlopCounterMode's doubling is a unit, not a gap)."""
+
+
+def _short(convention: str) -> str:
+    """A convention's first clause ('fvcore has no handle for relu: skipped ...' -> 'fvcore has
+    no handle for relu')."""
+    return re.split(r"[:;]", str(convention), maxsplit=1)[0].strip()
+
+
+def peer_gaps(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per (network, peer) that ran: its unexplained count, and its gaps in our units
+    (MACs + elementwise ops; a FLOPs peer's divided by FLOPS_PER_MAC) grouped by convention."""
     out = []
-    for label, result in list(results.items())[:1]:
+    for label, result in results.items():
         for peer, res in result.peers.items():
             if res.skipped or res.actual is None:
                 continue
+            scale = FLOPS_PER_MAC if str(res.unit).startswith("FLOPs") else 1
+            by_convention: dict[str, dict[str, Any]] = {}
             frame = res.table
-            why = "no gap"
-            gaps = frame[frame["gap"] != 0] if hasattr(frame, "columns") and {"gap", "convention"} <= set(frame.columns) else []
-            if len(gaps):
-                why = gaps.assign(size=gaps["gap"].abs()).sort_values("size", ascending=False).iloc[0]["convention"]
-            if res.unexplained:
-                why += f" ({res.unexplained:,} {res.unit} UNEXPLAINED)"
-            out.append((label, peer, res.unexplained, why))
+            for row in (frame.to_dict("records") if hasattr(frame, "to_dict") else []):
+                gap = (row["ours"] + row["gap"]) / scale - row["ours"]  # the peer's count in our units, minus ours
+                if gap:
+                    entry = by_convention.setdefault(_short(row["convention"]), {"gap": 0.0, "categories": []})
+                    entry["gap"] += gap
+                    entry["categories"].append(str(row["category"]).replace("_", " "))
+            out.append({"network": label, "peer": peer, "unit": res.unit, "ours": res.ours,
+                        "unexplained": res.unexplained, "conventions": by_convention,
+                        "size": sum(abs(c["gap"]) for c in by_convention.values())})
     return out
+
+
+def peer_story(results: dict[str, Any]) -> str:
+    """The reconciliation in one sentence: which peers agree with our counts once their
+    conventions are applied, on which networks, and the largest gap with its convention."""
+    found = peer_gaps(results)
+    if not found:
+        return ""
+    peers = list(dict.fromkeys(g["peer"] for g in found))
+    networks = list(dict.fromkeys(g["network"] for g in found))
+    wrong = [g for g in found if g["unexplained"]]
+    agree = [p for p in peers if not any(g["peer"] == p for g in wrong)]
+    text = ""
+    if agree:
+        text = (f"{_and(agree)} agree{'s' if len(agree) == 1 else ''} with our counts on {_and(networks)} once "
+                f"{'its' if len(agree) == 1 else 'their'} conventions are applied (every gap explained)")
+    if wrong:
+        text += ("; " if text else "") + "; ".join(
+            f"{g['peer']} on {g['network']} differs by {g['unexplained']:,} {g['unit']} that no convention explains"
+            for g in wrong)
+    big = max(found, key=lambda g: g["size"] / g["ours"] if g["ours"] else 0)
+    if big["size"]:
+        name, conv = max(big["conventions"].items(), key=lambda kv: abs(kv[1]["gap"]))
+        what = _and(list(dict.fromkeys(conv["categories"])))
+        verb = "leaves out" if conv["gap"] < 0 else "adds"
+        mostly = "mostly " if len(big["conventions"]) > 1 else ""
+        text += (f"; the largest gap, {big['peer']}'s on {big['network']} ({100 * big['size'] / big['ours']:.1f}% of "
+                 f"our count), is {mostly}{what}, which it {verb} ({name})")
+    return text
 
 
 def latency_accuracy(ctx: Context) -> Fact | None:
@@ -148,19 +199,24 @@ def latency_accuracy(ctx: Context) -> Fact | None:
 
 
 def networks_macs_vs_time(ctx: Context) -> Fact | None:
-    """The starkest pair of networks where fewer MACs do not mean less time."""
+    """The starkest pair of networks where fewer MACs do not mean less time, at the input size
+    and batch of the Latency section's whole-network chart (the ratio holds only there)."""
     rows = ctx.shared.get("network_latency_rows") or []
-    key = "measured ms" if rows and all("measured ms" in r for r in rows) else "predicted ms"
-    pairs = [(a, b) for a in rows for b in rows if a["MACs"] < b["MACs"] and a[key] > b[key]]
     if not rows:
         return None
+    key = "measured ms" if all("measured ms" in r for r in rows) else "predicted ms"
+    kind = key.split()[0]
+    res = ctx.shared.get("network_latency_resolution")
+    where = f"At {res}x{res} input, batch 1" if res else "At batch 1"
+    pairs = [(a, b) for a in rows for b in rows if a["MACs"] < b["MACs"] and a[key] > b[key]]
     if not pairs:
-        return (f"Among {len(rows)} built-in networks, {key.split()[0]} latency follows MACs: fewer MACs, less time.",
+        return (f"{where}, {kind} latency of the {len(rows)} built-in networks follows MACs: fewer MACs, less time.",
                 "network-latency", "Whole networks")
     a, b = max(pairs, key=lambda p: (p[1]["MACs"] / p[0]["MACs"]) * (p[0][key] / p[1][key]))
-    return (f"{a['network']} needs {_x(a['MACs'] / b['MACs'])} the MACs of {b['network']} yet takes "
-            f"{_x(a[key] / b[key])} its time ({key.split()[0]}, {a[key]:.3g} vs {b[key]:.3g} ms); "
-            f"{len(pairs)} network pair(s) invert MACs and latency.", "network-latency", "Whole networks")
+    inverts = plural(len(pairs), "network pair inverts", "network pairs invert")
+    return (f"{where}: {a['network']} needs {_x(a['MACs'] / b['MACs'])} the MACs of {b['network']} yet takes "
+            f"{_x(a[key] / b[key])} its time ({kind}, {a[key]:.3g} vs {b[key]:.3g} ms per call); "
+            f"{inverts} MACs and latency.", "network-latency", "Whole networks")
 
 
 def explorer_front(ctx: Context) -> Fact | None:

@@ -11,14 +11,33 @@ from typing import Any
 
 from .colors import color
 from .context import Context
-from .page import Section, note, table
+from .page import Section, note, sig3, table
 from .predicted import profile as device_profile
 
 SAMPLES = {False: 20, True: 8}
 """Interleaved timed bursts per design and per matched conv (full vs --small)."""
 
+SPREAD = "ratio spread % (two estimates of the measured ratio)"
+DESIGN_US = "measured design (us per call)"
+CONV_US = "measured conv (us per call)"
+
 COLUMNS = ["design", "vs conv", "MACs ratio", "bytes ratio", "measured latency ratio", "predicted latency ratio",
-           "ratio spread", "design us", "conv us"]
+           SPREAD, DESIGN_US, CONV_US]
+"""The table's columns: explained_gaps' names, its ratio spread as a percentage and its times
+(``design us``, ``conv us``) named as measured."""
+
+SHOWN = {"ratio spread": (SPREAD, 100.0), "design us": (DESIGN_US, 1.0), "conv us": (CONV_US, 1.0)}
+"""explained_gaps column -> (table header, factor): the spread in %, the times in us."""
+
+
+def shown_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One explained_gaps row as the table shows it: spread in %, times as measured us, 3 digits."""
+    out = {k: v for k, v in row.items() if k not in SHOWN}
+    for key, (header, factor) in SHOWN.items():
+        if isinstance(row.get(key), float):
+            out[header] = sig3(factor * row[key])
+    return out
+
 
 
 def build(ctx: Context) -> Section:
@@ -41,7 +60,8 @@ def build(ctx: Context) -> Section:
         ctx.shared["gap_noise"] = spread
         sec.add(note(noise_text(spread, load, os.getloadavg()[0])))
     sec.figure(gap_figure(rows, measured), CAPTION[measured])
-    sec.add(table(rows, [c for c in COLUMNS if any(c in r for r in rows)] + ["note"]))
+    shown = [shown_row(r) for r in rows]
+    sec.add(table(shown, [c for c in COLUMNS if any(c in r for r in shown)] + ["note"]))
     return sec
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from .colors import color
 from .context import Context
 from .page import Section, details, note, table
-from .predicted import profile as device_profile
+from .predicted import network_latency, profile as device_profile
 
 PER_DESIGN = {False: 3, True: 1}
 """Held-out configs drawn per design (full vs --small)."""
@@ -128,11 +128,11 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
     rows = network_rows(ctx, profile, measure)
     if not rows:
         return
-    ctx.shared["network_latency_rows"] = rows
     res = NETWORK_RESOLUTION[ctx.small]
+    ctx.shared["network_latency_rows"], ctx.shared["network_latency_resolution"] = rows, res
     sec.add(f"<h3 id=\"network-latency\">Whole networks at {res}x{res}</h3>",
             note(f"Every built-in network at {res}x{res} input, batch 1, {profile.threads} thread(s): predicted by "
-                 "costmodel.predict_latency (sum of its layers)"
+                 "costmodel.predict_latency (its layers' times inside the network, plus one model call)"
                  + (f"; measured by costmodel.measure_latency, all networks interleaved call by call, the 10th "
                     f"percentile of {NETWORK_SAMPLES[ctx.small]} calls." if measure else
                     "; run with --latency to measure them too.")))
@@ -143,7 +143,7 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
 
 
 def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, Any]]:
-    from ..latency.network import measure_many, predict_latency
+    from ..latency.network import measure_many
     from ..networks import network, network_names
 
     res = NETWORK_RESOLUTION[ctx.small]
@@ -157,7 +157,7 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
     for name, net in ctx.progress.track(nets, "Latency: predicting networks"):
         costs = net.costs()
         rows.append({"network": name, "MACs": int(costs.macs), "params": int(costs.params),
-                     "predicted ms": predict_latency(net, profile=profile, threads=profile.threads).ms})
+                     "predicted ms": network_latency(net, profile)[0]})
     if measure and nets:
         ctx.progress.log("Latency: measuring whole networks (interleaved)")
         found = measure_many([net for _, net in nets], threads=profile.threads, clock=profile.clock,
@@ -169,11 +169,13 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
     return rows
 
 
-def label_positions(xs: list[float], ys: list[float], near: float = 1.3) -> list[str]:
+def label_positions(xs: list[float], ys: list[float], near: float = 1.3,
+                    avoid: list[float] | None = None) -> list[str]:
     """Text positions of point labels on log axes: points whose x are within a factor ``near`` of
     each other form a cluster (VGG-16 and VGG-16 CIFAR have nearly the same MACs); in a cluster
     the highest point's label goes above it, the lowest's below it, any other to its right, so
-    neighbours' labels do not overlap."""
+    neighbours' labels do not overlap. A point alone puts its label on the side away from its
+    ``avoid`` y (the same network's other marker: predicted beside measured), above by default."""
     order = sorted(range(len(xs)), key=lambda i: xs[i])
     clusters: list[list[int]] = []
     for i in order:
@@ -184,6 +186,9 @@ def label_positions(xs: list[float], ys: list[float], near: float = 1.3) -> list
     out = ["top center"] * len(xs)
     for members in clusters:
         if len(members) < 2:
+            i = members[0]
+            if avoid is not None and avoid[i] > ys[i]:
+                out[i] = "bottom center"
             continue
         by_y = sorted(members, key=lambda i: ys[i])
         for i in by_y[1:-1]:
@@ -198,7 +203,8 @@ def network_figure(rows: list[dict[str, Any]]):
     fig = go.Figure()
     names = [r["network"] for r in rows]
     key = "measured ms" if all("measured ms" in r for r in rows) else "predicted ms"
-    where = label_positions([r["MACs"] for r in rows], [r[key] for r in rows])
+    other = [r["predicted ms"] for r in rows] if key == "measured ms" else None
+    where = label_positions([r["MACs"] for r in rows], [r[key] for r in rows], avoid=other)
     if all("measured ms" in r for r in rows):
         fig.add_trace(go.Scatter(x=[r["MACs"] for r in rows], y=[r["measured ms"] for r in rows],
                                  mode="markers+text", text=names, textposition=where, name="measured",

@@ -9,11 +9,11 @@ from typing import Any
 from .colors import color
 from .context import Context
 from .netlist import SMALL_RESOLUTION, builtin_networks, swapped_networks
-from .page import UNITS, Section, esc, note, table
-from .predicted import predictor
+from .page import UNITS, Section, esc, note, sig3, table
+from .predicted import network_latency, profile as device_profile
 
 QUANTITY_COLUMNS = [("MACs", "macs"), ("params", "params"), ("mem bytes", "mem_bytes"),
-                    ("predicted latency ms", "latency_ms")]
+                    ("predicted latency (ms, batch 1)", "latency_ms")]
 
 # --- the section -----------------------------------------------------------------------------
 
@@ -22,6 +22,7 @@ def build(ctx: Context) -> Section:
     items = builtin_networks(ctx) + swapped_networks(ctx)
     tables: dict[str, Any] = {}
     titles: dict[str, str] = {}
+    predicted: dict[str, float] = {}  # network -> predicted ms per call (costmodel.predict_latency)
     for label, make in ctx.progress.track(items, "Networks: per-layer costs"):
         try:
             net = make()
@@ -30,15 +31,21 @@ def build(ctx: Context) -> Section:
             sec.alerts.append(f"network {label}: {type(exc).__name__}: {exc}")
             continue
         frame = _normalise(frame)
-        _add_latency(net, frame, ctx)
+        total = _add_latency(net, frame, ctx)
+        if total is not None:
+            predicted[label] = total
         tables[label] = frame
         titles[label] = getattr(net, "title", label)
     if ctx.small:
         sec.add(note(f"Small report: networks at {SMALL_RESOLUTION}x{SMALL_RESOLUTION} input (same layers, "
                      "fewer MACs); run without --small for the 224x224 numbers."))
     if tables:
-        sec.add("<h3>Totals</h3>", table(_totals(tables)))
-        sec.figure(totals_figure(tables), totals_caption(tables))
+        sec.add("<h3>Totals</h3>", table(_totals(tables, predicted)))
+        if predicted:
+            sec.add(note(f"Predicted latency: costmodel.predict_latency on this machine's profile, batch 1, "
+                         f"{device_profile(ctx)[0].threads} thread(s): each layer's predicted time inside the "
+                         "network plus one model call (per-layer bars: each layer's time inside the network)."))
+        sec.figure(totals_figure(tables, predicted), totals_caption(tables))
         sec.figure(compare_figure(tables), "Each bar is one network, split by the design of its layers as a share "
                                            "of the network's total. Use the menu to switch the quantity.")
     _published(sec)
@@ -64,21 +71,37 @@ def _normalise(frame: Any) -> Any:
     return frame.rename(columns={k: v for k, v in rename.items() if k in frame})
 
 
-def _add_latency(net: Any, frame: Any, ctx: Context) -> None:
-    predict, _ = predictor(ctx)
-    if predict is not None:
-        frame["latency_ms"] = [predict(layer.spec) for layer in net.layers]
+def _add_latency(net: Any, frame: Any, ctx: Context) -> float | None:
+    """With --latency: the layers' predicted ms inside the network as ``latency_ms``, and the
+    network's predicted ms per call (predicted.network_latency, = costmodel.predict_latency)."""
+    if not ctx.latency:
+        return None
+    total, layers = network_latency(net, device_profile(ctx)[0])
+    frame["latency_ms"] = layers
+    return total
 
 
-def _totals(tables: dict[str, Any]) -> list[dict[str, Any]]:
+PREDICTED = "predicted latency (ms, batch 1)"
+"""The Totals column of a network's predicted latency (costmodel.predict_latency, per call)."""
+
+
+def _totals(tables: dict[str, Any], predicted: dict[str, float] | None = None) -> list[dict[str, Any]]:
     rows = []
     for label, f in tables.items():
         row = {"network": label, "layers": len(f), "params": int(f["params"].sum()),
                "MACs": int(f["macs"].sum()), "FLOPs": 2 * int(f["macs"].sum()), "mem bytes": int(f["mem_bytes"].sum())}
-        if "latency_ms" in f:
-            row["predicted latency ms"] = float(f["latency_ms"].sum())
+        if predicted and label in predicted:
+            row[PREDICTED] = sig3(predicted[label])
         rows.append(row)
     return rows
+
+
+def total(label: str, frame: Any, col: str, predicted: dict[str, float] | None = None) -> float:
+    """A network's total of ``col``: the sum over its layers, except predicted latency, which is
+    the network's own prediction (layers composed, plus the model call)."""
+    if col == "latency_ms" and predicted and label in predicted:
+        return float(predicted[label])
+    return float(frame[col].sum())
 
 
 def _published(sec: Section) -> None:
@@ -151,17 +174,21 @@ def share(col: str) -> str:
     return f"% of the network's {UNITS[col]}"
 
 
-def totals_figure(tables: dict[str, Any]):
+def totals_figure(tables: dict[str, Any], predicted: dict[str, float] | None = None):
     """One bar per network on a log axis; a menu switches MACs / params / bytes / latency."""
     import plotly.graph_objects as go
 
     labels = list(tables)
     quantities = _quantities(list(tables.values()))
     first = quantities[0][1]
-    fig = go.Figure(go.Bar(x=labels, y=[float(f[first].sum()) for f in tables.values()], name="total",
+
+    def totals(col: str) -> list[float]:
+        return [total(label, f, col, predicted) for label, f in tables.items()]
+
+    fig = go.Figure(go.Bar(x=labels, y=totals(first), name="total",
                            marker=dict(color="#1f4e9c"), hovertemplate="%{x}: %{y:,.4~g}<extra></extra>"))
     buttons = [dict(label=UNITS[col], method="update",
-                    args=[{"y": [[float(f[col].sum()) for f in tables.values()]]}, {"yaxis.title.text": UNITS[col]}])
+                    args=[{"y": [totals(col)]}, {"yaxis.title.text": UNITS[col]}])
                for _, col in quantities]
     fig.update_layout(height=480, template="plotly_white", margin=dict(l=80, r=20, t=70, b=120), showlegend=False,
                       xaxis=dict(title=dict(text="network")), yaxis=dict(type="log", title=dict(text=UNITS[first])),

@@ -90,6 +90,12 @@ def cell(value: Any) -> str:
     return f"<td>{esc(value)}</td>"
 
 
+def sig3(value: float) -> float:
+    """``value`` to 3 significant digits (12,437.6 -> 12,400; 3.4567 -> 3.46): one number format
+    for a column of measured or predicted times (``cell`` prints integral values with separators)."""
+    return float(f"{value:.3g}")
+
+
 def plain(value: Any) -> Any:
     """numpy scalars -> Python scalars (so bools print as ✓/✗ and ints get separators)."""
     return value.item() if hasattr(value, "dtype") and hasattr(value, "item") else value

@@ -43,3 +43,15 @@ def predictor(ctx: Context) -> tuple[Callable[[Any], float] | None, str]:
     return (lambda spec: 1e3 * predict_spec(spec, prof)), (
         f"predicted from the analytic per-op costs with the calibrated profile of {prof.device_name} "
         f"({prof.threads} thread(s)); profile: {how}")
+
+
+def network_latency(net: Any, prof: Any) -> tuple[float, list[float]]:
+    """(the network's predicted ms per call at batch 1, each layer's predicted ms inside it) by
+    ``costmodel.latency.network.predict_latency``: the number ``costmodel.predict_latency``
+    gives (its layers composed as in a network, plus one model call), so the Networks and
+    Latency sections show the same figure. The layers' times sum to the total less the call."""
+    from ..latency.network import predict_latency
+
+    result = predict_latency(net, profile=prof, threads=prof.threads)
+    layers = result.table[result.table["kind"] != "call"]["seconds"]
+    return result.ms, [1e3 * float(s) for s in layers]
