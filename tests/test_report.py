@@ -391,7 +391,8 @@ def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     import math
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no profile yet: the report calibrates one
-    report = build(designs=["conv", "depthwise"], latency=True, small=True, sections=WITHOUT_NETWORKS + ["gaps"])
+    report = build(designs=["conv", "depthwise"], latency=True, small=True,
+                   sections=WITHOUT_NETWORKS + ["gaps", "explorer"])
     assert report.alerts == [], report.alerts
     assert list(tmp_path.glob("costmodel/*.json")), "the calibrated profile is saved for next time"
     sec = report.section("latency")
@@ -415,6 +416,16 @@ def test_latency_section_measures_and_predicts(tmp_path, monkeypatch):
     # depthwise's ratio has two independent estimates, each part's design time / conv time
     assert gaps["conv"]["measured latency ratio"] == 1 and gaps["conv"]["ratio spread"] == 0
     assert 0 <= gaps["depthwise"]["ratio spread"] < math.inf
+    # the explorer's measured points: per space, 2 front points (--small) + its built-in networks,
+    # timed here with predict_latency beside; GhostNet 1.0x keeps its exact counts
+    for name, space in report.data["explorer"].items():
+        measured = space["measured"]
+        assert len(measured) == 2 + len(space["points"]) and (measured["measured ms"] > 0).all()
+        assert (measured["predicted ms"] > 0).all()
+    ghost = report.data["explorer"]["ghostnet"]["measured"].set_index("network").loc["ghostnet_1.0x"]
+    assert (ghost["MACs"], ghost["params"]) == (141_150_512, 5_182_508)
+    figs = report.section("explorer").figures
+    assert any("measured and predicted" in (f.layout.yaxis.title.text or "") for f in figs)
 
 
 def test_dgc_row_shows_dense_expected_and_executed_macs(small_report):

@@ -27,11 +27,20 @@ CLOUD_GREY = "#c8c8c8"
 """The cloud: light grey, behind everything, never a design's colour."""
 
 
+MEASURED = {False: 3, True: 2}
+"""Front points measured per space with --latency (full vs --small), beside the built-in networks."""
+
+
 def build(ctx: Context) -> Section:
     sec = Section("explorer", "Architecture explorer")
     from ..spaces.report import report_data
 
-    data = report_data()
+    if ctx.latency:  # front points and built-in networks timed on this machine, predicted beside
+        from .predicted import profile as device_profile
+
+        data = report_data(profile=device_profile(ctx)[0], measure=MEASURED[ctx.small])
+    else:
+        data = report_data()
     ctx.shared["explorer"] = data
     sec.add(note("Each built-in network design space searched exactly (dynamic programming over its blocks, no "
                  "enumeration): the Pareto front of whole networks in MACs against params, both exact, per "
@@ -48,7 +57,40 @@ def build(ctx: Context) -> Section:
                          "shown."))
         sec.figure(space_figure(front, points, cloud), cloud_caption(space, cloud))
         sec.add(table(points[["network", "params", "MACs"]].to_dict("records")))
+        if space.get("measured") is not None:
+            sec.figure(measured_figure(space["measured"]),
+                       f"{space['title']}: {len(space['measured']) - len(points)} front points (spread along the "
+                       "front) and the built-in networks, built and timed on this machine (batch 1, 224x224, "
+                       "1 thread, interleaved protocol; filled: measured, open: predicted).")
+            sec.add(table(space["measured"].round(3).to_dict("records")))
+    if not ctx.latency:
+        sec.add(note("Front points are not measured here: `costmodel report --latency` times a few of them and the "
+                     "built-in networks, and `costmodel explore SPACE --measure K` any K."))
     return sec
+
+
+def measured_figure(measured: Any):
+    """params (x) against latency (y, ms per call, log): measured (filled) and predicted (open)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    is_front = measured["network"].str.startswith("front point")
+    for label, rows, symbol in (("front points", measured[is_front], "circle"),
+                                ("built-in networks", measured[~is_front], "star")):
+        fig.add_trace(go.Scatter(x=list(rows["params"]), y=list(rows["measured ms"]), mode="markers",
+                                 name=f"{label}, measured", text=list(rows["network"]),
+                                 marker=dict(symbol=symbol, size=12, color=FRONT if symbol == "circle" else MARKER_GREY),
+                                 hovertemplate="%{text}<br>params: %{x:,}<br>measured: %{y:.3g} ms<extra></extra>"))
+        if rows["predicted ms"].notna().any():
+            fig.add_trace(go.Scatter(x=list(rows["params"]), y=list(rows["predicted ms"]), mode="markers",
+                                     name=f"{label}, predicted", text=list(rows["network"]),
+                                     marker=dict(symbol=f"{symbol}-open", size=12,
+                                                 color=FRONT if symbol == "circle" else MARKER_GREY),
+                                     hovertemplate="%{text}<br>params: %{x:,}<br>predicted: %{y:.3g} ms"
+                                                   "<extra></extra>"))
+    fig.update_layout(xaxis=dict(title=UNITS["params"], type="log"),
+                      yaxis=dict(title="latency (ms per call, batch 1): measured and predicted", type="log"))
+    return fig
 
 
 def rounded(values: Any, digits: int = CLOUD_DIGITS) -> list[int]:
