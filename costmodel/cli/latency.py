@@ -6,6 +6,7 @@ import argparse
 
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
+from ..latency.protocol import SAMPLES
 from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
 
 
@@ -85,7 +86,7 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
     own = CliParser(prog=f"costmodel latency {args.design}", add_help=False)
     own.add_argument("--input-shape", default="1,3,224,224",
                      help="input shape of a file.py:function model, batch first (default 1,3,224,224)")
-    own.add_argument("--samples", type=positive_int, default=20, help="interleaved timed calls (default 20)")
+    own.add_argument("--samples", type=positive_int, default=SAMPLES, help=f"interleaved timed calls (default {SAMPLES})")
     given = own.parse_args(args.options)  # the latency flags are already on args (cli.main)
     for name in ("batch", "threads", "profile", "clock", "predict"):
         setattr(given, name, getattr(args, name))
@@ -255,7 +256,8 @@ def add_cli(sub) -> None:
                    help="whole networks instead: every built-in network and swap at two resolutions, plus "
                         "user models given as file.py:function")
     p.add_argument("--input-shape", default="1,3,224,224", help="input shape of file.py:function models")
-    p.add_argument("--samples", type=positive_int, default=20, help="--networks: interleaved timed calls per network")
+    p.add_argument("--samples", type=positive_int, default=SAMPLES,
+                   help=f"--networks: interleaved timed calls per network (default {SAMPLES})")
     p.add_argument("--worst", type=positive_int, default=10, help="how many worst configs to print")
     p.add_argument("--batch", type=positive_int, default=1, help="batch of the held-out configs (its own profile; default 1)")
     _add_timing_flags(p)
@@ -263,8 +265,8 @@ def add_cli(sub) -> None:
 
     p = sub.add_parser("latency-gaps", help="MACs ratio vs measured and predicted latency ratio, per design")
     p.add_argument("designs", nargs="*", help="design names (default: every registered design)")
-    p.add_argument("--samples", type=positive_int, default=20,
-                   help="interleaved timed bursts per design and per conv (default 20)")
+    p.add_argument("--samples", type=positive_int, default=SAMPLES,
+                   help=f"interleaved timed bursts per design and per conv (default {SAMPLES})")
     _add_timing_flags(p)
     p.set_defaults(func=cmd_latency_gaps)
 

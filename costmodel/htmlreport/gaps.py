@@ -14,7 +14,7 @@ from .context import Context
 from .page import Section, note, sig3, table
 from .predicted import profile as device_profile
 
-SAMPLES = {False: 20, True: 8}
+SAMPLES = {False: 40, True: 8}
 """Interleaved timed bursts per design and per matched conv (full vs --small)."""
 
 SPREAD = "ratio spread % (two estimates of the measured ratio)"

@@ -24,7 +24,7 @@ from .cases import training_case
 from .measure import check_positive, default_device, progress_bar, spec_label
 from .predict import predict_spec
 from .profile import Profile, load_profile
-from .protocol import PARTS, TARGET_S, measure_interleaved
+from .protocol import PARTS, SAMPLES, TARGET_S, measure_interleaved
 from .sampler import sample_specs
 
 @dataclass
@@ -165,7 +165,7 @@ def reference_conv(spec):
 
 
 def explained_gaps(threads: int = 1, device: str | None = None, profile_path_: str | None = None,
-                   samples: int = 20, designs_: list[str] | None = None,
+                   samples: int = SAMPLES, designs_: list[str] | None = None,
                    clock: str | None = None, show_progress: bool = True):
     """One row per design (reference config): MACs, bytes, measured and predicted latency ratios vs
     the same-shape conv.
@@ -246,7 +246,7 @@ def network_cases(resolutions: dict[str, tuple[int, ...]] | None = None) -> list
 
 
 def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str | None = None,
-                 samples: int = 20, extra: list[tuple[str, Any, tuple[int, ...]]] | None = None,
+                 samples: int = SAMPLES, extra: list[tuple[str, Any, tuple[int, ...]]] | None = None,
                  show_progress: bool = True) -> EvalResult:
     """Measured (interleaved protocol, all networks together) vs predicted (``predict_latency``)
     latency of every built-in network and swap at two resolutions, plus ``extra`` user models

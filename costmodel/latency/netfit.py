@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .features import TIME_GROUPS
+from .protocol import SAMPLES
 from .profile import NetworkComposition, Profile
 
 TRAIN_RESOLUTION = 96
@@ -133,7 +134,7 @@ def group_cv(x: np.ndarray, measured: np.ndarray, call_s: float, groups: Sequenc
     return out
 
 
-def network_sweep(profile: Profile, samples: int = 20, show_progress: bool = True) -> NetworkComposition | None:
+def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True) -> NetworkComposition | None:
     """Measure the training networks (interleaved protocol) and fit the network composition."""
     from .measure import progress_bar
     from .network import predict_latency

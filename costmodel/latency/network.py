@@ -30,6 +30,7 @@ from typing import Any
 from .features import TIME_GROUPS, latency_class, time_group
 from .predict import op_curve, op_rows, predict_op
 from .profile import Profile, load_profile
+from .protocol import SAMPLES
 
 FREE_KINDS = frozenset({"free", "params"})
 """analyze() record kinds that launch no kernel (views, reshapes; parameters of uncalled modules)."""
@@ -216,7 +217,7 @@ def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: 
 
 
 def measure_latency(model_or_network, input_shape=None, *, batch: int = 1, threads: int = 1,
-                    clock: str = "wall", samples: int = 40, device: str = "cpu") -> LatencyResult:
+                    clock: str = "wall", samples: int = SAMPLES, device: str = "cpu") -> LatencyResult:
     """Measured seconds per forward call by the interleaved protocol (``protocol``): the 10th
     percentile of ``samples`` calls, with the spread of two independent estimates. The table has
     one row (the whole model). The caller's module keeps its mode (restored after timing)."""
@@ -226,7 +227,7 @@ def measure_latency(model_or_network, input_shape=None, *, batch: int = 1, threa
 
 
 def measure_many(models: list, input_shape=None, *, batch: int = 1, threads: int = 1, clock: str = "wall",
-                 samples: int = 40, device: str = "cpu") -> list[LatencyResult]:
+                 samples: int = SAMPLES, device: str = "cpu") -> list[LatencyResult]:
     """``measure_latency`` of several models at once, interleaved call by call (a slow period of
     the machine then hits all of them alike instead of one)."""
     import pandas as pd

@@ -38,6 +38,12 @@ QUANTILE = 0.10
 PARTS = 2
 """Independent estimates per item (disjoint slices of the passes) whose spread is reported."""
 
+SAMPLES = 40
+"""Interleaved passes of one measurement (networks, gaps, a single model). Measured with
+``benchmarks/protocol_options.py`` (10 networks and layers, Intel Xeon VM, load 1.2-1.8,
+2026-12-06): two estimates agree within ±3% for 62% of items within a run and 70% across runs
+with 40 passes, 35-40% with 20; pinning the process to one core made it worse (22-50%)."""
+
 TARGET_S = 5e-4
 """Length of one timed burst (seconds): short ops run a short hot loop, above clock resolution."""
 
@@ -107,7 +113,7 @@ def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync:
 
 
 def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, device: str = "cpu",
-                        clock: str = "wall", samples: int = 40, target_s: float = TARGET_S,
+                        clock: str = "wall", samples: int = SAMPLES, target_s: float = TARGET_S,
                         warmup: int = 3, q: float = QUANTILE, parts: int = PARTS, seed: int = 0,
                         progress: Callable[[int], None] | None = None) -> list[Estimate]:
     """Latency of each (module, inputs) case by the protocol in the module docstring.
