@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from costmodel.latency.measure import device_name
+
 from costmodel.spaces import space
 from costmodel.spaces import tables as tables_module
 from costmodel.spaces.tables import cost_tables, evaluate
@@ -32,16 +34,6 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
-def _cpu() -> str:
-    import platform
-
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def _load() -> str:
     return f"load average {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} CPUs"
 
@@ -51,7 +43,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"before: {_load()}; {_cpu()}")
+    print(f"before: {_load()}; {device_name('cpu')}")
     sp = space("ghostnet")
     t = time.perf_counter()
     tables = cost_tables(sp)  # no latency source: the integer costs only
@@ -74,7 +66,7 @@ def main() -> None:
     print("exactness: 20 gathered rows == build(c).costs() (params, MACs)")
     print(f"now: {_load()}")
     for objectives in (("macs", "params"), ("bytes", "params"), ("macs", "elementwise")):
-        tables_module._TABLES.clear()  # cold: the per-block tables are built inside the timing
+        tables_module.clear_tables()  # cold: the per-block tables are built inside the timing
         t = time.perf_counter()
         front = sp.front(objectives, profile=None)
         cold = time.perf_counter() - t
@@ -98,7 +90,7 @@ def _latency_front(sp) -> None:
     except ValueError as exc:
         print(f"exact front ('latency', 'params'): skipped, {exc}")
         return
-    tables_module._TABLES.clear()
+    tables_module.clear_tables()
     cpu, t = time.process_time(), time.perf_counter()
     front = sp.front(("latency", "params"), profile=profile)
     cold, cold_cpu = time.perf_counter() - t, time.process_time() - cpu

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from costmodel.latency.measure import device_name
 from costmodel.latency.protocol import estimates, low_percentile, measure_interleaved, spread
 
 
@@ -70,7 +71,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     cases = [(m, x) for _, m, x in items()]
-    print(f"{len(cases)} items; CPU {open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}; "
+    print(f"{len(cases)} items; CPU {device_name('cpu')}; "
           f"load {os.getloadavg()[0]:.2f}; clock {args.clock}")
     data = {False: [], True: []}
     for _ in range(args.rounds):

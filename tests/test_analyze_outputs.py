@@ -445,3 +445,19 @@ def test_input_shape_text_forms():
     # the CLI's forms and Python's tuple repr all give (1, 3, 8, 8)
     for text in ("1,3,8,8", "1x3x8x8", "(1, 3, 8, 8)", "[1,3,8,8]"):
         assert check_shape(text) == (1, 3, 8, 8)
+
+
+def test_a_failure_inside_our_own_rules_is_not_blamed_on_the_input(monkeypatch):
+    """ForwardFailed is for the user's forward only: an exception raised in the analysis' own
+    hooks or rules propagates as itself (a bug of ours), not as 'input_shape is invalid'."""
+    import torch
+
+    from costmodel.analysis import ForwardFailed, analyze, rules
+
+    def broken(*args, **kwargs):
+        raise KeyError("a rule of ours failed")
+
+    monkeypatch.setattr(rules, "module_record", broken)
+    with pytest.raises(KeyError, match="a rule of ours failed") as info:
+        analyze(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)), (1, 3, 8, 8))
+    assert not isinstance(info.value, ForwardFailed)

@@ -7,6 +7,7 @@ The analytic numbers come from shapes and formulas (``rules``), never from a tra
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from ..peers import fvcore as fvcore_peer
@@ -24,6 +25,23 @@ class FvcoreGapWarning(UserWarning):
 class ForwardFailed(ValueError):
     """The model's own forward raised on the given input (a wrong rank, channel count or size):
     bad input, so a ValueError naming the input shape; ``__cause__`` is what the forward raised."""
+
+
+_ANALYSIS_DIR = str(Path(__file__).resolve().parent)
+
+
+def raised_by_analysis(exc: BaseException) -> bool:
+    """Whether ``exc`` came from our own recorder, hooks or rules rather than from the user's
+    forward: the innermost frame of this package below analyze() is not the function mode's
+    pass-through (``__torch_function__`` calls the user's torch function; an error there is the
+    user's, one raised after it, in the rules, is ours)."""
+    innermost = None
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # skip analyze() itself
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_ANALYSIS_DIR):
+            innermost = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    return innermost is not None and innermost != "__torch_function__"
 
 
 class IncompleteAnalysis(Exception):
@@ -72,6 +90,8 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
             try:
                 model(*args)
             except Exception as exc:
+                if raised_by_analysis(exc):  # our hooks or rules failed: a bug of ours, not bad input
+                    raise
                 reason = " ".join(str(exc).split())[:300]
                 raise ForwardFailed(f"input_shape = {shape} is invalid for this model: its forward raised "
                                     f"{type(exc).__name__}: {reason}") from exc

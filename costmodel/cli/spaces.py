@@ -87,10 +87,10 @@ def _bad_budget(text: str) -> dict[str, float]:
 
 def cmd_explore(args) -> int:
     from ..spaces import space
-    from ..spaces.front import NON_ADDITIVE, _objectives, column_of, pareto_front
+    from ..spaces.front import NON_ADDITIVE, check_objectives, column_of, pareto_front
 
     sp = space(args.space)
-    objectives = _objectives(args.objectives, additive=False)
+    objectives = check_objectives(args.objectives, additive=False)
     measured = any(o in NON_ADDITIVE for o in objectives)
     budget = _budget(args.budget)
     if budget and next(iter(budget)) not in objectives:

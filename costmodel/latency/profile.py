@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..core.spec import short_repr
 from .features import (L2_BYTES_DEFAULT, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
                        vector_lanes)
 
@@ -370,7 +371,7 @@ def _value_problem(value: Any, hint: Any, where: str) -> str | None:
         tagged = {c.tag: c for c in args if isinstance(getattr(c, "tag", None), str)}
         if tagged:  # a curve record: its "model" names the type
             if not isinstance(value, dict):
-                return f"{where} = {_shown(value)} is not a JSON object"
+                return f"{where} = {short_repr(value)} is not a JSON object"
             model = value.get("model")
             if model not in tagged:
                 return f"{where}.model = {model!r} is not one of {', '.join(tagged)}"
@@ -379,30 +380,25 @@ def _value_problem(value: Any, hint: Any, where: str) -> str | None:
         return None if None in problems else problems[0]
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
-            return f"{where} = {_shown(value)} is not a JSON object"
+            return f"{where} = {short_repr(value)} is not a JSON object"
         return _record_problem(hint, value, where + ".")
     if origin is list:
         if not isinstance(value, list):
-            return f"{where} = {_shown(value)} is not a list"
+            return f"{where} = {short_repr(value)} is not a list"
         return next((p for i, v in enumerate(value) if (p := _value_problem(v, args[0], f"{where}[{i}]"))), None)
     if origin is tuple:  # a fixed-length tuple, a JSON list
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            return f"{where} = {_shown(value)} is not a list of {len(args)}"
+            return f"{where} = {short_repr(value)} is not a list of {len(args)}"
         return next((p for i, (v, a) in enumerate(zip(value, args)) if (p := _value_problem(v, a, f"{where}[{i}]"))),
                     None)
     if origin is dict:
         if not isinstance(value, dict):
-            return f"{where} = {_shown(value)} is not a JSON object"
+            return f"{where} = {short_repr(value)} is not a JSON object"
         return next((p for k, v in value.items() if (p := _value_problem(v, args[1], f"{where}.{k}"))), None)
     expected = _JSON_TYPES.get(hint)
     if expected is not None and (isinstance(value, bool) != (hint is bool) or not isinstance(value, expected)):
-        return f"{where} = {_shown(value)} is not {_JSON_NAMES[hint]}"
+        return f"{where} = {short_repr(value)} is not {_JSON_NAMES[hint]}"
     return None
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}

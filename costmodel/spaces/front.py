@@ -155,7 +155,7 @@ def pareto_front(space: NetworkSpace, objectives: Sequence[str] | str = ("macs",
                  profile: Any = "auto", lut: Any = None, progress: Callable[[int], Any] | None = None):
     """The exact Pareto front of ``space`` on two additive objectives (both minimized), as the
     evaluated DataFrame of its candidates (sorted by the first objective) plus ``architecture``."""
-    objectives = _objectives(objectives)
+    objectives = check_objectives(objectives)
     # latency is predicted only when asked for (an objective, or a profile / LUT given)
     wanted = "latency" in objectives or not (isinstance(profile, str) and profile == "auto")
     t = tables_for(space, profile if wanted else None, lut)
@@ -165,19 +165,19 @@ def pareto_front(space: NetworkSpace, objectives: Sequence[str] | str = ("macs",
     return frame.reset_index(drop=True)
 
 
-def _objectives(objectives: Sequence[str] | str, additive: bool = True) -> list[str]:
-    """Two distinct objective names; ``additive``: a non-additive one is a ValueError saying so."""
+def check_objectives(objectives: Sequence[str] | str, additive: bool = True) -> list[str]:
+    """Two distinct objective names, each an additive objective (``OBJECTIVES``) or, with
+    ``additive=False``, at most one non-additive one (``NON_ADDITIVE``: sampled, never a DP
+    front); otherwise a ValueError naming the bad objective."""
     names = [o.strip() for o in objectives.split(",")] if isinstance(objectives, str) else list(objectives)
-    if not additive and len(names) == 2 and len(set(names)) == 2 and sum(o in NON_ADDITIVE for o in names) == 1 \
-            and all(o in OBJECTIVES or o in NON_ADDITIVE for o in names):
-        return names
+    allowed = [*OBJECTIVES, *NON_ADDITIVE]
+    if len(names) != 2 or len(set(names)) != 2 or any(o not in allowed for o in names):
+        raise ValueError(f"objectives = {','.join(map(str, names))!r} is invalid: allowed is two distinct of "
+                         f"{', '.join(allowed)} (e.g. macs,params or latency,params)")
     bad = [o for o in names if o in NON_ADDITIVE]
-    if bad:
+    if bad and (additive or len(bad) > 1):
         raise ValueError(f"objective {bad[0]!r} is not additive: {NON_ADDITIVE[bad[0]]}; sample instead "
                          f"(costmodel explore SPACE --objectives {','.join(map(str, names))} --sample N --measure K)")
-    if len(names) != 2 or len(set(names)) != 2 or any(o not in OBJECTIVES for o in names):
-        raise ValueError(f"objectives = {','.join(map(str, names))!r} is invalid: allowed is two distinct of "
-                         f"{', '.join(OBJECTIVES)} (e.g. macs,params or latency,params)")
     return names
 
 

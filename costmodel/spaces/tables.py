@@ -377,6 +377,11 @@ def _auto_profile() -> Any:
 _TABLES: dict[tuple, Tables] = {}
 
 
+def clear_tables() -> None:
+    """Forget the cached per-block tables (the next query builds them again: a cold start)."""
+    _TABLES.clear()
+
+
 def tables_for(space: NetworkSpace, profile: Any = "auto", lut: Any = None) -> Tables:
     """Tables per (space, latency source), cached when the source has a stable identity
     (none, a profile's JSON, a LUT file path and its modification time)."""
