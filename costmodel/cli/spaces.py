@@ -170,27 +170,21 @@ def _sampled_front(sp, objectives: list[str], args):
 
 
 def _measured(sp, frame, k: int, quiet: bool):
-    """Measure K evenly spaced rows (latency harness, batch 1) beside the predicted: the frame's
-    own predicted latency column, or else each measured network's ``predict_latency`` (this
-    machine's profile; the column is left out when there is none)."""
-    import costmodel
+    """Measure K evenly spaced rows together (``spaces.report.measure_networks``: the interleaved
+    protocol, batch 1) beside the predicted: the frame's own predicted latency column, or else each
+    measured network's ``predict_latency`` (this machine's profile; left out when there is none)."""
+    from ..latency.protocol import SAMPLES
+    from ..spaces.report import measure_networks, spread_picks
 
     frame = frame.reset_index(drop=True)
-    picks = sorted({round(i * (len(frame) - 1) / max(1, k - 1)) for i in range(min(k, len(frame)))})
-    measured = [float("nan")] * len(frame)
-    predicted = None if PREDICTED in frame.columns else [float("nan")] * len(frame)
-    with progress_bar(len(picks), "measuring front points", requested=not quiet) as advance:
-        for i in picks:
-            net = sp.build(frame.iloc[i])
-            measured[i] = costmodel.measure(net.module(), net.example_input()).median_s
-            if predicted is not None:
-                try:
-                    predicted[i] = costmodel.predict_latency(net).seconds
-                except ValueError:  # no calibrated profile here: measured only
-                    predicted = None
-            advance(1)
+    picks = spread_picks(len(frame), k)
+    with progress_bar(SAMPLES, f"measuring {len(picks)} front points", requested=not quiet) as advance:
+        timed = measure_networks([sp.build(frame.iloc[i]) for i in picks], progress=lambda _n: advance(1))
+    measured, predicted = [float("nan")] * len(frame), [float("nan")] * len(frame)
+    for i, t in zip(picks, timed):
+        measured[i], predicted[i] = t["measured_s"], t["predicted_s"]
     extra = {"measured latency (s)": measured}
-    if predicted is not None:
+    if PREDICTED not in frame.columns and any(p == p for p in predicted):  # NaN != NaN: no profile
         extra[PREDICTED] = predicted
     return frame.assign(**extra)
 

@@ -227,9 +227,9 @@ def measure_latency(model_or_network, input_shape=None, *, batch: int = 1, threa
 
 
 def measure_many(models: list, input_shape=None, *, batch: int = 1, threads: int = 1, clock: str = "wall",
-                 samples: int = SAMPLES, device: str = "cpu") -> list[LatencyResult]:
+                 samples: int = SAMPLES, device: str = "cpu", progress=None) -> list[LatencyResult]:
     """``measure_latency`` of several models at once, interleaved call by call (a slow period of
-    the machine then hits all of them alike instead of one)."""
+    the machine then hits all of them alike instead of one); ``progress(n)`` after each pass."""
     import pandas as pd
     import torch
 
@@ -237,7 +237,8 @@ def measure_many(models: list, input_shape=None, *, batch: int = 1, threads: int
 
     resolved = [resolve(m, input_shape, batch) for m in models]
     cases = [(model, torch.randn(shape)) for _, _, model, shape in resolved]
-    found = measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples)
+    found = measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples,
+                                progress=progress)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     out = []
     for (name, _, _, shape), est in zip(resolved, found):

@@ -29,30 +29,43 @@ def report_data(objectives: tuple[str, str] = ("macs", "params"), profile: Any =
     return out
 
 
-def measured_points(sp, front, points, k: int, profile: Any = None, samples: int = 10):
-    """Up to ``k`` front points, spread evenly along the front, and the built-in networks, each
-    built (``sp.build``) and timed together by the interleaved protocol (``measure_many``, batch 1,
-    1 thread), with ``predict_latency`` beside it where a profile exists: DataFrame of network,
-    params, MACs, measured ms, spread (two independent estimates), predicted ms."""
-    import pandas as pd
+def spread_picks(n: int, k: int) -> list[int]:
+    """Up to ``k`` row indices spread evenly over ``n`` rows (the first and the last included)."""
+    return sorted({round(i * (n - 1) / max(1, k - 1)) for i in range(min(k, n))})
 
+
+def measure_networks(nets: list, profile: Any = None, samples: int | None = None, progress=None) -> list[dict[str, float]]:
+    """Each network timed together by the interleaved protocol (``measure_many``: batch 1, 1
+    thread, the 10th percentile of ``samples`` passes), with ``predict_latency`` beside it where a
+    profile exists (``profile``, else this machine's): {measured_s, spread, predicted_s (NaN
+    without a profile)} per network."""
     from ..latency.network import measure_many, predict_latency
+    from ..latency.protocol import SAMPLES
 
-    ordered = front.sort_values("params").reset_index(drop=True)
-    picks = sorted({round(i * (len(ordered) - 1) / max(1, k - 1)) for i in range(min(k, len(ordered)))})
-    rows = [(f"front point {i + 1} of {len(ordered)}", ordered.iloc[i]) for i in picks]
-    rows += [(str(p["network"]), p) for _, p in points.iterrows()]
-    nets = [sp.build(row) for _, row in rows]
-    found = measure_many(nets, samples=samples)
+    found = measure_many(nets, samples=samples or SAMPLES, progress=progress)
     out = []
-    for (label, row), net, est in zip(rows, nets, found):
+    for net, est in zip(nets, found):
         try:
-            predicted = 1e3 * predict_latency(net, profile=profile).seconds
+            predicted = predict_latency(net, profile=profile).seconds
         except ValueError:  # no calibrated profile: measured only
             predicted = float("nan")
-        out.append({"network": label, "params": int(row["params"]), "MACs": int(row["MACs"]),
-                    "measured ms": 1e3 * est.seconds, "spread %": 100 * est.spread, "predicted ms": predicted})
-    return pd.DataFrame(out)
+        out.append({"measured_s": est.seconds, "spread": est.spread, "predicted_s": predicted})
+    return out
+
+
+def measured_points(sp, front, points, k: int, profile: Any = None, samples: int = 10):
+    """Up to ``k`` front points, spread evenly along the front, and the built-in networks, each
+    built (``sp.build``) and timed by ``measure_networks``: DataFrame of network, params, MACs,
+    measured ms, spread (two independent estimates), predicted ms."""
+    import pandas as pd
+
+    ordered = front.sort_values("params").reset_index(drop=True)
+    rows = [(f"front point {i + 1} of {len(ordered)}", ordered.iloc[i]) for i in spread_picks(len(ordered), k)]
+    rows += [(str(p["network"]), p) for _, p in points.iterrows()]
+    timed = measure_networks([sp.build(row) for _, row in rows], profile, samples)
+    return pd.DataFrame([{"network": label, "params": int(row["params"]), "MACs": int(row["MACs"]),
+                          "measured ms": 1e3 * t["measured_s"], "spread %": 100 * t["spread"],
+                          "predicted ms": 1e3 * t["predicted_s"]} for (label, row), t in zip(rows, timed)])
 
 
 def _main_design(sp, row) -> str:
