@@ -244,3 +244,14 @@ def test_numpy_options_become_python_numbers():
     net = network("ghostnet", width=np.float64(0.5), resolution=np.int64(96))
     assert net.config["resolution"] == 96 and type(net.config["resolution"]) is int
     assert net.input_shape == (3, 96, 96)
+
+
+def test_a_resolution_too_large_for_a_layer_names_the_network_and_option():
+    """A resolution in range for the option can still overflow a layer (VGG-16's first FC takes
+    512 * (r / 32)^2 inputs): the error names the network and resolution, then the layer's reason."""
+    import costmodel as cm
+
+    with pytest.raises(ValueError, match=r"network 'vgg16' with resolution=1000000000 cannot be built: .*c_in"):
+        cm.network("vgg16", resolution=10**9)
+    with pytest.raises(ValueError, match=r"network 'vgg16' with resolution=1000000000 cannot be built"):
+        cm.swap("vgg16", conv3x3="ghost", resolution=10**9)

@@ -115,10 +115,10 @@ def analyze(model, input_shape, *, fvcore: bool = False, collapse_specs: bool = 
         reason = incomplete_reason(result) or fv_error
         if reason:
             raise IncompleteAnalysis(reason, result)
-    elif fvcore and (fv_error or fvcore_gap_reason(result)):
+    elif fvcore and (gap := fv_error or fvcore_gap_reason(result)):
         import warnings
 
-        warnings.warn(fv_error or fvcore_gap_reason(result), FvcoreGapWarning, stacklevel=2)
+        warnings.warn(gap, FvcoreGapWarning, stacklevel=2)
     return result
 
 

@@ -83,6 +83,19 @@ def check_network_options(name: str, kw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def built(name: str, options: dict[str, Any], build: Any) -> Any:
+    """``build()``, with a layer's refusal (a ValueError naming an inner field, e.g. a huge
+    resolution making an FC layer's c_in overflow) re-raised naming the network and the options
+    it was asked for, so the message says which input caused it."""
+    try:
+        return build()
+    except ValueError as exc:
+        if not options:
+            raise
+        given = ", ".join(f"{k}={short_repr(v)}" for k, v in options.items())
+        raise ValueError(f"network {name!r} with {given} cannot be built: {exc}") from None
+
+
 def network_names() -> list[str]:
     return list(NETWORKS)
 
@@ -93,4 +106,5 @@ def network(name: str, **kw: Any) -> Network:
         builder = NETWORKS[name]
     except KeyError:
         raise ValueError(f"network = {name!r} is unknown: allowed is one of {', '.join(NETWORKS)}") from None
-    return builder(**check_network_options(name, kw))
+    options = check_network_options(name, kw)
+    return built(name, options, lambda: builder(**options))

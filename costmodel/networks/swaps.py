@@ -23,7 +23,7 @@ from ..core import Spec, designs
 from ..designs.conv import Conv
 from .glue import BNAct, plain_conv
 from .graph import Network, conv_out
-from .registry import check_network_options
+from .registry import built, check_network_options
 
 Named = list[tuple[str, Spec]]
 
@@ -102,11 +102,12 @@ def swap(name: str, conv3x3: str | None = None, conv1x1: str | None = None, **op
     if name == "resnet50":
         from .resnet import resnet50
 
-        net = resnet50(conv3x3=makers.get("conv3x3"), conv1x1=makers.get("conv1x1"), swap_label=label, **net_kw)
+        net = built(name, net_kw, lambda: resnet50(conv3x3=makers.get("conv3x3"), conv1x1=makers.get("conv1x1"),
+                                                   swap_label=label, **net_kw))
     else:
         from . import vgg
 
-        net = getattr(vgg, name)(conv3x3=makers["conv3x3"], swap_label=label, **net_kw)
+        net = built(name, net_kw, lambda: getattr(vgg, name)(conv3x3=makers["conv3x3"], swap_label=label, **net_kw))
     net.config.update({"conv3x3": conv3x3, "conv1x1": conv1x1, **options})
     return net
 
