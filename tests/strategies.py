@@ -68,3 +68,13 @@ def specs(draw, design: str):
         return cls(**values)
     except ValueError:
         assume(False)
+
+
+def expected_row(spec) -> dict:
+    """The numbers a sweep row must hold, from the exact per-point path."""
+    c = spec.costs()
+    out = {"params": c.params, "macs": c.macs, "flops": c.flops, "mem_bytes": c.mem_bytes}
+    out.update({f"macs_{k}": v for k, v in c.macs_by_key.items()})
+    out.update({f"elem_{k}": v for k, v in c.elementwise.items()})
+    out.update(c.extra)
+    return out

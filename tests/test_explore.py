@@ -23,19 +23,9 @@ from costmodel.explore import accepts_array, front_mask, pareto_front, parse_gri
 from costmodel.core.registry import designs, get_design
 from costmodel.core import Range
 from costmodel.core.spec import vector_evaluator
-from strategies import field_strategy
+from strategies import expected_row, field_strategy
 
 DESIGNS = list(designs())
-
-
-def expected_row(spec) -> dict:
-    """The numbers a sweep row must hold, from the exact per-point path."""
-    c = spec.costs()
-    out = {"params": c.params, "macs": c.macs, "flops": c.flops, "mem_bytes": c.mem_bytes}
-    out.update({f"macs_{k}": v for k, v in c.macs_by_key.items()})
-    out.update({f"elem_{k}": v for k, v in c.elementwise.items()})
-    out.update(c.extra)
-    return out
 
 
 def check_rows(cls, frame: pd.DataFrame) -> int:

@@ -19,6 +19,17 @@ from costmodel.spaces.front import OBJECTIVES, best_under, pareto_front
 
 TINY = Path(__file__).resolve().parents[1] / "costmodel" / "spaces" / "examples" / "tiny.toml"
 
+ONE_BLOCK = """name = "one"
+input = [3, 8, 8]
+stem = { kind = "conv", c_out = 8, stride = 1 }
+head = { kind = "classifier", classes = 4 }
+[[stages]]
+name = "s"
+widths = [8, 16]
+depths = [1]
+blocks = [{ design = "inverted_residual", pw = "conv" }]
+"""
+
 
 def _totals(costs) -> tuple:
     return (costs.params, costs.macs_by_key["conv"], costs.macs_by_key["linear"],

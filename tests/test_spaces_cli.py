@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,19 +10,7 @@ import pytest
 from costmodel.cli import main
 from costmodel.spaces import load_space
 from costmodel.spaces.front import pareto_front
-
-TINY = Path(__file__).resolve().parents[1] / "costmodel" / "spaces" / "examples" / "tiny.toml"
-
-ONE_BLOCK = """name = "one"
-input = [3, 8, 8]
-stem = { kind = "conv", c_out = 8, stride = 1 }
-head = { kind = "classifier", classes = 4 }
-[[stages]]
-name = "s"
-widths = [8, 16]
-depths = [1]
-blocks = [{ design = "inverted_residual", pw = "conv" }]
-"""
+from tests.test_spaces import ONE_BLOCK, TINY
 
 
 def test_explore_writes_the_exact_front(tmp_path, capsys):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import tracemalloc
 import weakref
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,19 +14,7 @@ import pytest
 from costmodel.spaces import load_space, sample_chunks, sample_to_parquet, space
 from costmodel.spaces import stream
 from costmodel.spaces.lut import load_lut
-
-TINY = Path(__file__).resolve().parents[1] / "costmodel" / "spaces" / "examples" / "tiny.toml"
-
-ONE_BLOCK = """name = "one"
-input = [3, 8, 8]
-stem = { kind = "conv", c_out = 8, stride = 1 }
-head = { kind = "classifier", classes = 4 }
-[[stages]]
-name = "s"
-widths = [8, 16]
-depths = [1]
-blocks = [{ design = "inverted_residual", pw = "conv" }]
-"""
+from tests.test_spaces import ONE_BLOCK, TINY
 
 
 def test_draw_rows_are_rows_of_the_one_shot_draw():

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from costmodel.core.registry import designs, get_design
 from costmodel.explore import sweep
-from strategies import field_strategy
+from strategies import expected_row, field_strategy
 
 DESIGNS = list(designs())
 MAX_ROWS = 48
@@ -94,16 +94,6 @@ def grids(draw, design: str) -> dict[str, list]:
     return out
 
 
-def expected(spec) -> dict:
-    """The numbers a row must hold, from the exact per-point path."""
-    c = spec.costs()
-    out = {"params": c.params, "macs": c.macs, "flops": c.flops, "mem_bytes": c.mem_bytes}
-    out.update({f"macs_{k}": v for k, v in c.macs_by_key.items()})
-    out.update({f"elem_{k}": v for k, v in c.elementwise.items()})
-    out.update(c.extra)
-    return out
-
-
 def check_against_constructor(cls, grid: dict[str, list], frame: pd.DataFrame) -> tuple[int, int]:
     """Row r of a full grid is the r-th element of the product of the lists (first field
     slowest). Returns (rows checked, valid rows); any disagreement fails the test."""
@@ -128,7 +118,7 @@ def check_against_constructor(cls, grid: dict[str, list], frame: pd.DataFrame) -
         assert row["valid"] and row["reason"] == "", (given_values, row["reason"])
         for nm in names:  # the field columns hold the constructor's normalised values
             assert row[nm] == getattr(spec, nm), (nm, row[nm], getattr(spec, nm))
-        for name, value in expected(spec).items():
+        for name, value in expected_row(spec).items():
             got = row[name]
             if isinstance(value, float):
                 assert got == pytest.approx(value, rel=1e-12, abs=0), (name, given_values)
