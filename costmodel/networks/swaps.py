@@ -23,7 +23,7 @@ from ..core import Spec, designs
 from ..designs.conv import Conv
 from .glue import BNAct, plain_conv
 from .graph import Network, conv_out
-from .registry import built, check_network_options
+from .registry import NETWORK_OPTIONS, built, check_network_options
 
 Named = list[tuple[str, Spec]]
 
@@ -59,7 +59,6 @@ def adapter(design: str) -> Callable[..., Named]:
     return make
 
 
-NETWORK_OPTIONS = ("resolution", "num_classes")
 SWAP_TARGETS = {"resnet50": ("conv3x3", "conv1x1"), "vgg16": ("conv3x3",), "vgg16_cifar": ("conv3x3",)}
 
 
@@ -87,12 +86,12 @@ def swap(name: str, conv3x3: str | None = None, conv1x1: str | None = None, **op
         raise ValueError("swap needs conv3x3=<design> and/or conv1x1=<design>")
     if conv1x1 is not None and "conv1x1" not in SWAP_TARGETS[name]:
         raise ValueError(f"conv1x1 = {conv1x1!r} is invalid for {name!r}: only conv3x3 can be swapped")
-    net_kw = check_network_options(name, {k: options.pop(k) for k in NETWORK_OPTIONS if k in options})
+    net_kw = check_network_options(name, {k: options.pop(k) for k in NETWORK_OPTIONS[name] if k in options})
     allowed = set().union(*(design_options(d) for d in (conv3x3, conv1x1) if d in swappable()))
     extra = set(options) - allowed
     if extra:
         raise ValueError(f"option(s) {', '.join(sorted(extra))} are invalid here: allowed are "
-                         f"{', '.join(sorted(allowed | set(NETWORK_OPTIONS))) or 'resolution, num_classes'}")
+                         f"{', '.join(sorted(allowed | set(NETWORK_OPTIONS[name])))}")
     makers = {}
     for slot, design in (("conv3x3", conv3x3), ("conv1x1", conv1x1)):
         if design is not None:
