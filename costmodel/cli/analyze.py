@@ -11,6 +11,7 @@ torch, fvcore and the peers are imported inside the command functions only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -229,13 +230,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from ..analysis import ForwardFailed, FvcoreGapWarning, IncompleteAnalysis, analyze
+    from ..analysis import FvcoreGapWarning, IncompleteAnalysis, analyze
 
     model, default = load_model(args.model, args)
     shape = _input_shape(args, default)
     failed = ""
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with forward_errors(args.model, shape), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", FvcoreGapWarning)
             result = analyze(model, shape, fvcore=args.fvcore, collapse_specs=not args.leaves, strict=args.strict)
         for warning in caught:  # --fvcore: an unexplained gap to fvcore, one line
@@ -245,12 +246,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     except IncompleteAnalysis as exc:  # --strict: print everything, then fail the check (exit 1)
         result, failed = exc.result, str(exc)
-    except ForwardFailed as exc:  # the forward rejected this input (torch raises ValueError too)
-        raise _forward_failed(args.model, shape, exc.__cause__) from None
-    except ValueError:
-        raise
-    except (Exception, SystemExit) as exc:  # the user's forward failed on this input: one line, exit 2
-        raise _forward_failed(args.model, shape, exc) from None
     basis = f"input {'x'.join(map(str, shape))}, batch {shape[0]}, predicted (analytic), whole batch"
     if args.depth is not None:
         view = result.hierarchy(args.depth)
@@ -278,22 +273,34 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return _print_reconcile(model, (1,) + tuple(shape[1:]), args.model)
 
 
-def _forward_failed(label: str, shape, exc: Exception) -> ValueError:
+def _forward_failed(label: str, shape, exc: BaseException) -> ValueError:
     """The one-line error (exit 2) of a user's model whose forward fails on the given input."""
     return ValueError(f"forward of {label} on input {tuple(shape)} failed: {type(exc).__name__}: {_one_line(exc)}")
 
 
-def _print_reconcile(model, shape, label: str) -> int:
-    from ..analysis import ForwardFailed, reconcile
+@contextlib.contextmanager
+def forward_errors(label: str, shape):
+    """Run the body (analyze or reconcile of a user's model) with every failure of the user's
+    forward, torch's own ValueErrors (``ForwardFailed``) and ``sys.exit`` included, turned into
+    ``_forward_failed``'s one line (exit 2); our own ValueErrors and a failed ``--strict`` check
+    (IncompleteAnalysis, exit 1) pass as they are."""
+    from ..analysis import ForwardFailed, IncompleteAnalysis
 
     try:
-        result = reconcile(model, shape)
-    except ForwardFailed as exc:
+        yield
+    except ForwardFailed as exc:  # the forward rejected this input (torch raises ValueError too)
         raise _forward_failed(label, shape, exc.__cause__) from None
-    except ValueError:
+    except (ValueError, IncompleteAnalysis):
         raise
-    except (Exception, SystemExit) as exc:  # the same wording as analyze's
+    except (Exception, SystemExit) as exc:  # the user's forward failed on this input
         raise _forward_failed(label, shape, exc) from None
+
+
+def _print_reconcile(model, shape, label: str) -> int:
+    from ..analysis import reconcile
+
+    with forward_errors(label, shape):
+        result = reconcile(model, shape)
     print_frame(result.summary().astype(object).fillna("-"),
                 f"Peer counters vs ours, input {shape}, batch {shape[0]} (ours = MACs + elementwise ops, "
                 "predicted; peers measured)")
