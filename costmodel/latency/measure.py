@@ -99,10 +99,11 @@ def on_device(module, device: str):
     """``module`` itself where it already lives on ``device``, else a copy moved there: the
     caller's model is never moved (``Module.to`` works in place)."""
     import copy
+    import itertools
 
     import torch
 
-    where = next((t.device for t in list(module.parameters()) + list(module.buffers())), torch.device("cpu"))
+    where = next((t.device for t in itertools.chain(module.parameters(), module.buffers())), torch.device("cpu"))
     return module if where == torch.device(device) else copy.deepcopy(module).to(device)
 
 

@@ -39,18 +39,20 @@ def measure_networks(nets: list, profile: Any = None, samples: int | None = None
     thread, the 10th percentile of ``samples`` passes), with ``predict_latency`` beside it where a
     profile exists (``profile``, else this machine's): {measured_s, spread, predicted_s (NaN
     without a profile)} per network."""
+    from ..latency import network as latency_network
     from ..latency.network import measure_many, predict_latency
     from ..latency.protocol import SAMPLES
 
-    found = measure_many(nets, samples=samples or SAMPLES, progress=progress)
-    out = []
-    for net, est in zip(nets, found):
+    if profile is None:  # this machine's profile (predict_latency's own loader), read once for all
         try:
-            predicted = predict_latency(net, profile=profile).seconds
+            profile = latency_network.load_profile()
         except ValueError:  # no calibrated profile: measured only
-            predicted = float("nan")
-        out.append({"measured_s": est.seconds, "spread": est.spread, "predicted_s": predicted})
-    return out
+            profile = None
+    found = measure_many(nets, samples=samples or SAMPLES, progress=progress)
+    nan = float("nan")
+    return [{"measured_s": est.seconds, "spread": est.spread,
+             "predicted_s": predict_latency(net, profile=profile).seconds if profile is not None else nan}
+            for net, est in zip(nets, found)]
 
 
 def measured_points(sp, front, points, k: int, profile: Any = None, samples: int = 10):
