@@ -184,3 +184,12 @@ class Constraint:
     field: str
     holds: sp.Basic
     allowed: str
+
+
+def check_count(name: str, value: Any, minimum: int) -> int:
+    """``value`` as a Python int >= ``minimum`` (numpy integers accepted, bools and floats not),
+    or a ValueError naming ``name``, the value and the range: the one check of counts, seeds and
+    budgets that are arguments rather than spec fields."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} = {value!r} is invalid: allowed is an integer >= {minimum}")
+    return int(value)

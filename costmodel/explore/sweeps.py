@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..core import spec as _spec
+from ..core.fields import check_count
 from ..core.spec import Range, Spec
 from .evaluate import Chunk, Plan, evaluate_chunk
 from .frame import build_frame
@@ -74,14 +75,6 @@ def _resolve(design: str | type[Spec] | Spec) -> tuple[type[Spec], dict[str, Any
         elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             defaults[f.name] = f.default_factory()  # type: ignore[misc]
     return cls, defaults
-
-
-def check_count(name: str, value: Any, minimum: int) -> int:
-    """``value`` as a Python int >= ``minimum`` (numpy integers accepted, bools and floats not),
-    or a ValueError naming ``name``, the value and the range."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} = {value!r} is invalid: allowed is an integer >= {minimum}")
-    return int(value)
 
 
 def _setup(design, sample, seed, max_points, grids) -> _Setup:

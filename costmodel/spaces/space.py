@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.fields import MAX_SIZE
+from ..core.fields import MAX_SIZE, check_count
 from ..networks.graph import Cursor, Network, Node, Seq, conv_out
 from .blocks import BLOCKS, HEADS, STEMS, Choice, make_block
 
@@ -257,20 +257,15 @@ class NetworkSpace:
         from .stream import draw_columns
         from .tables import evaluate_columns, tables_for
 
-        self._check_n(n)
+        check_count("n", n, 0)
         return evaluate_columns(self, draw_columns(self, 0, int(n), seed), tables_for(self, profile, lut))
 
     def draw(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` random candidates (int array, canonical: absent slots are 0)."""
         from .stream import draw_rows  # the one draw: a chunk of it is rows of the whole
 
-        self._check_n(n)
+        check_count("n", n, 0)
         return draw_rows(self, 0, int(n), seed)
-
-    @staticmethod
-    def _check_n(n: Any) -> None:
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise ValueError(f"n = {n!r} is invalid: allowed is an integer >= 0")
 
     def canonical(self, idx: np.ndarray) -> np.ndarray:
         """Slots beyond each candidate's depth set to 0 (one network, one encoding)."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.fields import check_count
 from .tables import Tables, evaluate, evaluate_columns, tables_for
 
 if TYPE_CHECKING:  # the space calls into this module; a runtime import would be a cycle
@@ -41,8 +42,7 @@ def draw_columns(space: NetworkSpace, start: int, size: int, seed: int = 0,
     """Rows ``[start, start + size)`` of ``space.draw(n, seed)`` for any n >= start + size, in
     the (columns, rows) layout of ``space.canonical_columns``: uniform per column,
     ``floor(u * column size)`` with u the seed's PCG64 doubles in row-major order."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:  # numpy's own error is vaguer
-        raise ValueError(f"seed = {seed!r} is invalid: allowed is an integer >= 0")
+    check_count("seed", seed, 0)  # numpy's own error is vaguer
     sizes = np.asarray(space.column_sizes(), dtype=float)
     bits = np.random.PCG64(int(seed))
     bits.advance(int(start) * len(sizes))  # random() takes one 64-bit draw per double
@@ -60,9 +60,8 @@ def draw_rows(space: NetworkSpace, start: int, size: int, seed: int = 0) -> np.n
 
 def spans(n: int, chunk: int) -> list[tuple[int, int]]:
     """(start, size) of each chunk of ``n`` rows."""
-    for name, value, low in (("n", n, 0), ("chunk", chunk, 1)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} = {value!r} is invalid: allowed is an integer >= {low}")
+    check_count("n", n, 0)
+    check_count("chunk", chunk, 1)
     return [(s, min(chunk, n - s)) for s in range(0, n, chunk)]
 
 
