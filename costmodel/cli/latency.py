@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..latency.calibrate import DEFAULT_BUDGET_S
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from ..latency.protocol import SAMPLES
@@ -236,8 +237,9 @@ def add_cli(sub) -> None:
     p.add_argument("--sweep-csv", default=None, help="also write the training sweep's rows to this CSV")
     p.add_argument("--clock", choices=("auto",) + CLOCKS, default=None,
                    help="auto (default): the clock whose measurements reproduce better on this machine now")
-    p.add_argument("--budget", type=positive_real, default=30.0,
-                   help="seconds for the single-op training sweep (default 30; the whole-design sweep gets a third of it)")
+    p.add_argument("--budget", type=positive_real, default=DEFAULT_BUDGET_S,
+                   help=f"seconds for the single-op training sweep (default {DEFAULT_BUDGET_S:.0f}; "
+                        "the whole-design sweep gets a third of it)")
     p.add_argument("--batch", type=positive_int, default=1,
                    help="batch of the training sweeps: each batch is a profile of its own (default 1)")
     _add_timing_flags(p, clock=False)

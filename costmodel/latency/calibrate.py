@@ -31,6 +31,11 @@ from .protocol import TARGET_S, measure_interleaved
 from .sampler import adaptive_items, item_key, sample_specs, training_plan
 
 
+DEFAULT_BUDGET_S = 60.0
+"""Seconds of the single-op training sweep by default (the whole-design sweep gets a third more,
+the training networks ~15 s): `costmodel calibrate` stays near 2 minutes on one core."""
+
+
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
                min_run_time: float, clock: str) -> float:
     """MAC/s of one conv shape (batch 1, fp32)."""
@@ -80,7 +85,7 @@ def measure_peaks(threads: int = 1, device: str = "cpu", min_run_time: float = 0
 
 
 def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
-              budget_s: float = 35.0, seed: int = 0, show_progress: bool = True,
+              budget_s: float = DEFAULT_BUDGET_S, seed: int = 0, show_progress: bool = True,
               clock: str = "auto", sweep_csv: str | None = None, batch: int = 1,
               networks: bool = True) -> Profile:
     """Measure this device's peaks and (``fit``) fit the efficiency curves on a training sweep
@@ -88,6 +93,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     measurements reproduce better on this machine now (``choose_clock``). ``batch``: the
     sweeps run at that batch (a profile key of its own, like ``threads``). ``networks``: also fit
     the network composition on the training networks (``netfit.network_sweep``)."""
+    import pandas as pd
     import torch
 
     if threads < 1:
@@ -123,13 +129,15 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
                                           show_progress=show_progress)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
-        composition = fit_composition(designs_frame, profile)
-        meta["train_configs"] = sorted(designs_frame["config"]) if len(designs_frame) else []
         if networks:
-            from .netfit import network_sweep
+            from .netfit import fit_measured_composition, network_sweep
 
-            network = network_sweep(dataclasses.replace(with_curves, composition=composition),
-                                    show_progress=show_progress)
+            nets = network_sweep(dataclasses.replace(with_curves, composition=fit_composition(designs_frame, profile)),
+                                 show_progress=show_progress)
+            designs_frame = pd.concat([designs_frame, nets.layers], ignore_index=True)
+            network = fit_measured_composition(nets, peaks.call_overhead_s)
+        composition = fit_composition(designs_frame, profile)
+        meta["train_configs"] = sorted(set(designs_frame["config"])) if len(designs_frame) else []
     meta["seconds"] = time.perf_counter() - start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     meta["load_average_1min"] = load
@@ -170,7 +178,7 @@ ADAPTIVE_SHARE = 0.3
 first fit on the rest: where the curves' cross-validated error is largest."""
 
 
-def training_sweep(profile: Profile, budget_s: float = 35.0, seed: int = 0, samples: int = SWEEP_SAMPLES,
+def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0, samples: int = SWEEP_SAMPLES,
                    show_progress: bool = True, adaptive: float = ADAPTIVE_SHARE):
     """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
     seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates).
@@ -235,7 +243,7 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
             return None
         return module, x, ops_
 
-    rows = [{"config": spec_label(spec), "measured_s": est.seconds, "n_ops": len(b[2]),
+    rows = [{"config": spec_label(spec), "design": spec.name, "measured_s": est.seconds, "n_ops": len(b[2]),
              "sum_ops_s": sum(predict_op(r, profile) for r in b[2])}
             for spec, b, est in _measure_chunks(specs, build, profile, budget_s, samples,
                                                 "composition sweep", show_progress)]

@@ -54,12 +54,15 @@ def linear_case(rng: random.Random, batch: int = 1):
 
     from ..core import ops
 
-    fin, fout = rng.choice((16, 64, 128, 256, 512, 960, 1280)), rng.choice((4, 16, 64, 256, 1000, 1280))
+    # up to a VGG classifier's 4096 x 4096 (64 MiB of weights: streamed from memory at batch 1)
+    fin = rng.choice((16, 64, 128, 256, 512, 960, 1024, 1280, 2048, 4096))
+    fout = rng.choice((4, 16, 64, 256, 1000, 1280, 4096))
     return torch.nn.Linear(fin, fout), torch.randn(batch, fin), op_row(ops.linear("train", fin, fout), batch)
 
 
-def stream_case(kind: str, c: int, h: int):
-    """(module, inputs, op row) of one elementwise op of ``kind`` on a 1 x c x h x h tensor."""
+def stream_case(kind: str, c: int, h: int, pool: tuple[int, int, int] = (3, 1, 1)):
+    """(module, inputs, op row) of one elementwise op of ``kind`` on a 1 x c x h x h tensor
+    (``pool``: kernel, stride and padding of a max or average pool)."""
     import torch
     from torch import nn
 
@@ -85,8 +88,8 @@ def stream_case(kind: str, c: int, h: int):
         "add": (Fn(torch.add), (x, x.clone()), ops.elementwise("t", "add", size, inputs=2)),
         "mul": (Fn(torch.mul), (x, x.clone()), ops.elementwise("t", "mul", size, inputs=2)),
         "concat": (Fn(lambda a, b: torch.cat((a, b), 1)), (x, x.clone()), ops.concat("t", 2 * size)),
-        "max_pool2d": (nn.MaxPool2d(3, 1, 1), (x,), ops.max_pool("t", c, h, h, 3, 1, 1)),
-        "avg_pool2d": (nn.AvgPool2d(2, 2), (x,), ops.avg_pool("t", c, h, h, 2, 2)),
+        "max_pool2d": (nn.MaxPool2d(*pool), (x,), ops.max_pool("t", c, h, h, *pool)),
+        "avg_pool2d": (nn.AvgPool2d(*pool), (x,), ops.avg_pool("t", c, h, h, *pool)),
         "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), (x,), ops.global_avg_pool("t", c, h, h)),
         "softmax": (nn.Softmax(dim=1), (x,), ops.elementwise("t", "softmax", size, ops_per_element=3)),
         # channel gather (index_select), as topological subdivisioning and DGC do
@@ -117,4 +120,4 @@ def training_case(kind: str, spec: dict[str, Any], batch: int = 1):
         return conv_case({**spec, "batch": spec["batch"] * batch})
     if kind == "linear":
         return linear_case(random.Random(spec["seed"]), batch)
-    return stream_case(spec["kind"], spec["c"], spec["h"])
+    return stream_case(spec["kind"], spec["c"], spec["h"], tuple(spec.get("pool") or (3, 1, 1)))

@@ -66,9 +66,11 @@ are padded to a multiple of this. Recorded in the profile's fingerprint (``vecto
 
 CONV_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
                  "waste_out", "waste_c", "small_in", "small_out", "aligned_in", "aligned_out",
-                 "sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
+                 "few_pixels", "few_cin", "few_cout", "log_spill")
 """Features of a conv efficiency curve (see ``conv_features``); a feature constant within a
-curve's training set (e.g. log_kk for pointwise) gets a zero coefficient."""
+curve's training set (e.g. log_kk for pointwise) gets a zero coefficient. Saturation is modelled
+by hinges (``few_*``), not squares: a fitted square turned efficiency down beyond the training
+sizes and put 112 x 112-pixel convs 50-100% too slow (profiles written with squares still load)."""
 
 _NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
 FEATURES: dict[str, tuple[str, ...]] = {
@@ -125,8 +127,20 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             # squares (scaled by 1/10) let efficiency rise and then saturate with size
             "sq_hw": math.log2(pixels * rep) ** 2 / 10, "sq_cin_g": math.log2(cin_g) ** 2 / 10,
             "sq_cout_g": math.log2(cout_g) ** 2 / 10, "rep": rep,
+            # hinges: doublings short of a size above which efficiency no longer grows with it
+            # (saturation without a quadratic's turn downwards at sizes beyond the training ops)
+            "few_pixels": max(0.0, PIXEL_KNEE - math.log2(pixels * rep)),
+            "few_cin": max(0.0, CHANNEL_KNEE - math.log2(cin_g)),
+            "few_cout": max(0.0, CHANNEL_KNEE - math.log2(cout_g)),
             # working set beyond the L2 cache: 0 while it fits, +1 per doubling past it
             "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2))}
+
+
+PIXEL_KNEE = 10.0
+"""log2 of the output pixels (1024) from which a conv's efficiency is taken to grow only slowly."""
+
+CHANNEL_KNEE = 6.0
+"""log2 of the channels per group (64) from which efficiency is taken to grow only slowly."""
 
 
 MKLDNN_MIN_NUMEL = 20480

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .features import FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x
-from .profile import REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
+from .profile import REGRESSORS, WEIGHT_BYTES, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
 """Ridge strengths tried for each efficiency curve; 4-fold cross-validation picks one, so a
@@ -24,12 +24,19 @@ SCALE_RANGE = (0.8, 1.25)
 """A composition scale outside this range means the op curves are off, not the composition."""
 
 
+LOG_TERMS = 3
+"""Leading entries of an efficiency curve's theta that are logs of positive terms: the overhead,
+the cost per byte moved and the cost per weight byte."""
+
+
 def efficiency_time(theta: np.ndarray, x: np.ndarray, macs: np.ndarray, nbytes: np.ndarray,
-                    peak: float) -> np.ndarray:
-    """overhead + s_per_byte * bytes + MACs / (peak * exp(x . b)); theta = (log o, log s, b...)."""
+                    wbytes: np.ndarray, peak: float) -> np.ndarray:
+    """overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes + MACs / (peak * exp(x . b));
+    theta = (log o, log s, log s_w, b...)."""
     with np.errstate(over="ignore", under="ignore"):  # a wild trial step is just rejected
         return (np.exp(np.clip(theta[0], -60, 10)) + np.exp(np.clip(theta[1], -80, 10)) * nbytes
-                + macs / (peak * np.exp(np.clip(x @ theta[2:], -50, 50))))
+                + np.exp(np.clip(theta[2], -80, 10)) * wbytes
+                + macs / (peak * np.exp(np.clip(x @ theta[LOG_TERMS:], -50, 50))))
 
 
 def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
@@ -57,8 +64,13 @@ def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
 
 def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
                       max_nfev: int | None = None) -> EfficiencyCurve:
-    """Fit overhead + s_per_byte * bytes + MACs / (peak * exp(b . features)) to the measured
-    times, minimising the squared log error (i.e. relative error) plus a ridge on b.
+    """Fit overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes
+    + MACs / (peak * exp(b . features)) to the measured times, minimising the squared log error
+    (i.e. relative error) plus a ridge on b.
+
+    Why a weight term of its own: an fp32 oneDNN conv reorders its weights into the blocked
+    layout on every eager call, so a conv with large weights on a small image (VGG's 512 x 512
+    3x3 at 7 x 7, a 1x1 conv to 2048 channels at 4 x 4) pays per weight byte, not per MAC.
 
     Start: the log-efficiency least-squares fit with a small overhead; then
     ``scipy.optimize.least_squares`` (trust region, numerical Jacobian; tens of points and at
@@ -73,24 +85,26 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     t = frame["measured_s"].to_numpy(float)
     macs = frame["macs"].to_numpy(float)
     nbytes = frame["mem_bytes"].to_numpy(float)
+    wbytes = WEIGHT_BYTES * frame["params"].to_numpy(float)
     shrink = np.sqrt(ridge) * np.ones(x.shape[1])
     shrink[0] = 0.0  # the constant is not shrunk
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = efficiency_time(theta, x, macs, nbytes, peak)
-        return np.concatenate([np.log(pred / t), shrink * theta[2:]])
+        pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak)
+        return np.concatenate([np.log(pred / t), shrink * theta[LOG_TERMS:]])
 
     overhead = 0.3 * t.min()
     y = np.log(macs / (peak * (t - overhead)))
     reg = ridge * np.diag(shrink > 0) * len(t)
     coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
-    theta0 = np.concatenate([[np.log(overhead), np.log(1e-14)], coef])
+    theta0 = np.concatenate([[np.log(overhead), np.log(1e-14), np.log(1e-14)], coef])
     theta = least_squares(residuals, theta0, method="trf", x_scale="jac", max_nfev=max_nfev).x
-    pred = efficiency_time(theta, x, macs, nbytes, peak)
-    log_eff = x @ theta[2:]  # each training op's fitted log efficiency: the range it may be used in
+    pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak)
+    log_eff = x @ theta[LOG_TERMS:]  # each training op's fitted log efficiency: the range it may be used in
     return EfficiencyCurve(overhead_s=float(np.exp(theta[0])), s_per_byte=float(np.exp(theta[1])),
-                           n=int(len(t)), coef={"const": float(theta[2]),
-                                                **{n: float(b) for n, b in zip(names, theta[3:])}},
+                           s_per_weight_byte=float(np.exp(theta[2])),
+                           n=int(len(t)), coef={"const": float(theta[LOG_TERMS]),
+                                                **{n: float(b) for n, b in zip(names, theta[LOG_TERMS + 1:])}},
                            train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))),
                            log_eff_range=(float(log_eff.min()), float(log_eff.max())))
 
@@ -253,9 +267,32 @@ def fit_composition(frame, profile: Profile) -> Composition | None:
     coef = fit.x * units
     if not SCALE_RANGE[0] <= coef[0] <= SCALE_RANGE[1]:
         coef = np.array([1.0, _median_per_op_cost(a, t)])
-    pred = (a @ coef) * t
+    pred = (a @ coef) * t + profile.peaks.call_overhead_s
+    measured = frame["measured_s"].to_numpy(float)
+    factors = design_factors(frame["design"], measured / pred) if "design" in frame else {}
+    pred = pred * np.array([factors.get(d, 1.0) for d in frame.get("design", [None] * len(t))])
     return Composition(scale=float(coef[0]), per_op_s=float(coef[1]), n=int(len(t)),
-                       train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+                       train_median_abs_pct=float(100 * np.median(np.abs(pred / measured - 1))),
+                       design_factors=factors)
+
+
+FACTOR_RANGE = (0.5, 2.0)
+"""A design's factor is clipped to this range: beyond it the op list itself is wrong."""
+
+
+def design_factors(designs, ratios: np.ndarray) -> dict[str, float]:
+    """Each design's factor: exp(n / (n + 1) * median log(measured / composed)) over its n
+    configs in the composition sweep (shrunk toward 1, so one config moves it only halfway),
+    clipped to FACTOR_RANGE. A design whose op list shows all its work gets a factor near 1;
+    one that runs hidden work (DGC's index building, SPConv's slice copies) gets its ratio."""
+    import pandas as pd
+
+    logs = pd.Series(np.log(ratios), index=list(designs))
+    out = {}
+    for design, values in logs.groupby(level=0):
+        n = len(values)
+        out[str(design)] = float(np.clip(np.exp(n / (n + 1) * float(np.median(values))), *FACTOR_RANGE))
+    return out
 
 
 def _median_per_op_cost(a: np.ndarray, t: np.ndarray) -> float:

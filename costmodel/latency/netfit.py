@@ -22,6 +22,7 @@ all groups (the earlier form) left depthwise-heavy networks ~25% low and dense o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -134,23 +135,96 @@ def group_cv(x: np.ndarray, measured: np.ndarray, call_s: float, groups: Sequenc
     return out
 
 
-def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True) -> NetworkComposition | None:
-    """Measure the training networks (interleaved protocol) and fit the network composition."""
-    from .measure import progress_bar
+@dataclass
+class NetworkSweep:
+    """The training networks measured whole, and each of their layers measured alone.
+
+    ``tables``: each network's predicted table (op-group shares of every layer's time alone);
+    ``measured``: each network's seconds per call; ``alone``: per network, each layer's measured
+    seconds alone (NaN for a layer with no module of its own, e.g. a residual add);
+    ``layers``: one row per distinct layer spec that ran alone (config, design, measured_s, n_ops,
+    sum_ops_s: the columns of the composition sweep, so design factors learn from real layers)."""
+
+    names: list[str]
+    tables: list[Any]
+    measured: np.ndarray
+    alone: list[np.ndarray]
+    layers: Any
+
+
+def _layer_cases(nets, batch: int) -> tuple[list[Any], list[list[int]], list[tuple[Any, Any]]]:
+    """(distinct layer specs, per network the index of each layer's spec or -1, their cases)."""
+    specs: list[Any] = []
+    index: dict[Any, int] = {}
+    cases: list[tuple[Any, Any]] = []
+    where: list[list[int]] = []
+    for _, net in nets:
+        row = []
+        for layer in net.layers:
+            if layer.spec not in index:
+                try:
+                    case = (layer.spec.module(), layer.spec.example_input(batch))
+                except ValueError:  # no module of its own (a residual add runs inside its block)
+                    case = None
+                index[layer.spec] = len(specs) if case is not None else -1
+                if case is not None:
+                    specs.append(layer.spec)
+                    cases.append(case)
+            row.append(index[layer.spec])
+        where.append(row)
+    return specs, where, cases
+
+
+def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True) -> NetworkSweep:
+    """Measure the training networks and every distinct layer of theirs alone, all interleaved
+    (``protocol``): each network's time beside the sum of its layers' measured times alone
+    separates the network composition (``fit_measured_composition``) from the layer model's own
+    errors, and the layers are training points of the design composition (``fit.fit_composition``)."""
+    import pandas as pd
+
+    from .measure import progress_bar, spec_label
     from .network import predict_latency
+    from .predict import op_rows, predict_op
     from .protocol import measure_interleaved
 
     nets = training_networks()
     base = profile_without_network_fit(profile)
     tables = [predict_latency(net, profile=base, batch=profile.batch, threads=profile.threads).table
               for _, net in nets]
-    cases = [(net.module(), net.example_input(profile.batch)) for _, net in nets]
+    specs, where, layer_cases = _layer_cases(nets, profile.batch)
+    cases = [(net.module(), net.example_input(profile.batch)) for _, net in nets] + layer_cases
     with progress_bar(samples, "network sweep", show_progress) as advance:
         found = measure_interleaved(cases, threads=profile.threads, device=profile.device, clock=profile.clock,
                                     samples=samples, progress=lambda _n: advance(1))
-    measured = np.array([e.seconds for e in found])
-    return fit_network_composition(design_matrix(tables), measured, profile.peaks.call_overhead_s,
-                                   [label for label, _ in nets])
+    seconds = np.array([e.seconds for e in found])
+    layer_s = seconds[len(nets):]
+    alone = [np.array([layer_s[i] if i >= 0 else np.nan for i in row]) for row in where]
+    layers = pd.DataFrame([{"config": spec_label(spec), "design": spec.name, "measured_s": t,
+                            "n_ops": len(ops), "sum_ops_s": sum(predict_op(r, base) for r in ops)}
+                           for spec, t in zip(specs, layer_s) for ops in [op_rows(spec, profile.batch)]])
+    return NetworkSweep(names=[label for label, _ in nets], tables=tables, measured=seconds[:len(nets)],
+                        alone=alone, layers=layers)
+
+
+def measured_design_matrix(sweep: NetworkSweep) -> np.ndarray:
+    """``design_matrix`` with each layer's time alone MEASURED (split over the op groups in the
+    predicted proportions; the predicted time where a layer has no module of its own)."""
+    rows = []
+    for table, alone in zip(sweep.tables, sweep.alone):
+        layer = (table["kind"] != "call").to_numpy()
+        predicted = table["alone_s"].to_numpy(float)
+        measured = np.concatenate([alone, np.full(len(table) - len(alone), np.nan)])
+        ratio = np.where(np.isfinite(measured) & (predicted > 0), measured / np.where(predicted > 0, predicted, 1), 1.0)
+        groups = [table[f"alone_{g}_s"].to_numpy(float) * ratio * layer for g in TIME_GROUPS]
+        rows.append(np.stack(groups + [layer.astype(float)], axis=1).sum(axis=0))
+    return np.stack(rows)
+
+
+def fit_measured_composition(sweep: NetworkSweep, call_s: float) -> NetworkComposition | None:
+    """The network composition fitted on the layers' MEASURED times alone (``measured_design_matrix``):
+    how much slower (or faster) a layer runs inside a network than alone, and nothing of how
+    well its time alone is predicted."""
+    return fit_network_composition(measured_design_matrix(sweep), sweep.measured, call_s, sweep.names)
 
 
 def profile_without_network_fit(profile: Profile) -> Profile:

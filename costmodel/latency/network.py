@@ -146,7 +146,7 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[st
 
     ops = op_rows(spec, batch)
     op_seconds = [predict_op(r, profile) for r in ops]
-    alone = compose(op_seconds, profile)  # = predict_spec(spec, profile, batch)
+    alone = compose(op_seconds, profile, design=spec.name)  # = predict_spec(spec, profile, batch)
     return {"layer": name, "kind": spec.name, "curve": ", ".join(sorted({_curve_name(r, profile) for r in ops})),
             "MACs": int(sum(r["macs"] for r in ops)),
             "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),

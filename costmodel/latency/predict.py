@@ -2,10 +2,11 @@
 
 A design's latency is built from its ops (``spec.op_table()``):
 
-    t(design) = call_overhead + scale * sum over ops of t(op) + per_op_s * (ops - 1)
+    t(design) = factor(design) * (call_overhead + scale * sum over ops of t(op) + per_op_s * (ops - 1))
 
-(``scale`` and ``per_op_s``: the "composition" curve, fitted on whole designs; without it,
-scale = 1 and per_op_s = 0).
+(``scale`` and ``per_op_s``: the "composition" curve, fitted on whole designs, with each
+design's own factor for the work its op list does not show; without it, scale = factor = 1 and
+per_op_s = 0).
 
 Roofline (always available, also after ``costmodel calibrate --no-fit``):
 
@@ -116,14 +117,15 @@ def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
     return rows
 
 
-def compose(op_seconds: list[float], profile: Profile, refined: bool = True) -> float:
-    """A design from its ops: call + scale * sum + per_op_s * (ops - 1) (refined, with a fitted
-    composition), else call + sum."""
+def compose(op_seconds: list[float], profile: Profile, refined: bool = True, design: str | None = None) -> float:
+    """A design from its ops: factor(design) * (call + scale * sum + per_op_s * (ops - 1))
+    (refined, with a fitted composition), else call + sum."""
     total = sum(op_seconds)
     comp = profile.composition if refined else None
-    if comp is not None:
-        total = comp.scale * total + comp.per_op_s * max(0, len(op_seconds) - 1)
-    return profile.peaks.call_overhead_s + total
+    if comp is None:
+        return profile.peaks.call_overhead_s + total
+    total = comp.scale * total + comp.per_op_s * max(0, len(op_seconds) - 1)
+    return comp.factor(design) * (profile.peaks.call_overhead_s + total)
 
 
 def predict_spec(spec, profile: Profile, batch: int = 1, refined: bool = True) -> float:
@@ -134,7 +136,7 @@ def predict_spec(spec, profile: Profile, batch: int = 1, refined: bool = True) -
     runs slower than its ops timed alone (each op is one more Python module call and dispatch,
     and the intermediates of a chain compete for the cache).
     """
-    return compose([predict_op(r, profile, refined) for r in op_rows(spec, batch)], profile, refined)
+    return compose([predict_op(r, profile, refined) for r in op_rows(spec, batch)], profile, refined, spec.name)
 
 
 def predict_table(spec, profile: Profile, batch: int = 1):

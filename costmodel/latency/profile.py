@@ -32,6 +32,8 @@ from .features import (L2_BYTES_DEFAULT, TIME_GROUPS, conv_features, cpu_flags, 
                        vector_lanes)
 
 SCHEMA = 1
+WEIGHT_BYTES = 4
+"""Bytes per weight of the fp32 models the curves are fitted and used on."""
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
 
 
@@ -131,8 +133,10 @@ def fit_tree(kind: str, params: dict[str, Any], x: np.ndarray, r: np.ndarray):
 
 @dataclass(frozen=True)
 class EfficiencyCurve:
-    """t(op) = overhead_s + s_per_byte * mem_bytes + MACs / (peak * exp(const + sum_i b_i * feature_i));
-    the features are ``features.conv_features`` (log2 sizes); ``coef`` maps feature name -> b_i."""
+    """t(op) = overhead_s + s_per_byte * mem_bytes + s_per_weight_byte * WEIGHT_BYTES * params
+    + MACs / (peak * exp(const + sum_i b_i * feature_i)); the features are
+    ``features.conv_features`` (log2 sizes); ``coef`` maps feature name -> b_i. (Profiles written
+    before the weight term load with s_per_weight_byte = 0.)"""
 
     overhead_s: float
     s_per_byte: float
@@ -144,6 +148,7 @@ class EfficiencyCurve:
     neighbours: Neighbours | None = None
     regressor: Regressor | None = None
     log_eff_range: tuple[float, float] | None = None  # (min, max) log efficiency of the training ops
+    s_per_weight_byte: float = 0.0
     tag: ClassVar[str] = "efficiency"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -157,6 +162,7 @@ class EfficiencyCurve:
         log_eff = self.coef["const"] + sum(b * feats[f] for f, b in self.coef.items() if f != "const")
         lo, hi = self.log_eff_range if self.log_eff_range is not None else (-50.0, 50.0)
         return (self.overhead_s + self.s_per_byte * row["mem_bytes"]
+                + self.s_per_weight_byte * WEIGHT_BYTES * row["params"]
                 + row["macs"] / (peak * math.exp(min(hi, max(lo, log_eff)))))
 
 
@@ -183,12 +189,21 @@ class StreamCurve:
 
 @dataclass(frozen=True)
 class Composition:
-    """t(design) = call_overhead + scale * sum of its ops + per_op_s * (ops - 1)."""
+    """t(design) = design_factors[design] * (call_overhead + scale * sum of its ops + per_op_s * (ops - 1)).
+
+    ``design_factors``: a design's own factor (1 where it has none) for the work its op list does
+    not show: hidden copies of channel slices, index building, gathers that run as several
+    kernels (fitted per design on the composition sweep, ``fit.design_factors``)."""
 
     scale: float
     per_op_s: float
     n: int = 0
     train_median_abs_pct: float = 0.0
+    design_factors: dict[str, float] = field(default_factory=dict)
+
+    def factor(self, design: str | None) -> float:
+        """The design's factor (1 for an unknown design or none)."""
+        return self.design_factors.get(design, 1.0) if design else 1.0
 
 
 @dataclass(frozen=True)

@@ -115,11 +115,30 @@ def training_key(spec) -> str | None:
     return item_key("conv", item) if item is not None else None
 
 
+CHANNELS = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
+"""Channel counts of the training convs (most items)."""
+
+TRAIN_SPATIAL = (4, 7, 8, 14, 16, 28, 32, 56, 64)
+"""Input sizes of the training convs (most items)."""
+
+WIDE_SHARE = 0.25
+"""Share of training convs drawn from the wider, network-sized range below: whole networks run
+convs that no design config reaches (a 64-channel 3x3 conv on 112 x 112 pixels, 1024-channel
+1x1 convs), and the efficiency curves must not extrapolate to them (before this range, the
+curves put VGG-16's 112-pixel convs 78% too slow; Intel Xeon VM, 2026-12-06)."""
+
+WIDE_CHANNELS = (3, 16, 32, 48, 64, 96, 128, 256, 384, 512, 768, 1024, 2048)
+WIDE_SPATIAL = (7, 14, 28, 56, 96, 112, 128)
+WIDE_MAX_MACS = 480e6
+"""The wide range's channels, input sizes and MAC cap (one such conv: ~7 ms on one core)."""
+
+
 def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
     """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed)."""
-    chans = (8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512)
     for _ in range(1000):
-        h = rng.choice((4, 7, 8, 14, 16, 28, 32, 56, 64))
+        wide = rng.random() < WIDE_SHARE
+        chans = WIDE_CHANNELS if wide else CHANNELS
+        h = rng.choice(WIDE_SPATIAL if wide else TRAIN_SPATIAL)
         stride = rng.choice((1, 1, 2) if cls == "pointwise" else (1, 1, 1, 2))  # strided 1x1 -> oneDNN
         cin, cout, groups, batch = rng.choice(chans), rng.choice(chans), 1, 1
         k = kw = rng.choice((3, 3, 5, 7))
@@ -137,8 +156,22 @@ def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
                 continue
         if cls in ("dense", "group") and rng.random() < 0.15:
             batch = rng.choice((2, 4))  # reshaped batches (Tied Block Conv) and batch > 1
-        macs = batch * cout * (cin // groups) * k * kw * conv_out_size(h, k, stride) * conv_out_size(h, kw, stride)
-        if macs <= 120e6:
+        def macs_of(cin: int, cout: int, groups: int) -> int:
+            return batch * cout * (cin // groups) * k * kw * conv_out_size(h, k, stride) * conv_out_size(h, kw, stride)
+
+        # a wide conv over the cap halves its larger channel count (both, depthwise) rather than
+        # being redrawn, so large images with moderate channels are drawn as often as the rest
+        while wide and macs_of(cin, cout, groups) > WIDE_MAX_MACS and min(cin, cout) >= 32:
+            if cls == "depthwise":
+                cin, cout, groups = cin // 2, cout // 2, cin // 2
+            elif cin >= cout:
+                cin //= 2
+            else:
+                cout //= 2
+            if cin % groups or cout % groups:
+                break
+        macs = macs_of(cin, cout, groups)
+        if macs <= (WIDE_MAX_MACS if wide else 120e6) and not (cin % groups or cout % groups):
             return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
                         pad=k // 2, pad_w=kw // 2, transpose=False)
     raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
@@ -200,6 +233,23 @@ def design_conv_items(seed: int, per_design: int = 2) -> list[dict[str, Any]]:
 
 
 
+POOL_WINDOWS = ((3, 1, 1), (2, 2, 0), (3, 2, 1))
+"""(kernel, stride, padding) of the training pools: the "same" 3x3 of Inception-style blocks and
+the two downsampling pools of VGG and ResNet stems (a stride-2 pool reads 4x what it writes)."""
+
+
+def stream_item(rng: random.Random, kind: str) -> dict[str, Any]:
+    """A random elementwise training op of ``kind`` on a 1 x c x h x h tensor (pools: a window of
+    POOL_WINDOWS)."""
+    item: dict[str, Any] = {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
+                            "h": rng.choice((7, 14, 28, 56, 112))}
+    if item["c"] * item["h"] ** 2 > 1 << 21:  # at most 8 MiB per tensor: a network's largest
+        item["h"] //= 2
+    if kind in ("max_pool2d", "avg_pool2d"):
+        item["pool"] = list(rng.choice(POOL_WINDOWS))
+    return item
+
+
 def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
                   linear: int = 8, per_design: int = 3) -> list[tuple[str, dict[str, Any]]]:
     """The training items, interleaved so that a sweep cut short by its budget stays balanced:
@@ -214,9 +264,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     convs.append(from_designs)
     longest = max(len(c) for c in convs)
     convs = [c + [None] * (longest - len(c)) for c in convs]
-    streams = [("stream", {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
-                           "h": rng.choice((7, 14, 28, 56))})
-               for _ in range(per_stream_kind) for kind in STREAM_KINDS]
+    streams = [("stream", stream_item(rng, kind)) for _ in range(per_stream_kind) for kind in STREAM_KINDS]
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve

@@ -1,0 +1,140 @@
+"""The latency model's coverage of network-sized layers (issue 16): wide training convs, pool
+windows, the weight-byte term, saturating (hinge) features, per-design composition factors and
+the network composition fitted on MEASURED layer times. Synthetic data only: no timing here."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.designs.conv import Conv
+from costmodel.latency.profile import Composition, Profile
+
+
+def _profile(**kw) -> Profile:
+    """A made-up profile with round numbers (not a measurement)."""
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6, "l2_bytes": 2.0 ** 21}
+    return Profile(device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=peaks, **kw)
+
+
+def test_wide_training_convs_reach_network_sizes_under_the_cap():
+    from costmodel.latency.sampler import WIDE_MAX_MACS, conv_item
+
+    rng = random.Random(5)
+    items = [conv_item(rng, cls) for cls in ("dense", "pointwise", "depthwise", "group") for _ in range(300)]
+    macs = [it["batch"] * it["cout"] * (it["cin"] // it["groups"]) * it["k"] * it["kw"]
+            * ((it["h"] + 2 * it["pad"] - it["k"]) // it["stride"] + 1)
+            * ((it["h"] + 2 * it["pad_w"] - it["kw"]) // it["stride"] + 1) for it in items]
+    assert max(macs) <= WIDE_MAX_MACS
+    assert all(it["cin"] % it["groups"] == 0 and it["cout"] % it["groups"] == 0 for it in items)
+    assert all(it["groups"] == it["cin"] for it in items[600:900])  # depthwise stays depthwise
+    # a VGG-like 3x3 conv on a 96-128 pixel image with >= 32 channels each side is drawn
+    dense = items[:300]
+    assert any(it["h"] >= 96 and min(it["cin"], it["cout"]) >= 32 and it["k"] == 3 for it in dense)
+
+
+def test_pool_training_items_use_the_downsampling_windows():
+    from costmodel.latency.cases import training_case
+    from costmodel.latency.sampler import POOL_WINDOWS, stream_item
+
+    rng = random.Random(0)
+    windows = {tuple(stream_item(rng, "max_pool2d")["pool"]) for _ in range(60)}
+    assert windows == set(POOL_WINDOWS)
+    module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 16, "h": 8, "pool": [2, 2, 0]})
+    assert tuple(module(x).shape) == (1, 16, 4, 4)
+    # 16 x 4 x 4 = 256 outputs, 2 x 2 = 4 comparisons each; reads 16 x 8 x 8 = 1024
+    assert (row["writes"], row["elem"], row["reads"]) == (256, 1024, 1024)
+    # an item saved before pool windows existed is the stride-1 3x3 pool it was
+    module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 4, "h": 6})
+    assert tuple(module(x).shape) == (1, 4, 6, 6) and row["elem"] == 9 * 4 * 36
+
+
+def test_hinge_features_saturate_instead_of_turning_down():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import conv_features
+
+    def feats(c, h):
+        return conv_features(conv_row(dict(cin=c, cout=c, k=3, kw=3, h=h, stride=1, groups=1, batch=1,
+                                           pad=1, pad_w=1, transpose=False)))
+
+    # 8 x 8 = 64 output pixels: log2 = 6, 4 doublings short of the 1024-pixel knee
+    assert feats(16, 8)["few_pixels"] == pytest.approx(4.0)
+    assert feats(16, 112)["few_pixels"] == 0.0  # 12544 pixels: past the knee
+    # 16 channels: log2 = 4, 2 doublings short of 64; 256 channels: none
+    assert feats(16, 8)["few_cin"] == pytest.approx(2.0) and feats(256, 8)["few_cout"] == 0.0
+
+
+def test_efficiency_fit_recovers_a_weight_byte_cost():
+    from costmodel.latency.fit import fit_efficiency_at
+
+    # dense convs at constant efficiency 0.5 of a 1e9 MAC/s peak, 5 us overhead and
+    # 2e-10 s per weight byte (fp32: 4 bytes a weight), nothing per activation byte
+    rows = []
+    for cin, cout, h in [(16, 16, 8), (64, 64, 4), (256, 256, 2), (32, 64, 16), (128, 512, 2),
+                         (512, 512, 1), (8, 32, 32), (64, 128, 8), (256, 64, 4), (16, 256, 16),
+                         (512, 128, 2), (32, 32, 32)]:
+        params = cin * cout * 9
+        macs = params * h * h
+        rows.append({"kind": "conv", "c_in": cin, "c_out": cout, "k": 3, "k_w": 3, "groups": 1, "stride": 1,
+                     "h_out": h, "w_out": h, "macs": macs, "params": params,
+                     "mem_bytes": 4 * (cin * h * h + cout * h * h + params),
+                     "measured_s": 5e-6 + 2e-10 * 4 * params + macs / (1e9 * 0.5)})
+    curve = fit_efficiency_at(pd.DataFrame(rows), "dense", 1e9, 2 ** 21, ridge=1e-3)
+    pred = np.array([curve.seconds(r, 1e9, 2 ** 21) for r in rows])
+    truth = np.array([r["measured_s"] for r in rows])
+    assert np.max(np.abs(pred / truth - 1)) < 0.02
+    # the 512 x 512 conv on one pixel: 2.36M weights, 9.4 MB: 1.9 ms of its 6.6 ms is weights
+    assert curve.s_per_weight_byte == pytest.approx(2e-10, rel=0.15)
+
+
+def test_design_factors_shrink_toward_one_and_clip():
+    from costmodel.latency.fit import design_factors
+
+    # "a": three configs all 1.5x slower than composed: exp(3/4 * ln 1.5) = 1.5 ** 0.75 = 1.3554
+    # "b": one config 9x: exp(1/2 * ln 9) = 3, clipped to 2; "c": two configs 0.8x and 1.25x:
+    # median of the logs = 0: factor 1
+    got = design_factors(["a", "a", "a", "b", "c", "c"], np.array([1.5, 1.5, 1.5, 9.0, 0.8, 1.25]))
+    assert got["a"] == pytest.approx(1.5 ** 0.75) and got["b"] == 2.0 and got["c"] == pytest.approx(1.0)
+
+
+def test_a_design_factor_scales_that_design_only():
+    from costmodel.latency.predict import predict_spec
+
+    plain = _profile(composition=Composition(scale=1.0, per_op_s=0.0))
+    with_factor = _profile(composition=Composition(scale=1.0, per_op_s=0.0, design_factors={"conv": 1.25}))
+    spec = Conv(c_in=8, c_out=16, k=3, h=10, w=10)
+    # the whole composed time (call included) times the design's factor
+    assert predict_spec(spec, with_factor) == pytest.approx(1.25 * predict_spec(spec, plain))
+    assert with_factor.composition.factor("ghost") == 1.0 and with_factor.composition.factor(None) == 1.0
+
+
+def test_composition_factors_saved_and_loaded(tmp_path):
+    from costmodel.latency.profile import load_profile
+
+    prof = _profile(composition=Composition(scale=1.1, per_op_s=2e-6, design_factors={"dgc": 1.4}))
+    back = load_profile(prof.save(tmp_path / "p.json"))
+    assert back.composition.design_factors == {"dgc": 1.4}
+
+
+def test_network_composition_from_measured_layer_times():
+    from costmodel.latency.features import TIME_GROUPS
+    from costmodel.latency.netfit import NetworkSweep, measured_design_matrix
+
+    def table(rows):
+        return pd.DataFrame([{"kind": k, "alone_s": sum(parts), **{f"alone_{g}_s": p for g, p in zip(TIME_GROUPS, parts)}}
+                             for k, parts in rows])
+
+    # network 1: a layer predicted 30 us (20 mac + 10 elementwise) measured 60 us alone, so each
+    # of its groups doubles (40, 0, 20); a residual add with no module of its own (NaN) keeps
+    # its predicted 5 us elementwise; the model-call row counts in no column
+    t1 = table([("conv", (20e-6, 0.0, 10e-6)), ("add", (0.0, 0.0, 5e-6)), ("call", (0.0, 0.0, 1e-6))])
+    sweep = NetworkSweep(names=["n1"], tables=[t1], measured=np.array([1e-4]),
+                         alone=[np.array([60e-6, np.nan])], layers=pd.DataFrame())
+    x = measured_design_matrix(sweep)
+    assert x[0] == pytest.approx([40e-6, 0.0, 25e-6, 2.0])
+    assert math.isclose(x[0][3], 2.0)  # two layers (the call row is not a layer)
