@@ -126,15 +126,95 @@ def test_network_composition_from_measured_layer_times():
     from costmodel.latency.netfit import NetworkSweep, measured_design_matrix
 
     def table(rows):
-        return pd.DataFrame([{"kind": k, "alone_s": sum(parts), **{f"alone_{g}_s": p for g, p in zip(TIME_GROUPS, parts)}}
-                             for k, parts in rows])
+        return pd.DataFrame([{"kind": k, "alone_s": sum(parts), "weight_bytes": w,
+                              **{f"alone_{g}_s": p for g, p in zip(TIME_GROUPS, parts)}}
+                             for k, parts, w in rows])
 
     # network 1: a layer predicted 30 us (20 mac + 10 elementwise) measured 60 us alone, so each
     # of its groups doubles (40, 0, 20); a residual add with no module of its own (NaN) keeps
     # its predicted 5 us elementwise; the model-call row counts in no column
-    t1 = table([("conv", (20e-6, 0.0, 10e-6)), ("add", (0.0, 0.0, 5e-6)), ("call", (0.0, 0.0, 1e-6))])
+    t1 = table([("conv", (20e-6, 0.0, 10e-6), 864), ("add", (0.0, 0.0, 5e-6), 0), ("call", (0.0, 0.0, 1e-6), 0)])
     sweep = NetworkSweep(names=["n1"], tables=[t1], measured=np.array([1e-4]),
                          alone=[np.array([60e-6, np.nan])], layers=pd.DataFrame())
     x = measured_design_matrix(sweep)
-    assert x[0] == pytest.approx([40e-6, 0.0, 25e-6, 2.0])
-    assert math.isclose(x[0][3], 2.0)  # two layers (the call row is not a layer)
+    # columns: mac, depthwise, elementwise seconds, layers (the call row is not one), weight bytes
+    assert x[0] == pytest.approx([40e-6, 0.0, 25e-6, 2.0, 864.0])
+    assert math.isclose(x[0][3], 2.0)
+
+
+def test_network_composition_charges_each_layers_weight_bytes():
+    import dataclasses
+
+    from torch import nn
+
+    from costmodel.latency.network import predict_latency
+    from costmodel.latency.profile import NetworkComposition
+
+    plain = NetworkComposition(scale_mac=1.0, scale_depthwise=1.0, scale_elementwise=1.0, per_layer_s=0.0)
+    heavy = dataclasses.replace(plain, s_per_weight_byte=1e-9)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU())
+    a = predict_latency(model, (1, 3, 8, 8), profile=_profile(network=plain))
+    b = predict_latency(model, (1, 3, 8, 8), profile=_profile(network=heavy))
+    # the conv's 8 x 3 x 3 x 3 = 216 fp32 weights are 864 bytes: + 864 ns; the ReLU has none
+    assert b.seconds - a.seconds == pytest.approx(864e-9, rel=1e-9)
+    assert b.table["seconds"].sum() == pytest.approx(b.seconds)
+
+
+# --- drift: reference ops in every calibration chunk, anchors of the evaluated kind ---------------
+
+def _est(seconds: float):
+    from costmodel.latency.protocol import summarize
+
+    return summarize([seconds] * 4)  # four equal samples: the estimate is that time
+
+
+def test_reference_normalizes_each_chunk_to_the_first_chunks_machine_speed():
+    from costmodel.latency.reference import Reference
+
+    ref = Reference(cases=[None, None])
+    # chunk 1: two items, references at 100 and 200 us -> factor 1, items unchanged
+    first = ref.normalize([_est(50e-6), _est(80e-6), _est(100e-6), _est(200e-6)])
+    assert [e.seconds for e in first] == pytest.approx([50e-6, 80e-6])
+    # chunk 2: the machine is slower, references 1.2x and 1.1x: median 1.15 -> items / 1.15
+    second = ref.normalize([_est(115e-6), _est(120e-6), _est(220e-6)])
+    assert second[0].seconds == pytest.approx(100e-6)
+    assert second[0].times == pytest.approx((100e-6,) * 4)  # every sample time scaled alike
+    assert ref.summary() == {"chunks": 2, "min": 1.0, "max": pytest.approx(1.15)}
+
+
+def test_anchors_cover_every_op_group():
+    from costmodel.latency.calibrate import pick_anchors
+
+    # 30 ops of each group (a dense 3x3 conv, a depthwise 3x3 conv, a ReLU), times 1..30 us
+    rows = []
+    for group, kind, groups, macs in (("mac", "conv", 1, 1000), ("depthwise", "conv", 16, 1000), ("elementwise", "relu", 1, 0)):
+        for i in range(30):
+            rows.append({"kind": kind, "macs": macs, "c_in": 16, "c_out": 16, "k": 3, "k_w": 3, "groups": groups,
+                         "stride": 1, "h_out": 4, "w_out": 4, "item": (kind, {"group": group, "i": i}),
+                         "measured_s": (i + 1) * 1e-6})
+    anchors = pick_anchors(pd.DataFrame(rows), count=24)
+    assert [a["spec"]["group"] for a in anchors] == ["mac"] * 8 + ["depthwise"] * 8 + ["elementwise"] * 8
+    # every n-th of 30 by time with n = 30 // 8 = 3, from index 1: 2, 5, 8 ... 23 us
+    assert [a["s"] for a in anchors[:8]] == pytest.approx([(2 + 3 * j) * 1e-6 for j in range(8)])
+
+
+def test_design_anchor_round_trip():
+    from costmodel.latency.calibrate import pick_design_anchors, spec_fields, spec_from
+
+    spec = Conv(c_in=8, c_out=24, k=5, h=12, w=12, bn=True)
+    fields = spec_fields(spec)
+    assert fields["c_out"] == 24 and fields["k"] == 5 and "dtype_bytes" not in fields
+    assert spec_from("conv", fields) == spec
+    assert spec_from("conv", {"c_in": -3}) is None  # a config the design refuses now: skipped
+    frame = pd.DataFrame({"design": ["conv"] * 4, "fields": [fields] * 4, "measured_s": [4e-6, 1e-6, 3e-6, 2e-6]})
+    # count 2 of 4 by time (1, 2, 3, 4 us): step 2, from index 1: 2 us and 4 us
+    assert [a["s"] for a in pick_design_anchors(frame, count=2)] == [2e-6, 4e-6]
+
+
+def test_drift_is_the_median_ratio_of_anchor_times():
+    from costmodel.latency.evaluate import drift_of
+
+    anchors = [{"s": 1e-6}, {"s": 2e-6}, {"s": 4e-6}]
+    # now 1.1, 0.9 and 1.3 times: median 1.1
+    assert drift_of(anchors, [_est(1.1e-6), _est(1.8e-6), _est(5.2e-6)]) == pytest.approx(1.1)
+    assert drift_of([], []) is None

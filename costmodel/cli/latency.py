@@ -168,6 +168,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if comp is not None:
         print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
               f"per op after the first ({comp.n} training designs)")
+        if comp.design_factors:
+            far = sorted(comp.design_factors.items(), key=lambda kv: -abs(kv[1] - 1))[:4]
+            print("  own factors of the designs furthest from it: "
+                  + ", ".join(f"{name} x{value:.2f}" for name, value in far))
+    drift = profile.meta.get("reference_drift")
+    if drift:
+        print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "
+              f"first time over {drift['chunks']} chunks (every time normalized to the first)")
     net = profile.network
     if net is not None:
         print(f"network composition: {net.describe()} "
@@ -330,6 +338,7 @@ def print_network_eval(result: EvalResult) -> None:
                           "predicted ms": (frame["predicted_us"] / 1e3).round(3),
                           "err %": (100 * frame["err"]).round(1),
                           "CV err %": (100 * frame["cv_err"]).round(1),
+                          **({"x drift err %": (100 * frame["anchored_err"]).round(1)} if "anchored_err" in frame else {}),
                           "spread %": (100 * frame["spread"]).round(1)})
     print_frame(table, "Whole networks, batch 1: measured vs predicted latency (ms per call)")
     s = result.summary("err")
@@ -341,6 +350,13 @@ def print_network_eval(result: EvalResult) -> None:
     print(f"networks within ±10%, leave-one-family-out cross-validated network composition: "
           f"{100 * c['within_10']:.0f}% of {c['n']} (±20%: {100 * c['within_20']:.0f}%), median |error| "
           f"{c['median_abs_pct']:.1f}%; Spearman {cond['spearman_cv']:.3f}")
+    if "anchored_err" in frame:
+        a, ca = result.summary("anchored_err"), result.summary("cv_anchored_err")
+        print(f"networks within ±10%, predicted x anchor drift {cond['anchor_drift']:.3f} (the machine's speed now "
+              "vs at calibration, from the profile's anchor ops timed in the same passes): "
+              f"{100 * a['within_10']:.0f}% of {a['n']} (±20%: {100 * a['within_20']:.0f}%), median |error| "
+              f"{a['median_abs_pct']:.1f}%; cross-validated composition x drift: {100 * ca['within_10']:.0f}% "
+              f"(±20%: {100 * ca['within_20']:.0f}%)")
     one = result.summary("cv_single_err")
     print(f"  the same with one scale for all op groups (the earlier composition): {100 * one['within_10']:.0f}% "
           f"(±20%: {100 * one['within_20']:.0f}%), median |error| {one['median_abs_pct']:.1f}%")

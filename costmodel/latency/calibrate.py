@@ -28,6 +28,7 @@ from .measure import CLOCKS, default_device, device_name, measure, progress_bar,
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
+from .reference import Reference
 from .sampler import adaptive_items, item_key, sample_specs, training_plan
 
 
@@ -113,7 +114,9 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     curves: dict[str, Any] = {}
     composition = network = None
     if fit:
-        frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress)
+        reference = Reference.build(batch)
+        frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress,
+                               reference=reference)
         if sweep_csv:
             frame.to_csv(sweep_csv, index=False)
         curves = fit_curves(frame, profile)
@@ -126,18 +129,26 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         # 3 configs per design: small design spaces (subdivision has ~10 configs) must keep
         # enough configs that calibrate never timed for latency-eval
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3, per_design=3,
-                                          show_progress=show_progress)
+                                          show_progress=show_progress, reference=reference)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
         if networks:
             from .netfit import fit_measured_composition, network_sweep
 
             nets = network_sweep(dataclasses.replace(with_curves, composition=fit_composition(designs_frame, profile)),
-                                 show_progress=show_progress)
-            designs_frame = pd.concat([designs_frame, nets.layers], ignore_index=True)
+                                 show_progress=show_progress, reference=reference)
             network = fit_measured_composition(nets, peaks.call_overhead_s)
-        composition = fit_composition(designs_frame, profile)
-        meta["train_configs"] = sorted(set(designs_frame["config"])) if len(designs_frame) else []
+            layers = nets.layers
+        else:
+            layers = designs_frame.iloc[:0]
+        # the law (scale, per-op cost) from the random design configs; each design's factor
+        # from those and the training networks' layers (network-sized configs of the same designs)
+        composition = fit_composition(designs_frame, profile, extra=layers)
+        meta["train_configs"] = sorted(set(designs_frame["config"]) | set(layers.get("config", [])))
+        meta["reference_drift"] = reference.summary()
+        meta["design_anchors"] = pick_design_anchors(designs_frame)
+        if networks:
+            meta["network_anchors"] = [{"name": n, "s": float(t)} for n, t in zip(nets.names, nets.measured)]
     meta["seconds"] = time.perf_counter() - start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     meta["load_average_1min"] = load
@@ -155,19 +166,23 @@ CHUNK = 24
 
 
 def _measure_chunks(items: list, build, profile: Profile, budget_s: float, samples: int,
-                    desc: str, show_progress: bool) -> list[tuple[Any, Any, Any]]:
+                    desc: str, show_progress: bool, reference: Reference | None = None) -> list[tuple[Any, Any, Any]]:
     """(item, built, Estimate) for the items measured chunk by chunk (``protocol``) until the
-    budget is spent. ``build(item)`` -> (module, inputs, extra) or None when it cannot run."""
+    budget is spent. ``build(item)`` -> (module, inputs, extra) or None when it cannot run.
+    With a ``reference``, its ops run in every chunk and the chunk's times are normalized to
+    the machine speed of the reference's first chunk (``reference.Reference``)."""
     start = time.perf_counter()
     out = []
+    extra = reference.cases if reference is not None else []
     with progress_bar(len(items), desc, show_progress) as advance:
         for k in range(0, len(items), CHUNK):
             if time.perf_counter() - start > budget_s:
                 break
             built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
-            found = measure_interleaved([(b[0], b[1]) for _, b in built], threads=profile.threads,
+            found = measure_interleaved([(b[0], b[1]) for _, b in built] + extra, threads=profile.threads,
                                         device=profile.device, clock=profile.clock, samples=samples,
                                         seed=k)
+            found = reference.normalize(found) if reference is not None else found
             out += [(item, b, est) for (item, b), est in zip(built, found)]
             advance(len(items[k:k + CHUNK]))
     return out
@@ -179,7 +194,7 @@ first fit on the rest: where the curves' cross-validated error is largest."""
 
 
 def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0, samples: int = SWEEP_SAMPLES,
-                   show_progress: bool = True, adaptive: float = ADAPTIVE_SHARE):
+                   show_progress: bool = True, adaptive: float = ADAPTIVE_SHARE, reference: Reference | None = None):
     """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
     seconds; one row per op (its op-table row, ``measured_s`` and the ``spread`` of two estimates).
 
@@ -206,7 +221,7 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
         return out
 
     rows = rows_of(_measure_chunks(plan, build, profile, budget_s * (1 - adaptive), samples,
-                                   "training sweep", show_progress))
+                                   "training sweep", show_progress, reference))
     left = budget_s - (time.perf_counter() - start)
     if adaptive > 0 and left > 1.0 and rows:
         errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
@@ -217,12 +232,12 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
         seen = {r["key"] for r in rows}
         extra = [it for it in extra if item_key(*it) not in seen]
         rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, left, samples,
-                                                                         "adaptive sweep", show_progress))]
+                                                                         "adaptive sweep", show_progress, reference))]
     return pd.DataFrame(rows)
 
 
 def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budget_s: float = 10.0,
-                      samples: int = SWEEP_SAMPLES, show_progress: bool = True):
+                      samples: int = SWEEP_SAMPLES, show_progress: bool = True, reference: Reference | None = None):
     """Whole designs (random configs, a TRAINING seed apart from latency-eval's): measured time
     beside the sum of their ops' fitted predictions. One row per config."""
     import pandas as pd
@@ -243,10 +258,10 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
             return None
         return module, x, ops_
 
-    rows = [{"config": spec_label(spec), "design": spec.name, "measured_s": est.seconds, "n_ops": len(b[2]),
-             "sum_ops_s": sum(predict_op(r, profile) for r in b[2])}
+    rows = [{"config": spec_label(spec), "design": spec.name, "fields": spec_fields(spec), "measured_s": est.seconds,
+             "n_ops": len(b[2]), "sum_ops_s": sum(predict_op(r, profile) for r in b[2])}
             for spec, b, est in _measure_chunks(specs, build, profile, budget_s, samples,
-                                                "composition sweep", show_progress)]
+                                                "composition sweep", show_progress, reference)]
     return pd.DataFrame(rows)
 
 
@@ -277,14 +292,62 @@ def choose_clock(threads: int, device: str, seed: int = 0, items: int = 12,
     return min(median, key=lambda c: (median[c], c != "thread")), median
 
 
-def pick_anchors(frame, count: int = 12) -> list[dict[str, Any]]:
-    """A few training ops spread over the time range (every n-th by measured time), stored in
-    the profile with their times: re-timing them later tells how much faster or slower the
-    machine runs now than during calibration (a shared machine drifts by several percent)."""
+ANCHORS = 24
+"""Training ops kept as anchors. On a shared VM the machine itself runs 5-20% faster or slower
+from one minute to the next (measured on the 2-core Intel Xeon VM, 2026-12-06: the same ops
+re-timed two minutes after calibration ran 8% and 18% faster), so every evaluation re-times them
+in its own passes; two dozen, spread over the op groups, keep that factor's own noise small."""
+
+
+def pick_anchors(frame, count: int = ANCHORS) -> list[dict[str, Any]]:
+    """A few training ops of every op group (``features.TIME_GROUPS``), each group's spread over
+    its time range (every n-th by measured time), stored in the profile with their times:
+    re-timing them later tells how much faster or slower the machine runs now than during
+    calibration."""
+    import pandas as pd
+
+    from .features import TIME_GROUPS, time_group
+
+    groups = np.array([time_group(r) for r in frame.to_dict("records")])
+    picks = []
+    for g in TIME_GROUPS:
+        ordered = frame[groups == g].sort_values("measured_s").reset_index(drop=True)
+        want = count // len(TIME_GROUPS)
+        step = max(1, len(ordered) // max(1, want))
+        picks.append(ordered.iloc[step // 2::step].head(want))
+    chosen = pd.concat([p for p in picks if len(p)], ignore_index=True)
+    return [{"kind": it[0], "spec": it[1], "s": float(t)} for it, t in zip(chosen["item"], chosen["measured_s"])]
+
+
+def spec_fields(spec) -> dict[str, Any]:
+    """The non-default fields of a spec (JSON values), enough to build it again (``spec_from``)."""
+    import dataclasses
+
+    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+            if f.name != "dtype_bytes" and getattr(spec, f.name) != f.default}
+
+
+def spec_from(design: str, fields: dict[str, Any]):
+    """The spec of a design anchor (``spec_fields``); None if the design no longer accepts it."""
+    from ..core.registry import get_design
+
+    try:
+        return get_design(design)(**fields)
+    except (TypeError, ValueError):
+        return None
+
+
+def pick_design_anchors(frame, count: int = ANCHORS // 2) -> list[dict[str, Any]]:
+    """Whole-design anchors: ``count`` configs of the composition sweep spread over its time
+    range. Re-timed by latency-eval beside the held-out configs, they give the drift of whole
+    designs (multi-op modules drifted 7% more than single ops between calibration and a
+    latency-eval two minutes later; Intel Xeon VM, 2026-12-06)."""
+    if not len(frame) or "fields" not in frame:
+        return []
     ordered = frame.sort_values("measured_s").reset_index(drop=True)
     step = max(1, len(ordered) // count)
     picks = ordered.iloc[step // 2::step].head(count)
-    return [{"kind": it[0], "spec": it[1], "s": float(t)} for it, t in zip(picks["item"], picks["measured_s"])]
+    return [{"design": d, "fields": f, "s": float(t)} for d, f, t in zip(picks["design"], picks["fields"], picks["measured_s"])]
 
 
 def anchor_drift(profile: Profile, samples: int = SWEEP_SAMPLES) -> float | None:

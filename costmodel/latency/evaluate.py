@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,42 @@ def runnable_cases(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]]) -> 
     return ok
 
 
+def anchor_cases(anchors: list[dict[str, Any]], batch: int) -> list[tuple[Any, Any]]:
+    """(module, inputs) of the profile's anchor ops (training ops with their calibration times)."""
+    return [training_case(a["kind"], a["spec"], batch)[:2] for a in anchors]
+
+
+def design_anchor_cases(profile: Profile, batch: int) -> tuple[list[dict[str, Any]], list[tuple[Any, Any]]]:
+    """The profile's whole-design anchors that still build, and their (module, inputs)."""
+    from .calibrate import spec_from
+
+    kept, cases = [], []
+    for a in profile.meta.get("design_anchors") or []:
+        spec = spec_from(a["design"], a["fields"])
+        if spec is not None:
+            kept.append(a)
+            cases.append((spec.module(), spec.example_input(batch)))
+    return kept, cases
+
+
+def network_anchor_cases(profile: Profile) -> tuple[list[dict[str, Any]], list[tuple[Any, Any]]]:
+    """The profile's training-network anchors (timed whole by calibrate) and their (module, input)."""
+    from .netfit import training_networks
+
+    nets = dict(training_networks())
+    kept = [a for a in profile.meta.get("network_anchors") or [] if a["name"] in nets]
+    return kept, [(nets[a["name"]].module(), nets[a["name"]].example_input(1)) for a in kept]
+
+
+def drift_of(anchors: list[dict[str, Any]], found: Sequence[Any]) -> float | None:
+    """How much slower (> 1) or faster the machine runs now than at calibration: the median of
+    the anchors' time now / time then (None without anchors)."""
+    import numpy as np
+
+    ratios = [est.seconds / a["s"] for a, est in zip(anchors, found)]
+    return float(np.median(ratios)) if ratios else None
+
+
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
                  threads: int, device: str, clock: str, samples: int, anchor: bool,
                  show_progress: bool, target_s: float = TARGET_S) -> float | None:
@@ -84,15 +121,17 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
 
     ok = runnable_cases(rows, cases)
     anchors = (profile.meta.get("anchors") or []) if anchor else []
-    anchor_cases = [training_case(a["kind"], a["spec"], profile.batch)[:2] for a in anchors]
-    todo = [cases[i] for i in ok] + anchor_cases
+    designs_, design_cases = design_anchor_cases(profile, profile.batch) if anchor else ([], [])
+    todo = [cases[i] for i in ok] + anchor_cases(anchors, profile.batch) + design_cases
     with progress_bar(samples, "latency-eval passes", show_progress) as advance:
         found = measure_interleaved(todo, threads=threads, device=device, clock=clock, samples=samples,
                                     target_s=target_s, progress=lambda _n: advance(1))
     for i, est in zip(ok, found):
         rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
-    ratios = [est.seconds / a["s"] for a, est in zip(anchors, found[len(ok):])]
-    drift = float(np.median(ratios)) if ratios else None
+    # whole designs are scaled by the drift of whole designs where the profile has design anchors
+    # (multi-op modules drift apart from single ops), else by that of the single-op anchors
+    drift = (drift_of(designs_, found[len(ok) + len(anchors):]) if designs_
+             else drift_of(anchors, found[len(ok):]))
     for row in rows:
         if "measured_us" in row and "error" not in row:
             row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -280,9 +319,16 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
                      "roofline_us": 1e6 * predict_latency(model, shape, profile=_roofline(profile),
                                                           threads=threads).seconds})
         cases.append((module, x))
+    # networks are scaled by the drift of the training networks calibrate timed whole, where the
+    # profile has them, else by that of the single-op anchors
+    anchors, extra_cases = network_anchor_cases(profile)
+    if not anchors:
+        anchors = profile.meta.get("anchors") or []
+        extra_cases = anchor_cases(anchors, 1)
     with progress_bar(samples, "network passes", show_progress) as advance:
-        found = measure_interleaved(cases, threads=threads, device=profile.device, clock=clock,
-                                    samples=samples, progress=lambda _n: advance(1))
+        found = measure_interleaved(cases + extra_cases, threads=threads, device=profile.device,
+                                    clock=clock, samples=samples, progress=lambda _n: advance(1))
+    drift = drift_of(anchors, found[len(cases):])
     for row, est in zip(rows, found):
         row.update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
         row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -296,12 +342,17 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     frame["family"] = families
     frame["cv_predicted_us"] = 1e6 * cv
     frame["cv_err"] = frame["cv_predicted_us"] / frame["measured_us"] - 1
+    if drift is not None:  # the same predictions scaled by how fast the machine runs now
+        frame["anchored_us"] = frame["predicted_us"] * drift
+        frame["anchored_err"] = frame["anchored_us"] / frame["measured_us"] - 1
+        frame["cv_anchored_err"] = frame["cv_predicted_us"] * drift / frame["measured_us"] - 1
     rho = spearmanr(frame["predicted_us"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
     ok = frame.dropna(subset=["cv_err"])
     cv_rho = spearmanr(ok["cv_predicted_us"], ok["measured_us"]).statistic if len(ok) > 2 else math.nan
     macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
     net = profile.network
     conditions.update(samples=samples, networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
+                      anchor_drift=drift if drift is not None else "n/a",
                       network_fit=(f"{net.n} training networks" if net is not None else "none (calibrate it)"),
                       spearman_macs=float(macs_rho), load_avg_end=load_average())
     return EvalResult(frame, conditions)

@@ -244,7 +244,7 @@ def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, Ef
     return curves
 
 
-def fit_composition(frame, profile: Profile) -> Composition | None:
+def fit_composition(frame, profile: Profile, extra=None) -> Composition | None:
     """scale and per_op_s of ``t - call = scale * sum_ops + per_op_s * (n_ops - 1)``.
 
     A chain of ops runs a little slower than its ops timed alone (scale), and each op after the
@@ -252,7 +252,12 @@ def fit_composition(frame, profile: Profile) -> Composition | None:
     (``least_squares`` with a soft-L1 loss of small scale: close to least absolute error),
     because a few designs run hidden work that their op list does not show (e.g. copies of
     sliced inputs) and must not set the constants for all. None with fewer than 5 designs.
+
+    Then each design's own factor (``design_factors``) from the rows of ``frame`` and ``extra``
+    (more configs of the same designs, e.g. the training networks' layers, which do not move
+    the law) of that design: measured / composed.
     """
+    import pandas as pd
     from scipy.optimize import least_squares
 
     if len(frame) < 5:
@@ -267,10 +272,15 @@ def fit_composition(frame, profile: Profile) -> Composition | None:
     coef = fit.x * units
     if not SCALE_RANGE[0] <= coef[0] <= SCALE_RANGE[1]:
         coef = np.array([1.0, _median_per_op_cost(a, t)])
-    pred = (a @ coef) * t + profile.peaks.call_overhead_s
+    call = profile.peaks.call_overhead_s
     measured = frame["measured_s"].to_numpy(float)
-    factors = design_factors(frame["design"], measured / pred) if "design" in frame else {}
-    pred = pred * np.array([factors.get(d, 1.0) for d in frame.get("design", [None] * len(t))])
+    pred = (a @ coef) * t + call
+    factors = {}
+    if "design" in frame:
+        both = frame if extra is None or not len(extra) else pd.concat([frame, extra], ignore_index=True)
+        law = call + coef[0] * both["sum_ops_s"].to_numpy(float) + coef[1] * np.maximum(both["n_ops"].to_numpy(float) - 1, 0)
+        factors = design_factors(both["design"], both["measured_s"].to_numpy(float) / law)
+        pred = pred * np.array([factors.get(d, 1.0) for d in frame["design"]])
     return Composition(scale=float(coef[0]), per_op_s=float(coef[1]), n=int(len(t)),
                        train_median_abs_pct=float(100 * np.median(np.abs(pred / measured - 1))),
                        design_factors=factors)

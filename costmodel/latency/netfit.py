@@ -7,13 +7,17 @@ slows memory-bound work (depthwise convs, BN, activations) much more than comput
 convs, and every layer is one more module call through the network's containers. The
 network-level composition
 
-    t(network) = call + sum over layers i of ( sum over op groups g of scale_g * t_i,g + per_layer_s )
+    t(network) = call + sum over layers i of ( sum over op groups g of scale_g * t_i,g + per_layer_s
+                                             + s_per_weight_byte * weight bytes_i )
 
-(``t_i,g``: the part of layer i's predicted time alone spent in op group g, ``features.TIME_GROUPS``:
+(``t_i,g``: the part of layer i's time alone spent in op group g, ``features.TIME_GROUPS``:
 dense MAC kernels, depthwise kernels, elementwise ops) is fitted by bounded linear least squares
-(``scipy.optimize.lsq_linear``: each scale in SCALE_BOUNDS, per_layer_s >= 0) on the relative
+(``scipy.optimize.lsq_linear``: each scale in SCALE_BOUNDS, the rest >= 0) on the relative
 error of a few training networks (``training_networks``: widths, 1x1 swaps and a resolution that
-``evaluate.network_cases`` never uses), so the network evaluation stays held-out. One scale for
+``evaluate.network_cases`` never uses), so the network evaluation stays held-out. calibrate fits
+it on each layer's MEASURED time alone (``network_sweep``, ``measured_design_matrix``): fitted on
+predicted times it also absorbed the layer model's errors (a dense-MAC scale of 1.45 and 98 us
+per layer, Intel Xeon VM, 2026-12-06), which do not carry over to other networks. One scale for
 all groups (the earlier form) left depthwise-heavy networks ~25% low and dense ones ~15% high
 (Intel Xeon VM, 2026-12-06); ``single_scale_matrix`` keeps that form for comparison.
 ``group_cv`` scores the same fit by leave-one-family-out cross-validation over any set of networks.
@@ -44,7 +48,7 @@ TRAIN_NETWORKS: tuple[tuple[str, dict[str, Any]], ...] = (
 """(network, options) of the training networks: other widths and 1x1-slot swaps than the
 evaluated ones (which use width 1 and 3x3-slot swaps only), at TRAIN_RESOLUTION."""
 
-FEATURES = tuple(f"scale_{g}" for g in TIME_GROUPS) + ("per_layer_s",)
+FEATURES = tuple(f"scale_{g}" for g in TIME_GROUPS) + ("per_layer_s", "s_per_weight_byte")
 """The unknowns of the network composition, in the order of ``design_matrix``'s columns."""
 
 
@@ -66,23 +70,26 @@ def training_networks(resolution: int = TRAIN_RESOLUTION) -> list[tuple[str, Any
     return out
 
 
-def layer_terms(table) -> np.ndarray:
-    """Per layer row of a predicted table: (t_i,g alone for each op group g, 1); the model-call
-    row gives zeros (it is the constant ``call``)."""
+def layer_terms(table, alone_scale: np.ndarray | None = None) -> np.ndarray:
+    """Per layer row of a predicted table: (t_i,g alone for each op group g, 1, weight bytes);
+    the model-call row gives zeros (it is the constant ``call``). ``alone_scale``: per row, a
+    factor on its times alone (measured / predicted, ``measured_design_matrix``)."""
     layer = (table["kind"] != "call").to_numpy()
-    groups = [table[f"alone_{g}_s"].to_numpy(float) * layer for g in TIME_GROUPS]
-    return np.stack(groups + [layer.astype(float)], axis=1)
+    scale = layer * (alone_scale if alone_scale is not None else 1.0)
+    groups = [table[f"alone_{g}_s"].to_numpy(float) * scale for g in TIME_GROUPS]
+    weights = table["weight_bytes"].fillna(0).to_numpy(float) * layer
+    return np.stack(groups + [layer.astype(float), weights], axis=1)
 
 
 def design_matrix(tables: Sequence[Any]) -> np.ndarray:
-    """One row per network: the column sums of ``layer_terms`` (sum t_i,g per group, layers)."""
+    """One row per network: the column sums of ``layer_terms`` (sum t_i,g per group, layers, weight bytes)."""
     return np.stack([layer_terms(t).sum(axis=0) for t in tables])
 
 
 def single_scale_matrix(x: np.ndarray) -> np.ndarray:
     """The design matrix of the one-scale form (one scale for every group's time): (sum over
     groups, layers). ``group_cv`` scores it beside the per-group form from the same measurements."""
-    return np.stack([x[:, :len(TIME_GROUPS)].sum(axis=1), x[:, len(TIME_GROUPS)]], axis=1)
+    return np.concatenate([x[:, :len(TIME_GROUPS)].sum(axis=1, keepdims=True), x[:, len(TIME_GROUPS):]], axis=1)
 
 
 SCALE_BOUNDS = (0.5, 2.0)
@@ -92,8 +99,8 @@ not absorb that."""
 
 
 def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float) -> np.ndarray | None:
-    """Coefficients of ``call + x @ coef`` ~ ``measured``: every column but the last is a scale in
-    SCALE_BOUNDS, the last (per_layer_s) is >= 0; least squares on the relative error
+    """Coefficients of ``call + x @ coef`` ~ ``measured``: the first columns (one per op group,
+    or one for all) are scales in SCALE_BOUNDS, the last two (per_layer_s, s_per_weight_byte) >= 0; least squares on the relative error
     (``scipy.optimize.lsq_linear`` on the rows divided by the measured time, columns scaled to unit
     norm). None with fewer than 3 networks."""
     from scipy.optimize import lsq_linear
@@ -102,9 +109,9 @@ def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float) -> np.n
         return None
     a = x / measured[:, None]
     norms = np.where(np.linalg.norm(a, axis=0) > 0, np.linalg.norm(a, axis=0), 1.0)
-    scales = x.shape[1] - 1
-    lo = np.array([SCALE_BOUNDS[0]] * scales + [0.0]) * norms
-    hi = np.array([SCALE_BOUNDS[1]] * scales + [np.inf]) * norms
+    scales = x.shape[1] - 2
+    lo = np.array([SCALE_BOUNDS[0]] * scales + [0.0, 0.0]) * norms
+    hi = np.array([SCALE_BOUNDS[1]] * scales + [np.inf, np.inf]) * norms
     return lsq_linear(a / norms, (measured - call_s) / measured, bounds=(lo, hi)).x / norms
 
 
@@ -175,11 +182,14 @@ def _layer_cases(nets, batch: int) -> tuple[list[Any], list[list[int]], list[tup
     return specs, where, cases
 
 
-def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True) -> NetworkSweep:
+def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True,
+                  reference: Any = None) -> NetworkSweep:
     """Measure the training networks and every distinct layer of theirs alone, all interleaved
     (``protocol``): each network's time beside the sum of its layers' measured times alone
     separates the network composition (``fit_measured_composition``) from the layer model's own
-    errors, and the layers are training points of the design composition (``fit.fit_composition``)."""
+    errors, and the layers are training points of the design composition (``fit.fit_composition``).
+    With a ``reference`` (``reference.Reference``), its ops run in the same passes and every time
+    is normalized to the machine speed of the rest of the calibration."""
     import pandas as pd
 
     from .measure import progress_bar, spec_label
@@ -193,9 +203,11 @@ def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool 
               for _, net in nets]
     specs, where, layer_cases = _layer_cases(nets, profile.batch)
     cases = [(net.module(), net.example_input(profile.batch)) for _, net in nets] + layer_cases
+    extra = reference.cases if reference is not None else []
     with progress_bar(samples, "network sweep", show_progress) as advance:
-        found = measure_interleaved(cases, threads=profile.threads, device=profile.device, clock=profile.clock,
-                                    samples=samples, progress=lambda _n: advance(1))
+        found = measure_interleaved(cases + extra, threads=profile.threads, device=profile.device,
+                                    clock=profile.clock, samples=samples, progress=lambda _n: advance(1))
+    found = reference.normalize(found) if reference is not None else found
     seconds = np.array([e.seconds for e in found])
     layer_s = seconds[len(nets):]
     alone = [np.array([layer_s[i] if i >= 0 else np.nan for i in row]) for row in where]
@@ -211,12 +223,10 @@ def measured_design_matrix(sweep: NetworkSweep) -> np.ndarray:
     predicted proportions; the predicted time where a layer has no module of its own)."""
     rows = []
     for table, alone in zip(sweep.tables, sweep.alone):
-        layer = (table["kind"] != "call").to_numpy()
         predicted = table["alone_s"].to_numpy(float)
         measured = np.concatenate([alone, np.full(len(table) - len(alone), np.nan)])
         ratio = np.where(np.isfinite(measured) & (predicted > 0), measured / np.where(predicted > 0, predicted, 1), 1.0)
-        groups = [table[f"alone_{g}_s"].to_numpy(float) * ratio * layer for g in TIME_GROUPS]
-        rows.append(np.stack(groups + [layer.astype(float)], axis=1).sum(axis=0))
+        rows.append(layer_terms(table, ratio).sum(axis=0))
     return np.stack(rows)
 
 

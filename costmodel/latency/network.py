@@ -11,7 +11,8 @@ What a network is made of, for the prediction:
 With a fitted network composition in the profile (``profile.network``, ``netfit``: fitted on
 training networks), each layer's time alone (``alone_s``, split by op group into
 ``alone_mac_s``, ``alone_depthwise_s`` and ``alone_elementwise_s``) becomes its time inside the
-network: each group's part times that group's scale, + per_layer_s (one more module call);
+network: each group's part times that group's scale, + per_layer_s (one more module call)
++ s_per_weight_byte x its weight bytes (weights stream from memory inside a big network);
 without one, a layer costs its time alone.
 
 Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
@@ -177,7 +178,7 @@ def in_network_seconds(row: dict[str, Any], profile: Profile) -> float:
     comp = profile.network
     if comp is None or row["kind"] == "call":
         return row["alone_s"]
-    return comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS})
+    return comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS}, row.get("weight_bytes") or 0.0)
 
 
 def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:

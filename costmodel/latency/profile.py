@@ -215,15 +215,19 @@ class NetworkComposition:
 
         t(layer in network) = scale_mac * t_mac + scale_depthwise * t_depthwise
                               + scale_elementwise * t_elementwise + per_layer_s
+                              + s_per_weight_byte * weight bytes
 
     Why per group: next to other layers, a compute-bound dense conv keeps its speed while a
     memory-bound depthwise conv or BN/ReLU finds its input evicted from cache, so one scale for
-    all (the earlier model) predicted depthwise-heavy networks ~25% low and dense ones ~15% high."""
+    all (the earlier model) predicted depthwise-heavy networks ~25% low and dense ones ~15% high.
+    Why weight bytes: timed alone in a hot loop a layer finds its weights in cache; inside a
+    network of 100 MB of weights (ResNet-50) they stream from memory on every call."""
 
     scale_mac: float
     scale_depthwise: float
     scale_elementwise: float
     per_layer_s: float
+    s_per_weight_byte: float = 0.0
     n: int = 0
     train_median_abs_pct: float = 0.0
     networks: list[str] = field(default_factory=list)
@@ -231,24 +235,28 @@ class NetworkComposition:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "NetworkComposition":
         """From its JSON object; a profile of the earlier one-scale form gives every group its scale
-        (its weight-byte term, ~20 ps per byte, is dropped)."""
+        (and keeps its weight-byte term)."""
         data = dict(data)
         if "scale" in data and "scale_mac" not in data:
             data.update(scale_mac=data["scale"], scale_depthwise=data["scale"], scale_elementwise=data["scale"])
         return cls(**_known(cls, data))
 
     def coefficients(self) -> np.ndarray:
-        """(scale_mac, scale_depthwise, scale_elementwise, per_layer_s): the weights of ``netfit.layer_terms``."""
-        return np.array([self.scale_mac, self.scale_depthwise, self.scale_elementwise, self.per_layer_s])
+        """(scale_mac, scale_depthwise, scale_elementwise, per_layer_s, s_per_weight_byte): the
+        weights of ``netfit.layer_terms``."""
+        return np.array([self.scale_mac, self.scale_depthwise, self.scale_elementwise, self.per_layer_s,
+                         self.s_per_weight_byte])
 
-    def layer_seconds(self, alone_by_group: dict[str, float]) -> float:
-        """Seconds of one layer inside a network, from its time alone split by op group."""
-        return float(self.coefficients()[:3] @ [alone_by_group.get(g, 0.0) for g in TIME_GROUPS]) + self.per_layer_s
+    def layer_seconds(self, alone_by_group: dict[str, float], weight_bytes: float = 0.0) -> float:
+        """Seconds of one layer inside a network, from its time alone split by op group and its weights."""
+        return (float(self.coefficients()[:3] @ [alone_by_group.get(g, 0.0) for g in TIME_GROUPS])
+                + self.per_layer_s + self.s_per_weight_byte * weight_bytes)
 
     def describe(self) -> str:
         """One line: the fitted law in microseconds."""
         return (f"a layer in a network = {self.scale_mac:.3f} x its dense-MAC time alone + {self.scale_depthwise:.3f} x "
-                f"depthwise + {self.scale_elementwise:.3f} x elementwise + {self.per_layer_s * 1e6:.2f} us")
+                f"depthwise + {self.scale_elementwise:.3f} x elementwise + {self.per_layer_s * 1e6:.2f} us "
+                f"+ {self.s_per_weight_byte * 1e12:.1f} ps per weight byte")
 
 
 Curve = EfficiencyCurve | StreamCurve
