@@ -37,7 +37,9 @@ echo "network eval took ${SECONDS} s" | tee -a "$out/conditions.txt"
 echo
 echo "=== summary (predicted vs measured; reproducibility = two independent estimates of each item) ==="
 grep -m1 "^layers within ±10%" "$out/eval-layers.txt" || true
+grep -m1 "refined x anchor drift" "$out/eval-layers.txt" | sed 's/^/layers, /' || true
 grep -m1 "measurement reproducibility" "$out/eval-layers.txt" | sed 's/^/layers: /' || true
 grep -m1 "^networks within ±10% (predicted" "$out/eval-networks.txt" || true
+grep -m1 "^networks within ±10%, predicted x anchor drift" "$out/eval-networks.txt" || true
 grep -m1 "^networks within ±10%, leave-one-family-out" "$out/eval-networks.txt" || true
 grep -m1 "measurement reproducibility" "$out/eval-networks.txt" | sed 's/^/networks: /' || true

@@ -218,3 +218,14 @@ def test_drift_is_the_median_ratio_of_anchor_times():
     # now 1.1, 0.9 and 1.3 times: median 1.1
     assert drift_of(anchors, [_est(1.1e-6), _est(1.8e-6), _est(5.2e-6)]) == pytest.approx(1.1)
     assert drift_of([], []) is None
+
+
+def test_wide_design_configs_are_network_sized():
+    from costmodel.latency.sampler import WIDE_DESIGN_SPATIAL, sample_specs
+
+    wide = sample_specs(Conv, 6, seed=1, max_macs=480_000_000, wide=True)
+    small = sample_specs(Conv, 6, seed=1)
+    assert len(wide) == 6 and all(s.h in WIDE_DESIGN_SPATIAL for s in wide)
+    # Conv's default is 64 channels; wide factors are 1-4x (64-256), the held-out ones 0.25-2x
+    assert all(s.c_out >= 64 for s in wide) and all(s.macs() <= 480_000_000 for s in wide)
+    assert {s.h for s in small} <= {7, 14, 28, 56}

@@ -29,11 +29,11 @@ from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
 from .reference import Reference
-from .sampler import adaptive_items, item_key, sample_specs, training_plan
+from .sampler import WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, training_plan
 
 
 DEFAULT_BUDGET_S = 60.0
-"""Seconds of the single-op training sweep by default (the whole-design sweep gets a third more,
+"""Seconds of the single-op training sweep by default (the whole-design sweep gets half as much,
 the training networks ~15 s): `costmodel calibrate` stays near 2 minutes on one core."""
 
 
@@ -126,27 +126,28 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         meta["anchors"] = pick_anchors(frame)
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
-        # 3 configs per design: small design spaces (subdivision has ~10 configs) must keep
-        # enough configs that calibrate never timed for latency-eval
-        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 3, per_design=3,
+        # 4 configs per design (+ 1 network-sized): small design spaces (subdivision has ~10
+        # configs) must keep enough configs that calibrate never timed for latency-eval
+        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s / 2, per_design=4,
                                           show_progress=show_progress, reference=reference)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
+        small = designs_frame[~designs_frame["wide"].astype(bool)] if len(designs_frame) else designs_frame
+        sized = [designs_frame[designs_frame["wide"].astype(bool)]] if len(designs_frame) else []
         if networks:
             from .netfit import fit_measured_composition, network_sweep
 
-            nets = network_sweep(dataclasses.replace(with_curves, composition=fit_composition(designs_frame, profile)),
+            nets = network_sweep(dataclasses.replace(with_curves, composition=fit_composition(small, profile, extra=sized[0] if sized else None)),
                                  show_progress=show_progress, reference=reference)
             network = fit_measured_composition(nets, peaks.call_overhead_s)
-            layers = nets.layers
-        else:
-            layers = designs_frame.iloc[:0]
-        # the law (scale, per-op cost) from the random design configs; each design's factor
-        # from those and the training networks' layers (network-sized configs of the same designs)
-        composition = fit_composition(designs_frame, profile, extra=layers)
-        meta["train_configs"] = sorted(set(designs_frame["config"]) | set(layers.get("config", [])))
+            sized.append(nets.layers)
+        # the law (scale, per-op cost) from the random design configs of the held-out range; each
+        # design's factor from those, its network-sized configs and the training networks' layers
+        extra = pd.concat([f for f in sized if len(f)], ignore_index=True) if any(len(f) for f in sized) else None
+        composition = fit_composition(small, profile, extra=extra)
+        meta["train_configs"] = sorted(set(designs_frame.get("config", [])) | set([] if extra is None else extra["config"]))
         meta["reference_drift"] = reference.summary()
-        meta["design_anchors"] = pick_design_anchors(designs_frame)
+        meta["design_anchors"] = pick_design_anchors(small)
         if networks:
             meta["network_anchors"] = [{"name": n, "s": float(t)} for n, t in zip(nets.names, nets.measured)]
     meta["seconds"] = time.perf_counter() - start
@@ -237,15 +238,22 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
 
 
 def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budget_s: float = 10.0,
-                      samples: int = SWEEP_SAMPLES, show_progress: bool = True, reference: Reference | None = None):
-    """Whole designs (random configs, a TRAINING seed apart from latency-eval's): measured time
-    beside the sum of their ops' fitted predictions. One row per config."""
+                      samples: int = SWEEP_SAMPLES, show_progress: bool = True, reference: Reference | None = None,
+                      wide: int = 1):
+    """Whole designs (random configs, a TRAINING seed apart from latency-eval's, plus ``wide``
+    network-sized configs per design): measured time beside the sum of their ops' fitted
+    predictions. One row per config (``wide`` True for the network-sized ones)."""
     import pandas as pd
 
     from ..core.registry import designs
 
     specs = [s for cls in designs().values()
              for s in sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000)]
+    # and network-sized configs of every design (its factor must hold where networks use it)
+    big = [s for cls in designs().values()
+           for s in sample_specs(cls, wide, seed=f"compose-wide{seed}", max_macs=int(WIDE_MAX_MACS), wide=True)]
+    wide_ids = {id(s) for s in big}
+    specs += big
     random.Random(seed).shuffle(specs)
 
     def build(spec):
@@ -259,7 +267,7 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
         return module, x, ops_
 
     rows = [{"config": spec_label(spec), "design": spec.name, "fields": spec_fields(spec), "measured_s": est.seconds,
-             "n_ops": len(b[2]), "sum_ops_s": sum(predict_op(r, profile) for r in b[2])}
+             "n_ops": len(b[2]), "sum_ops_s": sum(predict_op(r, profile) for r in b[2]), "wide": id(spec) in wide_ids}
             for spec, b, est in _measure_chunks(specs, build, profile, budget_s, samples,
                                                 "composition sweep", show_progress, reference)]
     return pd.DataFrame(rows)

@@ -33,13 +33,19 @@ def _draw_default(rng_: Any, default: Any, r: random.Random) -> Any:
     return max(int(rng_.lo or 1), r.choice((default * 2, default // 2, default + 1)))
 
 
+WIDE_DESIGN_SPATIAL = (14, 28, 56, 112)
+WIDE_CHANNEL_FACTORS = (1.0, 2.0, 3.0, 4.0)
+"""Network-sized design configs (``sample_specs(wide=True)``): the sizes whole networks give
+their layers, beyond the held-out configs' range, for the design factors of the composition."""
+
 _DRAW_BY_ROLE = {
-    "bytes": lambda rng_, default, r: 4,
-    "tail": lambda rng_, default, r: r.random() < 0.5,  # bias / BN / act: either
-    "spatial": lambda rng_, default, r: r.choice(SPATIAL),
-    "stride": lambda rng_, default, r: r.choice((1, 1, 2)),
-    "kernel": lambda rng_, default, r: r.choice((default, 3, 5)) if default > 1 else default,
-    "channels": lambda rng_, default, r: max(4, int(round(default * r.choice(CHANNEL_FACTORS) / 4)) * 4),
+    "bytes": lambda rng_, default, r, wide: 4,
+    "tail": lambda rng_, default, r, wide: r.random() < 0.5,  # bias / BN / act: either
+    "spatial": lambda rng_, default, r, wide: r.choice(WIDE_DESIGN_SPATIAL if wide else SPATIAL),
+    "stride": lambda rng_, default, r, wide: r.choice((1, 1, 2)),
+    "kernel": lambda rng_, default, r, wide: r.choice((default, 3, 5)) if default > 1 else default,
+    "channels": lambda rng_, default, r, wide: max(4, int(round(
+        default * r.choice(WIDE_CHANNEL_FACTORS if wide else CHANNEL_FACTORS) / 4)) * 4),
 }
 """How a field is drawn, by its declared role (core.fields.ROLES), not its name."""
 
@@ -57,10 +63,10 @@ def _draw_real(rng_: Any, default: Any, r: random.Random) -> Any:
     return r.choice(grid) if grid else default
 
 
-def _draw_field(rng_: Any, default: Any, r: random.Random) -> Any:
+def _draw_field(rng_: Any, default: Any, r: random.Random, wide: bool = False) -> Any:
     """One random value of a field near its default (see the module docstring)."""
     if rng_.role in _DRAW_BY_ROLE and (rng_.kind != "int" or default not in (dataclasses.MISSING, None)):
-        return _DRAW_BY_ROLE[rng_.role](rng_, default, r)
+        return _DRAW_BY_ROLE[rng_.role](rng_, default, r, wide)
     if rng_.kind == "flag":
         return default  # structural switches (SE, padding...) keep their default
     if rng_.kind == "choice":
@@ -73,9 +79,10 @@ def _draw_field(rng_: Any, default: Any, r: random.Random) -> Any:
 
 
 def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
-                 exclude: set | None = None, tries: int = 400, skip: set | None = None) -> list:
+                 exclude: set | None = None, tries: int = 400, skip: set | None = None, wide: bool = False) -> list:
     """Up to ``count`` distinct valid random specs of design class ``cls`` (square inputs),
-    none whose single-conv training key is in ``exclude`` or whose label is in ``skip``."""
+    none whose single-conv training key is in ``exclude`` or whose label is in ``skip``;
+    ``wide``: network-sized (WIDE_DESIGN_SPATIAL, WIDE_CHANNEL_FACTORS)."""
     r = random.Random(f"{cls.name}:{seed}")
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     out: list = []
@@ -83,7 +90,7 @@ def sample_specs(cls, count: int, seed: int = 0, max_macs: int = MAX_MACS,
         if len(out) >= count:
             break
         ranges = cls.field_ranges()
-        values = {nm: _draw_field(rng_, defaults.get(nm), r) for nm, rng_ in ranges.items()}
+        values = {nm: _draw_field(rng_, defaults.get(nm), r, wide) for nm, rng_ in ranges.items()}
         values = {k: v for k, v in values.items() if v is not None}
         square = [nm for nm in values if ranges[nm].role == "spatial"]
         for nm in square[1:]:  # square inputs: every spatial field takes the first one's value
