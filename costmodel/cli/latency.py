@@ -353,7 +353,7 @@ def print_network_eval(result: EvalResult) -> None:
     if "anchored_err" in frame:
         a, ca = result.summary("anchored_err"), result.summary("cv_anchored_err")
         print(f"networks within ±10%, predicted x anchor drift {cond['anchor_drift']:.3f} (the machine's speed now "
-              "vs at calibration, from the profile's anchor ops timed in the same passes): "
+              f"vs at calibration, from {cond.get('anchors', 'the anchors')} re-timed in the same passes): "
               f"{100 * a['within_10']:.0f}% of {a['n']} (±20%: {100 * a['within_20']:.0f}%), median |error| "
               f"{a['median_abs_pct']:.1f}%; cross-validated composition x drift: {100 * ca['within_10']:.0f}% "
               f"(±20%: {100 * ca['within_20']:.0f}%)")

@@ -49,6 +49,9 @@ def build(ctx: Context) -> Section:
                      "interleaved protocol (10th percentile of many short calls)."),
                 f'<p class="ok-line">Within ±10%: {100 * summary["within_10"]:.0f}% · within ±20%: '
                 f'{100 * summary["within_20"]:.0f}% · median error {summary["median_abs_pct"]:.1f}% · '
+                + (f'scaled by the drift of the calibration anchors re-timed now (x{summary["drift"]:.3f}): within '
+                   f'±10% {100 * summary["anchored"]["within_10"]:.0f}%, ±20% {100 * summary["anchored"]["within_20"]:.0f}% · '
+                   if "anchored" in summary else "") +
                 f'measurement reproducibility (median spread of two independent estimates): '
                 f'{summary["spread_pct"]:.1f}% · load average {conditions.get("load_avg_start", float("nan")):.1f} '
                 "(a shared machine: numbers vary with load).</p>")
@@ -86,6 +89,9 @@ def held_out(ctx: Context, profile: Any) -> tuple[list[dict[str, Any]], dict[str
              "spread %": 100 * r["spread"] if r.get("spread") is not None else math.nan, "MACs": int(r["macs"])}
             for r in ok.to_dict("records")]
     summary = result.summary() if len(ok) else {"n": 0}
+    if len(ok) and "anchored_err" in frame:  # the same predictions x the machine's drift since calibration
+        summary["anchored"] = result.summary("anchored_err")
+        summary["drift"] = result.conditions.get("anchor_drift")
     spreads = [r["spread %"] for r in rows if math.isfinite(r["spread %"])]
     summary["spread_pct"] = sorted(spreads)[len(spreads) // 2] if spreads else math.nan
     conditions = dict(result.conditions)

@@ -322,8 +322,9 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     # networks are scaled by the drift of the training networks calibrate timed whole, where the
     # profile has them, else by that of the single-op anchors
     anchors, extra_cases = network_anchor_cases(profile)
+    anchor_kind = "the training networks"
     if not anchors:
-        anchors = profile.meta.get("anchors") or []
+        anchors, anchor_kind = profile.meta.get("anchors") or [], "the single-op anchors"
         extra_cases = anchor_cases(anchors, 1)
     with progress_bar(samples, "network passes", show_progress) as advance:
         found = measure_interleaved(cases + extra_cases, threads=threads, device=profile.device,
@@ -352,7 +353,7 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
     net = profile.network
     conditions.update(samples=samples, networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
-                      anchor_drift=drift if drift is not None else "n/a",
+                      anchor_drift=drift if drift is not None else "n/a", anchors=anchor_kind,
                       network_fit=(f"{net.n} training networks" if net is not None else "none (calibrate it)"),
                       spearman_macs=float(macs_rho), load_avg_end=load_average())
     return EvalResult(frame, conditions)
