@@ -179,7 +179,8 @@ def test_reference_normalizes_each_chunk_to_the_first_chunks_machine_speed():
     second = ref.normalize([_est(115e-6), _est(120e-6), _est(220e-6)])
     assert second[0].seconds == pytest.approx(100e-6)
     assert second[0].times == pytest.approx((100e-6,) * 4)  # every sample time scaled alike
-    assert ref.summary() == {"chunks": 2, "min": 1.0, "max": pytest.approx(1.15)}
+    # the median of the chunk factors 1 and 1.15: 1.075
+    assert ref.summary() == {"chunks": 2, "min": 1.0, "max": pytest.approx(1.15), "median": pytest.approx(1.075)}
 
 
 def test_anchors_cover_every_op_group():
@@ -229,3 +230,29 @@ def test_wide_design_configs_are_network_sized():
     # Conv's default is 64 channels; wide factors are 1-4x (64-256), the held-out ones 0.25-2x
     assert all(s.c_out >= 64 for s in wide) and all(s.macs() <= 480_000_000 for s in wide)
     assert {s.h for s in small} <= {7, 14, 28, 56}
+
+
+def test_profile_at_another_machine_speed_scales_every_fitted_time():
+    from costmodel.latency.predict import predict_op
+    from costmodel.latency.profile import EfficiencyCurve, NetworkComposition, StreamCurve
+    from costmodel.latency.reference import at_speed
+
+    eff = EfficiencyCurve(overhead_s=2e-6, s_per_byte=1e-11, s_per_weight_byte=3e-11, coef={"const": -0.5},
+                          log_eff_range=(-1.0, 0.0))
+    relu = StreamCurve(overhead_s=1e-6, s_per_byte=2e-11, s_per_spill_byte=1e-11, s_per_op=1e-10)
+    prof = _profile(curves={"dense": eff, "relu": relu},
+                    composition=Composition(scale=1.1, per_op_s=3e-6, design_factors={"dgc": 1.3}),
+                    network=NetworkComposition(1.0, 1.2, 1.1, 5e-6, 2e-11),
+                    meta={"anchors": [{"kind": "conv", "spec": {}, "s": 1e-5}], "network_anchors": [{"name": "n", "s": 0.02}]})
+    slow = at_speed(prof, 2.0)
+    conv = {"kind": "conv", "c_in": 16, "c_out": 16, "k": 3, "k_w": 3, "groups": 1, "stride": 1, "h_out": 8,
+            "w_out": 8, "macs": 147456, "params": 2304, "reads": 1024, "writes": 1024, "elem": 0,
+            "mem_bytes": 4 * (1024 + 1024 + 2304)}
+    relu_row = {"kind": "relu", "macs": 0, "elem": 1024, "reads": 1024, "writes": 1024, "params": 0, "mem_bytes": 8192}
+    # every fitted time doubles: overhead, byte terms, and MACs / (peak * efficiency / 2)
+    assert predict_op(conv, slow) == pytest.approx(2 * predict_op(conv, prof), rel=1e-12)
+    assert predict_op(relu_row, slow) == pytest.approx(2 * predict_op(relu_row, prof), rel=1e-12)
+    assert slow.composition.per_op_s == pytest.approx(6e-6) and slow.composition.scale == 1.1
+    assert slow.composition.design_factors == {"dgc": 1.3}  # ratios do not change
+    assert (slow.network.per_layer_s, slow.network.s_per_weight_byte) == pytest.approx((1e-5, 4e-11))
+    assert slow.meta["anchors"][0]["s"] == pytest.approx(2e-5) and slow.meta["network_anchors"][0]["s"] == 0.04

@@ -128,14 +128,14 @@ def test_network_composition_fit_recovers_known_coefficients():
 
     from costmodel.latency.netfit import fit_network_composition
 
-    # networks made from t = 1e-6 + 1.2 t_mac + 1.6 t_dw + 0.8 t_elem + 3e-6 * layers
+    # networks made from t = 1e-6 + 1.2 t_mac + 1.6 t_dw + 0.95 t_elem + 3e-6 * layers
     # + 2e-11 s per weight byte (columns: mac, depthwise, elementwise seconds, layers, weight bytes), exactly
     x = np.array([[1e-3, 2e-4, 3e-4, 20, 4e6], [5e-3, 1e-4, 9e-4, 50, 1e8], [2e-2, 3e-3, 2e-3, 90, 2e7],
                   [8e-3, 4e-3, 1e-4, 16, 6e7], [3e-3, 6e-4, 5e-4, 120, 1e6], [6e-3, 1e-3, 4e-4, 60, 3e8]])
-    t = 1e-6 + x @ np.array([1.2, 1.6, 0.8, 3e-6, 2e-11])
+    t = 1e-6 + x @ np.array([1.2, 1.6, 0.95, 3e-6, 2e-11])
     comp = fit_network_composition(x, t, 1e-6, ["a", "b", "c", "d", "e", "f"])
     assert (comp.scale_mac, comp.scale_depthwise, comp.scale_elementwise, comp.per_layer_s,
-            comp.s_per_weight_byte) == pytest.approx((1.2, 1.6, 0.8, 3e-6, 2e-11), rel=1e-6)
+            comp.s_per_weight_byte) == pytest.approx((1.2, 1.6, 0.95, 3e-6, 2e-11), rel=1e-6)
     assert comp.n == 6 and comp.networks == ["a", "b", "c", "d", "e", "f"]
     assert fit_network_composition(x[:2], t[:2], 1e-6) is None  # 2 networks fit nothing
 
@@ -155,7 +155,7 @@ def test_group_cv_never_scores_a_network_with_a_fit_that_saw_its_family():
 
     x = np.array([[1e-3, 2e-4, 3e-4, 20, 0], [5e-3, 1e-4, 9e-4, 50, 0], [2e-2, 3e-3, 2e-3, 90, 0],
                   [8e-3, 4e-3, 1e-4, 16, 0], [3e-3, 6e-4, 5e-4, 120, 0], [4e-3, 1e-3, 7e-4, 30, 0]])
-    t = x @ np.array([1.0, 1.5, 0.7, 2e-6, 0.0])
+    t = x @ np.array([1.0, 1.5, 0.95, 2e-6, 0.0])
     t_bad = t.copy()
     t_bad[:2] *= 10  # family "a" runs 10x slower than the others' law
     cv = group_cv(x, t_bad, 0.0, ["a", "a", "b", "b", "c", "c"])

@@ -175,7 +175,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     drift = profile.meta.get("reference_drift")
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "
-              f"first time over {drift['chunks']} chunks (every time normalized to the first)")
+              f"first time over {drift['chunks']} chunks (every time normalized to the median chunk's speed, "
+              f"{drift.get('median', 1.0):.2f}x the first)")
     net = profile.network
     if net is not None:
         print(f"network composition: {net.describe()} "

@@ -28,7 +28,7 @@ from .measure import CLOCKS, default_device, device_name, measure, progress_bar,
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
-from .reference import Reference
+from .reference import Reference, at_speed
 from .sampler import WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, training_plan
 
 
@@ -153,10 +153,13 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     meta["seconds"] = time.perf_counter() - start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     meta["load_average_1min"] = load
-    return Profile(device=device, device_name=profile.device_name, threads=threads,
-                   torch_version=torch.__version__, peaks=peaks, curves=curves, clock=clock, meta=meta,
-                   composition=composition, fingerprint=machine_fingerprint(device, threads, clock, batch),
-                   batch=batch, network=network)
+    fitted = Profile(device=device, device_name=profile.device_name, threads=threads,
+                     torch_version=torch.__version__, peaks=peaks, curves=curves, clock=clock, meta=meta,
+                     composition=composition, fingerprint=machine_fingerprint(device, threads, clock, batch),
+                     batch=batch, network=network)
+    # the sweeps were normalized to their first chunk's machine speed: express the profile at
+    # the median chunk's (one slow first chunk put every prediction ~15% high; 2026-12-06)
+    return at_speed(fitted, reference.median()) if fit else fitted
 
 
 SWEEP_SAMPLES = 30

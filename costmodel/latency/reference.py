@@ -68,9 +68,47 @@ class Reference:
         return [scaled(e, 1.0 / f) for e in found[:n]]
 
     def summary(self) -> dict[str, float]:
-        """Range of the chunk factors (how much the machine drifted during the sweep)."""
+        """Range and median of the chunk factors (how much the machine drifted during the sweep)."""
         return {"chunks": len(self.factors), "min": min(self.factors, default=1.0),
-                "max": max(self.factors, default=1.0)}
+                "max": max(self.factors, default=1.0), "median": self.median()}
+
+    def median(self) -> float:
+        """The median chunk factor: the machine's typical speed over the sweep, relative to the first chunk."""
+        return float(np.median(self.factors)) if self.factors else 1.0
+
+
+def at_speed(profile: Any, factor: float) -> Any:
+    """``profile`` with every fitted time multiplied by ``factor``: the calibration re-expressed at
+    another machine speed (``calibrate`` moves it from the first chunk's speed to the median
+    chunk's, so one slow or fast first chunk does not shift every prediction). Efficiency curves
+    take it in their constant (efficiency / factor) and their time terms; residual models are
+    ratios and stay; anchors' times scale too."""
+    import math
+
+    from .profile import EfficiencyCurve, StreamCurve
+
+    def curve(c):
+        if isinstance(c, EfficiencyCurve):
+            shift = math.log(factor)
+            rng = None if c.log_eff_range is None else (c.log_eff_range[0] - shift, c.log_eff_range[1] - shift)
+            return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,
+                                       s_per_weight_byte=c.s_per_weight_byte * factor,
+                                       coef={**c.coef, "const": c.coef["const"] - shift}, log_eff_range=rng)
+        if isinstance(c, StreamCurve):
+            return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,
+                                       s_per_spill_byte=c.s_per_spill_byte * factor, s_per_op=c.s_per_op * factor)
+        return c
+
+    comp, net = profile.composition, profile.network
+    meta = dict(profile.meta)
+    for key in ("anchors", "design_anchors", "network_anchors"):
+        if meta.get(key):
+            meta[key] = [{**a, "s": a["s"] * factor} for a in meta[key]]
+    return dataclasses.replace(
+        profile, curves={k: curve(c) for k, c in profile.curves.items()}, meta=meta,
+        composition=None if comp is None else dataclasses.replace(comp, per_op_s=comp.per_op_s * factor),
+        network=None if net is None else dataclasses.replace(net, per_layer_s=net.per_layer_s * factor,
+                                                             s_per_weight_byte=net.s_per_weight_byte * factor))
 
 
 def scaled(est: Estimate, by: float) -> Estimate:
