@@ -144,12 +144,16 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
                     "; run with --latency to measure them too.")))
     sec.figure(network_figure(rows), "Latency against MACs, one point per network (log scales). A network "
                                      "left of another but higher has fewer MACs and still takes longer.")
+    drift = ctx.shared.get("network_latency_drift")
+    if drift is not None:
+        sec.add(note(f"x drift error: the prediction times {drift:.3f}, how much slower (> 1) or faster this "
+                     "machine ran the calibration's training networks now than during calibration (re-timed in "
+                     "the same passes): a shared machine's speed moves by 5-25% within minutes."))
     sec.add(table(rows, [k for k in ("network", "MACs", "params", "predicted ms", "measured ms", "error %",
-                                     "spread %") if any(k in r for r in rows)]))
+                                     "x drift error %", "spread %") if any(k in r for r in rows)]))
 
 
 def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, Any]]:
-    from ..latency.network import measure_many
     from ..networks import network, network_names
 
     res = NETWORK_RESOLUTION[ctx.small]
@@ -166,13 +170,27 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
                      "predicted ms": network_latency(net, profile)[0]})
     if measure and nets:
         ctx.progress.log("Latency: measuring whole networks (interleaved)")
-        found = measure_many([net for _, net in nets], threads=profile.threads, clock=profile.clock,
-                             samples=NETWORK_SAMPLES[ctx.small])
+        found, drift = _measure_with_anchors([net for _, net in nets], profile, NETWORK_SAMPLES[ctx.small])
         for row, got in zip(rows, found):
-            row["measured ms"] = got.ms
-            row["error %"] = 100 * (row["predicted ms"] / got.ms - 1)
-            row["spread %"] = 100 * got.spread if got.spread is not None else None
+            row["measured ms"] = 1e3 * got.seconds
+            row["error %"] = 100 * (row["predicted ms"] / row["measured ms"] - 1)
+            if drift is not None:  # the machine's speed now vs at calibration (its training networks re-timed)
+                row["x drift error %"] = 100 * (row["predicted ms"] * drift / row["measured ms"] - 1)
+            row["spread %"] = 100 * got.spread
+        ctx.shared["network_latency_drift"] = drift
     return rows
+
+
+def _measure_with_anchors(nets: list[Any], profile: Any, samples: int) -> tuple[list[Any], float | None]:
+    """Estimates of the networks, timed interleaved with the profile's training-network anchors,
+    and the anchors' drift (None when the profile has none)."""
+    from ..latency.evaluate import drift_of, network_anchor_cases
+    from ..latency.protocol import measure_interleaved
+
+    anchors, extra = network_anchor_cases(profile)
+    found = measure_interleaved([(net.module(), net.example_input(1)) for net in nets] + extra,
+                                threads=profile.threads, device=profile.device, clock=profile.clock, samples=samples)
+    return found[:len(nets)], drift_of(anchors, found[len(nets):])
 
 
 def label_positions(xs: list[float], ys: list[float], near: float = 1.3,

@@ -21,14 +21,14 @@ def profile(ctx: Context) -> tuple[Any, str]:
 
 
 def _load_or_calibrate(ctx: Context) -> tuple[Any, str]:
-    from ..latency.calibrate import calibrate
+    from ..latency.calibrate import DEFAULT_BUDGET_S, calibrate
     from ..latency.profile import load_profile, profile_path
 
     try:
         return load_profile(), "the saved calibration of this machine"
     except ValueError as exc:  # ProfileError: missing or unreadable
         ctx.progress.log(f"{exc}; calibrating now")
-    prof = calibrate(fit=not ctx.small, budget_s=10.0 if ctx.small else 35.0, show_progress=False)
+    prof = calibrate(fit=not ctx.small, budget_s=10.0 if ctx.small else DEFAULT_BUDGET_S, show_progress=False)
     prof.save(profile_path(prof.device, prof.threads))
     return prof, f"calibrated now ({prof.meta.get('seconds', 0):.0f} s) and saved for the next report"
 
