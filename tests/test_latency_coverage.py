@@ -256,3 +256,27 @@ def test_profile_at_another_machine_speed_scales_every_fitted_time():
     assert slow.composition.design_factors == {"dgc": 1.3}  # ratios do not change
     assert (slow.network.per_layer_s, slow.network.s_per_weight_byte) == pytest.approx((1e-5, 4e-11))
     assert slow.meta["anchors"][0]["s"] == pytest.approx(2e-5) and slow.meta["network_anchors"][0]["s"] == 0.04
+
+
+def test_predict_latency_scaled_by_a_drift_factor():
+    from torch import nn
+
+    from costmodel.latency.network import predict_latency
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.ReLU())
+    plain = predict_latency(model, (1, 3, 8, 8), profile=_profile())
+    slow = predict_latency(model, (1, 3, 8, 8), profile=_profile(), drift=1.25)
+    # every row times 1.25, so the total too; the table still sums to it
+    assert slow.seconds == pytest.approx(1.25 * plain.seconds) and slow.conditions["drift"] == 1.25
+    assert slow.table["seconds"].sum() == pytest.approx(slow.seconds)
+    with pytest.raises(ValueError, match=r"drift = -1 is invalid: allowed is a finite number > 0"):
+        predict_latency(model, (1, 3, 8, 8), profile=_profile(), drift=-1)
+
+
+def test_machine_drift_needs_anchors():
+    from costmodel.latency.evaluate import machine_drift
+
+    with pytest.raises(ValueError, match="no anchors to re-time.*run `costmodel calibrate`"):
+        machine_drift(_profile())
+    with pytest.raises(ValueError, match="anchors = 'layers' is invalid: allowed is one of networks, designs, ops"):
+        machine_drift(_profile(), anchors="layers")

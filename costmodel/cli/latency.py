@@ -88,6 +88,9 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
     own.add_argument("--input-shape", default="1,3,224,224",
                      help="input shape of a file.py:function model, batch first (default 1,3,224,224)")
     own.add_argument("--samples", type=positive_int, default=SAMPLES, help=f"interleaved timed calls (default {SAMPLES})")
+    own.add_argument("--drift", action="store_true",
+                     help="with --predict: re-time the profile's anchors and scale the prediction by the "
+                          "machine's speed now vs at calibration")
     given = own.parse_args(args.options)  # the latency flags are already on args (cli.main)
     for name in ("batch", "threads", "profile", "clock", "predict"):
         setattr(given, name, getattr(args, name))
@@ -105,7 +108,14 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
             {"quantity": "batch / threads / clock", "value": f"{measured.batch} / {measured.threads} / "
                                                              f"{measured.conditions['clock']}"}]
     if given.predict:
-        predicted = predict_latency(model, shape, profile=profile, batch=given.batch, threads=given.threads)
+        factor = 1.0
+        if given.drift:
+            from ..latency.evaluate import machine_drift
+
+            factor, kind = machine_drift(profile)
+            rows.append({"quantity": f"machine drift (now / at calibration, {kind} anchors)", "value": f"{factor:.3f}"})
+        predicted = predict_latency(model, shape, profile=profile, batch=given.batch, threads=given.threads,
+                                    drift=factor)
         rows += [{"quantity": "predicted ms per call", "value": f"{predicted.ms:.3f}"},
                  {"quantity": "prediction error %", "value": f"{100 * (predicted.seconds / measured.seconds - 1):+.1f}"}]
         table = predicted.table.assign(predicted_us=lambda f: (1e6 * f["seconds"]).round(2)).drop(columns="seconds")

@@ -110,6 +110,30 @@ def drift_of(anchors: list[dict[str, Any]], found: Sequence[Any]) -> float | Non
     return float(np.median(ratios)) if ratios else None
 
 
+DRIFT_ANCHORS = ("networks", "designs", "ops")
+"""Anchor kinds ``machine_drift`` can re-time, in the order it falls back when a profile lacks one."""
+
+
+def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SAMPLES) -> tuple[float, str]:
+    """(factor, anchor kind): how much slower (> 1) or faster this machine runs now than when
+    ``profile`` was calibrated, the median time now / then of its anchors of kind ``anchors``
+    ("networks": the training networks, a few seconds; "designs": whole designs; "ops": single
+    ops), re-timed interleaved; the next kind in DRIFT_ANCHORS where the profile has none of it.
+    Multiply a prediction by the factor to predict for the machine as it runs now."""
+    if anchors not in DRIFT_ANCHORS:
+        raise ValueError(f"anchors = {anchors!r} is invalid: allowed is one of {', '.join(DRIFT_ANCHORS)}")
+    builders = {"networks": network_anchor_cases, "designs": lambda p: design_anchor_cases(p, p.batch),
+                "ops": lambda p: (p.meta.get("anchors") or [], anchor_cases(p.meta.get("anchors") or [], p.batch))}
+    for kind in DRIFT_ANCHORS[DRIFT_ANCHORS.index(anchors):]:
+        kept, cases = builders[kind](profile)
+        if kept:
+            found = measure_interleaved(cases, threads=profile.threads, device=profile.device, clock=profile.clock,
+                                        samples=samples)
+            return drift_of(kept, found), kind
+    raise ValueError("this profile has no anchors to re-time (a profile from `costmodel calibrate --no-fit` or "
+                     "an older one): run `costmodel calibrate`")
+
+
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
                  threads: int, device: str, clock: str, samples: int, anchor: bool,
                  show_progress: bool, target_s: float = TARGET_S) -> float | None:

@@ -188,12 +188,15 @@ def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:
 
 
 def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: int = 1,
-                    threads: int = 1) -> LatencyResult:
+                    threads: int = 1, drift: float = 1.0) -> LatencyResult:
     """Predicted seconds per forward call of a network or any ``nn.Module`` (see the module
     docstring), with a per-layer table whose ``seconds`` column sums to ``.seconds``.
 
     ``profile``: a Profile, a path, or None for this machine's default profile of ``threads``.
     ``batch`` applies to networks (an nn.Module's batch is ``input_shape[0]``).
+    ``drift``: a factor (> 0) on every row: how much slower or faster the machine runs now than
+    at calibration, e.g. ``evaluate.machine_drift(profile)[0]`` (its anchors re-timed, a few
+    seconds). ``conditions["drift"]`` records it.
     """
     import pandas as pd
 
@@ -207,6 +210,9 @@ def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: 
     rows.append({"layer": "(model call)", "kind": "call", "curve": "call_overhead", "MACs": 0,
                  "weight_bytes": 0, "alone_s": call, **_group_columns([], [], call)})
     _in_network(rows, prof)
+    factor = _drift_factor(drift, prof)
+    for row in rows:
+        row["seconds"] *= factor
     table = pd.DataFrame(rows)
     bad = table[~table["seconds"].map(lambda s: math.isfinite(s) and s > 0)]
     if len(bad):  # never a silent zero: a layer without a time is an error in the model
@@ -214,7 +220,14 @@ def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: 
                          f"allowed is a finite number > 0 (curve {bad.iloc[0]['curve']!r})")
     return LatencyResult(name=name, seconds=float(table["seconds"].sum()), table=table, kind="predicted",
                          batch=shape[0], threads=threads,
-                         conditions={"profile_device": prof.device_name, "clock": prof.clock})
+                         conditions={"profile_device": prof.device_name, "clock": prof.clock, "drift": factor})
+
+
+def _drift_factor(drift: float, profile: Profile) -> float:
+    """``drift`` checked: a finite number > 0 (not a bool)."""
+    if isinstance(drift, (int, float)) and not isinstance(drift, bool) and math.isfinite(drift) and drift > 0:
+        return float(drift)
+    raise ValueError(f"drift = {drift!r} is invalid: allowed is a finite number > 0 (1: no drift)")
 
 
 def measure_latency(model_or_network, input_shape=None, *, batch: int = 1, threads: int = 1,
