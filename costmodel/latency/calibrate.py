@@ -126,7 +126,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         meta["anchors"] = pick_anchors(frame)
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
-        # 4 configs per design (+ 1 network-sized): small design spaces (subdivision has ~10
+        # 6 configs per design (+ 2 network-sized): small design spaces (subdivision has ~10
         # configs) must keep enough configs that calibrate never timed for latency-eval
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s, per_design=6, wide=2,
                                           show_progress=show_progress, reference=reference)
