@@ -258,7 +258,7 @@ def add_cli(sub) -> None:
                    help="auto (default): the clock whose measurements reproduce better on this machine now")
     p.add_argument("--budget", type=positive_real, default=DEFAULT_BUDGET_S,
                    help=f"seconds for the single-op training sweep (default {DEFAULT_BUDGET_S:.0f}; "
-                        "the whole-design sweep gets half of it)")
+                        "the whole-design sweep gets as much)")
     p.add_argument("--batch", type=positive_int, default=1,
                    help="batch of the training sweeps: each batch is a profile of its own (default 1)")
     _add_timing_flags(p, clock=False)

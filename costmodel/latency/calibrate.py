@@ -33,7 +33,7 @@ from .sampler import WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, trai
 
 
 DEFAULT_BUDGET_S = 60.0
-"""Seconds of the single-op training sweep by default (the whole-design sweep gets half as much,
+"""Seconds of the single-op training sweep by default (the whole-design sweep gets as much,
 the training networks ~15 s): `costmodel calibrate` stays near 2 minutes on one core."""
 
 
