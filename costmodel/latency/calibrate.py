@@ -7,8 +7,11 @@ time a training sweep of single ops and of whole designs, and fit the profile's 
   * ``call_overhead_s``: the cost of calling an empty ``nn.Sequential`` (the container a design is),
 then (unless ``fit=False``) the single-op training sweep (``training_sweep``; curves fitted by
 ``costmodel.latency.fit``), the whole-design composition sweep and the whole-network sweep of a
-few TRAINING networks (``netfit``: widths and swaps that the network evaluation never scores). A dozen training ops are kept
-as anchors (``pick_anchors``): re-timing them later tells how much the machine has drifted.
+few TRAINING networks and their layers alone (``netfit``: widths and swaps that the network
+evaluation never scores). Reference ops run in every chunk of every sweep (``reference``), and
+the profile is expressed at the median chunk's machine speed. Anchors are kept: 24 training ops
+(``pick_anchors``), 12 whole designs (``pick_design_anchors``) and the training networks;
+re-timing them later (``evaluate.machine_drift``) tells how much the machine has drifted.
 """
 
 from __future__ import annotations
@@ -359,14 +362,3 @@ def pick_design_anchors(frame, count: int = ANCHORS // 2) -> list[dict[str, Any]
     step = max(1, len(ordered) // count)
     picks = ordered.iloc[step // 2::step].head(count)
     return [{"design": d, "fields": f, "s": float(t)} for d, f, t in zip(picks["design"], picks["fields"], picks["measured_s"])]
-
-
-def anchor_drift(profile: Profile, samples: int = SWEEP_SAMPLES) -> float | None:
-    """Median of (time now / time at calibration) over the profile's anchor ops; None if none."""
-    anchors = profile.meta.get("anchors") or []
-    if not anchors:
-        return None
-    found = measure_interleaved([training_case(a["kind"], a["spec"], profile.batch)[:2] for a in anchors],
-                                threads=profile.threads, device=profile.device, clock=profile.clock,
-                                samples=samples)
-    return float(np.median([e.seconds / a["s"] for a, e in zip(anchors, found)]))
