@@ -177,9 +177,10 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     10th percentile of a config's samples, and ``spread`` the disagreement of two independent
     estimates (the first and second half of the passes).
 
-    ``anchor``: the profile's anchor ops (a dozen training ops) are measured in the same passes,
-    and a second prediction is reported scaled by how much slower or faster the machine runs now
-    than during calibration (``anchored_err``; the plain ``err`` is unchanged).
+    ``anchor``: the profile's anchors (24 training ops and 12 whole-design configs) are measured
+    in the same passes, and a second prediction is reported scaled by how much slower or faster
+    the machine runs now than during calibration: the design anchors' drift where the profile
+    has them, else the ops' (``anchored_err``; the plain ``err`` is unchanged).
     """
     import pandas as pd
 
