@@ -4,7 +4,6 @@ the network composition fitted on MEASURED layer times. Synthetic data only: no 
 
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np
@@ -49,9 +48,11 @@ def test_pool_training_items_use_the_downsampling_windows():
     assert tuple(module(x).shape) == (1, 16, 4, 4)
     # 16 x 4 x 4 = 256 outputs, 2 x 2 = 4 comparisons each; reads 16 x 8 x 8 = 1024
     assert (row["writes"], row["elem"], row["reads"]) == (256, 1024, 1024)
-    # an item saved before pool windows existed is the stride-1 3x3 pool it was
+    # items saved before pool windows existed are the pools they were: max 3x3/1, average 2x2/2
     module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 4, "h": 6})
     assert tuple(module(x).shape) == (1, 4, 6, 6) and row["elem"] == 9 * 4 * 36
+    module, (x,), row = training_case("stream", {"kind": "avg_pool2d", "c": 4, "h": 6})
+    assert tuple(module(x).shape) == (1, 4, 3, 3) and row["elem"] == 4 * 4 * 9  # 2x2 window, 36 outputs
 
 
 def test_hinge_features_saturate_instead_of_turning_down():
@@ -139,7 +140,6 @@ def test_network_composition_from_measured_layer_times():
     x = measured_design_matrix(sweep)
     # columns: mac, depthwise, elementwise seconds, layers (the call row is not one), weight bytes
     assert x[0] == pytest.approx([40e-6, 0.0, 25e-6, 2.0, 864.0])
-    assert math.isclose(x[0][3], 2.0)
 
 
 def test_network_composition_charges_each_layers_weight_bytes():
@@ -280,3 +280,45 @@ def test_machine_drift_needs_anchors():
         machine_drift(_profile())
     with pytest.raises(ValueError, match="anchors = 'layers' is invalid: allowed is one of networks, designs, ops"):
         machine_drift(_profile(), anchors="layers")
+
+
+def test_regressor_uses_the_features_it_was_trained_on():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import CONV_FEATURES, SQUARE_FEATURES, regressor_x
+    from costmodel.latency.profile import Regressor
+
+    row = conv_row(dict(cin=16, cout=16, k=3, kw=3, h=8, stride=1, groups=1, batch=1, pad=1, pad_w=1, transpose=False))
+    # 64 output pixels: the hinge "few_pixels" is 10 - 6 = 4; the old square "sq_hw" is 6^2 / 10 = 3.6
+    assert regressor_x(row, 2 ** 21)[CONV_FEATURES.index("few_pixels")] == pytest.approx(4.0)
+    assert regressor_x(row, 2 ** 21, SQUARE_FEATURES)[SQUARE_FEATURES.index("sq_hw")] == pytest.approx(3.6)
+    # a one-tree regressor that learnt r = 0.1 * (its 14th feature) at 0, 3.6 and 4: the hinge one sees 4 -> 0.4,
+    # one saved before the hinges (features None) sees the square 3.6 -> 0.36
+    new = Regressor(kind="random_forest", params={"n_estimators": 1, "max_features": 1.0, "bootstrap": False},
+                    x=[[0.0] * 17] + [[0.0] * 13 + [v] + [0.0] * 3 for v in (3.6, 4.0)],
+                    r=[0.0, 0.36, 0.4], features=list(CONV_FEATURES))
+    old = Regressor(kind=new.kind, params=new.params, x=new.x, r=new.r)
+    assert new.correction(row, 2 ** 21) == pytest.approx(0.4) and old.correction(row, 2 ** 21) == pytest.approx(0.36)
+
+
+def test_network_anchors_are_rebuilt_at_the_profiles_batch():
+    from costmodel.latency.evaluate import network_anchor_cases
+    from costmodel.latency.netfit import training_networks
+
+    name = training_networks()[0][0]
+    _, cases = network_anchor_cases(_profile(batch=8, meta={"network_anchors": [{"name": name, "s": 1e-2}]}))
+    assert cases[0][1].shape[0] == 8  # timed at batch 8 by calibrate: re-timed at batch 8
+
+
+def test_pick_anchors_of_nothing_is_no_anchors():
+    from costmodel.latency.calibrate import pick_anchors
+
+    empty = pd.DataFrame({"kind": [], "macs": [], "item": [], "measured_s": []})
+    assert pick_anchors(empty) == []
+
+
+def test_cli_drift_without_predict_is_one_line(capsys):
+    from costmodel.cli import main
+
+    assert main(["latency", "ghostnet", "--drift"]) == 2
+    err = capsys.readouterr().err
+    assert "--drift is invalid without --predict" in err and "Traceback" not in err

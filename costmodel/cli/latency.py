@@ -94,6 +94,8 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
     given = own.parse_args(args.options)  # the latency flags are already on args (cli.main)
     for name in ("batch", "threads", "profile", "clock", "predict"):
         setattr(given, name, getattr(args, name))
+    if given.drift and not given.predict:
+        raise UsageError("--drift is invalid without --predict: allowed is --predict --drift (it scales the prediction)")
     if ".py:" in args.design:
         shape = _shape(given.input_shape)
         model = _user_model(args.design)
@@ -113,10 +115,11 @@ def cmd_network_latency(args: argparse.Namespace) -> int:
             from ..latency.evaluate import machine_drift
 
             factor, kind = machine_drift(profile)
-            rows.append({"quantity": f"machine drift (now / at calibration, {kind} anchors)", "value": f"{factor:.3f}"})
+            rows.append({"quantity": f"measured machine drift (time now / at calibration, {kind} anchors, "
+                                     f"batch {profile.batch})", "value": f"{factor:.3f}"})
         predicted = predict_latency(model, shape, profile=profile, batch=given.batch, threads=given.threads,
                                     drift=factor)
-        rows += [{"quantity": "predicted ms per call", "value": f"{predicted.ms:.3f}"},
+        rows += [{"quantity": "predicted ms per call" + (" x drift" if given.drift else ""), "value": f"{predicted.ms:.3f}"},
                  {"quantity": "prediction error %", "value": f"{100 * (predicted.seconds / measured.seconds - 1):+.1f}"}]
         table = predicted.table.assign(predicted_us=lambda f: (1e6 * f["seconds"]).round(2)).drop(columns="seconds")
         print_frame(table, f"Per layer: predicted us per call (batch {predicted.batch})")

@@ -329,7 +329,10 @@ def pick_anchors(frame, count: int = ANCHORS) -> list[dict[str, Any]]:
         want = count // len(TIME_GROUPS)
         step = max(1, len(ordered) // max(1, want))
         picks.append(ordered.iloc[step // 2::step].head(want))
-    chosen = pd.concat([p for p in picks if len(p)], ignore_index=True)
+    picks = [p for p in picks if len(p)]
+    if not picks:
+        return []
+    chosen = pd.concat(picks, ignore_index=True)
     return [{"kind": it[0], "spec": it[1], "s": float(t)} for it, t in zip(chosen["item"], chosen["measured_s"])]
 
 

@@ -60,9 +60,15 @@ def linear_case(rng: random.Random, batch: int = 1):
     return torch.nn.Linear(fin, fout), torch.randn(batch, fin), op_row(ops.linear("train", fin, fout), batch)
 
 
-def stream_case(kind: str, c: int, h: int, pool: tuple[int, int, int] = (3, 1, 1)):
+DEFAULT_POOLS = {"max_pool2d": (3, 1, 1), "avg_pool2d": (2, 2, 0)}
+"""(kernel, stride, padding) of a pool item saved without its window (profiles from before pool
+windows): the windows those items were timed with."""
+
+
+def stream_case(kind: str, c: int, h: int, pool: tuple[int, int, int] | None = None):
     """(module, inputs, op row) of one elementwise op of ``kind`` on a 1 x c x h x h tensor
-    (``pool``: kernel, stride and padding of a max or average pool)."""
+    (``pool``: kernel, stride and padding of a max or average pool; None: ``DEFAULT_POOLS``)."""
+    pool = tuple(pool) if pool else DEFAULT_POOLS.get(kind, (3, 1, 1))
     import torch
     from torch import nn
 
@@ -120,4 +126,4 @@ def training_case(kind: str, spec: dict[str, Any], batch: int = 1):
         return conv_case({**spec, "batch": spec["batch"] * batch})
     if kind == "linear":
         return linear_case(random.Random(spec["seed"]), batch)
-    return stream_case(spec["kind"], spec["c"], spec["h"], tuple(spec.get("pool") or (3, 1, 1)))
+    return stream_case(spec["kind"], spec["c"], spec["h"], spec.get("pool"))

@@ -98,7 +98,8 @@ def network_anchor_cases(profile: Profile) -> tuple[list[dict[str, Any]], list[t
 
     nets = dict(training_networks())
     kept = [a for a in profile.meta.get("network_anchors") or [] if a["name"] in nets]
-    return kept, [(nets[a["name"]].module(), nets[a["name"]].example_input(1)) for a in kept]
+    # at the batch calibrate timed them with (the profile's)
+    return kept, [(nets[a["name"]].module(), nets[a["name"]].example_input(profile.batch)) for a in kept]
 
 
 def drift_of(anchors: list[dict[str, Any]], found: Sequence[Any]) -> float | None:
@@ -136,26 +137,31 @@ def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SA
 
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
                  threads: int, device: str, clock: str, samples: int, anchor: bool,
-                 show_progress: bool, target_s: float = TARGET_S) -> float | None:
+                 show_progress: bool, target_s: float = TARGET_S) -> tuple[float | None, str]:
     """Measure every runnable case by the interleaved protocol (``protocol``) and write
     measured_us, spread (of two independent estimates) and the errors into its row. With
-    ``anchor``, the profile's anchor ops are measured in the same passes; returns their median
-    now / at-calibration time ratio (the drift), or None."""
+    ``anchor``, the profile's whole-design anchors (or, in a profile without them, its op
+    anchors) are measured in the same passes; returns (drift, anchor kind): their median
+    now / at-calibration time ratio, or (None, "none")."""
     import numpy as np
 
     ok = runnable_cases(rows, cases)
-    anchors = (profile.meta.get("anchors") or []) if anchor else []
-    designs_, design_cases = design_anchor_cases(profile, profile.batch) if anchor else ([], [])
-    todo = [cases[i] for i in ok] + anchor_cases(anchors, profile.batch) + design_cases
+    # whole designs are scaled by the drift of whole designs (multi-op modules drift apart from
+    # single ops); the single-op anchors only where the profile has no design anchors
+    kept, extra, kind = [], [], "none"
+    if anchor:
+        kept, extra = design_anchor_cases(profile, profile.batch)
+        kind = "whole designs"
+        if not kept:
+            kept, kind = profile.meta.get("anchors") or [], "single ops"
+            extra = anchor_cases(kept, profile.batch)
+    todo = [cases[i] for i in ok] + extra
     with progress_bar(samples, "latency-eval passes", show_progress) as advance:
         found = measure_interleaved(todo, threads=threads, device=device, clock=clock, samples=samples,
                                     target_s=target_s, progress=lambda _n: advance(1))
     for i, est in zip(ok, found):
         rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
-    # whole designs are scaled by the drift of whole designs where the profile has design anchors
-    # (multi-op modules drift apart from single ops), else by that of the single-op anchors
-    drift = (drift_of(designs_, found[len(ok) + len(anchors):]) if designs_
-             else drift_of(anchors, found[len(ok):]))
+    drift = drift_of(kept, found[len(ok):])
     for row in rows:
         if "measured_us" in row and "error" not in row:
             row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -163,7 +169,7 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
             if drift is not None:
                 row["anchored_us"] = row["predicted_us"] * drift
                 row["anchored_err"] = row["anchored_us"] / row["measured_us"] - 1
-    return drift
+    return drift, (kind if drift is not None else "none")
 
 
 def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device: str | None = None,
@@ -211,9 +217,9 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     good = [i for i, r in enumerate(rows) if "error" not in r]
     samples = max(PARTS * 2, round(min_run_time / TARGET_S))
     sub = [rows[i] for i in good]
-    drift = measure_rows(sub, [cases[i] for i in good], profile, threads=threads, device=device,
-                         clock=clock, samples=samples, anchor=anchor, show_progress=show_progress)
-    conditions.update(batch=batch, samples=samples, anchor_drift=drift if drift is not None else "n/a",
+    drift, kind = measure_rows(sub, [cases[i] for i in good], profile, threads=threads, device=device,
+                               clock=clock, samples=samples, anchor=anchor, show_progress=show_progress)
+    conditions.update(batch=batch, samples=samples, anchor_drift=drift if drift is not None else "n/a", anchors=kind,
                       load_avg_end=load_average(), designs=len(classes))
     return EvalResult(pd.DataFrame(rows), conditions)
 

@@ -72,6 +72,9 @@ curve's training set (e.g. log_kk for pointwise) gets a zero coefficient. Satura
 by hinges (``few_*``), not squares: a fitted square turned efficiency down beyond the training
 sizes and put 112 x 112-pixel convs 50-100% too slow (profiles written with squares still load)."""
 
+SQUARE_FEATURES = tuple(CONV_FEATURES[:13]) + ("sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
+"""The conv features before the hinges: the regressors of older profiles were trained on them."""
+
 _NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
 FEATURES: dict[str, tuple[str, ...]] = {
     "dense": _NO_MULT, "pointwise": _NO_MULT, "group": _NO_MULT, "transpose": _NO_MULT,
@@ -223,14 +226,15 @@ def neighbour_x(row: dict[str, Any], l2: int) -> list[float]:
     return [feats[f] for f in NEIGHBOUR_FEATURES]
 
 
-def regressor_x(row: dict[str, Any], l2: int) -> list[float]:
-    """Features of the per-kernel regressors: MAC ops, every ``CONV_FEATURES`` value; elementwise
-    ops, log2 of bytes, of elementwise ops and of the working set beyond L2."""
+def regressor_x(row: dict[str, Any], l2: int, names: tuple[str, ...] = CONV_FEATURES) -> list[float]:
+    """Features of the per-kernel regressors: MAC ops, the ``names`` conv features (by default
+    ``CONV_FEATURES``); elementwise ops, log2 of bytes, of elementwise ops and of the working set
+    beyond L2."""
     if not row["macs"]:
         return [math.log2(max(1.0, row["mem_bytes"])), math.log2(1.0 + row["elem"]),
                 math.log2(max(1.0, row["mem_bytes"] / l2))]
     feats = conv_features(row, l2)
-    return [feats[f] for f in CONV_FEATURES]
+    return [feats[f] for f in names]
 
 
 def kernel_mean(x_train: np.ndarray, r_train: np.ndarray, x: np.ndarray, tau: float, w0: float,

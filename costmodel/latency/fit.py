@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x
+from .features import CONV_FEATURES, FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x
 from .profile import REGRESSORS, WEIGHT_BYTES, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
@@ -190,6 +190,7 @@ def fit_regressor(sub, curve, peak: float, l2: int, baseline_rms: float) -> Regr
     if scores[kind] >= REGRESSOR_MARGIN * baseline_rms:
         return None
     return Regressor(kind=kind, params=TREE_PARAMS[kind], x=np.round(x, 4).tolist(), r=np.round(r, 5).tolist(),
+                     features=list(CONV_FEATURES),
                      cv_rms_curve=float(baseline_rms), cv_rms=float(scores[kind]))
 
 

@@ -20,7 +20,9 @@ predicted times it also absorbed the layer model's errors (a dense-MAC scale of 
 per layer, Intel Xeon VM, 2026-12-06), which do not carry over to other networks. One scale for
 all groups (the earlier form) left depthwise-heavy networks ~25% low and dense ones ~15% high
 (Intel Xeon VM, 2026-12-06); ``single_scale_matrix`` keeps that form for comparison.
-``group_cv`` scores the same fit by leave-one-family-out cross-validation over any set of networks.
+``group_cv`` scores the same law by leave-one-family-out cross-validation over any set of
+networks, fitted on their PREDICTED times alone (the evaluated networks' layers are not timed
+alone), so it is not the exact method calibrate uses on its training networks.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.spec import short_repr
-from .features import (L2_BYTES_DEFAULT, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
+from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
                        vector_lanes)
 
 SCHEMA = 1
@@ -103,6 +103,7 @@ class Regressor:
     r: list[float]
     cv_rms_curve: float = 0.0
     cv_rms: float = 0.0
+    features: list[str] | None = None  # the conv features of x (None: a profile from before the hinges)
 
     def model(self):
         """The fitted scikit-learn model (cached per record)."""
@@ -115,7 +116,8 @@ class Regressor:
 
     def correction(self, row: dict[str, Any], l2: int) -> float:
         """log(measured / curve) predicted for ``row``."""
-        return float(self.model().predict(np.array([regressor_x(row, l2)]))[0])
+        names = tuple(self.features) if self.features is not None else SQUARE_FEATURES
+        return float(self.model().predict(np.array([regressor_x(row, l2, names)]))[0])
 
 
 _MODELS: dict[int, tuple[Regressor, Any]] = {}

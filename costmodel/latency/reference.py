@@ -7,7 +7,8 @@ faster), and a calibration sweep lasts two minutes. Each chunk of the sweep time
 ops in its own interleaved passes; the chunk's factor is the median of their time now / their
 time in the first chunk, and every item of the chunk is divided by it (``Reference.normalize``).
 Curves, design factors and the network composition are then fitted on times of one machine
-speed, that of the first chunk, and the profile's anchors carry that same scale.
+speed, that of the first chunk; ``calibrate`` then re-expresses the whole profile, anchors
+included, at the median chunk's speed (``at_speed``), since a first chunk often runs slow.
 """
 
 from __future__ import annotations
