@@ -154,6 +154,7 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
 
 
 def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, Any]]:
+    from ..latency.evaluate import measure_with_anchors
     from ..networks import network, network_names
 
     res = NETWORK_RESOLUTION[ctx.small]
@@ -170,7 +171,9 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
                      "predicted ms": network_latency(net, profile)[0]})
     if measure and nets:
         ctx.progress.log("Latency: measuring whole networks (interleaved)")
-        found, drift = _measure_with_anchors([net for _, net in nets], profile, NETWORK_SAMPLES[ctx.small])
+        found, drift, _ = measure_with_anchors([(net.module(), net.example_input(1)) for _, net in nets], profile,
+                                               ("networks",), threads=profile.threads, device=profile.device,
+                                               clock=profile.clock, samples=NETWORK_SAMPLES[ctx.small])
         for row, got in zip(rows, found):
             row["measured ms"] = 1e3 * got.seconds
             row["error %"] = 100 * (row["predicted ms"] / row["measured ms"] - 1)
@@ -179,18 +182,6 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
             row["spread %"] = 100 * got.spread
         ctx.shared["network_latency_drift"] = drift
     return rows
-
-
-def _measure_with_anchors(nets: list[Any], profile: Any, samples: int) -> tuple[list[Any], float | None]:
-    """Estimates of the networks, timed interleaved with the profile's training-network anchors,
-    and the anchors' drift (None when the profile has none)."""
-    from ..latency.evaluate import drift_of, network_anchor_cases
-    from ..latency.protocol import measure_interleaved
-
-    anchors, extra = network_anchor_cases(profile)
-    found = measure_interleaved([(net.module(), net.example_input(1)) for net in nets] + extra,
-                                threads=profile.threads, device=profile.device, clock=profile.clock, samples=samples)
-    return found[:len(nets)], drift_of(anchors, found[len(nets):])
 
 
 def label_positions(xs: list[float], ys: list[float], near: float = 1.3,

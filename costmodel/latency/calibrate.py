@@ -31,7 +31,7 @@ from .measure import CLOCKS, default_device, device_name, measure, progress_bar,
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
-from .reference import Reference, at_speed
+from .reference import Reference, at_speed, measure_normalized
 from .sampler import WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, training_plan
 
 
@@ -135,20 +135,23 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
                                           show_progress=show_progress, reference=reference)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
-        small = designs_frame[~designs_frame["wide"].astype(bool)] if len(designs_frame) else designs_frame
-        sized = [designs_frame[designs_frame["wide"].astype(bool)]] if len(designs_frame) else []
+        # the law (scale, per-op cost) from the random design configs of the held-out range; each
+        # design's factor from those, its network-sized configs and the training networks' layers
+        wide = designs_frame["wide"].astype(bool) if len(designs_frame) else None
+        small = designs_frame if wide is None else designs_frame[~wide]
+        sized = [] if wide is None else [designs_frame[wide]]
         if networks:
             from .netfit import fit_measured_composition, network_sweep
 
-            nets = network_sweep(dataclasses.replace(with_curves, composition=fit_composition(small, profile, extra=sized[0] if sized else None)),
+            # the composition so far gives the layers' op-group shares in the network sweep
+            interim = fit_composition(small, profile, extra=pd.concat(sized) if sized else None)
+            nets = network_sweep(dataclasses.replace(with_curves, composition=interim),
                                  show_progress=show_progress, reference=reference)
             network = fit_measured_composition(nets, peaks.call_overhead_s)
             sized.append(nets.layers)
-        # the law (scale, per-op cost) from the random design configs of the held-out range; each
-        # design's factor from those, its network-sized configs and the training networks' layers
-        extra = pd.concat([f for f in sized if len(f)], ignore_index=True) if any(len(f) for f in sized) else None
+        extra = pd.concat(sized, ignore_index=True) if sized else None
         composition = fit_composition(small, profile, extra=extra)
-        meta["train_configs"] = sorted(set(designs_frame.get("config", [])) | set([] if extra is None else extra["config"]))
+        meta["train_configs"] = sorted(set(designs_frame.get("config", [])) | set([] if extra is None else extra.get("config", [])))
         meta["reference_drift"] = reference.summary()
         meta["design_anchors"] = pick_design_anchors(small)
         if networks:
@@ -180,16 +183,13 @@ def _measure_chunks(items: list, build, profile: Profile, budget_s: float, sampl
     the machine speed of the reference's first chunk (``reference.Reference``)."""
     start = time.perf_counter()
     out = []
-    extra = reference.cases if reference is not None else []
     with progress_bar(len(items), desc, show_progress) as advance:
         for k in range(0, len(items), CHUNK):
             if time.perf_counter() - start > budget_s:
                 break
             built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
-            found = measure_interleaved([(b[0], b[1]) for _, b in built] + extra, threads=profile.threads,
-                                        device=profile.device, clock=profile.clock, samples=samples,
-                                        seed=k)
-            found = reference.normalize(found) if reference is not None else found
+            found = measure_normalized([(b[0], b[1]) for _, b in built], reference, threads=profile.threads,
+                                       device=profile.device, clock=profile.clock, samples=samples, seed=k)
             out += [(item, b, est) for (item, b), est in zip(built, found)]
             advance(len(items[k:k + CHUNK]))
     return out
@@ -323,12 +323,7 @@ def pick_anchors(frame, count: int = ANCHORS) -> list[dict[str, Any]]:
     from .features import TIME_GROUPS, time_group
 
     groups = np.array([time_group(r) for r in frame.to_dict("records")])
-    picks = []
-    for g in TIME_GROUPS:
-        ordered = frame[groups == g].sort_values("measured_s").reset_index(drop=True)
-        want = count // len(TIME_GROUPS)
-        step = max(1, len(ordered) // max(1, want))
-        picks.append(ordered.iloc[step // 2::step].head(want))
+    picks = [spread_over_time(frame[groups == g], count // len(TIME_GROUPS)) for g in TIME_GROUPS]
     picks = [p for p in picks if len(p)]
     if not picks:
         return []
@@ -361,7 +356,13 @@ def pick_design_anchors(frame, count: int = ANCHORS // 2) -> list[dict[str, Any]
     latency-eval two minutes later; Intel Xeon VM, 2026-12-06)."""
     if not len(frame) or "fields" not in frame:
         return []
-    ordered = frame.sort_values("measured_s").reset_index(drop=True)
-    step = max(1, len(ordered) // count)
-    picks = ordered.iloc[step // 2::step].head(count)
+    picks = spread_over_time(frame, count)
     return [{"design": d, "fields": f, "s": float(t)} for d, f, t in zip(picks["design"], picks["fields"], picks["measured_s"])]
+
+
+def spread_over_time(frame, count: int):
+    """``count`` rows of ``frame`` spread over its time range: every n-th by ``measured_s``
+    (n = rows // count), starting half a step in."""
+    ordered = frame.sort_values("measured_s").reset_index(drop=True)
+    step = max(1, len(ordered) // max(1, count))
+    return ordered.iloc[step // 2::step].head(count)

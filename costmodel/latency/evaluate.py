@@ -74,13 +74,16 @@ def runnable_cases(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]]) -> 
     return ok
 
 
-def anchor_cases(anchors: list[dict[str, Any]], batch: int) -> list[tuple[Any, Any]]:
-    """(module, inputs) of the profile's anchor ops (training ops with their calibration times)."""
-    return [training_case(a["kind"], a["spec"], batch)[:2] for a in anchors]
+def op_anchor_cases(profile: Profile) -> tuple[list[dict[str, Any]], list[tuple[Any, Any]]]:
+    """The profile's single-op anchors (training ops with their calibration times) and their
+    (module, inputs), at the profile's batch."""
+    kept = profile.meta.get("anchors") or []
+    return kept, [training_case(a["kind"], a["spec"], profile.batch)[:2] for a in kept]
 
 
-def design_anchor_cases(profile: Profile, batch: int) -> tuple[list[dict[str, Any]], list[tuple[Any, Any]]]:
-    """The profile's whole-design anchors that still build, and their (module, inputs)."""
+def design_anchor_cases(profile: Profile) -> tuple[list[dict[str, Any]], list[tuple[Any, Any]]]:
+    """The profile's whole-design anchors that still build, and their (module, inputs), at the
+    profile's batch."""
     from .calibrate import spec_from
 
     kept, cases = [], []
@@ -88,7 +91,7 @@ def design_anchor_cases(profile: Profile, batch: int) -> tuple[list[dict[str, An
         spec = spec_from(a["design"], a["fields"])
         if spec is not None:
             kept.append(a)
-            cases.append((spec.module(), spec.example_input(batch)))
+            cases.append((spec.module(), spec.example_input(profile.batch)))
     return kept, cases
 
 
@@ -114,6 +117,30 @@ def drift_of(anchors: list[dict[str, Any]], found: Sequence[Any]) -> float | Non
 DRIFT_ANCHORS = ("networks", "designs", "ops")
 """Anchor kinds ``machine_drift`` can re-time, in the order it falls back when a profile lacks one."""
 
+ANCHOR_CASES = {"networks": network_anchor_cases, "designs": design_anchor_cases, "ops": op_anchor_cases}
+"""Anchor kind -> its (anchors, cases) builder."""
+
+ANCHOR_NAMES = {"networks": "the training networks", "designs": "whole designs", "ops": "single ops",
+                "none": "none"}
+"""How evaluation conditions name each anchor kind."""
+
+
+def measure_with_anchors(cases: Sequence[tuple[Any, Any]], profile: Profile, kinds: Sequence[str],
+                         **measure: Any) -> tuple[list[Any], float | None, str]:
+    """(estimates of ``cases``, drift, anchor kind): ``cases`` timed interleaved
+    (``measure_interleaved(**measure)``) with the profile's anchors of the first of ``kinds``
+    it has; drift = their median time now / at calibration (``drift_of``; None and "none"
+    where the profile has none of those kinds)."""
+    kept, extra, kind = [], [], "none"
+    for candidate in kinds:
+        kept, extra = ANCHOR_CASES[candidate](profile)
+        if kept:
+            kind = candidate
+            break
+    found = measure_interleaved(list(cases) + extra, **measure)
+    drift = drift_of(kept, found[len(cases):])
+    return found[:len(cases)], drift, kind if drift is not None else "none"
+
 
 def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SAMPLES) -> tuple[float, str]:
     """(factor, anchor kind): how much slower (> 1) or faster this machine runs now than when
@@ -123,16 +150,13 @@ def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SA
     Multiply a prediction by the factor to predict for the machine as it runs now."""
     if anchors not in DRIFT_ANCHORS:
         raise ValueError(f"anchors = {anchors!r} is invalid: allowed is one of {', '.join(DRIFT_ANCHORS)}")
-    builders = {"networks": network_anchor_cases, "designs": lambda p: design_anchor_cases(p, p.batch),
-                "ops": lambda p: (p.meta.get("anchors") or [], anchor_cases(p.meta.get("anchors") or [], p.batch))}
-    for kind in DRIFT_ANCHORS[DRIFT_ANCHORS.index(anchors):]:
-        kept, cases = builders[kind](profile)
-        if kept:
-            found = measure_interleaved(cases, threads=profile.threads, device=profile.device, clock=profile.clock,
-                                        samples=samples)
-            return drift_of(kept, found), kind
-    raise ValueError("this profile has no anchors to re-time (a profile from `costmodel calibrate --no-fit` or "
-                     "an older one): run `costmodel calibrate`")
+    _, drift, kind = measure_with_anchors([], profile, DRIFT_ANCHORS[DRIFT_ANCHORS.index(anchors):],
+                                          threads=profile.threads, device=profile.device, clock=profile.clock,
+                                          samples=samples)
+    if drift is None:
+        raise ValueError("this profile has no anchors to re-time (a profile from `costmodel calibrate --no-fit` or "
+                         "an older one): run `costmodel calibrate`")
+    return drift, kind
 
 
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
@@ -143,25 +167,15 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
     ``anchor``, the profile's whole-design anchors (or, in a profile without them, its op
     anchors) are measured in the same passes; returns (drift, anchor kind): their median
     now / at-calibration time ratio, or (None, "none")."""
-    import numpy as np
-
     ok = runnable_cases(rows, cases)
     # whole designs are scaled by the drift of whole designs (multi-op modules drift apart from
     # single ops); the single-op anchors only where the profile has no design anchors
-    kept, extra, kind = [], [], "none"
-    if anchor:
-        kept, extra = design_anchor_cases(profile, profile.batch)
-        kind = "whole designs"
-        if not kept:
-            kept, kind = profile.meta.get("anchors") or [], "single ops"
-            extra = anchor_cases(kept, profile.batch)
-    todo = [cases[i] for i in ok] + extra
     with progress_bar(samples, "latency-eval passes", show_progress) as advance:
-        found = measure_interleaved(todo, threads=threads, device=device, clock=clock, samples=samples,
-                                    target_s=target_s, progress=lambda _n: advance(1))
+        found, drift, kind = measure_with_anchors([cases[i] for i in ok], profile, ("designs", "ops") if anchor else (),
+                                                  threads=threads, device=device, clock=clock, samples=samples,
+                                                  target_s=target_s, progress=lambda _n: advance(1))
     for i, est in zip(ok, found):
         rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
-    drift = drift_of(kept, found[len(ok):])
     for row in rows:
         if "measured_us" in row and "error" not in row:
             row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -169,7 +183,7 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
             if drift is not None:
                 row["anchored_us"] = row["predicted_us"] * drift
                 row["anchored_err"] = row["anchored_us"] / row["measured_us"] - 1
-    return drift, (kind if drift is not None else "none")
+    return drift, kind
 
 
 def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device: str | None = None,
@@ -219,7 +233,7 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     sub = [rows[i] for i in good]
     drift, kind = measure_rows(sub, [cases[i] for i in good], profile, threads=threads, device=device,
                                clock=clock, samples=samples, anchor=anchor, show_progress=show_progress)
-    conditions.update(batch=batch, samples=samples, anchor_drift=drift if drift is not None else "n/a", anchors=kind,
+    conditions.update(batch=batch, samples=samples, anchor_drift=drift if drift is not None else "n/a", anchors=ANCHOR_NAMES[kind],
                       load_avg_end=load_average(), designs=len(classes))
     return EvalResult(pd.DataFrame(rows), conditions)
 
@@ -332,7 +346,6 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
 
     from .netfit import design_matrix, group_cv, single_scale_matrix
     from .network import predict_latency
-    from .protocol import measure_interleaved
 
     profile = load_profile(profile_path_, threads=threads)
     clock = clock or profile.clock
@@ -352,15 +365,10 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
         cases.append((module, x))
     # networks are scaled by the drift of the training networks calibrate timed whole, where the
     # profile has them, else by that of the single-op anchors
-    anchors, extra_cases = network_anchor_cases(profile)
-    anchor_kind = "the training networks"
-    if not anchors:
-        anchors, anchor_kind = profile.meta.get("anchors") or [], "the single-op anchors"
-        extra_cases = anchor_cases(anchors, 1)
     with progress_bar(samples, "network passes", show_progress) as advance:
-        found = measure_interleaved(cases + extra_cases, threads=threads, device=profile.device,
-                                    clock=clock, samples=samples, progress=lambda _n: advance(1))
-    drift = drift_of(anchors, found[len(cases):])
+        found, drift, anchor_kind = measure_with_anchors(cases, profile, ("networks", "ops"), threads=threads,
+                                                         device=profile.device, clock=clock, samples=samples,
+                                                         progress=lambda _n: advance(1))
     for row, est in zip(rows, found):
         row.update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
         row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -384,7 +392,7 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
     net = profile.network
     conditions.update(samples=samples, networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
-                      anchor_drift=drift if drift is not None else "n/a", anchors=anchor_kind,
+                      anchor_drift=drift if drift is not None else "n/a", anchors=ANCHOR_NAMES[anchor_kind],
                       network_fit=(f"{net.n} training networks" if net is not None else "none (calibrate it)"),
                       spearman_macs=float(macs_rho), load_avg_end=load_average())
     return EvalResult(frame, conditions)

@@ -72,7 +72,9 @@ curve's training set (e.g. log_kk for pointwise) gets a zero coefficient. Satura
 by hinges (``few_*``), not squares: a fitted square turned efficiency down beyond the training
 sizes and put 112 x 112-pixel convs 50-100% too slow (profiles written with squares still load)."""
 
-SQUARE_FEATURES = tuple(CONV_FEATURES[:13]) + ("sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
+SQUARE_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw", "log_kk", "log_stride",
+                   "waste_out", "waste_c", "small_in", "small_out", "aligned_in", "aligned_out",
+                   "sq_hw", "sq_cin_g", "sq_cout_g", "log_spill")
 """The conv features before the hinges: the regressors of older profiles were trained on them."""
 
 _NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")

@@ -199,7 +199,7 @@ def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool 
     from .measure import progress_bar, spec_label
     from .network import predict_latency
     from .predict import op_rows, predict_op
-    from .protocol import measure_interleaved
+    from .reference import measure_normalized
 
     nets = training_networks()
     base = profile_without_network_fit(profile)
@@ -207,11 +207,9 @@ def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool 
               for _, net in nets]
     specs, where, layer_cases = _layer_cases(nets, profile.batch)
     cases = [(net.module(), net.example_input(profile.batch)) for _, net in nets] + layer_cases
-    extra = reference.cases if reference is not None else []
     with progress_bar(samples, "network sweep", show_progress) as advance:
-        found = measure_interleaved(cases + extra, threads=profile.threads, device=profile.device,
-                                    clock=profile.clock, samples=samples, progress=lambda _n: advance(1))
-    found = reference.normalize(found) if reference is not None else found
+        found = measure_normalized(cases, reference, threads=profile.threads, device=profile.device,
+                                   clock=profile.clock, samples=samples, progress=lambda _n: advance(1))
     seconds = np.array([e.seconds for e in found])
     layer_s = seconds[len(nets):]
     alone = [np.array([layer_s[i] if i >= 0 else np.nan for i in row]) for row in where]

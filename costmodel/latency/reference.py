@@ -78,6 +78,16 @@ class Reference:
         return float(np.median(self.factors)) if self.factors else 1.0
 
 
+def measure_normalized(cases: Sequence[tuple[Any, Any]], reference: Reference | None, **measure: Any) -> list[Estimate]:
+    """``protocol.measure_interleaved(cases, **measure)``; with a ``reference``, its ops run in
+    the same passes and the cases' estimates are normalized by it (``Reference.normalize``)."""
+    from .protocol import measure_interleaved
+
+    extra = reference.cases if reference is not None else []
+    found = measure_interleaved(list(cases) + extra, **measure)
+    return reference.normalize(found) if reference is not None else found
+
+
 def at_speed(profile: Any, factor: float) -> Any:
     """``profile`` with every fitted time multiplied by ``factor``: the calibration re-expressed at
     another machine speed (``calibrate`` moves it from the first chunk's speed to the median
