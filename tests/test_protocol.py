@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from costmodel.latency.protocol import Estimate, estimates, low_percentile, measure_interleaved, spread, summarize
+from costmodel.latency.protocol import (Estimate, _burst, estimates, low_percentile, measure_interleaved,
+                                        normalize_passes, pass_factors, spread, summarize)
 
 
 def _series(n: int = 200, base: float = 100e-6, jitter: float = 0.01, seed: int = 0) -> np.ndarray:
@@ -120,3 +121,78 @@ def test_measure_restores_mixed_modes():
     model[1].eval()
     measure(model, torch.randn(2, 4), min_run_time=0.01, warmup=1)
     assert [m.training for m in model.modules()] == [True, True, False]
+
+
+def _drifting_run(items: int = 10, passes: int = 20, slow_from: int = 11, slow: float = 1.3) -> tuple[np.ndarray, np.ndarray]:
+    """(times items x passes, machine speed per pass): item i takes (i + 1) * 100 us at full
+    speed; the whole machine runs ``slow`` times slower from pass ``slow_from`` on (a slow
+    minute of the VM hits every item alike)."""
+    speed = np.where(np.arange(passes) >= slow_from, slow, 1.0)
+    base = (np.arange(items) + 1.0) * 100e-6
+    return base[:, None] * speed[None, :], speed
+
+
+def test_pass_factors_recover_a_machine_wide_slow_period():
+    times, speed = _drifting_run()
+    # 11 passes at speed 1.0 and 9 at 1.3: the median pass runs at 1.0, so the factors are the
+    # speeds themselves (1.0, then 1.3), the same for every item
+    assert np.allclose(pass_factors(times), speed[None, :])
+    # divided out, every item is its full-speed time in every pass
+    assert np.allclose(normalize_passes(times), (np.arange(10) + 1.0)[:, None] * 100e-6)
+
+
+def test_pass_normalization_makes_the_two_halves_agree():
+    times, _ = _drifting_run()
+    # raw: the first half (passes 0-9) runs at 1.0; the second (10-19) has one pass at 1.0 and
+    # nine at 1.3, whose 10th percentile is at rank 0.9: 1.0 + 0.9 * 0.3 = 1.27 -> spread 27%
+    assert spread(estimates(times[0])) == pytest.approx(0.27)
+    # normalized: both halves are 100 us
+    assert spread(estimates(normalize_passes(times)[0])) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_an_items_own_slow_sample_is_not_normalized_away():
+    times, _ = _drifting_run(slow=1.0)  # a steady machine
+    times[0, 3] *= 2.0  # only item 0 is slow in pass 3 (its own noise)
+    normalized = normalize_passes(times)
+    # item 0's factor comes from the nine other items (all at 1.0 in pass 3): its sample stays 2x
+    assert normalized[0, 3] == pytest.approx(200e-6)
+    # the other items' factor is the median of nine ratios, eight of them 1.0 and item 0's 2.0: 1.0
+    assert np.allclose(normalized[1:], times[1:])
+
+
+def test_too_few_items_are_not_normalized():
+    times, _ = _drifting_run(items=3)
+    # 3 < NORMALIZE_MIN_ITEMS (8): a median over two other items is not the machine's speed
+    assert np.array_equal(normalize_passes(times), times)
+    with pytest.raises(ValueError, match="at least 2 items"):
+        pass_factors(times[:1])
+
+
+def test_summarize_keeps_the_raw_spread():
+    # normalized samples agree (spread 0); the raw ones were 100 and 110 us: spread 10%
+    est = summarize([1.0, 1.0], raw=[100e-6, 110e-6], q=0.5)
+    assert est.spread == 0.0 and est.raw_spread == pytest.approx(0.10)
+    assert est.row()["raw_spread"] == pytest.approx(0.10)
+    # without raw samples the row's raw spread is the spread itself
+    assert summarize([1.0, 2.0], q=0.5).row()["raw_spread"] == pytest.approx(1.0)
+
+
+def test_burst_primes_then_times_number_calls():
+    calls = []
+
+    def module(x):
+        calls.append(x)
+
+    clock = iter([0.0, 0.6])  # the timed part lasts 0.6 s
+    per_call = _burst(module, (1,), 3, lambda: next(clock), lambda: None, prime=2)
+    # 2 untimed priming calls + 3 timed ones; 0.6 s / 3 calls = 0.2 s per call
+    assert len(calls) == 5 and per_call == pytest.approx(0.2)
+
+
+def test_measure_interleaved_normalizes_many_items_only():
+    import torch
+
+    few = measure_interleaved([(torch.nn.ReLU(), torch.randn(8))] * 2, samples=4, target_s=1e-5, clock="thread")
+    assert all(e.raw_spread is None for e in few)  # 2 items: not normalized
+    many = measure_interleaved([(torch.nn.ReLU(), torch.randn(8))] * 8, samples=4, target_s=1e-5, clock="thread")
+    assert all(e.raw_spread is not None and e.raw_spread >= 0 for e in many)

@@ -295,11 +295,14 @@ def add_cli(sub) -> None:
     p.set_defaults(func=cmd_latency_gaps)
 
 
-def reproducibility_line(spread) -> str:
-    """How well two independent estimates (halves of the interleaved passes) of each item agree."""
+def reproducibility_line(spread, raw=None) -> str:
+    """How well two independent estimates (halves of the interleaved passes) of each item agree,
+    pass-normalized (``protocol.normalize_passes``) and, given ``raw``, before it."""
+    before = ("" if raw is None else
+              f"; before the pass normalization {100 * (raw <= 0.03).mean():.0f}% (median {100 * raw.median():.1f}%)")
     return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
             f"within ±3% for {100 * (spread <= 0.03).mean():.0f}% of {len(spread)} items "
-            f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%)")
+            f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%){before}")
 
 
 def print_eval(result: EvalResult, worst: int = 10) -> None:
@@ -329,7 +332,7 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
         print_frame(per.reset_index(), "Per design")
         cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "spread"]
         if "spread" in ok:
-            print(reproducibility_line(ok["spread"]))
+            print(reproducibility_line(ok["spread"], ok.get("raw_spread")))
         top = ok.sort_values("abs_err", ascending=False).head(worst)[cols]
         print_frame(top.assign(err=lambda f: (100 * f["err"]).round(1)).rename(columns={"err": "err %"}),
                     f"Worst {worst} configs")
@@ -374,6 +377,6 @@ def print_network_eval(result: EvalResult) -> None:
     one = result.summary("cv_single_err")
     print(f"  the same with one scale for all op groups (the earlier composition): {100 * one['within_10']:.0f}% "
           f"(±20%: {100 * one['within_20']:.0f}%), median |error| {one['median_abs_pct']:.1f}%")
-    print(reproducibility_line(frame["spread"]))
+    print(reproducibility_line(frame["spread"], frame.get("raw_spread")))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

@@ -175,7 +175,8 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
                                                   threads=threads, device=device, clock=clock, samples=samples,
                                                   target_s=target_s, progress=lambda _n: advance(1))
     for i, est in zip(ok, found):
-        rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
+        rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, raw_spread=est.row()["raw_spread"],
+                       samples=est.samples)
     for row in rows:
         if "measured_us" in row and "error" not in row:
             row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -370,7 +371,8 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
                                                          device=profile.device, clock=clock, samples=samples,
                                                          progress=lambda _n: advance(1))
     for row, est in zip(rows, found):
-        row.update(measured_us=1e6 * est.seconds, spread=est.spread, samples=est.samples)
+        row.update(measured_us=1e6 * est.seconds, spread=est.spread, raw_spread=est.row()["raw_spread"],
+                   samples=est.samples)
         row["err"] = row["predicted_us"] / row["measured_us"] - 1
         row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
     frame = pd.DataFrame(rows)

@@ -12,11 +12,19 @@ The protocol (``measure_interleaved``):
     ``number`` = ceil(target_s / t_one), so one sample lasts about ``target_s`` (short ops are
     timed as a short hot loop, above the clock's resolution; a network is one call);
   * then ``samples`` passes: each pass times one burst of every item, in a new order each pass;
-    a sample is the burst's time / ``number`` (seconds per call);
+    each burst follows ``prime`` untimed calls of the same item (``PRIME``), so the timed calls
+    find the item's weights and activations in cache, where its neighbour in the pass left them
+    cold; a sample is the burst's time / ``number`` (seconds per call);
+  * with at least ``NORMALIZE_MIN_ITEMS`` items, the samples are normalized pass by pass
+    (``pass_factors``): the machine's speed in a pass is the median over the OTHER items of
+    their time in that pass / their median time, and every sample is divided by it; the
+    estimates are then at the run's median speed, and a slow minute of the VM, which moves all
+    items alike, no longer moves one half of the passes against the other;
   * an item's latency is the ``q``-quantile (default the 10th percentile) of its samples
     (``low_percentile``);
   * its reproducibility is the spread of ``parts`` independent estimates, each the same
-    percentile over a disjoint, contiguous slice of the passes (``spread``: max / min - 1).
+    percentile over a disjoint, contiguous slice of the passes (``spread``: max / min - 1);
+    ``raw_spread`` is the same before the pass normalization.
 
 The statistics are pure functions of a series of sample times, unit-tested on synthetic series
 with injected slow periods.
@@ -43,6 +51,16 @@ SAMPLES = 40
 ``benchmarks/protocol_options.py`` (10 networks and layers, Intel Xeon VM, load 1.2-1.8,
 2026-12-06): two estimates agree within ±3% for 62% of items within a run and 70% across runs
 with 40 passes, 35-40% with 20; pinning the process to one core made it worse (22-50%)."""
+
+PRIME = 1
+"""Untimed calls of an item right before each of its timed bursts. Measured (2-core Intel Xeon
+VM, 2026-12-06, 65 networks and layers, 60 passes, two rounds): without it the coefficient of
+variation of a layer's samples was 8-10% and two half-run estimates agreed within ±3% for
+56-62% of layers; with one priming call 5-8% and 79-85% (pass-normalized)."""
+
+NORMALIZE_MIN_ITEMS = 8
+"""Fewest items for the pass normalization: the speed of a pass is a median over the other
+items, which needs several of them to be the machine's speed rather than one item's noise."""
 
 TARGET_S = 5e-4
 """Length of one timed burst (seconds): short ops run a short hot loop, above clock resolution."""
@@ -74,6 +92,29 @@ def spread(values: Sequence[float]) -> float:
     return hi / lo - 1 if lo > 0 else math.inf
 
 
+def pass_factors(times: np.ndarray) -> np.ndarray:
+    """Per item and pass, the machine's relative speed in that pass seen by the OTHER items:
+    ``f[i, k] = median_{j != i}(t[j, k] / median_k t[j, :])``, divided by its median over the
+    passes (so the run's median speed is 1). ``times`` is items x passes (seconds). An item
+    never normalizes itself, so its own noise stays in its spread."""
+    t = np.asarray(times, dtype=float)
+    if t.ndim != 2 or t.shape[0] < 2:
+        raise ValueError(f"times of shape {t.shape} is invalid: allowed is items x passes with at least 2 items")
+    rel = t / np.median(t, axis=1, keepdims=True)
+    out = np.empty_like(rel)
+    for i in range(len(rel)):
+        f = np.median(np.delete(rel, i, axis=0), axis=0)
+        out[i] = f / np.median(f)
+    return out
+
+
+def normalize_passes(times: np.ndarray, min_items: int = NORMALIZE_MIN_ITEMS) -> np.ndarray:
+    """``times / pass_factors(times)`` where there are at least ``min_items`` items, else
+    ``times`` unchanged (items x passes)."""
+    t = np.asarray(times, dtype=float)
+    return t / pass_factors(t) if t.shape[0] >= min_items else t
+
+
 @dataclass(frozen=True)
 class Estimate:
     """One item's measured latency (seconds per call) and its reproducibility."""
@@ -86,24 +127,31 @@ class Estimate:
     clock: str
     quantile: float
     times: tuple[float, ...] = ()  # the samples (seconds per call, in time order): re-analysable
+    raw_spread: float | None = None  # the spread before the pass normalization (None: not normalized)
 
     def row(self) -> dict[str, Any]:
         """A flat dict (one DataFrame row), times in microseconds."""
         return {"measured_us": 1e6 * self.seconds, "spread": self.spread, "samples": self.samples,
-                "number": self.number, "clock": self.clock, "quantile": self.quantile}
+                "number": self.number, "clock": self.clock, "quantile": self.quantile,
+                "raw_spread": self.spread if self.raw_spread is None else self.raw_spread}
 
 
 def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall", q: float = QUANTILE,
-              parts: int = PARTS) -> Estimate:
-    """The Estimate of one item from its sample times (seconds per call, in time order)."""
+              parts: int = PARTS, raw: Sequence[float] | None = None) -> Estimate:
+    """The Estimate of one item from its sample times (seconds per call, in time order);
+    ``raw``: the same samples before the pass normalization, whose spread is kept beside."""
     est = estimates(samples, parts, q)
     return Estimate(seconds=low_percentile(samples, q), spread=spread(est), estimates=tuple(est),
                     samples=len(samples), number=number, clock=clock, quantile=q,
-                    times=tuple(float(t) for t in samples))
+                    times=tuple(float(t) for t in samples),
+                    raw_spread=None if raw is None else spread(estimates(raw, parts, q)))
 
 
-def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync: Callable[[], None]) -> float:
-    """Seconds per call of ``number`` back-to-back calls."""
+def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync: Callable[[], None],
+           prime: int = 0) -> float:
+    """Seconds per call of ``number`` back-to-back calls, after ``prime`` untimed ones."""
+    for _ in range(prime):
+        module(*inputs)
     sync()
     start = timer()
     for _ in range(number):
@@ -115,12 +163,14 @@ def _burst(module, inputs: tuple, number: int, timer: Callable[[], float], sync:
 def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, device: str = "cpu",
                         clock: str = "wall", samples: int = SAMPLES, target_s: float = TARGET_S,
                         warmup: int = 3, q: float = QUANTILE, parts: int = PARTS, seed: int = 0,
-                        progress: Callable[[int], None] | None = None) -> list[Estimate]:
+                        progress: Callable[[int], None] | None = None, prime: int = PRIME,
+                        normalize: bool = True) -> list[Estimate]:
     """Latency of each (module, inputs) case by the protocol in the module docstring.
 
     ``inputs`` is one tensor or a tuple of tensors. Modules are put in eval mode (their previous
     mode is restored) and run under ``torch.inference_mode()`` with ``threads`` torch threads.
-    ``progress(n)`` is called after each pass with the number of passes done.
+    ``progress(n)`` is called after each pass with the number of passes done. ``normalize``:
+    the pass normalization (``normalize_passes``), applied where there are enough items.
     """
     import torch
 
@@ -153,11 +203,15 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                 rng.shuffle(order)  # no item always follows the same neighbour
                 for i in order:
                     m, x = prepared[i]
-                    times[i].append(_burst(m, x, numbers[i], timer, sync))
+                    times[i].append(_burst(m, x, numbers[i], timer, sync, prime))
                 if progress is not None:
                     progress(done + 1)
     finally:
         torch.set_num_threads(previous)
         for module_modes in modes:
             restore_modes(module_modes)
-    return [summarize(t, number=n, clock=clock, q=q, parts=parts) for t, n in zip(times, numbers)]
+    raw = np.array(times)
+    if not (normalize and len(raw) >= NORMALIZE_MIN_ITEMS):
+        return [summarize(t, number=n, clock=clock, q=q, parts=parts) for t, n in zip(raw, numbers)]
+    return [summarize(t, number=n, clock=clock, q=q, parts=parts, raw=r)
+            for t, r, n in zip(normalize_passes(raw), raw, numbers)]
