@@ -353,14 +353,14 @@ def test_adaptive_items_go_to_the_worst_keys_only():
 
     # cross-validated median errors: the unblocked grouped conv curve 30%, the others below the
     # 3% floor (or not conv curves at all) -> every extra item is an unblocked grouped conv
-    errors = {"group/onednn_unblocked": 30.0, "dense/onednn": 2.0, "batch_norm": 50.0}
+    errors = {"group/onednn_gemm": 30.0, "dense/onednn": 2.0, "batch_norm": 50.0}
     items = adaptive_items(errors, count=6, seed=1)
     assert len(items) == 6
-    assert {curve_key(conv_row(spec)) for _, spec in items} == {"group/onednn_unblocked"}
+    assert {curve_key(conv_row(spec)) for _, spec in items} == {"group/onednn_gemm"}
     # two bad keys, 27% and 9% above the floor: shares 3:1 of 8 items = 6 and 2
-    items = adaptive_items({"group/onednn_unblocked": 30.0, "depthwise/onednn": 12.0}, count=8, seed=1)
+    items = adaptive_items({"group/onednn_gemm": 30.0, "depthwise/onednn": 12.0}, count=8, seed=1)
     keys = [curve_key(conv_row(spec)) for _, spec in items]
-    assert (keys.count("group/onednn_unblocked"), keys.count("depthwise/onednn")) == (6, 2)
+    assert (keys.count("group/onednn_gemm"), keys.count("depthwise/onednn")) == (6, 2)
     assert adaptive_items({"dense/onednn": 1.0}, count=5) == []
 
 

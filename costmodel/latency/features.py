@@ -180,10 +180,33 @@ def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
         backend = conv_backend(row, device)
         if cls == "group" and backend == "onednn":
             groups = max(1, int(row["groups"]))
-            if not (aligned(row["c_in"] / groups) and aligned(row["c_out"] / groups)):
-                backend += "_unblocked"  # channels per group that fill no vector block: slow path
+            backend += GROUP_KERNELS[onednn_group_block(row["c_in"] // groups, row["c_out"] // groups)]
         return f"{cls}/{backend}"
     return cls
+
+
+ONEDNN_GROUP_BLOCKS = (16, 8, 4)
+"""Channel blocks oneDNN's direct (jit) grouped conv can use; the widest that fits is taken."""
+
+
+def onednn_group_block(cin_per_group: int, cout_per_group: int) -> int | None:
+    """oneDNN's channel block for a grouped conv: the widest of ONEDNN_GROUP_BLOCKS, no wider
+    than the vector, that divides both channel counts per group; None where none does, and
+    oneDNN runs the group as small GEMMs ("gemm:jit"), a much slower kernel. Read from oneDNN's
+    own verbose log (the implementation and its source layout aBcd16b / 8b / 4b): checked in
+    ``tests/test_latency_kernels.py``; on the 2-core Intel Xeon VM (AVX-512) this rule named the
+    kernel and block of 134 of 136 random grouped convs with 2-64 input and 1-64 output channels
+    per group (2026-12-06)."""
+    for block in ONEDNN_GROUP_BLOCKS:
+        if block <= VECTOR_LANES and cin_per_group % block == 0 and cout_per_group % block == 0:
+            return block
+    return None
+
+
+GROUP_KERNELS: dict[int | None, str] = {**{b: "_subblock" for b in ONEDNN_GROUP_BLOCKS}, VECTOR_LANES: "",
+                                        None: "_gemm"}
+"""oneDNN group block -> curve-key suffix: a full vector block is "group/onednn", a narrower
+block "group/onednn_subblock", no block "group/onednn_gemm"."""
 
 
 def latency_class(row: dict[str, Any]) -> str:

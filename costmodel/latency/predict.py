@@ -72,6 +72,11 @@ def predict_op(row: dict[str, Any], profile: Profile, refined: bool = True) -> f
     return n * predict_one(one, profile, refined)
 
 
+LEGACY_KEYS = {"group/onednn_gemm": ("group/onednn_unblocked",), "group/onednn_subblock": ("group/onednn_unblocked",)}
+"""Curve keys of profiles saved before the grouped-conv keys followed oneDNN's channel blocks
+(``features.onednn_group_block``): tried after the key itself, before the bare class."""
+
+
 def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurve | StreamCurve] | None:
     """(key, curve) that predicts one op row: its class/backend key, else its class (MAC ops);
     its kind, else the pooled "elementwise" line (other ops); None: the roofline applies."""
@@ -79,7 +84,7 @@ def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurv
     curves = profile.curves
     if row["macs"]:
         key = curve_key(row, profile.device)
-        for k in (key, cls):
+        for k in (key, *LEGACY_KEYS.get(key, ()), cls):
             if isinstance(curves.get(k), EfficiencyCurve):
                 return k, curves[k]
         return None

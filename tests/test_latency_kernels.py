@@ -1,0 +1,92 @@
+"""The grouped-conv curve keys follow the kernel oneDNN really runs: its verbose log names the
+implementation and the source layout (aBcd16b / aBcd8b / aBcd4b blocks, or plain abcd for the
+per-group GEMM), and ``features.onednn_group_block`` must name the same block."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+import pytest
+
+from costmodel.latency.features import VECTOR_LANES, curve_key, onednn_group_block
+
+
+def onednn_conv_kernel(cin: int, cout: int, k: int, h: int, groups: int) -> tuple[str, int | None] | None:
+    """(implementation, channel block or None) of oneDNN's forward conv, read from its verbose
+    log (printed to file descriptor 1, so the descriptor itself is redirected); None when
+    oneDNN did not run the conv (ATen's own kernel)."""
+    import torch
+
+    conv, x = torch.nn.Conv2d(cin, cout, k, 1, k // 2, groups=groups).eval(), torch.randn(1, cin, h, h)
+    with torch.inference_mode(), tempfile.TemporaryFile() as log:
+        conv(x)  # primitive creation and first-call work stay out of the log
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(log.fileno(), 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+                conv(x)
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    for line in text.splitlines():
+        fields = line.split(",")
+        if len(fields) > 6 and fields[2] == "primitive" and fields[5] == "convolution":
+            block = re.search(r"src:f32:a:blocked:aBcd(\d+)b", line)
+            return fields[6], int(block.group(1)) if block else None
+    return None
+
+
+CASES = [
+    # (c_in, c_out, groups): channels per group in, out -> the widest of 16/8/4 dividing both
+    (320, 64, 4),   # 80, 16 -> 16
+    (96, 16, 2),    # 48, 8 -> 8 (Tied Group Conv's default-like geometry)
+    (192, 256, 16),  # 12, 16 -> 4
+    (80, 32, 4),    # 20, 8 -> 4
+    (48, 128, 8),   # 6, 16 -> none: 6 is no multiple of 4 -> per-group GEMM
+    (16, 16, 8),    # 2, 2 -> none
+    (256, 96, 16),  # 16, 6 -> none
+]
+
+
+@pytest.mark.skipif(VECTOR_LANES != 16, reason="the blocks were read on an AVX-512 CPU")
+@pytest.mark.parametrize("cin, cout, groups", CASES)
+def test_group_block_rule_names_onednns_kernel(cin, cout, groups):
+    found = onednn_conv_kernel(cin, cout, 3, 14, groups)
+    if found is None:
+        pytest.skip("oneDNN did not log this conv (no oneDNN verbose support in this build)")
+    implementation, block = found
+    rule = onednn_group_block(cin // groups, cout // groups)
+    assert block == rule
+    # no block: oneDNN's GEMM-per-group implementation; a block: its direct jit kernel
+    assert ("gemm" in implementation) == (rule is None)
+
+
+def test_group_block_rule_by_hand():
+    # 80 and 16 channels per group: 16 divides both
+    assert onednn_group_block(80, 16) == min(16, VECTOR_LANES)
+    # 12 and 16: 16 and 8 do not divide 12, 4 does
+    assert onednn_group_block(12, 16) == 4
+    # 6 and 16: 4 does not divide 6 -> no block
+    assert onednn_group_block(6, 16) is None
+
+
+def test_group_curve_keys():
+    from costmodel.latency.cases import conv_row
+
+    def row(cin, cout, groups):  # a 3x3 grouped conv on 14 x 14 (oneDNN's path: groups > 1)
+        return conv_row(dict(cin=cin, cout=cout, k=3, kw=3, h=14, stride=1, groups=groups, batch=1, pad=1,
+                             pad_w=1, transpose=False))
+
+    # 20 and 8 per group: block 4 is narrower than any vector (8 or 16 lanes)
+    assert curve_key(row(80, 32, 4)) == "group/onednn_subblock"
+    # 6 and 16 per group: no block
+    assert curve_key(row(48, 128, 8)) == "group/onednn_gemm"
+    # 32 and 32 per group: a full vector block on AVX2 (8) and AVX-512 (16) alike
+    assert curve_key(row(128, 128, 4)) == "group/onednn"
