@@ -160,6 +160,30 @@ def test_network_composition_charges_each_layers_weight_bytes():
     assert b.table["seconds"].sum() == pytest.approx(b.seconds)
 
 
+def test_network_composition_caps_weight_bytes_at_l2():
+    from costmodel.latency.features import TIME_GROUPS
+    from costmodel.latency.netfit import NetworkSweep, measured_design_matrix
+    from costmodel.latency.profile import NetworkComposition
+
+    comp = NetworkComposition(scale_mac=1.0, scale_depthwise=1.0, scale_elementwise=1.0, per_layer_s=0.0,
+                              s_per_weight_byte=1e-11, weight_cap_bytes=2 * 2**20)
+    # a VGG classifier layer of 64 MiB of weights pays for 2 MiB only (it streams them alone too):
+    # 2 * 2**20 bytes * 10 ps = 20.97 us on top of its 1 ms alone
+    assert comp.layer_seconds({"mac": 1e-3}, 64 * 2**20) == pytest.approx(1e-3 + 2 * 2**20 * 1e-11)
+    # a 1 MiB layer pays for all of it: 10.49 us
+    assert comp.layer_seconds({"mac": 1e-3}, 2**20) == pytest.approx(1e-3 + 2**20 * 1e-11)
+    # a profile saved before the cap (None) charges every byte: 64 MiB * 10 ps = 671 us
+    old = NetworkComposition(scale_mac=1.0, scale_depthwise=1.0, scale_elementwise=1.0, per_layer_s=0.0,
+                             s_per_weight_byte=1e-11)
+    assert old.layer_seconds({"mac": 1e-3}, 64 * 2**20) == pytest.approx(1e-3 + 64 * 2**20 * 1e-11)
+    # the fit's design matrix caps the same way: layers of 3 MiB and 1 KiB -> 2 MiB + 1 KiB
+    t = pd.DataFrame([{"kind": "conv", "alone_s": 1e-4, "weight_bytes": w, **{f"alone_{g}_s": 0.0 for g in TIME_GROUPS}}
+                      for w in (3 * 2**20, 1024)])
+    sweep = NetworkSweep(names=["n"], tables=[t], measured=np.array([1e-3]), alone=[np.array([1e-4, 1e-4])],
+                         layers=pd.DataFrame())
+    assert measured_design_matrix(sweep, weight_cap=2 * 2**20)[0, -1] == 2 * 2**20 + 1024
+
+
 # --- drift: reference ops in every calibration chunk, anchors of the evaluated kind ---------------
 
 def _est(seconds: float):

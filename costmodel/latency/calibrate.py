@@ -147,7 +147,8 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
             interim = fit_composition(small, profile, extra=pd.concat(sized) if sized else None)
             nets = network_sweep(dataclasses.replace(with_curves, composition=interim),
                                  show_progress=show_progress, reference=reference)
-            network = fit_measured_composition(nets, peaks.call_overhead_s)
+            # weights count up to the L2 of a core: what a layer keeps in cache alone only
+            network = fit_measured_composition(nets, peaks.call_overhead_s, weight_cap=with_curves.l2)
             sized.append(nets.layers)
         extra = pd.concat(sized, ignore_index=True) if sized else None
         composition = fit_composition(small, profile, extra=extra)

@@ -8,7 +8,7 @@ convs, and every layer is one more module call through the network's containers.
 network-level composition
 
     t(network) = call + sum over layers i of ( sum over op groups g of scale_g * t_i,g + per_layer_s
-                                             + s_per_weight_byte * weight bytes_i )
+                                             + s_per_weight_byte * min(weight bytes_i, L2) )
 
 (``t_i,g``: the part of layer i's time alone spent in op group g, ``features.TIME_GROUPS``:
 dense MAC kernels, depthwise kernels, elementwise ops) is fitted by bounded linear least squares
@@ -35,7 +35,7 @@ import numpy as np
 
 from .features import TIME_GROUPS
 from .protocol import SAMPLES
-from .profile import NetworkComposition, Profile
+from .profile import NetworkComposition, Profile, capped_weights
 
 TRAIN_RESOLUTION = 96
 """Input size of the training networks (the evaluation uses 32, 64 and 112)."""
@@ -72,20 +72,22 @@ def training_networks(resolution: int = TRAIN_RESOLUTION) -> list[tuple[str, Any
     return out
 
 
-def layer_terms(table, alone_scale: np.ndarray | None = None) -> np.ndarray:
-    """Per layer row of a predicted table: (t_i,g alone for each op group g, 1, weight bytes);
-    the model-call row gives zeros (it is the constant ``call``). ``alone_scale``: per row, a
-    factor on its times alone (measured / predicted, ``measured_design_matrix``)."""
+def layer_terms(table, alone_scale: np.ndarray | None = None, weight_cap: float | None = None) -> np.ndarray:
+    """Per layer row of a predicted table: (t_i,g alone for each op group g, 1, weight bytes
+    capped at ``weight_cap``, ``profile.capped_weights``); the model-call row gives zeros (it is
+    the constant ``call``). ``alone_scale``: per row, a factor on its times alone (measured /
+    predicted, ``measured_design_matrix``)."""
     layer = (table["kind"] != "call").to_numpy()
     scale = layer * (alone_scale if alone_scale is not None else 1.0)
     groups = [table[f"alone_{g}_s"].to_numpy(float) * scale for g in TIME_GROUPS]
-    weights = table["weight_bytes"].fillna(0).to_numpy(float) * layer
+    weights = capped_weights(table["weight_bytes"].fillna(0).to_numpy(float), weight_cap) * layer
     return np.stack(groups + [layer.astype(float), weights], axis=1)
 
 
-def design_matrix(tables: Sequence[Any]) -> np.ndarray:
-    """One row per network: the column sums of ``layer_terms`` (sum t_i,g per group, layers, weight bytes)."""
-    return np.stack([layer_terms(t).sum(axis=0) for t in tables])
+def design_matrix(tables: Sequence[Any], weight_cap: float | None = None) -> np.ndarray:
+    """One row per network: the column sums of ``layer_terms`` (sum t_i,g per group, layers,
+    capped weight bytes)."""
+    return np.stack([layer_terms(t, weight_cap=weight_cap).sum(axis=0) for t in tables])
 
 
 def single_scale_matrix(x: np.ndarray) -> np.ndarray:
@@ -120,16 +122,17 @@ def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float) -> np.n
 
 
 def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float,
-                            names: Sequence[str] = ()) -> NetworkComposition | None:
-    """The composition (``fit_coefficients`` on ``design_matrix`` columns) of the measured
-    networks, with its in-sample median error. None with fewer than 3 networks."""
+                            names: Sequence[str] = (), weight_cap: float | None = None) -> NetworkComposition | None:
+    """The composition (``fit_coefficients`` on ``design_matrix`` columns, built with
+    ``weight_cap``) of the measured networks, with its in-sample median error. None with fewer
+    than 3 networks."""
     coef = fit_coefficients(x, measured, call_s)
     if coef is None:
         return None
     pred = call_s + x @ coef
     return NetworkComposition(*map(float, coef), n=int(len(measured)),
                               train_median_abs_pct=float(100 * np.median(np.abs(pred / measured - 1))),
-                              networks=list(names))
+                              networks=list(names), weight_cap_bytes=weight_cap)
 
 
 def group_cv(x: np.ndarray, measured: np.ndarray, call_s: float, groups: Sequence[str]) -> np.ndarray:
@@ -220,7 +223,7 @@ def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool 
                         alone=alone, layers=layers)
 
 
-def measured_design_matrix(sweep: NetworkSweep) -> np.ndarray:
+def measured_design_matrix(sweep: NetworkSweep, weight_cap: float | None = None) -> np.ndarray:
     """``design_matrix`` with each layer's time alone MEASURED (split over the op groups in the
     predicted proportions; the predicted time where a layer has no module of its own)."""
     rows = []
@@ -228,15 +231,17 @@ def measured_design_matrix(sweep: NetworkSweep) -> np.ndarray:
         predicted = table["alone_s"].to_numpy(float)
         measured = np.concatenate([alone, np.full(len(table) - len(alone), np.nan)])
         ratio = np.where(np.isfinite(measured) & (predicted > 0), measured / np.where(predicted > 0, predicted, 1), 1.0)
-        rows.append(layer_terms(table, ratio).sum(axis=0))
+        rows.append(layer_terms(table, ratio, weight_cap).sum(axis=0))
     return np.stack(rows)
 
 
-def fit_measured_composition(sweep: NetworkSweep, call_s: float) -> NetworkComposition | None:
+def fit_measured_composition(sweep: NetworkSweep, call_s: float,
+                             weight_cap: float | None = None) -> NetworkComposition | None:
     """The network composition fitted on the layers' MEASURED times alone (``measured_design_matrix``):
     how much slower (or faster) a layer runs inside a network than alone, and nothing of how
     well its time alone is predicted."""
-    return fit_network_composition(measured_design_matrix(sweep), sweep.measured, call_s, sweep.names)
+    return fit_network_composition(measured_design_matrix(sweep, weight_cap), sweep.measured, call_s, sweep.names,
+                                   weight_cap)
 
 
 def profile_without_network_fit(profile: Profile) -> Profile:

@@ -12,7 +12,8 @@ With a fitted network composition in the profile (``profile.network``, ``netfit`
 training networks), each layer's time alone (``alone_s``, split by op group into
 ``alone_mac_s``, ``alone_depthwise_s`` and ``alone_elementwise_s``) becomes its time inside the
 network: each group's part times that group's scale, + per_layer_s (one more module call)
-+ s_per_weight_byte x its weight bytes (weights stream from memory inside a big network);
++ s_per_weight_byte x its weight bytes up to the L2 of a core (alone they stay in L2; in the
+network the layers before it evicted them);
 without one, a layer costs its time alone.
 
 Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
