@@ -93,29 +93,6 @@ def test_efficiency_fit_recovers_a_weight_byte_cost():
     assert curve.s_per_weight_byte == pytest.approx(2e-10, rel=0.15)
 
 
-def test_efficiency_fit_recovers_a_cost_per_weight_byte_beyond_l2():
-    from costmodel.latency.fit import fit_efficiency_at
-
-    # as above, plus 5e-10 s per weight byte beyond a 2 MiB L2: a 512 x 512 3x3 conv has
-    # 2,359,296 weights = 9,437,184 bytes, 7,340,032 of them beyond L2: + 3.67 ms
-    l2 = 2 ** 21
-    rows = []
-    for cin, cout, h in [(16, 16, 8), (64, 64, 4), (256, 256, 2), (32, 64, 16), (128, 512, 2), (512, 512, 1),
-                         (8, 32, 32), (64, 128, 8), (256, 64, 4), (16, 256, 16), (512, 128, 2), (32, 32, 32),
-                         (512, 256, 1), (256, 512, 2), (384, 384, 1), (384, 512, 2), (512, 384, 4)]:
-        params = cin * cout * 9
-        macs = params * h * h
-        rows.append({"kind": "conv", "c_in": cin, "c_out": cout, "k": 3, "k_w": 3, "groups": 1, "stride": 1,
-                     "h_out": h, "w_out": h, "macs": macs, "params": params,
-                     "mem_bytes": 4 * (cin * h * h + cout * h * h + params),
-                     "measured_s": 5e-6 + 2e-10 * 4 * params + 5e-10 * max(0, 4 * params - l2) + macs / (1e9 * 0.5)})
-    curve = fit_efficiency_at(pd.DataFrame(rows), "dense", 1e9, l2, ridge=1e-3)
-    pred = np.array([curve.seconds(r, 1e9, l2) for r in rows])
-    truth = np.array([r["measured_s"] for r in rows])
-    assert np.max(np.abs(pred / truth - 1)) < 0.02
-    assert curve.s_per_weight_spill_byte == pytest.approx(5e-10, rel=0.2)
-
-
 def test_design_factors_shrink_toward_one_and_clip():
     from costmodel.latency.fit import design_factors
 

@@ -24,20 +24,18 @@ SCALE_RANGE = (0.8, 1.25)
 """A composition scale outside this range means the op curves are off, not the composition."""
 
 
-LOG_TERMS = 4
+LOG_TERMS = 3
 """Leading entries of an efficiency curve's theta that are logs of positive terms: the overhead,
-the cost per byte moved, the cost per weight byte and the cost per weight byte beyond L2."""
+the cost per byte moved and the cost per weight byte."""
 
 
 def efficiency_time(theta: np.ndarray, x: np.ndarray, macs: np.ndarray, nbytes: np.ndarray,
-                    wbytes: np.ndarray, peak: float, wspill: np.ndarray | None = None) -> np.ndarray:
-    """overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes + s_per_weight_spill_byte
-    * weight bytes beyond L2 (``wspill``) + MACs / (peak * exp(x . b));
-    theta = (log o, log s, log s_w, log s_ws, b...)."""
-    spill = np.zeros_like(wbytes) if wspill is None else wspill
+                    wbytes: np.ndarray, peak: float) -> np.ndarray:
+    """overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes + MACs / (peak * exp(x . b));
+    theta = (log o, log s, log s_w, b...)."""
     with np.errstate(over="ignore", under="ignore"):  # a wild trial step is just rejected
         return (np.exp(np.clip(theta[0], -60, 10)) + np.exp(np.clip(theta[1], -80, 10)) * nbytes
-                + np.exp(np.clip(theta[2], -80, 10)) * wbytes + np.exp(np.clip(theta[3], -80, 10)) * spill
+                + np.exp(np.clip(theta[2], -80, 10)) * wbytes
                 + macs / (peak * np.exp(np.clip(x @ theta[LOG_TERMS:], -50, 50))))
 
 
@@ -73,10 +71,6 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     Why a weight term of its own: an fp32 oneDNN conv reorders its weights into the blocked
     layout on every eager call, so a conv with large weights on a small image (VGG's 512 x 512
     3x3 at 7 x 7, a 1x1 conv to 2048 channels at 4 x 4) pays per weight byte, not per MAC.
-    Weights beyond the core's L2 cost more again (``s_per_weight_spill_byte``): they come from
-    the shared cache even in a hot loop. Measured (Intel Xeon VM, 2 MiB L2, 2026-12-06):
-    ResNet-50's last blocks at 2 x 2 pixels (17 MB of weights each) ran 2.1 ms alone and were
-    predicted 1.0 ms without it, MobileNetV1's last two blocks likewise -57%.
 
     Start: the log-efficiency least-squares fit with a small overhead; then
     ``scipy.optimize.least_squares`` (trust region, numerical Jacobian; tens of points and at
@@ -92,25 +86,23 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     macs = frame["macs"].to_numpy(float)
     nbytes = frame["mem_bytes"].to_numpy(float)
     wbytes = WEIGHT_BYTES * frame["params"].to_numpy(float)
-    wspill = np.maximum(0.0, wbytes - l2)
     shrink = np.sqrt(ridge) * np.ones(x.shape[1])
     shrink[0] = 0.0  # the constant is not shrunk
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, wspill)
+        pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak)
         return np.concatenate([np.log(pred / t), shrink * theta[LOG_TERMS:]])
 
     overhead = 0.3 * t.min()
     y = np.log(macs / (peak * (t - overhead)))
     reg = ridge * np.diag(shrink > 0) * len(t)
     coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
-    theta0 = np.concatenate([[np.log(overhead), np.log(1e-14), np.log(1e-14), np.log(1e-14)], coef])
+    theta0 = np.concatenate([[np.log(overhead), np.log(1e-14), np.log(1e-14)], coef])
     theta = least_squares(residuals, theta0, method="trf", x_scale="jac", max_nfev=max_nfev).x
-    pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, wspill)
+    pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak)
     log_eff = x @ theta[LOG_TERMS:]  # each training op's fitted log efficiency: the range it may be used in
     return EfficiencyCurve(overhead_s=float(np.exp(theta[0])), s_per_byte=float(np.exp(theta[1])),
                            s_per_weight_byte=float(np.exp(theta[2])),
-                           s_per_weight_spill_byte=float(np.exp(theta[3])),
                            n=int(len(t)), coef={"const": float(theta[LOG_TERMS]),
                                                 **{n: float(b) for n, b in zip(names, theta[LOG_TERMS + 1:])}},
                            train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))),

@@ -135,10 +135,10 @@ def fit_tree(kind: str, params: dict[str, Any], x: np.ndarray, r: np.ndarray):
 
 @dataclass(frozen=True)
 class EfficiencyCurve:
-    """t(op) = overhead_s + s_per_byte * mem_bytes + s_per_weight_byte * W
-    + s_per_weight_spill_byte * max(0, W - L2) + MACs / (peak * exp(const + sum_i b_i * feature_i)),
-    W = WEIGHT_BYTES * params; the features are ``features.conv_features`` (log2 sizes); ``coef``
-    maps feature name -> b_i. (Profiles written before a weight term load with it 0.)"""
+    """t(op) = overhead_s + s_per_byte * mem_bytes + s_per_weight_byte * WEIGHT_BYTES * params
+    + MACs / (peak * exp(const + sum_i b_i * feature_i)); the features are
+    ``features.conv_features`` (log2 sizes); ``coef`` maps feature name -> b_i. (Profiles written
+    before the weight term load with s_per_weight_byte = 0.)"""
 
     overhead_s: float
     s_per_byte: float
@@ -151,7 +151,6 @@ class EfficiencyCurve:
     regressor: Regressor | None = None
     log_eff_range: tuple[float, float] | None = None  # (min, max) log efficiency of the training ops
     s_per_weight_byte: float = 0.0
-    s_per_weight_spill_byte: float = 0.0
     tag: ClassVar[str] = "efficiency"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -164,9 +163,8 @@ class EfficiencyCurve:
         feats = conv_features(row, l2)
         log_eff = self.coef["const"] + sum(b * feats[f] for f, b in self.coef.items() if f != "const")
         lo, hi = self.log_eff_range if self.log_eff_range is not None else (-50.0, 50.0)
-        weights = WEIGHT_BYTES * row["params"]
-        return (self.overhead_s + self.s_per_byte * row["mem_bytes"] + self.s_per_weight_byte * weights
-                + self.s_per_weight_spill_byte * max(0.0, weights - l2)
+        return (self.overhead_s + self.s_per_byte * row["mem_bytes"]
+                + self.s_per_weight_byte * WEIGHT_BYTES * row["params"]
                 + row["macs"] / (peak * math.exp(min(hi, max(lo, log_eff)))))
 
 
