@@ -93,6 +93,31 @@ def test_efficiency_fit_recovers_a_weight_byte_cost():
     assert curve.s_per_weight_byte == pytest.approx(2e-10, rel=0.15)
 
 
+def test_group_curves_fit_a_cost_per_group():
+    from costmodel.latency.fit import fit_efficiency_at
+
+    # 1x1 grouped convs at efficiency 0.5 of a 1e9 MAC/s peak, 5 us overhead and 2.5 us per
+    # group (a kernel that loops over the groups): 64 groups on 7 x 7 pay 160 us of loop alone
+    rows = []
+    for cin, cout, g, h in [(576, 64, 64, 7), (576, 64, 64, 28), (128, 128, 4, 14), (256, 256, 32, 7),
+                            (64, 64, 2, 56), (512, 512, 16, 4), (96, 96, 8, 28), (192, 64, 32, 14),
+                            (384, 384, 2, 7), (128, 256, 16, 28), (64, 128, 8, 8), (256, 128, 4, 32)]:
+        params = cin * cout // g
+        macs = params * h * h
+        rows.append({"kind": "conv", "c_in": cin, "c_out": cout, "k": 1, "k_w": 1, "groups": g, "stride": 1,
+                     "h_out": h, "w_out": h, "macs": macs, "params": params,
+                     "mem_bytes": 4 * (cin * h * h + cout * h * h + params),
+                     "measured_s": 5e-6 + 2.5e-6 * g + macs / (1e9 * 0.5)})
+    curve = fit_efficiency_at(pd.DataFrame(rows), "group", 1e9, 2 ** 21, ridge=1e-3)
+    pred = np.array([curve.seconds(r, 1e9, 2 ** 21) for r in rows])
+    truth = np.array([r["measured_s"] for r in rows])
+    assert np.max(np.abs(pred / truth - 1)) < 0.03
+    assert curve.s_per_group == pytest.approx(2.5e-6, rel=0.15)
+    # a dense curve has no per-group term (one group: it would be the overhead again)
+    dense = fit_efficiency_at(pd.DataFrame(rows).assign(groups=1), "dense", 1e9, 2 ** 21, ridge=1e-3)
+    assert dense.s_per_group == 0.0
+
+
 def test_design_factors_shrink_toward_one_and_clip():
     from costmodel.latency.fit import design_factors
 
@@ -262,7 +287,7 @@ def test_profile_at_another_machine_speed_scales_every_fitted_time():
     from costmodel.latency.reference import at_speed
 
     eff = EfficiencyCurve(overhead_s=2e-6, s_per_byte=1e-11, s_per_weight_byte=3e-11, coef={"const": -0.5},
-                          log_eff_range=(-1.0, 0.0))
+                          log_eff_range=(-1.0, 0.0), s_per_group=1e-6)
     relu = StreamCurve(overhead_s=1e-6, s_per_byte=2e-11, s_per_spill_byte=1e-11, s_per_op=1e-10)
     prof = _profile(curves={"dense": eff, "relu": relu},
                     composition=Composition(scale=1.1, per_op_s=3e-6, design_factors={"dgc": 1.3}),

@@ -29,14 +29,26 @@ LOG_TERMS = 3
 the cost per byte moved and the cost per weight byte."""
 
 
+PER_GROUP_CLASSES = ("group",)
+"""Conv classes whose curves also pay a cost per group (``s_per_group``): their kernels loop over
+the groups (ATen's 1x1 grouped conv, oneDNN's GEMM per group), and at a few output pixels that
+loop is the time. Measured (Intel Xeon VM, 2026-12-06): a 576 -> 64 1x1 conv in 64 groups ran
+167 us at 7 x 7 (2.6 us a group) and was predicted 88 us by the efficiency law alone. Other
+classes have one group (dense: the same as the overhead) or one per channel (depthwise: the
+bytes term), so they do not get the term."""
+
+
 def efficiency_time(theta: np.ndarray, x: np.ndarray, macs: np.ndarray, nbytes: np.ndarray,
-                    wbytes: np.ndarray, peak: float) -> np.ndarray:
-    """overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes + MACs / (peak * exp(x . b));
-    theta = (log o, log s, log s_w, b...)."""
+                    wbytes: np.ndarray, peak: float, groups: np.ndarray | None = None) -> np.ndarray:
+    """overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes [+ s_per_group * groups]
+    + MACs / (peak * exp(x . b)); theta = (log o, log s, log s_w, [log s_g,] b...), the per-group
+    term present when ``groups`` is given."""
+    logs = LOG_TERMS + (groups is not None)
     with np.errstate(over="ignore", under="ignore"):  # a wild trial step is just rejected
+        per_group = 0.0 if groups is None else np.exp(np.clip(theta[LOG_TERMS], -80, 10)) * groups
         return (np.exp(np.clip(theta[0], -60, 10)) + np.exp(np.clip(theta[1], -80, 10)) * nbytes
-                + np.exp(np.clip(theta[2], -80, 10)) * wbytes
-                + macs / (peak * np.exp(np.clip(x @ theta[LOG_TERMS:], -50, 50))))
+                + np.exp(np.clip(theta[2], -80, 10)) * wbytes + per_group
+                + macs / (peak * np.exp(np.clip(x @ theta[logs:], -50, 50))))
 
 
 def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
@@ -86,25 +98,29 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     macs = frame["macs"].to_numpy(float)
     nbytes = frame["mem_bytes"].to_numpy(float)
     wbytes = WEIGHT_BYTES * frame["params"].to_numpy(float)
+    groups = frame["groups"].fillna(1).to_numpy(float) if cls in PER_GROUP_CLASSES else None
+    logs = LOG_TERMS + (groups is not None)
     shrink = np.sqrt(ridge) * np.ones(x.shape[1])
     shrink[0] = 0.0  # the constant is not shrunk
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak)
-        return np.concatenate([np.log(pred / t), shrink * theta[LOG_TERMS:]])
+        pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, groups)
+        return np.concatenate([np.log(pred / t), shrink * theta[logs:]])
 
     overhead = 0.3 * t.min()
     y = np.log(macs / (peak * (t - overhead)))
     reg = ridge * np.diag(shrink > 0) * len(t)
     coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
-    theta0 = np.concatenate([[np.log(overhead), np.log(1e-14), np.log(1e-14)], coef])
-    theta = least_squares(residuals, theta0, method="trf", x_scale="jac", max_nfev=max_nfev).x
-    pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak)
-    log_eff = x @ theta[LOG_TERMS:]  # each training op's fitted log efficiency: the range it may be used in
+    starts = [np.log(overhead), np.log(1e-14), np.log(1e-14)] + ([np.log(1e-9)] if groups is not None else [])
+    theta = least_squares(residuals, np.concatenate([starts, coef]), method="trf", x_scale="jac",
+                          max_nfev=max_nfev).x
+    pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, groups)
+    log_eff = x @ theta[logs:]  # each training op's fitted log efficiency: the range it may be used in
     return EfficiencyCurve(overhead_s=float(np.exp(theta[0])), s_per_byte=float(np.exp(theta[1])),
                            s_per_weight_byte=float(np.exp(theta[2])),
-                           n=int(len(t)), coef={"const": float(theta[LOG_TERMS]),
-                                                **{n: float(b) for n, b in zip(names, theta[LOG_TERMS + 1:])}},
+                           s_per_group=float(np.exp(np.clip(theta[LOG_TERMS], -80, 10))) if groups is not None else 0.0,
+                           n=int(len(t)), coef={"const": float(theta[logs]),
+                                                **{n: float(b) for n, b in zip(names, theta[logs + 1:])}},
                            train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))),
                            log_eff_range=(float(log_eff.min()), float(log_eff.max())))
 

@@ -136,7 +136,7 @@ def fit_tree(kind: str, params: dict[str, Any], x: np.ndarray, r: np.ndarray):
 @dataclass(frozen=True)
 class EfficiencyCurve:
     """t(op) = overhead_s + s_per_byte * mem_bytes + s_per_weight_byte * WEIGHT_BYTES * params
-    + MACs / (peak * exp(const + sum_i b_i * feature_i)); the features are
+    + s_per_group * groups + MACs / (peak * exp(const + sum_i b_i * feature_i)); the features are
     ``features.conv_features`` (log2 sizes); ``coef`` maps feature name -> b_i. (Profiles written
     before the weight term load with s_per_weight_byte = 0.)"""
 
@@ -151,6 +151,7 @@ class EfficiencyCurve:
     regressor: Regressor | None = None
     log_eff_range: tuple[float, float] | None = None  # (min, max) log efficiency of the training ops
     s_per_weight_byte: float = 0.0
+    s_per_group: float = 0.0  # fit.PER_GROUP_CLASSES only: kernels that loop over the groups
     tag: ClassVar[str] = "efficiency"
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -165,6 +166,7 @@ class EfficiencyCurve:
         lo, hi = self.log_eff_range if self.log_eff_range is not None else (-50.0, 50.0)
         return (self.overhead_s + self.s_per_byte * row["mem_bytes"]
                 + self.s_per_weight_byte * WEIGHT_BYTES * row["params"]
+                + self.s_per_group * int(row.get("groups") or 1)
                 + row["macs"] / (peak * math.exp(min(hi, max(lo, log_eff)))))
 
 

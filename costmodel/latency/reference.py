@@ -104,6 +104,7 @@ def at_speed(profile: Any, factor: float) -> Any:
             rng = None if c.log_eff_range is None else (c.log_eff_range[0] - shift, c.log_eff_range[1] - shift)
             return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,
                                        s_per_weight_byte=c.s_per_weight_byte * factor,
+                                       s_per_group=c.s_per_group * factor,
                                        coef={**c.coef, "const": c.coef["const"] - shift}, log_eff_range=rng)
         if isinstance(c, StreamCurve):
             return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,
