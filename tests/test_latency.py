@@ -351,8 +351,8 @@ def test_adaptive_items_go_to_the_worst_keys_only():
     from costmodel.latency.features import curve_key
     from costmodel.latency.sampler import adaptive_items
 
-    # cross-validated median errors: the unblocked grouped conv curve 30%, the others below the
-    # 3% floor (or not conv curves at all) -> every extra item is an unblocked grouped conv
+    # cross-validated median errors: the GEMM-per-group grouped conv curve 30%, the others below
+    # the 3% floor (or not conv curves at all) -> every extra item is a GEMM-per-group conv
     errors = {"group/onednn_gemm": 30.0, "dense/onednn": 2.0, "batch_norm": 50.0}
     items = adaptive_items(errors, count=6, seed=1)
     assert len(items) == 6

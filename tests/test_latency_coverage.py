@@ -118,6 +118,42 @@ def test_group_curves_fit_a_cost_per_group():
     assert dense.s_per_group == 0.0
 
 
+def test_an_older_profile_predicts_grouped_convs_from_its_own_keys():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.predict import op_curve
+    from costmodel.latency.profile import EfficiencyCurve
+
+    blocked = EfficiencyCurve(overhead_s=1e-6, s_per_byte=0.0, coef={"const": 0.0})
+    unblocked = EfficiencyCurve(overhead_s=2e-6, s_per_byte=0.0, coef={"const": -1.0})
+    old = _profile(curves={"group/onednn": blocked, "group/onednn_unblocked": unblocked})
+
+    def row(cin, cout, groups):  # a 3x3 grouped conv on 14 x 14 (oneDNN's path)
+        return conv_row(dict(cin=cin, cout=cout, k=3, kw=3, h=14, stride=1, groups=groups, batch=1, pad=1,
+                             pad_w=1, transpose=False))
+
+    # 8 and 8 channels per group: powers of two below a vector, "aligned" under the old rule,
+    # so the old profile's blocked curve (on AVX2 the new key is that key itself)
+    assert op_curve(row(32, 32, 4), old) == ("group/onednn", blocked)
+    # 6 and 16: not aligned under the old rule -> its unblocked curve
+    assert op_curve(row(48, 128, 8), old) == ("group/onednn_unblocked", unblocked)
+
+
+def test_new_fitted_fields_survive_save_and_load(tmp_path):
+    import numpy as np
+
+    from costmodel.latency.netfit import fit_network_composition
+    from costmodel.latency.profile import EfficiencyCurve, load_profile
+
+    # three networks whose time is 1 us + 10 ps per capped weight byte: the fit stores its cap
+    x = np.array([[1e-3, 0, 0, 10, 1e6], [2e-3, 0, 0, 20, 2e6], [3e-3, 1e-4, 0, 30, 1e5]])
+    comp = fit_network_composition(x, x @ [1, 1, 1, 0, 1e-11] + 1e-6, 1e-6, ["a", "b", "c"], weight_cap=2 ** 21)
+    assert comp.weight_cap_bytes == 2 ** 21
+    curve = EfficiencyCurve(overhead_s=1e-6, s_per_byte=0.0, coef={"const": 0.0}, s_per_group=2.5e-6)
+    back = load_profile(_profile(curves={"group/onednn_gemm": curve}, network=comp).save(tmp_path / "p.json"))
+    assert back.curves["group/onednn_gemm"].s_per_group == 2.5e-6
+    assert back.network.weight_cap_bytes == 2 ** 21
+
+
 def test_design_factors_shrink_toward_one_and_clip():
     from costmodel.latency.fit import design_factors
 

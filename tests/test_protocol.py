@@ -160,6 +160,16 @@ def test_an_items_own_slow_sample_is_not_normalized_away():
     assert np.allclose(normalized[1:], times[1:])
 
 
+def test_an_item_timed_at_zero_does_not_spoil_the_others():
+    times, speed = _drifting_run()
+    times[0] = 0.0  # a coarse clock read 0 for item 0 in every pass
+    factors = pass_factors(times)
+    # the other nine items still see the machine's speeds (1.0, then 1.3) ...
+    assert np.allclose(factors[1:], speed[None, :])
+    # ... and item 0's own samples stay 0 (finite) after normalization
+    assert np.array_equal(normalize_passes(times)[0], np.zeros(20))
+
+
 def test_too_few_items_are_not_normalized():
     times, _ = _drifting_run(items=3)
     # 3 < NORMALIZE_MIN_ITEMS (8): a median over two other items is not the machine's speed
@@ -173,8 +183,8 @@ def test_summarize_keeps_the_raw_spread():
     est = summarize([1.0, 1.0], raw=[100e-6, 110e-6], q=0.5)
     assert est.spread == 0.0 and est.raw_spread == pytest.approx(0.10)
     assert est.row()["raw_spread"] == pytest.approx(0.10)
-    # without raw samples the row's raw spread is the spread itself
-    assert summarize([1.0, 2.0], q=0.5).row()["raw_spread"] == pytest.approx(1.0)
+    # without raw samples (not normalized) the row has no raw spread
+    assert math.isnan(summarize([1.0, 2.0], q=0.5).row()["raw_spread"])
 
 
 def test_burst_primes_then_times_number_calls():
@@ -183,10 +193,10 @@ def test_burst_primes_then_times_number_calls():
     def module(x):
         calls.append(x)
 
-    clock = iter([0.0, 0.6])  # the timed part lasts 0.6 s
-    per_call = _burst(module, (1,), 3, lambda: next(clock), lambda: None, prime=2)
-    # 2 untimed priming calls + 3 timed ones; 0.6 s / 3 calls = 0.2 s per call
-    assert len(calls) == 5 and per_call == pytest.approx(0.2)
+    # the clock reads the number of calls so far: the timed part starts after the 2 priming
+    # calls (clock 2) and ends after 3 more (clock 5): (5 - 2) / 3 = 1 call per call
+    per_call = _burst(module, (1,), 3, lambda: float(len(calls)), lambda: None, prime=2)
+    assert len(calls) == 5 and per_call == pytest.approx(1.0)
 
 
 def test_measure_interleaved_normalizes_many_items_only():

@@ -298,7 +298,8 @@ def add_cli(sub) -> None:
 def reproducibility_line(spread, raw=None) -> str:
     """How well two independent estimates (halves of the interleaved passes) of each item agree,
     pass-normalized (``protocol.normalize_passes``) and, given ``raw``, before it."""
-    before = ("" if raw is None else
+    raw = None if raw is None else raw.dropna()
+    before = ("" if raw is None or raw.empty else
               f"; before the pass normalization {100 * (raw <= 0.03).mean():.0f}% (median {100 * raw.median():.1f}%)")
     return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
             f"within ±3% for {100 * (spread <= 0.03).mean():.0f}% of {len(spread)} items "

@@ -377,7 +377,9 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
         row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
     frame = pd.DataFrame(rows)
     families = [family(label) for label, _, _ in items]
-    x, measured_s = design_matrix(tables, profile.l2), frame["measured_us"].to_numpy(float) / 1e6
+    # the cross-validated fit takes the same weight cap as the profile's own composition
+    cap = profile.network.weight_cap_bytes if profile.network is not None else profile.l2
+    x, measured_s = design_matrix(tables, cap), frame["measured_us"].to_numpy(float) / 1e6
     cv = group_cv(x, measured_s, profile.peaks.call_overhead_s, families)
     frame["cv_single_err"] = group_cv(single_scale_matrix(x), measured_s, profile.peaks.call_overhead_s,
                                       families) / measured_s - 1  # the one-scale form, same measurements

@@ -127,7 +127,8 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "small_in": max(0.0, math.log2(VECTOR_LANES / cin_g)),
             "small_out": max(0.0, math.log2(VECTOR_LANES / cout_g)),
             # 1 when the channels per group fill whole vector blocks (a multiple of the lanes, or a
-            # power of two below it): oneDNN's blocked kernels apply; other counts fall back
+            # power of two below it); which oneDNN kernel runs is the curve key's business
+            # (onednn_group_block), this only shapes efficiency within a key
             "aligned_in": float(aligned(cin_g)), "aligned_out": float(aligned(cout_g)),
             # squares (scaled by 1/10) let efficiency rise and then saturate with size
             "sq_hw": math.log2(pixels * rep) ** 2 / 10, "sq_cin_g": math.log2(cin_g) ** 2 / 10,

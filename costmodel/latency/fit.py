@@ -84,9 +84,11 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     layout on every eager call, so a conv with large weights on a small image (VGG's 512 x 512
     3x3 at 7 x 7, a 1x1 conv to 2048 channels at 4 x 4) pays per weight byte, not per MAC.
 
+    Group-class curves (``PER_GROUP_CLASSES``) add ``s_per_group * groups``.
+
     Start: the log-efficiency least-squares fit with a small overhead; then
     ``scipy.optimize.least_squares`` (trust region, numerical Jacobian; tens of points and at
-    most 17 parameters). The overhead and the byte cost are fitted through their logs, so they
+    most ~20 parameters). The overhead and the byte cost are fitted through their logs, so they
     stay positive.
     """
     from scipy.optimize import least_squares

@@ -18,10 +18,12 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
   * MAC ops get one **efficiency curve** per key = class / CPU kernel (``curve_key``):
     dense, pointwise, group, depthwise (and depthwise with a channel multiplier), transposed
     conv, linear; on a CPU each conv class is split by the kernel PyTorch dispatches it to
-    (``conv_backend``: oneDNN or im2col + GEMM), and grouped convs whose channels per group
-    fill no 16-channel block are apart ("unblocked"):
+    (``conv_backend``: oneDNN or im2col + GEMM), and grouped convs on oneDNN by the channel
+    block oneDNN takes (``features.onednn_group_block``: a full vector block, a narrower one,
+    or a GEMM per group):
 
-        t(op) = overhead + s_per_byte * mem_bytes + MACs / (peak * efficiency),
+        t(op) = overhead + s_per_byte * mem_bytes + s_per_weight_byte * weight bytes
+                [+ s_per_group * groups, grouped convs] + MACs / (peak * efficiency),
         log(efficiency) = b0 + sum_i b_i * feature_i,
 
     features (``conv_features``) are log2 of the channels per group, groups, output pixels,
@@ -48,7 +50,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .features import curve_key, latency_class, launches
+from .features import aligned, curve_key, latency_class, launches
 from .memory import traffic_table
 from .profile import EfficiencyCurve, Profile, StreamCurve
 
@@ -72,9 +74,16 @@ def predict_op(row: dict[str, Any], profile: Profile, refined: bool = True) -> f
     return n * predict_one(one, profile, refined)
 
 
-LEGACY_KEYS = {"group/onednn_gemm": ("group/onednn_unblocked",), "group/onednn_subblock": ("group/onednn_unblocked",)}
-"""Curve keys of profiles saved before the grouped-conv keys followed oneDNN's channel blocks
-(``features.onednn_group_block``): tried after the key itself, before the bare class."""
+def legacy_key(key: str, row: dict[str, Any]) -> str | None:
+    """The curve key a profile saved before the grouped-conv keys followed oneDNN's channel
+    blocks (``features.onednn_group_block``) used for this op: "group/onednn" where both channel
+    counts per group were ``aligned``, else "group/onednn_unblocked"; None for other keys.
+    ``op_curve`` tries it after the key itself, before the bare class."""
+    if not key.startswith("group/onednn"):
+        return None
+    groups = max(1, int(row["groups"]))
+    both = aligned(row["c_in"] / groups) and aligned(row["c_out"] / groups)
+    return "group/onednn" if both else "group/onednn_unblocked"
 
 
 def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurve | StreamCurve] | None:
@@ -84,8 +93,8 @@ def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurv
     curves = profile.curves
     if row["macs"]:
         key = curve_key(row, profile.device)
-        for k in (key, *LEGACY_KEYS.get(key, ()), cls):
-            if isinstance(curves.get(k), EfficiencyCurve):
+        for k in (key, legacy_key(key, row), cls):
+            if k is not None and isinstance(curves.get(k), EfficiencyCurve):
                 return k, curves[k]
         return None
     for k in (cls, "elementwise"):

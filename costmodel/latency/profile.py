@@ -219,7 +219,7 @@ class NetworkComposition:
 
         t(layer in network) = scale_mac * t_mac + scale_depthwise * t_depthwise
                               + scale_elementwise * t_elementwise + per_layer_s
-                              + s_per_weight_byte * weight bytes
+                              + s_per_weight_byte * min(weight bytes, weight_cap_bytes)
 
     Why per group: next to other layers, a compute-bound dense conv keeps its speed while a
     memory-bound depthwise conv or BN/ReLU finds its input evicted from cache, so one scale for

@@ -48,9 +48,10 @@ PARTS = 2
 
 SAMPLES = 40
 """Interleaved passes of one measurement (networks, gaps, a single model). Measured with
-``benchmarks/protocol_options.py`` (10 networks and layers, Intel Xeon VM, load 1.2-1.8,
-2026-12-06): two estimates agree within ±3% for 62% of items within a run and 70% across runs
-with 40 passes, 35-40% with 20; pinning the process to one core made it worse (22-50%)."""
+``benchmarks/protocol_options.py`` before the priming call and the pass normalization (10
+networks and layers, Intel Xeon VM, load 1.2-1.8, 2026-12-06): two estimates agree within ±3%
+for 62% of items within a run and 70% across runs with 40 passes, 35-40% with 20; pinning the
+process to one core made it worse (22-50%). With both (25 items, 60 passes): 85% and 92%."""
 
 PRIME = 1
 """Untimed calls of an item right before each of its timed bursts. Measured (2-core Intel Xeon
@@ -100,11 +101,17 @@ def pass_factors(times: np.ndarray) -> np.ndarray:
     t = np.asarray(times, dtype=float)
     if t.ndim != 2 or t.shape[0] < 2:
         raise ValueError(f"times of shape {t.shape} is invalid: allowed is items x passes with at least 2 items")
-    rel = t / np.median(t, axis=1, keepdims=True)
-    out = np.empty_like(rel)
+    med = np.median(t, axis=1, keepdims=True)
+    usable = np.isfinite(med) & (med > 0)  # an item timed at 0 (a coarse clock) says nothing of speed
+    rel = np.where(usable & np.isfinite(t), t / np.where(usable, med, 1.0), np.nan)
+    out = np.ones_like(rel)
     for i in range(len(rel)):
-        f = np.median(np.delete(rel, i, axis=0), axis=0)
-        out[i] = f / np.median(f)
+        others = np.delete(rel, i, axis=0)
+        if np.isfinite(others).any():
+            with np.errstate(all="ignore"):
+                f = np.nanmedian(others, axis=0)
+            f = np.where(np.isfinite(f), f, 1.0)
+            out[i] = f / np.median(f)
     return out
 
 
@@ -133,7 +140,7 @@ class Estimate:
         """A flat dict (one DataFrame row), times in microseconds."""
         return {"measured_us": 1e6 * self.seconds, "spread": self.spread, "samples": self.samples,
                 "number": self.number, "clock": self.clock, "quantile": self.quantile,
-                "raw_spread": self.spread if self.raw_spread is None else self.raw_spread}
+                "raw_spread": math.nan if self.raw_spread is None else self.raw_spread}
 
 
 def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall", q: float = QUANTILE,
@@ -169,8 +176,9 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
 
     ``inputs`` is one tensor or a tuple of tensors. Modules are put in eval mode (their previous
     mode is restored) and run under ``torch.inference_mode()`` with ``threads`` torch threads.
-    ``progress(n)`` is called after each pass with the number of passes done. ``normalize``:
-    the pass normalization (``normalize_passes``), applied where there are enough items.
+    ``progress(n)`` is called after each pass with the number of passes done. ``prime``:
+    untimed calls before each burst (``PRIME``). ``normalize``: the pass normalization
+    (``normalize_passes``), applied where there are enough items.
     """
     import torch
 
