@@ -139,27 +139,13 @@ WIDE_SPATIAL = (7, 14, 28, 56, 96, 112, 128)
 WIDE_MAX_MACS = 480e6
 """The wide range's channels, input sizes and MAC cap (one such conv: ~7 ms on one core)."""
 
-TINY_SHARE = 0.08
-"""Share of dense, pointwise and grouped training convs drawn from the tiny-image, big-weight
-corner below: the last stages of a network at 64 px (ResNet-50's 2 x 2 blocks with 17 MB of
-weights, MobileNetV1's 1024-channel 1x1 convs at 2 x 2). The sweep had no pointwise conv with
-more than 2 MiB of weights, and those blocks were predicted at half their time alone (Intel
-Xeon VM, 2026-12-06)."""
-
-TINY_SPATIAL = (2, 4)
-TINY_CHANNELS = (256, 512, 768, 1024, 2048)
-TINY_MAX_PARAMS = 5_000_000
-"""The tiny corner's input sizes, channels and weight cap (20 MB of fp32 weights: VGG's and
-ResNet's largest convs are 2.4M)."""
-
 
 def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
     """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed)."""
     for _ in range(1000):
         wide = rng.random() < WIDE_SHARE
-        tiny = not wide and cls in ("dense", "pointwise", "group") and rng.random() < TINY_SHARE
-        chans = WIDE_CHANNELS if wide else TINY_CHANNELS if tiny else CHANNELS
-        h = rng.choice(WIDE_SPATIAL if wide else TINY_SPATIAL if tiny else TRAIN_SPATIAL)
+        chans = WIDE_CHANNELS if wide else CHANNELS
+        h = rng.choice(WIDE_SPATIAL if wide else TRAIN_SPATIAL)
         stride = rng.choice((1, 1, 2) if cls == "pointwise" else (1, 1, 1, 2))  # strided 1x1 -> oneDNN
         cin, cout, groups, batch = rng.choice(chans), rng.choice(chans), 1, 1
         k = kw = rng.choice((3, 3, 5, 7))
@@ -191,8 +177,6 @@ def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
                 cout //= 2
             if cin % groups or cout % groups:
                 break
-        while tiny and cin * cout // groups * k * kw > TINY_MAX_PARAMS:  # halve the larger side
-            cin, cout = (cin // 2, cout) if cin >= cout else (cin, cout // 2)
         macs = macs_of(cin, cout, groups)
         if macs <= (WIDE_MAX_MACS if wide else 120e6) and not (cin % groups or cout % groups):
             return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
