@@ -159,6 +159,17 @@ def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SA
     return drift, kind
 
 
+MEASURED_COLUMNS = ("measured_us", "spread", "raw_spread", "samples")
+"""The columns an evaluation row takes from its item's ``Estimate.row()``."""
+
+
+def measured_columns(est: Any) -> dict[str, Any]:
+    """measured_us, spread, raw_spread (NaN where the run was not pass-normalized) and samples of
+    one ``protocol.Estimate``."""
+    row = est.row()
+    return {k: row[k] for k in MEASURED_COLUMNS}
+
+
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
                  threads: int, device: str, clock: str, samples: int, anchor: bool,
                  show_progress: bool, target_s: float = TARGET_S) -> tuple[float | None, str]:
@@ -175,8 +186,7 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
                                                   threads=threads, device=device, clock=clock, samples=samples,
                                                   target_s=target_s, progress=lambda _n: advance(1))
     for i, est in zip(ok, found):
-        rows[i].update(measured_us=1e6 * est.seconds, spread=est.spread, raw_spread=est.row()["raw_spread"],
-                       samples=est.samples)
+        rows[i].update(measured_columns(est))
     for row in rows:
         if "measured_us" in row and "error" not in row:
             row["err"] = row["predicted_us"] / row["measured_us"] - 1
@@ -371,8 +381,7 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
                                                          device=profile.device, clock=clock, samples=samples,
                                                          progress=lambda _n: advance(1))
     for row, est in zip(rows, found):
-        row.update(measured_us=1e6 * est.seconds, spread=est.spread, raw_spread=est.row()["raw_spread"],
-                   samples=est.samples)
+        row.update(measured_columns(est))
         row["err"] = row["predicted_us"] / row["measured_us"] - 1
         row["roofline_err"] = row["roofline_us"] / row["measured_us"] - 1
     frame = pd.DataFrame(rows)

@@ -219,7 +219,7 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
         for module_modes in modes:
             restore_modes(module_modes)
     raw = np.array(times)
-    if not (normalize and len(raw) >= NORMALIZE_MIN_ITEMS):
-        return [summarize(t, number=n, clock=clock, q=q, parts=parts) for t, n in zip(raw, numbers)]
-    return [summarize(t, number=n, clock=clock, q=q, parts=parts, raw=r)
-            for t, r, n in zip(normalize_passes(raw), raw, numbers)]
+    normalized = normalize and len(raw) >= NORMALIZE_MIN_ITEMS
+    kept = normalize_passes(raw) if normalized else raw
+    return [summarize(t, number=n, clock=clock, q=q, parts=parts, raw=r if normalized else None)
+            for t, r, n in zip(kept, raw, numbers)]
