@@ -107,6 +107,10 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     device = device or default_device()
     start = time.perf_counter()
     meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if device == "cpu":
+        from .allocator import steady_allocator
+
+        meta["allocator"] = steady_allocator()  # every sweep times with malloc settled (protocol)
     if clock == "auto":
         clock, meta["clock_spread"] = choose_clock(threads, device, seed)
     elif clock not in CLOCKS:

@@ -48,7 +48,10 @@ class EvalResult:
 def _conditions(profile, threads: int, clock: str, min_run_time: float) -> dict[str, Any]:
     import torch
 
-    return {"utc": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "device": profile.device,
+    from .allocator import steady_allocator
+
+    return {"allocator": steady_allocator() if profile.device == "cpu" else "n/a",
+            "utc": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "device": profile.device,
             "device_name": profile.device_name, "threads": threads, "clock": clock,
             "torch": torch.__version__, "cpus": os.cpu_count(), "min_run_time_s": min_run_time,
             "load_avg_start": load_average(), "profile_created": profile.meta.get("created", "?")}

@@ -24,6 +24,16 @@ SCALE_RANGE = (0.8, 1.25)
 """A composition scale outside this range means the op curves are off, not the composition."""
 
 
+ROBUST = {"loss": "soft_l1", "f_scale": 0.05}
+"""The loss of the efficiency-curve fits (``scipy.optimize.least_squares``): squared log error up
+to ~5%, growing linearly beyond, so one odd training op cannot bend a whole curve. Measured
+(2-core Intel Xeon VM, 2026-12-06): one 96 -> 2048 7x7 conv at 7 x 7 pixels (38 MB of weights,
+20 GMAC/s against the 87 GMAC/s peak) taught the plain least-squares dense/oneDNN curve that
+efficiency falls with output channels, and VGG-16's 512 -> 512 convs at 14 px were predicted
+56-64% slow; 5-fold cross-validation over three calibration sweeps put 57.1-57.9% of training
+ops within ±10% with the plain loss and 58.9-62.7% with this one (median error 7.8-8.7% ->
+6.5-7.6%), VGG-16's 112-px convs +7..+22% instead of +4..+64%."""
+
 LOG_TERMS = 3
 """Leading entries of an efficiency curve's theta that are logs of positive terms: the overhead,
 the cost per byte moved and the cost per weight byte."""
@@ -77,8 +87,9 @@ def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
 def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
                       max_nfev: int | None = None) -> EfficiencyCurve:
     """Fit overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes
-    + MACs / (peak * exp(b . features)) to the measured times, minimising the squared log error
-    (i.e. relative error) plus a ridge on b.
+    + MACs / (peak * exp(b . features)) to the measured times: least squares of the log error
+    (i.e. relative error) and of a ridge on b, under the robust loss ``ROBUST`` (squared up to
+    ~5%, linear beyond; the ridge residuals share it).
 
     Why a weight term of its own: an fp32 oneDNN conv reorders its weights into the blocked
     layout on every eager call, so a conv with large weights on a small image (VGG's 512 x 512
@@ -114,7 +125,7 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     reg = ridge * np.diag(shrink > 0) * len(t)
     coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
     starts = [np.log(overhead), np.log(1e-14), np.log(1e-14)] + ([np.log(1e-9)] if groups is not None else [])
-    theta = least_squares(residuals, np.concatenate([starts, coef]), method="trf", x_scale="jac",
+    theta = least_squares(residuals, np.concatenate([starts, coef]), method="trf", x_scale="jac", **ROBUST,
                           max_nfev=max_nfev).x
     pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, groups)
     log_eff = x @ theta[logs:]  # each training op's fitted log efficiency: the range it may be used in

@@ -133,6 +133,10 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     check_positive("threads", threads, "an integer >= 1")
     check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
+    if not device.startswith("cuda"):
+        from .allocator import steady_allocator
+
+        steady_allocator()  # the same settled malloc as the interleaved protocol
     timer_fn = clock_function(clock, device, threads)
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     previous = torch.get_num_threads()

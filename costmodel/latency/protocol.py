@@ -26,6 +26,9 @@ The protocol (``measure_interleaved``):
     percentile over a disjoint, contiguous slice of the passes (``spread``: max / min - 1);
     ``raw_spread`` is the same before the pass normalization.
 
+Before timing on a CPU, glibc's malloc is settled (``allocator.steady_allocator``): otherwise an
+op that allocates more than 128 KiB page-faults on some calls and in some processes, not others.
+
 The statistics are pure functions of a series of sample times, unit-tested on synthetic series
 with injected slow periods.
 """
@@ -39,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .allocator import steady_allocator
 
 QUANTILE = 0.10
 """The low percentile that is an item's latency: robust to slow periods covering most samples."""
@@ -178,7 +183,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     mode is restored) and run under ``torch.inference_mode()`` with ``threads`` torch threads.
     ``progress(n)`` is called after each pass with the number of passes done. ``prime``:
     untimed calls before each burst (``PRIME``). ``normalize``: the pass normalization
-    (``normalize_passes``), applied where there are enough items.
+    (``normalize_passes``), applied where there are enough items. On a CPU, glibc's malloc is
+    settled first (``steady_allocator``, process-wide).
     """
     import torch
 
@@ -188,6 +194,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     check_positive("target_s", target_s, "a number of seconds > 0")
     if samples < parts:
         raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer >= parts ({parts})")
+    if not device.startswith("cuda"):
+        steady_allocator()
     timer = clock_function(clock, device, threads)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     prepared = [(on_device(m, device), tuple(x.to(device) for x in (i if isinstance(i, (tuple, list)) else (i,))))
