@@ -161,3 +161,18 @@ def test_group_cv_never_scores_a_network_with_a_fit_that_saw_its_family():
     cv = group_cv(x, t_bad, 0.0, ["a", "a", "b", "b", "c", "c"])
     # "a" is predicted from b and c only (the clean law): 10x below its own measurement
     assert cv[:2] == pytest.approx(t[:2], rel=1e-6)
+
+
+def test_training_networks_are_never_evaluated_networks():
+    from costmodel.latency.evaluate import network_cases
+    from costmodel.latency.netfit import TRAIN_RESOLUTION, training_networks
+
+    train = training_networks()
+    # 8 widths/1x1 swaps + the plain ResNet-50 and VGG-16 (ResNet-50 with DGC in its 1x1 slots
+    # is refused by the swap and skipped): 10
+    assert len(train) == 10
+    assert {"resnet50() @96", "vgg16() @96"} <= {label for label, _ in train}
+    evaluated = network_cases()
+    # no evaluated network runs at the training resolution, so no (architecture, input) pair is shared
+    assert all(net.input_shape[-1] != TRAIN_RESOLUTION for _, net in evaluated)
+    assert all(net.input_shape[-1] == TRAIN_RESOLUTION for _, net in train)
