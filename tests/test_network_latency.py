@@ -163,16 +163,17 @@ def test_group_cv_never_scores_a_network_with_a_fit_that_saw_its_family():
     assert cv[:2] == pytest.approx(t[:2], rel=1e-6)
 
 
-def test_training_networks_are_never_evaluated_networks():
+def test_training_networks_run_at_an_input_size_never_evaluated():
     from costmodel.latency.evaluate import network_cases
     from costmodel.latency.netfit import TRAIN_RESOLUTION, training_networks
 
     train = training_networks()
-    # 8 widths/1x1 swaps + the plain ResNet-50 and VGG-16 (ResNet-50 with DGC in its 1x1 slots
-    # is refused by the swap and skipped): 10
-    assert len(train) == 10
-    assert {"resnet50() @96", "vgg16() @96"} <= {label for label, _ in train}
-    evaluated = network_cases()
-    # no evaluated network runs at the training resolution, so no (architecture, input) pair is shared
-    assert all(net.input_shape[-1] != TRAIN_RESOLUTION for _, net in evaluated)
+    # ResNet-50 with DGC in its 1x1 slots is refused by the swap and skipped
+    assert [label for label, _ in train] == [
+        "ghostnet(width=0.5) @96", "ghostnet(width=1.3) @96", "mobilenet_v1(width=0.5) @96",
+        "mobilenet_v1(width=0.75) @96", "resnet50(conv1x1=ghost) @96", "resnet50(conv1x1=conv, conv3x3=ghost) @96",
+        "resnet50(conv1x1=tbc) @96", "resnet50(conv1x1=spconv) @96", "resnet50() @96", "vgg16() @96"]
+    # no evaluated network runs at the training input size: the same architecture may be both
+    # trained on and scored (the plain ResNet-50), never at the same size
+    assert all(net.input_shape[-1] != TRAIN_RESOLUTION for _, net in network_cases())
     assert all(net.input_shape[-1] == TRAIN_RESOLUTION for _, net in train)

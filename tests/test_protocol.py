@@ -221,24 +221,50 @@ def test_steady_allocator_settles_once_per_process(monkeypatch):
     assert calls == [1]  # measure_interleaved settled it; the second call found it done
 
 
-def test_settled_glibc_reuses_a_freed_megabyte():
-    """After settling, a freed 1 MiB block stays in the heap and the next 1 MiB malloc gets it back.
-    glibc's default maps a fresh 1 MiB block with mmap (beyond its 128 KiB threshold), whose pages
-    fault on first touch: the cost that made repeated calls of one op differ between processes."""
-    import ctypes
-    import ctypes.util
-    import platform
+MMAPPED_BLOCKS = """
+import ctypes, importlib.util, sys
+spec = importlib.util.spec_from_file_location("allocator", sys.argv[1])
+allocator = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(allocator)
+if sys.argv[2] == "settle":
+    assert allocator.steady_allocator() == allocator.SETTLED
+fields = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in fields]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+before = libc.mallinfo2().hblks
+block = libc.malloc(1 << 20)
+print(libc.mallinfo2().hblks - before)
+"""
 
-    from costmodel.latency.allocator import steady_allocator
+
+def test_settled_glibc_keeps_a_megabyte_in_the_heap():
+    """A 1 MiB malloc in a fresh process (no torch: nothing has moved glibc's dynamic threshold):
+    glibc's default maps it with mmap (beyond its 128 KiB threshold: one more mmapped block, whose
+    pages fault on first touch); once settled it comes from the heap (none)."""
+    import platform
+    import subprocess
+    import sys
+
+    from costmodel.latency import allocator
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
-    assert steady_allocator() == "glibc settled"
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    libc.malloc.restype = ctypes.c_void_p
-    libc.free.argtypes = [ctypes.c_void_p]
-    first = libc.malloc(1 << 20)
-    libc.free(first)
-    second = libc.malloc(1 << 20)
-    libc.free(second)
-    assert first == second
+
+    def mmapped_blocks(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", MMAPPED_BLOCKS, allocator.__file__, mode],
+                             capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[-1])
+
+    assert mmapped_blocks("default") == 1
+    assert mmapped_blocks("settle") == 0
+
+
+def test_another_preloaded_allocator_is_left_alone(monkeypatch):
+    from costmodel.latency import allocator
+
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+    assert allocator._settle_glibc() == "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 preloaded: allocator left as it is"
+    assert allocator.settle_for("cuda:0") == "n/a"

@@ -1,5 +1,5 @@
 """glibc's malloc settled for timing (``steady_allocator``), once per process, by every
-measurement on a CPU (``protocol.measure_interleaved``, ``measure.measure``).
+measurement on a CPU (``protocol.measure_interleaved``, ``measure.measure``; ``settle_for``).
 
 Why: an op whose output or temporaries exceed glibc's default mmap threshold (128 KiB, raised
 dynamically) gets fresh pages, and their page faults, on some calls and in some processes but
@@ -11,6 +11,7 @@ not others. Measured (2-core Intel Xeon VM, 2026-12-06): a DGC layer (256 -> 256
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 MMAP_THRESHOLD_BYTES = 32 << 20
@@ -21,7 +22,20 @@ TRIM_THRESHOLD_BYTES = 2 ** 31 - 1
 """Free memory at the top of the heap that glibc may keep before returning it to the OS (an int
 for ``mallopt``): large enough that a timed loop never returns, and faults again, its buffers."""
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""``mallopt`` parameter numbers (glibc's malloc.h)."""
+
+OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
+"""Allocators that replace glibc's malloc when preloaded; their own settings then apply."""
+
+SETTLED = "glibc settled"
+
 _ALLOCATOR: dict[str, Any] = {}
+
+
+def settle_for(device: str) -> str:
+    """``steady_allocator()`` for a CPU device; "n/a" on CUDA (its memory is the caching allocator's)."""
+    return "n/a" if str(device).startswith("cuda") else steady_allocator()
 
 
 def steady_allocator() -> str:
@@ -29,8 +43,8 @@ def steady_allocator() -> str:
     MMAP_THRESHOLD_BYTES)`` and ``mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)``, so a
     repeated call reuses its buffers instead of page-faulting fresh ones. This is process-wide
     (like jemalloc or tcmalloc, which PyTorch's CPU tuning guide recommends for inference) and
-    cannot be undone; models and tensors are untouched. Returns what was done: "glibc settled",
-    or why not ("not glibc", a failed call)."""
+    cannot be undone; models and tensors are untouched. Returns what was done: ``SETTLED``, or
+    why not (not glibc, another allocator preloaded, a call refused)."""
     if "state" not in _ALLOCATOR:
         _ALLOCATOR["state"] = _settle_glibc()
     return _ALLOCATOR["state"]
@@ -38,14 +52,19 @@ def steady_allocator() -> str:
 
 def _settle_glibc() -> str:
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
+    preloaded = os.environ.get("LD_PRELOAD", "")
+    if any(name in preloaded for name in OTHER_ALLOCATORS):
+        return f"{preloaded} preloaded: allocator left as it is"
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: the malloc it really uses
+        libc.gnu_get_libc_version  # only glibc has it (musl, macOS: AttributeError)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return "not glibc: allocator left as it is"
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    done = mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES) == 1 and mallopt(m_trim_threshold, TRIM_THRESHOLD_BYTES) == 1
-    return "glibc settled" if done else "glibc mallopt refused: allocator left as it is"
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) != 1:
+        return "glibc refused the mmap threshold: allocator left as it is"
+    if mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) != 1:
+        return "glibc mmap threshold set, trim threshold refused"
+    return SETTLED

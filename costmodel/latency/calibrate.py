@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .allocator import settle_for
 from .cases import training_case
 from .features import l2_bytes, latency_class
 from .fit import fit_composition, fit_curves, residual_model
@@ -107,15 +108,12 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     device = device or default_device()
     start = time.perf_counter()
     meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    if device == "cpu":
-        from .allocator import steady_allocator
-
-        meta["allocator"] = steady_allocator()  # every sweep times with malloc settled (protocol)
     if clock == "auto":
         clock, meta["clock_spread"] = choose_clock(threads, device, seed)
     elif clock not in CLOCKS:
         raise ValueError(f"clock = {clock!r} is invalid: allowed is auto or one of {', '.join(CLOCKS)}")
     peaks = measure_peaks(threads, device, clock=clock)
+    meta["allocator"] = settle_for(device)  # every sweep timed with malloc settled (allocator)
     profile = Profile(device=device, device_name=device_name(device), threads=threads,
                       torch_version=torch.__version__, peaks=peaks, clock=clock, batch=batch)
     curves: dict[str, Any] = {}

@@ -48,9 +48,10 @@ class EvalResult:
 def _conditions(profile, threads: int, clock: str, min_run_time: float) -> dict[str, Any]:
     import torch
 
-    from .allocator import steady_allocator
+    from .allocator import settle_for
 
-    return {"allocator": steady_allocator() if profile.device == "cpu" else "n/a",
+    # a profile calibrated before the settled allocator says so ("default")
+    return {"allocator": settle_for(profile.device), "profile_allocator": profile.meta.get("allocator", "default"),
             "utc": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "device": profile.device,
             "device_name": profile.device_name, "threads": threads, "clock": clock,
             "torch": torch.__version__, "cpus": os.cpu_count(), "min_run_time_s": min_run_time,

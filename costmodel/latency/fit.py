@@ -24,15 +24,27 @@ SCALE_RANGE = (0.8, 1.25)
 """A composition scale outside this range means the op curves are off, not the composition."""
 
 
-ROBUST = {"loss": "soft_l1", "f_scale": 0.05}
-"""The loss of the efficiency-curve fits (``scipy.optimize.least_squares``): squared log error up
-to ~5%, growing linearly beyond, so one odd training op cannot bend a whole curve. Measured
-(2-core Intel Xeon VM, 2026-12-06): one 96 -> 2048 7x7 conv at 7 x 7 pixels (38 MB of weights,
-20 GMAC/s against the 87 GMAC/s peak) taught the plain least-squares dense/oneDNN curve that
-efficiency falls with output channels, and VGG-16's 512 -> 512 convs at 14 px were predicted
-56-64% slow; 5-fold cross-validation over three calibration sweeps put 57.1-57.9% of training
-ops within ±10% with the plain loss and 58.9-62.7% with this one (median error 7.8-8.7% ->
-6.5-7.6%), VGG-16's 112-px convs +7..+22% instead of +4..+64%."""
+ROBUST_SCALE: float | None = 0.05
+"""The efficiency-curve fits pass every residual through scipy's soft-L1 loss of this scale
+(``robust_residuals``; None: plain least squares). On the ops' log errors it is squared up to
+~5% and grows linearly beyond, so one odd training op cannot bend a whole curve; on the ridge
+residuals sqrt(ridge) * b it makes the penalty quadratic for small coefficients and linear
+(lasso-like) for large ones. Measured (2-core Intel Xeon VM, 2026-12-06): one 96 -> 2048 7x7
+conv at 7 x 7 pixels (38 MB of weights, 20 GMAC/s against the 87 GMAC/s peak) taught the plain
+least-squares dense/oneDNN curve that efficiency falls with output channels, and VGG-16's
+512 -> 512 convs at 14 px were predicted up to 64% slow. 5-fold cross-validation over three
+calibration sweeps put 57.1-57.9% of the training ops within ±10% with plain least squares,
+57.3-61.1% with the loss on the log errors only, and 59.2-62.4% with it on both (README)."""
+
+
+def robust_residuals(r: np.ndarray, scale: float | None = ROBUST_SCALE) -> np.ndarray:
+    """Residuals whose half squares sum to scipy's soft-L1 cost of ``r``:
+    sign(r) * scale * sqrt(2 * (sqrt(1 + (r / scale)^2) - 1)), about r while |r| << scale and
+    about sign(r) * sqrt(2 * scale * |r|) beyond it; ``r`` itself where ``scale`` is None."""
+    if scale is None:
+        return r
+    return np.sign(r) * scale * np.sqrt(2.0 * (np.sqrt(1.0 + (r / scale) ** 2) - 1.0))
+
 
 LOG_TERMS = 3
 """Leading entries of an efficiency curve's theta that are logs of positive terms: the overhead,
@@ -87,9 +99,9 @@ def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
 def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
                       max_nfev: int | None = None) -> EfficiencyCurve:
     """Fit overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes
-    + MACs / (peak * exp(b . features)) to the measured times: least squares of the log error
-    (i.e. relative error) and of a ridge on b, under the robust loss ``ROBUST`` (squared up to
-    ~5%, linear beyond; the ridge residuals share it).
+    + MACs / (peak * exp(b . features)) to the measured times: the log errors (relative errors)
+    and the ridge residuals sqrt(ridge) * b, all under the soft-L1 loss of ``ROBUST_SCALE``
+    (``robust_residuals``).
 
     Why a weight term of its own: an fp32 oneDNN conv reorders its weights into the blocked
     layout on every eager call, so a conv with large weights on a small image (VGG's 512 x 512
@@ -118,14 +130,14 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, groups)
-        return np.concatenate([np.log(pred / t), shrink * theta[logs:]])
+        return robust_residuals(np.concatenate([np.log(pred / t), shrink * theta[logs:]]), ROBUST_SCALE)
 
     overhead = 0.3 * t.min()
     y = np.log(macs / (peak * (t - overhead)))
     reg = ridge * np.diag(shrink > 0) * len(t)
     coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
     starts = [np.log(overhead), np.log(1e-14), np.log(1e-14)] + ([np.log(1e-9)] if groups is not None else [])
-    theta = least_squares(residuals, np.concatenate([starts, coef]), method="trf", x_scale="jac", **ROBUST,
+    theta = least_squares(residuals, np.concatenate([starts, coef]), method="trf", x_scale="jac",
                           max_nfev=max_nfev).x
     pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, groups)
     log_eff = x @ theta[logs:]  # each training op's fitted log efficiency: the range it may be used in

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .allocator import settle_for
+
 DEFAULT_THREADS = 1
 """One thread by default: on a shared machine a single-thread number is the reproducible one."""
 
@@ -58,6 +60,7 @@ class Timing:
     torch_version: str
     inference_mode: bool = True
     eval_mode: bool = True
+    allocator: str = ""  # ``allocator.settle_for``: "glibc settled", "n/a" on CUDA, or why not
 
     def row(self) -> dict[str, Any]:
         """A flat dict (one DataFrame row)."""
@@ -133,11 +136,8 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     check_positive("threads", threads, "an integer >= 1")
     check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
-    if not device.startswith("cuda"):
-        from .allocator import steady_allocator
-
-        steady_allocator()  # the same settled malloc as the interleaved protocol
     timer_fn = clock_function(clock, device, threads)
+    settle_for(device)  # the same settled malloc as the interleaved protocol, once the settings are checked
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))  # warm-up runs with the timed thread count too
@@ -185,7 +185,8 @@ def _timing(result, label: str, threads: int, clock: str, x, device: str, noisy_
                   noisy=bool(cv > noisy_cv), blocks=len(times),
                   runs_per_block=int(result.number_per_run), threads=int(threads), clock=clock,
                   batch=int(x.shape[0]) if x.dim() else 1, dtype=str(x.dtype).replace("torch.", ""),
-                  device=device, device_name=device_name(device), torch_version=torch.__version__)
+                  device=device, device_name=device_name(device), torch_version=torch.__version__,
+                  allocator=settle_for(device))
 
 
 def torch_dtype(name: str):

@@ -13,8 +13,10 @@ network-level composition
 (``t_i,g``: the part of layer i's time alone spent in op group g, ``features.TIME_GROUPS``:
 dense MAC kernels, depthwise kernels, elementwise ops) is fitted by bounded linear least squares
 (``scipy.optimize.lsq_linear``: each scale in SCALE_BOUNDS, the rest >= 0) on the relative
-error of a few training networks (``training_networks``: widths, 1x1 swaps and a resolution that
-``evaluate.network_cases`` never uses), so the network evaluation stays held-out. calibrate fits
+error of a few training networks (``training_networks``: other widths, 1x1 swaps and the plain
+ResNet-50 and VGG-16, all at a resolution that ``evaluate.network_cases`` never uses), so no
+network is scored at an input size the calibration timed (its architecture may have been timed
+at another size; the leave-one-family-out figure refits without it). calibrate fits
 it on each layer's MEASURED time alone (``network_sweep``, ``measured_design_matrix``): fitted on
 predicted times it also absorbed the layer model's errors (a dense-MAC scale of 1.45 and 98 us
 per layer, Intel Xeon VM, 2026-12-06), which do not carry over to other networks. One scale for

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .allocator import steady_allocator
+from .allocator import settle_for
 
 QUANTILE = 0.10
 """The low percentile that is an item's latency: robust to slow periods covering most samples."""
@@ -184,7 +184,7 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     ``progress(n)`` is called after each pass with the number of passes done. ``prime``:
     untimed calls before each burst (``PRIME``). ``normalize``: the pass normalization
     (``normalize_passes``), applied where there are enough items. On a CPU, glibc's malloc is
-    settled first (``steady_allocator``, process-wide).
+    settled first (``allocator.settle_for``, process-wide).
     """
     import torch
 
@@ -194,9 +194,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     check_positive("target_s", target_s, "a number of seconds > 0")
     if samples < parts:
         raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer >= parts ({parts})")
-    if not device.startswith("cuda"):
-        steady_allocator()
     timer = clock_function(clock, device, threads)
+    settle_for(device)  # after the settings are checked: a refused call changes nothing
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     prepared = [(on_device(m, device), tuple(x.to(device) for x in (i if isinstance(i, (tuple, list)) else (i,))))
                 for m, i in cases]
