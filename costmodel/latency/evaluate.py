@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .allocator import settle_for
 from .cases import training_case
 from .measure import check_positive, default_device, progress_bar, spec_label
 from .predict import predict_spec
@@ -47,8 +48,6 @@ class EvalResult:
 
 def _conditions(profile, threads: int, clock: str, min_run_time: float) -> dict[str, Any]:
     import torch
-
-    from .allocator import settle_for
 
     # a profile calibrated before the settled allocator says so ("default")
     return {"allocator": settle_for(profile.device), "profile_allocator": profile.meta.get("allocator", "default"),

@@ -137,7 +137,7 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     check_positive("min_run_time", min_run_time, "a number of seconds > 0")
     device = device or default_device()
     timer_fn = clock_function(clock, device, threads)
-    settle_for(device)  # the same settled malloc as the interleaved protocol, once the settings are checked
+    allocator = settle_for(device)  # the same settled malloc as the interleaved protocol, once the settings are checked
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))  # warm-up runs with the timed thread count too
@@ -156,7 +156,7 @@ def measure(module, inputs, *, label: str = "", threads: int = DEFAULT_THREADS,
     finally:
         torch.set_num_threads(previous)
         restore_modes(modes)
-    return _timing(result, label, threads, clock, inputs[0], device, noisy_cv)
+    return _timing(result, label, threads, clock, inputs[0], device, noisy_cv, allocator)
 
 
 def clock_function(clock: str, device: str, threads: int):
@@ -173,7 +173,8 @@ def clock_function(clock: str, device: str, threads: int):
     return time.thread_time
 
 
-def _timing(result, label: str, threads: int, clock: str, x, device: str, noisy_cv: float) -> Timing:
+def _timing(result, label: str, threads: int, clock: str, x, device: str, noisy_cv: float,
+            allocator: str = "") -> Timing:
     import statistics
 
     import torch
@@ -186,7 +187,7 @@ def _timing(result, label: str, threads: int, clock: str, x, device: str, noisy_
                   runs_per_block=int(result.number_per_run), threads=int(threads), clock=clock,
                   batch=int(x.shape[0]) if x.dim() else 1, dtype=str(x.dtype).replace("torch.", ""),
                   device=device, device_name=device_name(device), torch_version=torch.__version__,
-                  allocator=settle_for(device))
+                  allocator=allocator)
 
 
 def torch_dtype(name: str):
