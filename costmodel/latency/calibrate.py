@@ -216,7 +216,7 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
     # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget
     scale = max(1.0, budget_s / 30.0)
     plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
-                         linear=int(8 * scale), per_design=int(3 * scale))
+                         linear=int(8 * scale), per_design=int(3 * scale), weight_bound=int(12 * scale))
     start = time.perf_counter()
 
     def build(item):

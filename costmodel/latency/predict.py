@@ -26,6 +26,11 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
                 [+ s_per_group * groups, grouped convs] + MACs / (peak * efficiency),
         log(efficiency) = b0 + sum_i b_i * feature_i,
 
+    and, for an op whose weights exceed L2, at least a **weight floor**
+    floor_s_per_weight_byte * weight bytes (a second rate at one output pixel, where the GEMM is
+    a matrix-vector product), fitted on the training convs that time their weights' stream
+    (``fit.fit_weight_floor``),
+
     features (``conv_features``) are log2 of the channels per group, groups, output pixels,
     kernel area and stride, the vector-lane waste and block alignment of the channel counts,
     and how far the working set exceeds L2: each b_i says how efficiency changes when that
@@ -114,6 +119,8 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
         t *= math.exp(curve.regressor.correction(row, profile.l2))
     elif curve.neighbours is not None:
         t *= math.exp(curve.neighbours.correction(row, profile.l2))
+    if isinstance(curve, EfficiencyCurve):  # weights streamed from memory bound it from below
+        t = max(t, curve.weight_floor(row, profile.l2))
     return t
 
 

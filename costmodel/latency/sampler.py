@@ -184,6 +184,32 @@ def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
     raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
 
 
+WEIGHT_BOUND_CHANNELS = (256, 384, 512, 768, 1024, 1536, 2048)
+"""Channel counts of the weight-bound training convs (``weight_bound_item``)."""
+
+WEIGHT_BOUND_BYTES = (4 << 20, 24 << 20)
+"""Weights of a weight-bound training conv (fp32): at least 4 MiB, beyond any core's L2, and at
+most 24 MiB, so that each call stays near 2 ms (a 5x5 2048 -> 2048 conv has 419 MB of weights,
+and 24 such convs ate a 60 s sweep's whole budget)."""
+
+
+def weight_bound_item(rng: random.Random) -> dict[str, Any]:
+    """A 1x1 or k x k conv with WEIGHT_BOUND_BYTES of weights on 1-4 input pixels a side:
+    a network's last stage at a small input (ResNet-50's 2048-channel convs at 2 x 2 pixels,
+    VGG's 512 x 512 3x3 at 2-4 pixels), where streaming the weights from memory is the time.
+    The random sweep has almost none (8 of 624 ops with weights beyond L2 on the Intel Xeon VM,
+    2026-12-06), and the curves put such convs at a third to a half of their measured time."""
+    while True:
+        cls = rng.choice(("pointwise", "dense"))
+        k = 1 if cls == "pointwise" else rng.choice((3, 3, 5))
+        h = rng.choice((1, 2, 2, 3, 4, 4))
+        stride = 2 if h == 4 and rng.random() < 0.25 else 1
+        cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
+        if WEIGHT_BOUND_BYTES[0] <= 4 * cin * cout * k * k <= WEIGHT_BOUND_BYTES[1]:
+            return dict(cls=cls, cin=cin, cout=cout, k=k, kw=k, h=h, stride=stride, groups=1, batch=1,
+                        pad=k // 2, pad_w=k // 2, transpose=False)
+
+
 def transpose_item(rng: random.Random) -> dict[str, Any]:
     """A random stride-k k x k transposed conv (the upsampling of a spatial bottleneck)."""
     k = rng.choice((2, 2, 3, 4))
@@ -258,11 +284,14 @@ def stream_item(rng: random.Random, kind: str) -> dict[str, Any]:
 
 
 def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
-                  linear: int = 8, per_design: int = 3) -> list[tuple[str, dict[str, Any]]]:
+                  linear: int = 8, per_design: int = 3, weight_bound: int = 0) -> list[tuple[str, dict[str, Any]]]:
     """The training items, interleaved so that a sweep cut short by its budget stays balanced:
     random single convs of each class, the conv ops of ``per_design`` random configs of every
-    registered design (training seed), elementwise ops of each kind, and linear layers."""
+    registered design (training seed), elementwise ops of each kind, linear layers, and
+    ``weight_bound`` convs whose weights stream from memory (``weight_bound_item``; they lead,
+    with the first elementwise ops: the curves' weight floors need them)."""
     rng = random.Random(seed)
+    bound = [("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"))) for i in range(weight_bound)]
     convs = [[("conv", {"cls": cls, **conv_item(rng, cls)}) for _ in range(per_conv_class)]
              for cls in CONV_CLASSES]
     from_designs = [("conv", item) for item in design_conv_items(seed, per_design)]
@@ -281,7 +310,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     lead, rest = streams[:3 * kinds] + lins[:3], streams[3 * kinds:] + lins[3:]
     for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
-    return lead + plan
+    return lead + bound + plan
 
 
 
