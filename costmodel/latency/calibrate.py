@@ -138,10 +138,12 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
         # the law (scale, per-op cost) from the random design configs of the held-out range; each
-        # design's factor from those, its network-sized configs and the training networks' layers
+        # design's factor from those and its network-sized configs, and its factor as a
+        # network's layer from the training networks' layers too (``fit_composition``)
         wide = designs_frame["wide"].astype(bool) if len(designs_frame) else None
         small = designs_frame if wide is None else designs_frame[~wide]
         sized = [] if wide is None else [designs_frame[wide]]
+        layers = None
         if networks:
             from .netfit import fit_measured_composition, network_sweep
 
@@ -151,10 +153,11 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
                                  show_progress=show_progress, reference=reference)
             # weights count up to the L2 of a core: what a layer keeps in cache alone only
             network = fit_measured_composition(nets, peaks.call_overhead_s, weight_cap=with_curves.l2)
-            sized.append(nets.layers)
+            layers = nets.layers
         extra = pd.concat(sized, ignore_index=True) if sized else None
-        composition = fit_composition(small, profile, extra=extra)
-        meta["train_configs"] = sorted(set(designs_frame.get("config", [])) | set([] if extra is None else extra.get("config", [])))
+        composition = fit_composition(small, profile, extra=extra, network_extra=layers)
+        timed = [part.get("config", []) for part in (designs_frame, extra, layers) if part is not None]
+        meta["train_configs"] = sorted(set().union(*map(set, timed)))
         meta["reference_drift"] = reference.summary()
         meta["design_anchors"] = pick_design_anchors(small)
         if networks:

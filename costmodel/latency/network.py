@@ -143,12 +143,13 @@ def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: 
 
 def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[str, Any]:
     """The predicted row of one network layer (a design spec): its curves, MACs, weight bytes and
-    time alone (``alone_s`` = ``predict_spec``), split by op group (``_group_columns``)."""
+    time alone (``alone_s``: ``predict_spec`` with the design's factor as a network's layer,
+    ``Composition.network_factors``), split by op group (``_group_columns``)."""
     from .predict import compose
 
     ops = op_rows(spec, batch)
     op_seconds = [predict_op(r, profile) for r in ops]
-    alone = compose(op_seconds, profile, design=spec.name)  # = predict_spec(spec, profile, batch)
+    alone = compose(op_seconds, profile, design=spec.name, in_network=True)
     return {"layer": name, "kind": spec.name, "curve": ", ".join(sorted({_curve_name(r, profile) for r in ops})),
             "MACs": int(sum(r["macs"] for r in ops)),
             "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),

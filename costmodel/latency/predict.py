@@ -138,15 +138,17 @@ def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
     return rows
 
 
-def compose(op_seconds: list[float], profile: Profile, refined: bool = True, design: str | None = None) -> float:
+def compose(op_seconds: list[float], profile: Profile, refined: bool = True, design: str | None = None,
+            in_network: bool = False) -> float:
     """A design from its ops: factor(design) * (call + scale * sum + per_op_s * (ops - 1))
-    (refined, with a fitted composition), else call + sum."""
+    (refined, with a fitted composition), else call + sum; ``in_network``: the design's factor
+    as a network's layer (``Composition.factor``)."""
     total = sum(op_seconds)
     comp = profile.composition if refined else None
     if comp is None:
         return profile.peaks.call_overhead_s + total
     total = comp.scale * total + comp.per_op_s * max(0, len(op_seconds) - 1)
-    return comp.factor(design) * (profile.peaks.call_overhead_s + total)
+    return comp.factor(design, in_network) * (profile.peaks.call_overhead_s + total)
 
 
 def predict_spec(spec, profile: Profile, batch: int = 1, refined: bool = True) -> float:

@@ -210,17 +210,26 @@ class Composition:
 
     ``design_factors``: a design's own factor (1 where it has none) for the work its op list does
     not show: hidden copies of channel slices, index building, gathers that run as several
-    kernels (fitted per design on the composition sweep, ``fit.design_factors``)."""
+    kernels (fitted per design on the composition sweep, ``fit.design_factors``).
+    ``network_factors``: the same fitted with the training networks' layers too, for a layer
+    inside a network (``factor(design, in_network=True)``; empty in older profiles, which then
+    use ``design_factors``)."""
 
     scale: float
     per_op_s: float
     n: int = 0
     train_median_abs_pct: float = 0.0
     design_factors: dict[str, float] = field(default_factory=dict)
+    network_factors: dict[str, float] = field(default_factory=dict)
 
-    def factor(self, design: str | None) -> float:
-        """The design's factor (1 for an unknown design or none)."""
-        return self.design_factors.get(design, 1.0) if design else 1.0
+    def factor(self, design: str | None, in_network: bool = False) -> float:
+        """The design's factor (1 for an unknown design or none); ``in_network``: its factor as
+        a network's layer (``network_factors``, else ``design_factors``)."""
+        if not design:
+            return 1.0
+        if in_network and design in self.network_factors:
+            return self.network_factors[design]
+        return self.design_factors.get(design, 1.0)
 
 
 @dataclass(frozen=True)

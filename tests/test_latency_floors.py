@@ -1,0 +1,171 @@
+"""Weight floors of the conv curves (weights streamed from memory) and the two sets of design
+factors (configs alone, layers of a network). Round made-up numbers, hand calculations beside
+every pinned value; nothing here is timed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel.latency.profile import Composition, EfficiencyCurve, Profile
+
+L2 = 2 ** 21  # 2 MiB
+
+
+def _profile(**kw) -> Profile:
+    """A made-up profile with round numbers (not a measurement)."""
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6, "l2_bytes": float(L2)}
+    return Profile(device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=peaks, **kw)
+
+
+def _conv(cin: int, cout: int, k: int, h: int, measured_s: float = 0.0) -> dict:
+    """The op row of a stride-1 'same' conv on an h x h input (batch 1)."""
+    from costmodel.latency.cases import conv_row
+
+    row = conv_row(dict(cin=cin, cout=cout, k=k, kw=k, h=h, stride=1, groups=1, batch=1, pad=k // 2,
+                        pad_w=k // 2, transpose=False))
+    return {**row, "measured_s": measured_s, "cls": "pointwise" if k == 1 else "dense"}
+
+
+def test_weight_floor_by_pixels_and_cache():
+    curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0},
+                            floor_s_per_weight_byte=85e-12, floor_s_per_weight_byte_gemv=50e-12)
+    # 512 -> 2048 1x1 on 2 x 2 pixels: 512 * 2048 = 1,048,576 weights = 4,194,304 bytes > 2 MiB;
+    # 4 output pixels take the GEMM rate: 4,194,304 * 85 ps = 356.52 us
+    assert curve.weight_floor(_conv(512, 2048, 1, 2), L2) == pytest.approx(4_194_304 * 85e-12)
+    # the same conv on one pixel is a matrix-vector product: 4,194,304 * 50 ps = 209.72 us
+    assert curve.weight_floor(_conv(512, 2048, 1, 1), L2) == pytest.approx(4_194_304 * 50e-12)
+    # 256 -> 256 1x1: 262,144 bytes of weights fit in L2: no floor
+    assert curve.weight_floor(_conv(256, 256, 1, 2), L2) == 0.0
+    # a curve fitted without weight-bound ops has no floor
+    plain = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0})
+    assert plain.weight_floor(_conv(512, 2048, 1, 2), L2) == 0.0
+
+
+def test_predict_op_takes_the_larger_of_curve_and_floor():
+    from costmodel.latency.predict import predict_op
+
+    # the curve alone: MACs / (peak * e^0); 512 -> 2048 1x1 on 2 x 2: 512 * 2048 * 4 = 4,194,304
+    # MACs / 1e9 = 4.194 ms, above the floor (4,194,304 B * 85 ps = 0.357 ms): the curve's time
+    curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, floor_s_per_weight_byte=85e-12)
+    row = _conv(512, 2048, 1, 2)
+    assert predict_op(row, _profile(curves={"pointwise/gemm": curve})) == pytest.approx(4_194_304 / 1e9)
+    # a curve 100x as efficient: 41.9 us of MACs, below the floor: the floor's 356.5 us
+    fast = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": float(np.log(100))},
+                           floor_s_per_weight_byte=85e-12)
+    assert predict_op(row, _profile(curves={"pointwise/gemm": fast})) == pytest.approx(4_194_304 * 85e-12)
+
+
+def test_fit_weight_floor_takes_the_median_rate_per_pixel_regime():
+    from costmodel.latency.fit import fit_weight_floor
+
+    w = 4 * 512 * 2048  # 4,194,304 bytes of weights per conv below
+    frame = pd.DataFrame([
+        # four weight-bound convs on 2 x 2 pixels at 80, 85, 90, 95 ps per weight byte
+        *[_conv(512, 2048, 1, 2, w * r * 1e-12) for r in (80, 85, 90, 95)],
+        # three on one pixel at 50, 55, 60 ps/B
+        *[_conv(512, 2048, 1, 1, w * r * 1e-12) for r in (50, 55, 60)],
+        # big weights on 8 x 8 = 64 pixels (> 16: compute-bound) and small weights: not bound
+        _conv(512, 2048, 1, 8, 1e-3), _conv(64, 64, 1, 2, 1e-5),
+    ])
+    floors, explained = fit_weight_floor(frame, L2)
+    # medians: (85 + 90) / 2 = 87.5 ps/B; 55 ps/B
+    assert floors["floor_s_per_weight_byte"] == pytest.approx(87.5e-12)
+    assert floors["floor_s_per_weight_byte_gemv"] == pytest.approx(55e-12)
+    assert explained.tolist() == [True] * 7 + [False, False]
+    # two one-pixel convs only (< MIN_FLOOR_OPS = 3): no gemv floor, and they stay with the curve
+    floors, explained = fit_weight_floor(frame.drop(index=[6]), L2)
+    assert "floor_s_per_weight_byte_gemv" not in floors
+    assert explained.tolist() == [True] * 4 + [False] * 4
+
+
+def test_curves_are_fitted_without_the_ops_a_floor_explains():
+    from costmodel.latency.fit import fit_curves
+
+    # 20 pointwise (gemm) convs that follow MACs / (1e9 * 0.5) exactly, and 4 weight-bound ones
+    # at 90 ps per weight byte, 50-200x slower than that law: the curve must not bend to them
+    rng = np.random.default_rng(0)
+    law = [_conv(int(c), int(c), 1, int(h)) for c, h in zip(rng.choice([16, 32, 64, 128], 20),
+                                                           rng.choice([7, 14, 28], 20))]
+    law = [{**r, "measured_s": r["macs"] / 0.5e9} for r in law]
+    bound = [_conv(c, 2048, 1, 2) for c in (512, 768, 1024, 2048)]
+    bound = [{**r, "measured_s": 4 * r["params"] * 90e-12} for r in bound]
+    frame = pd.DataFrame(law + bound)
+    curve = fit_curves(frame, _profile(), regressors=False)["pointwise/gemm"]
+    assert curve.floor_s_per_weight_byte == pytest.approx(90e-12)
+    assert curve.n == 20  # fitted on the 20 law ops only
+    # a law op is still predicted by the law (efficiency 0.5 of the 1e9 peak), within 2%
+    probe = law[0]
+    assert curve.seconds(probe, 1e9, L2) == pytest.approx(probe["measured_s"], rel=0.02)
+
+
+def test_weight_bound_training_items_lead_the_plan():
+    from costmodel.latency.features import STREAM_KINDS
+    from costmodel.latency.sampler import WEIGHT_BOUND_BYTES, training_plan
+
+    plan = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0, weight_bound=6)
+    lead = 3 * len(STREAM_KINDS) + 3  # 3 of each elementwise kind and 3 linear layers
+    bound = plan[lead:lead + 6]
+    for kind, g in bound:
+        weights = 4 * g["cin"] * g["cout"] * g["k"] * g["kw"]
+        assert kind == "conv" and g["groups"] == 1 and g["h"] <= 4
+        assert WEIGHT_BOUND_BYTES[0] <= weights <= WEIGHT_BOUND_BYTES[1]  # 4-24 MiB
+    # the same seed gives the same items; weight_bound=0 leaves the plan as it was
+    assert bound == training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0,
+                                  weight_bound=6)[lead:lead + 6]
+    plain = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0)
+    assert plan[:lead] + plan[lead + 6:] == plain
+
+
+def test_network_factor_applies_to_layers_in_a_network_only():
+    from costmodel.designs.conv import Conv
+    from costmodel.latency.network import layer_row
+    from costmodel.latency.predict import predict_spec
+
+    comp = Composition(scale=1.0, per_op_s=0.0, design_factors={"conv": 1.25}, network_factors={"conv": 1.5})
+    assert comp.factor("conv") == 1.25 and comp.factor("conv", in_network=True) == 1.5
+    # a design without a network factor keeps its own; an older profile has none at all
+    only = Composition(scale=1.0, per_op_s=0.0, design_factors={"conv": 1.25})
+    assert only.factor("conv", in_network=True) == 1.25 and comp.factor("ghost", in_network=True) == 1.0
+    spec = Conv(c_in=8, c_out=16, k=3, h=10, w=10)
+    prof = _profile(composition=comp)
+    # alone: 1.25 x the composed time; as a network's layer: 1.5 x, i.e. 1.5 / 1.25 = 1.2 x alone
+    assert layer_row(spec, prof)["alone_s"] == pytest.approx(1.2 * predict_spec(spec, prof))
+
+
+def test_composition_keeps_network_layers_out_of_the_design_factors(tmp_path):
+    from costmodel.latency.fit import fit_composition
+    from costmodel.latency.profile import load_profile
+
+    # six configs of design "a" exactly "call 1 us + sum of ops" (one op each): scale 1, 0 us per op
+    sums = [50e-6, 80e-6, 100e-6, 200e-6, 300e-6, 150e-6]
+    frame = pd.DataFrame({"design": "a", "n_ops": 1, "sum_ops_s": sums, "measured_s": [1e-6 + s for s in sums]})
+    # eight network layers of "a" that run 1.5x their composed time
+    layers = pd.DataFrame({"design": "a", "n_ops": 1, "sum_ops_s": 8 * [100e-6], "measured_s": 8 * [1.5 * 101e-6]})
+    comp = fit_composition(frame, _profile(), network_extra=layers)
+    # alone: six ratios of 1: exp(6/7 * 0) = 1
+    assert comp.design_factors["a"] == pytest.approx(1.0, abs=1e-3)
+    # in a network: 6 log ratios 0 and 8 of ln 1.5, median ln 1.5 -> 1.5 ** (14/15) = 1.4600
+    assert comp.network_factors["a"] == pytest.approx(1.5 ** (14 / 15), rel=1e-3)
+    back = load_profile(_profile(composition=comp).save(tmp_path / "p.json"))
+    assert back.composition.network_factors == comp.network_factors
+    # without network layers there is no second set
+    assert fit_composition(frame, _profile()).network_factors == {}
+
+
+def test_profile_at_another_machine_speed_scales_the_floors():
+    from costmodel.latency.predict import predict_op
+    from costmodel.latency.reference import at_speed
+
+    fast = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": float(np.log(100))},
+                           floor_s_per_weight_byte=85e-12, floor_s_per_weight_byte_gemv=50e-12)
+    prof = _profile(curves={"pointwise/gemm": fast})
+    slow = at_speed(prof, 2.0)
+    # the floors set both times (4,194,304 weight bytes: 356.5 us on 2 x 2 pixels, 209.7 us on
+    # one): at half the speed they double
+    for h in (2, 1):
+        row = _conv(512, 2048, 1, h)
+        assert predict_op(row, slow) == pytest.approx(2 * predict_op(row, prof), rel=1e-12)
+    assert slow.curves["pointwise/gemm"].floor_s_per_weight_byte_gemv == pytest.approx(100e-12)
