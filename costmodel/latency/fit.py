@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import CONV_FEATURES, FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x
+from .features import (CONV_FEATURES, FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x,
+                       weight_bound_row)
 from .profile import REGRESSORS, WEIGHT_BYTES, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
@@ -150,48 +151,51 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
                            log_eff_range=(float(log_eff.min()), float(log_eff.max())))
 
 
-FLOOR_MAX_PIXELS = 16
-"""An op is weight-bound when its weights exceed L2 and it has at most this many output pixels
-(times the batch): its GEMM has at most 16 columns, so it does at most 16 MACs per weight it
-streams from memory. Measured (2-core Intel Xeon VM, 2026-12-06): 1x1 and 3x3 convs with 4-21 MB
-of weights ran 76-116 ps per weight byte alike on 2 x 2, 3 x 3 and 4 x 4 pixels (a 2048 -> 2048 1x1
-conv: 85 ps/B on 2 x 2, 90 on 4 x 4), although on 4 x 4 their MACs alone would take half that
-time at the dense peak: the peak is never reached on so few columns."""
-
-MIN_FLOOR_OPS = 3
-"""Weight-bound training ops a floor rate needs (per curve, and per pixel regime)."""
+MIN_STREAMED_OPS = 3
+"""Weight-bound training ops a weight-streaming rate needs (per curve, and per pixel regime)."""
 
 
 def weight_bound(frame, l2: int) -> np.ndarray:
-    """Rows whose weights exceed ``l2`` and that have at most FLOOR_MAX_PIXELS output pixels."""
-    rows = frame.to_dict("records")
-    pixels = np.array([2.0 ** conv_features(r, l2)["log_hw"] for r in rows])
-    weights = WEIGHT_BYTES * frame["params"].to_numpy(float)
-    return (weights > l2) & (pixels <= FLOOR_MAX_PIXELS)
+    """Rows in the weight-bound corner (``features.weight_bound_row``)."""
+    return np.array([weight_bound_row(r, l2) for r in frame.to_dict("records")], bool)
 
 
-def fit_weight_floor(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:
-    """The weight floors of one curve and the rows they explain.
+def fit_weight_rates(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:
+    """The weight-streaming rates of one curve and the rows they predict.
 
-    floor_s_per_weight_byte = median(measured / weight bytes) over the weight-bound rows
-    (``weight_bound``) with more than one output pixel; floor_s_per_weight_byte_gemv the same
-    over those with one (a matrix-vector product, which reads each weight once: measured on the
-    Intel Xeon VM, 2026-12-06, 43-63 ps per weight byte against 78-111 for the same convs on 2 x 2
-    pixels and more). A regime with fewer than MIN_FLOOR_OPS such rows gets no floor (0) and
-    its rows stay with the curve. The returned mask marks the rows a floor now predicts: the
-    efficiency curve is fitted without them, since its additive terms cannot bend to a second
-    law without bending for every op.
+    s_per_streamed_weight_byte = median(measured / weight bytes) over the rows in the
+    weight-bound corner (``weight_bound``) with more than one output pixel;
+    s_per_streamed_weight_byte_gemv the same over those with one (a matrix-vector product, which
+    reads each weight once: measured on the Intel Xeon VM, 2026-12-06, 43-63 ps per weight byte
+    against 78-111 for the same convs on 2 x 2 pixels and more). A regime with fewer than
+    MIN_STREAMED_OPS such rows gets no rate (0) and its rows stay with the curve. The returned
+    mask marks the rows a rate now predicts: the efficiency curve is fitted without them, since
+    its additive terms cannot bend to a second law without bending for every op.
     """
     bound = weight_bound(frame, l2)
     one_pixel = np.array([conv_features(r, l2)["log_hw"] <= 0.0 for r in frame.to_dict("records")], bool)
     rate = frame["measured_s"].to_numpy(float) / (WEIGHT_BYTES * np.maximum(1.0, frame["params"].to_numpy(float)))
-    floors, explained = {}, np.zeros(len(frame), bool)
-    for name, regime in (("floor_s_per_weight_byte", ~one_pixel), ("floor_s_per_weight_byte_gemv", one_pixel)):
+    rates, predicted = {}, np.zeros(len(frame), bool)
+    for name, regime in (("s_per_streamed_weight_byte", ~one_pixel), ("s_per_streamed_weight_byte_gemv", one_pixel)):
         rows = bound & regime
-        if rows.sum() >= MIN_FLOOR_OPS:
-            floors[name] = float(np.median(rate[rows]))
-            explained |= rows
-    return floors, explained
+        if rows.sum() >= MIN_STREAMED_OPS:
+            rates[name] = float(np.median(rate[rows]))
+            predicted |= rows
+    return rates, predicted
+
+
+def _fit_with_rates(frame, cls: str, peak: float, l2: int, regressors: bool = True,
+                    residuals: bool = False) -> EfficiencyCurve:
+    """The efficiency curve of ``frame`` (with its residual model when ``residuals``), fitted on
+    the rows no weight-streaming rate predicts, and those rates (``fit_weight_rates``)."""
+    import dataclasses
+
+    rates, predicted = fit_weight_rates(frame, l2)
+    rest = frame[~predicted] if (~predicted).sum() >= 8 else frame
+    curve = fit_efficiency(rest, cls, peak, l2)
+    if residuals:
+        curve = _with_neighbours(curve, rest, peak, l2, regressors)
+    return dataclasses.replace(curve, **rates)
 
 
 def fit_stream(frame, l2: int) -> StreamCurve:
@@ -304,20 +308,6 @@ def _with_neighbours(curve, sub, peak: float, l2: int, regressors: bool = True):
     return curve
 
 
-def _fit_with_floor(frame, cls: str, peak: float, l2: int, regressors: bool = True,
-                    residuals: bool = False) -> EfficiencyCurve:
-    """The efficiency curve of ``frame`` (with its residual model when ``residuals``), fitted on
-    the rows no weight floor explains, and the floors (``fit_weight_floor``)."""
-    import dataclasses
-
-    floors, explained = fit_weight_floor(frame, l2)
-    rest = frame[~explained] if (~explained).sum() >= 8 else frame
-    curve = fit_efficiency(rest, cls, peak, l2)
-    if residuals:
-        curve = _with_neighbours(curve, rest, peak, l2, regressors)
-    return dataclasses.replace(curve, **floors)
-
-
 def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, EfficiencyCurve | StreamCurve]:
     """One curve per class and per class/backend key in the training frame (enough points each);
     per-key and elementwise curves also get a residual model when it helps (the neighbour
@@ -331,10 +321,10 @@ def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, Ef
         peak = profile.peaks.peak(cls)
         if cls in FEATURES:
             if len(part) >= 8:
-                curves[cls] = _fit_with_floor(part, cls, peak, l2)
+                curves[cls] = _fit_with_rates(part, cls, peak, l2)
             for key, sub in part.groupby("curve"):
                 if key != cls and len(sub) >= 8:
-                    curves[str(key)] = _fit_with_floor(sub, cls, peak, l2, regressors, residuals=True)
+                    curves[str(key)] = _fit_with_rates(sub, cls, peak, l2, regressors, residuals=True)
         elif len(part) >= 3:
             curves[cls] = _with_neighbours(fit_stream(part, l2), part, peak, l2, regressors)
     pooled = frame[frame["cls"].isin(POOLED)]

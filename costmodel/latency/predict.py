@@ -26,10 +26,11 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
                 [+ s_per_group * groups, grouped convs] + MACs / (peak * efficiency),
         log(efficiency) = b0 + sum_i b_i * feature_i,
 
-    and, for an op whose weights exceed L2, at least a **weight floor**
-    floor_s_per_weight_byte * weight bytes (a second rate at one output pixel, where the GEMM is
-    a matrix-vector product), fitted on the training convs that time their weights' stream
-    (``fit.fit_weight_floor``),
+    except in the **weight-bound corner** (weights beyond L2 on at most 16 output pixels,
+    ``features.weight_bound_row``), where t(op) = s_per_streamed_weight_byte * weight bytes (a
+    second rate at one output pixel, where the GEMM is a matrix-vector product), the median rate
+    of the curve's training convs in that corner (``fit.fit_weight_rates``; the curve is fitted
+    without them),
 
     features (``conv_features``) are log2 of the channels per group, groups, output pixels,
     kernel area and stride, the vector-lane waste and block alignment of the channel counts,
@@ -109,18 +110,19 @@ def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurv
 
 
 def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
-    """Seconds of one launch: its fitted curve times the neighbour correction, else the roofline."""
+    """Seconds of one launch: its fitted curve times the neighbour correction (in the weight-bound
+    corner, the curve's weight-streaming rate), else the roofline."""
     found = op_curve(row, profile) if refined else None
     if found is None:
         return roofline_op(row, profile)
     curve = found[1]
+    if isinstance(curve, EfficiencyCurve) and (streamed := curve.weight_bound_seconds(row, profile.l2)) > 0:
+        return streamed  # the curve was fitted without the corner's ops: its own law predicts them
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
     if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
         t *= math.exp(curve.regressor.correction(row, profile.l2))
     elif curve.neighbours is not None:
         t *= math.exp(curve.neighbours.correction(row, profile.l2))
-    if isinstance(curve, EfficiencyCurve):  # weights streamed from memory bound it from below
-        t = max(t, curve.weight_floor(row, profile.l2))
     return t
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.spec import short_repr
 from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
-                       vector_lanes)
+                       vector_lanes, weight_bound_row)
 
 SCHEMA = 1
 WEIGHT_BYTES = 4
@@ -152,20 +152,21 @@ class EfficiencyCurve:
     log_eff_range: tuple[float, float] | None = None  # (min, max) log efficiency of the training ops
     s_per_weight_byte: float = 0.0
     s_per_group: float = 0.0  # fit.PER_GROUP_CLASSES only: kernels that loop over the groups
-    floor_s_per_weight_byte: float = 0.0  # weight floor of ops on >= 2 output pixels (0: none)
-    floor_s_per_weight_byte_gemv: float = 0.0  # the same on one output pixel (matrix-vector)
+    s_per_streamed_weight_byte: float = 0.0  # weight-bound ops on 2-16 output pixels (0: none)
+    s_per_streamed_weight_byte_gemv: float = 0.0  # the same on one output pixel (matrix-vector)
     tag: ClassVar[str] = "efficiency"
 
-    def weight_floor(self, row: dict[str, Any], l2: int) -> float:
-        """The least time of an op whose weights exceed the L2 cache: floor_s_per_weight_byte *
-        weight bytes (``_gemv`` at one output pixel, where the GEMM is a matrix-vector product that
-        reads each weight once without packing it); 0 for weights within L2 or a curve without a
-        floor (``fit.fit_weight_floor``)."""
-        weights = WEIGHT_BYTES * row["params"]
-        if weights <= l2:
+    def weight_bound_seconds(self, row: dict[str, Any], l2: int) -> float:
+        """An op in the weight-bound corner (``features.weight_bound_row``: weights beyond L2 on
+        at most 16 output pixels): s_per_streamed_weight_byte * weight bytes
+        (``_gemv`` at one output pixel, where the GEMM is a matrix-vector product that reads each
+        weight once without packing it). 0 outside the corner, or for a curve without the rate
+        (``fit.fit_weight_rates``): the curve itself predicts the op."""
+        if not weight_bound_row(row, l2):
             return 0.0
         one_pixel = conv_features(row, l2)["log_hw"] <= 0.0
-        return weights * (self.floor_s_per_weight_byte_gemv if one_pixel else self.floor_s_per_weight_byte)
+        rate = self.s_per_streamed_weight_byte_gemv if one_pixel else self.s_per_streamed_weight_byte
+        return WEIGHT_BYTES * row["params"] * rate
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
         """The curve's time of one op row (seconds), without the neighbour correction.

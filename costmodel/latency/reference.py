@@ -105,8 +105,8 @@ def at_speed(profile: Any, factor: float) -> Any:
             return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,
                                        s_per_weight_byte=c.s_per_weight_byte * factor,
                                        s_per_group=c.s_per_group * factor,
-                                       floor_s_per_weight_byte=c.floor_s_per_weight_byte * factor,
-                                       floor_s_per_weight_byte_gemv=c.floor_s_per_weight_byte_gemv * factor,
+                                       s_per_streamed_weight_byte=c.s_per_streamed_weight_byte * factor,
+                                       s_per_streamed_weight_byte_gemv=c.s_per_streamed_weight_byte_gemv * factor,
                                        coef={**c.coef, "const": c.coef["const"] - shift}, log_eff_range=rng)
         if isinstance(c, StreamCurve):
             return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,

@@ -289,7 +289,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     random single convs of each class, the conv ops of ``per_design`` random configs of every
     registered design (training seed), elementwise ops of each kind, linear layers, and
     ``weight_bound`` convs whose weights stream from memory (``weight_bound_item``; they lead,
-    with the first elementwise ops: the curves' weight floors need them)."""
+    with the first elementwise ops: the curves' weight-streaming rates need them)."""
     rng = random.Random(seed)
     bound = [("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"))) for i in range(weight_bound)]
     convs = [[("conv", {"cls": cls, **conv_item(rng, cls)}) for _ in range(per_conv_class)]

@@ -1,5 +1,5 @@
-"""Weight floors of the conv curves (weights streamed from memory) and the two sets of design
-factors (configs alone, layers of a network). Round made-up numbers, hand calculations beside
+"""Weight-streaming rates of the conv curves (the weight-bound corner: weights beyond L2 on at
+most 16 output pixels) and the two sets of design factors (configs alone, layers of a network). Round made-up numbers, hand calculations beside
 every pinned value; nothing here is timed."""
 
 from __future__ import annotations
@@ -29,37 +29,42 @@ def _conv(cin: int, cout: int, k: int, h: int, measured_s: float = 0.0) -> dict:
     return {**row, "measured_s": measured_s, "cls": "pointwise" if k == 1 else "dense"}
 
 
-def test_weight_floor_by_pixels_and_cache():
+def test_weight_bound_seconds_by_pixels_and_cache():
     curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0},
-                            floor_s_per_weight_byte=85e-12, floor_s_per_weight_byte_gemv=50e-12)
+                            s_per_streamed_weight_byte=85e-12, s_per_streamed_weight_byte_gemv=50e-12)
     # 512 -> 2048 1x1 on 2 x 2 pixels: 512 * 2048 = 1,048,576 weights = 4,194,304 bytes > 2 MiB;
     # 4 output pixels take the GEMM rate: 4,194,304 * 85 ps = 356.52 us
-    assert curve.weight_floor(_conv(512, 2048, 1, 2), L2) == pytest.approx(4_194_304 * 85e-12)
-    # the same conv on one pixel is a matrix-vector product: 4,194,304 * 50 ps = 209.72 us
-    assert curve.weight_floor(_conv(512, 2048, 1, 1), L2) == pytest.approx(4_194_304 * 50e-12)
-    # 256 -> 256 1x1: 262,144 bytes of weights fit in L2: no floor
-    assert curve.weight_floor(_conv(256, 256, 1, 2), L2) == 0.0
-    # a curve fitted without weight-bound ops has no floor
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 2), L2) == pytest.approx(4_194_304 * 85e-12)
+    # on 4 x 4 = 16 pixels still the corner; the same conv on one pixel is a matrix-vector
+    # product: 4,194,304 * 50 ps = 209.72 us
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 4), L2) == pytest.approx(4_194_304 * 85e-12)
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 1), L2) == pytest.approx(4_194_304 * 50e-12)
+    # outside the corner: 5 x 5 = 25 pixels (> 16), or 256 -> 256 1x1 (262,144 bytes, within L2)
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 5), L2) == 0.0
+    assert curve.weight_bound_seconds(_conv(256, 256, 1, 2), L2) == 0.0
+    # a curve fitted without weight-bound ops has no rate
     plain = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0})
-    assert plain.weight_floor(_conv(512, 2048, 1, 2), L2) == 0.0
+    assert plain.weight_bound_seconds(_conv(512, 2048, 1, 2), L2) == 0.0
 
 
-def test_predict_op_takes_the_larger_of_curve_and_floor():
+def test_the_rate_predicts_the_corner_and_the_curve_the_rest():
     from costmodel.latency.predict import predict_op
 
-    # the curve alone: MACs / (peak * e^0); 512 -> 2048 1x1 on 2 x 2: 512 * 2048 * 4 = 4,194,304
-    # MACs / 1e9 = 4.194 ms, above the floor (4,194,304 B * 85 ps = 0.357 ms): the curve's time
-    curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, floor_s_per_weight_byte=85e-12)
-    row = _conv(512, 2048, 1, 2)
-    assert predict_op(row, _profile(curves={"pointwise/gemm": curve})) == pytest.approx(4_194_304 / 1e9)
-    # a curve 100x as efficient: 41.9 us of MACs, below the floor: the floor's 356.5 us
-    fast = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": float(np.log(100))},
-                           floor_s_per_weight_byte=85e-12)
-    assert predict_op(row, _profile(curves={"pointwise/gemm": fast})) == pytest.approx(4_194_304 * 85e-12)
+    # the curve: MACs / (peak * e^0) with peak 1e9 MAC/s
+    curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=85e-12)
+    prof = _profile(curves={"pointwise/gemm": curve})
+    # in the corner (512 -> 2048 1x1 on 2 x 2): the rate, 4,194,304 B * 85 ps = 356.5 us, although
+    # the curve says 4,194,304 MACs / 1e9 = 4.194 ms (it was fitted without such ops)
+    assert predict_op(_conv(512, 2048, 1, 2), prof) == pytest.approx(4_194_304 * 85e-12)
+    # on 8 x 8 = 64 pixels the curve: 512 * 2048 * 64 = 67,108,864 MACs / 1e9 = 67.1 ms
+    assert predict_op(_conv(512, 2048, 1, 8), prof) == pytest.approx(67_108_864 / 1e9)
+    # a curve without the rate predicts the corner too: 4.194 ms
+    plain = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0})
+    assert predict_op(_conv(512, 2048, 1, 2), _profile(curves={"pointwise/gemm": plain})) == pytest.approx(4_194_304 / 1e9)
 
 
-def test_fit_weight_floor_takes_the_median_rate_per_pixel_regime():
-    from costmodel.latency.fit import fit_weight_floor
+def test_fit_weight_rates_takes_the_median_rate_per_pixel_regime():
+    from costmodel.latency.fit import fit_weight_rates
 
     w = 4 * 512 * 2048  # 4,194,304 bytes of weights per conv below
     frame = pd.DataFrame([
@@ -70,22 +75,23 @@ def test_fit_weight_floor_takes_the_median_rate_per_pixel_regime():
         # big weights on 8 x 8 = 64 pixels (> 16: compute-bound) and small weights: not bound
         _conv(512, 2048, 1, 8, 1e-3), _conv(64, 64, 1, 2, 1e-5),
     ])
-    floors, explained = fit_weight_floor(frame, L2)
+    rates, predicted = fit_weight_rates(frame, L2)
     # medians: (85 + 90) / 2 = 87.5 ps/B; 55 ps/B
-    assert floors["floor_s_per_weight_byte"] == pytest.approx(87.5e-12)
-    assert floors["floor_s_per_weight_byte_gemv"] == pytest.approx(55e-12)
-    assert explained.tolist() == [True] * 7 + [False, False]
-    # two one-pixel convs only (< MIN_FLOOR_OPS = 3): no gemv floor, and they stay with the curve
-    floors, explained = fit_weight_floor(frame.drop(index=[6]), L2)
-    assert "floor_s_per_weight_byte_gemv" not in floors
-    assert explained.tolist() == [True] * 4 + [False] * 4
+    assert rates["s_per_streamed_weight_byte"] == pytest.approx(87.5e-12)
+    assert rates["s_per_streamed_weight_byte_gemv"] == pytest.approx(55e-12)
+    assert predicted.tolist() == [True] * 7 + [False, False]
+    # two one-pixel convs only (< MIN_STREAMED_OPS = 3): no gemv rate, and they stay with the curve
+    rates, predicted = fit_weight_rates(frame.drop(index=[6]), L2)
+    assert "s_per_streamed_weight_byte_gemv" not in rates
+    assert predicted.tolist() == [True] * 4 + [False] * 4
 
 
-def test_curves_are_fitted_without_the_ops_a_floor_explains():
+def test_curves_are_fitted_without_the_ops_a_rate_predicts():
     from costmodel.latency.fit import fit_curves
 
     # 20 pointwise (gemm) convs that follow MACs / (1e9 * 0.5) exactly, and 4 weight-bound ones
-    # at 90 ps per weight byte, 50-200x slower than that law: the curve must not bend to them
+    # at 90 ps per weight byte, far off that law (512 -> 2048 on 2 x 2: 4,194,304 MACs / 0.5e9 =
+    # 8.4 ms by the law, 4,194,304 B * 90 ps = 377 us measured): the curve must not bend to them
     rng = np.random.default_rng(0)
     law = [_conv(int(c), int(c), 1, int(h)) for c, h in zip(rng.choice([16, 32, 64, 128], 20),
                                                            rng.choice([7, 14, 28], 20))]
@@ -94,7 +100,7 @@ def test_curves_are_fitted_without_the_ops_a_floor_explains():
     bound = [{**r, "measured_s": 4 * r["params"] * 90e-12} for r in bound]
     frame = pd.DataFrame(law + bound)
     curve = fit_curves(frame, _profile(), regressors=False)["pointwise/gemm"]
-    assert curve.floor_s_per_weight_byte == pytest.approx(90e-12)
+    assert curve.s_per_streamed_weight_byte == pytest.approx(90e-12)
     assert curve.n == 20  # fitted on the 20 law ops only
     # a law op is still predicted by the law (efficiency 0.5 of the 1e9 peak), within 2%
     probe = law[0]
@@ -155,17 +161,17 @@ def test_composition_keeps_network_layers_out_of_the_design_factors(tmp_path):
     assert fit_composition(frame, _profile()).network_factors == {}
 
 
-def test_profile_at_another_machine_speed_scales_the_floors():
+def test_profile_at_another_machine_speed_scales_the_weight_rates():
     from costmodel.latency.predict import predict_op
     from costmodel.latency.reference import at_speed
 
     fast = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": float(np.log(100))},
-                           floor_s_per_weight_byte=85e-12, floor_s_per_weight_byte_gemv=50e-12)
+                           s_per_streamed_weight_byte=85e-12, s_per_streamed_weight_byte_gemv=50e-12)
     prof = _profile(curves={"pointwise/gemm": fast})
     slow = at_speed(prof, 2.0)
-    # the floors set both times (4,194,304 weight bytes: 356.5 us on 2 x 2 pixels, 209.7 us on
+    # the rates set both times (4,194,304 weight bytes: 356.5 us on 2 x 2 pixels, 209.7 us on
     # one): at half the speed they double
     for h in (2, 1):
         row = _conv(512, 2048, 1, h)
         assert predict_op(row, slow) == pytest.approx(2 * predict_op(row, prof), rel=1e-12)
-    assert slow.curves["pointwise/gemm"].floor_s_per_weight_byte_gemv == pytest.approx(100e-12)
+    assert slow.curves["pointwise/gemm"].s_per_streamed_weight_byte_gemv == pytest.approx(100e-12)
