@@ -7,6 +7,7 @@ import argparse
 from ..latency.calibrate import DEFAULT_BUDGET_S
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
+from ..latency.profile import weight_rates_line
 from ..latency.protocol import SAMPLES
 from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
 
@@ -185,6 +186,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             far = sorted(comp.design_factors.items(), key=lambda kv: -abs(kv[1] - 1))[:4]
             print("  own factors of the designs furthest from it: "
                   + ", ".join(f"{name} x{value:.2f}" for name, value in far))
+        if comp.network_factors:
+            far = sorted(comp.network_factors.items(), key=lambda kv: -abs(kv[1] - 1))[:4]
+            print("  as a network's layer (with the training networks' layers): "
+                  + ", ".join(f"{name} x{value:.2f}" for name, value in far))
+    rates = weight_rates_line(profile.curves)
+    if rates:
+        print(f"weight-bound ops (weights beyond L2 on <= 16 GEMM columns): {rates}")
     drift = profile.meta.get("reference_drift")
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "

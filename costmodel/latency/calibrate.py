@@ -26,7 +26,7 @@ import numpy as np
 
 from .allocator import settle_for
 from .cases import training_case
-from .features import l2_bytes, latency_class
+from .features import WEIGHT_BOUND_MAX_COLUMNS, l2_bytes, latency_class
 from .fit import fit_composition, fit_curves, residual_model
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
 from .predict import op_rows, predict_op
@@ -219,7 +219,9 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
     # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget
     scale = max(1.0, budget_s / 30.0)
     plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
-                         linear=int(8 * scale), per_design=int(3 * scale), weight_bound=int(12 * scale))
+                         linear=int(8 * scale), per_design=int(3 * scale),
+                         # at a batch over 16 no conv is in the weight-bound corner (features)
+                         weight_bound=int(12 * scale) if profile.batch <= WEIGHT_BOUND_MAX_COLUMNS else 0)
     start = time.perf_counter()
 
     def build(item):

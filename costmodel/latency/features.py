@@ -149,22 +149,38 @@ CHANNEL_KNEE = 6.0
 """log2 of the channels per group (64) from which efficiency is taken to grow only slowly."""
 
 
-FLOOR_MAX_PIXELS = 16
-"""An op is weight-bound when its weights exceed L2 and it has at most this many output pixels
-(times the batch, ``weight_bound_row``): its GEMM has at most 16 columns, so it does at most 16
-MACs per weight it streams from memory. Measured (2-core Intel Xeon VM, 2026-12-06): 1x1 and 3x3 convs with 4-21 MB
-of weights ran 76-116 ps per weight byte alike on 2 x 2, 3 x 3 and 4 x 4 pixels (a 2048 -> 2048 1x1
-conv: 85 ps/B on 2 x 2, 90 on 4 x 4), although on 4 x 4 their MACs alone would take half that
-time at the dense peak: the peak is never reached on so few columns."""
+WEIGHT_BYTES = 4
+"""Bytes per weight of the fp32 models the curves are fitted and used on."""
+
+WEIGHT_BOUND_MAX_COLUMNS = 16
+"""An op is weight-bound when its weights exceed L2 and its GEMM has at most this many columns
+(``gemm_columns``: a conv's output pixels times the batch, a linear layer's rows of input): it
+does at most 16 MACs per weight it streams from memory. Measured (2-core Intel Xeon VM,
+2026-12-06): 1x1 and 3x3 convs with 4-21 MB of weights ran 76-116 ps per weight byte alike on
+2 x 2, 3 x 3 and 4 x 4 pixels (a 2048 -> 2048 1x1 conv: 85 ps/B on 2 x 2, 90 on 4 x 4), although
+on 4 x 4 their MACs alone would take half that time at the dense peak: the peak is never
+reached on so few columns."""
 
 
-def weight_bound_row(row: dict[str, Any], l2: int) -> bool:
-    """A MAC op whose fp32 weights exceed ``l2`` on at most FLOOR_MAX_PIXELS output pixels
-    (times the batch): the corner its curve's weight-streaming rate predicts
-    (``fit.fit_weight_rates``)."""
-    if not row.get("macs") or 4 * row["params"] <= l2:
-        return False
-    return 2.0 ** conv_features(row, l2)["log_hw"] <= FLOOR_MAX_PIXELS
+def gemm_columns(row: dict[str, Any]) -> float:
+    """Columns of the GEMM a MAC op runs: a conv's output pixels times its batch (``rep``), a
+    linear layer's MACs / (c_in * c_out) (its batch times tokens)."""
+    if row["kind"] == "linear":
+        return max(1.0, row["macs"] / max(1, int(row.get("c_in") or 1) * int(row.get("c_out") or 1)))
+    return 2.0 ** conv_features(row)["log_hw"]
+
+
+def weight_bound_regime(row: dict[str, Any], l2: int) -> str | None:
+    """Where an op sits in the weight-bound corner (weights beyond ``l2`` on at most
+    WEIGHT_BOUND_MAX_COLUMNS GEMM columns): "gemv" for one column (a matrix-vector product that
+    reads each weight once without packing it), "gemm" for 2-16, None outside the corner (no
+    MACs, weights within L2, or more columns)."""
+    if not row.get("macs") or WEIGHT_BYTES * row["params"] <= l2:
+        return None
+    columns = gemm_columns(row)
+    if columns > WEIGHT_BOUND_MAX_COLUMNS:
+        return None
+    return "gemv" if columns <= 1.0 else "gemm"
 
 
 MKLDNN_MIN_NUMEL = 20480

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .features import (CONV_FEATURES, FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x,
-                       weight_bound_row)
+                       weight_bound_regime)
 from .profile import REGRESSORS, WEIGHT_BYTES, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
@@ -155,29 +155,23 @@ MIN_STREAMED_OPS = 3
 """Weight-bound training ops a weight-streaming rate needs (per curve, and per pixel regime)."""
 
 
-def weight_bound(frame, l2: int) -> np.ndarray:
-    """Rows in the weight-bound corner (``features.weight_bound_row``)."""
-    return np.array([weight_bound_row(r, l2) for r in frame.to_dict("records")], bool)
-
-
 def fit_weight_rates(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:
     """The weight-streaming rates of one curve and the rows they predict.
 
     s_per_streamed_weight_byte = median(measured / weight bytes) over the rows in the
-    weight-bound corner (``weight_bound``) with more than one output pixel;
-    s_per_streamed_weight_byte_gemv the same over those with one (a matrix-vector product, which
-    reads each weight once: measured on the Intel Xeon VM, 2026-12-06, 43-63 ps per weight byte
-    against 78-111 for the same convs on 2 x 2 pixels and more). A regime with fewer than
+    weight-bound corner (``features.weight_bound_regime``) on 2-16 GEMM columns;
+    s_per_streamed_weight_byte_gemv the same over those on one column (a matrix-vector product,
+    which reads each weight once: measured on the Intel Xeon VM, 2026-12-06, 43-63 ps per weight
+    byte against 78-111 for the same convs on 2 x 2 pixels and more). A regime with fewer than
     MIN_STREAMED_OPS such rows gets no rate (0) and its rows stay with the curve. The returned
     mask marks the rows a rate now predicts: the efficiency curve is fitted without them, since
     its additive terms cannot bend to a second law without bending for every op.
     """
-    bound = weight_bound(frame, l2)
-    one_pixel = np.array([conv_features(r, l2)["log_hw"] <= 0.0 for r in frame.to_dict("records")], bool)
+    regime = np.array([weight_bound_regime(r, l2) or "" for r in frame.to_dict("records")])
     rate = frame["measured_s"].to_numpy(float) / (WEIGHT_BYTES * np.maximum(1.0, frame["params"].to_numpy(float)))
     rates, predicted = {}, np.zeros(len(frame), bool)
-    for name, regime in (("s_per_streamed_weight_byte", ~one_pixel), ("s_per_streamed_weight_byte_gemv", one_pixel)):
-        rows = bound & regime
+    for name, which in (("s_per_streamed_weight_byte", "gemm"), ("s_per_streamed_weight_byte_gemv", "gemv")):
+        rows = regime == which
         if rows.sum() >= MIN_STREAMED_OPS:
             rates[name] = float(np.median(rate[rows]))
             predicted |= rows
@@ -187,7 +181,8 @@ def fit_weight_rates(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:
 def _fit_with_rates(frame, cls: str, peak: float, l2: int, regressors: bool = True,
                     residuals: bool = False) -> EfficiencyCurve:
     """The efficiency curve of ``frame`` (with its residual model when ``residuals``), fitted on
-    the rows no weight-streaming rate predicts, and those rates (``fit_weight_rates``)."""
+    the rows no weight-streaming rate predicts (on all rows where fewer than 8 others are left),
+    and those rates (``fit_weight_rates``)."""
     import dataclasses
 
     rates, predicted = fit_weight_rates(frame, l2)

@@ -54,8 +54,8 @@ TRAIN_NETWORKS: tuple[tuple[str, dict[str, Any]], ...] = (
 evaluated ones (which use width 1 and 3x3-slot swaps only), and the plain ResNet-50 and VGG-16,
 all at TRAIN_RESOLUTION (the evaluation uses 32, 64 and 112).
 
-Why the plain two: their layers timed alone are training points of the design factors
-(``fit.fit_composition``), and only they run the network-sized ``bottleneck`` design as one
+Why the plain two: their layers timed alone are training points of the network factors
+(``Composition.network_factors``, ``fit.fit_composition``), and only they run the network-sized ``bottleneck`` design as one
 layer. Measured (2-core Intel Xeon VM, 2026-12-06): ResNet-50's bottlenecks at 64 px ran 1.21x
 their prediction alone, while the random and network-sized bottleneck configs of the
 composition sweep gave the design a factor of 1.03; ResNet-50 was then predicted 19-28% low at
@@ -169,7 +169,8 @@ class NetworkSweep:
     ``measured``: each network's seconds per call; ``alone``: per network, each layer's measured
     seconds alone (NaN for a layer with no module of its own, e.g. a residual add);
     ``layers``: one row per distinct layer spec that ran alone (config, design, measured_s, n_ops,
-    sum_ops_s: the columns of the composition sweep, so design factors learn from real layers)."""
+    sum_ops_s: the columns of the composition sweep, so the network factors learn from real
+    layers)."""
 
     names: list[str]
     tables: list[Any]

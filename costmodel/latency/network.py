@@ -2,8 +2,10 @@
 
 What a network is made of, for the prediction:
   * a built-in ``Network`` (``costmodel.networks.network(...)``, a swap, or its name): its layers
-    are design specs, each predicted by ``predict.predict_spec`` (its ops, fitted curves and
-    composition), so a network is the sum of its layers plus one container call;
+    are design specs, each predicted like ``predict.predict_spec`` (its ops, fitted curves and
+    composition) but with its design's factor as a network's layer
+    (``Composition.network_factors``), so a network is the sum of its layers plus one container
+    call;
   * any other ``nn.Module``: ``costmodel.analysis.analyze()``'s per-layer records (one per leaf
     module call or tensor function), each turned into an op row (``record_row``) and predicted by
     ``predict.predict_op``, composed like a design's ops (scale x op + per-op dispatch cost).

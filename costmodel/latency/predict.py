@@ -26,11 +26,12 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
                 [+ s_per_group * groups, grouped convs] + MACs / (peak * efficiency),
         log(efficiency) = b0 + sum_i b_i * feature_i,
 
-    except in the **weight-bound corner** (weights beyond L2 on at most 16 output pixels,
-    ``features.weight_bound_row``), where t(op) = s_per_streamed_weight_byte * weight bytes (a
-    second rate at one output pixel, where the GEMM is a matrix-vector product), the median rate
-    of the curve's training convs in that corner (``fit.fit_weight_rates``; the curve is fitted
-    without them),
+    except in the **weight-bound corner** (weights beyond L2 on at most 16 GEMM columns: a conv's
+    output pixels x batch, a linear layer's rows; ``features.weight_bound_regime``), where
+    t(op) = s_per_streamed_weight_byte * weight bytes (a second rate on one column, where the GEMM
+    is a matrix-vector product), the median rate of the curve's training ops in that corner
+    (``fit.fit_weight_rates``; the curve is fitted without them; the class curve's rate where
+    the kernel's own curve has none),
 
     features (``conv_features``) are log2 of the channels per group, groups, output pixels,
     kernel area and stride, the vector-lane waste and block alignment of the channel counts,
@@ -109,6 +110,20 @@ def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurv
     return None
 
 
+def streamed_seconds(row: dict[str, Any], curve: EfficiencyCurve | StreamCurve, profile: Profile) -> float:
+    """An op in the weight-bound corner (``features.weight_bound_regime``): its curve's
+    weight-streaming rate x weight bytes, else its class curve's (a kernel's own curve can lack
+    the rate of a regime: the plan's one-pixel weight-bound convs are spread over several
+    kernels); 0 outside the corner or where neither curve has the rate."""
+    if not isinstance(curve, EfficiencyCurve):
+        return 0.0
+    own = curve.weight_bound_seconds(row, profile.l2)
+    pooled = profile.curves.get(latency_class(row))
+    if own > 0 or not isinstance(pooled, EfficiencyCurve):
+        return own
+    return pooled.weight_bound_seconds(row, profile.l2)
+
+
 def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
     """Seconds of one launch: its fitted curve times the neighbour correction (in the weight-bound
     corner, the curve's weight-streaming rate), else the roofline."""
@@ -116,8 +131,8 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
     if found is None:
         return roofline_op(row, profile)
     curve = found[1]
-    if isinstance(curve, EfficiencyCurve) and (streamed := curve.weight_bound_seconds(row, profile.l2)) > 0:
-        return streamed  # the curve was fitted without the corner's ops: its own law predicts them
+    if (streamed := streamed_seconds(row, curve, profile)) > 0:
+        return streamed  # the curve was fitted without the corner's ops: their own law predicts them
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
     if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
         t *= math.exp(curve.regressor.correction(row, profile.l2))

@@ -28,12 +28,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.spec import short_repr
+from .features import WEIGHT_BYTES  # noqa: F401 - re-exported: fit and the tests read it here
 from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
-                       vector_lanes, weight_bound_row)
+                       vector_lanes, weight_bound_regime)
 
 SCHEMA = 1
-WEIGHT_BYTES = 4
-"""Bytes per weight of the fp32 models the curves are fitted and used on."""
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
 
 
@@ -157,15 +156,14 @@ class EfficiencyCurve:
     tag: ClassVar[str] = "efficiency"
 
     def weight_bound_seconds(self, row: dict[str, Any], l2: int) -> float:
-        """An op in the weight-bound corner (``features.weight_bound_row``: weights beyond L2 on
-        at most 16 output pixels): s_per_streamed_weight_byte * weight bytes
-        (``_gemv`` at one output pixel, where the GEMM is a matrix-vector product that reads each
-        weight once without packing it). 0 outside the corner, or for a curve without the rate
-        (``fit.fit_weight_rates``): the curve itself predicts the op."""
-        if not weight_bound_row(row, l2):
+        """An op in the weight-bound corner (``features.weight_bound_regime``: weights beyond L2
+        on at most 16 GEMM columns): s_per_streamed_weight_byte * weight bytes on 2-16 columns,
+        s_per_streamed_weight_byte_gemv on one. 0 outside the corner, or where this curve has no
+        rate for the op's regime (``fit.fit_weight_rates``)."""
+        regime = weight_bound_regime(row, l2)
+        if regime is None:
             return 0.0
-        one_pixel = conv_features(row, l2)["log_hw"] <= 0.0
-        rate = self.s_per_streamed_weight_byte_gemv if one_pixel else self.s_per_streamed_weight_byte
+        rate = self.s_per_streamed_weight_byte_gemv if regime == "gemv" else self.s_per_streamed_weight_byte
         return WEIGHT_BYTES * row["params"] * rate
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
@@ -294,6 +292,20 @@ class NetworkComposition:
                 f"depthwise + {self.scale_elementwise:.3f} x elementwise + {self.per_layer_s * 1e6:.2f} us "
                 f"+ {self.s_per_weight_byte * 1e12:.1f} ps per weight byte"
                 + (f" (at most {self.weight_cap_bytes / 2**20:.0f} MiB, L2)" if self.weight_cap_bytes else ""))
+
+
+def weight_rates_line(curves: dict[str, Any]) -> str:
+    """The weight-streaming rates of the curves that have one, in ps per weight byte:
+    "dense/gemm 96 (1 column: 53), pointwise/gemm 80"; "" where none has."""
+    parts = []
+    for key, c in sorted(curves.items()):
+        if not isinstance(c, EfficiencyCurve) or not (c.s_per_streamed_weight_byte or c.s_per_streamed_weight_byte_gemv):
+            continue
+        text = f"{key} {c.s_per_streamed_weight_byte * 1e12:.0f}" if c.s_per_streamed_weight_byte else key
+        if c.s_per_streamed_weight_byte_gemv:
+            text += f" (1 column: {c.s_per_streamed_weight_byte_gemv * 1e12:.0f})"
+        parts.append(text)
+    return (", ".join(parts) + " ps per weight byte") if parts else ""
 
 
 def capped_weights(weight_bytes: Any, cap: float | None) -> Any:
