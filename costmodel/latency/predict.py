@@ -30,8 +30,9 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
     output pixels x batch, a linear layer's rows; ``features.weight_bound_regime``), where
     t(op) = s_per_streamed_weight_byte * weight bytes (a second rate on one column, where the GEMM
     is a matrix-vector product), the median rate of the curve's training ops in that corner
-    (``fit.fit_weight_rates``; the curve is fitted without them; the class curve's rate where
-    the kernel's own curve has none),
+    (``fit.fit_weight_rates``; the curve is fitted without them; a kernel without the rate keeps
+    its curve: another kernel's rate is not its own, e.g. oneDNN re-orders its weights every call
+    and a strided 1024 -> 2048 1x1 conv on it ran 1351 us where the GEMM kernels' rate said 701),
 
     features (``conv_features``) are log2 of the channels per group, groups, output pixels,
     kernel area and stride, the vector-lane waste and block alignment of the channel counts,
@@ -110,20 +111,6 @@ def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurv
     return None
 
 
-def streamed_seconds(row: dict[str, Any], curve: EfficiencyCurve | StreamCurve, profile: Profile) -> float:
-    """An op in the weight-bound corner (``features.weight_bound_regime``): its curve's
-    weight-streaming rate x weight bytes, else its class curve's (a kernel's own curve can lack
-    the rate of a regime: the plan's one-pixel weight-bound convs are spread over several
-    kernels); 0 outside the corner or where neither curve has the rate."""
-    if not isinstance(curve, EfficiencyCurve):
-        return 0.0
-    own = curve.weight_bound_seconds(row, profile.l2)
-    pooled = profile.curves.get(latency_class(row))
-    if own > 0 or not isinstance(pooled, EfficiencyCurve):
-        return own
-    return pooled.weight_bound_seconds(row, profile.l2)
-
-
 def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
     """Seconds of one launch: its fitted curve times the neighbour correction (in the weight-bound
     corner, the curve's weight-streaming rate), else the roofline."""
@@ -131,7 +118,7 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
     if found is None:
         return roofline_op(row, profile)
     curve = found[1]
-    if (streamed := streamed_seconds(row, curve, profile)) > 0:
+    if isinstance(curve, EfficiencyCurve) and (streamed := curve.weight_bound_seconds(row, profile.l2)) > 0:
         return streamed  # the curve was fitted without the corner's ops: their own law predicts them
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
     if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
