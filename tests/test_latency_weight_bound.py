@@ -211,3 +211,19 @@ def test_profile_at_another_machine_speed_scales_the_weight_rates():
         row = _conv(512, 2048, 1, h)
         assert predict_op(row, slow) == pytest.approx(2 * predict_op(row, prof), rel=1e-12)
     assert slow.curves["pointwise/gemm"].s_per_streamed_weight_byte_gemv == pytest.approx(100e-12)
+
+
+def test_calibrate_prints_rates_and_factors_with_their_units():
+    from costmodel.cli.latency import furthest_factors
+    from costmodel.latency.profile import weight_rates_line
+
+    both = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=85e-12,
+                           s_per_streamed_weight_byte_gemv=50e-12)
+    gemv = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte_gemv=40e-12)
+    plain = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0})
+    # 85e-12 s = 85 ps; a curve without a rate is left out; keys sorted
+    assert (weight_rates_line({"pointwise/gemm": both, "linear": gemv, "dense": plain})
+            == "linear (1 column: 40), pointwise/gemm 85 (1 column: 50) ps per weight byte")
+    assert weight_rates_line({"dense": plain}) == ""
+    # distance from 1: e 1.00, b 0.50, c 0.30, a 0.05, d 0: the first three
+    assert furthest_factors({"a": 1.05, "b": 0.5, "c": 1.3, "d": 1.0, "e": 2.0}, 3) == "e x2.00, b x0.50, c x1.30"

@@ -7,6 +7,7 @@ import argparse
 from ..latency.calibrate import DEFAULT_BUDGET_S
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
+from ..latency.features import WEIGHT_BOUND_MAX_COLUMNS
 from ..latency.profile import weight_rates_line
 from ..latency.protocol import SAMPLES
 from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
@@ -160,6 +161,12 @@ def cmd_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def furthest_factors(factors: dict[str, float], count: int = 4) -> str:
+    """The ``count`` factors furthest from 1, as "name x1.23, ..." (design factors are ratios)."""
+    far = sorted(factors.items(), key=lambda kv: -abs(kv[1] - 1))[:count]
+    return ", ".join(f"{name} x{value:.2f}" for name, value in far)
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..latency.calibrate import calibrate
     from ..latency.profile import profile_path
@@ -182,17 +189,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if comp is not None:
         print(f"composition: a design = {comp.scale:.3f} x sum of its ops + {comp.per_op_s * 1e6:.2f} us "
               f"per op after the first ({comp.n} training designs)")
-        if comp.design_factors:
-            far = sorted(comp.design_factors.items(), key=lambda kv: -abs(kv[1] - 1))[:4]
-            print("  own factors of the designs furthest from it: "
-                  + ", ".join(f"{name} x{value:.2f}" for name, value in far))
-        if comp.network_factors:
-            far = sorted(comp.network_factors.items(), key=lambda kv: -abs(kv[1] - 1))[:4]
-            print("  as a network's layer (with the training networks' layers): "
-                  + ", ".join(f"{name} x{value:.2f}" for name, value in far))
+        for title, factors in (("own factors of the designs furthest from it", comp.design_factors),
+                               ("as a network's layer (with the training networks' layers)", comp.network_factors)):
+            if factors:
+                print(f"  {title}: {furthest_factors(factors)}")
     rates = weight_rates_line(profile.curves)
     if rates:
-        print(f"weight-bound ops (weights beyond L2 on <= 16 GEMM columns): {rates}")
+        print(f"weight-bound ops (weights beyond L2 on <= {WEIGHT_BOUND_MAX_COLUMNS} GEMM columns): {rates}")
     drift = profile.meta.get("reference_drift")
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .features import (CONV_FEATURES, FEATURES, POOLED, conv_features, curve_key, kernel_mean, neighbour_x, regressor_x,
-                       weight_bound_regime)
-from .profile import REGRESSORS, WEIGHT_BYTES, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
+from .features import (CONV_FEATURES, FEATURES, POOLED, WEIGHT_BYTES, conv_features, curve_key, kernel_mean, neighbour_x,
+                       regressor_x, weight_bound_regime)
+from .profile import REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
 """Ridge strengths tried for each efficiency curve; 4-fold cross-validation picks one, so a
@@ -152,7 +152,8 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
 
 
 MIN_STREAMED_OPS = 3
-"""Weight-bound training ops a weight-streaming rate needs (per curve, and per pixel regime)."""
+"""Weight-bound training ops a weight-streaming rate needs (per curve, and per regime: one GEMM
+column or 2-16)."""
 
 
 def fit_weight_rates(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:

@@ -28,8 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.spec import short_repr
-from .features import WEIGHT_BYTES  # noqa: F401 - re-exported: fit and the tests read it here
-from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
+from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, WEIGHT_BYTES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
                        vector_lanes, weight_bound_regime)
 
 SCHEMA = 1
@@ -151,8 +150,8 @@ class EfficiencyCurve:
     log_eff_range: tuple[float, float] | None = None  # (min, max) log efficiency of the training ops
     s_per_weight_byte: float = 0.0
     s_per_group: float = 0.0  # fit.PER_GROUP_CLASSES only: kernels that loop over the groups
-    s_per_streamed_weight_byte: float = 0.0  # weight-bound ops on 2-16 output pixels (0: none)
-    s_per_streamed_weight_byte_gemv: float = 0.0  # the same on one output pixel (matrix-vector)
+    s_per_streamed_weight_byte: float = 0.0  # weight-bound ops on 2-16 GEMM columns (0: none)
+    s_per_streamed_weight_byte_gemv: float = 0.0  # the same on one column (matrix-vector)
     tag: ClassVar[str] = "efficiency"
 
     def weight_bound_seconds(self, row: dict[str, Any], l2: int) -> float:

@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from ..core.geometry import conv_out_size
-from .features import STREAM_KINDS, conv_features, latency_class, launches
+from .features import STREAM_KINDS, WEIGHT_BYTES, conv_features, latency_class, launches
 from .memory import CONV_CLASSES
 from .measure import spec_label
 from .predict import op_rows
@@ -205,7 +205,7 @@ def weight_bound_item(rng: random.Random) -> dict[str, Any]:
         h = rng.choice((1, 1, 2, 3, 4, 4))  # a third on one pixel: the matrix-vector rate
         stride = 2 if h == 4 and rng.random() < 0.25 else 1
         cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
-        if WEIGHT_BOUND_BYTES[0] <= 4 * cin * cout * k * k <= WEIGHT_BOUND_BYTES[1]:
+        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= WEIGHT_BOUND_BYTES[1]:
             return dict(cls=cls, cin=cin, cout=cout, k=k, kw=k, h=h, stride=stride, groups=1, batch=1,
                         pad=k // 2, pad_w=k // 2, transpose=False)
 
