@@ -118,10 +118,53 @@ def test_fit_weight_rates_takes_the_median_rate_per_pixel_regime():
     assert rates["s_per_streamed_weight_byte"] == pytest.approx(87.5e-12)
     assert rates["s_per_streamed_weight_byte_gemv"] == pytest.approx(55e-12)
     assert predicted.tolist() == [True] * 7 + [False, False]
-    # two one-pixel convs only (< MIN_STREAMED_OPS = 3): no gemv rate, and they stay with the curve
+    # every corner op is a point (column bucket, weight bytes, rate): 4 on 2 x 2 (bucket 4), 3 on one pixel
+    assert [(b, w_) for b, w_, _ in rates["streamed"]] == [(4, w)] * 4 + [(1, w)] * 3
+    assert rates["streamed"][0][2] == pytest.approx(80e-12)
+    # two one-pixel convs (< MIN_STREAMED_OPS = 3): no gemv median, but 2 = MIN_BUCKET_OPS points
+    # of bucket 1, so the bucket's points predict them and the curve is fitted without them
     rates, predicted = fit_weight_rates(frame.drop(index=[6]), L2)
     assert "s_per_streamed_weight_byte_gemv" not in rates
-    assert predicted.tolist() == [True] * 4 + [False] * 4
+    assert predicted.tolist() == [True] * 6 + [False] * 2
+    # one one-pixel conv left: no rate of any kind, it stays with the curve (with the two uncornered)
+    rates, predicted = fit_weight_rates(frame.drop(index=[5, 6]), L2)
+    assert predicted.tolist() == [True] * 4 + [False] * 3
+
+
+def test_streamed_rate_by_column_bucket_and_nearest_weights():
+    from costmodel.latency.features import column_bucket
+    from costmodel.latency.profile import streamed_rate
+
+    # buckets: 1 column; 2-4; 5-9; 10-16 (and beyond: the last)
+    assert [column_bucket(c) for c in (1, 2, 4, 5, 9, 10, 16, 20)] == [1, 4, 4, 9, 9, 16, 16, 16]
+    mib = 2 ** 20
+    points = ((1, 4 * mib, 20e-12), (1, 8 * mib, 22e-12), (1, 16 * mib, 30e-12), (1, 64 * mib, 50e-12),
+              (1, 96 * mib, 52e-12), (4, 9 * mib, 290e-12))
+    # 67 MiB on one column: nearest three in log2 weights are 64 (0.07), 96 (0.52), 16 (2.07) MiB
+    # -> median(50, 52, 30) = 50 ps/B
+    assert streamed_rate(points, 1, 67 * mib) == pytest.approx(50e-12)
+    # 6 MiB: nearest 4 and 8 MiB (0.58, 0.42), then 16 (1.42) -> median(20, 22, 30) = 22 ps/B
+    assert streamed_rate(points, 1, 6 * mib) == pytest.approx(22e-12)
+    # bucket 4 has one point (< MIN_BUCKET_OPS = 2) and bucket 16 none: no rate
+    assert streamed_rate(points, 4, 9 * mib) is None and streamed_rate(points, 16, 9 * mib) is None
+
+
+def test_bucket_rates_come_before_the_regime_rate(tmp_path):
+    from costmodel.latency.profile import load_profile
+
+    w = 4 * 512 * 2048  # 4,194,304 bytes
+    curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0},
+                            s_per_streamed_weight_byte=150e-12, s_per_streamed_weight_byte_gemv=40e-12,
+                            streamed=((16, w, 110e-12), (16, 2 * w, 130e-12), (9, w, 370e-12)))
+    # 4 x 4 = 16 columns: bucket 16 has two points -> median(110, 130) = 120 ps/B
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 4), L2) == pytest.approx(w * 120e-12)
+    # 3 x 3 = 9 columns: one point only -> the 2-16 column median, 150 ps/B
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 3), L2) == pytest.approx(w * 150e-12)
+    # one column: no bucket-1 points -> the matrix-vector median, 40 ps/B
+    assert curve.weight_bound_seconds(_conv(512, 2048, 1, 1), L2) == pytest.approx(w * 40e-12)
+    # the points survive a save and load (JSON lists back to tuples)
+    back = load_profile(_profile(curves={"pointwise/gemm": curve}).save(tmp_path / "p.json"))
+    assert back.curves["pointwise/gemm"].streamed == curve.streamed
 
 
 def test_curves_are_fitted_without_the_ops_a_rate_predicts():
@@ -152,13 +195,21 @@ def test_weight_bound_training_items_lead_the_plan():
     plan = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0, weight_bound=6)
     lead = 3 * len(STREAM_KINDS) + 3  # 3 of each elementwise kind and 3 linear layers
     bound = plan[lead:lead + 6]
+    # the sides take turns, 1, 2, 3, 4, 1, 2: every column bucket gets its convs; four 1x1
+    # convs, then 3x3 ones (then 5x5)
+    assert [g["h"] for _, g in bound] == [1, 2, 3, 4, 1, 2]
+    assert [g["k"] for _, g in bound] == [1, 1, 1, 1, 3, 3]
     for kind, g in bound:
         weights = 4 * g["cin"] * g["cout"] * g["k"] * g["kw"]
-        assert kind == "conv" and g["groups"] == 1 and g["h"] <= 4
-        assert WEIGHT_BOUND_BYTES[0] <= weights <= WEIGHT_BOUND_BYTES[1]  # 4-24 MiB
+        assert kind == "conv" and g["groups"] == 1
+        # 4-24 MiB, up to 96 MiB on one pixel (a matrix-vector product beyond the last-level cache)
+        assert WEIGHT_BOUND_BYTES[0] <= weights <= (96 << 20 if g["h"] == 1 else WEIGHT_BOUND_BYTES[1])
+    # then one linear layer per six convs: 16-96 MiB of weights
+    kind, g = plan[lead + 6]
+    assert kind == "linear" and 16 << 20 <= 4 * g["fin"] * g["fout"] <= 96 << 20
     # weight_bound=0 leaves the plan as it was
     plain = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0)
-    assert plan[:lead] + plan[lead + 6:] == plain
+    assert plan[:lead] + plan[lead + 7:] == plain
 
 
 def test_network_factor_applies_to_layers_in_a_network_only():
@@ -201,15 +252,18 @@ def test_profile_at_another_machine_speed_scales_the_weight_rates():
     from costmodel.latency.predict import predict_op
     from costmodel.latency.reference import at_speed
 
+    w = 4 * 512 * 2048
     fast = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": float(np.log(100))},
-                           s_per_streamed_weight_byte=85e-12, s_per_streamed_weight_byte_gemv=50e-12)
+                           s_per_streamed_weight_byte=85e-12, s_per_streamed_weight_byte_gemv=50e-12,
+                           streamed=((16, w, 110e-12), (16, w, 120e-12)))
     prof = _profile(curves={"pointwise/gemm": fast})
     slow = at_speed(prof, 2.0)
-    # the rates set both times (4,194,304 weight bytes: 356.5 us on 2 x 2 pixels, 209.7 us on
-    # one): at half the speed they double
-    for h in (2, 1):
+    # the rates set the times (4,194,304 weight bytes: 356.5 us on 2 x 2 pixels, 209.7 us on one,
+    # 482.3 us on 4 x 4 from the bucket's points): at half the speed they double
+    for h in (2, 1, 4):
         row = _conv(512, 2048, 1, h)
         assert predict_op(row, slow) == pytest.approx(2 * predict_op(row, prof), rel=1e-12)
+    assert predict_op(_conv(512, 2048, 1, 4), prof) == pytest.approx(w * 115e-12)
     assert slow.curves["pointwise/gemm"].s_per_streamed_weight_byte_gemv == pytest.approx(100e-12)
 
 
@@ -225,5 +279,9 @@ def test_calibrate_prints_rates_and_factors_with_their_units():
     assert (weight_rates_line({"pointwise/gemm": both, "linear": gemv, "dense": plain})
             == "linear (1 column: 40), pointwise/gemm 85 (1 column: 50) ps per weight byte")
     assert weight_rates_line({"dense": plain}) == ""
+    # bucket medians of the buckets with >= 2 points: 4 columns (290 + 300) / 2 = 295 ps/B
+    buckets = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=200e-12,
+                              streamed=((4, 1e7, 290e-12), (4, 2e7, 300e-12), (9, 1e7, 370e-12)))
+    assert weight_rates_line({"dense": buckets}) == "dense 200 [by columns: 4: 295] ps per weight byte"
     # distance from 1: e 1.00, b 0.50, c 0.30, a 0.05, d 0: the first three
     assert furthest_factors({"a": 1.05, "b": 0.5, "c": 1.3, "d": 1.0, "e": 2.0}, 3) == "e x2.00, b x0.50, c x1.30"

@@ -49,14 +49,15 @@ def op_row(op, batch: int = 1) -> dict[str, Any]:
     return row
 
 
-def linear_case(rng: random.Random, batch: int = 1):
+def linear_case(rng: random.Random, batch: int = 1, fin: int | None = None, fout: int | None = None):
+    """A linear layer (random sizes unless ``fin`` and ``fout`` are given), its input and op row."""
     import torch
 
     from ..core import ops
 
     # up to a VGG classifier's 4096 x 4096 (64 MiB of weights: streamed from memory at batch 1)
-    fin = rng.choice((16, 64, 128, 256, 512, 960, 1024, 1280, 2048, 4096))
-    fout = rng.choice((4, 16, 64, 256, 1000, 1280, 4096))
+    fin = fin or rng.choice((16, 64, 128, 256, 512, 960, 1024, 1280, 2048, 4096))
+    fout = fout or rng.choice((4, 16, 64, 256, 1000, 1280, 4096))
     return torch.nn.Linear(fin, fout), torch.randn(batch, fin), op_row(ops.linear("train", fin, fout), batch)
 
 
@@ -125,5 +126,5 @@ def training_case(kind: str, spec: dict[str, Any], batch: int = 1):
     if kind == "conv":
         return conv_case({**spec, "batch": spec["batch"] * batch})
     if kind == "linear":
-        return linear_case(random.Random(spec["seed"]), batch)
+        return linear_case(random.Random(spec.get("seed", 0)), batch, spec.get("fin"), spec.get("fout"))
     return stream_case(spec["kind"], spec["c"], spec["h"], spec.get("pool"))

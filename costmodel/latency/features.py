@@ -183,6 +183,20 @@ def weight_bound_regime(row: dict[str, Any], l2: int) -> str | None:
     return "gemv" if columns <= 1.0 else "gemm"
 
 
+COLUMN_BUCKETS = (1, 4, 9, 16)
+"""Column buckets of the weight-bound corner (``column_bucket``): one column (a matrix-vector
+product), 2 x 2, 3 x 3 and 4 x 4 output pixels. Why buckets, not one rate for 2-16 columns:
+on an AMD EPYC VM (2026-12-06) the same convs ran 110-200 ps per weight byte on 16 columns,
+276-297 on 4 and 365-375 on 9 (the GEMM kernels block the columns unevenly), where the Intel
+Xeon VM ran 76-116 on all of them alike."""
+
+
+def column_bucket(columns: float) -> int:
+    """The smallest ``COLUMN_BUCKETS`` entry that holds ``columns`` GEMM columns (the largest
+    beyond them)."""
+    return next((b for b in COLUMN_BUCKETS if columns <= b), COLUMN_BUCKETS[-1])
+
+
 MKLDNN_MIN_NUMEL = 20480
 """PyTorch CPU conv dispatch: below this input size a small-kernel conv uses im2col + GEMM."""
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .features import (CONV_FEATURES, FEATURES, POOLED, WEIGHT_BYTES, conv_features, curve_key, kernel_mean, neighbour_x,
-                       regressor_x, weight_bound_regime)
-from .profile import REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
+from .features import (CONV_FEATURES, FEATURES, POOLED, WEIGHT_BYTES, column_bucket, conv_features, curve_key,
+                       gemm_columns, kernel_mean, neighbour_x, regressor_x, weight_bound_regime)
+from .profile import MIN_BUCKET_OPS, REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
 """Ridge strengths tried for each efficiency curve; 4-fold cross-validation picks one, so a
@@ -156,8 +156,13 @@ MIN_STREAMED_OPS = 3
 column or 2-16)."""
 
 
-def fit_weight_rates(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:
+def fit_weight_rates(frame, l2: int) -> tuple[dict[str, Any], np.ndarray]:
     """The weight-streaming rates of one curve and the rows they predict.
+
+    ``streamed``: every corner row as (column bucket, weight bytes, measured / weight bytes), the
+    points ``profile.streamed_rate`` predicts from where a bucket has MIN_BUCKET_OPS of them
+    (the rate depends on the column count on some CPUs, and on the weights' size beyond the
+    last-level cache); the regime medians below are the fallback.
 
     s_per_streamed_weight_byte = median(measured / weight bytes) over the rows in the
     weight-bound corner (``features.weight_bound_regime``) on 2-16 GEMM columns;
@@ -168,14 +173,24 @@ def fit_weight_rates(frame, l2: int) -> tuple[dict[str, float], np.ndarray]:
     mask marks the rows a rate now predicts: the efficiency curve is fitted without them, since
     its additive terms cannot bend to a second law without bending for every op.
     """
-    regime = np.array([weight_bound_regime(r, l2) or "" for r in frame.to_dict("records")])
-    rate = frame["measured_s"].to_numpy(float) / (WEIGHT_BYTES * np.maximum(1.0, frame["params"].to_numpy(float)))
-    rates, predicted = {}, np.zeros(len(frame), bool)
+    records = frame.to_dict("records")
+    regime = np.array([weight_bound_regime(r, l2) or "" for r in records])
+    weights = WEIGHT_BYTES * np.maximum(1.0, frame["params"].to_numpy(float))
+    rate = frame["measured_s"].to_numpy(float) / weights
+    rates: dict[str, Any] = {}
+    predicted = np.zeros(len(frame), bool)
     for name, which in (("s_per_streamed_weight_byte", "gemm"), ("s_per_streamed_weight_byte_gemv", "gemv")):
         rows = regime == which
         if rows.sum() >= MIN_STREAMED_OPS:
             rates[name] = float(np.median(rate[rows]))
             predicted |= rows
+    corner = regime != ""
+    bucket = np.array([column_bucket(gemm_columns(r)) if c else 0 for r, c in zip(records, corner)])
+    points = tuple((int(bucket[i]), float(weights[i]), float(rate[i])) for i in np.flatnonzero(corner))
+    if points:
+        rates["streamed"] = points
+        counts = {b: int((bucket[corner] == b).sum()) for b in set(bucket[corner])}
+        predicted |= np.array([c and counts[b] >= MIN_BUCKET_OPS for b, c in zip(bucket, corner)])
     return rates, predicted
 
 

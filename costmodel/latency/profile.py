@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.spec import short_repr
 from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, WEIGHT_BYTES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
-                       vector_lanes, weight_bound_regime)
+                       column_bucket, gemm_columns, vector_lanes, weight_bound_regime)
 
 SCHEMA = 1
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
@@ -152,18 +152,26 @@ class EfficiencyCurve:
     s_per_group: float = 0.0  # fit.PER_GROUP_CLASSES only: kernels that loop over the groups
     s_per_streamed_weight_byte: float = 0.0  # weight-bound ops on 2-16 GEMM columns (0: none)
     s_per_streamed_weight_byte_gemv: float = 0.0  # the same on one column (matrix-vector)
+    # the corner's training ops: (column bucket, weight bytes, seconds per weight byte)
+    streamed: tuple[tuple[int, float, float], ...] = ()
     tag: ClassVar[str] = "efficiency"
 
     def weight_bound_seconds(self, row: dict[str, Any], l2: int) -> float:
         """An op in the weight-bound corner (``features.weight_bound_regime``: weights beyond L2
-        on at most 16 GEMM columns): s_per_streamed_weight_byte * weight bytes on 2-16 columns,
-        s_per_streamed_weight_byte_gemv on one. 0 outside the corner, or where this curve has no
-        rate for the op's regime (``fit.fit_weight_rates``)."""
+        on at most 16 GEMM columns): weight bytes x a streaming rate. The rate is the median of
+        the (up to STREAMED_NEAREST) training ops of its column bucket (``features.column_bucket``)
+        nearest in log weight bytes, where the bucket has at least MIN_BUCKET_OPS (a GEMV's rate
+        grows once its weights leave the last-level cache); else s_per_streamed_weight_byte on
+        2-16 columns, s_per_streamed_weight_byte_gemv on one. 0 outside the corner, or where this
+        curve has no rate for the op (``fit.fit_weight_rates``)."""
         regime = weight_bound_regime(row, l2)
         if regime is None:
             return 0.0
-        rate = self.s_per_streamed_weight_byte_gemv if regime == "gemv" else self.s_per_streamed_weight_byte
-        return WEIGHT_BYTES * row["params"] * rate
+        weights = WEIGHT_BYTES * row["params"]
+        rate = streamed_rate(self.streamed, column_bucket(gemm_columns(row)), weights)
+        if rate is None:
+            rate = self.s_per_streamed_weight_byte_gemv if regime == "gemv" else self.s_per_streamed_weight_byte
+        return weights * rate
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
         """The curve's time of one op row (seconds), without the neighbour correction.
@@ -303,8 +311,38 @@ def weight_rates_line(curves: dict[str, Any]) -> str:
         text = f"{key} {c.s_per_streamed_weight_byte * 1e12:.0f}" if c.s_per_streamed_weight_byte else key
         if c.s_per_streamed_weight_byte_gemv:
             text += f" (1 column: {c.s_per_streamed_weight_byte_gemv * 1e12:.0f})"
+        by_bucket = bucket_medians(c.streamed)
+        if by_bucket:
+            text += " [by columns: " + ", ".join(f"{b}: {r * 1e12:.0f}" for b, r in by_bucket.items()) + "]"
         parts.append(text)
     return (", ".join(parts) + " ps per weight byte") if parts else ""
+
+
+MIN_BUCKET_OPS = 2
+"""Training ops a column bucket needs before its own rate replaces the curve's regime rate."""
+
+STREAMED_NEAREST = 3
+"""Training ops of a column bucket whose median rate predicts an op (nearest in log weight bytes)."""
+
+
+def streamed_rate(points, bucket: int, weight_bytes: float) -> float | None:
+    """Seconds per weight byte of a weight-bound op: the median rate of the STREAMED_NEAREST
+    ``points`` (column bucket, weight bytes, rate) of ``bucket`` nearest to ``weight_bytes`` in
+    log2; None where the bucket has fewer than MIN_BUCKET_OPS points."""
+    same = [(abs(math.log2(w / weight_bytes)), r) for b, w, r in points if int(b) == bucket]
+    if len(same) < MIN_BUCKET_OPS:
+        return None
+    return float(np.median([r for _, r in sorted(same)[:STREAMED_NEAREST]]))
+
+
+def bucket_medians(points) -> dict[int, float]:
+    """Median seconds per weight byte of each column bucket with at least MIN_BUCKET_OPS points."""
+    out = {}
+    for bucket in sorted({int(b) for b, _, _ in points}):
+        rates = [r for b, _, r in points if int(b) == bucket]
+        if len(rates) >= MIN_BUCKET_OPS:
+            out[bucket] = float(np.median(rates))
+    return out
 
 
 def capped_weights(weight_bytes: Any, cap: float | None) -> Any:
@@ -324,6 +362,8 @@ def curve_from_dict(data: dict[str, Any]) -> Curve:
     values = _known(kind, data)
     if values.get("neighbours") is not None:
         values["neighbours"] = Neighbours(**_known(Neighbours, values["neighbours"]))
+    if values.get("streamed"):
+        values["streamed"] = tuple((int(b), float(w), float(r)) for b, w, r in values["streamed"])
     if values.get("regressor") is not None:
         values["regressor"] = Regressor(**_known(Regressor, values["regressor"]))
     return kind(**values)
@@ -459,8 +499,8 @@ def _value_problem(value: Any, hint: Any, where: str) -> str | None:
         if not isinstance(value, dict):
             return f"{where} = {short_repr(value)} is not a JSON object"
         return _record_problem(hint, value, where + ".")
-    if origin is list:
-        if not isinstance(value, list):
+    if origin is list or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):  # tuple[X, ...]: a list
+        if not isinstance(value, (list, tuple)):
             return f"{where} = {short_repr(value)} is not a list"
         return next((p for i, v in enumerate(value) if (p := _value_problem(v, args[0], f"{where}[{i}]"))), None)
     if origin is tuple:  # a fixed-length tuple, a JSON list

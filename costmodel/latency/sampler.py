@@ -193,21 +193,61 @@ most 24 MiB, so that each call stays near 2 ms (a 5x5 2048 -> 2048 conv has 419 
 and 24 such convs ate a 60 s sweep's whole budget)."""
 
 
-def weight_bound_item(rng: random.Random) -> dict[str, Any]:
-    """A 1x1 or k x k conv with WEIGHT_BOUND_BYTES of weights on 1-4 input pixels a side:
-    a network's last stage at a small input (ResNet-50's 2048-channel convs at 2 x 2 pixels,
-    VGG's 512 x 512 3x3 at 2-4 pixels), where streaming the weights from memory is the time.
-    The random sweep has almost none (8 of 624 ops with weights beyond L2 on the Intel Xeon VM,
-    2026-12-06), and the curves put such convs at a third to a half of their measured time."""
+WEIGHT_BOUND_GEMV_MAX_BYTES = 96 << 20
+"""Weights of a one-pixel weight-bound conv or linear layer: up to 96 MiB (a matrix-vector
+product reads them once, ~5 ms per call), beyond a server's last-level cache: VGG-16's 64 MiB
+classifier layer ran ~50 ps per weight byte alone on an AMD EPYC VM with a 32 MiB L3
+(2026-12-06), against 20 ps for the training layers of 2-8 MiB."""
+
+WEIGHT_BOUND_SIDES = (1, 2, 3, 4)
+"""Input pixels a side of the weight-bound training convs, in turn: one conv per column bucket
+(``features.COLUMN_BUCKETS``) in every four."""
+
+WEIGHT_BOUND_KERNELS = (1, 3, 5)
+"""Kernel sizes of the weight-bound training convs, in turns of four (one per side): the three
+kernels PyTorch runs them on (1x1: GEMM, 3x3: im2col + GEMM, 5x5: oneDNN; ``conv_backend``),
+so that each column bucket of each kernel gets the points its rate needs
+(``profile.MIN_BUCKET_OPS``)."""
+
+
+def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """The plan's ``count`` weight-bound convs (sides and kernels in turn: WEIGHT_BOUND_SIDES,
+    WEIGHT_BOUND_KERNELS) and one weight-bound linear layer per six convs after them."""
+    sides = len(WEIGHT_BOUND_SIDES)
+    convs = [("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"), WEIGHT_BOUND_SIDES[i % sides],
+                                        WEIGHT_BOUND_KERNELS[(i // sides) % len(WEIGHT_BOUND_KERNELS)]))
+             for i in range(count)]
+    return convs + [("linear", weight_bound_linear(random.Random(f"weight-bound-linear{seed}-{i}")))
+                    for i in range(count // 6)]
+
+
+def weight_bound_item(rng: random.Random, side: int, k: int) -> dict[str, Any]:
+    """A stride-1 k x k conv with WEIGHT_BOUND_BYTES of weights (up to WEIGHT_BOUND_GEMV_MAX_BYTES
+    on one pixel) on ``side`` x ``side`` input pixels: a network's last stage at a small input
+    (ResNet-50's 2048-channel convs at 2 x 2 pixels, VGG's 512 x 512 3x3 at 2-4 pixels), where
+    streaming the weights from memory is the time. The random sweep has almost none (8 of 624
+    ops with weights beyond L2 on the Intel Xeon VM, 2026-12-06), and the curves put such convs
+    at a third to a half of their measured time."""
+    top = WEIGHT_BOUND_GEMV_MAX_BYTES if side == 1 else WEIGHT_BOUND_BYTES[1]
     while True:
-        cls = rng.choice(("pointwise", "dense"))
-        k = 1 if cls == "pointwise" else rng.choice((3, 3, 5))
-        h = rng.choice((1, 1, 2, 3, 4, 4))  # a third on one pixel: the matrix-vector rate
-        stride = 2 if h == 4 and rng.random() < 0.25 else 1
         cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
-        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= WEIGHT_BOUND_BYTES[1]:
-            return dict(cls=cls, cin=cin, cout=cout, k=k, kw=k, h=h, stride=stride, groups=1, batch=1,
-                        pad=k // 2, pad_w=k // 2, transpose=False)
+        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= top:
+            return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
+                        groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
+
+
+WEIGHT_BOUND_LINEAR_SIZES = (1024, 2048, 4096, 8192)
+"""Input and output features of the weight-bound training linear layers (``weight_bound_linear``)."""
+
+
+def weight_bound_linear(rng: random.Random) -> dict[str, Any]:
+    """A linear layer (one row at batch 1) with 16 MiB to WEIGHT_BOUND_GEMV_MAX_BYTES of weights:
+    a classifier whose weights leave the last-level cache (VGG-16's 4096 x 4096). The random
+    linear layers of the plan have up to 8 MiB."""
+    while True:
+        fin, fout = rng.choice(WEIGHT_BOUND_LINEAR_SIZES), rng.choice(WEIGHT_BOUND_LINEAR_SIZES)
+        if 16 << 20 <= WEIGHT_BYTES * fin * fout <= WEIGHT_BOUND_GEMV_MAX_BYTES:
+            return {"fin": fin, "fout": fout}
 
 
 def transpose_item(rng: random.Random) -> dict[str, Any]:
@@ -291,7 +331,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     ``weight_bound`` convs whose weights stream from memory (``weight_bound_item``; they lead,
     with the first elementwise ops: the curves' weight-streaming rates need them)."""
     rng = random.Random(seed)
-    bound = [("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"))) for i in range(weight_bound)]
+    bound = weight_bound_items(seed, weight_bound)
     convs = [[("conv", {"cls": cls, **conv_item(rng, cls)}) for _ in range(per_conv_class)]
              for cls in CONV_CLASSES]
     from_designs = [("conv", item) for item in design_conv_items(seed, per_design)]
