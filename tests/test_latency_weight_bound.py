@@ -207,9 +207,14 @@ def test_weight_bound_training_items_lead_the_plan():
     # then one linear layer per six convs: 16-96 MiB of weights
     kind, g = plan[lead + 6]
     assert kind == "linear" and 16 << 20 <= 4 * g["fin"] * g["fout"] <= 96 << 20
+    # and one big-weight conv per three beyond the corner: 4-24 MiB on 7 x 7, then 8 x 8 pixels
+    wider = plan[lead + 7:lead + 9]
+    assert [g["h"] for _, g in wider] == [7, 8]
+    assert all(WEIGHT_BOUND_BYTES[0] <= 4 * g["cin"] * g["cout"] * g["k"] * g["kw"] <= WEIGHT_BOUND_BYTES[1]
+               for _, g in wider)
     # weight_bound=0 leaves the plan as it was
     plain = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0)
-    assert plan[:lead] + plan[lead + 7:] == plain
+    assert plan[:lead] + plan[lead + 9:] == plain
 
 
 def test_network_factor_applies_to_layers_in_a_network_only():
