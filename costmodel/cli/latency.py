@@ -200,7 +200,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "
               f"first time over {drift['chunks']} chunks (every time normalized to the median chunk's speed, "
-              f"{drift.get('median', 1.0):.2f}x the first)")
+              f"{drift.get('median', 1.0):.2f}x the first"
+              + (f"; {drift['remeasured']} disturbed chunk(s) measured again" if drift.get("remeasured") else "") + ")")
     net = profile.network
     if net is not None:
         print(f"network composition: {net.describe()} "
