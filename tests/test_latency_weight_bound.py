@@ -217,6 +217,20 @@ def test_weight_bound_training_items_lead_the_plan():
     assert plan[:lead] + plan[lead + 9:] == plain
 
 
+def test_each_elementwise_kind_leads_with_small_to_large_ops():
+    from costmodel.latency.features import STREAM_KINDS
+    from costmodel.latency.sampler import training_plan
+
+    plan = training_plan(0, per_conv_class=2, per_stream_kind=4, linear=3, per_design=0)
+    kinds = len(STREAM_KINDS)
+    lead = plan[:3 * kinds]
+    # three rounds over the kinds with 32, 128, then 512 channels (the filter gather's largest size)
+    assert [g["c"] for _, g in lead] == [32] * kinds + [128] * kinds + [512] * kinds
+    assert [g["kind"] for _, g in lead[:kinds]] == list(STREAM_KINDS)
+    # at most 8 MiB per tensor: 512 channels on at most 56 x 56 pixels (512 * 56 * 56 = 1,605,632 floats)
+    assert all(g["c"] * g["h"] ** 2 <= 1 << 21 for _, g in lead)
+
+
 def test_network_factor_applies_to_layers_in_a_network_only():
     from costmodel.designs.conv import Conv
     from costmodel.latency.network import layer_row

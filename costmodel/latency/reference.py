@@ -40,8 +40,8 @@ DISTURBED = 0.08
 """A chunk whose factor is more than 8% from the median of the chunks before it ran in a
 disturbed minute of the machine and is measured again (``measure_normalized``). Why: dividing by
 the factor does not undo a slow minute, which slows memory-bound ops more than compute-bound
-ones; one calibration on the AMD EPYC VM (2026-12-06) had a chunk at 1.34x, and its held-out
-layers came out 68% within ±10% against 83% in the calibration before it."""
+ones (two calibrations on the AMD EPYC VM, 2026-12-06, each had a chunk at 1.32-1.34x of the
+first)."""
 
 MAX_REMEASURES = 4
 """At most this many chunks of one sweep are measured again (each costs one chunk's time)."""
