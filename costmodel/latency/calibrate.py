@@ -241,6 +241,8 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
     if adaptive > 0 and left > 1.0 and rows:
         errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
                   if getattr(c, "cv_median_abs_pct", None) is not None}
+        # the fit is part of the budget (7 s of a 60 s sweep on the AMD EPYC VM, 2026-12-06)
+        left = budget_s - (time.perf_counter() - start)
         # about samples bursts of TARGET_S (plus warm-up) per item: as many as the time left allows
         extra = adaptive_items(errors, count=int(left / (1.5 * samples * TARGET_S)), seed=seed,
                                device=profile.device)
