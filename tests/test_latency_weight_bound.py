@@ -147,6 +147,10 @@ def test_streamed_rate_by_column_bucket_and_nearest_weights():
     assert streamed_rate(points, 1, 6 * mib) == pytest.approx(22e-12)
     # bucket 4 has one point (< MIN_BUCKET_OPS = 2) and bucket 16 none: no rate
     assert streamed_rate(points, 4, 9 * mib) is None and streamed_rate(points, 16, 9 * mib) is None
+    # ties all count, whatever their rates: five 4 MiB points (512 x 2048 and 1024 x 1024 1x1
+    # convs share that size) -> median(200, 110, 180, 150, 120) = 150, not the lowest three's 120
+    tied = tuple((4, 4 * mib, r * 1e-12) for r in (200, 110, 180, 150, 120)) + ((4, 16 * mib, 300e-12),)
+    assert streamed_rate(tied, 4, 4 * mib) == pytest.approx(150e-12)
 
 
 def test_bucket_rates_come_before_the_regime_rate(tmp_path):
@@ -215,6 +219,24 @@ def test_weight_bound_training_items_lead_the_plan():
     # weight_bound=0 leaves the plan as it was
     plain = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0)
     assert plan[:lead] + plan[lead + 9:] == plain
+
+
+def test_filter_gather_training_op_is_dgcs_gather():
+    import torch
+
+    from costmodel.designs.dgc import DGC
+    from costmodel.latency.cases import stream_case
+    from costmodel.latency.predict import op_rows
+
+    module, (bank, index), row = stream_case("gather_elements", 512, 1)
+    # 4 heads x 128 filters x 256 kept channels x 9 = 1,179,648 elements, as DGC's own
+    # 512 -> 512 3x3 filter gather (c_out 512 x kept 256 x 9)
+    dgc = next(r for r in op_rows(DGC(c_in=512, c_out=512, h=4, w=4)) if r.get("kernel") == "gather_elements")
+    assert row["elem"] == dgc["elem"] == 1_179_648 and row["kernel"] == "gather_elements"
+    assert module(bank, index).numel() == 1_179_648
+    # topk's order, not sorted by channel: each head's kept channels are out of order
+    kept = index[0, :, 0, :, 0]
+    assert all(not torch.equal(h, torch.sort(h).values) for h in kept)
 
 
 def test_each_elementwise_kind_leads_with_small_to_large_ops():
@@ -302,5 +324,9 @@ def test_calibrate_prints_rates_and_factors_with_their_units():
     buckets = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=200e-12,
                               streamed=((4, 1e7, 290e-12), (4, 2e7, 300e-12), (9, 1e7, 370e-12)))
     assert weight_rates_line({"dense": buckets}) == "dense 200 [by columns: 4: 295] ps per weight byte"
+    # a curve with bucket points only (no regime median) is printed too
+    only = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0},
+                           streamed=((16, 1e7, 110e-12), (16, 2e7, 130e-12)))
+    assert weight_rates_line({"pointwise": only}) == "pointwise [by columns: 16: 120] ps per weight byte"
     # distance from 1: e 1.00, b 0.50, c 0.30, a 0.05, d 0: the first three
     assert furthest_factors({"a": 1.05, "b": 0.5, "c": 1.3, "d": 1.0, "e": 2.0}, 3) == "e x2.00, b x0.50, c x1.30"

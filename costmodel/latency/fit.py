@@ -169,7 +169,8 @@ def fit_weight_rates(frame, l2: int) -> tuple[dict[str, Any], np.ndarray]:
     s_per_streamed_weight_byte_gemv the same over those on one column (a matrix-vector product,
     which reads each weight once: measured on the Intel Xeon VM, 2026-12-06, 43-63 ps per weight
     byte against 78-111 for the same convs on 2 x 2 pixels and more). A regime with fewer than
-    MIN_STREAMED_OPS such rows gets no rate (0) and its rows stay with the curve. The returned
+    MIN_STREAMED_OPS such rows gets no median (0); its rows stay with the curve unless their
+    column bucket has MIN_BUCKET_OPS points (``profile.streamed_rate`` predicts them). The returned
     mask marks the rows a rate now predicts: the efficiency curve is fitted without them, since
     its additive terms cannot bend to a second law without bending for every op.
     """

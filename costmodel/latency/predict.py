@@ -28,9 +28,10 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
 
     except in the **weight-bound corner** (weights beyond L2 on at most 16 GEMM columns: a conv's
     output pixels x batch, a linear layer's rows; ``features.weight_bound_regime``), where
-    t(op) = s_per_streamed_weight_byte * weight bytes (a second rate on one column, where the GEMM
-    is a matrix-vector product), the median rate of the curve's training ops in that corner
-    (``fit.fit_weight_rates``; the curve is fitted without them; a kernel without the rate keeps
+    t(op) = rate * weight bytes: the median rate of the curve's training ops of the op's column
+    bucket (1, 2-4, 5-9, 10-16 columns) nearest in weight bytes (``profile.streamed_rate``), else
+    the median over the corner's 2-16 columns (a second one on one column, where the GEMM is a
+    matrix-vector product) (``fit.fit_weight_rates``; the curve is fitted without them; a kernel without the rate keeps
     its curve: another kernel's rate is not its own, e.g. oneDNN re-orders its weights every call
     and a strided 1024 -> 2048 1x1 conv on it ran 1351 us where the GEMM kernels' rate said 701),
 

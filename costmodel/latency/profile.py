@@ -306,7 +306,8 @@ def weight_rates_line(curves: dict[str, Any]) -> str:
     "dense/gemm 96 (1 column: 53), pointwise/gemm 80"; "" where none has."""
     parts = []
     for key, c in sorted(curves.items()):
-        if not isinstance(c, EfficiencyCurve) or not (c.s_per_streamed_weight_byte or c.s_per_streamed_weight_byte_gemv):
+        if not isinstance(c, EfficiencyCurve) or not (c.s_per_streamed_weight_byte or c.s_per_streamed_weight_byte_gemv
+                                                      or bucket_medians(c.streamed)):
             continue
         text = f"{key} {c.s_per_streamed_weight_byte * 1e12:.0f}" if c.s_per_streamed_weight_byte else key
         if c.s_per_streamed_weight_byte_gemv:
@@ -326,13 +327,16 @@ STREAMED_NEAREST = 3
 
 
 def streamed_rate(points, bucket: int, weight_bytes: float) -> float | None:
-    """Seconds per weight byte of a weight-bound op: the median rate of the STREAMED_NEAREST
-    ``points`` (column bucket, weight bytes, rate) of ``bucket`` nearest to ``weight_bytes`` in
-    log2; None where the bucket has fewer than MIN_BUCKET_OPS points."""
+    """Seconds per weight byte of a weight-bound op: the median rate of the ``points`` (column
+    bucket, weight bytes, rate) of ``bucket`` no farther from ``weight_bytes`` in log2 than the
+    STREAMED_NEAREST-th nearest (ties all count: training convs share weight sizes, 512 x 2048
+    and 1024 x 1024 both 4 MiB, and the rate must not break them); None where the bucket has
+    fewer than MIN_BUCKET_OPS points."""
     same = [(abs(math.log2(w / weight_bytes)), r) for b, w, r in points if int(b) == bucket]
     if len(same) < MIN_BUCKET_OPS:
         return None
-    return float(np.median([r for _, r in sorted(same)[:STREAMED_NEAREST]]))
+    reach = sorted(d for d, _ in same)[min(STREAMED_NEAREST, len(same)) - 1]
+    return float(np.median([r for d, r in same if d <= reach + 1e-12]))
 
 
 def bucket_medians(points) -> dict[int, float]:
@@ -362,7 +366,7 @@ def curve_from_dict(data: dict[str, Any]) -> Curve:
     values = _known(kind, data)
     if values.get("neighbours") is not None:
         values["neighbours"] = Neighbours(**_known(Neighbours, values["neighbours"]))
-    if values.get("streamed"):
+    if values.get("streamed") is not None:
         values["streamed"] = tuple((int(b), float(w), float(r)) for b, w, r in values["streamed"])
     if values.get("regressor") is not None:
         values["regressor"] = Regressor(**_known(Regressor, values["regressor"]))

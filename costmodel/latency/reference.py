@@ -44,7 +44,9 @@ ones (two calibrations on the AMD EPYC VM, 2026-12-06, each had a chunk at 1.32-
 first)."""
 
 MAX_REMEASURES = 4
-"""At most this many chunks of one sweep are measured again (each costs one chunk's time)."""
+"""At most this many chunks of one calibration (one ``Reference`` serves its training,
+adaptive and composition sweeps) are measured again; each costs one chunk's time, beyond the
+sweep's budget where it is the last chunk."""
 
 
 @dataclass

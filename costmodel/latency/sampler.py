@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from ..core.geometry import conv_out_size
-from .features import STREAM_KINDS, WEIGHT_BYTES, conv_features, latency_class, launches
+from .features import MKLDNN_MIN_NUMEL, STREAM_KINDS, WEIGHT_BYTES, conv_features, latency_class, launches
 from .memory import CONV_CLASSES
 from .measure import spec_label
 from .predict import op_rows
@@ -205,9 +205,10 @@ WEIGHT_BOUND_SIDES = (1, 2, 3, 4)
 
 WEIGHT_BOUND_KERNELS = (1, 3, 5)
 """Kernel sizes of the weight-bound training convs, in turns of four (one per side): the three
-kernels PyTorch runs them on (1x1: GEMM, 3x3: im2col + GEMM, 5x5: oneDNN; ``conv_backend``),
-so that each column bucket of each kernel gets the points its rate needs
-(``profile.MIN_BUCKET_OPS``)."""
+kernels PyTorch runs them on at batch 1 (1x1: GEMM, 3x3: im2col + GEMM, its input kept within
+``features.MKLDNN_MIN_NUMEL``, 5x5: oneDNN; ``conv_backend``), so that each column bucket of
+each kernel gets the points its rate needs (``profile.MIN_BUCKET_OPS``). At a batch over 1 the
+columns grow with the batch, and the larger sides leave the corner."""
 
 
 def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
@@ -254,6 +255,8 @@ def weight_bound_item(rng: random.Random, side: int, k: int) -> dict[str, Any]:
     top = WEIGHT_BOUND_GEMV_MAX_BYTES if side == 1 else WEIGHT_BOUND_BYTES[1]
     while True:
         cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
+        if k == 3 and cin * side * side > MKLDNN_MIN_NUMEL:
+            continue  # a 3x3 conv on a larger input runs on oneDNN: keep it on im2col + GEMM
         if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= top:
             return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
                         groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
@@ -348,6 +351,8 @@ def stream_item(rng: random.Random, kind: str, channels: int | None = None) -> d
     item: dict[str, Any] = {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
                             "h": rng.choice((7, 14, 28, 56, 112))}
     item["c"] = channels or item["c"]
+    if kind == "gather_elements":
+        item["h"] = 1  # the filter gather has no pixels (``cases.filter_gather_case``): one key per c
     if item["c"] * item["h"] ** 2 > 1 << 21:  # at most 8 MiB per tensor: a network's largest
         item["h"] //= 2
     if kind in ("max_pool2d", "avg_pool2d"):
@@ -360,8 +365,9 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     """The training items, interleaved so that a sweep cut short by its budget stays balanced:
     random single convs of each class, the conv ops of ``per_design`` random configs of every
     registered design (training seed), elementwise ops of each kind, linear layers, and
-    ``weight_bound`` convs whose weights stream from memory (``weight_bound_item``; they lead,
-    with the first elementwise ops: the curves' weight-streaming rates need them)."""
+    ``weight_bound`` convs whose weights stream from memory, with weight-bound linear layers and
+    big-weight convs beyond the corner (``weight_bound_items``; they lead, with the first
+    elementwise ops: the curves' weight-streaming rates need them)."""
     rng = random.Random(seed)
     bound = weight_bound_items(seed, weight_bound)
     convs = [[("conv", {"cls": cls, **conv_item(rng, cls)}) for _ in range(per_conv_class)]
