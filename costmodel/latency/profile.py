@@ -306,13 +306,14 @@ def weight_rates_line(curves: dict[str, Any]) -> str:
     "dense/gemm 96 (1 column: 53), pointwise/gemm 80"; "" where none has."""
     parts = []
     for key, c in sorted(curves.items()):
-        if not isinstance(c, EfficiencyCurve) or not (c.s_per_streamed_weight_byte or c.s_per_streamed_weight_byte_gemv
-                                                      or bucket_medians(c.streamed)):
+        if not isinstance(c, EfficiencyCurve):
+            continue
+        by_bucket = bucket_medians(c.streamed)
+        if not (c.s_per_streamed_weight_byte or c.s_per_streamed_weight_byte_gemv or by_bucket):
             continue
         text = f"{key} {c.s_per_streamed_weight_byte * 1e12:.0f}" if c.s_per_streamed_weight_byte else key
         if c.s_per_streamed_weight_byte_gemv:
             text += f" (1 column: {c.s_per_streamed_weight_byte_gemv * 1e12:.0f})"
-        by_bucket = bucket_medians(c.streamed)
         if by_bucket:
             text += " [by columns: " + ", ".join(f"{b}: {r * 1e12:.0f}" for b, r in by_bucket.items()) + "]"
         parts.append(text)

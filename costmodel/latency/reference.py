@@ -70,21 +70,23 @@ class Reference:
         of the chunks before it; 0 before two chunks are in."""
         if self.base is None or len(self.factors) < 2:
             return 0.0
-        now = float(np.median([e.seconds / b for e, b in zip(found, self.base)]))
-        return abs(float(np.log(now / np.median(self.factors))))
+        return abs(float(np.log(self._ratio(found) / np.median(self.factors))))
 
     def disturbed(self, found: Sequence[Estimate]) -> bool:
         """Whether a chunk ran more than DISTURBED from the chunks before it, and may be measured again."""
         return self.remeasured < MAX_REMEASURES and self.deviation(found) > np.log1p(DISTURBED)
 
+    def _ratio(self, found: Sequence[Estimate]) -> float:
+        """Median over the reference ops of their time in ``found`` / their first-chunk time."""
+        return float(np.median([e.seconds / b for e, b in zip(found, self.base)]))
+
     def factor(self, found: Sequence[Estimate]) -> float:
         """This chunk's factor from the reference ops' estimates (1 for the first chunk)."""
-        times = [e.seconds for e in found]
         if self.base is None:
-            self.base = times
+            self.base = [e.seconds for e in found]
             value = 1.0
         else:
-            value = float(np.median([t / b for t, b in zip(times, self.base)]))
+            value = self._ratio(found)
         self.factors.append(value)
         return value
 

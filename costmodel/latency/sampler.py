@@ -237,10 +237,18 @@ def big_weight_item(rng: random.Random, side: int) -> dict[str, Any]:
     pixels: beyond the weight-bound corner, still beyond L2. The random sweep has almost none
     (9 of 552 ops, all near 1 MiB, on the AMD EPYC VM, 2026-12-06), and VGG-16's 512 -> 512 3x3
     convs (9.4 MB) on 7 x 7 to 14 x 14 pixels came out 21-36% fast by the curve."""
-    k = rng.choice((3, 3, 1))
+    return conv_with_weights(rng, side, rng.choice((3, 3, 1)), WEIGHT_BOUND_BYTES[1])
+
+
+def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only: bool = False) -> dict[str, Any]:
+    """A stride-1 k x k conv on ``side`` x ``side`` pixels with WEIGHT_BOUND_CHANNELS in and out
+    (drawn until its weights are WEIGHT_BOUND_BYTES[0] to ``top`` bytes); ``gemm_only``: a 3x3
+    conv keeps its input within ``features.MKLDNN_MIN_NUMEL``, so it runs on im2col + GEMM."""
     while True:
         cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
-        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= WEIGHT_BOUND_BYTES[1]:
+        if gemm_only and k == 3 and cin * side * side > MKLDNN_MIN_NUMEL:
+            continue  # a 3x3 conv on a larger input runs on oneDNN
+        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= top:
             return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
                         groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
 
@@ -253,13 +261,7 @@ def weight_bound_item(rng: random.Random, side: int, k: int) -> dict[str, Any]:
     ops with weights beyond L2 on the Intel Xeon VM, 2026-12-06), and the curves put such convs
     at a third to a half of their measured time."""
     top = WEIGHT_BOUND_GEMV_MAX_BYTES if side == 1 else WEIGHT_BOUND_BYTES[1]
-    while True:
-        cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
-        if k == 3 and cin * side * side > MKLDNN_MIN_NUMEL:
-            continue  # a 3x3 conv on a larger input runs on oneDNN: keep it on im2col + GEMM
-        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= top:
-            return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
-                        groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
+    return conv_with_weights(rng, side, k, top, gemm_only=True)
 
 
 WEIGHT_BOUND_LINEAR_SIZES = (1024, 2048, 4096, 8192)
