@@ -177,3 +177,44 @@ def test_training_networks_run_at_an_input_size_never_evaluated():
     # trained on and scored (the plain ResNet-50), never at the same size
     assert all(net.input_shape[-1] != TRAIN_RESOLUTION for _, net in network_cases())
     assert all(net.input_shape[-1] == TRAIN_RESOLUTION for _, net in train)
+
+
+def test_filter_gather_is_added_as_timed_outside_every_fitted_factor():
+    """DGC's filter gather (``features.AS_TIMED_KERNELS``) costs in a network what it costs alone:
+    no design factor, no composition scale, no network group scale."""
+    import dataclasses
+
+    from costmodel import DGC
+    from costmodel.latency.network import layer_row
+    from costmodel.latency.profile import Composition, NetworkComposition
+
+    comp = NetworkComposition(scale_mac=2.0, scale_depthwise=3.0, scale_elementwise=0.5, per_layer_s=1e-6)
+    design = Composition(scale=1.5, per_op_s=0.0, n=1, train_median_abs_pct=0.0, design_factors={"dgc": 2.0})
+    profile = dataclasses.replace(_profile(), composition=design, network=comp)
+    row = layer_row(DGC(c_in=16, c_out=16, k=3, h=4, w=4), profile)
+    # 4 heads x 4 filters each x 8 kept channels (16 - floor(0.5 * 16)) x 9 = 1,152 elements,
+    # read and written: 8 x 1,152 = 9,216 bytes at 1e9 B/s = 9.216 us + 1 us call = 10.216 us
+    # (roofline), not 2 x 1.5 x 10.216 as the other ops of the layer
+    assert row["as_timed_s"] == pytest.approx(10.216e-6)
+    groups = sum(row[f"alone_{g}_s"] for g in ("mac", "depthwise", "elementwise"))
+    assert row["alone_s"] == pytest.approx(groups + 10.216e-6)
+    from costmodel.latency.network import in_network_seconds
+
+    expected = comp.layer_seconds({g: row[f"alone_{g}_s"] for g in ("mac", "depthwise", "elementwise")}) + 10.216e-6
+    assert in_network_seconds(row, profile) == pytest.approx(expected)
+
+
+def test_network_composition_fit_takes_each_networks_fixed_time():
+    import numpy as np
+
+    from costmodel.latency.netfit import fit_network_composition
+
+    # the same law as test_network_composition_fit_recovers_known_coefficients, with 0-40 us per
+    # network outside it (the call + as-timed gathers): the fit subtracts each network's own
+    x = np.array([[1e-3, 2e-4, 3e-4, 20, 4e6], [5e-3, 1e-4, 9e-4, 50, 1e8], [2e-2, 3e-3, 2e-3, 90, 2e7],
+                  [8e-3, 4e-3, 1e-4, 16, 6e7], [3e-3, 6e-4, 5e-4, 120, 1e6], [6e-3, 1e-3, 4e-4, 60, 3e8]])
+    fixed = np.array([1e-6, 41e-6, 1e-6, 11e-6, 21e-6, 1e-6])
+    t = fixed + x @ np.array([1.2, 1.6, 0.95, 3e-6, 2e-11])
+    comp = fit_network_composition(x, t, fixed)
+    assert (comp.scale_mac, comp.scale_depthwise, comp.scale_elementwise, comp.per_layer_s,
+            comp.s_per_weight_byte) == pytest.approx((1.2, 1.6, 0.95, 3e-6, 2e-11), rel=1e-6)

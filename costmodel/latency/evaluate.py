@@ -358,7 +358,7 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     import torch
     from scipy.stats import spearmanr
 
-    from .netfit import design_matrix, group_cv, single_scale_matrix
+    from .netfit import design_matrix, fixed_seconds, group_cv, single_scale_matrix
     from .network import predict_latency
 
     profile = load_profile(profile_path_, threads=threads)
@@ -392,8 +392,9 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     # the cross-validated fit takes the same weight cap as the profile's own composition
     cap = profile.network.weight_cap_bytes if profile.network is not None else profile.l2
     x, measured_s = design_matrix(tables, cap), frame["measured_us"].to_numpy(float) / 1e6
-    cv = group_cv(x, measured_s, profile.peaks.call_overhead_s, families)
-    frame["cv_single_err"] = group_cv(single_scale_matrix(x), measured_s, profile.peaks.call_overhead_s,
+    fixed = fixed_seconds(tables, profile.peaks.call_overhead_s)
+    cv = group_cv(x, measured_s, fixed, families)
+    frame["cv_single_err"] = group_cv(single_scale_matrix(x), measured_s, fixed,
                                       families) / measured_s - 1  # the one-scale form, same measurements
     frame["family"] = families
     frame["cv_predicted_us"] = 1e6 * cv

@@ -102,6 +102,12 @@ def design_matrix(tables: Sequence[Any], weight_cap: float | None = None) -> np.
     return np.stack([layer_terms(t, weight_cap=weight_cap).sum(axis=0) for t in tables])
 
 
+def fixed_seconds(tables: Sequence[Any], call_s: float) -> np.ndarray:
+    """Per network, the time outside the fitted law: the model call + its layers' ``as_timed_s``
+    (``features.AS_TIMED_KERNELS``, added as predicted alone)."""
+    return np.array([call_s + float(t["as_timed_s"].fillna(0).sum()) for t in tables])
+
+
 def single_scale_matrix(x: np.ndarray) -> np.ndarray:
     """The design matrix of the one-scale form (one scale for every group's time): (sum over
     groups, layers). ``group_cv`` scores it beside the per-group form from the same measurements."""
@@ -116,9 +122,10 @@ to the next (dense-MAC scale 0.60-0.79 against 57-79 us per layer; Intel Xeon VM
 for no better held-out accuracy."""
 
 
-def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float) -> np.ndarray | None:
+def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float | np.ndarray) -> np.ndarray | None:
     """Coefficients of ``call + x @ coef`` ~ ``measured``: the first columns (one per op group,
-    or one for all) are scales in SCALE_BOUNDS, the last two (per_layer_s, s_per_weight_byte) >= 0; least squares on the relative error
+    or one for all) are scales in SCALE_BOUNDS, the last two (per_layer_s, s_per_weight_byte) >= 0
+    (``call_s``: one time for all networks or one per network, ``fixed_seconds``); least squares on the relative error
     (``scipy.optimize.lsq_linear`` on the rows divided by the measured time, columns scaled to unit
     norm). None with fewer than 3 networks."""
     from scipy.optimize import lsq_linear
@@ -133,7 +140,7 @@ def fit_coefficients(x: np.ndarray, measured: np.ndarray, call_s: float) -> np.n
     return lsq_linear(a / norms, (measured - call_s) / measured, bounds=(lo, hi)).x / norms
 
 
-def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float,
+def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float | np.ndarray,
                             names: Sequence[str] = (), weight_cap: float | None = None) -> NetworkComposition | None:
     """The composition (``fit_coefficients`` on ``design_matrix`` columns, built with
     ``weight_cap``) of the measured networks, with its in-sample median error. None with fewer
@@ -147,17 +154,18 @@ def fit_network_composition(x: np.ndarray, measured: np.ndarray, call_s: float,
                               networks=list(names), weight_cap_bytes=weight_cap)
 
 
-def group_cv(x: np.ndarray, measured: np.ndarray, call_s: float, groups: Sequence[str]) -> np.ndarray:
+def group_cv(x: np.ndarray, measured: np.ndarray, call_s: float | np.ndarray, groups: Sequence[str]) -> np.ndarray:
     """Leave-one-group-out predictions: each network predicted by the composition fitted on the
     networks of the OTHER groups (families), so no network is scored by a fit that saw it.
-    NaN where fewer than 3 networks remain to fit on."""
+    NaN where fewer than 3 networks remain to fit on. ``call_s``: as in ``fit_coefficients``."""
     groups = np.asarray(groups)
+    fixed = np.broadcast_to(np.asarray(call_s, float), measured.shape)
     out = np.full(len(measured), np.nan)
     for g in np.unique(groups):
         held = groups == g
-        coef = fit_coefficients(x[~held], measured[~held], call_s)
+        coef = fit_coefficients(x[~held], measured[~held], fixed[~held])
         if coef is not None:
-            out[held] = call_s + x[held] @ coef
+            out[held] = fixed[held] + x[held] @ coef
     return out
 
 
@@ -254,8 +262,8 @@ def fit_measured_composition(sweep: NetworkSweep, call_s: float,
     """The network composition fitted on the layers' MEASURED times alone (``measured_design_matrix``):
     how much slower (or faster) a layer runs inside a network than alone, and nothing of how
     well its time alone is predicted."""
-    return fit_network_composition(measured_design_matrix(sweep, weight_cap), sweep.measured, call_s, sweep.names,
-                                   weight_cap)
+    return fit_network_composition(measured_design_matrix(sweep, weight_cap), sweep.measured,
+                                   fixed_seconds(sweep.tables, call_s), sweep.names, weight_cap)
 
 
 def profile_without_network_fit(profile: Profile) -> Profile:

@@ -15,7 +15,8 @@ training networks), each layer's time alone (``alone_s``, split by op group into
 ``alone_mac_s``, ``alone_depthwise_s`` and ``alone_elementwise_s``) becomes its time inside the
 network: each group's part times that group's scale, + per_layer_s (one more module call)
 + s_per_weight_byte x its weight bytes up to the L2 of a core (alone they stay in L2; in the
-network the layers before it evicted them);
+network the layers before it evicted them), + the ops of ``features.AS_TIMED_KERNELS``
+(``as_timed_s``: DGC's filter gather) at their predicted time alone, outside every fitted factor;
 without one, a layer costs its time alone.
 
 Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
@@ -31,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import TIME_GROUPS, latency_class, time_group
+from .features import TIME_GROUPS, latency_class, runs_as_timed, time_group
 from .predict import op_curve, op_rows, predict_op
 from .profile import Profile, load_profile
 from .protocol import SAMPLES
@@ -125,37 +126,48 @@ def _curve_name(row: dict[str, Any], profile: Profile) -> str:
 
 def _composed(rows: list[dict[str, Any]], profile: Profile) -> list[float]:
     """Each op's share of the composed time: scale * t(op) + per_op_s (the first op: no dispatch
-    cost), so the shares sum to the composed total minus the container call."""
+    cost; ``features.AS_TIMED_KERNELS``: no scale), so the shares sum to the composed total minus
+    the container call."""
     comp = profile.composition
     scale, per_op = (comp.scale, comp.per_op_s) if comp is not None else (1.0, 0.0)
-    return [scale * predict_op(r, profile) + (per_op if i else 0.0) for i, r in enumerate(rows)]
+    return [(1.0 if runs_as_timed(r) else scale) * predict_op(r, profile) + (per_op if i else 0.0)
+            for i, r in enumerate(rows)]
 
 
 def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: float) -> dict[str, float]:
     """``total_s`` (a layer's time alone) split over ``TIME_GROUPS`` in proportion to its ops'
-    predicted times: columns alone_<group>_s that sum to ``total_s``."""
+    predicted times: columns alone_<group>_s that sum to ``total_s``; ``as_timed_s`` 0 (see
+    ``_split_as_timed``)."""
     shares = dict.fromkeys(TIME_GROUPS, 0.0)
     for row, t in zip(ops, op_seconds):
         shares[time_group(row)] += t
     whole = sum(shares.values())
     if whole <= 0:  # no op time to split by: all of it is elementwise (memory) work
         shares, whole = {**shares, "elementwise": 1.0}, 1.0
-    return {f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}
+    return {**{f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}, "as_timed_s": 0.0}
+
+
+def _split_as_timed(ops: list[dict[str, Any]], op_seconds: list[float]) -> tuple[list[float], float]:
+    """(the op times with those of ``features.AS_TIMED_KERNELS`` set to 0, the sum of those): the
+    first go through the fitted factors, the second is added as predicted alone."""
+    fixed = [runs_as_timed(r) for r in ops]
+    return [0.0 if f else t for f, t in zip(fixed, op_seconds)], sum(t for f, t in zip(fixed, op_seconds) if f)
 
 
 def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[str, Any]:
     """The predicted row of one network layer (a design spec): its curves, MACs, weight bytes and
     time alone (``alone_s``: ``predict_spec`` with the design's factor as a network's layer,
-    ``Composition.network_factors``), split by op group (``_group_columns``)."""
+    ``Composition.network_factors``, except that ops of ``features.AS_TIMED_KERNELS`` are added as
+    predicted, outside the factors: ``as_timed_s``), the rest split by op group (``_group_columns``)."""
     from .predict import compose
 
     ops = op_rows(spec, batch)
-    op_seconds = [predict_op(r, profile) for r in ops]
-    alone = compose(op_seconds, profile, design=spec.name, in_network=True)
+    op_seconds, as_timed = _split_as_timed(ops, [predict_op(r, profile) for r in ops])
+    composed = compose(op_seconds, profile, design=spec.name, in_network=True)
     return {"layer": name, "kind": spec.name, "curve": ", ".join(sorted({_curve_name(r, profile) for r in ops})),
             "MACs": int(sum(r["macs"] for r in ops)),
             "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),
-            "alone_s": alone, **_group_columns(ops, op_seconds, alone)}
+            "alone_s": composed + as_timed, **_group_columns(ops, op_seconds, composed), "as_timed_s": as_timed}
 
 
 def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
@@ -172,17 +184,19 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     shares = _composed(ops, profile)
     return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(r, profile),
              "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s,
-             **_group_columns([r], [s], s)}
+             **({**_group_columns([], [], 0.0), "as_timed_s": s} if runs_as_timed(r) else _group_columns([r], [s], s))}
             for r, s in zip(ops, shares)]
 
 
 def in_network_seconds(row: dict[str, Any], profile: Profile) -> float:
     """A row's time inside a network: its time alone, or (with ``profile.network``) the fitted
-    network composition of its op-group parts; the model-call row is never composed."""
+    network composition of its op-group parts + its ``as_timed_s`` part as it is; the model-call
+    row is never composed."""
     comp = profile.network
     if comp is None or row["kind"] == "call":
         return row["alone_s"]
-    return comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS}, row.get("weight_bytes") or 0.0)
+    return (comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS}, row.get("weight_bytes") or 0.0)
+            + row.get("as_timed_s", 0.0))
 
 
 def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:
