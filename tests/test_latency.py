@@ -415,8 +415,9 @@ def test_training_plan_leads_with_three_of_each_elementwise_kind():
     # a sweep cut short after the lead still has 3 points for every elementwise line and linear
     counts = Counter(spec["kind"] if kind == "stream" else kind for kind, spec in lead)
     assert counts == {**{k: 3 for k in STREAM_KINDS}, "linear": 3}
-    # 5 per kind and 4 linear in all: 2 of each kind and 1 linear spread later
-    assert sum(kind == "stream" for kind, _ in plan) == 5 * len(STREAM_KINDS)
+    # 5 per kind and 4 linear in all: 2 of each kind and 1 linear spread later, and the two
+    # windowed pools one more round each (6 = 2 of each of their 3 windows)
+    assert sum(kind == "stream" for kind, _ in plan) == 5 * len(STREAM_KINDS) + 2
 
 
 def test_efficiency_is_clamped_to_the_training_range():

@@ -39,18 +39,25 @@ def test_wide_training_convs_reach_network_sizes_under_the_cap():
 
 def test_pool_training_items_use_the_downsampling_windows():
     from costmodel.latency.cases import training_case
-    from costmodel.latency.sampler import POOL_WINDOWS, stream_item
+    from costmodel.latency.features import pool_window_key
+    from costmodel.latency.sampler import POOL_MIN_INPUT, POOL_WINDOWS, stream_items, training_plan
 
-    rng = random.Random(0)
-    windows = {tuple(stream_item(rng, "max_pool2d")["pool"]) for _ in range(60)}
-    assert windows == set(POOL_WINDOWS)
+    # the default plan (5 per kind) times each pool window at least twice, on >= 2^17 inputs
+    pools = [it for kind, it in training_plan(seed=3) if kind == "stream" and "pool" in it]
+    for kind in ("max_pool2d", "avg_pool2d"):
+        windows = [tuple(it["pool"]) for it in pools if it["kind"] == kind]
+        assert sorted(set(windows)) == sorted(POOL_WINDOWS) and min(map(windows.count, POOL_WINDOWS)) >= 2
+    assert all(it["c"] * it["h"] ** 2 >= POOL_MIN_INPUT for it in pools)
+    assert len(stream_items(random.Random(0), 1)) > 0
     module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 16, "h": 8, "pool": [2, 2, 0]})
     assert tuple(module(x).shape) == (1, 16, 4, 4)
     # 16 x 4 x 4 = 256 outputs, 2 x 2 = 4 comparisons each; reads 16 x 8 x 8 = 1024
     assert (row["writes"], row["elem"], row["reads"]) == (256, 1024, 1024)
+    assert pool_window_key(row) == "max_pool2d/k2s2"  # 1024 / 256 = 4 = 2^2 both ways
     # items saved before pool windows existed are the pools they were: max 3x3/1, average 2x2/2
     module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 4, "h": 6})
     assert tuple(module(x).shape) == (1, 4, 6, 6) and row["elem"] == 9 * 4 * 36
+    assert pool_window_key(row) == "max_pool2d/k3s1"  # 9 comparisons per output, 144 reads for 144 outputs
     module, (x,), row = training_case("stream", {"kind": "avg_pool2d", "c": 4, "h": 6})
     assert tuple(module(x).shape) == (1, 4, 3, 3) and row["elem"] == 4 * 4 * 9  # 2x2 window, 36 outputs
 
@@ -484,3 +491,29 @@ def test_robust_residuals_are_scipys_soft_l1():
     # half its square is scipy's soft-L1 cost scale^2 * (sqrt(1 + (r / scale)^2) - 1): 0.0025 * 19.02498
     assert 0.5 * r[1] ** 2 == pytest.approx(0.0025 * (401 ** 0.5 - 1))
     assert robust_residuals(np.array([0.3]), None)[0] == 0.3  # None: plain least squares
+
+
+def test_pool_window_line_fits_each_window_apart():
+    """Three windows, each with its own cost per comparison: one line per window recovers each
+    rate, and predict takes the window's line before the pool's shared one."""
+    import pandas as pd
+
+    from costmodel.latency.fit import fit_window_line
+    from costmodel.latency.profile import StreamCurve
+
+    # 2x2/2 at 5 ns per comparison + 2 us: 4e5 comparisons -> 2,002 us, 1e5 -> 502 us
+    frame = pd.DataFrame({"elem": [4e5, 1e5], "measured_s": [2002e-6, 502e-6]})
+    line = fit_window_line(frame)
+    assert (line.overhead_s, line.s_per_op) == pytest.approx((2e-6, 5e-9), rel=1e-6)
+    assert isinstance(line, StreamCurve) and line.train_median_abs_pct == pytest.approx(0, abs=1e-6)
+    from costmodel.latency.predict import op_curve
+
+    peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
+             "call_overhead_s": 1e-6, "l2_bytes": 2.0 ** 21}
+    shared = StreamCurve(overhead_s=0.0, s_per_byte=1e-9)
+    profile = Profile(device="cpu", device_name="t", threads=1, torch_version="x", peaks=peaks,
+                      curves={"max_pool2d": shared, "max_pool2d/k2s2": line})
+    two = {"kind": "max_pool2d", "macs": 0, "elem": 1024, "reads": 1024, "writes": 256, "mem_bytes": 5120}
+    three = {**two, "elem": 9 * 1024, "reads": 1024, "writes": 1024}  # 3x3, stride 1: no line of its own
+    assert op_curve(two, profile) == ("max_pool2d/k2s2", line)
+    assert op_curve(three, profile) == ("max_pool2d", shared)

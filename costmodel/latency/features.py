@@ -89,6 +89,33 @@ STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "c
                 "shuffle", "pad", "topk")
 """Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
 
+POOL_KINDS = ("max_pool2d", "avg_pool2d")
+"""Windowed pools: each window (kernel, stride) runs its own loop (``pool_window_key``)."""
+
+
+def pool_window_key(row: dict[str, Any]) -> str | None:
+    """"max_pool2d/k2s2"-style key of a windowed pool's op row, None for any other row. The
+    window is read back from the op's counts: elem / writes = kernel^2 comparisons (or adds) per
+    output, reads / writes ~ stride^2 inputs per output.
+
+    Why a line per window: CPU max pooling costs per OUTPUT a rate of its own window, not a
+    function of bytes or comparisons: 21 ns (2x2, stride 2), 23.6 ns (3x3, stride 1) and 30 ns
+    (3x3, stride 2) per output on 25k-800k outputs (AMD EPYC VM, 2026-12-06, 1 thread, rates
+    within 3% across three calibrations). One max-pool line over the three windows (17% median
+    error on its own training ops) predicted VGG-16's 2x2 pools at 112 px 97% high and at 28 px
+    51% low."""
+    if row.get("kind") not in POOL_KINDS or not row.get("writes"):
+        return None
+    kernel = round(math.sqrt(row["elem"] / row["writes"]))
+    stride = max(1, round(math.sqrt(row["reads"] / row["writes"])))
+    return f"{row['kind']}/k{kernel}s{stride}"
+
+
+def stream_key(row: dict[str, Any]) -> str:
+    """The curve key of an op without MACs: its pool window key, else its class."""
+    return pool_window_key(row) or latency_class(row)
+
+
 POOLED = ("relu", "hardsigmoid", "sigmoid", "add", "mul", "concat")
 """Kinds pooled into the fallback "elementwise" line."""
 

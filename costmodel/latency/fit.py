@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import (CONV_FEATURES, FEATURES, POOLED, WEIGHT_BYTES, column_bucket, conv_features, curve_key,
-                       gemm_columns, kernel_mean, neighbour_x, regressor_x, weight_bound_regime)
+from .features import (CONV_FEATURES, FEATURES, POOL_KINDS, POOLED, WEIGHT_BYTES, column_bucket, conv_features, curve_key,
+                       gemm_columns, pool_window_key, kernel_mean, neighbour_x, regressor_x, weight_bound_regime)
 from .profile import MIN_BUCKET_OPS, REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
 RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
@@ -230,6 +230,27 @@ def fit_stream(frame, l2: int) -> StreamCurve:
                        train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
 
 
+MIN_WINDOW_OPS = 2
+"""Training ops a pool window's line (``fit_window_line``) needs."""
+
+
+def fit_window_line(frame) -> StreamCurve:
+    """overhead + s_per_op * elem for the ops of ONE pool window (``features.pool_window_key``):
+    a window costs a fixed time per comparison (or add), whatever the bytes; least relative
+    squares with no negative coefficient."""
+    from scipy.optimize import nnls
+
+    t = frame["measured_s"].to_numpy(float)
+    elem = frame["elem"].to_numpy(float)
+    a = np.stack([np.ones_like(t), elem], axis=1) / t[:, None]
+    norms = np.where(np.linalg.norm(a, axis=0) > 0, np.linalg.norm(a, axis=0), 1.0)
+    scaled, _ = nnls(a / norms, np.ones_like(t))
+    overhead, per_op = (scaled / norms).tolist()
+    pred = overhead + per_op * elem
+    return StreamCurve(overhead_s=overhead, s_per_byte=0.0, s_per_op=per_op, n=int(len(t)),
+                       train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))))
+
+
 def fit_neighbours(sub, curve: EfficiencyCurve | StreamCurve, peak: float, l2: int) -> Neighbours | None:
     """The residual correction of one curve: its training ops' log(measured / curve), smoothed
     with a Gaussian kernel of width tau (in doublings) and prior weight w0, both chosen by
@@ -339,6 +360,10 @@ def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, Ef
                     curves[str(key)] = _fit_with_rates(sub, cls, peak, l2, regressors, residuals=True)
         elif len(part) >= 3:
             curves[cls] = _with_neighbours(fit_stream(part, l2), part, peak, l2, regressors)
+        if cls in POOL_KINDS:
+            for key, sub in part.groupby(part.apply(lambda r: pool_window_key(r.to_dict()), axis=1)):
+                if len(sub) >= MIN_WINDOW_OPS:
+                    curves[str(key)] = fit_window_line(sub)
     pooled = frame[frame["cls"].isin(POOLED)]
     if len(pooled) >= 3:
         curves["elementwise"] = fit_stream(pooled, l2)

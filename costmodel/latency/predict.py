@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .features import aligned, curve_key, latency_class, launches
+from .features import aligned, curve_key, latency_class, launches, stream_key
 from .memory import traffic_table
 from .profile import EfficiencyCurve, Profile, StreamCurve
 
@@ -97,7 +97,8 @@ def legacy_key(key: str, row: dict[str, Any]) -> str | None:
 
 def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurve | StreamCurve] | None:
     """(key, curve) that predicts one op row: its class/backend key, else its class (MAC ops);
-    its kind, else the pooled "elementwise" line (other ops); None: the roofline applies."""
+    its pool window's key (``features.pool_window_key``), else its kind, else the pooled
+    "elementwise" line (other ops); None: the roofline applies."""
     cls = latency_class(row)
     curves = profile.curves
     if row["macs"]:
@@ -106,7 +107,7 @@ def op_curve(row: dict[str, Any], profile: Profile) -> tuple[str, EfficiencyCurv
             if k is not None and isinstance(curves.get(k), EfficiencyCurve):
                 return k, curves[k]
         return None
-    for k in (cls, "elementwise"):
+    for k in (stream_key(row), cls, "elementwise"):
         if isinstance(curves.get(k), StreamCurve):
             return k, curves[k]
     return None

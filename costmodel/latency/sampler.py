@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from ..core.geometry import conv_out_size
-from .features import MKLDNN_MIN_NUMEL, STREAM_KINDS, WEIGHT_BYTES, conv_features, latency_class, launches
+from .features import MKLDNN_MIN_NUMEL, POOL_KINDS, STREAM_KINDS, WEIGHT_BYTES, conv_features, latency_class, launches
 from .memory import CONV_CLASSES
 from .measure import spec_label
 from .predict import op_rows
@@ -347,19 +347,40 @@ the AMD EPYC VM (2026-12-06) its one 512-channel item fell after the sweep's bud
 networks came out -20% to -34%, against -7% to -12% where it ran."""
 
 
-def stream_item(rng: random.Random, kind: str, channels: int | None = None) -> dict[str, Any]:
+POOL_MIN_INPUT = 1 << 17
+"""Input elements (512 KiB) of a training pool at least: the rate of a network's large pools.
+Smaller pools run up to 2.5x faster per output (a 2x2 max pool: 7-12 ns per output below
+~256 KiB of input, 21 ns above; AMD EPYC VM, 2026-12-06), but they are a few tens of us in a
+network where the large ones are milliseconds."""
+
+
+def stream_item(rng: random.Random, kind: str, channels: int | None = None, index: int = 0) -> dict[str, Any]:
     """A random elementwise training op of ``kind`` on a 1 x c x h x h tensor (``channels``: c
-    instead of a random one; pools: a window of POOL_WINDOWS)."""
+    instead of a random one; pools: window ``index`` of POOL_WINDOWS in turn, on at least
+    POOL_MIN_INPUT elements)."""
     item: dict[str, Any] = {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
                             "h": rng.choice((7, 14, 28, 56, 112))}
     item["c"] = channels or item["c"]
     if kind == "gather_elements":
         item["h"] = 1  # the filter gather has no pixels (``cases.filter_gather_case``): one key per c
+    if kind in POOL_KINDS:
+        item["pool"] = list(POOL_WINDOWS[index % len(POOL_WINDOWS)])
+        while item["c"] * item["h"] ** 2 < POOL_MIN_INPUT:
+            item["h"] *= 2
     if item["c"] * item["h"] ** 2 > 1 << 21:  # at most 8 MiB per tensor: a network's largest
         item["h"] //= 2
-    if kind in ("max_pool2d", "avg_pool2d"):
-        item["pool"] = list(rng.choice(POOL_WINDOWS))
     return item
+
+
+def stream_items(rng: random.Random, per_kind: int) -> list[tuple[str, dict[str, Any]]]:
+    """``per_kind`` elementwise training ops of each of STREAM_KINDS, round by round (the first
+    LEAD_STREAM_CHANNELS rounds at those channels), and pools at least two of each window."""
+    leads, items = len(LEAD_STREAM_CHANNELS), []
+    for i in range(max(per_kind, 2 * len(POOL_WINDOWS))):
+        kinds = STREAM_KINDS if i < per_kind else POOL_KINDS
+        items += [("stream", stream_item(rng, kind, LEAD_STREAM_CHANNELS[i] if i < leads else None, i))
+                  for kind in kinds]
+    return items
 
 
 def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
@@ -381,8 +402,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     longest = max(len(c) for c in convs)
     convs = [c + [None] * (longest - len(c)) for c in convs]
     leads = len(LEAD_STREAM_CHANNELS)
-    streams = [("stream", stream_item(rng, kind, LEAD_STREAM_CHANNELS[i] if i < leads else None))
-               for i in range(per_stream_kind) for kind in STREAM_KINDS]
+    streams = stream_items(rng, per_stream_kind)
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
