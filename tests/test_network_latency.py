@@ -218,3 +218,18 @@ def test_network_composition_fit_takes_each_networks_fixed_time():
     comp = fit_network_composition(x, t, fixed)
     assert (comp.scale_mac, comp.scale_depthwise, comp.scale_elementwise, comp.per_layer_s,
             comp.s_per_weight_byte) == pytest.approx((1.2, 1.6, 0.95, 3e-6, 2e-11), rel=1e-6)
+
+
+def test_windowed_pools_compose_with_the_mac_ops_and_bn_with_the_memory_ops():
+    from costmodel.core import ops
+    from costmodel.latency.features import time_group
+
+    def row(op):
+        return {"kind": op.kind, "macs": int(op.macs), "elem": int(op.elem), "reads": int(op.reads),
+                "writes": int(op.writes), "kernel": op.kernel}
+
+    # a loop-bound pool keeps its speed next to other layers; a BN streams its bytes
+    assert time_group(row(ops.max_pool("p", 64, 112, 112, 2, 2, 0))) == "mac"
+    assert time_group(row(ops.avg_pool("a", 64, 56, 56, 3, 1, 1))) == "mac"
+    assert time_group(row(ops.batch_norm("bn", 64, 56, 56))) == "elementwise"
+    assert time_group(row(ops.global_avg_pool("g", 64, 7, 7))) == "elementwise"

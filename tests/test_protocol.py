@@ -268,3 +268,28 @@ def test_another_preloaded_allocator_is_left_alone(monkeypatch):
     monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
     assert allocator._settle_glibc() == "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 preloaded: allocator left as it is"
     assert allocator.settle_for("cuda:0") == "n/a"
+
+
+def test_normalization_is_kept_only_where_it_makes_the_halves_agree():
+    from costmodel.latency.protocol import keep_normalized, median_spread
+
+    # a machine-wide slow period: raw halves 27% apart for every item, normalized 0% apart
+    times, _ = _drifting_run()
+    assert median_spread(times) == pytest.approx(0.27)
+    assert keep_normalized(times, normalize_passes(times))
+    # a steady machine, each item slow in its own passes: 10 items x 20 passes, item i slow (2x)
+    # in passes i and i + 10 only. Raw: each half has 9 passes at the base and one at 2x, the 10th
+    # percentile (rank 0.9 of 10) = base in both halves -> spread 0. Normalized: an item's factor
+    # in a pass where another item is slow is still 1 (median of nine ratios, eight of them 1),
+    # so nothing moves: spread 0 too, not lower -> the raw samples are kept
+    steady, _ = _drifting_run(slow=1.0)
+    for i in range(10):
+        steady[i, [i, i + 10]] *= 2.0
+    assert median_spread(steady) == pytest.approx(0.0, abs=1e-12)
+    assert not keep_normalized(steady, normalize_passes(steady))
+    # and where normalizing would ADD disagreement (another item's fluke drags one pass of the
+    # first half down for all), the raw samples are kept: made-up normalized series with a 5% gap
+    worse = steady.copy()
+    worse[:, :10] *= 1.05
+    assert median_spread(worse) == pytest.approx(0.05)
+    assert not keep_normalized(steady, worse)
