@@ -330,3 +330,26 @@ def test_calibrate_prints_rates_and_factors_with_their_units():
     assert weight_rates_line({"pointwise": only}) == "pointwise [by columns: 16: 120] ps per weight byte"
     # distance from 1: e 1.00, b 0.50, c 0.30, a 0.05, d 0: the first three
     assert furthest_factors({"a": 1.05, "b": 0.5, "c": 1.3, "d": 1.0, "e": 2.0}, 3) == "e x2.00, b x0.50, c x1.30"
+
+
+def test_cold_filter_gather_turns_through_banks_beyond_the_last_level_cache():
+    import torch
+
+    from costmodel.latency.cases import COLD_BYTES, stream_case
+    from costmodel.latency.features import in_network_row
+    from costmodel.latency.profile import StreamCurve
+
+    module, (bank, index), row = stream_case("gather_elements_cold", 16, 1)
+    # 4 heads x 4 filters x 8 kept channels (16 / 2) x 9 = 1,152 elements, read and written
+    assert row["elem"] == 1152 and row["kernel"] == "gather_elements_cold"
+    # the bank: 4 x 4 x 16 x 9 = 2,304 floats = 9,216 bytes; 64 MiB / 9,216 B -> 7,282 banks
+    assert COLD_BYTES == 64 << 20
+    first, second = module(bank, index), module(bank, index)
+    assert first.shape == (1, 4, 4, 8, 9) and not torch.equal(first, second)  # another bank each call
+    assert not torch.equal(first, torch.gather(bank, 3, index))  # never the bank it was handed
+    hot_module, _, hot = stream_case("gather_elements", 16, 1)
+    assert torch.equal(hot_module(bank, index), torch.gather(bank, 3, index)) and hot["kernel"] == "gather_elements"
+    # inside a network the filter gather takes the cold line where the profile has one
+    curves = {"gather_elements_cold": StreamCurve(overhead_s=0.0, s_per_byte=1e-9)}
+    assert in_network_row(hot, curves)["kernel"] == "gather_elements_cold"
+    assert in_network_row(hot, {})["kernel"] == "gather_elements"  # an older profile: as it is

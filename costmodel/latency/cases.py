@@ -70,16 +70,28 @@ FILTER_GATHER_HEADS = 4
 """Heads of the training filter gather (``filter_gather_case``), DGC's default."""
 
 
-def filter_gather_case(c: int, k: int = 3):
+COLD_BYTES = 64 << 20
+"""Bytes of weight banks a cold filter gather turns through: twice a 32 MiB last-level cache, so
+each call finds its bank evicted by the ones before it, as a layer's bank is inside a network."""
+
+
+def filter_gather_case(c: int, k: int = 3, cold: bool = False):
     """(module, inputs, op row) of DGC's filter gather on a c -> c k x k weight bank: each of
     FILTER_GATHER_HEADS heads keeps c / 2 input channels, in the order ``topk`` returns them (by
     score, so not sorted by channel), and ``torch.gather`` copies their k x k slices of every
-    filter of the head: c * c / 2 * k^2 elements moved (read and written).
+    filter of the head: c * c / 2 * k^2 elements moved (read and written). ``cold``: each call
+    gathers from the next of as many banks as fill COLD_BYTES (kernel "gather_elements_cold").
 
     Why this shape and an unsorted index: DGC's 512 -> 512 3x3 filter gather (1.18 M elements) ran
     6.9 ms with the kept channels in topk's order and 2.0 ms with the same channels sorted (AMD
     EPYC VM, 2026-12-06); a training gather on sorted rows of h x h elements predicted 1.9 ms, and
-    the DGC layer came out at half its measured time inside VGG-16."""
+    the DGC layer came out at half its measured time inside VGG-16.
+
+    Why a cold one: inside a network every call finds the layer's bank evicted. On the AMD EPYC
+    VM the hot training op ran 1.8 ns per element on a 0.6 MiB bank and 3.8-6.3 ns on a 9 MiB one
+    (two such ops in one calibration: 3.8 and 5.4), the same gathers inside networks 5.5-7.4 ns
+    at every size (torch profiler): the hot op's rate moved DGC networks from -25% to +8% between
+    calibrations (runs P8, P9)."""
     import torch
     from torch import nn
 
@@ -91,20 +103,28 @@ def filter_gather_case(c: int, k: int = 3):
     order = torch.stack([torch.randperm(c, generator=g)[:kept] for _ in range(heads)])
     index = order[None, :, None, :, None].expand(1, heads, per_head, kept, k * k)
     moved = heads * per_head * kept * k * k
+    banks = [bank] + [torch.randn_like(bank) for _ in range(-(-COLD_BYTES // (4 * bank.numel())) - 1)] if cold else [bank]
 
     class Gather(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.turn = 0
+
         def forward(self, a, i):
+            if len(banks) > 1:  # cold: the next bank, evicted by the ones since its last turn
+                self.turn = (self.turn + 1) % len(banks)
+                a = banks[self.turn]
             return torch.gather(a, 3, i)
 
-    return Gather(), (bank, index), op_row(Op("t", "gather", elem=moved, reads=moved, writes=moved,
-                                               kernel="gather_elements"))
+    kernel = "gather_elements_cold" if cold else "gather_elements"
+    return Gather(), (bank, index), op_row(Op("t", "gather", elem=moved, reads=moved, writes=moved, kernel=kernel))
 
 
 def stream_case(kind: str, c: int, h: int, pool: tuple[int, int, int] | None = None):
     """(module, inputs, op row) of one elementwise op of ``kind`` on a 1 x c x h x h tensor
     (``pool``: kernel, stride and padding of a max or average pool; None: ``DEFAULT_POOLS``)."""
-    if kind == "gather_elements":
-        return filter_gather_case(c)
+    if kind in ("gather_elements", "gather_elements_cold"):
+        return filter_gather_case(c, cold=kind == "gather_elements_cold")
     pool = tuple(pool) if pool else DEFAULT_POOLS.get(kind, (3, 1, 1))
     import torch
     from torch import nn

@@ -86,6 +86,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
                 "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
+                "gather_elements_cold",
                 "shuffle", "pad", "topk")
 """Elementwise kinds timed in the training sweep; others use the pooled "elementwise" line."""
 
@@ -299,21 +300,29 @@ TIME_GROUPS = ("mac", "depthwise", "elementwise")
 """Op groups whose time alone changes differently inside a network (``NetworkComposition``):
 compute-bound kernels (MAC ops and windowed pools), depthwise convs, memory-bound ops."""
 
-AS_TIMED_KERNELS = frozenset({"gather_elements"})
-"""Op kernels that cost inside a network what they cost alone, outside every fitted factor (the
-design's composition and the network's group scales): their training op already reads its data
-from beyond L2, as the op does in a network. DGC's filter gather copies k x k slices of a weight
-bank that the rest of the network evicts between calls; its 512 -> 512 training op (9 MiB bank)
-ran 6.0-6.3 ns per element alone, hot or with six banks in turn, and the same gathers inside
-VGG-16-CIFAR, VGG-16 and ResNet-50 ran 5.5-7.4 ns per element (torch profiler, AMD EPYC VM,
-2026-12-06). With the design factor (1.13), the design composition's scale (1.08) and the
-network's elementwise scale (1.15) on top, the gather was charged 1.4x that, and every DGC
-network came out 18-30% high."""
+AS_TIMED_KERNELS = {"gather_elements": "gather_elements_cold"}
+"""Op kernels that cost inside a network what their COLD training op costs alone (the kernel
+named here: the same op with its data evicted before each call, ``cases.filter_gather_case``),
+outside every fitted factor (the design's composition and the network's group scales).
+
+Why: DGC's filter gather copies k x k slices of a weight bank that the rest of the network evicts
+between calls. Inside VGG-16-CIFAR, VGG-16 and ResNet-50 these gathers ran 5.5-7.4 ns per
+element at every bank size (torch profiler, AMD EPYC VM, 2026-12-06); the 512 -> 512 training
+op ran 6.0-6.3 ns per element with six banks in turn. With the design factor (1.13), the design
+composition's scale (1.08) and the network's elementwise scale (1.15) on top, the gather was
+charged 1.4x that, and every DGC network came out 18-30% high (run P6)."""
 
 
 def runs_as_timed(row: dict[str, Any]) -> bool:
     """Whether an op row's kernel is one of ``AS_TIMED_KERNELS``."""
     return latency_class(row) in AS_TIMED_KERNELS
+
+
+def in_network_row(row: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any]:
+    """The op row to predict a layer's op with inside a network: an ``AS_TIMED_KERNELS`` op as
+    its cold kernel where ``curves`` has that kernel's curve (profiles from before it: as it is)."""
+    cold = AS_TIMED_KERNELS.get(latency_class(row))
+    return {**row, "kernel": cold} if cold and cold in curves else row
 
 
 def time_group(row: dict[str, Any]) -> str:

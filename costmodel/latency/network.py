@@ -16,7 +16,8 @@ training networks), each layer's time alone (``alone_s``, split by op group into
 network: each group's part times that group's scale, + per_layer_s (one more module call)
 + s_per_weight_byte x its weight bytes up to the L2 of a core (alone they stay in L2; in the
 network the layers before it evicted them), + the ops of ``features.AS_TIMED_KERNELS``
-(``as_timed_s``: DGC's filter gather) at their predicted time alone, outside every fitted factor;
+(``as_timed_s``: DGC's filter gather) at the time of their COLD training op alone (its data
+evicted before each call, as in a network), outside every fitted factor;
 without one, a layer costs its time alone.
 
 Every row of the table names the curve it was predicted with (``curve``): a fitted key, or
@@ -32,7 +33,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import TIME_GROUPS, latency_class, runs_as_timed, time_group
+from .features import TIME_GROUPS, in_network_row, latency_class, runs_as_timed, time_group
 from .predict import op_curve, op_rows, predict_op
 from .profile import Profile, load_profile
 from .protocol import SAMPLES
@@ -130,8 +131,8 @@ def _composed(rows: list[dict[str, Any]], profile: Profile) -> list[float]:
     the container call."""
     comp = profile.composition
     scale, per_op = (comp.scale, comp.per_op_s) if comp is not None else (1.0, 0.0)
-    return [(1.0 if runs_as_timed(r) else scale) * predict_op(r, profile) + (per_op if i else 0.0)
-            for i, r in enumerate(rows)]
+    return [(predict_op(in_network_row(r, profile.curves), profile) if runs_as_timed(r) else scale * predict_op(r, profile))
+            + (per_op if i else 0.0) for i, r in enumerate(rows)]
 
 
 def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: float) -> dict[str, float]:
@@ -162,7 +163,7 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[st
     from .predict import compose
 
     ops = op_rows(spec, batch)
-    op_seconds, as_timed = _split_as_timed(ops, [predict_op(r, profile) for r in ops])
+    op_seconds, as_timed = _split_as_timed(ops, [predict_op(in_network_row(r, profile.curves), profile) for r in ops])
     composed = compose(op_seconds, profile, design=spec.name, in_network=True)
     return {"layer": name, "kind": spec.name, "curve": ", ".join(sorted({_curve_name(r, profile) for r in ops})),
             "MACs": int(sum(r["macs"] for r in ops)),

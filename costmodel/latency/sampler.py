@@ -361,7 +361,7 @@ def stream_item(rng: random.Random, kind: str, channels: int | None = None, inde
     item: dict[str, Any] = {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
                             "h": rng.choice((7, 14, 28, 56, 112))}
     item["c"] = channels or item["c"]
-    if kind == "gather_elements":
+    if kind in ("gather_elements", "gather_elements_cold"):
         item["h"] = 1  # the filter gather has no pixels (``cases.filter_gather_case``): one key per c
     if kind in POOL_KINDS:
         item["pool"] = list(POOL_WINDOWS[index % len(POOL_WINDOWS)])
