@@ -501,11 +501,15 @@ def test_pool_window_line_fits_each_window_apart():
     from costmodel.latency.fit import fit_window_line
     from costmodel.latency.profile import StreamCurve
 
-    # 2x2/2 at 5 ns per comparison + 2 us: 4e5 comparisons -> 2,002 us, 1e5 -> 502 us
+    # 2x2/2 at 5 ns per comparison + a 2 us call: 4e5 comparisons -> 2,002 us, 1e5 -> 502 us
     frame = pd.DataFrame({"elem": [4e5, 1e5], "measured_s": [2002e-6, 502e-6]})
-    line = fit_window_line(frame)
+    line = fit_window_line(frame, 2e-6)
     assert (line.overhead_s, line.s_per_op) == pytest.approx((2e-6, 5e-9), rel=1e-6)
     assert isinstance(line, StreamCurve) and line.train_median_abs_pct == pytest.approx(0, abs=1e-6)
+    # two pools of the SAME size (2,100 and 2,129 us on 401,408 comparisons) still give a rate:
+    # the median of (t - 1 us) / elem = (2,099 / 401,408 + 2,128 / 401,408) / 2 = 5.265 ns
+    same = fit_window_line(pd.DataFrame({"elem": [401408, 401408], "measured_s": [2100e-6, 2129e-6]}), 1e-6)
+    assert same.s_per_op == pytest.approx(5.2652e-9, rel=1e-4) and same.overhead_s == 1e-6
     from costmodel.latency.predict import op_curve
 
     peaks = {"dense_macs_per_s": 1e9, "depthwise_macs_per_s": 1e8, "bandwidth_bytes_per_s": 1e9,
