@@ -233,3 +233,17 @@ def test_windowed_pools_compose_with_the_mac_ops_and_bn_with_the_memory_ops():
     assert time_group(row(ops.avg_pool("a", 64, 56, 56, 3, 1, 1))) == "mac"
     assert time_group(row(ops.batch_norm("bn", 64, 56, 56))) == "elementwise"
     assert time_group(row(ops.global_avg_pool("g", 64, 7, 7))) == "elementwise"
+
+
+def test_filter_gather_in_a_network_takes_the_cold_line_and_names_it():
+    import dataclasses
+
+    from costmodel import DGC
+    from costmodel.latency.network import layer_row
+    from costmodel.latency.profile import StreamCurve
+
+    cold = StreamCurve(overhead_s=0.0, s_per_byte=2e-9)
+    row = layer_row(DGC(c_in=16, c_out=16, k=3, h=4, w=4), dataclasses.replace(_profile(), curves={"gather_elements_cold": cold}))
+    # the gather moves 1,152 elements, 9,216 bytes read and written, at 2 ns per byte: 18.432 us
+    assert row["as_timed_s"] == pytest.approx(18.432e-6)
+    assert "gather_elements_cold" in row["curve"].split(", ")

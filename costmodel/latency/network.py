@@ -150,7 +150,8 @@ def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: 
 
 def _split_as_timed(ops: list[dict[str, Any]], op_seconds: list[float]) -> tuple[list[float], float]:
     """(the op times with those of ``features.AS_TIMED_KERNELS`` set to 0, the sum of those): the
-    first go through the fitted factors, the second is added as predicted alone."""
+    first go through the fitted factors, the second is added as predicted (by its cold kernel's
+    line where the profile has one, ``features.in_network_row``)."""
     fixed = [runs_as_timed(r) for r in ops]
     return [0.0 if f else t for f, t in zip(fixed, op_seconds)], sum(t for f, t in zip(fixed, op_seconds) if f)
 
@@ -159,13 +160,15 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[st
     """The predicted row of one network layer (a design spec): its curves, MACs, weight bytes and
     time alone (``alone_s``: ``predict_spec`` with the design's factor as a network's layer,
     ``Composition.network_factors``, except that ops of ``features.AS_TIMED_KERNELS`` are added as
-    predicted, outside the factors: ``as_timed_s``), the rest split by op group (``_group_columns``)."""
+    their cold kernel predicts them, outside the factors: ``as_timed_s``), the rest split by op
+    group (``_group_columns``); ``curve`` names the curves used in the network."""
     from .predict import compose
 
     ops = op_rows(spec, batch)
     op_seconds, as_timed = _split_as_timed(ops, [predict_op(in_network_row(r, profile.curves), profile) for r in ops])
     composed = compose(op_seconds, profile, design=spec.name, in_network=True)
-    return {"layer": name, "kind": spec.name, "curve": ", ".join(sorted({_curve_name(r, profile) for r in ops})),
+    curves = sorted({_curve_name(in_network_row(r, profile.curves), profile) for r in ops})
+    return {"layer": name, "kind": spec.name, "curve": ", ".join(curves),
             "MACs": int(sum(r["macs"] for r in ops)),
             "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),
             "alone_s": composed + as_timed, **_group_columns(ops, op_seconds, composed), "as_timed_s": as_timed}
@@ -183,7 +186,7 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     result = analyze(model, shape, fvcore=False, collapse_specs=False)
     ops = [record_row(r) for r in result.records if r.kind not in FREE_KINDS]
     shares = _composed(ops, profile)
-    return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(r, profile),
+    return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(in_network_row(r, profile.curves), profile),
              "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s,
              **({**_group_columns([], [], 0.0), "as_timed_s": s} if runs_as_timed(r) else _group_columns([r], [s], s))}
             for r, s in zip(ops, shares)]
