@@ -48,7 +48,9 @@ def test_pool_training_items_use_the_downsampling_windows():
         windows = [tuple(it["pool"]) for it in pools if it["kind"] == kind]
         assert sorted(set(windows)) == sorted(POOL_WINDOWS) and min(map(windows.count, POOL_WINDOWS)) >= 2
     assert all(it["c"] * it["h"] ** 2 >= POOL_MIN_INPUT for it in pools)
-    assert len(stream_items(random.Random(0), 1)) > 0
+    # one per kind: round 0 has all 17 elementwise kinds, rounds 1-5 the 2 windowed pools only
+    # (2 x 3 windows = 6 rounds): 17 + 5 x 2 = 27 items
+    assert len(stream_items(random.Random(0), 1)) == 27
     module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 16, "h": 8, "pool": [2, 2, 0]})
     assert tuple(module(x).shape) == (1, 16, 4, 4)
     # 16 x 4 x 4 = 256 outputs, 2 x 2 = 4 comparisons each; reads 16 x 8 x 8 = 1024

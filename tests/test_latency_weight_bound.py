@@ -335,21 +335,36 @@ def test_calibrate_prints_rates_and_factors_with_their_units():
 def test_cold_filter_gather_turns_through_banks_beyond_the_last_level_cache():
     import torch
 
-    from costmodel.latency.cases import COLD_BYTES, stream_case
+    from costmodel.latency.cases import cold_bytes, stream_case
     from costmodel.latency.features import in_network_row
     from costmodel.latency.profile import StreamCurve
 
     module, (bank, index), row = stream_case("gather_elements_cold", 16, 1)
     # 4 heads x 4 filters x 8 kept channels (16 / 2) x 9 = 1,152 elements, read and written
     assert row["elem"] == 1152 and row["kernel"] == "gather_elements_cold"
-    # the bank: 4 x 4 x 16 x 9 = 2,304 floats = 9,216 bytes; 64 MiB / 9,216 B -> 7,282 banks
-    assert COLD_BYTES == 64 << 20
+    # the bank: 4 x 4 x 16 x 9 = 2,304 floats = 9,216 bytes; with 64 MiB of banks (a 32 MiB
+    # last-level cache or less): 67,108,864 / 9,216 -> 7,282 banks, 7,281 besides the one handed in
+    assert len(module.banks) == -(-cold_bytes() // 9216) - 1
+    if cold_bytes() == 64 << 20:
+        assert len(module.banks) == 7281
     first, second = module(bank, index), module(bank, index)
     assert first.shape == (1, 4, 4, 8, 9) and not torch.equal(first, second)  # another bank each call
-    assert not torch.equal(first, torch.gather(bank, 3, index))  # never the bank it was handed
+    assert not torch.equal(first, torch.gather(bank, 3, index))  # not the bank it was handed
+    assert torch.equal(first, torch.gather(module.banks[1], 3, index))  # the first call: bank 1 of its own
     hot_module, _, hot = stream_case("gather_elements", 16, 1)
     assert torch.equal(hot_module(bank, index), torch.gather(bank, 3, index)) and hot["kernel"] == "gather_elements"
     # inside a network the filter gather takes the cold line where the profile has one
     curves = {"gather_elements_cold": StreamCurve(overhead_s=0.0, s_per_byte=1e-9)}
     assert in_network_row(hot, curves)["kernel"] == "gather_elements_cold"
     assert in_network_row(hot, {})["kernel"] == "gather_elements"  # an older profile: as it is
+
+
+def test_cold_bytes_is_twice_the_largest_cache_and_at_least_64_mib(monkeypatch):
+    from costmodel.latency import cases, profile
+
+    monkeypatch.setattr(profile, "_cache_sizes", lambda: {"L1d": "48K", "L2": "1024K", "L3": "32768K"})
+    assert cases.cold_bytes() == 64 << 20  # 2 x 32 MiB
+    monkeypatch.setattr(profile, "_cache_sizes", lambda: {"L2": "2048K", "L3": "107520K"})
+    assert cases.cold_bytes() == 2 * 107520 * 1024  # a 105 MiB L3 (Sapphire Rapids): 210 MiB of banks
+    monkeypatch.setattr(profile, "_cache_sizes", lambda: {})
+    assert cases.cold_bytes() == 64 << 20  # no sysfs: the floor

@@ -180,28 +180,38 @@ def test_training_networks_run_at_an_input_size_never_evaluated():
 
 
 def test_filter_gather_is_added_as_timed_outside_every_fitted_factor():
-    """DGC's filter gather (``features.AS_TIMED_KERNELS``) costs in a network what it costs alone:
-    no design factor, no composition scale, no network group scale."""
+    """DGC's filter gather (``features.AS_TIMED_KERNELS``) costs in a network what its cold line
+    says: no design factor, no composition scale, no network group scale; the other ops get all
+    of them. A profile without the cold line keeps the gather inside the factors."""
     import dataclasses
 
     from costmodel import DGC
-    from costmodel.latency.network import layer_row
-    from costmodel.latency.profile import Composition, NetworkComposition
+    from costmodel.latency.network import in_network_seconds, layer_row
+    from costmodel.latency.predict import op_rows, predict_op
+    from costmodel.latency.profile import Composition, NetworkComposition, StreamCurve
 
     comp = NetworkComposition(scale_mac=2.0, scale_depthwise=3.0, scale_elementwise=0.5, per_layer_s=1e-6)
     design = Composition(scale=1.5, per_op_s=0.0, n=1, train_median_abs_pct=0.0, design_factors={"dgc": 2.0})
-    profile = dataclasses.replace(_profile(), composition=design, network=comp)
-    row = layer_row(DGC(c_in=16, c_out=16, k=3, h=4, w=4), profile)
+    cold = StreamCurve(overhead_s=0.0, s_per_byte=1e-9)
+    profile = dataclasses.replace(_profile(), composition=design, network=comp, curves={"gather_elements_cold": cold})
+    spec = DGC(c_in=16, c_out=16, k=3, h=4, w=4)
+    row = layer_row(spec, profile)
     # 4 heads x 4 filters each x 8 kept channels (16 - floor(0.5 * 16)) x 9 = 1,152 elements,
-    # read and written: 8 x 1,152 = 9,216 bytes at 1e9 B/s = 9.216 us + 1 us call = 10.216 us
-    # (roofline), not 2 x 1.5 x 10.216 as the other ops of the layer
-    assert row["as_timed_s"] == pytest.approx(10.216e-6)
+    # read and written: 8 x 1,152 = 9,216 bytes at 1 ns per byte = 9.216 us (the cold line)
+    assert row["as_timed_s"] == pytest.approx(9.216e-6)
+    # hot, alone (roofline): 9,216 B at 1e9 B/s + 1 us call = 10.216 us
+    assert row["as_timed_alone_s"] == pytest.approx(10.216e-6)
+    # every other op: factor 2 x (1 us call + 1.5 x its roofline time), the gather counted out
+    rest = sum(predict_op(r, profile) for r in op_rows(spec) if r.get("kernel") != "gather_elements")
     groups = sum(row[f"alone_{g}_s"] for g in ("mac", "depthwise", "elementwise"))
-    assert row["alone_s"] == pytest.approx(groups + 10.216e-6)
-    from costmodel.latency.network import in_network_seconds
-
-    expected = comp.layer_seconds({g: row[f"alone_{g}_s"] for g in ("mac", "depthwise", "elementwise")}) + 10.216e-6
+    assert groups == pytest.approx(2.0 * (1e-6 + 1.5 * rest))
+    assert row["alone_s"] == pytest.approx(groups + 9.216e-6)
+    expected = comp.layer_seconds({g: row[f"alone_{g}_s"] for g in ("mac", "depthwise", "elementwise")}) + 9.216e-6
     assert in_network_seconds(row, profile) == pytest.approx(expected)
+    # without the cold line (a profile from before it) the gather stays inside the factors
+    old = layer_row(spec, dataclasses.replace(profile, curves={}))
+    assert old["as_timed_s"] == 0.0
+    assert old["alone_s"] == pytest.approx(2.0 * (1e-6 + 1.5 * (rest + 10.216e-6)))
 
 
 def test_network_composition_fit_takes_each_networks_fixed_time():

@@ -131,14 +131,16 @@ def avg_pool(name: str, channels, h_in, w_in, kernel, stride_, padding=0) -> Op:
     """AvgPool2d: kernel*kernel ops per output element."""
     ho, wo = out_size(h_in, kernel, stride_, padding), out_size(w_in, kernel, stride_, padding)
     return Op(name, "avg_pool2d", elem=kernel * kernel * channels * ho * wo,
-              reads=channels * h_in * w_in, writes=channels * ho * wo)
+              reads=channels * h_in * w_in, writes=channels * ho * wo,
+              geometry=dict(k=kernel, k_w=kernel, stride=stride_))  # the window: a latency curve of its own
 
 
 def max_pool(name: str, channels, h_in, w_in, kernel, stride_, padding) -> Op:
     """MaxPool2d: kernel*kernel comparisons per output element."""
     ho, wo = out_size(h_in, kernel, stride_, padding), out_size(w_in, kernel, stride_, padding)
     return Op(name, "max_pool2d", elem=kernel * kernel * channels * ho * wo,
-              reads=channels * h_in * w_in, writes=channels * ho * wo)
+              reads=channels * h_in * w_in, writes=channels * ho * wo,
+              geometry=dict(k=kernel, k_w=kernel, stride=stride_))  # the window: a latency curve of its own
 
 
 def concat(name: str, size) -> Op:

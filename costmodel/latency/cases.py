@@ -71,8 +71,22 @@ FILTER_GATHER_HEADS = 4
 
 
 COLD_BYTES = 64 << 20
-"""Bytes of weight banks a cold filter gather turns through: twice a 32 MiB last-level cache, so
-each call finds its bank evicted by the ones before it, as a layer's bank is inside a network."""
+"""Bytes of weight banks a cold filter gather turns through at least (``cold_bytes``: twice the
+last-level cache where that is larger), so each call finds its bank evicted by the ones before
+it, as a layer's bank is inside a network."""
+
+
+def cold_bytes() -> int:
+    """max(COLD_BYTES, twice this CPU's largest cache as sysfs reports it)."""
+    from .profile import _cache_sizes
+
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    largest = 0
+    for text in _cache_sizes().values():
+        number = text.rstrip("KMGB")
+        if number.isdigit():
+            largest = max(largest, int(number) * units.get(text.rstrip("B")[-1:], 1))
+    return max(COLD_BYTES, 2 * largest)
 
 
 def filter_gather_case(c: int, k: int = 3, cold: bool = False):
@@ -80,7 +94,8 @@ def filter_gather_case(c: int, k: int = 3, cold: bool = False):
     FILTER_GATHER_HEADS heads keeps c / 2 input channels, in the order ``topk`` returns them (by
     score, so not sorted by channel), and ``torch.gather`` copies their k x k slices of every
     filter of the head: c * c / 2 * k^2 elements moved (read and written). ``cold``: each call
-    gathers from the next of as many banks as fill COLD_BYTES (kernel "gather_elements_cold").
+    gathers from the next of as many other banks as fill ``cold_bytes()`` (kernel
+    "gather_elements_cold"), never from the one it is handed.
 
     Why this shape and an unsorted index: DGC's 512 -> 512 3x3 filter gather (1.18 M elements) ran
     6.9 ms with the kept channels in topk's order and 2.0 ms with the same channels sorted (AMD
@@ -103,17 +118,19 @@ def filter_gather_case(c: int, k: int = 3, cold: bool = False):
     order = torch.stack([torch.randperm(c, generator=g)[:kept] for _ in range(heads)])
     index = order[None, :, None, :, None].expand(1, heads, per_head, kept, k * k)
     moved = heads * per_head * kept * k * k
-    banks = [bank] + [torch.randn_like(bank) for _ in range(-(-COLD_BYTES // (4 * bank.numel())) - 1)] if cold else [bank]
+    count = -(-cold_bytes() // (4 * bank.numel())) if cold else 1
 
     class Gather(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.turn = 0
+            # one buffer, so the banks move with the module (``.to(device)``)
+            self.register_buffer("banks", torch.randn(count - 1, *bank.shape) if count > 1 else torch.empty(0))
 
         def forward(self, a, i):
-            if len(banks) > 1:  # cold: the next bank, evicted by the ones since its last turn
-                self.turn = (self.turn + 1) % len(banks)
-                a = banks[self.turn]
+            if len(self.banks):  # cold: the next bank, evicted by the ones since its last turn
+                self.turn = (self.turn + 1) % len(self.banks)
+                a = self.banks[self.turn]
             return torch.gather(a, 3, i)
 
     kernel = "gather_elements_cold" if cold else "gather_elements"

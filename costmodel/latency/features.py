@@ -95,9 +95,10 @@ POOL_KINDS = ("max_pool2d", "avg_pool2d")
 
 
 def pool_window_key(row: dict[str, Any]) -> str | None:
-    """"max_pool2d/k2s2"-style key of a windowed pool's op row, None for any other row. The
-    window is read back from the op's counts: elem / writes = kernel^2 comparisons (or adds) per
-    output, reads / writes ~ stride^2 inputs per output.
+    """"max_pool2d/k2s2"-style key of a windowed pool's op row, None for any other row: the
+    row's own kernel and stride (op-table columns k and stride), else read back from its counts
+    (elem / writes = kernel^2 comparisons or adds per output, reads / writes ~ stride^2 inputs
+    per output: ambiguous on maps of a few pixels, e.g. a 3x3 stride-1 unpadded pool on 5 x 5).
 
     Why a line per window: CPU max pooling costs per OUTPUT a rate of its own window, not a
     function of bytes or comparisons: 21 ns (2x2, stride 2), 23.6 ns (3x3, stride 1) and 30 ns
@@ -107,6 +108,8 @@ def pool_window_key(row: dict[str, Any]) -> str | None:
     51% low."""
     if row.get("kind") not in POOL_KINDS or not row.get("writes"):
         return None
+    if row.get("k") and row.get("stride"):  # the op's own window (core.ops pools, analyze() records)
+        return f"{row['kind']}/k{int(row['k'])}s{int(row['stride'])}"
     kernel = round(math.sqrt(row["elem"] / row["writes"]))
     stride = max(1, round(math.sqrt(row["reads"] / row["writes"])))
     return f"{row['kind']}/k{kernel}s{stride}"
@@ -313,31 +316,39 @@ composition's scale (1.08) and the network's elementwise scale (1.15) on top, th
 charged 1.4x that, and every DGC network came out 18-30% high (run P6)."""
 
 
-def runs_as_timed(row: dict[str, Any]) -> bool:
-    """Whether an op row's kernel is one of ``AS_TIMED_KERNELS``."""
-    return latency_class(row) in AS_TIMED_KERNELS
+def runs_as_timed(row: dict[str, Any], curves: dict[str, Any]) -> bool:
+    """Whether an op row's kernel is one of ``AS_TIMED_KERNELS`` and ``curves`` has its cold
+    kernel's curve (a profile from before the cold op keeps the op inside the fitted factors,
+    with which its network composition was fitted)."""
+    return AS_TIMED_KERNELS.get(latency_class(row)) in curves
 
 
 def in_network_row(row: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any]:
     """The op row to predict a layer's op with inside a network: an ``AS_TIMED_KERNELS`` op as
     its cold kernel where ``curves`` has that kernel's curve (profiles from before it: as it is)."""
-    cold = AS_TIMED_KERNELS.get(latency_class(row))
-    return {**row, "kernel": cold} if cold and cold in curves else row
+    return {**row, "kernel": AS_TIMED_KERNELS[latency_class(row)]} if runs_as_timed(row, curves) else row
 
 
-def time_group(row: dict[str, Any]) -> str:
+def pools_compute_bound(curves: dict[str, Any]) -> bool:
+    """Whether a profile's network composition takes windowed pools as compute-bound work: those
+    with a curve per pool window (``pool_window_key``), fitted since pools moved to that group."""
+    return any(key.split("/")[0] in POOL_KINDS and "/" in key for key in curves)
+
+
+def time_group(row: dict[str, Any], pools_compute: bool = True) -> str:
     """The ``TIME_GROUPS`` entry of an op row: "depthwise" for depthwise convs (any multiplier),
     "mac" for every other op with MACs (convs, linear, matmul, attention) and for windowed pools
-    (``POOL_KINDS``), "elementwise" for the rest (BN, activations, adds, global pools, gathers:
-    memory-bound work).
+    (``POOL_KINDS``, a global pool written as an average pool included), "elementwise" for the
+    rest (BN, activations, adds, adaptive pools, gathers: memory-bound work).
 
     Why windowed pools go with the MAC ops: their time is their loop's, not their bytes', so a
     cold cache barely moves it. Measured (AMD EPYC VM, 2026-12-06, inputs evicted by 64 MB of
     writes before each call): a 2x2 max pool on 64 x 112 x 112 ran 1.02x its hot time, a 3x3
-    stride-2 one 1.01x, while a BatchNorm on the same tensor ran 2.4x."""
+    stride-2 one 1.01x, while a BatchNorm on the same tensor ran 2.4x. ``pools_compute`` False
+    (profiles from before, ``pools_compute_bound``): pools are elementwise work."""
     if latency_class(row) == "depthwise":
         return "depthwise"
-    return "mac" if row.get("macs") or row.get("kind") in POOL_KINDS else "elementwise"
+    return "mac" if row.get("macs") or (pools_compute and row.get("kind") in POOL_KINDS) else "elementwise"
 
 
 def launches(row: dict[str, Any]) -> int:

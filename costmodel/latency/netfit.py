@@ -105,7 +105,12 @@ def design_matrix(tables: Sequence[Any], weight_cap: float | None = None) -> np.
 def fixed_seconds(tables: Sequence[Any], call_s: float) -> np.ndarray:
     """Per network, the time outside the fitted law: the model call + its layers' ``as_timed_s``
     (``features.AS_TIMED_KERNELS``, added as predicted alone)."""
-    return np.array([call_s + float(t["as_timed_s"].fillna(0).sum()) for t in tables])
+    return np.array([call_s + float(_column(t, "as_timed_s").sum()) for t in tables])
+
+
+def _column(table, name: str) -> np.ndarray:
+    """A table's column as floats, 0 where missing (tables built before the column)."""
+    return table[name].fillna(0).to_numpy(float) if name in table else np.zeros(len(table))
 
 
 def single_scale_matrix(x: np.ndarray) -> np.ndarray:
@@ -247,12 +252,16 @@ def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool 
 
 def measured_design_matrix(sweep: NetworkSweep, weight_cap: float | None = None) -> np.ndarray:
     """``design_matrix`` with each layer's time alone MEASURED (split over the op groups in the
-    predicted proportions; the predicted time where a layer has no module of its own)."""
+    predicted proportions; the predicted time where a layer has no module of its own), less its
+    as-timed ops' predicted time alone (``as_timed_alone_s``: hot, as the layer ran alone)."""
     rows = []
     for table, alone in zip(sweep.tables, sweep.alone):
-        predicted = table["alone_s"].to_numpy(float)
-        measured = np.concatenate([alone, np.full(len(table) - len(alone), np.nan)])
-        ratio = np.where(np.isfinite(measured) & (predicted > 0), measured / np.where(predicted > 0, predicted, 1), 1.0)
+        # the op-group parts only: a layer measured alone ran its as-timed ops hot
+        hot, as_timed = (_column(table, c) for c in ("as_timed_alone_s", "as_timed_s"))
+        predicted = table["alone_s"].to_numpy(float) - as_timed
+        measured = np.concatenate([alone, np.full(len(table) - len(alone), np.nan)]) - hot
+        ratio = np.where(np.isfinite(measured) & (predicted > 0), np.maximum(measured, 0.0) / np.where(predicted > 0, predicted, 1),
+                         1.0)
         rows.append(layer_terms(table, ratio, weight_cap).sum(axis=0))
     return np.stack(rows)
 

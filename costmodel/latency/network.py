@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .features import TIME_GROUPS, in_network_row, latency_class, runs_as_timed, time_group
+from .features import POOL_KINDS, TIME_GROUPS, in_network_row, latency_class, pools_compute_bound, runs_as_timed, time_group
 from .predict import op_curve, op_rows, predict_op
 from .profile import Profile, load_profile
 from .protocol import SAMPLES
@@ -111,6 +111,9 @@ def record_row(record, width: int = 4) -> dict[str, Any]:
         row.update(c_in=ins[1], c_out=out[1], k=kernel[0], k_w=kernel[-1],
                    groups=int(record.info.get("groups", 1)), h_out=out[2], w_out=out[3],
                    stride=max(1, round(big[2] / max(1, small[2]))))
+    elif record.kind in POOL_KINDS and len(ins) == 4 and len(out) == 4:
+        kernel = tuple(record.info.get("kernel") or (1, 1))
+        row.update(k=kernel[0], k_w=kernel[-1], stride=max(1, round(ins[2] / max(1, out[2]))))
     elif record.kind in ("linear", "matmul") and ins and out:
         row.update(c_in=ins[-1], c_out=out[-1], k=1, k_w=1, h_out=1, w_out=1)
     elif record.kind == "conv":  # 1d / 3d convs: no curve of their own, the roofline applies
@@ -131,28 +134,32 @@ def _composed(rows: list[dict[str, Any]], profile: Profile) -> list[float]:
     the container call."""
     comp = profile.composition
     scale, per_op = (comp.scale, comp.per_op_s) if comp is not None else (1.0, 0.0)
-    return [(predict_op(in_network_row(r, profile.curves), profile) if runs_as_timed(r) else scale * predict_op(r, profile))
-            + (per_op if i else 0.0) for i, r in enumerate(rows)]
+    return [(predict_op(in_network_row(r, profile.curves), profile) if runs_as_timed(r, profile.curves)
+             else scale * predict_op(r, profile)) + (per_op if i else 0.0) for i, r in enumerate(rows)]
 
 
-def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: float) -> dict[str, float]:
+def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: float,
+                   pools_compute: bool = True) -> dict[str, float]:
     """``total_s`` (a layer's time alone) split over ``TIME_GROUPS`` in proportion to its ops'
-    predicted times: columns alone_<group>_s that sum to ``total_s``; ``as_timed_s`` 0 (see
+    predicted times (``features.time_group``, ``pools_compute`` passed on): columns
+    alone_<group>_s that sum to ``total_s``; ``as_timed_s`` and ``as_timed_alone_s`` 0 (see
     ``_split_as_timed``)."""
     shares = dict.fromkeys(TIME_GROUPS, 0.0)
     for row, t in zip(ops, op_seconds):
-        shares[time_group(row)] += t
+        shares[time_group(row, pools_compute)] += t
     whole = sum(shares.values())
     if whole <= 0:  # no op time to split by: all of it is elementwise (memory) work
         shares, whole = {**shares, "elementwise": 1.0}, 1.0
-    return {**{f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}, "as_timed_s": 0.0}
+    return {**{f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}, "as_timed_s": 0.0,
+            "as_timed_alone_s": 0.0}
 
 
-def _split_as_timed(ops: list[dict[str, Any]], op_seconds: list[float]) -> tuple[list[float], float]:
-    """(the op times with those of ``features.AS_TIMED_KERNELS`` set to 0, the sum of those): the
-    first go through the fitted factors, the second is added as predicted (by its cold kernel's
-    line where the profile has one, ``features.in_network_row``)."""
-    fixed = [runs_as_timed(r) for r in ops]
+def _split_as_timed(ops: list[dict[str, Any]], op_seconds: list[float],
+                    curves: dict[str, Any]) -> tuple[list[float], float]:
+    """(the op times with those that run as timed (``features.runs_as_timed``) set to 0, the sum
+    of those): the first go through the fitted factors, the second is added as predicted (by its
+    cold kernel's line, ``features.in_network_row``)."""
+    fixed = [runs_as_timed(r, curves) for r in ops]
     return [0.0 if f else t for f, t in zip(fixed, op_seconds)], sum(t for f, t in zip(fixed, op_seconds) if f)
 
 
@@ -165,13 +172,17 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[st
     from .predict import compose
 
     ops = op_rows(spec, batch)
-    op_seconds, as_timed = _split_as_timed(ops, [predict_op(in_network_row(r, profile.curves), profile) for r in ops])
+    cold = [in_network_row(r, profile.curves) for r in ops]
+    op_seconds, as_timed = _split_as_timed(ops, [predict_op(r, profile) for r in cold], profile.curves)
     composed = compose(op_seconds, profile, design=spec.name, in_network=True)
-    curves = sorted({_curve_name(in_network_row(r, profile.curves), profile) for r in ops})
+    curves = sorted({_curve_name(r, profile) for r in cold})
     return {"layer": name, "kind": spec.name, "curve": ", ".join(curves),
             "MACs": int(sum(r["macs"] for r in ops)),
             "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),
-            "alone_s": composed + as_timed, **_group_columns(ops, op_seconds, composed), "as_timed_s": as_timed}
+            "alone_s": composed + as_timed,
+            **_group_columns(ops, op_seconds, composed, pools_compute_bound(profile.curves)), "as_timed_s": as_timed,
+            # the same ops timed alone, hot (what a layer measured alone includes): netfit's ratios
+            "as_timed_alone_s": sum(predict_op(r, profile) for r in ops if runs_as_timed(r, profile.curves))}
 
 
 def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
@@ -188,7 +199,8 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     shares = _composed(ops, profile)
     return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(in_network_row(r, profile.curves), profile),
              "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s,
-             **({**_group_columns([], [], 0.0), "as_timed_s": s} if runs_as_timed(r) else _group_columns([r], [s], s))}
+             **({**_group_columns([], [], 0.0), "as_timed_s": s} if runs_as_timed(r, profile.curves)
+                else _group_columns([r], [s], s, pools_compute_bound(profile.curves)))}
             for r, s in zip(ops, shares)]
 
 
