@@ -360,11 +360,11 @@ def test_cold_filter_gather_turns_through_banks_beyond_the_last_level_cache():
 
 
 def test_cold_bytes_is_twice_the_largest_cache_and_at_least_64_mib(monkeypatch):
-    from costmodel.latency import cases, profile
+    from costmodel.latency import cases, features
 
-    monkeypatch.setattr(profile, "_cache_sizes", lambda: {"L1d": "48K", "L2": "1024K", "L3": "32768K"})
+    monkeypatch.setattr(features, "cache_sizes", lambda: {"L1d": "48K", "L2": "1024K", "L3": "32768K"})
     assert cases.cold_bytes() == 64 << 20  # 2 x 32 MiB
-    monkeypatch.setattr(profile, "_cache_sizes", lambda: {"L2": "2048K", "L3": "107520K"})
+    monkeypatch.setattr(features, "cache_sizes", lambda: {"L2": "2048K", "L3": "107520K"})
     assert cases.cold_bytes() == 2 * 107520 * 1024  # a 105 MiB L3 (Sapphire Rapids): 210 MiB of banks
-    monkeypatch.setattr(profile, "_cache_sizes", lambda: {})
+    monkeypatch.setattr(features, "cache_sizes", lambda: {})
     assert cases.cold_bytes() == 64 << 20  # no sysfs: the floor

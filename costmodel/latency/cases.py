@@ -78,15 +78,9 @@ it, as a layer's bank is inside a network."""
 
 def cold_bytes() -> int:
     """max(COLD_BYTES, twice this CPU's largest cache as sysfs reports it)."""
-    from .profile import _cache_sizes
+    from .features import largest_cache_bytes
 
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    largest = 0
-    for text in _cache_sizes().values():
-        number = text.rstrip("KMGB")
-        if number.isdigit():
-            largest = max(largest, int(number) * units.get(text.rstrip("B")[-1:], 1))
-    return max(COLD_BYTES, 2 * largest)
+    return max(COLD_BYTES, 2 * largest_cache_bytes())
 
 
 def filter_gather_case(c: int, k: int = 3, cold: bool = False):

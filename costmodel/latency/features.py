@@ -18,21 +18,41 @@ L2_BYTES_DEFAULT = 2 << 20
 """Per-core L2 size used when the OS does not tell (bytes)."""
 
 
-def l2_bytes() -> int:
-    """This CPU's per-core L2 cache (from sysfs), the working-set size beyond which bandwidth drops."""
+def cache_sizes() -> dict[str, str]:
+    """cpu0's caches from sysfs: "L1d", "L1i", "L2", "L3" -> size text (e.g. "512K"), in sysfs
+    index order; {} where the OS does not tell."""
     import glob
+    from pathlib import Path
 
+    out = {}
     for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/")):
         try:
-            with open(path + "level") as fh:
-                level = fh.read().strip()
-            with open(path + "size") as fh:
-                text = fh.read().strip()
+            level = Path(path, "level").read_text().strip()
+            kind = Path(path, "type").read_text().strip()
+            size = Path(path, "size").read_text().strip()
         except OSError:
             continue
-        if level == "2" and text[:-1].isdigit():
-            return int(text[:-1]) * {"K": 1 << 10, "M": 1 << 20}.get(text[-1], 1)
-    return L2_BYTES_DEFAULT
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        out[f"L{level}{suffix}"] = size
+    return out
+
+
+def cache_size_bytes(text: str) -> int | None:
+    """Bytes of a sysfs cache size text ("512K", "32M", "1G", "4096"); None where it is not one."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
+    return int(number) * unit if number.isdigit() else None
+
+
+def l2_bytes() -> int:
+    """This CPU's per-core L2 cache (from sysfs), the working-set size beyond which bandwidth drops."""
+    sizes = [cache_size_bytes(text) for key, text in cache_sizes().items() if key.startswith("L2")]
+    return next((b for b in sizes if b), L2_BYTES_DEFAULT)
+
+
+def largest_cache_bytes() -> int:
+    """This CPU's largest cache (from sysfs; the last level), 0 where the OS does not tell."""
+    return max((cache_size_bytes(text) or 0 for text in cache_sizes().values()), default=0)
 
 
 LANE_BITS = (("avx512f", 512), ("avx2", 256), ("avx", 256), ("sse2", 128), ("asimd", 128), ("neon", 128))

@@ -143,7 +143,7 @@ def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: 
     """``total_s`` (a layer's time alone) split over ``TIME_GROUPS`` in proportion to its ops'
     predicted times (``features.time_group``, ``pools_compute`` passed on): columns
     alone_<group>_s that sum to ``total_s``; ``as_timed_s`` and ``as_timed_alone_s`` 0 (see
-    ``_split_as_timed``)."""
+    ``layer_row``)."""
     shares = dict.fromkeys(TIME_GROUPS, 0.0)
     for row, t in zip(ops, op_seconds):
         shares[time_group(row, pools_compute)] += t
@@ -152,15 +152,6 @@ def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: 
         shares, whole = {**shares, "elementwise": 1.0}, 1.0
     return {**{f"alone_{g}_s": total_s * shares[g] / whole for g in TIME_GROUPS}, "as_timed_s": 0.0,
             "as_timed_alone_s": 0.0}
-
-
-def _split_as_timed(ops: list[dict[str, Any]], op_seconds: list[float],
-                    curves: dict[str, Any]) -> tuple[list[float], float]:
-    """(the op times with those that run as timed (``features.runs_as_timed``) set to 0, the sum
-    of those): the first go through the fitted factors, the second is added as predicted (by its
-    cold kernel's line, ``features.in_network_row``)."""
-    fixed = [runs_as_timed(r, curves) for r in ops]
-    return [0.0 if f else t for f, t in zip(fixed, op_seconds)], sum(t for f, t in zip(fixed, op_seconds) if f)
 
 
 def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[str, Any]:
@@ -172,17 +163,22 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[st
     from .predict import compose
 
     ops = op_rows(spec, batch)
+    fixed = [runs_as_timed(r, profile.curves) for r in ops]
     cold = [in_network_row(r, profile.curves) for r in ops]
-    op_seconds, as_timed = _split_as_timed(ops, [predict_op(r, profile) for r in cold], profile.curves)
-    composed = compose(op_seconds, profile, design=spec.name, in_network=True)
+    seconds = [predict_op(r, profile) for r in cold]
+    # the as-timed ops (their cold line) stay out of the factors: 0 inside them, added after
+    composed = compose([0.0 if f else t for f, t in zip(fixed, seconds)], profile, design=spec.name, in_network=True)
+    as_timed = sum(t for f, t in zip(fixed, seconds) if f)
     curves = sorted({_curve_name(r, profile) for r in cold})
     return {"layer": name, "kind": spec.name, "curve": ", ".join(curves),
             "MACs": int(sum(r["macs"] for r in ops)),
             "weight_bytes": int(spec.dtype_bytes * sum(r["params"] for r in ops)),
             "alone_s": composed + as_timed,
-            **_group_columns(ops, op_seconds, composed, pools_compute_bound(profile.curves)), "as_timed_s": as_timed,
+            **_group_columns([r for r, f in zip(ops, fixed) if not f], [t for t, f in zip(seconds, fixed) if not f],
+                             composed, pools_compute_bound(profile.curves)),
+            "as_timed_s": as_timed,
             # the same ops timed alone, hot (what a layer measured alone includes): netfit's ratios
-            "as_timed_alone_s": sum(predict_op(r, profile) for r in ops if runs_as_timed(r, profile.curves))}
+            "as_timed_alone_s": sum(predict_op(r, profile) for r, f in zip(ops, fixed) if f)}
 
 
 def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
@@ -197,10 +193,11 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     result = analyze(model, shape, fvcore=False, collapse_specs=False)
     ops = [record_row(r) for r in result.records if r.kind not in FREE_KINDS]
     shares = _composed(ops, profile)
+    pools_compute = pools_compute_bound(profile.curves)
     return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(in_network_row(r, profile.curves), profile),
              "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s,
              **({**_group_columns([], [], 0.0), "as_timed_s": s} if runs_as_timed(r, profile.curves)
-                else _group_columns([r], [s], s, pools_compute_bound(profile.curves)))}
+                else _group_columns([r], [s], s, pools_compute))}
             for r, s in zip(ops, shares)]
 
 

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.spec import short_repr
-from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, WEIGHT_BYTES, TIME_GROUPS, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
+from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, WEIGHT_BYTES, TIME_GROUPS, cache_sizes, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
                        column_bucket, gemm_columns, vector_lanes, weight_bound_regime)
 
 SCHEMA = 1
@@ -538,23 +538,6 @@ FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "vector_lanes", "cache_bytes",
 """What must match for a profile to describe this machine (``machine_fingerprint``)."""
 
 
-def _cache_sizes() -> dict[str, str]:
-    """cpu0's caches from sysfs: "L1d", "L1i", "L2", "L3" -> size text (e.g. "512K")."""
-    import glob
-
-    out = {}
-    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/")):
-        try:
-            level = Path(path, "level").read_text().strip()
-            kind = Path(path, "type").read_text().strip()
-            size = Path(path, "size").read_text().strip()
-        except OSError:
-            continue
-        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
-        out[f"L{level}{suffix}"] = size
-    return out
-
-
 def machine_fingerprint(device: str, threads: int, clock: str, batch: int = 1) -> dict[str, Any]:
     """This machine as the latency model sees it: CPU model, a hash of its feature flags (and the
     vector ones in clear), the fp32 vector lanes, cache sizes, CPU count, torch version, threads,
@@ -568,7 +551,7 @@ def machine_fingerprint(device: str, threads: int, clock: str, batch: int = 1) -
     flags = cpu_flags()
     return {"cpu_model": device_name(device), "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
             "vector_flags": [f for f in flags if f.startswith(("avx", "amx", "sse4", "fma", "neon", "sve"))],
-            "vector_lanes": vector_lanes(flags), "cache_bytes": _cache_sizes(), "cpus": os.cpu_count(),
+            "vector_lanes": vector_lanes(flags), "cache_bytes": cache_sizes(), "cpus": os.cpu_count(),
             "torch_version": torch.__version__, "threads": int(threads), "batch": int(batch), "clock": clock}
 
 
