@@ -77,6 +77,25 @@ def test_group_block_rule_by_hand():
     assert onednn_group_block(6, 16) is None
 
 
+@pytest.mark.skipif(VECTOR_LANES < 8, reason="an 8-channel block needs 8 lanes")
+def test_group_block_feature_by_hand():
+    from costmodel.latency.features import FEATURES, conv_features, log_group_block
+
+    # 32 -> 24 per group: 16 does not divide 24, 8 divides both -> log2(8) = 3
+    assert log_group_block(2, 32, 24) == 3.0
+    # 32 -> 20 per group: 8 does not divide 20, 4 does -> log2(4) = 2
+    assert log_group_block(4, 32, 20) == 2.0
+    # 6 -> 16 per group: no block (oneDNN's GEMM per group) -> 0; an ungrouped conv -> 0
+    assert log_group_block(2, 6, 16) == 0.0
+    assert log_group_block(1, 32, 24) == 0.0
+    # the TGC conv of the held-out config: 64 -> 48 channels in 2 groups (32 -> 24), 5 x 5, 28 x 28
+    row = {"kind": "conv", "c_in": 64, "c_out": 48, "groups": 2, "k": 5, "k_w": 5, "stride": 2,
+           "h_out": 28, "w_out": 28, "macs": 48 * 32 * 25 * 28 * 28, "mem_bytes": 1}
+    assert conv_features(row)["log_block"] == 3.0
+    # only the grouped-conv curve uses it: for the others it is 0 on every op
+    assert "log_block" in FEATURES["group"] and all("log_block" not in FEATURES[c] for c in ("dense", "pointwise"))
+
+
 @pytest.mark.skipif(VECTOR_LANES < 8, reason="with 4 lanes a 4-channel block is a full vector")
 def test_group_curve_keys():
     from costmodel.latency.cases import conv_row
