@@ -383,19 +383,6 @@ def stream_items(rng: random.Random, per_kind: int) -> list[tuple[str, dict[str,
     return items
 
 
-DESIGN_SHARE = 3
-"""Turns the designs' own conv ops take in each round of the plan's conv items (one turn per
-conv class besides): in a sweep the budget cuts short, this is their share of what is timed.
-
-Why three: the held-out layers' error is in their conv ops. Measured (AMD EPYC VM, 2026-12-06,
-run P13's profile): the 82 held-out configs of seed 31337 with each conv op timed alone in the
-same run came within ±10% of their own measurement for 84% (median 4.7%) through the fitted
-composition, and for 55% with those conv ops predicted; the held-out configs' dense/oneDNN
-convs were predicted 12% high and their narrow-block grouped convs 26% high, while the training
-convs of those curves, timed again in the same run, were 1% and 4% high. With one turn, 43 of
-the 432 ops of a default calibration came from designs."""
-
-
 def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
                   linear: int = 8, per_design: int = 3, weight_bound: int = 0) -> list[tuple[str, dict[str, Any]]]:
     """The training items, interleaved so that a sweep cut short by its budget stays balanced:
@@ -411,7 +398,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     from_designs = [("conv", item) for item in design_conv_items(seed, per_design)]
     from_designs += [("conv", transpose_item(rng)) for _ in range(per_conv_class // 3)]
     rng.shuffle(from_designs)
-    convs += [from_designs[i::DESIGN_SHARE] for i in range(DESIGN_SHARE)]
+    convs.append(from_designs)
     longest = max(len(c) for c in convs)
     convs = [c + [None] * (longest - len(c)) for c in convs]
     leads = len(LEAD_STREAM_CHANNELS)
