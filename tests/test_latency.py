@@ -441,3 +441,38 @@ def test_profile_checks_the_efficiency_range_record():
     assert _record_problem(EfficiencyCurve, good, "curves.dense.") is None
     bad = dict(good, log_eff_range=[1.0])
     assert "curves.dense.log_eff_range = [1.0] is not a list of 2" in _record_problem(EfficiencyCurve, bad, "curves.dense.")
+
+
+def test_a_feature_needs_three_training_ops_that_differ_in_it():
+    from costmodel.latency.fit import MIN_FEATURE_SUPPORT, supported_features
+
+    assert MIN_FEATURE_SUPPORT == 3
+    # 10 ops: log_stride is 1 on two of them (median 0 -> 2 differ: dropped), log_hw takes 5
+    # values (median 4.0 -> the 8 ops at 2, 3, 5, 6 differ: kept), aligned_in is 0 on three
+    # (median 1 -> 3 differ: kept, exactly the threshold)
+    hw = [2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0, 6.0, 6.0]
+    feats = [{"log_stride": 1.0 if i < 2 else 0.0, "log_hw": hw[i], "aligned_in": 0.0 if i < 3 else 1.0}
+             for i in range(10)]
+    assert supported_features(("log_stride", "log_hw", "aligned_in"), feats) == ("log_hw", "aligned_in")
+
+
+def test_an_unsupported_feature_gets_a_zero_coefficient():
+    import pandas as pd
+
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.fit import fit_efficiency_at
+
+    # 12 stride-1 dense 3x3 convs and one stride-2: log_stride differs on 1 op (< 3), so the
+    # curve keeps the feature at 0 and a stride-2 conv is not charged for that one op's quirk
+    rows = []
+    for i, (cin, h) in enumerate([(16, 8), (32, 8), (64, 8), (16, 16), (32, 16), (64, 16), (16, 32), (32, 32),
+                                  (64, 32), (128, 8), (128, 16), (128, 32), (32, 16)]):
+        stride = 2 if i == 12 else 1
+        row = conv_row(dict(cin=cin, cout=cin, k=3, kw=3, h=h, stride=stride, groups=1, batch=1, pad=1,
+                            pad_w=1, transpose=False))
+        # 20 GMAC/s + 5 us, and the stride-2 op 10x slower
+        row["measured_s"] = (row["macs"] / 20e9 + 5e-6) * (10 if stride == 2 else 1)
+        rows.append(row)
+    curve = fit_efficiency_at(pd.DataFrame(rows), "dense", 50e9, 1 << 20)
+    assert curve.coef["log_stride"] == 0.0
+    assert "log_stride" in curve.coef  # recorded, so the profile lists every feature of the class

@@ -97,6 +97,30 @@ def fit_efficiency(frame, cls: str, peak: float, l2: int) -> EfficiencyCurve:
                                cv_median_abs_pct=float(100 * (np.exp(np.sqrt(best[0])) - 1)))
 
 
+MIN_FEATURE_SUPPORT = 3
+"""Training ops of a curve that must differ from the rest in a feature for it to get a
+coefficient (``supported_features``)."""
+
+
+def supported_features(names: tuple[str, ...], feats: list[dict[str, float]],
+                       min_support: int = MIN_FEATURE_SUPPORT) -> tuple[str, ...]:
+    """The features of ``names`` on which at least ``min_support`` of the training ops
+    (``feats``: their ``conv_features``) differ from the median op; the others get no
+    coefficient (0).
+
+    Why: a feature that only one or two training ops have fits their own quirk. A dense/gemm curve
+    (AMD EPYC VM, 2026-12-06, runs P14 and P21) had two stride-2 ops among 22-23, one of them a
+    16 -> 192 3x3 conv on 2 x 2 pixels at 1 GMAC/s: the stride coefficient came out -1.7 to -1.8,
+    and every stride-2 conv on that kernel was predicted 5-6x its time (a Reduce layer's
+    64 -> 512 3x3: 2.4 ms against 0.57 ms measured)."""
+    out = []
+    for name in names:
+        values = np.array([f[name] for f in feats], dtype=float)
+        if values.size and int(np.sum(np.abs(values - np.median(values)) > 1e-9)) >= min_support:
+            out.append(name)
+    return tuple(out)
+
+
 def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3,
                       max_nfev: int | None = None) -> EfficiencyCurve:
     """Fit overhead + s_per_byte * bytes + s_per_weight_byte * weight bytes
@@ -117,8 +141,8 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     """
     from scipy.optimize import least_squares
 
-    names = FEATURES[cls]
     feats = [conv_features(r, l2) for r in frame.to_dict("records")]
+    names = supported_features(FEATURES[cls], feats)
     x = np.array([[1.0] + [f[n] for n in names] for f in feats])
     t = frame["measured_s"].to_numpy(float)
     macs = frame["macs"].to_numpy(float)
@@ -145,7 +169,7 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     return EfficiencyCurve(overhead_s=float(np.exp(theta[0])), s_per_byte=float(np.exp(theta[1])),
                            s_per_weight_byte=float(np.exp(theta[2])),
                            s_per_group=float(np.exp(np.clip(theta[LOG_TERMS], -80, 10))) if groups is not None else 0.0,
-                           n=int(len(t)), coef={"const": float(theta[logs]),
+                           n=int(len(t)), coef={"const": float(theta[logs]), **{n: 0.0 for n in FEATURES[cls]},
                                                 **{n: float(b) for n, b in zip(names, theta[logs + 1:])}},
                            train_median_abs_pct=float(100 * np.median(np.abs(pred / t - 1))),
                            log_eff_range=(float(log_eff.min()), float(log_eff.max())))
