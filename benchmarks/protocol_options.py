@@ -27,6 +27,7 @@ import numpy as np
 
 from costmodel.latency.measure import device_name
 from costmodel.latency.protocol import estimates, low_percentile, measure_interleaved, normalize_passes, spread
+from costmodel.latency.runs import speed_normalized_ratios
 
 
 def items():
@@ -62,8 +63,7 @@ def score(rounds: list[np.ndarray], q: float, normalized: bool) -> tuple[float, 
     for r1, r2 in zip(rounds[::2], rounds[1::2]):
         a = np.array([low_percentile(t, q) for t in r1])
         b = np.array([low_percentile(t, q) for t in r2])
-        ratio = a / b / np.median(a / b)
-        across += [spread([x, 1.0]) for x in ratio]
+        across += [spread([x, 1.0]) for x in speed_normalized_ratios(b, a)]
     return (float(np.mean(np.array(within) <= 0.03)), float(np.median(within)),
             float(np.mean(np.array(across) <= 0.03)), float(np.median(across)))
 

@@ -52,6 +52,13 @@ class PairAgreement:
     median_abs: float
 
 
+def speed_normalized_ratios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """b / a per item, divided by its median: two measurements of the same items with the
+    machine's overall speed between them divided out (1 = the item moved with the machine)."""
+    ratio = np.asarray(b, dtype=float) / np.asarray(a, dtype=float)
+    return ratio / np.median(ratio)
+
+
 def measured_agreement(measured: pd.DataFrame) -> list[PairAgreement]:
     """For each pair of runs (columns of ``measured``, items x runs, seconds or microseconds)
     sharing at least MIN_SHARED_ITEMS items: r_i = t_i,b / t_i,a over the shared items, divided by
@@ -62,8 +69,7 @@ def measured_agreement(measured: pd.DataFrame) -> list[PairAgreement]:
         both = both[(both[a] > 0) & (both[b] > 0)]
         if len(both) < MIN_SHARED_ITEMS:
             continue
-        ratio = (both[b] / both[a]).to_numpy(float)
-        dev = np.abs(ratio / np.median(ratio) - 1)
+        dev = np.abs(speed_normalized_ratios(both[a].to_numpy(float), both[b].to_numpy(float)) - 1)
         out.append(PairAgreement(runs=(str(a), str(b)), items=len(both), within_3=float(np.mean(dev <= 0.03)),
                                  within_10=float(np.mean(dev <= 0.10)), median_abs=float(np.median(dev))))
     return out
@@ -89,8 +95,8 @@ def error_consistency(errors: pd.DataFrame) -> Consistency:
     mean error is within ±10%, the median |mean error| and the median standard deviation."""
     if errors.shape[1] < 2:
         raise ValueError(f"runs = {errors.shape[1]} is invalid: allowed is at least 2 runs to compare")
-    corr = [errors[[a, b]].dropna().corr().iloc[0, 1] for a, b in combinations(errors.columns, 2)
-            if errors[[a, b]].dropna().shape[0] >= MIN_SHARED_ITEMS]
+    shared = (errors[[a, b]].dropna() for a, b in combinations(errors.columns, 2))
+    corr = [pair.corr().iloc[0, 1] for pair in shared if len(pair) >= MIN_SHARED_ITEMS]
     full = errors.dropna()
     per_item = pd.DataFrame({"mean_error": full.mean(axis=1), "error_spread": full.std(axis=1, ddof=1)})
     per_item = per_item.sort_values("mean_error")
