@@ -96,6 +96,21 @@ def test_group_block_feature_by_hand():
     assert "log_block" in FEATURES["group"] and all("log_block" not in FEATURES[c] for c in ("dense", "pointwise"))
 
 
+def test_batch_repeat_feature_by_hand():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import FEATURES, conv_features
+
+    g = dict(cin=128, cout=128, k=3, kw=3, h=4, stride=1, groups=1, pad=1, pad_w=1, transpose=False)
+    one, four = conv_row({**g, "batch": 1}), conv_row({**g, "batch": 4})
+    # batch 4 on 4 x 4 pixels: log_rep = log2(4) = 2, log_hw = log2(16 * 4) = 6; batch 1: 0 and 4
+    assert conv_features(four)["log_rep"] == 2.0 and conv_features(four)["log_hw"] == 6.0
+    assert conv_features(one)["log_rep"] == 0.0 and conv_features(one)["log_hw"] == 4.0
+    # the dense and grouped curves use it; pointwise convs at a batch under 16 run image by image
+    # on the GEMM (features.conv_backend), so theirs does not
+    assert "log_rep" in FEATURES["dense"] and "log_rep" in FEATURES["group"]
+    assert "log_rep" not in FEATURES["pointwise"] and "log_rep" not in FEATURES["depthwise"]
+
+
 @pytest.mark.skipif(VECTOR_LANES < 8, reason="with 4 lanes a 4-channel block is a full vector")
 def test_group_curve_keys():
     from costmodel.latency.cases import conv_row

@@ -118,8 +118,8 @@ def test_fit_weight_rates_takes_the_median_rate_per_pixel_regime():
     assert rates["s_per_streamed_weight_byte"] == pytest.approx(87.5e-12)
     assert rates["s_per_streamed_weight_byte_gemv"] == pytest.approx(55e-12)
     assert predicted.tolist() == [True] * 7 + [False, False]
-    # every corner op is a point (column bucket, weight bytes, rate): 4 on 2 x 2 (bucket 4), 3 on one pixel
-    assert [(b, w_) for b, w_, _ in rates["streamed"]] == [(4, w)] * 4 + [(1, w)] * 3
+    # every corner op is a point (column bucket, weight bytes, rate, taps): 4 on 2 x 2 (bucket 4), 3 on one pixel
+    assert [(b, w_, t) for b, w_, _, t in rates["streamed"]] == [(4, w, 1)] * 4 + [(1, w, 1)] * 3  # 1x1: 1 tap
     assert rates["streamed"][0][2] == pytest.approx(80e-12)
     # two one-pixel convs (< MIN_STREAMED_OPS = 3): no gemv median, but 2 = MIN_BUCKET_OPS points
     # of bucket 1, so the bucket's points predict them and the curve is fitted without them
@@ -168,7 +168,8 @@ def test_bucket_rates_come_before_the_regime_rate(tmp_path):
     assert curve.weight_bound_seconds(_conv(512, 2048, 1, 1), L2) == pytest.approx(w * 40e-12)
     # the points survive a save and load (JSON lists back to tuples)
     back = load_profile(_profile(curves={"pointwise/gemm": curve}).save(tmp_path / "p.json"))
-    assert back.curves["pointwise/gemm"].streamed == curve.streamed
+    # three-entry points (older profiles) load with kernel taps 0: any kernel
+    assert back.curves["pointwise/gemm"].streamed == tuple(p + (0,) for p in curve.streamed)
 
 
 def test_curves_are_fitted_without_the_ops_a_rate_predicts():
@@ -206,12 +207,12 @@ def test_weight_bound_training_items_lead_the_plan():
     for kind, g in bound:
         weights = 4 * g["cin"] * g["cout"] * g["k"] * g["kw"]
         assert kind == "conv" and g["groups"] == 1
-        # 4-24 MiB, up to 96 MiB on one pixel (a matrix-vector product beyond the last-level cache)
+        # 2.25-24 MiB, up to 96 MiB on one pixel (a matrix-vector product beyond the last-level cache)
         assert WEIGHT_BOUND_BYTES[0] <= weights <= (96 << 20 if g["h"] == 1 else WEIGHT_BOUND_BYTES[1])
     # then one linear layer per six convs: 16-96 MiB of weights
     kind, g = plan[lead + 6]
     assert kind == "linear" and 16 << 20 <= 4 * g["fin"] * g["fout"] <= 96 << 20
-    # and one big-weight conv per three beyond the corner: 4-24 MiB on 7 x 7, then 8 x 8 pixels
+    # and one big-weight conv per three beyond the corner: 2.25-24 MiB on 7 x 7, then 8 x 8 pixels
     wider = plan[lead + 7:lead + 9]
     assert [g["h"] for _, g in wider] == [7, 8]
     assert all(WEIGHT_BOUND_BYTES[0] <= 4 * g["cin"] * g["cout"] * g["k"] * g["kw"] <= WEIGHT_BOUND_BYTES[1]
@@ -368,3 +369,45 @@ def test_cold_bytes_is_twice_the_largest_cache_and_at_least_64_mib(monkeypatch):
     assert cases.cold_bytes() == 2 * 107520 * 1024  # a 105 MiB L3 (Sapphire Rapids): 210 MiB of banks
     monkeypatch.setattr(features, "cache_sizes", lambda: {})
     assert cases.cold_bytes() == 64 << 20  # no sysfs: the floor
+
+
+def test_streamed_rate_prefers_the_ops_own_kernel():
+    from costmodel.latency.profile import streamed_rate
+
+    mib = 2 ** 20
+    # bucket 9: two 5x5 convs (25 taps) at 220 and 230 ps/B, two batched 3x3 (9 taps) at 100 and 110
+    points = ((9, 6 * mib, 220e-12, 25), (9, 6 * mib, 230e-12, 25), (9, 6 * mib, 100e-12, 9), (9, 6 * mib, 110e-12, 9))
+    # a 3x3 op: its own two points (= MIN_BUCKET_OPS) -> (100 + 110) / 2 = 105 ps/B
+    assert streamed_rate(points, 9, 6 * mib, taps=9) == pytest.approx(105e-12)
+    # a 5x5 op: (220 + 230) / 2 = 225
+    assert streamed_rate(points, 9, 6 * mib, taps=25) == pytest.approx(225e-12)
+    # a 1x1 op has no point of its own: the nearest three of the bucket count, and all four tie
+    # at 6 MiB -> median(100, 110, 220, 230) = (110 + 220) / 2 = 165
+    assert streamed_rate(points, 9, 6 * mib, taps=1) == pytest.approx(165e-12)
+    # one 3x3 point (< MIN_BUCKET_OPS) does not make a rate of its own: the bucket's three -> median 220
+    one = points[:2] + points[2:3]
+    assert streamed_rate(one, 9, 6 * mib, taps=9) == pytest.approx(220e-12)
+    # points of an older profile (no taps) count for every kernel: median(220, 230, 100) = 220
+    old = tuple(p[:3] for p in one)
+    assert streamed_rate(old, 9, 6 * mib, taps=9) == pytest.approx(220e-12)
+
+
+def test_batched_turn_of_the_weight_bound_items_runs_on_onednn():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import column_bucket, conv_backend, gemm_columns
+    from costmodel.latency.sampler import WEIGHT_BOUND_BYTES, weight_bound_items
+
+    convs = [g for kind, g in weight_bound_items(0, 16) if kind == "conv"][:16]
+    # turns of four: 1x1, 3x3 (im2col), 5x5 at batch 1, then 3x3 at batch (2, 4, 2, 4) on
+    # (1, 1, 2, 2) pixels a side: 2, 4, 8 and 16 GEMM columns
+    assert [g["k"] for g in convs] == [1] * 4 + [3] * 4 + [5] * 4 + [3] * 4
+    batched = convs[12:]
+    assert [(g["batch"], g["h"]) for g in batched] == [(2, 1), (4, 1), (2, 2), (4, 2)]
+    rows = [conv_row(g) for g in batched]
+    assert [gemm_columns(r) for r in rows] == [2, 4, 8, 16]
+    assert [column_bucket(gemm_columns(r)) for r in rows] == [4, 4, 9, 16]
+    # a batch over 1 takes a 3x3 conv to oneDNN (conv_backend), where the im2col turn stays on GEMM
+    assert all(conv_backend(r) == "onednn" for r in rows)
+    assert all(conv_backend(conv_row(g)) == "gemm" for g in convs[4:8])
+    # 2.25-24 MiB of weights each
+    assert all(WEIGHT_BOUND_BYTES[0] <= 4 * g["cin"] * g["cout"] * 9 <= WEIGHT_BOUND_BYTES[1] for g in batched)

@@ -99,10 +99,19 @@ SQUARE_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw"
 
 _NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
 FEATURES: dict[str, tuple[str, ...]] = {
-    "dense": _NO_MULT, "pointwise": _NO_MULT, "group": _NO_MULT + ("log_block",), "transpose": _NO_MULT,
+    "dense": _NO_MULT + ("log_rep",), "pointwise": _NO_MULT, "group": _NO_MULT + ("log_block", "log_rep"),
+    "transpose": _NO_MULT,
     "depthwise": CONV_FEATURES, "linear": ("log_cin_g", "log_cout_g"),
 }
-"""The features of each MAC class's efficiency curve (all log2, see ``conv_features``)."""
+"""The features of each MAC class's efficiency curve (all log2, see ``conv_features``).
+
+Why "log_rep" (log2 of the batch, or of Tied Block Conv's N*B) for the dense and grouped classes:
+log_hw counts the output pixels of the whole batch, and oneDNN runs a batch of B small images
+faster than one image of B times the pixels would suggest. Measured (AMD EPYC VM, 2026-12-06,
+a profile without it): 3x3 convs of 64-256 channels at batch 2-4 on 2 x 2 to 8 x 8 pixels were
+predicted 5-105% slow (+26-40% on 4 x 4 for 128-256 channels), and VGG-16-CIFAR with TBC swapped
+in at 32 px +34%. Pointwise convs at a batch under 16 run on the GEMM one image at a time
+(``conv_backend``), so their curve does not get it."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
                 "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
@@ -191,7 +200,8 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "few_cout": max(0.0, CHANNEL_KNEE - math.log2(cout_g)),
             # working set beyond the L2 cache: 0 while it fits, +1 per doubling past it
             "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2)),
-            "log_block": log_group_block(groups, cin_g, cout_g)}
+            "log_block": log_group_block(groups, cin_g, cout_g),
+            "log_rep": math.log2(rep)}
 
 
 def log_group_block(groups: int, cin_per_group: float, cout_per_group: float) -> float:
@@ -257,6 +267,12 @@ product), 2 x 2, 3 x 3 and 4 x 4 output pixels. Why buckets, not one rate for 2-
 on an AMD EPYC VM (2026-12-06) the same convs ran 110-200 ps per weight byte on 16 columns,
 276-297 on 4 and 365-375 on 9 (the GEMM kernels block the columns unevenly), where the Intel
 Xeon VM ran 76-116 on all of them alike."""
+
+
+def kernel_taps(row: dict[str, Any]) -> int:
+    """k * k_w of a conv op row (1 for a linear layer or a row without a kernel)."""
+    k = int(row.get("k") or 1)
+    return k * int(row.get("k_w") or k)
 
 
 def column_bucket(columns: float) -> int:

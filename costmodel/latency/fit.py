@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import (CONV_FEATURES, FEATURES, POOL_KINDS, POOLED, WEIGHT_BYTES, column_bucket, conv_features, curve_key,
+from .features import (CONV_FEATURES, FEATURES, POOL_KINDS, POOLED, WEIGHT_BYTES, column_bucket, conv_features, curve_key, kernel_taps,
                        gemm_columns, pool_window_key, kernel_mean, neighbour_x, regressor_x, weight_bound_regime)
 from .profile import MIN_BUCKET_OPS, REGRESSORS, Composition, EfficiencyCurve, Neighbours, Profile, Regressor, StreamCurve, fit_tree
 
@@ -183,7 +183,8 @@ column or 2-16)."""
 def fit_weight_rates(frame, l2: int) -> tuple[dict[str, Any], np.ndarray]:
     """The weight-streaming rates of one curve and the rows they predict.
 
-    ``streamed``: every corner row as (column bucket, weight bytes, measured / weight bytes), the
+    ``streamed``: every corner row as (column bucket, weight bytes, measured / weight bytes,
+    kernel taps), the
     points ``profile.streamed_rate`` predicts from where a bucket has MIN_BUCKET_OPS of them
     (the rate depends on the column count on some CPUs, and on the weights' size beyond the
     last-level cache); the regime medians below are the fallback.
@@ -211,7 +212,8 @@ def fit_weight_rates(frame, l2: int) -> tuple[dict[str, Any], np.ndarray]:
             predicted |= rows
     corner = regime != ""
     bucket = np.array([column_bucket(gemm_columns(r)) if c else 0 for r, c in zip(records, corner)])
-    points = tuple((int(bucket[i]), float(weights[i]), float(rate[i])) for i in np.flatnonzero(corner))
+    points = tuple((int(bucket[i]), float(weights[i]), float(rate[i]), kernel_taps(records[i]))
+                   for i in np.flatnonzero(corner))
     if points:
         rates["streamed"] = points
         counts = {b: int((bucket[corner] == b).sum()) for b in set(bucket[corner])}

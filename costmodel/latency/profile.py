@@ -29,7 +29,7 @@ import numpy as np
 
 from ..core.spec import short_repr
 from .features import (L2_BYTES_DEFAULT, SQUARE_FEATURES, WEIGHT_BYTES, TIME_GROUPS, cache_sizes, conv_features, cpu_flags, kernel_mean, neighbour_x, regressor_x,
-                       column_bucket, gemm_columns, vector_lanes, weight_bound_regime)
+                       column_bucket, gemm_columns, kernel_taps, vector_lanes, weight_bound_regime)
 
 SCHEMA = 1
 PEAK_KEYS = ("dense_macs_per_s", "depthwise_macs_per_s", "bandwidth_bytes_per_s", "call_overhead_s")
@@ -152,8 +152,9 @@ class EfficiencyCurve:
     s_per_group: float = 0.0  # fit.PER_GROUP_CLASSES only: kernels that loop over the groups
     s_per_streamed_weight_byte: float = 0.0  # weight-bound ops on 2-16 GEMM columns (0: none)
     s_per_streamed_weight_byte_gemv: float = 0.0  # the same on one column (matrix-vector)
-    # the corner's training ops: (column bucket, weight bytes, seconds per weight byte)
-    streamed: tuple[tuple[int, float, float], ...] = ()
+    # the corner's training ops: (column bucket, weight bytes, seconds per weight byte, kernel
+    # taps k * k_w; profiles written before the taps were kept have three entries: any kernel)
+    streamed: tuple[tuple[int, float, float, int] | tuple[int, float, float], ...] = ()
     tag: ClassVar[str] = "efficiency"
 
     def weight_bound_seconds(self, row: dict[str, Any], l2: int) -> float:
@@ -168,7 +169,7 @@ class EfficiencyCurve:
         if regime is None:
             return 0.0
         weights = WEIGHT_BYTES * row["params"]
-        rate = streamed_rate(self.streamed, column_bucket(gemm_columns(row)), weights)
+        rate = streamed_rate(self.streamed, column_bucket(gemm_columns(row)), weights, kernel_taps(row))
         if rate is None:
             rate = self.s_per_streamed_weight_byte_gemv if regime == "gemv" else self.s_per_streamed_weight_byte
         return weights * rate
@@ -327,24 +328,37 @@ STREAMED_NEAREST = 3
 """Training ops of a column bucket whose median rate predicts an op (nearest in log weight bytes)."""
 
 
-def streamed_rate(points, bucket: int, weight_bytes: float) -> float | None:
+def streamed_rate(points, bucket: int, weight_bytes: float, taps: int = 0) -> float | None:
     """Seconds per weight byte of a weight-bound op: the median rate of the ``points`` (column
-    bucket, weight bytes, rate) of ``bucket`` no farther from ``weight_bytes`` in log2 than the
-    STREAMED_NEAREST-th nearest (ties all count: training convs share weight sizes, 512 x 2048
-    and 1024 x 1024 both 4 MiB, and the rate must not break them); None where the bucket has
-    fewer than MIN_BUCKET_OPS points."""
-    same = [(abs(math.log2(w / weight_bytes)), r) for b, w, r in points if int(b) == bucket]
+    bucket, weight bytes, rate, kernel taps) of ``bucket`` no farther from ``weight_bytes`` in log2
+    than the STREAMED_NEAREST-th nearest (ties all count: training convs share weight sizes,
+    512 x 2048 and 1024 x 1024 both 4 MiB, and the rate must not break them); None where the
+    bucket has fewer than MIN_BUCKET_OPS points. Where MIN_BUCKET_OPS of the bucket's points have
+    the op's kernel ``taps`` (k * k_w), only those count: on oneDNN a batched 3x3 conv streamed
+    75-120 ps per weight byte where 5x5 convs on as many columns ran 113-240 (AMD EPYC VM,
+    2026-12-06)."""
+    same = [(w, r, t) for b, w, r, t in map(streamed_point, points) if int(b) == bucket]
+    if taps and sum(t == taps for _, _, t in same) >= MIN_BUCKET_OPS:
+        same = [p for p in same if p[2] == taps]
     if len(same) < MIN_BUCKET_OPS:
         return None
-    reach = sorted(d for d, _ in same)[min(STREAMED_NEAREST, len(same)) - 1]
-    return float(np.median([r for d, r in same if d <= reach + 1e-12]))
+    dist = [(abs(math.log2(w / weight_bytes)), r) for w, r, _ in same]
+    reach = sorted(d for d, _ in dist)[min(STREAMED_NEAREST, len(dist)) - 1]
+    return float(np.median([r for d, r in dist if d <= reach + 1e-12]))
+
+
+def streamed_point(point) -> tuple[int, float, float, int]:
+    """(column bucket, weight bytes, rate, kernel taps) of a stored corner point; taps 0 (any
+    kernel) for the three-entry points of older profiles."""
+    b, w, r, *rest = point
+    return int(b), float(w), float(r), int(rest[0]) if rest else 0
 
 
 def bucket_medians(points) -> dict[int, float]:
     """Median seconds per weight byte of each column bucket with at least MIN_BUCKET_OPS points."""
     out = {}
-    for bucket in sorted({int(b) for b, _, _ in points}):
-        rates = [r for b, _, r in points if int(b) == bucket]
+    for bucket in sorted({int(p[0]) for p in points}):
+        rates = [r for b, _, r, _ in map(streamed_point, points) if int(b) == bucket]
         if len(rates) >= MIN_BUCKET_OPS:
             out[bucket] = float(np.median(rates))
     return out
@@ -368,7 +382,7 @@ def curve_from_dict(data: dict[str, Any]) -> Curve:
     if values.get("neighbours") is not None:
         values["neighbours"] = Neighbours(**_known(Neighbours, values["neighbours"]))
     if values.get("streamed") is not None:
-        values["streamed"] = tuple((int(b), float(w), float(r)) for b, w, r in values["streamed"])
+        values["streamed"] = tuple(map(streamed_point, values["streamed"]))
     if values.get("regressor") is not None:
         values["regressor"] = Regressor(**_known(Regressor, values["regressor"]))
     return kind(**values)

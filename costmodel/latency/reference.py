@@ -135,7 +135,7 @@ def at_speed(profile: Any, factor: float) -> Any:
     ratios and stay; anchors' times scale too."""
     import math
 
-    from .profile import EfficiencyCurve, StreamCurve
+    from .profile import EfficiencyCurve, StreamCurve, streamed_point
 
     def curve(c):
         if isinstance(c, EfficiencyCurve):
@@ -146,7 +146,7 @@ def at_speed(profile: Any, factor: float) -> Any:
                                        s_per_group=c.s_per_group * factor,
                                        s_per_streamed_weight_byte=c.s_per_streamed_weight_byte * factor,
                                        s_per_streamed_weight_byte_gemv=c.s_per_streamed_weight_byte_gemv * factor,
-                                       streamed=tuple((b, w, r * factor) for b, w, r in c.streamed),
+                                       streamed=tuple((b, w, r * factor, t) for b, w, r, t in map(streamed_point, c.streamed)),
                                        coef={**c.coef, "const": c.coef["const"] - shift}, log_eff_range=rng)
         if isinstance(c, StreamCurve):
             return dataclasses.replace(c, overhead_s=c.overhead_s * factor, s_per_byte=c.s_per_byte * factor,

@@ -140,8 +140,9 @@ WIDE_MAX_MACS = 480e6
 """The wide range's channels, input sizes and MAC cap (one such conv: ~7 ms on one core)."""
 
 
-def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
-    """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed)."""
+def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, Any]:
+    """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed); at
+    batch 2 or 4 when ``batched``, else one dense or grouped conv in ~7 is."""
     for _ in range(1000):
         wide = rng.random() < WIDE_SHARE
         chans = WIDE_CHANNELS if wide else CHANNELS
@@ -161,7 +162,7 @@ def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
             k = kw = rng.choice((1, 3, 3, 5))
             if cin % groups or cout % groups or groups == cin:
                 continue
-        if cls in ("dense", "group") and rng.random() < 0.15:
+        if batched or (cls in ("dense", "group") and rng.random() < 0.15):
             batch = rng.choice((2, 4))  # reshaped batches (Tied Block Conv) and batch > 1
         def macs_of(cin: int, cout: int, groups: int) -> int:
             return batch * cout * (cin // groups) * k * kw * conv_out_size(h, k, stride) * conv_out_size(h, kw, stride)
@@ -187,10 +188,13 @@ def conv_item(rng: random.Random, cls: str) -> dict[str, Any]:
 WEIGHT_BOUND_CHANNELS = (256, 384, 512, 768, 1024, 1536, 2048)
 """Channel counts of the weight-bound training convs (``weight_bound_item``)."""
 
-WEIGHT_BOUND_BYTES = (4 << 20, 24 << 20)
-"""Weights of a weight-bound training conv (fp32): at least 4 MiB, beyond any core's L2, and at
-most 24 MiB, so that each call stays near 2 ms (a 5x5 2048 -> 2048 conv has 419 MB of weights,
-and 24 such convs ate a 60 s sweep's whole budget)."""
+WEIGHT_BOUND_BYTES = (9 << 18, 24 << 20)
+"""Weights of a weight-bound training conv (fp32): at least 2.25 MiB (a 256 -> 256 3x3 conv),
+beyond the L2 of the cores seen (1-2 MiB), and at most 24 MiB, so that each call stays near
+2 ms (a 5x5 2048 -> 2048 conv has 419 MB of weights, and 24 such convs ate a 60 s sweep's whole
+budget). Why not from 4 MiB: the rate per weight byte grows with the weights (AMD EPYC VM,
+2026-12-06: batched 3x3 convs on 4 columns streamed 81-95 ps/B with 4.5 MiB, 215 with 18 MiB),
+and a Tied Block Conv's 2.25 MiB at 2 x 2 pixels took the rate of the nearest points, 10-18 MiB."""
 
 
 WEIGHT_BOUND_GEMV_MAX_BYTES = 96 << 20
@@ -203,21 +207,34 @@ WEIGHT_BOUND_SIDES = (1, 2, 3, 4)
 """Input pixels a side of the weight-bound training convs, in turn: one conv per column bucket
 (``features.COLUMN_BUCKETS``) in every four."""
 
-WEIGHT_BOUND_KERNELS = (1, 3, 5)
+WEIGHT_BOUND_KERNELS = (1, 3, 5, 3)
 """Kernel sizes of the weight-bound training convs, in turns of four (one per side): the three
 kernels PyTorch runs them on at batch 1 (1x1: GEMM, 3x3: im2col + GEMM, its input kept within
 ``features.MKLDNN_MIN_NUMEL``, 5x5: oneDNN; ``conv_backend``), so that each column bucket of
-each kernel gets the points its rate needs (``profile.MIN_BUCKET_OPS``). At a batch over 1 the
-columns grow with the batch, and the larger sides leave the corner."""
+each kernel gets the points its rate needs (``profile.MIN_BUCKET_OPS``), then a 3x3 conv at a
+batch of 2 or 4 (``WEIGHT_BOUND_BATCHED``). At a batch over 1 the columns grow with the batch,
+and the larger sides leave the corner."""
+
+WEIGHT_BOUND_BATCHED = ((2, 1), (4, 1), (2, 2), (4, 2))
+"""(batch, input side) of the batched 3x3 turn of ``WEIGHT_BOUND_KERNELS``: 2, 4, 8 and 16 GEMM
+columns on oneDNN, as a Tied Block Conv's reshaped batch runs VGG's 256 -> 256 3x3 at 2 x 2
+pixels. Measured alone (AMD EPYC VM, 2026-12-06): such convs streamed 75-120 ps per weight byte,
+where the 5x5 convs at batch 1, until then the only oneDNN points of the corner, ran 113-153
+(~200-240 in the sweep); the TBC layers at 2 x 2 were predicted 85% slow."""
 
 
 def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
     """The plan's ``count`` weight-bound convs (sides and kernels in turn: WEIGHT_BOUND_SIDES,
     WEIGHT_BOUND_KERNELS) and one weight-bound linear layer per six convs after them."""
-    sides = len(WEIGHT_BOUND_SIDES)
-    convs = [("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"), WEIGHT_BOUND_SIDES[i % sides],
-                                        WEIGHT_BOUND_KERNELS[(i // sides) % len(WEIGHT_BOUND_KERNELS)]))
-             for i in range(count)]
+    sides, turns = len(WEIGHT_BOUND_SIDES), len(WEIGHT_BOUND_KERNELS)
+    convs = []
+    for i in range(count):
+        rng, turn = random.Random(f"weight-bound{seed}-{i}"), (i // sides) % turns
+        if turn == turns - 1:  # the batched 3x3 turn
+            batch, side = WEIGHT_BOUND_BATCHED[i % sides]
+            convs.append(("conv", {**conv_with_weights(rng, side, 3, WEIGHT_BOUND_BYTES[1]), "batch": batch}))
+        else:
+            convs.append(("conv", weight_bound_item(rng, WEIGHT_BOUND_SIDES[i % sides], WEIGHT_BOUND_KERNELS[turn])))
     linears = [("linear", weight_bound_linear(random.Random(f"weight-bound-linear{seed}-{i}")))
                for i in range(count // 6)]
     # and one conv with as many weights on a few more pixels per three (``big_weight_item``)
@@ -233,7 +250,7 @@ columns, a network's last stages at 112-224 px."""
 
 
 def big_weight_item(rng: random.Random, side: int) -> dict[str, Any]:
-    """A stride-1 3x3 (two in three) or 1x1 conv with 4-24 MiB of weights on ``side`` x ``side``
+    """A stride-1 3x3 (two in three) or 1x1 conv with 2.25-24 MiB of weights on ``side`` x ``side``
     pixels: beyond the weight-bound corner, still beyond L2. The random sweep has almost none
     (9 of 552 ops, all near 1 MiB, on the AMD EPYC VM, 2026-12-06), and VGG-16's 512 -> 512 3x3
     convs (9.4 MB) on 7 x 7 to 14 x 14 pixels came out 21-36% fast by the curve."""
@@ -241,16 +258,25 @@ def big_weight_item(rng: random.Random, side: int) -> dict[str, Any]:
 
 
 def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only: bool = False) -> dict[str, Any]:
-    """A stride-1 k x k conv on ``side`` x ``side`` pixels with WEIGHT_BOUND_CHANNELS in and out
-    (drawn until its weights are WEIGHT_BOUND_BYTES[0] to ``top`` bytes); ``gemm_only``: a 3x3
-    conv keeps its input within ``features.MKLDNN_MIN_NUMEL``, so it runs on im2col + GEMM."""
-    while True:
-        cin, cout = rng.choice(WEIGHT_BOUND_CHANNELS), rng.choice(WEIGHT_BOUND_CHANNELS)
-        if gemm_only and k == 3 and cin * side * side > MKLDNN_MIN_NUMEL:
-            continue  # a 3x3 conv on a larger input runs on oneDNN
-        if WEIGHT_BOUND_BYTES[0] <= WEIGHT_BYTES * cin * cout * k * k <= top:
-            return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
-                        groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
+    """A stride-1 k x k conv on ``side`` x ``side`` pixels with WEIGHT_BOUND_CHANNELS in and out,
+    its weights nearest in log2 to a size drawn log-uniformly from WEIGHT_BOUND_BYTES[0] to
+    ``top`` bytes (ties drawn at random); ``gemm_only``: a 3x3 conv keeps its input within
+    ``features.MKLDNN_MIN_NUMEL``, so it runs on im2col + GEMM.
+
+    Why log-uniform: the streaming rate grows with the weights (``WEIGHT_BOUND_BYTES``) and an op
+    takes the rate of the training points nearest in weight bytes; the first channel pair within
+    the range, drawn uniformly, put few points near the smallest sizes."""
+    def size(pair: tuple[int, int]) -> float:
+        return math.log2(WEIGHT_BYTES * pair[0] * pair[1] * k * k)
+
+    pairs = [(cin, cout) for cin in WEIGHT_BOUND_CHANNELS for cout in WEIGHT_BOUND_CHANNELS
+             if not (gemm_only and k == 3 and cin * side * side > MKLDNN_MIN_NUMEL)  # else oneDNN
+             and math.log2(WEIGHT_BOUND_BYTES[0]) <= size((cin, cout)) <= math.log2(top)]
+    target = rng.uniform(min(map(size, pairs)), max(map(size, pairs)))  # the sizes this kernel can have
+    gap = [abs(size(p) - target) for p in pairs]
+    cin, cout = rng.choice([p for p, g in zip(pairs, gap) if g <= min(gap) + 1e-9])
+    return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
+                groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
 
 
 def weight_bound_item(rng: random.Random, side: int, k: int) -> dict[str, Any]:
@@ -383,11 +409,20 @@ def stream_items(rng: random.Random, per_kind: int) -> list[tuple[str, dict[str,
     return items
 
 
+BATCHED_PER = 4
+"""One extra batched dense conv (batch 2 or 4, ``conv_item``) per this many convs of each class
+in the plan, beyond the one in ~7 of the random dense convs: the dense curve's "log_rep" feature
+(``features.FEATURES``) learns from them. A calibration without them had 4 batched convs among
+53 on dense/oneDNN (AMD EPYC VM, 2026-12-06), too few to tell a batch of small images from one
+large image, and drawing more of the random dense convs batched left the im2col curve
+(dense/gemm, batch-1 convs only) 19 points instead of 22."""
+
+
 def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int = 5,
                   linear: int = 8, per_design: int = 3, weight_bound: int = 0) -> list[tuple[str, dict[str, Any]]]:
     """The training items, interleaved so that a sweep cut short by its budget stays balanced:
     random single convs of each class, the conv ops of ``per_design`` random configs of every
-    registered design (training seed), elementwise ops of each kind, linear layers, and
+    registered design (training seed), batched dense convs (``BATCHED_PER``), elementwise ops of each kind, linear layers, and
     ``weight_bound`` convs whose weights stream from memory, with weight-bound linear layers and
     big-weight convs beyond the corner (``weight_bound_items``; they lead, with the first
     elementwise ops: the curves' weight-streaming rates need them)."""
@@ -397,6 +432,8 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
              for cls in CONV_CLASSES]
     from_designs = [("conv", item) for item in design_conv_items(seed, per_design)]
     from_designs += [("conv", transpose_item(rng)) for _ in range(per_conv_class // 3)]
+    from_designs += [("conv", {"cls": "dense", **conv_item(rng, "dense", batched=True)})
+                     for _ in range(per_conv_class // BATCHED_PER)]
     rng.shuffle(from_designs)
     convs.append(from_designs)
     longest = max(len(c) for c in convs)
