@@ -293,3 +293,74 @@ def test_normalization_is_kept_only_where_it_makes_the_halves_agree():
     worse[:, :10] *= 1.05
     assert median_spread(worse) == pytest.approx(0.05)
     assert not keep_normalized(steady, worse)
+
+
+def _scripted_bursts(monkeypatch, series):
+    """Make every timed burst of item i return the next value of ``series(i, k)`` (k: its
+    burst count so far); the burst that picks the call count (no priming) returns 1 ms."""
+    from costmodel.latency import protocol
+
+    counts = {}
+
+    def fake(module, inputs, number, timer, sync, prime=0):
+        if not prime:
+            return 1e-3
+        k = counts.get(id(module), 0)
+        counts[id(module)] = k + 1
+        return series(module.index, k)
+
+    monkeypatch.setattr(protocol, "_burst", fake)
+
+
+def _items(n):
+    import torch
+
+    out = []
+    for i in range(n):
+        m = torch.nn.Identity()
+        m.index = i
+        out.append((m, torch.zeros(1)))
+    return out
+
+
+def test_measure_interleaved_adds_passes_until_the_items_reproduce(monkeypatch):
+    from costmodel.latency import protocol
+
+    monkeypatch.setattr(protocol, "EXTEND_BLOCK", 4)
+    # passes 0-1 at 1 ms, 2-3 at 2 ms, then 1 ms for good
+    _scripted_bursts(monkeypatch, lambda i, k: 2e-3 if k in (2, 3) else 1e-3)
+    # after 4 passes the halves are [1, 1] and [2, 2] ms: 10th percentiles 1 and 2, spread 100%;
+    # after 4 more, halves of 4: [1, 1, 2, 2] -> q10 = 1 (linear: 1 + 0.3 * 0 = 1) and [1, 1, 1, 1]
+    # -> 1: spread 0, both items reproduce, and the run stops at 8 passes
+    found = measure_interleaved(_items(2), samples=4, until_share=1.0, max_samples=20, clock="wall")
+    assert [e.samples for e in found] == [8, 8]
+    assert all(e.spread == 0 for e in found)
+    # without a target the run keeps its 4 passes and reports the disagreement
+    fixed = measure_interleaved(_items(2), samples=4, clock="wall")
+    assert [e.samples for e in fixed] == [4, 4] and all(e.spread == pytest.approx(1.0) for e in fixed)
+
+
+def test_measure_interleaved_stops_at_max_samples(monkeypatch):
+    from costmodel.latency import protocol
+
+    monkeypatch.setattr(protocol, "EXTEND_BLOCK", 4)
+    # item 0 slows down for good after its first 2 passes: halves never agree within 3%
+    # (e.g. after 10 passes: [1, 1, 2, 2, 2] -> q10 = 1, [2, ...] -> 2); item 1 is steady
+    _scripted_bursts(monkeypatch, lambda i, k: 2e-3 if i == 0 and k >= 2 else 1e-3)
+    found = measure_interleaved(_items(2), samples=4, until_share=1.0, max_samples=10, clock="wall")
+    # 4, then 8, then 10 (the last block cut at max_samples); half the items reproduce
+    assert [e.samples for e in found] == [10, 10]
+    assert protocol.reproduced_share(found) == 0.5
+    # a target of one item in two is met at once
+    found = measure_interleaved(_items(2), samples=4, until_share=0.5, max_samples=10, clock="wall")
+    assert [e.samples for e in found] == [4, 4]
+
+
+def test_measure_interleaved_rejects_bad_extension_settings():
+    import torch
+
+    case = [(torch.nn.ReLU(), torch.randn(2))]
+    with pytest.raises(ValueError, match="until_share = 1.5 is invalid: allowed is a share in"):
+        measure_interleaved(case, samples=4, until_share=1.5)
+    with pytest.raises(ValueError, match=r"max_samples = 3 is invalid: allowed is an integer >= samples \(4\)"):
+        measure_interleaved(case, samples=4, until_share=0.9, max_samples=3)
