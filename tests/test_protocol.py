@@ -300,13 +300,11 @@ def _scripted_bursts(monkeypatch, series):
     burst count so far); the burst that picks the call count (no priming) returns 1 ms."""
     from costmodel.latency import protocol
 
-    counts = {}
-
     def fake(module, inputs, number, timer, sync, prime=0):
         if not prime:
             return 1e-3
-        k = counts.get(id(module), 0)
-        counts[id(module)] = k + 1
+        k = module.bursts  # counted on the module itself: an id() can be reused by the next test's
+        module.bursts = k + 1
         return series(module.index, k)
 
     monkeypatch.setattr(protocol, "_burst", fake)
@@ -318,7 +316,7 @@ def _items(n):
     out = []
     for i in range(n):
         m = torch.nn.Identity()
-        m.index = i
+        m.index, m.bursts = i, 0
         out.append((m, torch.zeros(1)))
     return out
 
