@@ -349,8 +349,8 @@ NETWORK_UNTIL_SHARE = 0.95
 share of the networks reproduces within ±3% (issue 16's target), up to NETWORK_MAX_SAMPLES."""
 
 NETWORK_MAX_SAMPLES = 100
-"""Most interleaved passes of ``network_eval`` (40 passes of the 46 networks and 10 training
-networks take ~2.5 min on the AMD EPYC VM; each 20 more ~1.3 min)."""
+"""Most interleaved passes of ``network_eval``: 40 passes of the 46 networks and 10 training
+networks took 223-257 s on the AMD EPYC VM, 80 passes 447 s and 100 passes 521 s (stop 30)."""
 
 
 def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str | None = None,
@@ -420,7 +420,8 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     cv_rho = spearmanr(ok["cv_predicted_us"], ok["measured_us"]).statistic if len(ok) > 2 else math.nan
     macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
     net = profile.network
-    conditions.update(samples=max((e.samples for e in found), default=samples), networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
+    passes = max((e.samples for e in found), default=samples)  # more than samples where it added passes
+    conditions.update(samples=passes, networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
                       anchor_drift=drift if drift is not None else "n/a", anchors=ANCHOR_NAMES[anchor_kind],
                       network_fit=(f"{net.n} training networks" if net is not None else "none (calibrate it)"),
                       spearman_macs=float(macs_rho), load_avg_end=load_average())

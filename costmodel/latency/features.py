@@ -106,12 +106,14 @@ FEATURES: dict[str, tuple[str, ...]] = {
 """The features of each MAC class's efficiency curve (all log2, see ``conv_features``).
 
 Why "log_rep" (log2 of the batch, or of Tied Block Conv's N*B) for the dense and grouped classes:
-log_hw counts the output pixels of the whole batch, and oneDNN runs a batch of B small images
-faster than one image of B times the pixels would suggest. Measured (AMD EPYC VM, 2026-12-06,
-a profile without it): 3x3 convs of 64-256 channels at batch 2-4 on 2 x 2 to 8 x 8 pixels were
-predicted 5-105% slow (+26-40% on 4 x 4 for 128-256 channels), and VGG-16-CIFAR with TBC swapped
-in at 32 px +34%. Pointwise convs at a batch under 16 run on the GEMM one image at a time
-(``conv_backend``), so their curve does not get it."""
+log_hw counts the output pixels of the whole batch, and a batch of B small images need not run
+like one image of B times the pixels. Measured (AMD EPYC VM, 2026-12-06, a profile without it):
+3x3 convs of 64-256 channels at batch 2-4 on 2 x 2 to 8 x 8 pixels were predicted 5-105% slow
+(+26-40% on 4 x 4 for 128-256 channels). Its own effect is small: refitted from two
+calibrations' sweeps with and without it, held-out layers 83% and 82% against 83% and 80%
+within ±10%, networks unchanged (most of the TBC fix is the weight-bound corner's batched
+points, ``sampler.WEIGHT_BOUND_BATCHED``). Pointwise convs at a batch under 16 run on the GEMM
+one image at a time (``conv_backend``), so their curve does not get it."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
                 "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
