@@ -25,7 +25,13 @@ NETWORK_RESOLUTION = {False: 112, True: 64}
 """Input size of the whole-network latency chart (small enough to time every network in seconds)."""
 
 NETWORK_SAMPLES = {False: 20, True: 6}
-"""Interleaved calls per network (the measured latency is their 10th percentile)."""
+"""Interleaved calls per network at first (the measured latency is their 10th percentile)."""
+
+NETWORK_MAX_SAMPLES = {False: 60, True: 6}
+"""Most interleaved calls per network: the full report adds passes, 20 at a time, until 95% of
+the networks and their anchors reproduce within ±3% (``evaluate.NETWORK_UNTIL_SHARE``). With 20
+calls the report's table showed spreads of 3.1-4.4% for the VGG networks (AMD EPYC VM, stop 30);
+each 20 more passes of its 5 networks and 10 anchors take ~20-25 s there."""
 
 MEASURED_MS = "measured latency (ms per call, batch 1)"
 PREDICTED_MS = "predicted latency (ms per call, batch 1)"
@@ -140,7 +146,8 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
             note(f"Every built-in network at {res}x{res} input, batch 1, {profile.threads} thread(s): predicted by "
                  "costmodel.predict_latency (its layers' times inside the network, plus one model call)"
                  + (f"; measured by costmodel.measure_latency, all networks interleaved call by call, the 10th "
-                    f"percentile of {NETWORK_SAMPLES[ctx.small]} calls." if measure else
+                    f"percentile of {ctx.shared.get('network_latency_passes', NETWORK_SAMPLES[ctx.small])} calls."
+                    if measure else
                     "; run with --latency to measure them too.")))
     sec.figure(network_figure(rows), "Latency against MACs, one point per network (log scales). A network "
                                      "left of another but higher has fewer MACs and still takes longer.")
@@ -154,7 +161,7 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
 
 
 def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, Any]]:
-    from ..latency.evaluate import measure_with_anchors
+    from ..latency.evaluate import NETWORK_UNTIL_SHARE, measure_with_anchors
     from ..networks import network, network_names
 
     res = NETWORK_RESOLUTION[ctx.small]
@@ -173,7 +180,10 @@ def network_rows(ctx: Context, profile: Any, measure: bool) -> list[dict[str, An
         ctx.progress.log("Latency: measuring whole networks (interleaved)")
         found, drift, _ = measure_with_anchors([(net.module(), net.example_input(1)) for _, net in nets], profile,
                                                ("networks",), threads=profile.threads, device=profile.device,
-                                               clock=profile.clock, samples=NETWORK_SAMPLES[ctx.small])
+                                               clock=profile.clock, samples=NETWORK_SAMPLES[ctx.small],
+                                               until_share=NETWORK_UNTIL_SHARE,
+                                               max_samples=NETWORK_MAX_SAMPLES[ctx.small])
+        ctx.shared["network_latency_passes"] = max((got.samples for got in found), default=0)
         for row, got in zip(rows, found):
             row["measured ms"] = 1e3 * got.seconds
             row["error %"] = 100 * (row["predicted ms"] / row["measured ms"] - 1)
