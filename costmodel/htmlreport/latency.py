@@ -30,8 +30,8 @@ NETWORK_SAMPLES = {False: 20, True: 6}
 NETWORK_MAX_SAMPLES = {False: 60, True: 6}
 """Most interleaved calls per network: the full report adds passes, 20 at a time, until 95% of
 the networks and their anchors reproduce within ±3% (``evaluate.NETWORK_UNTIL_SHARE``). With 20
-calls the report's table showed spreads of 3.1-4.4% for the VGG networks (AMD EPYC VM, stop 30);
-each 20 more passes of its 5 networks and 10 anchors take ~20-25 s there."""
+calls the report's table showed spreads of 0.2-4.4%, three of its 5 networks over 3%, and with
+60 0.1-1.7% (AMD EPYC VM, stop 30; the report build took 291 s and 314 s)."""
 
 MEASURED_MS = "measured latency (ms per call, batch 1)"
 PREDICTED_MS = "predicted latency (ms per call, batch 1)"
