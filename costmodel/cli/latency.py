@@ -9,7 +9,7 @@ from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from ..latency.features import WEIGHT_BOUND_MAX_COLUMNS
 from ..latency.profile import weight_rates_line
-from ..latency.protocol import SAMPLES
+from ..latency.protocol import REPRODUCIBLE_WITHIN, SAMPLES
 from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
 
 
@@ -312,9 +312,11 @@ def reproducibility_line(spread, raw=None) -> str:
     pass-normalized (``protocol.normalize_passes``) and, given ``raw``, before it."""
     raw = None if raw is None else raw.dropna()
     before = ("" if raw is None or raw.empty else
-              f"; before the pass normalization {100 * (raw <= 0.03).mean():.0f}% (median {100 * raw.median():.1f}%)")
+              f"; before the pass normalization {100 * (raw <= REPRODUCIBLE_WITHIN).mean():.0f}% "
+              f"(median {100 * raw.median():.1f}%)")
     return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
-            f"within ±3% for {100 * (spread <= 0.03).mean():.0f}% of {len(spread)} items "
+            f"within ±{100 * REPRODUCIBLE_WITHIN:.0f}% for {100 * (spread <= REPRODUCIBLE_WITHIN).mean():.0f}% "
+            f"of {len(spread)} items "
             f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%){before}")
 
 

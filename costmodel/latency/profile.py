@@ -356,9 +356,9 @@ def streamed_point(point) -> tuple[int, float, float, int]:
 
 def bucket_medians(points) -> dict[int, float]:
     """Median seconds per weight byte of each column bucket with at least MIN_BUCKET_OPS points."""
-    out = {}
-    for bucket in sorted({int(p[0]) for p in points}):
-        rates = [r for b, _, r, _ in map(streamed_point, points) if int(b) == bucket]
+    out, points = {}, [streamed_point(p) for p in points]
+    for bucket in sorted({b for b, _, _, _ in points}):
+        rates = [r for b, _, r, _ in points if b == bucket]
         if len(rates) >= MIN_BUCKET_OPS:
             out[bucket] = float(np.median(rates))
     return out

@@ -272,7 +272,7 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                 numbers.append(max(1, math.ceil(target_s / max(one, 1e-9))))
             order = list(range(len(prepared)))
             rng = random.Random(seed)
-            done, want = 0, samples
+            done, want, cap = 0, samples, max_samples or samples
             while True:
                 for _ in range(want - done):
                     rng.shuffle(order)  # no item always follows the same neighbour
@@ -283,10 +283,9 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                     if progress is not None:
                         progress(done)
                 found = finish(times, numbers, clock=clock, q=q, parts=parts, normalize=normalize)
-                if (until_share is None or reproduced_share(found) >= until_share
-                        or done >= (max_samples or samples)):
+                if until_share is None or done >= cap or reproduced_share(found) >= until_share:
                     return found
-                want = min(done + EXTEND_BLOCK, max_samples or samples)
+                want = min(done + EXTEND_BLOCK, cap)
     finally:
         torch.set_num_threads(previous)
         for module_modes in modes:

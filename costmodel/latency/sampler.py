@@ -207,34 +207,31 @@ WEIGHT_BOUND_SIDES = (1, 2, 3, 4)
 """Input pixels a side of the weight-bound training convs, in turn: one conv per column bucket
 (``features.COLUMN_BUCKETS``) in every four."""
 
-WEIGHT_BOUND_KERNELS = (1, 3, 5, 3)
-"""Kernel sizes of the weight-bound training convs, in turns of four (one per side): the three
-kernels PyTorch runs them on at batch 1 (1x1: GEMM, 3x3: im2col + GEMM, its input kept within
-``features.MKLDNN_MIN_NUMEL``, 5x5: oneDNN; ``conv_backend``), so that each column bucket of
-each kernel gets the points its rate needs (``profile.MIN_BUCKET_OPS``), then a 3x3 conv at a
-batch of 2 or 4 (``WEIGHT_BOUND_BATCHED``). At a batch over 1 the columns grow with the batch,
-and the larger sides leave the corner."""
-
 WEIGHT_BOUND_BATCHED = ((2, 1), (4, 1), (2, 2), (4, 2))
-"""(batch, input side) of the batched 3x3 turn of ``WEIGHT_BOUND_KERNELS``: 2, 4, 8 and 16 GEMM
+"""(batch, input side) of the batched 3x3 turn of ``WEIGHT_BOUND_TURNS``: 2, 4, 8 and 16 GEMM
 columns on oneDNN, as a Tied Block Conv's reshaped batch runs VGG's 256 -> 256 3x3 at 2 x 2
 pixels. Measured alone (AMD EPYC VM, 2026-12-06): such convs streamed 75-120 ps per weight byte,
 where the 5x5 convs at batch 1, until then the only oneDNN points of the corner, ran 113-153
 (~200-240 in the sweep); the TBC layers at 2 x 2 were predicted 85% slow."""
 
+WEIGHT_BOUND_TURNS = ((1, tuple((1, s) for s in WEIGHT_BOUND_SIDES)), (3, tuple((1, s) for s in WEIGHT_BOUND_SIDES)),
+                      (5, tuple((1, s) for s in WEIGHT_BOUND_SIDES)), (3, WEIGHT_BOUND_BATCHED))
+"""(kernel size, its four (batch, input side)) of the weight-bound training convs, in turns of
+four: the three kernels PyTorch runs them on at batch 1 (1x1: GEMM, 3x3: im2col + GEMM, its
+input kept within ``features.MKLDNN_MIN_NUMEL``, 5x5: oneDNN; ``conv_backend``) on each of
+WEIGHT_BOUND_SIDES, so that each column bucket of each kernel gets the points its rate needs
+(``profile.MIN_BUCKET_OPS``), then a 3x3 conv at a batch of 2 or 4 (``WEIGHT_BOUND_BATCHED``).
+At a batch over 1 the columns grow with the batch, and the larger sides leave the corner."""
+
 
 def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """The plan's ``count`` weight-bound convs (sides and kernels in turn: WEIGHT_BOUND_SIDES,
-    WEIGHT_BOUND_KERNELS) and one weight-bound linear layer per six convs after them."""
-    sides, turns = len(WEIGHT_BOUND_SIDES), len(WEIGHT_BOUND_KERNELS)
-    convs = []
+    """The plan's ``count`` weight-bound convs (kernels, batches and sides in turn:
+    WEIGHT_BOUND_TURNS) and one weight-bound linear layer per six convs after them."""
+    per_turn, convs = len(WEIGHT_BOUND_SIDES), []
     for i in range(count):
-        rng, turn = random.Random(f"weight-bound{seed}-{i}"), (i // sides) % turns
-        if turn == turns - 1:  # the batched 3x3 turn
-            batch, side = WEIGHT_BOUND_BATCHED[i % sides]
-            convs.append(("conv", {**conv_with_weights(rng, side, 3, WEIGHT_BOUND_BYTES[1]), "batch": batch}))
-        else:
-            convs.append(("conv", weight_bound_item(rng, WEIGHT_BOUND_SIDES[i % sides], WEIGHT_BOUND_KERNELS[turn])))
+        k, geometry = WEIGHT_BOUND_TURNS[(i // per_turn) % len(WEIGHT_BOUND_TURNS)]
+        batch, side = geometry[i % per_turn]
+        convs.append(("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"), side, k, batch)))
     linears = [("linear", weight_bound_linear(random.Random(f"weight-bound-linear{seed}-{i}")))
                for i in range(count // 6)]
     # and one conv with as many weights on a few more pixels per three (``big_weight_item``)
@@ -279,15 +276,17 @@ def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only
                 groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
 
 
-def weight_bound_item(rng: random.Random, side: int, k: int) -> dict[str, Any]:
-    """A stride-1 k x k conv with WEIGHT_BOUND_BYTES of weights (up to WEIGHT_BOUND_GEMV_MAX_BYTES
-    on one pixel) on ``side`` x ``side`` input pixels: a network's last stage at a small input
+def weight_bound_item(rng: random.Random, side: int, k: int, batch: int = 1) -> dict[str, Any]:
+    """A stride-1 k x k conv at ``batch`` with WEIGHT_BOUND_BYTES of weights (up to
+    WEIGHT_BOUND_GEMV_MAX_BYTES on one column: one pixel at batch 1) on ``side`` x ``side`` input
+    pixels; at batch 1 a 3x3 conv is kept on im2col + GEMM, at a larger batch PyTorch runs it on
+    oneDNN (``features.conv_backend``): a network's last stage at a small input
     (ResNet-50's 2048-channel convs at 2 x 2 pixels, VGG's 512 x 512 3x3 at 2-4 pixels), where
     streaming the weights from memory is the time. The random sweep has almost none (8 of 624
     ops with weights beyond L2 on the Intel Xeon VM, 2026-12-06), and the curves put such convs
     at a third to a half of their measured time."""
-    top = WEIGHT_BOUND_GEMV_MAX_BYTES if side == 1 else WEIGHT_BOUND_BYTES[1]
-    return conv_with_weights(rng, side, k, top, gemm_only=True)
+    top = WEIGHT_BOUND_GEMV_MAX_BYTES if side == 1 and batch == 1 else WEIGHT_BOUND_BYTES[1]
+    return {**conv_with_weights(rng, side, k, top, gemm_only=batch == 1), "batch": batch}
 
 
 WEIGHT_BOUND_LINEAR_SIZES = (1024, 2048, 4096, 8192)
