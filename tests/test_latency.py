@@ -234,20 +234,23 @@ def test_composition_fit_is_robust_to_one_outlier():
 
     from costmodel.latency.fit import fit_composition
 
-    # six designs exactly "call 1 us + sum of ops + 3 us per op after the first", one that runs
-    # twice as long (hidden work): the robust fit still finds 3 us
-    n_ops = [1, 2, 3, 5, 8, 4, 3]
-    sums = [50e-6, 80e-6, 100e-6, 200e-6, 300e-6, 150e-6, 100e-6]
+    # twelve designs exactly "call 1 us + sum of ops + 3 us per op after the first", one that
+    # runs twice as long (hidden work). The soft-L1 loss (scale 5%) bounds the outlier's pull:
+    # the fit finds 2.97 us and scale 1.003, where plain least squares on the same relative
+    # errors gives 2.68 us and 1.032 (scipy.optimize.least_squares, loss="linear", computed
+    # once by hand for this data), i.e. 11% and 3% off.
+    n_ops = [1, 2, 3, 5, 8, 4, 3, 6, 2, 7, 4, 9, 3]
+    sums = [50e-6, 80e-6, 100e-6, 200e-6, 300e-6, 150e-6, 100e-6, 40e-6, 30e-6, 120e-6, 60e-6, 250e-6, 100e-6]
     measured = [1e-6 + s + 3e-6 * (n - 1) for s, n in zip(sums, n_ops)]
     measured[-1] *= 2
     frame = pd.DataFrame({"n_ops": n_ops, "sum_ops_s": sums, "measured_s": measured})
     comp = fit_composition(frame, _profile())
-    assert comp.per_op_s == pytest.approx(3e-6, rel=1e-3)
-    assert comp.scale == pytest.approx(1.0, rel=1e-3)
+    assert comp.per_op_s == pytest.approx(3e-6, rel=0.02)
+    assert comp.scale == pytest.approx(1.0, rel=0.005)
     # conv -> BN -> ReLU is 3 ops: the 2 after the first add 2 x 3 us (scale ~1)
     prof = _profile(composition=comp)
     spec = Conv(c_in=8, c_out=16, k=3, h=10, w=10, bn=True, act=True)  # conv, bn, relu: 3 ops
-    assert predict_spec(spec, prof) == pytest.approx(predict_spec(spec, _profile()) + 2 * 3e-6, rel=1e-3)
+    assert predict_spec(spec, prof) == pytest.approx(predict_spec(spec, _profile()) + 2 * 3e-6, rel=0.01)
 
 
 def test_neighbour_correction_is_local():

@@ -125,3 +125,74 @@ def test_group_curve_keys():
     assert curve_key(row(48, 128, 8)) == "group/onednn_gemm"
     # 32 and 32 per group: a full vector block on AVX2 (8) and AVX-512 (16) alike
     assert curve_key(row(128, 128, 4)) == "group/onednn"
+
+
+def test_depthwise_channel_block_feature_by_hand(monkeypatch):
+    from costmodel.latency import features
+    from costmodel.latency.cases import conv_row
+
+    def blocked(c: int) -> float:
+        row = conv_row(dict(cin=c, cout=c, k=3, kw=3, h=56, stride=1, groups=c, batch=1, pad=1, pad_w=1,
+                            transpose=False))
+        return features.conv_features(row)["blocked_c"]
+
+    # AVX-512: 16 fp32 lanes; 64 = 4 x 16 -> 1, 72 = 4 x 16 + 8 -> 0, 8 < 16 -> 0 (a power of
+    # two below the lanes is "aligned" per group, but oneDNN's depthwise kernel ran 8 channels
+    # at 2.4 GMAC/s against 5.7 for 16: AMD EPYC VM, 2026-12-07)
+    monkeypatch.setattr(features, "VECTOR_LANES", 16)
+    assert (blocked(64), blocked(72), blocked(8)) == (1.0, 0.0, 0.0)
+    # AVX2: 8 lanes; 72 = 9 x 8 -> 1, 36 = 4 x 8 + 4 -> 0
+    monkeypatch.setattr(features, "VECTOR_LANES", 8)
+    assert (blocked(72), blocked(36)) == (1.0, 0.0)
+    # only the depthwise curves use it
+    assert "blocked_c" in features.FEATURES["depthwise"]
+    assert all("blocked_c" not in features.FEATURES[c] for c in ("dense", "pointwise", "group"))
+
+
+def test_depthwise_curve_learns_the_channel_block(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from costmodel.latency import features
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.fit import fit_efficiency_at
+
+    monkeypatch.setattr(features, "VECTOR_LANES", 16)
+    # 3x3 depthwise convs: 50 us overhead, then 2e9 MAC/s on whole 16-channel blocks and half
+    # that on the others (the measured oneDNN kernel: 64 channels at 56 x 56 in 160 us, 72 in
+    # 333 us). The fitted curve must give the blocked ones twice the efficiency: b = ln 2 = 0.69.
+    rows = []
+    for c in (16, 24, 32, 40, 48, 56, 64, 72, 96, 120, 128, 136):
+        for h in (14, 28, 56):
+            row = conv_row(dict(cin=c, cout=c, k=3, kw=3, h=h, stride=1, groups=c, batch=1, pad=1, pad_w=1,
+                                transpose=False))
+            rate = 2e9 if c % 16 == 0 else 1e9
+            rows.append({**row, "measured_s": 50e-6 + row["macs"] / rate})
+    curve = fit_efficiency_at(pd.DataFrame(rows), "depthwise", 4e9, 2 ** 20, ridge=1e-3)
+    assert curve.coef["blocked_c"] == pytest.approx(np.log(2), abs=0.1)
+    # 72 channels at 56 x 56: 72 * 9 * 3136 = 2.03 M MACs at 1e9 -> 50 + 2032 us; 64: 50 + 903 us
+    for c, truth in ((72, 50e-6 + 2032128 / 1e9), (64, 50e-6 + 1806336 / 2e9)):
+        row = conv_row(dict(cin=c, cout=c, k=3, kw=3, h=56, stride=1, groups=c, batch=1, pad=1, pad_w=1,
+                            transpose=False))
+        assert curve.seconds(row, 4e9, 2 ** 20) == pytest.approx(truth, rel=0.03)
+
+
+def test_few_depthwise_training_convs_sit_on_the_overhead_floor(monkeypatch):
+    import random
+
+    from costmodel.latency import sampler
+    from costmodel.latency.cases import conv_row
+
+    def share_under(keep: float) -> float:
+        monkeypatch.setattr(sampler, "DEPTHWISE_FLOOR_KEEP", keep)
+        rng = random.Random(7)
+        macs = [conv_row(sampler.conv_item(rng, "depthwise"))["macs"] for _ in range(400)]
+        return sum(m < sampler.DEPTHWISE_FLOOR_MACS for m in macs) / len(macs)
+
+    # keeping every draw, a third of the random depthwise convs sit under 0.2 M MACs (seed 7:
+    # 134 of 400); kept at rate k, the share becomes p k / (p k + 1 - p) = 0.335 * 0.25 /
+    # (0.084 + 0.665) = 0.11
+    assert share_under(1.0) == pytest.approx(0.335, abs=0.05)
+    assert share_under(0.25) == pytest.approx(0.11, abs=0.04)
+    # the floor itself still gets points: the curve needs its overhead
+    assert share_under(0.25) > 0.05

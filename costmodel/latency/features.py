@@ -101,7 +101,7 @@ _NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
 FEATURES: dict[str, tuple[str, ...]] = {
     "dense": _NO_MULT + ("log_rep",), "pointwise": _NO_MULT, "group": _NO_MULT + ("log_block", "log_rep"),
     "transpose": _NO_MULT,
-    "depthwise": CONV_FEATURES, "linear": ("log_cin_g", "log_cout_g"),
+    "depthwise": CONV_FEATURES + ("blocked_c",), "linear": ("log_cin_g", "log_cout_g"),
 }
 """The features of each MAC class's efficiency curve (all log2, see ``conv_features``).
 
@@ -113,7 +113,16 @@ like one image of B times the pixels. Measured (AMD EPYC VM, 2026-12-06, a profi
 calibrations' sweeps with and without it, held-out layers 83% and 82% against 83% and 80%
 within ±10%, networks unchanged (most of the TBC fix is the weight-bound corner's batched
 points, ``sampler.WEIGHT_BOUND_BATCHED``). Pointwise convs at a batch under 16 run on the GEMM
-one image at a time (``conv_backend``), so their curve does not get it."""
+one image at a time (``conv_backend``), so their curve does not get it.
+
+Why "blocked_c" (1 when a depthwise conv's channels are a multiple of VECTOR_LANES) for the
+depthwise class: oneDNN's depthwise kernel runs about twice the MACs per second on whole vector
+blocks of channels. Measured (AMD EPYC VM with AVX-512, 2026-12-07, 3x3, 56 x 56, 1 thread):
+16, 32, 48, 64, 128 channels 80, 106, 133, 160, 261 us; 8, 24, 40, 72, 120 channels 95, 156,
+217, 333, 504 us (72 channels 2.1x the time of 64). Per-group channels are 1 in a depthwise
+conv, so aligned_in/out cannot see it, and lane_waste (log2 of 80 / 72 = 0.15) is far too small.
+Refitted from six calibrations' saved sweeps, the depthwise/oneDNN curve took a coefficient of
+0.8 (2.3x) and its cross-validated median error fell from 17% to 14% (run Q5)."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
                 "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
@@ -203,7 +212,9 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             # working set beyond the L2 cache: 0 while it fits, +1 per doubling past it
             "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2)),
             "log_block": log_group_block(groups, cin_g, cout_g),
-            "log_rep": math.log2(rep)}
+            "log_rep": math.log2(rep),
+            # 1 when all the input channels fill whole vector blocks (a depthwise conv's kernel)
+            "blocked_c": float(int(round(row["c_in"])) % VECTOR_LANES == 0)}
 
 
 def log_group_block(groups: int, cin_per_group: float, cout_per_group: float) -> float:

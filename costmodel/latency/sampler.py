@@ -140,6 +140,17 @@ WIDE_MAX_MACS = 480e6
 """The wide range's channels, input sizes and MAC cap (one such conv: ~7 ms on one core)."""
 
 
+DEPTHWISE_FLOOR_MACS = 200_000
+DEPTHWISE_FLOOR_KEEP = 0.25
+"""A random depthwise conv under DEPTHWISE_FLOOR_MACS is kept only at this rate (else redrawn).
+
+Why: oneDNN runs a depthwise conv in a fixed ~55 us up to ~0.2 M MACs (AMD EPYC VM,
+2026-12-07), so such ops tell the curve its overhead and nothing of its efficiency, and drawn
+uniformly from CHANNELS x TRAIN_SPATIAL they were 12 of the 35 depthwise/oneDNN training ops
+(run Q5). Its curve then put the aligned depthwise convs of 1-8 M MACs (48-128 channels at
+56 x 56) 15-35% slow in every calibration."""
+
+
 def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, Any]:
     """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed); at
     batch 2 or 4 when ``batched``, else one dense or grouped conv in ~7 is."""
@@ -179,6 +190,8 @@ def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, 
             if cin % groups or cout % groups:
                 break
         macs = macs_of(cin, cout, groups)
+        if cls == "depthwise" and macs < DEPTHWISE_FLOOR_MACS and rng.random() >= DEPTHWISE_FLOOR_KEEP:
+            continue
         if macs <= (WIDE_MAX_MACS if wide else 120e6) and not (cin % groups or cout % groups):
             return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
                         pad=k // 2, pad_w=kw // 2, transpose=False)
