@@ -121,8 +121,10 @@ blocks of channels. Measured (AMD EPYC VM with AVX-512, 2026-12-07, 3x3, 56 x 56
 16, 32, 48, 64, 128 channels 80, 106, 133, 160, 261 us; 8, 24, 40, 72, 120 channels 95, 156,
 217, 333, 504 us (72 channels 2.1x the time of 64). Per-group channels are 1 in a depthwise
 conv, so aligned_in/out cannot see it, and lane_waste (log2 of 80 / 72 = 0.15) is far too small.
-Refitted from six calibrations' saved sweeps, the depthwise/oneDNN curve took a coefficient of
-0.8 (2.3x) and its cross-validated median error fell from 17% to 14% (run Q5)."""
+Refitted from run Q5's saved sweep, the depthwise/oneDNN curve took a coefficient of 0.8 (2.3x)
+and its cross-validated median error fell from 17% to 14%; over six runs' sweeps (Q1-Q5, P22)
+held-out layers within ±10% moved by +1 to +3 points in five and -7 in one (Q1, whose
+composition fit jumped to another solution: ``fit.fit_composition``)."""
 
 STREAM_KINDS = ("batch_norm", "relu", "hardsigmoid", "sigmoid", "add", "mul", "concat",
                 "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "softmax", "gather", "gather_elements",
