@@ -196,3 +196,8 @@ def test_few_depthwise_training_convs_sit_on_the_overhead_floor(monkeypatch):
     assert share_under(0.25) == pytest.approx(0.11, abs=0.04)
     # the floor itself still gets points: the curve needs its overhead
     assert share_under(0.25) > 0.05
+    # and none over the cap (30 M MACs): a 384-channel 7x7 depthwise conv at 128 px
+    # (384 * 49 * 128^2 = 308 M MACs) halves its channels four times, to 24 (19.3 M); one that
+    # stays over the cap is redrawn
+    rng = random.Random(11)
+    assert max(conv_row(sampler.conv_item(rng, "depthwise"))["macs"] for _ in range(400)) <= sampler.DEPTHWISE_MAX_MACS

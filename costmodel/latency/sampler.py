@@ -148,7 +148,13 @@ Why: oneDNN runs a depthwise conv in a fixed ~55 us up to ~0.2 M MACs (AMD EPYC 
 2026-12-07), so such ops tell the curve its overhead and nothing of its efficiency, and drawn
 uniformly from CHANNELS x TRAIN_SPATIAL they were 12 of the 35 depthwise/oneDNN training ops
 (run Q5). Its curve then put the aligned depthwise convs of 1-8 M MACs (48-128 channels at
-56 x 56) 15-35% slow in every calibration."""
+56 x 56) 15-35% slow in every calibration.
+
+DEPTHWISE_MAX_MACS caps them at 30 M MACs (EfficientNet's 5x5 on 96 channels at 112 px; ~1.5 ms
+on one core): without it, redrawing the small ones left the wide range's 100-480 M MAC depthwise
+convs (up to 82 ms a call at ~4 GMAC/s) to take 214 ms of every sweep pass against 91 before,
+and the sweep timed a quarter fewer training ops (run R2: 273 convs against 352 in run Q5)."""
+DEPTHWISE_MAX_MACS = 30_000_000
 
 
 def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, Any]:
@@ -178,9 +184,11 @@ def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, 
         def macs_of(cin: int, cout: int, groups: int) -> int:
             return batch * cout * (cin // groups) * k * kw * conv_out_size(h, k, stride) * conv_out_size(h, kw, stride)
 
-        # a wide conv over the cap halves its larger channel count (both, depthwise) rather than
-        # being redrawn, so large images with moderate channels are drawn as often as the rest
-        while wide and macs_of(cin, cout, groups) > WIDE_MAX_MACS and min(cin, cout) >= 32:
+        # a wide conv (any depthwise conv) over its cap halves its larger channel count (both,
+        # depthwise) rather than being redrawn, so large images with moderate channels are drawn
+        # as often as the rest
+        cap = DEPTHWISE_MAX_MACS if cls == "depthwise" else WIDE_MAX_MACS if wide else 120e6
+        while (wide or cls == "depthwise") and macs_of(cin, cout, groups) > cap and min(cin, cout) >= 32:
             if cls == "depthwise":
                 cin, cout, groups = cin // 2, cout // 2, cin // 2
             elif cin >= cout:
@@ -192,7 +200,7 @@ def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, 
         macs = macs_of(cin, cout, groups)
         if cls == "depthwise" and macs < DEPTHWISE_FLOOR_MACS and rng.random() >= DEPTHWISE_FLOOR_KEEP:
             continue
-        if macs <= (WIDE_MAX_MACS if wide else 120e6) and not (cin % groups or cout % groups):
+        if macs <= cap and not (cin % groups or cout % groups):
             return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
                         pad=k // 2, pad_w=kw // 2, transpose=False)
     raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
