@@ -150,7 +150,7 @@ uniformly from CHANNELS x TRAIN_SPATIAL they were 12 of the 35 depthwise/oneDNN 
 (run Q5). Its curve then put the aligned depthwise convs of 1-8 M MACs (48-128 channels at
 56 x 56) 15-35% slow in every calibration.
 
-DEPTHWISE_MAX_MACS caps them at 30 M MACs (EfficientNet's 5x5 on 96 channels at 112 px; ~1.5 ms
+DEPTHWISE_MAX_MACS caps them at 30 M MACs (about EfficientNet's 5x5 on 96 channels at 112 px; ~1.5 ms
 on one core): without it, redrawing the small ones left the wide range's 100-480 M MAC depthwise
 convs (up to 82 ms a call at ~4 GMAC/s) to take 214 ms of every sweep pass against 91 before,
 and the sweep timed a quarter fewer training ops (run R2: 273 convs against 352 in run Q5)."""
