@@ -39,9 +39,14 @@ def test_weight_bound_seconds_by_pixels_and_cache():
     # product: 4,194,304 * 50 ps = 209.72 us
     assert curve.weight_bound_seconds(_conv(512, 2048, 1, 4), L2) == pytest.approx(4_194_304 * 85e-12)
     assert curve.weight_bound_seconds(_conv(512, 2048, 1, 1), L2) == pytest.approx(4_194_304 * 50e-12)
-    # outside the corner: 5 x 5 = 25 pixels (> 16), or 256 -> 256 1x1 (262,144 bytes, within L2)
+    # outside the corner: 5 x 5 = 25 pixels (> 16)
     assert curve.weight_bound_seconds(_conv(512, 2048, 1, 5), L2) == 0.0
-    assert curve.weight_bound_seconds(_conv(256, 256, 1, 2), L2) == 0.0
+    # on 2-16 columns the corner begins at 192 KiB = 196,608 bytes, within L2: 256 -> 256 1x1
+    # (65,536 weights = 262,144 bytes) on 2 x 2 is in it, 262,144 * 85 ps = 22.28 us; 128 -> 256
+    # (131,072 bytes) is not, nor is 256 -> 256 on one pixel (a matrix-vector product within L2)
+    assert curve.weight_bound_seconds(_conv(256, 256, 1, 2), L2) == pytest.approx(262_144 * 85e-12)
+    assert curve.weight_bound_seconds(_conv(128, 256, 1, 2), L2) == 0.0
+    assert curve.weight_bound_seconds(_conv(256, 256, 1, 1), L2) == 0.0
     # a curve fitted without weight-bound ops has no rate
     plain = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0})
     assert plain.weight_bound_seconds(_conv(512, 2048, 1, 2), L2) == 0.0
@@ -93,12 +98,12 @@ def test_a_row_of_repeated_launches_is_in_the_corner_by_one_launch():
     two = {**one, **{c: 2 * one[c] for c in ("macs", "reads", "writes", "params", "mem_bytes")}, "launches": 2}
     # two launches of 4,194,304 weight bytes each: 2 x 356.5 us = 713.0 us
     assert predict_op(two, prof) == pytest.approx(2 * 4_194_304 * 85e-12)
-    # a 512 -> 768 1x1 on 2 x 2 (393,216 weights = 1,572,864 bytes, within L2) twice: 3,145,728
-    # bytes in the row, beyond L2, but within it per launch, so the curve: 2 x 512 * 768 * 4 MACs
-    # / 1e9 = 3.146 ms
-    small = _conv(512, 768, 1, 2)
+    # a 256 -> 128 1x1 on 2 x 2 (32,768 weights = 131,072 bytes, under the corner's 196,608 on
+    # 2-16 columns) twice: 262,144 bytes in the row, beyond 196,608, but within it per launch,
+    # so the curve: 2 x 256 * 128 * 4 MACs / 1e9 = 0.262 ms
+    small = _conv(256, 128, 1, 2)
     pair = {**small, **{c: 2 * small[c] for c in ("macs", "reads", "writes", "params", "mem_bytes")}, "launches": 2}
-    assert predict_op(pair, prof) == pytest.approx(2 * 512 * 768 * 4 / 1e9)
+    assert predict_op(pair, prof) == pytest.approx(2 * 256 * 128 * 4 / 1e9)
 
 
 def test_fit_weight_rates_takes_the_median_rate_per_pixel_regime():
@@ -195,7 +200,7 @@ def test_curves_are_fitted_without_the_ops_a_rate_predicts():
 
 def test_weight_bound_training_items_lead_the_plan():
     from costmodel.latency.features import STREAM_KINDS
-    from costmodel.latency.sampler import WEIGHT_BOUND_BYTES, training_plan
+    from costmodel.latency.sampler import FEW_COLUMN_BYTES, WEIGHT_BOUND_BYTES, training_plan
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0, weight_bound=6)
     lead = 3 * len(STREAM_KINDS) + 3  # 3 of each elementwise kind and 3 linear layers
@@ -207,8 +212,12 @@ def test_weight_bound_training_items_lead_the_plan():
     for kind, g in bound:
         weights = 4 * g["cin"] * g["cout"] * g["k"] * g["kw"]
         assert kind == "conv" and g["groups"] == 1
-        # 2.25-24 MiB, up to 96 MiB on one pixel (a matrix-vector product beyond the last-level cache)
-        assert WEIGHT_BOUND_BYTES[0] <= weights <= (96 << 20 if g["h"] == 1 else WEIGHT_BOUND_BYTES[1])
+        # one pixel (a matrix-vector product): 2.25-96 MiB (beyond L2, up to beyond the last-level
+        # cache); 2-16 pixels: 256 KiB (1 << 18 = 262,144 bytes) to 24 MiB
+        if g["h"] == 1:
+            assert WEIGHT_BOUND_BYTES[0] == 9 << 18 <= weights <= 96 << 20
+        else:
+            assert FEW_COLUMN_BYTES == 262_144 <= weights <= WEIGHT_BOUND_BYTES[1] == 24 << 20
     # then one linear layer per six convs: 16-96 MiB of weights
     kind, g = plan[lead + 6]
     assert kind == "linear" and 16 << 20 <= 4 * g["fin"] * g["fout"] <= 96 << 20
@@ -395,7 +404,7 @@ def test_streamed_rate_prefers_the_ops_own_kernel():
 def test_batched_turn_of_the_weight_bound_items_runs_on_onednn():
     from costmodel.latency.cases import conv_row
     from costmodel.latency.features import column_bucket, conv_backend, gemm_columns
-    from costmodel.latency.sampler import WEIGHT_BOUND_BYTES, weight_bound_items
+    from costmodel.latency.sampler import weight_bound_items
 
     convs = [g for kind, g in weight_bound_items(0, 16) if kind == "conv"][:16]
     # turns of four: 1x1, 3x3 (im2col), 5x5 at batch 1, then 3x3 at batch (2, 4, 2, 4) on
@@ -409,5 +418,23 @@ def test_batched_turn_of_the_weight_bound_items_runs_on_onednn():
     # a batch over 1 takes a 3x3 conv to oneDNN (conv_backend), where the im2col turn stays on GEMM
     assert all(conv_backend(r) == "onednn" for r in rows)
     assert all(conv_backend(conv_row(g)) == "gemm" for g in convs[4:8])
-    # 2.25-24 MiB of weights each
-    assert all(WEIGHT_BOUND_BYTES[0] <= 4 * g["cin"] * g["cout"] * 9 <= WEIGHT_BOUND_BYTES[1] for g in batched)
+    # 256 KiB to 24 MiB of weights each (FEW_COLUMN_BYTES, WEIGHT_BOUND_BYTES[1])
+    assert all(262_144 <= 4 * g["cin"] * g["cout"] * 9 <= 24 << 20 for g in batched)
+
+
+def test_strided_pointwise_turn_of_the_weight_bound_items_runs_on_onednn():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import conv_backend, gemm_columns, weight_bound_regime
+    from costmodel.latency.sampler import weight_bound_items
+
+    convs = [g for kind, g in weight_bound_items(0, 20) if kind == "conv"][16:20]
+    # the fifth turn: 1x1 at stride 2 on 7, 5, 4, 7 pixels a side -> 4 x 4, 3 x 3, 2 x 2, 4 x 4
+    # outputs ((side - 1) // 2 + 1): 16, 9, 4, 16 GEMM columns
+    assert [(g["k"], g["stride"], g["h"]) for g in convs] == [(1, 2, 7), (1, 2, 5), (1, 2, 4), (1, 2, 7)]
+    rows = [conv_row(g) for g in convs]
+    assert [gemm_columns(r) for r in rows] == pytest.approx([16, 9, 4, 16])
+    # inputs beyond MKLDNN_MIN_NUMEL = 20,480 (c_in * side^2: at 7 px c_in >= 512 gives >= 25,088),
+    # so all run on oneDNN, and all are in the corner (>= 256 KiB of weights)
+    assert all(g["cin"] * g["h"] ** 2 > 20_480 for g in convs)
+    assert all(conv_backend(r) == "onednn" for r in rows)
+    assert all(weight_bound_regime(r, 1 << 20) == "gemm" for r in rows)

@@ -221,7 +221,7 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
     plan = training_plan(seed, per_conv_class=int(40 * scale), per_stream_kind=int(5 * scale),
                          linear=int(8 * scale), per_design=int(3 * scale),
                          # at a batch over 16 no conv is in the weight-bound corner (features)
-                         weight_bound=int(22 * scale) if profile.batch <= WEIGHT_BOUND_MAX_COLUMNS else 0)
+                         weight_bound=int(28 * scale) if profile.batch <= WEIGHT_BOUND_MAX_COLUMNS else 0)
     start = time.perf_counter()
 
     def build(item):

@@ -246,8 +246,9 @@ WEIGHT_BYTES = 4
 """Bytes per weight of the fp32 models the curves are fitted and used on."""
 
 WEIGHT_BOUND_MAX_COLUMNS = 16
-"""An op is weight-bound when its weights exceed L2 and its GEMM has at most this many columns
-(``gemm_columns``: a conv's output pixels times the batch, a linear layer's rows of input): it
+"""An op is weight-bound when its GEMM has at most this many columns and its weights exceed L2
+(one column) or FEW_COLUMN_MIN_WEIGHT_BYTES (2-16 columns) (``weight_bound_regime``; columns:
+``gemm_columns``, a conv's output pixels times the batch, a linear layer's rows of input): it
 does at most 16 MACs per weight it streams from memory. Measured (2-core Intel Xeon VM,
 2026-12-06): 1x1 and 3x3 convs with 4-21 MB of weights ran 76-116 ps per weight byte alike on
 2 x 2, 3 x 3 and 4 x 4 pixels (a 2048 -> 2048 1x1 conv: 85 ps/B on 2 x 2, 90 on 4 x 4), although
@@ -264,16 +265,32 @@ def gemm_columns(row: dict[str, Any]) -> float:
 
 
 def weight_bound_regime(row: dict[str, Any], l2: int) -> str | None:
-    """Where an op sits in the weight-bound corner (weights beyond ``l2`` on at most
-    WEIGHT_BOUND_MAX_COLUMNS GEMM columns): "gemv" for one column (a matrix-vector product that
-    reads each weight once without packing it), "gemm" for 2-16, None outside the corner (no
-    MACs, weights within L2, or more columns)."""
-    if not row.get("macs") or WEIGHT_BYTES * row["params"] <= l2:
+    """Where an op sits in the weight-bound corner: "gemv" for one GEMM column (a matrix-vector
+    product that reads each weight once without packing it) with weights beyond ``l2``, "gemm"
+    for 2-WEIGHT_BOUND_MAX_COLUMNS columns with more than FEW_COLUMN_MIN_WEIGHT_BYTES of weights;
+    None outside the corner (no MACs, fewer weights, or more columns)."""
+    if not row.get("macs"):
         return None
     columns = gemm_columns(row)
     if columns > WEIGHT_BOUND_MAX_COLUMNS:
         return None
-    return "gemv" if columns <= 1.0 else "gemm"
+    weights = WEIGHT_BYTES * row["params"]
+    if columns <= 1.0:
+        return "gemv" if weights > l2 else None
+    return "gemm" if weights > FEW_COLUMN_MIN_WEIGHT_BYTES else None
+
+
+FEW_COLUMN_MIN_WEIGHT_BYTES = 192 << 10
+"""Weights from which an op on 2-16 GEMM columns is in the weight-bound corner (its time is a
+rate per weight byte), whether or not they fit in L2. Why not from L2 only: the GEMM kernels
+run so few columns at a rate per weight byte that does not depend on where the weights live.
+Measured (AMD EPYC VM, 1 MiB L2, 2026-12-07, 1x1 convs, 1 thread): on 2 x 2 pixels 309, 293 and
+305 ps per weight byte with 0.25, 1 and 8 MiB of weights (256 -> 256, 512 -> 512,
+1024 -> 2048); on 3 x 3 409, 395 and 424; on 4 x 4 130, 114 and 114. A 512 -> 512 1x1 conv on
+2 x 2 pixels (exactly 1 MiB, so outside the corner that began beyond L2) ran 307 us, and the
+pointwise curve said 74 us: VGG-16 (CIFAR) with SPConv or SIC in its 3x3 slots, whose last
+stage runs such convs, was predicted 12-19% fast in every run of stop 31. From 192 KiB the
+rate is most of the time (a 256 -> 256 1x1 conv on 2 x 2: 81 us, ~5 us of it the call)."""
 
 
 COLUMN_BUCKETS = (1, 4, 9, 16)

@@ -206,7 +206,7 @@ def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, 
     raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
 
 
-WEIGHT_BOUND_CHANNELS = (256, 384, 512, 768, 1024, 1536, 2048)
+WEIGHT_BOUND_CHANNELS = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
 """Channel counts of the weight-bound training convs (``weight_bound_item``)."""
 
 WEIGHT_BOUND_BYTES = (9 << 18, 24 << 20)
@@ -216,6 +216,11 @@ beyond the L2 of the cores seen (1-2 MiB), and at most 24 MiB, so that each call
 budget). Why not from 4 MiB: the rate per weight byte grows with the weights (AMD EPYC VM,
 2026-12-06: batched 3x3 convs on 4 columns streamed 81-95 ps/B with 4.5 MiB, 215 with 18 MiB),
 and a Tied Block Conv's 2.25 MiB at 2 x 2 pixels took the rate of the nearest points, 10-18 MiB."""
+
+FEW_COLUMN_BYTES = 1 << 18
+"""Smallest weights of a weight-bound training conv on 2-16 GEMM columns: 256 KiB, within L2 but
+in the corner (``features.FEW_COLUMN_MIN_WEIGHT_BYTES``), so that an op with 0.25-2 MiB of
+weights takes the rate of points of its own size."""
 
 
 WEIGHT_BOUND_GEMV_MAX_BYTES = 96 << 20
@@ -235,14 +240,24 @@ pixels. Measured alone (AMD EPYC VM, 2026-12-06): such convs streamed 75-120 ps 
 where the 5x5 convs at batch 1, until then the only oneDNN points of the corner, ran 113-153
 (~200-240 in the sweep); the TBC layers at 2 x 2 were predicted 85% slow."""
 
-WEIGHT_BOUND_TURNS = ((1, tuple((1, s) for s in WEIGHT_BOUND_SIDES)), (3, tuple((1, s) for s in WEIGHT_BOUND_SIDES)),
-                      (5, tuple((1, s) for s in WEIGHT_BOUND_SIDES)), (3, WEIGHT_BOUND_BATCHED))
-"""(kernel size, its four (batch, input side)) of the weight-bound training convs, in turns of
-four: the three kernels PyTorch runs them on at batch 1 (1x1: GEMM, 3x3: im2col + GEMM, its
-input kept within ``features.MKLDNN_MIN_NUMEL``, 5x5: oneDNN; ``conv_backend``) on each of
+STRIDED_POINTWISE_SIDES = ((1, 7), (1, 5), (1, 4), (1, 7))
+"""(batch, input side) of the strided 1x1 turn of ``WEIGHT_BOUND_TURNS``: 16, 9 and 4 GEMM
+columns, with inputs beyond ``features.MKLDNN_MIN_NUMEL`` so that PyTorch runs them on oneDNN
+(``conv_backend``), as ResNet-50's stage-entry shortcuts run at 112 px (1024 -> 2048 on
+7 x 7 -> 4 x 4). Measured alone (AMD EPYC VM, 2026-12-07): that shortcut 1742 us, a 1024 ->
+2048 1x1 conv on 4 x 4 pixels at stride 1 (the GEMM) 959 us; pointwise/onednn had no corner
+points and its curve said 1163 us."""
+
+WEIGHT_BOUND_TURNS = ((1, 1, tuple((1, s) for s in WEIGHT_BOUND_SIDES)), (3, 1, tuple((1, s) for s in WEIGHT_BOUND_SIDES)),
+                      (5, 1, tuple((1, s) for s in WEIGHT_BOUND_SIDES)), (3, 1, WEIGHT_BOUND_BATCHED),
+                      (1, 2, STRIDED_POINTWISE_SIDES))
+"""(kernel size, stride, its four (batch, input side)) of the weight-bound training convs, in
+turns of four: the three kernels PyTorch runs them on at batch 1 (1x1: GEMM, 3x3: im2col + GEMM,
+its input kept within ``features.MKLDNN_MIN_NUMEL``, 5x5: oneDNN; ``conv_backend``) on each of
 WEIGHT_BOUND_SIDES, so that each column bucket of each kernel gets the points its rate needs
-(``profile.MIN_BUCKET_OPS``), then a 3x3 conv at a batch of 2 or 4 (``WEIGHT_BOUND_BATCHED``).
-At a batch over 1 the columns grow with the batch, and the larger sides leave the corner."""
+(``profile.MIN_BUCKET_OPS``), then a 3x3 conv at a batch of 2 or 4 (``WEIGHT_BOUND_BATCHED``),
+then a strided 1x1 conv on oneDNN (``STRIDED_POINTWISE_SIDES``). At a batch over 1 the columns
+grow with the batch, and the larger sides leave the corner."""
 
 
 def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
@@ -250,9 +265,9 @@ def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]
     WEIGHT_BOUND_TURNS) and one weight-bound linear layer per six convs after them."""
     per_turn, convs = len(WEIGHT_BOUND_SIDES), []
     for i in range(count):
-        k, geometry = WEIGHT_BOUND_TURNS[(i // per_turn) % len(WEIGHT_BOUND_TURNS)]
+        k, stride, geometry = WEIGHT_BOUND_TURNS[(i // per_turn) % len(WEIGHT_BOUND_TURNS)]
         batch, side = geometry[i % per_turn]
-        convs.append(("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"), side, k, batch)))
+        convs.append(("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"), side, k, batch, stride)))
     linears = [("linear", weight_bound_linear(random.Random(f"weight-bound-linear{seed}-{i}")))
                for i in range(count // 6)]
     # and one conv with as many weights on a few more pixels per three (``big_weight_item``)
@@ -275,11 +290,13 @@ def big_weight_item(rng: random.Random, side: int) -> dict[str, Any]:
     return conv_with_weights(rng, side, rng.choice((3, 3, 1)), WEIGHT_BOUND_BYTES[1])
 
 
-def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only: bool = False) -> dict[str, Any]:
-    """A stride-1 k x k conv on ``side`` x ``side`` pixels with WEIGHT_BOUND_CHANNELS in and out,
-    its weights nearest in log2 to a size drawn log-uniformly from WEIGHT_BOUND_BYTES[0] to
-    ``top`` bytes (ties drawn at random); ``gemm_only``: a 3x3 conv keeps its input within
-    ``features.MKLDNN_MIN_NUMEL``, so it runs on im2col + GEMM.
+def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only: bool = False,
+                      bottom: int = WEIGHT_BOUND_BYTES[0], stride: int = 1) -> dict[str, Any]:
+    """A k x k conv at ``stride`` on ``side`` x ``side`` pixels with WEIGHT_BOUND_CHANNELS in and
+    out, its weights nearest in log2 to a size drawn log-uniformly from ``bottom`` to ``top``
+    bytes (ties drawn at random); ``gemm_only``: a 3x3 conv keeps its input within
+    ``features.MKLDNN_MIN_NUMEL``, so it runs on im2col + GEMM; a strided 1x1 conv's input goes
+    beyond it, so it runs on oneDNN.
 
     Why log-uniform: the streaming rate grows with the weights (``WEIGHT_BOUND_BYTES``) and an op
     takes the rate of the training points nearest in weight bytes; the first channel pair within
@@ -289,25 +306,29 @@ def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only
 
     pairs = [(cin, cout) for cin in WEIGHT_BOUND_CHANNELS for cout in WEIGHT_BOUND_CHANNELS
              if not (gemm_only and k == 3 and cin * side * side > MKLDNN_MIN_NUMEL)  # else oneDNN
-             and math.log2(WEIGHT_BOUND_BYTES[0]) <= size((cin, cout)) <= math.log2(top)]
+             and not (stride > 1 and cin * side * side <= MKLDNN_MIN_NUMEL)  # else the GEMM
+             and math.log2(bottom) <= size((cin, cout)) <= math.log2(top)]
     target = rng.uniform(min(map(size, pairs)), max(map(size, pairs)))  # the sizes this kernel can have
     gap = [abs(size(p) - target) for p in pairs]
     cin, cout = rng.choice([p for p, g in zip(pairs, gap) if g <= min(gap) + 1e-9])
-    return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=1,
+    return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=stride,
                 groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
 
 
-def weight_bound_item(rng: random.Random, side: int, k: int, batch: int = 1) -> dict[str, Any]:
-    """A stride-1 k x k conv at ``batch`` with WEIGHT_BOUND_BYTES of weights (up to
-    WEIGHT_BOUND_GEMV_MAX_BYTES on one column: one pixel at batch 1) on ``side`` x ``side`` input
+def weight_bound_item(rng: random.Random, side: int, k: int, batch: int = 1, stride: int = 1) -> dict[str, Any]:
+    """A k x k conv at ``stride`` and ``batch`` with WEIGHT_BOUND_BYTES of weights (from
+    FEW_COLUMN_BYTES on more than one column, up to WEIGHT_BOUND_GEMV_MAX_BYTES on one: one pixel
+    at batch 1) on ``side`` x ``side`` input
     pixels; at batch 1 a 3x3 conv is kept on im2col + GEMM, at a larger batch PyTorch runs it on
     oneDNN (``features.conv_backend``): a network's last stage at a small input
     (ResNet-50's 2048-channel convs at 2 x 2 pixels, VGG's 512 x 512 3x3 at 2-4 pixels), where
     streaming the weights from memory is the time. The random sweep has almost none (8 of 624
     ops with weights beyond L2 on the Intel Xeon VM, 2026-12-06), and the curves put such convs
     at a third to a half of their measured time."""
-    top = WEIGHT_BOUND_GEMV_MAX_BYTES if side == 1 and batch == 1 else WEIGHT_BOUND_BYTES[1]
-    return {**conv_with_weights(rng, side, k, top, gemm_only=batch == 1), "batch": batch}
+    gemv = side == 1 and batch == 1
+    top = WEIGHT_BOUND_GEMV_MAX_BYTES if gemv else WEIGHT_BOUND_BYTES[1]
+    bottom = WEIGHT_BOUND_BYTES[0] if gemv else FEW_COLUMN_BYTES
+    return {**conv_with_weights(rng, side, k, top, gemm_only=batch == 1, bottom=bottom, stride=stride), "batch": batch}
 
 
 WEIGHT_BOUND_LINEAR_SIZES = (1024, 2048, 4096, 8192)
