@@ -438,3 +438,59 @@ def test_strided_pointwise_turn_of_the_weight_bound_items_runs_on_onednn():
     assert all(g["cin"] * g["h"] ** 2 > 20_480 for g in convs)
     assert all(conv_backend(r) == "onednn" for r in rows)
     assert all(weight_bound_regime(r, 1 << 20) == "gemm" for r in rows)
+
+
+MIB = 1 << 20
+# a made-up weight-set curve (weight bytes cycled per call, seconds per weight byte), its last
+# point below the one before (noise): made non-decreasing it is 110, 118, 146, 161, 161 ps/B
+WEIGHT_SET = ((4 * MIB, 110e-12), (8 * MIB, 118e-12), (16 * MIB, 146e-12), (24 * MIB, 161e-12), (48 * MIB, 155e-12))
+
+
+def test_cold_rate_interpolates_the_weight_set_curve_in_log_bytes():
+    from costmodel.latency.profile import Peaks
+
+    peaks = Peaks(1e9, 1e8, 1e9, 1e-6, float(L2), weight_set_curve=WEIGHT_SET)
+    # an op of 4 MiB in a design cycling 24 MiB: 161 - 110 = 51 ps more per weight byte
+    assert peaks.cold_s_per_byte(24 * MIB, 4 * MIB) == pytest.approx(51e-12)
+    # 12 MiB lies log2(12 / 8) = 0.585 of the way from 8 to 16 MiB: 118 + 0.585 * 28 = 134.38 ps/B
+    assert peaks.cold_s_per_byte(12 * MIB, 4 * MIB) == pytest.approx((118 + np.log2(1.5) * 28 - 110) * 1e-12)
+    # flat beyond the ends: 1 MiB takes the 4 MiB rate, 100 MiB the (non-decreasing) 161
+    assert peaks.cold_s_per_byte(24 * MIB, 1 * MIB) == pytest.approx(51e-12)
+    assert peaks.cold_s_per_byte(100 * MIB, 48 * MIB) == pytest.approx(0.0)
+    # no more weights than the op's own, or no curve: 0
+    assert peaks.cold_s_per_byte(4 * MIB, 8 * MIB) == 0.0
+    assert Peaks(1e9, 1e8, 1e9, 1e-6).cold_s_per_byte(24 * MIB, 4 * MIB) == 0.0
+
+
+def test_a_weight_bound_op_is_slower_in_a_design_whose_weights_outgrow_the_cache():
+    from costmodel.latency.predict import predict_op
+
+    curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=100e-12)
+    prof = _profile(curves={"pointwise/gemm": curve})
+    prof = Profile(**{**prof.__dict__, "peaks": type(prof.peaks)(**{**prof.peaks.__dict__, "weight_set_curve": WEIGHT_SET})})
+    # 1024 -> 1024 1x1 on 2 x 2: 1,048,576 weights = 4 MiB; alone 4,194,304 * 100 ps = 419.4 us
+    alone = _conv(1024, 1024, 1, 2)
+    assert predict_op(alone, prof) == pytest.approx(4 * MIB * 100e-12)
+    # in a design of 24 MiB of weights: 4,194,304 * (100 + 51) ps = 633.3 us
+    assert predict_op({**alone, "weight_set_bytes": 24 * MIB}, prof) == pytest.approx(4 * MIB * 151e-12)
+
+
+def test_the_weight_set_curve_survives_the_profile_file(tmp_path):
+    from costmodel.latency.profile import load_profile
+
+    prof = _profile()
+    prof = Profile(**{**prof.__dict__, "peaks": type(prof.peaks)(**{**prof.peaks.__dict__, "weight_set_curve": WEIGHT_SET})})
+    path = prof.save(tmp_path / "p.json")
+    back = load_profile(path, device="cpu")
+    assert back.peaks.weight_set_curve == tuple((float(w), float(r)) for w, r in WEIGHT_SET)
+    assert back.peaks.cold_s_per_byte(24 * MIB, 4 * MIB) == pytest.approx(51e-12)
+
+
+def test_op_rows_carry_the_designs_weight_bytes():
+    from costmodel.core.registry import get_design
+    from costmodel.latency.predict import op_rows
+
+    spec = get_design("conv")(c_in=16, c_out=32, k=3, h=8, w=8, bn=True)
+    rows = op_rows(spec)
+    # 16 * 32 * 9 = 4,608 conv weights + 2 * 32 = 64 BN affine = 4,672 params, 18,688 fp32 bytes
+    assert {r["weight_set_bytes"] for r in rows} == {18_688}

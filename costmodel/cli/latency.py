@@ -7,7 +7,7 @@ import argparse
 from ..latency.calibrate import DEFAULT_BUDGET_S
 from ..latency.evaluate import EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
-from ..latency.features import WEIGHT_BOUND_MAX_COLUMNS
+from ..latency.features import FEW_COLUMN_MIN_WEIGHT_BYTES, WEIGHT_BOUND_MAX_COLUMNS
 from ..latency.profile import weight_rates_line
 from ..latency.protocol import REPRODUCIBLE_WITHIN, SAMPLES
 from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
@@ -195,7 +195,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print(f"  {title}: {furthest_factors(factors)}")
     rates = weight_rates_line(profile.curves)
     if rates:
-        print(f"weight-bound ops (weights beyond L2 on <= {WEIGHT_BOUND_MAX_COLUMNS} GEMM columns): {rates}")
+        print(f"weight-bound ops (2-{WEIGHT_BOUND_MAX_COLUMNS} GEMM columns with over "
+              f"{FEW_COLUMN_MIN_WEIGHT_BYTES >> 10} KiB of weights, 1 column with weights beyond L2): {rates}")
+    curve = profile.peaks.weight_set_curve
+    if curve:
+        points = ", ".join(f"{w / 2**20:.0f} MiB: {r * 1e12:.0f}" for w, r in curve)
+        print(f"weight-bound rate by the weights a call cycles (measured, ps per weight byte): {points}")
     drift = profile.meta.get("reference_drift")
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "

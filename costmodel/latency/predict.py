@@ -26,9 +26,11 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
                 [+ s_per_group * groups, grouped convs] + MACs / (peak * efficiency),
         log(efficiency) = b0 + sum_i b_i * feature_i,
 
-    except in the **weight-bound corner** (weights beyond L2 on at most 16 GEMM columns: a conv's
-    output pixels x batch, a linear layer's rows; ``features.weight_bound_regime``), where
-    t(op) = rate * weight bytes: the median rate of the curve's training ops of the op's column
+    except in the **weight-bound corner** (2-16 GEMM columns with over 192 KiB of weights, or one
+    column with weights beyond L2; columns: a conv's output pixels x batch, a linear layer's rows;
+    ``features.weight_bound_regime``), where
+    t(op) = (rate + cold rate) * weight bytes (``Peaks.cold_s_per_byte``: more where the design's
+    weights together outgrow the cache): the rate is the median of the curve's training ops of the op's column
     bucket (1, 2-4, 5-9, 10-16 columns) nearest in weight bytes (``profile.streamed_rate``), else
     the median over the corner's 2-16 columns (a second one on one column, where the GEMM is a
     matrix-vector product) (``fit.fit_weight_rates``; the curve is fitted without them; a kernel without the rate keeps
@@ -59,7 +61,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .features import aligned, curve_key, latency_class, launches, stream_key
+from .features import WEIGHT_BYTES, aligned, curve_key, latency_class, launches, stream_key
 from .memory import traffic_table
 from .profile import EfficiencyCurve, Profile, StreamCurve
 
@@ -121,7 +123,10 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
         return roofline_op(row, profile)
     curve = found[1]
     if isinstance(curve, EfficiencyCurve) and (streamed := curve.weight_bound_seconds(row, profile.l2)) > 0:
-        return streamed  # the curve was fitted without the corner's ops: their own law predicts them
+        # the curve was fitted without the corner's ops: their own law predicts them, slower
+        # where the design's other weights evict theirs from the cache
+        weights = WEIGHT_BYTES * row["params"]
+        return streamed + weights * profile.peaks.cold_s_per_byte(float(row.get("weight_set_bytes") or 0.0), weights)
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
     if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
         t *= math.exp(curve.regressor.correction(row, profile.l2))
@@ -131,12 +136,15 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
 
 
 def op_rows(spec, batch: int = 1) -> list[dict[str, Any]]:
-    """The traffic table of ``spec`` as dicts, activations and MACs scaled to ``batch``.
+    """The traffic table of ``spec`` as dicts, activations and MACs scaled to ``batch``, each row
+    with the weight bytes of the whole design (``weight_set_bytes``, for ``Peaks.cold_s_per_byte``).
 
     Weights are read once per call whatever the batch; activations and MACs scale with it.
     """
     rows = traffic_table(spec).to_dict("records")
+    weight_set = spec.dtype_bytes * sum(row["params"] for row in rows)
     for row in rows:
+        row["weight_set_bytes"] = weight_set  # the weights one call cycles through the caches
         if batch != 1:
             for col in ("macs", "elem", "reads", "writes"):
                 row[col] = row[col] * batch
