@@ -419,8 +419,8 @@ def test_training_plan_leads_with_three_of_each_elementwise_kind():
     counts = Counter(spec["kind"] if kind == "stream" else kind for kind, spec in lead)
     assert counts == {**{k: 3 for k in STREAM_KINDS}, "linear": 3}
     # 5 per kind and 4 linear in all: 2 of each kind and 1 linear spread later, and the two
-    # windowed pools one more round each (6 = 2 of each of their 3 windows)
-    assert sum(kind == "stream" for kind, _ in plan) == 5 * len(STREAM_KINDS) + 2
+    # windowed pools four more rounds each (9 = 3 of each of their 3 windows): 5 x 17 + 4 x 2 = 93
+    assert sum(kind == "stream" for kind, _ in plan) == 5 * len(STREAM_KINDS) + 8
 
 
 def test_efficiency_is_clamped_to_the_training_range():

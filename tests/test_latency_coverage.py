@@ -42,15 +42,19 @@ def test_pool_training_items_use_the_downsampling_windows():
     from costmodel.latency.features import pool_window_key
     from costmodel.latency.sampler import POOL_MIN_INPUT, POOL_WINDOWS, stream_items, training_plan
 
-    # the default plan (5 per kind) times each pool window at least twice, on >= 2^17 inputs
+    # the default plan (5 per kind) times each pool window at least three times: rounds of the
+    # 3 windows large (>= 2^17 input elements), small (2^12 to 2^15), large
     pools = [it for kind, it in training_plan(seed=3) if kind == "stream" and "pool" in it]
     for kind in ("max_pool2d", "avg_pool2d"):
-        windows = [tuple(it["pool"]) for it in pools if it["kind"] == kind]
-        assert sorted(set(windows)) == sorted(POOL_WINDOWS) and min(map(windows.count, POOL_WINDOWS)) >= 2
-    assert all(it["c"] * it["h"] ** 2 >= POOL_MIN_INPUT for it in pools)
-    # one per kind: round 0 has all 17 elementwise kinds, rounds 1-5 the 2 windowed pools only
-    # (2 x 3 windows = 6 rounds): 17 + 5 x 2 = 27 items
-    assert len(stream_items(random.Random(0), 1)) == 27
+        mine = [it for it in pools if it["kind"] == kind]
+        windows = [tuple(it["pool"]) for it in mine]
+        assert sorted(set(windows)) == sorted(POOL_WINDOWS) and min(map(windows.count, POOL_WINDOWS)) >= 3
+        sizes = [it["c"] * it["h"] ** 2 for it in mine]
+        assert all(n >= POOL_MIN_INPUT for n in sizes[:3] + sizes[6:9])
+        assert all(1 << 12 <= n <= 1 << 15 for n in sizes[3:6])
+    # one per kind: round 0 has all 17 elementwise kinds, rounds 1-8 the 2 windowed pools only
+    # (3 x 3 windows = 9 rounds): 17 + 8 x 2 = 33 items
+    assert len(stream_items(random.Random(0), 1)) == 33
     module, (x,), row = training_case("stream", {"kind": "max_pool2d", "c": 16, "h": 8, "pool": [2, 2, 0]})
     assert tuple(module(x).shape) == (1, 16, 4, 4)
     # 16 x 4 x 4 = 256 outputs, 2 x 2 = 4 comparisons each; reads 16 x 8 x 8 = 1024
@@ -495,6 +499,30 @@ def test_robust_residuals_are_scipys_soft_l1():
     assert robust_residuals(np.array([0.3]), None)[0] == 0.3  # None: plain least squares
 
 
+def test_pool_window_rate_follows_the_size():
+    """A window's small and large training pools: its rate per comparison interpolated in log2
+    bytes between them, flat beyond."""
+    import pandas as pd
+
+    from costmodel.latency.fit import fit_window_line
+
+    # 2.5 ns per comparison on 163,840 bytes (+ a 1 us call): 32,768 comparisons -> 82.92 us;
+    # 5.3 ns on 2,007,040 bytes: 401,408 comparisons -> 2,128.5 us
+    frame = pd.DataFrame({"elem": [32768, 401408], "measured_s": [1e-6 + 32768 * 2.5e-9, 1e-6 + 401408 * 5.3e-9],
+                          "mem_bytes": [163840, 2007040]})
+    line = fit_window_line(frame, 1e-6)
+    assert line.per_op_s(163840) == pytest.approx(2.5e-9) and line.per_op_s(2007040) == pytest.approx(5.3e-9)
+    assert line.per_op_s(1000) == pytest.approx(2.5e-9) and line.per_op_s(1e8) == pytest.approx(5.3e-9)
+    # at the geometric mean of the two sizes, halfway in log2 bytes: (2.5 + 5.3) / 2 = 3.9 ns
+    assert line.per_op_s((163840 * 2007040) ** 0.5) == pytest.approx(3.9e-9)
+    # a 2x2 pool of 128 x 16 x 16 (8,192 outputs x 4 comparisons, 163,840 bytes): 1 + 81.92 us
+    row = {"elem": 32768, "mem_bytes": 163840}
+    assert line.seconds(row, 0.0, 0) == pytest.approx(1e-6 + 32768 * 2.5e-9)
+    # sizes within 4x of each other: one rate (the median), no points
+    close = fit_window_line(frame.assign(mem_bytes=[1e6, 2e6]), 1e-6)
+    assert close.rate_points == () and close.s_per_op == pytest.approx((2.5e-9 + 5.3e-9) / 2)
+
+
 def test_pool_window_line_fits_each_window_apart():
     """Three windows, each with its own cost per comparison: one line per window recovers each
     rate, and predict takes the window's line before the pool's shared one."""
@@ -504,13 +532,14 @@ def test_pool_window_line_fits_each_window_apart():
     from costmodel.latency.profile import StreamCurve
 
     # 2x2/2 at 5 ns per comparison + a 2 us call: 4e5 comparisons -> 2,002 us, 1e5 -> 502 us
-    frame = pd.DataFrame({"elem": [4e5, 1e5], "measured_s": [2002e-6, 502e-6]})
+    frame = pd.DataFrame({"elem": [4e5, 1e5], "measured_s": [2002e-6, 502e-6], "mem_bytes": [2e6, 5e5]})
     line = fit_window_line(frame, 2e-6)
     assert (line.overhead_s, line.s_per_op) == pytest.approx((2e-6, 5e-9), rel=1e-6)
     assert isinstance(line, StreamCurve) and line.train_median_abs_pct == pytest.approx(0, abs=1e-6)
     # two pools of the SAME size (2,100 and 2,129 us on 401,408 comparisons) still give a rate:
     # the median of (t - 1 us) / elem = (2,099 / 401,408 + 2,128 / 401,408) / 2 = 5.265 ns
-    same = fit_window_line(pd.DataFrame({"elem": [401408, 401408], "measured_s": [2100e-6, 2129e-6]}), 1e-6)
+    same = fit_window_line(pd.DataFrame({"elem": [401408, 401408], "measured_s": [2100e-6, 2129e-6],
+                                         "mem_bytes": [2007040, 2007040]}), 1e-6)
     assert same.s_per_op == pytest.approx(5.2652e-9, rel=1e-4) and same.overhead_s == 1e-6
     from costmodel.latency.predict import op_curve
 

@@ -220,7 +220,8 @@ class EfficiencyCurve:
 
 @dataclass(frozen=True)
 class StreamCurve:
-    """t(op) = overhead_s + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * elem."""
+    """t(op) = overhead_s + s_per_byte * bytes + s_per_spill_byte * (bytes beyond L2) + s_per_op * elem
+    (a pool window with ``rate_points``: its rate per element at the op's bytes instead of s_per_op)."""
 
     overhead_s: float
     s_per_byte: float
@@ -230,13 +231,28 @@ class StreamCurve:
     train_median_abs_pct: float = 0.0
     neighbours: Neighbours | None = None
     regressor: Regressor | None = None
+    # a pool window's (bytes moved, seconds per element) points (``fit.fit_window_line``): its
+    # rate per element, interpolated in log2 bytes, instead of s_per_op; empty: s_per_op
+    rate_points: tuple[tuple[float, float], ...] = ()
     tag: ClassVar[str] = "stream"
+
+    def __post_init__(self) -> None:
+        # frozen: JSON gives lists of lists
+        object.__setattr__(self, "rate_points", tuple((float(b), float(r)) for b, r in self.rate_points))
+
+    def per_op_s(self, nbytes: float) -> float:
+        """Seconds per element of an op moving ``nbytes``: ``rate_points`` interpolated in log2
+        bytes (flat beyond their ends), else s_per_op."""
+        if not self.rate_points:
+            return self.s_per_op
+        return float(np.interp(math.log2(max(nbytes, 1.0)), [math.log2(b) for b, _ in self.rate_points],
+                               [r for _, r in self.rate_points]))
 
     def seconds(self, row: dict[str, Any], peak: float, l2: int) -> float:
         """The line's time of one op row (seconds; ``peak`` unused: no MACs)."""
         spill = max(0.0, row["mem_bytes"] - l2)
         return (self.overhead_s + row["mem_bytes"] * self.s_per_byte + spill * self.s_per_spill_byte
-                + row["elem"] * self.s_per_op)
+                + row["elem"] * self.per_op_s(row["mem_bytes"]))
 
 
 @dataclass(frozen=True)

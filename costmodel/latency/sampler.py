@@ -415,16 +415,21 @@ networks came out -20% to -34%, against -7% to -12% where it ran."""
 
 
 POOL_MIN_INPUT = 1 << 17
-"""Input elements (512 KiB) of a training pool at least: the rate of a network's large pools.
-Smaller pools run up to 2.5x faster per output (a 2x2 max pool: 7-12 ns per output below
-~256 KiB of input, 21 ns above; AMD EPYC VM, 2026-12-06), but they are a few tens of us in a
-network where the large ones are milliseconds."""
+"""Input elements (512 KiB) of a large training pool at least: the rate of a network's large
+pools. Smaller pools run up to 2.5x faster per output (a 2x2 max pool: 7-12 ns per output below
+~256 KiB of input, 21 ns above; AMD EPYC VM, 2026-12-06), so every other round of pools is
+small (``POOL_SMALL_INPUT``) and a window's rate follows the size (``fit.window_rate_points``)."""
+
+POOL_SMALL_INPUT = (1 << 13, 1 << 15)
+"""Input elements (32-128 KiB) of a small training pool: VGG-16-CIFAR's pools at 32 px (128 x
+16 x 16 = 32 Ki elements, 256 x 8 x 8, 512 x 4 x 4), predicted 1.9-2.3x their time alone at the
+large pools' rate (AMD EPYC VM, 2026-12-07)."""
 
 
 def stream_item(rng: random.Random, kind: str, channels: int | None = None, index: int = 0) -> dict[str, Any]:
     """A random elementwise training op of ``kind`` on a 1 x c x h x h tensor (``channels``: c
     instead of a random one; pools: window ``index`` of POOL_WINDOWS in turn, on at least
-    POOL_MIN_INPUT elements)."""
+    POOL_MIN_INPUT elements, every other round of windows on POOL_SMALL_INPUT)."""
     item: dict[str, Any] = {"kind": kind, "c": rng.choice((16, 32, 64, 128, 256, 512)),
                             "h": rng.choice((7, 14, 28, 56, 112))}
     item["c"] = channels or item["c"]
@@ -432,8 +437,11 @@ def stream_item(rng: random.Random, kind: str, channels: int | None = None, inde
         item["h"] = 1  # the filter gather has no pixels (``cases.filter_gather_case``): one key per c
     if kind in POOL_KINDS:
         item["pool"] = list(POOL_WINDOWS[index % len(POOL_WINDOWS)])
-        while item["c"] * item["h"] ** 2 < POOL_MIN_INPUT:
-            item["h"] *= 2
+        if (index // len(POOL_WINDOWS)) % 2:  # every other round small
+            item["h"] = max(4, int(math.sqrt(rng.uniform(*POOL_SMALL_INPUT) / item["c"])))
+        else:
+            while item["c"] * item["h"] ** 2 < POOL_MIN_INPUT:
+                item["h"] *= 2
     if item["c"] * item["h"] ** 2 > 1 << 21:  # at most 8 MiB per tensor: a network's largest
         item["h"] //= 2
     return item
@@ -441,9 +449,10 @@ def stream_item(rng: random.Random, kind: str, channels: int | None = None, inde
 
 def stream_items(rng: random.Random, per_kind: int) -> list[tuple[str, dict[str, Any]]]:
     """``per_kind`` elementwise training ops of each of STREAM_KINDS, round by round (the first
-    LEAD_STREAM_CHANNELS rounds at those channels), and pools at least two of each window."""
+    LEAD_STREAM_CHANNELS rounds at those channels), and pools at least three of each window
+    (large, small, large: ``stream_item``)."""
     leads, items = len(LEAD_STREAM_CHANNELS), []
-    for i in range(max(per_kind, 2 * len(POOL_WINDOWS))):
+    for i in range(max(per_kind, 3 * len(POOL_WINDOWS))):
         kinds = STREAM_KINDS if i < per_kind else POOL_KINDS
         items += [("stream", stream_item(rng, kind, LEAD_STREAM_CHANNELS[i] if i < leads else None, i))
                   for kind in kinds]
