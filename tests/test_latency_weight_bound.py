@@ -449,17 +449,18 @@ WEIGHT_SET = ((4 * MIB, 110e-12), (8 * MIB, 118e-12), (16 * MIB, 146e-12), (24 *
 def test_cold_rate_interpolates_the_weight_set_curve_in_log_bytes():
     from costmodel.latency.profile import Peaks
 
-    peaks = Peaks(1e9, 1e8, 1e9, 1e-6, float(L2), weight_set_curve=WEIGHT_SET)
+    peaks = Peaks(1e9, 1e8, 1e9, 1e-6, float(L2), weight_set_curves={16: WEIGHT_SET})
     # an op of 4 MiB in a design cycling 24 MiB: 161 - 110 = 51 ps more per weight byte
-    assert peaks.cold_s_per_byte(24 * MIB, 4 * MIB) == pytest.approx(51e-12)
+    assert peaks.cold_s_per_byte(24 * MIB, 4 * MIB, 16) == pytest.approx(51e-12)
     # 12 MiB lies log2(12 / 8) = 0.585 of the way from 8 to 16 MiB: 118 + 0.585 * 28 = 134.38 ps/B
-    assert peaks.cold_s_per_byte(12 * MIB, 4 * MIB) == pytest.approx((118 + np.log2(1.5) * 28 - 110) * 1e-12)
+    assert peaks.cold_s_per_byte(12 * MIB, 4 * MIB, 16) == pytest.approx((118 + np.log2(1.5) * 28 - 110) * 1e-12)
     # flat beyond the ends: 1 MiB takes the 4 MiB rate, 100 MiB the (non-decreasing) 161
-    assert peaks.cold_s_per_byte(24 * MIB, 1 * MIB) == pytest.approx(51e-12)
-    assert peaks.cold_s_per_byte(100 * MIB, 48 * MIB) == pytest.approx(0.0)
-    # no more weights than the op's own, or no curve: 0
-    assert peaks.cold_s_per_byte(4 * MIB, 8 * MIB) == 0.0
-    assert Peaks(1e9, 1e8, 1e9, 1e-6).cold_s_per_byte(24 * MIB, 4 * MIB) == 0.0
+    assert peaks.cold_s_per_byte(24 * MIB, 1 * MIB, 16) == pytest.approx(51e-12)
+    assert peaks.cold_s_per_byte(100 * MIB, 48 * MIB, 16) == pytest.approx(0.0)
+    # no more weights than the op's own, no curve, or no curve for the bucket (9 columns): 0
+    assert peaks.cold_s_per_byte(24 * MIB, 4 * MIB, 9) == 0.0
+    assert peaks.cold_s_per_byte(4 * MIB, 8 * MIB, 16) == 0.0
+    assert Peaks(1e9, 1e8, 1e9, 1e-6).cold_s_per_byte(24 * MIB, 4 * MIB, 16) == 0.0
 
 
 def test_a_weight_bound_op_is_slower_in_a_design_whose_weights_outgrow_the_cache():
@@ -467,23 +468,32 @@ def test_a_weight_bound_op_is_slower_in_a_design_whose_weights_outgrow_the_cache
 
     curve = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=100e-12)
     prof = _profile(curves={"pointwise/gemm": curve})
-    prof = Profile(**{**prof.__dict__, "peaks": type(prof.peaks)(**{**prof.peaks.__dict__, "weight_set_curve": WEIGHT_SET})})
-    # 1024 -> 1024 1x1 on 2 x 2: 1,048,576 weights = 4 MiB; alone 4,194,304 * 100 ps = 419.4 us
+    prof = Profile(**{**prof.__dict__, "peaks": type(prof.peaks)(**{**prof.peaks.__dict__, "weight_set_curves": {4: WEIGHT_SET}})})
+    # 1024 -> 1024 1x1 on 2 x 2 (4 GEMM columns: bucket 4): 1,048,576 weights = 4 MiB; alone 4,194,304 * 100 ps = 419.4 us
     alone = _conv(1024, 1024, 1, 2)
     assert predict_op(alone, prof) == pytest.approx(4 * MIB * 100e-12)
     # in a design of 24 MiB of weights: 4,194,304 * (100 + 51) ps = 633.3 us
     assert predict_op({**alone, "weight_set_bytes": 24 * MIB}, prof) == pytest.approx(4 * MIB * 151e-12)
+    # what it adds in a network of 48 MiB: 4,194,304 * 51 ps = 213.9 us; twice for two launches
+    from costmodel.latency.predict import cold_seconds
+
+    assert cold_seconds(alone, prof, 48 * MIB) == pytest.approx(4 * MIB * 51e-12)
+    pair = {**alone, **{c: 2 * alone[c] for c in ("macs", "reads", "writes", "params", "mem_bytes")}, "launches": 2}
+    assert cold_seconds(pair, prof, 48 * MIB) == pytest.approx(2 * 4 * MIB * 51e-12)
+    # 4 x 4 pixels (bucket 16) has no curve here, and 8 x 8 (64 columns) is outside the corner: 0
+    assert cold_seconds(_conv(1024, 1024, 1, 4), prof, 48 * MIB) == 0.0
+    assert cold_seconds(_conv(1024, 1024, 1, 8), prof, 48 * MIB) == 0.0
 
 
 def test_the_weight_set_curve_survives_the_profile_file(tmp_path):
     from costmodel.latency.profile import load_profile
 
     prof = _profile()
-    prof = Profile(**{**prof.__dict__, "peaks": type(prof.peaks)(**{**prof.peaks.__dict__, "weight_set_curve": WEIGHT_SET})})
+    prof = Profile(**{**prof.__dict__, "peaks": type(prof.peaks)(**{**prof.peaks.__dict__, "weight_set_curves": {16: WEIGHT_SET}})})
     path = prof.save(tmp_path / "p.json")
     back = load_profile(path, device="cpu")
-    assert back.peaks.weight_set_curve == tuple((float(w), float(r)) for w, r in WEIGHT_SET)
-    assert back.peaks.cold_s_per_byte(24 * MIB, 4 * MIB) == pytest.approx(51e-12)
+    assert back.peaks.weight_set_curves == {16: tuple((float(w), float(r)) for w, r in WEIGHT_SET)}
+    assert back.peaks.cold_s_per_byte(24 * MIB, 4 * MIB, 16) == pytest.approx(51e-12)
 
 
 def test_op_rows_carry_the_designs_weight_bytes():

@@ -197,10 +197,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if rates:
         print(f"weight-bound ops (2-{WEIGHT_BOUND_MAX_COLUMNS} GEMM columns with over "
               f"{FEW_COLUMN_MIN_WEIGHT_BYTES >> 10} KiB of weights, 1 column with weights beyond L2): {rates}")
-    curve = profile.peaks.weight_set_curve
-    if curve:
+    for bucket, curve in sorted(profile.peaks.weight_set_curves.items()):
         points = ", ".join(f"{w / 2**20:.0f} MiB: {r * 1e12:.0f}" for w, r in curve)
-        print(f"weight-bound rate by the weights a call cycles (measured, ps per weight byte): {points}")
+        print(f"weight-bound rate on {bucket} columns by the weights a call cycles (measured, ps per weight byte): {points}")
     drift = profile.meta.get("reference_drift")
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "

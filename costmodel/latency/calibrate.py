@@ -26,7 +26,7 @@ import numpy as np
 
 from .allocator import settle_for
 from .cases import training_case
-from .features import WEIGHT_BOUND_MAX_COLUMNS, WEIGHT_BYTES, l2_bytes, latency_class
+from .features import WEIGHT_BOUND_MAX_COLUMNS, WEIGHT_BYTES, column_bucket, l2_bytes, latency_class
 from .fit import fit_composition, fit_curves, residual_model
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
 from .predict import op_rows, predict_op
@@ -79,46 +79,48 @@ def _call_overhead(threads: int, device: str, min_run_time: float, clock: str) -
                    min_run_time=min_run_time, clock=clock).median_s
 
 
-WEIGHT_SET_CHAIN = (1, 2, 3, 4, 6, 8, 12)
-"""Convs in turn of ``weight_set_curve``'s chains: 4 to 48 MiB of weights cycled per call, from
+WEIGHT_SET_CHAIN = (1, 2, 4, 6, 12)
+"""Convs in turn of ``weight_set_curves``' chains: 4 to 48 MiB of weights cycled per call, from
 within a server's last-level cache share to well beyond it."""
 
 WEIGHT_SET_CHANNELS = 1024
 """Channels in and out of the chains' 1x1 convs: 4 MiB of fp32 weights each."""
 
-WEIGHT_SET_SIDE = 4
-"""Pixels a side of the chains' input: 16 GEMM columns, the weight-bound corner's widest bucket."""
+WEIGHT_SET_SIDES = (2, 3, 4)
+"""Pixels a side of the chains' inputs: the weight-bound corner's column buckets 4, 9 and 16."""
 
 
-def weight_set_curve(threads: int, device: str, clock: str, samples: int = 20) -> tuple[tuple[float, float], ...]:
-    """(weight bytes per call, seconds per weight byte) of chains of WEIGHT_SET_CHAIN distinct
-    1024 -> 1024 1x1 convs on 4 x 4 pixels, measured interleaved (``protocol``): how a
-    weight-bound op's rate grows when a call cycles more weights than the caches keep
-    (``Peaks.cold_s_per_byte``). About 1 s on the AMD EPYC VM. Empty off the CPU."""
+def weight_set_curves(threads: int, device: str, clock: str, samples: int = 20) -> dict[int, tuple[tuple[float, float], ...]]:
+    """Per column bucket (``features.column_bucket``), (weight bytes per call, seconds per weight
+    byte) of chains of WEIGHT_SET_CHAIN distinct 1024 -> 1024 1x1 convs on WEIGHT_SET_SIDES
+    pixels a side, all measured interleaved (``protocol``): how a weight-bound op's rate grows
+    when a call cycles more weights than the caches keep (``Peaks.cold_s_per_byte``). About 2 s
+    on the AMD EPYC VM. Empty off the CPU."""
     import torch
 
     if not device.startswith("cpu"):
-        return ()
+        return {}
     c = WEIGHT_SET_CHANNELS
     convs = [torch.nn.Conv2d(c, c, 1, bias=False) for _ in range(max(WEIGHT_SET_CHAIN))]
-    x = torch.randn(1, c, WEIGHT_SET_SIDE, WEIGHT_SET_SIDE)
-    cases = [(torch.nn.Sequential(*convs[:n]), x) for n in WEIGHT_SET_CHAIN]
-    found = measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples)
+    cases = [(torch.nn.Sequential(*convs[:n]), torch.randn(1, c, side, side))
+             for side in WEIGHT_SET_SIDES for n in WEIGHT_SET_CHAIN]
+    found = iter(measure_interleaved(cases, threads=threads, device=device, clock=clock, samples=samples))
     per_conv = WEIGHT_BYTES * c * c
-    return tuple((float(n * per_conv), est.seconds / (n * per_conv)) for n, est in zip(WEIGHT_SET_CHAIN, found))
+    return {column_bucket(side * side): tuple((float(n * per_conv), next(found).seconds / (n * per_conv))
+                                              for n in WEIGHT_SET_CHAIN) for side in WEIGHT_SET_SIDES}
 
 
 def measure_peaks(threads: int = 1, device: str = "cpu", min_run_time: float = 0.3,
                   clock: str = "wall") -> Peaks:
     """The roofline numbers: best dense and depthwise MAC/s over a few shapes, bandwidth, overhead,
-    and the weight-set curve (``weight_set_curve``)."""
+    and the weight-set curves (``weight_set_curves``)."""
     args = (threads, device, min_run_time, clock)
     dense = max(_conv_rate(c, c, 3, hw, 1, *args) for c, hw in ((128, 28), (256, 14)))
     depthwise = max(_conv_rate(c, c, k, 56, c, *args) for c, k in ((256, 3), (128, 5)))
     return Peaks(dense_macs_per_s=dense, depthwise_macs_per_s=depthwise,
                  bandwidth_bytes_per_s=_bandwidth(*args),
                  call_overhead_s=_call_overhead(threads, device, min_run_time / 3, clock),
-                 l2_bytes=float(l2_bytes()), weight_set_curve=weight_set_curve(threads, device, clock))
+                 l2_bytes=float(l2_bytes()), weight_set_curves=weight_set_curves(threads, device, clock))
 
 
 def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,

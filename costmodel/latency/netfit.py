@@ -104,8 +104,10 @@ def design_matrix(tables: Sequence[Any], weight_cap: float | None = None) -> np.
 
 def fixed_seconds(tables: Sequence[Any], call_s: float) -> np.ndarray:
     """Per network, the time outside the fitted law: the model call + its layers' ``as_timed_s``
-    (``features.AS_TIMED_KERNELS``, added as predicted alone)."""
-    return np.array([call_s + float(_column(t, "as_timed_s").sum()) for t in tables])
+    (``features.AS_TIMED_KERNELS``, added as predicted alone) and ``cold_weights_s`` (weights
+    fetched again because the network's outgrow the cache: measured at calibration, not fitted)."""
+    return np.array([call_s + float(_column(t, "as_timed_s").sum() + _column(t, "cold_weights_s").sum())
+                     for t in tables])
 
 
 def _column(table, name: str) -> np.ndarray:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .features import POOL_KINDS, TIME_GROUPS, in_network_row, latency_class, pools_compute_bound, runs_as_timed, time_group
-from .predict import op_curve, op_rows, predict_op
+from .predict import cold_seconds, op_curve, op_rows, predict_op
 from .profile import Profile, load_profile
 from .protocol import SAMPLES
 
@@ -154,12 +154,15 @@ def _group_columns(ops: list[dict[str, Any]], op_seconds: list[float], total_s: 
             "as_timed_alone_s": 0.0}
 
 
-def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[str, Any]:
+def layer_row(spec, profile: Profile, batch: int = 1, name: str = "", network_weights: float = 0.0) -> dict[str, Any]:
     """The predicted row of one network layer (a design spec): its curves, MACs, weight bytes and
     time alone (``alone_s``: ``predict_spec`` with the design's factor as a network's layer,
     ``Composition.network_factors``, except that ops of ``features.AS_TIMED_KERNELS`` are added as
     their cold kernel predicts them, outside the factors: ``as_timed_s``), the rest split by op
-    group (``_group_columns``); ``curve`` names the curves used in the network."""
+    group (``_group_columns``); ``curve`` names the curves used in the network;
+    ``cold_weights_s``: what its weight-bound ops add when the call cycles ``network_weights``
+    bytes of weights rather than the layer's own (``predict.cold_seconds``), outside the fitted
+    network composition like ``as_timed_s``."""
     from .predict import compose
 
     ops = op_rows(spec, batch)
@@ -178,12 +181,16 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "") -> dict[st
                              composed, pools_compute_bound(profile.curves)),
             "as_timed_s": as_timed,
             # the same ops timed alone, hot (what a layer measured alone includes): netfit's ratios
-            "as_timed_alone_s": sum(predict_op(r, profile) for r, f in zip(ops, fixed) if f)}
+            "as_timed_alone_s": sum(predict_op(r, profile) for r, f in zip(ops, fixed) if f),
+            "cold_weights_s": sum(cold_seconds(r, profile, network_weights) - cold_seconds(r, profile, r["weight_set_bytes"])
+                                  for r in ops)}
 
 
 def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
-    """One row per layer of a built-in network: its design spec predicted as a whole."""
-    return [layer_row(layer.spec, profile, batch, layer.name) for layer in net.layers]
+    """One row per layer of a built-in network: its design spec predicted as a whole, its weights
+    cycled with all the network's (``layer_row``'s ``network_weights``)."""
+    weights = float(sum(layer.spec.dtype_bytes * sum(r["params"] for r in op_rows(layer.spec, batch)) for layer in net.layers))
+    return [layer_row(layer.spec, profile, batch, layer.name, weights) for layer in net.layers]
 
 
 def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[str, Any]]:
@@ -194,10 +201,12 @@ def _module_rows(model, shape: tuple[int, ...], profile: Profile) -> list[dict[s
     ops = [record_row(r) for r in result.records if r.kind not in FREE_KINDS]
     shares = _composed(ops, profile)
     pools_compute = pools_compute_bound(profile.curves)
+    weights = 4.0 * sum(r["params"] for r in ops)  # all the model's weights cycle through the caches
     return [{"layer": r["op"], "kind": latency_class(r), "curve": _curve_name(in_network_row(r, profile.curves), profile),
              "MACs": int(r["macs"]), "weight_bytes": 4 * int(r["params"]), "alone_s": s,
              **({**_group_columns([], [], 0.0), "as_timed_s": s} if runs_as_timed(r, profile.curves)
-                else _group_columns([r], [s], s, pools_compute))}
+                else _group_columns([r], [s], s, pools_compute)),
+             "cold_weights_s": cold_seconds(r, profile, weights)}
             for r, s in zip(ops, shares)]
 
 
@@ -209,7 +218,7 @@ def in_network_seconds(row: dict[str, Any], profile: Profile) -> float:
     if comp is None or row["kind"] == "call":
         return row["alone_s"]
     return (comp.layer_seconds({g: row[f"alone_{g}_s"] for g in TIME_GROUPS}, row.get("weight_bytes") or 0.0)
-            + row.get("as_timed_s", 0.0))
+            + row.get("as_timed_s", 0.0) + row.get("cold_weights_s", 0.0))
 
 
 def _in_network(rows: list[dict[str, Any]], profile: Profile) -> None:

@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .features import WEIGHT_BYTES, aligned, curve_key, latency_class, launches, stream_key
+from .features import WEIGHT_BYTES, aligned, column_bucket, curve_key, gemm_columns, latency_class, launches, stream_key
 from .memory import traffic_table
 from .profile import EfficiencyCurve, Profile, StreamCurve
 
@@ -74,15 +74,34 @@ def roofline_op(row: dict[str, Any], profile: Profile) -> float:
     return p.call_overhead_s + max(compute, memory)
 
 
-def predict_op(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
-    """Seconds of one op row; a row of n identical launches costs n times one launch."""
+def one_launch(row: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(n, the row of one launch) of a row that stands for n identical launches."""
     n = launches(row)
     if n == 1:
-        return predict_one(row, profile, refined)
+        return 1, row
     one = dict(row)
     for col in ("macs", "elem", "reads", "writes", "params", "mem_bytes"):  # op.scaled(b) scaled all
         one[col] = row[col] / n
+    return n, one
+
+
+def predict_op(row: dict[str, Any], profile: Profile, refined: bool = True) -> float:
+    """Seconds of one op row; a row of n identical launches costs n times one launch."""
+    n, one = one_launch(row)
     return n * predict_one(one, profile, refined)
+
+
+def cold_seconds(row: dict[str, Any], profile: Profile, working_set: float) -> float:
+    """Seconds a weight-bound op row (n launches: n times one) adds when a call cycles
+    ``working_set`` bytes of weights through the caches: its weight bytes x
+    ``Peaks.cold_s_per_byte`` at its column bucket; 0 for an op its curve does not predict by a
+    weight-streaming rate (``EfficiencyCurve.weight_bound_seconds``)."""
+    n, one = one_launch(row)
+    found = op_curve(one, profile)
+    if found is None or not isinstance(found[1], EfficiencyCurve) or found[1].weight_bound_seconds(one, profile.l2) <= 0:
+        return 0.0
+    weights = WEIGHT_BYTES * one["params"]
+    return n * weights * profile.peaks.cold_s_per_byte(working_set, weights, column_bucket(gemm_columns(one)))
 
 
 def legacy_key(key: str, row: dict[str, Any]) -> str | None:
@@ -126,7 +145,8 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
         # the curve was fitted without the corner's ops: their own law predicts them, slower
         # where the design's other weights evict theirs from the cache
         weights = WEIGHT_BYTES * row["params"]
-        return streamed + weights * profile.peaks.cold_s_per_byte(float(row.get("weight_set_bytes") or 0.0), weights)
+        bucket = column_bucket(gemm_columns(row))
+        return streamed + weights * profile.peaks.cold_s_per_byte(float(row.get("weight_set_bytes") or 0.0), weights, bucket)
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
     if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
         t *= math.exp(curve.regressor.correction(row, profile.l2))

@@ -55,33 +55,38 @@ class Peaks:
     bandwidth_bytes_per_s: float
     call_overhead_s: float
     l2_bytes: float = float(L2_BYTES_DEFAULT)
-    # (weight bytes cycled per call, seconds per weight byte) of a chain of weight-bound convs
-    # (``calibrate.weight_set_curve``); empty in older profiles and off the CPU
-    weight_set_curve: tuple[tuple[float, float], ...] = ()
+    # per column bucket, (weight bytes cycled per call, seconds per weight byte) of chains of
+    # weight-bound convs (``calibrate.weight_set_curves``); empty in older profiles and off the CPU
+    weight_set_curves: dict[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # frozen: JSON gives lists of lists
-        object.__setattr__(self, "weight_set_curve", tuple((float(w), float(r)) for w, r in self.weight_set_curve))
+        # frozen: JSON gives string keys and lists of lists
+        object.__setattr__(self, "weight_set_curves", {int(b): tuple((float(w), float(r)) for w, r in points)
+                                                       for b, points in self.weight_set_curves.items()})
 
-    def cold_s_per_byte(self, working_set: float, own: float) -> float:
-        """Seconds per weight byte that a weight-bound op with ``own`` weight bytes adds when a
-        call cycles ``working_set`` bytes of weights through the caches: g(working_set) - g(own),
-        g the ``weight_set_curve`` made non-decreasing and interpolated in log2 bytes (flat beyond
-        its ends); 0 where the working set is no more than the op's own weights, or no curve.
+    def cold_s_per_byte(self, working_set: float, own: float, bucket: int) -> float:
+        """Seconds per weight byte that a weight-bound op on ``bucket`` GEMM columns
+        (``features.column_bucket``) with ``own`` weight bytes adds when a call cycles
+        ``working_set`` bytes of weights through the caches: g(working_set) - g(own), g the
+        bucket's ``weight_set_curves`` entry made non-decreasing and interpolated in log2 bytes
+        (flat beyond its ends); 0 where the working set is no more than the op's own weights, or
+        the bucket has no curve.
 
         Why: a training op timed alone in a hot loop finds its weights where its last call left
-        them; in a block whose convs together hold more weights than the last-level cache keeps,
-        each conv fetches its weights from memory. Measured (AMD EPYC VM, 32 MiB L3 shared with
-        other tenants, 2026-12-07, 1 thread): 1024 -> 1024 1x1 convs on 4 x 4 pixels (4 MiB each)
-        ran 112 ps per weight byte alone, 117 two in turn, 134 four, 150-156 six to twelve;
-        ResNet-50's stage-4 entry block at 112 px (23.6 MB of weights) ran 6.8 ms where its ops
-        alone summed to 4.7 ms. Why added, not a factor: the fetch costs the same per byte
-        whatever the kernel, and on 2 x 2 pixels, where the GEMM runs ~300 ps per weight byte,
-        the 1.35x of the 4 x 4 chains put ResNet-50 at 64 px 8% slow (it was 4% fast without)."""
-        if not self.weight_set_curve or working_set <= own or own <= 0:
+        them; in a block or network whose convs together hold more weights than the last-level
+        cache keeps, each conv fetches its weights from memory. How much that costs depends on
+        the GEMM kernel, so per bucket. Measured (AMD EPYC VM, 32 MiB L3 shared with other
+        tenants, 2026-12-07, 1 thread), 1024 -> 1024 1x1 convs (4 MiB each), one alone against
+        twelve in turn: on 4 x 4 pixels 113 -> 154 ps per weight byte, on 2 x 2 360 -> 420, on
+        3 x 3 400 -> 405 (that kernel hides the fetch). ResNet-50's stage-4 entry block at
+        112 px (23.6 MB of weights) ran 6.8 ms where its ops alone summed to 4.7 ms. Why added,
+        not a factor: the fetch costs about the same per byte on 2 x 2 and 4 x 4 pixels, where
+        the 4 x 4 chains' ratio (1.35x) put ResNet-50 at 64 px 8% slow."""
+        points = self.weight_set_curves.get(int(bucket))
+        if not points or working_set <= own or own <= 0:
             return 0.0
-        sizes = np.log2([w for w, _ in self.weight_set_curve])
-        rates = np.maximum.accumulate([r for _, r in self.weight_set_curve])
+        sizes = np.log2([w for w, _ in points])
+        rates = np.maximum.accumulate([r for _, r in points])
         return float(np.interp(math.log2(working_set), sizes, rates) - np.interp(math.log2(own), sizes, rates))
 
     def peak(self, cls: str) -> float:
