@@ -198,37 +198,74 @@ def test_curves_are_fitted_without_the_ops_a_rate_predicts():
     assert curve.seconds(probe, 1e9, L2) == pytest.approx(probe["measured_s"], rel=0.02)
 
 
-def test_weight_bound_training_items_lead_the_plan():
+def test_weight_bound_training_items_share_the_sweep_with_the_plan():
     from costmodel.latency.features import STREAM_KINDS
-    from costmodel.latency.sampler import FEW_COLUMN_BYTES, WEIGHT_BOUND_BYTES, training_plan
+    from costmodel.latency.sampler import FEW_COLUMN_BYTES, WEIGHT_BOUND_BYTES, training_plan, weight_bound_items
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0, weight_bound=6)
     lead = 3 * len(STREAM_KINDS) + 3  # 3 of each elementwise kind and 3 linear layers
-    bound = plan[lead:lead + 6]
+    bound = weight_bound_items(0, 6)
+    # the weight-bound items keep their own order inside the plan, the first right after the lead
+    at = [plan.index(item) for item in bound]
+    assert at == sorted(at) and at[0] == lead
+    convs = [g for kind, g in bound if kind == "conv" and g["h"] <= 4]
     # the sides take turns, 1, 2, 3, 4, 1, 2: every column bucket gets its convs; four 1x1
     # convs, then 3x3 ones (then 5x5)
-    assert [g["h"] for _, g in bound] == [1, 2, 3, 4, 1, 2]
-    assert [g["k"] for _, g in bound] == [1, 1, 1, 1, 3, 3]
-    for kind, g in bound:
+    assert [g["h"] for g in convs] == [1, 2, 3, 4, 1, 2]
+    assert [g["k"] for g in convs] == [1, 1, 1, 1, 3, 3]
+    for g in convs:
         weights = 4 * g["cin"] * g["cout"] * g["k"] * g["kw"]
-        assert kind == "conv" and g["groups"] == 1
+        assert g["groups"] == 1
         # one pixel (a matrix-vector product): 2.25-96 MiB (beyond L2, up to beyond the last-level
         # cache); 2-16 pixels: 256 KiB (1 << 18 = 262,144 bytes) to 24 MiB
         if g["h"] == 1:
             assert WEIGHT_BOUND_BYTES[0] == 9 << 18 <= weights <= 96 << 20
         else:
             assert FEW_COLUMN_BYTES == 262_144 <= weights <= WEIGHT_BOUND_BYTES[1] == 24 << 20
-    # then one linear layer per six convs: 16-96 MiB of weights
-    kind, g = plan[lead + 6]
-    assert kind == "linear" and 16 << 20 <= 4 * g["fin"] * g["fout"] <= 96 << 20
-    # and one big-weight conv per three beyond the corner: 2.25-24 MiB on 7 x 7, then 8 x 8 pixels
-    wider = plan[lead + 7:lead + 9]
-    assert [g["h"] for _, g in wider] == [7, 8]
+    # one big-weight conv after each three convs (2.25-24 MiB on 7 x 7, then 8 x 8 pixels) and one
+    # linear layer after the six (16-96 MiB of weights): a sweep cut short keeps some of each
+    assert [kind for kind, _ in bound] == ["conv"] * 4 + ["conv"] * 3 + ["conv", "linear"]
+    assert [bound[3][1]["h"], bound[7][1]["h"]] == [7, 8]
     assert all(WEIGHT_BOUND_BYTES[0] <= 4 * g["cin"] * g["cout"] * g["k"] * g["kw"] <= WEIGHT_BOUND_BYTES[1]
-               for _, g in wider)
-    # weight_bound=0 leaves the plan as it was
+               for g in (bound[3][1], bound[7][1]))
+    assert 16 << 20 <= 4 * bound[8][1]["fin"] * bound[8][1]["fout"] <= 96 << 20
+    # without them the plan is the plan of weight_bound=0
     plain = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0)
-    assert plan[:lead] + plan[lead + 9:] == plain
+    assert [item for item in plan if item not in bound] == plain
+
+
+def test_nominal_cost_of_training_items():
+    from costmodel.latency.sampler import nominal_seconds
+
+    g = dict(cin=512, cout=512, k=3, kw=3, h=7, stride=1, groups=1, pad=1, pad_w=1, transpose=False, batch=1)
+    # 512 * 512 * 9 * 49 = 115,605,504 MACs / 3e10 = 3.8535e-3 s; bytes 4 * (25,088 in + 2,359,296
+    # weights + 25,088 out) = 9,637,888 / 1.5e10 = 6.4253e-4 s: 4.4960e-3 s
+    assert nominal_seconds(("conv", g)) == pytest.approx(4.4960e-3, rel=1e-4)
+    # a 4096 x 4096 linear layer: 16,777,216 MACs (5.5924e-4 s) and 4 * (4096 + 16,777,216 +
+    # 4096 bias + 4096) = 67,158,016 bytes (4.4772e-3 s): 5.0364e-3 s
+    assert nominal_seconds(("linear", {"fin": 4096, "fout": 4096})) == pytest.approx(5.0364e-3, rel=1e-4)
+    # a tiny conv and an elementwise op cost one timed burst (TARGET_S = 0.5 ms)
+    tiny = dict(g, cin=4, cout=4, h=4)
+    assert nominal_seconds(("conv", tiny)) == nominal_seconds(("stream", {"kind": "relu", "c": 8, "h": 8})) == 5e-4
+
+
+def test_merge_by_cost_gives_each_list_its_share():
+    from costmodel.latency.sampler import merge_by_cost
+
+    relu = [("stream", {"kind": "relu", "c": 8, "h": k}) for k in range(1, 9)]  # 0.5 ms each
+    first, second = relu[:4], relu[4:]
+    # equal costs, share 0.5: they alternate, the first list first
+    assert merge_by_cost(first, second, 0.5) == [relu[0], relu[4], relu[1], relu[5], relu[2], relu[6], relu[3], relu[7]]
+    # share 0.25: one of the first, then three of the second (1 / 0.25 = 4 <= 3 / 0.75 = 4), ...
+    # until the second list runs out
+    assert merge_by_cost(first, second, 0.25) == [relu[0], relu[4], relu[5], relu[6], relu[1], relu[7], relu[2], relu[3]]
+    # a 4.5 ms conv in the first list is worth nine 0.5 ms items of the second at share 0.5
+    big = ("conv", dict(cin=512, cout=512, k=3, kw=3, h=7, stride=1, groups=1, pad=1, pad_w=1, transpose=False, batch=1))
+    many = [("stream", {"kind": "relu", "c": 8, "h": k}) for k in range(1, 12)]
+    merged = merge_by_cost([big, big], many, 0.5)
+    assert merged.index(big, 1) == 10 and merged[0] == big  # big, then 9 small (4.5 ms), then big
+    with pytest.raises(ValueError, match="share = 1"):
+        merge_by_cost(first, second, 1)
 
 
 def test_filter_gather_training_op_is_dgcs_gather():

@@ -257,3 +257,11 @@ def test_filter_gather_in_a_network_takes_the_cold_line_and_names_it():
     # the gather moves 1,152 elements, 9,216 bytes read and written, at 2 ns per byte: 18.432 us
     assert row["as_timed_s"] == pytest.approx(18.432e-6)
     assert "gather_elements_cold" in row["curve"].split(", ")
+
+def test_network_composition_names_its_weight_cap_in_kib():
+    from costmodel.latency.profile import NetworkComposition
+
+    # a 512 KiB L2 (AMD EPYC 7xx3) printed as "0 MiB" before: the cap is shown in KiB
+    comp = NetworkComposition(scale_mac=1.0, scale_depthwise=1.0, scale_elementwise=1.0, per_layer_s=2e-6,
+                              s_per_weight_byte=3.2e-10, weight_cap_bytes=524_288)
+    assert comp.describe().endswith("+ 2.00 us + 320.0 ps per weight byte (at most 512 KiB, L2)")

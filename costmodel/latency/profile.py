@@ -348,7 +348,7 @@ class NetworkComposition:
         return (f"a layer in a network = {self.scale_mac:.3f} x its dense-MAC time alone + {self.scale_depthwise:.3f} x "
                 f"depthwise + {self.scale_elementwise:.3f} x elementwise + {self.per_layer_s * 1e6:.2f} us "
                 f"+ {self.s_per_weight_byte * 1e12:.1f} ps per weight byte"
-                + (f" (at most {self.weight_cap_bytes / 2**20:.0f} MiB, L2)" if self.weight_cap_bytes else ""))
+                + (f" (at most {self.weight_cap_bytes / 2**10:.0f} KiB, L2)" if self.weight_cap_bytes else ""))
 
 
 def weight_rates_line(curves: dict[str, Any]) -> str:
