@@ -43,6 +43,33 @@ the training networks ~20 s): `costmodel calibrate` stays under 3 minutes on one
 re-measured disturbed chunks (2026-12-07)."""
 
 
+CALIBRATE_TARGET_S = 170.0
+"""What ``calibrate`` aims at with the default budget (each second of budget beyond it adds two:
+the single-op and whole-design sweeps get one each). The single-op sweep keeps its budget; the
+whole-design sweep gets what is left once the training networks' sweep (``netfit.
+network_sweep_seconds``, estimated from the curves just fitted) and FIT_RESERVE_S are set aside,
+at least MIN_COMPOSITION_BUDGET_S. Why: the fixed work (peaks, the weight-set chains, the
+training networks) takes longer on a slower CPU. On an AMD EPYC 7xx3 VM (Zen 3, no AVX-512,
+2026-12-07) calibrate took 199-216 s with the full 55 s whole-design sweep; on the Zen 4 VM
+152-161 s, where the deadline leaves the budget as it is."""
+
+MIN_COMPOSITION_BUDGET_S = 25.0
+"""The whole-design sweep's floor (~60 configs on the Zen 3 VM): the design factors need a few
+configs of every design."""
+
+FIT_RESERVE_S = 10.0
+"""Seconds kept for what follows the whole-design sweep besides the networks: its last chunk's
+overrun, a re-measured chunk, the final fits."""
+
+
+def composition_budget(budget_s: float, elapsed_s: float, network_s: float) -> float:
+    """The whole-design sweep's budget: min(budget_s, target - elapsed_s - network_s -
+    FIT_RESERVE_S), at least MIN_COMPOSITION_BUDGET_S, where target = CALIBRATE_TARGET_S + 2 x
+    (budget_s - DEFAULT_BUDGET_S)."""
+    target = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S)
+    return float(min(budget_s, max(MIN_COMPOSITION_BUDGET_S, target - elapsed_s - network_s - FIT_RESERVE_S)))
+
+
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
                min_run_time: float, clock: str) -> float:
     """MAC/s of one conv shape (batch 1, fp32)."""
@@ -167,7 +194,14 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         with_curves = dataclasses.replace(profile, curves=curves)
         # 6 configs per design (+ 2 network-sized): small design spaces (subdivision has ~10
         # configs) must keep enough configs that calibrate never timed for latency-eval
-        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s, per_design=6, wide=2,
+        compose_s = budget_s
+        if networks:
+            from .netfit import network_sweep_seconds
+
+            meta["network_sweep_estimate_s"] = network_sweep_seconds(with_curves)
+            compose_s = composition_budget(budget_s, time.perf_counter() - start, meta["network_sweep_estimate_s"])
+        meta["composition_budget_s"] = compose_s
+        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=compose_s, per_design=6, wide=2,
                                           show_progress=show_progress, reference=reference)
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
@@ -183,8 +217,10 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
 
             # the composition so far gives the layers' op-group shares in the network sweep
             interim = fit_composition(small, profile, extra=pd.concat(sized) if sized else None)
+            began = time.perf_counter()
             nets = network_sweep(dataclasses.replace(with_curves, composition=interim),
                                  show_progress=show_progress, reference=reference)
+            meta["network_sweep_s"] = time.perf_counter() - began
             # weights count up to the L2 of a core: what a layer keeps in cache alone only
             network = fit_measured_composition(nets, peaks.call_overhead_s, weight_cap=with_curves.l2)
             layers = nets.layers

@@ -277,6 +277,24 @@ def fit_measured_composition(sweep: NetworkSweep, call_s: float,
                                    fixed_seconds(sweep.tables, call_s), sweep.names, weight_cap)
 
 
+def network_sweep_seconds(profile: Profile, samples: int = SAMPLES) -> float:
+    """About how long ``network_sweep`` takes on this machine: each of ``samples`` passes runs
+    every training network and each of its layers alone, each burst after PRIME untimed calls
+    and at least TARGET_S long, so samples x (1 + PRIME) x sum over the networks of
+    (max(TARGET_S, predicted network) + sum of max(TARGET_S, predicted layer)). Repeated layers
+    are counted each time (an upper bound: the sweep times each distinct layer once)."""
+    from .network import predict_latency
+    from .protocol import PRIME, TARGET_S
+
+    base = profile_without_network_fit(profile)
+    per_pass = 0.0
+    for _, net in training_networks():
+        table = predict_latency(net, profile=base, batch=profile.batch, threads=profile.threads).table
+        layers = table["seconds"].to_numpy(float)
+        per_pass += max(TARGET_S, float(layers.sum())) + float(np.maximum(TARGET_S, layers).sum())
+    return samples * (1 + PRIME) * per_pass
+
+
 def profile_without_network_fit(profile: Profile) -> Profile:
     """The same profile with no network composition (layers summed as timed alone)."""
     import dataclasses
