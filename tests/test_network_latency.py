@@ -267,31 +267,15 @@ def test_network_composition_names_its_weight_cap_in_kib():
     assert comp.describe().endswith("+ 2.00 us + 320.0 ps per weight byte (at most 512 KiB, L2)")
 
 
-def test_network_sweep_estimate_counts_each_network_and_its_layers_primed(monkeypatch):
-    from costmodel.latency import netfit
-    from costmodel.networks import network
-
-    profile = _profile()
-    net = network("mobilenet_v1", resolution=32)
-    monkeypatch.setattr(netfit, "training_networks", lambda: [("mobilenet_v1", net), ("again", net)])
-    seconds = predict_latency(net, profile=profile).table["seconds"]
-    # per pass: each network (its predicted seconds) and each of its layers alone, every burst
-    # at least TARGET_S (0.5 ms), each after one untimed call (x 2); 3 passes; the network twice
-    per_pass = max(5e-4, seconds.sum()) + sum(max(5e-4, s) for s in seconds)
-    assert netfit.network_sweep_seconds(profile, samples=3) == pytest.approx(3 * 2 * 2 * per_pass, rel=1e-9)
-    # on this made-up 1 GMAC/s profile the network alone is far above one burst
-    assert seconds.sum() > 5e-4
-
-
 def test_whole_design_sweep_gets_what_the_deadline_leaves():
-    from costmodel.latency.calibrate import composition_budget
+    from costmodel.latency.calibrate import sweep_budget
 
-    # default budget 55 s, target 170 s: 60 s spent and a 60 s network sweep leave
-    # 170 - 60 - 60 - 10 (reserve) = 40 s
-    assert composition_budget(55.0, 60.0, 60.0) == pytest.approx(40.0)
-    # a fast machine keeps the budget (170 - 40 - 20 - 10 = 100 > 55)
-    assert composition_budget(55.0, 40.0, 20.0) == 55.0
+    # default budget 55 s, target 170 s: 100 s spent (training sweep, fits, networks) leave
+    # 170 - 100 - 30 (reserve for the final fits) = 40 s
+    assert sweep_budget(55.0, 100.0) == pytest.approx(40.0)
+    # a fast machine keeps the budget (170 - 70 - 30 = 70 > 55)
+    assert sweep_budget(55.0, 70.0) == 55.0
     # a very slow one keeps the floor of 25 s
-    assert composition_budget(55.0, 120.0, 80.0) == 25.0
-    # --budget 100: the target grows by 2 x 45 = 90 s to 260 s: 260 - 100 - 60 - 10 = 90 s
-    assert composition_budget(100.0, 100.0, 60.0) == pytest.approx(90.0)
+    assert sweep_budget(55.0, 150.0) == 25.0
+    # --budget 100: the target grows by 2 x 45 = 90 s to 260 s: 260 - 150 - 30 = 80 s
+    assert sweep_budget(100.0, 150.0) == pytest.approx(80.0)

@@ -362,3 +362,24 @@ def test_measure_interleaved_rejects_bad_extension_settings():
         measure_interleaved(case, samples=4, until_share=1.5)
     with pytest.raises(ValueError, match=r"max_samples = 3 is invalid: allowed is an integer >= samples \(4\)"):
         measure_interleaved(case, samples=4, until_share=0.9, max_samples=3)
+
+
+def test_a_deadline_stops_the_passes_once_the_floor_is_done():
+    import time
+
+    import torch
+
+    from costmodel.latency.protocol import measure_interleaved
+
+    cases = [(torch.nn.ReLU(), torch.randn(8))] * 2
+    # a deadline already past: 4 passes (the floor) instead of 10, for every item
+    late = measure_interleaved(cases, samples=10, min_samples=4, stop_at=0.0, target_s=1e-5, clock="thread")
+    assert [e.samples for e in late] == [4, 4]
+    # even where passes would be added until the items reproduce: the deadline ends it
+    late = measure_interleaved(cases, samples=10, min_samples=4, stop_at=0.0, target_s=1e-5, clock="thread",
+                               until_share=1.0, max_samples=30)
+    assert [e.samples for e in late] == [4, 4]
+    # a deadline far ahead changes nothing: all 10
+    ahead = measure_interleaved(cases, samples=10, min_samples=4, stop_at=time.perf_counter() + 3600,
+                                target_s=1e-5, clock="thread")
+    assert [e.samples for e in ahead] == [10, 10]

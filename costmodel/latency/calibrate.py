@@ -45,29 +45,35 @@ re-measured disturbed chunks (2026-12-07)."""
 
 CALIBRATE_TARGET_S = 170.0
 """What ``calibrate`` aims at with the default budget (each second of budget beyond it adds two:
-the single-op and whole-design sweeps get one each). The single-op sweep keeps its budget; the
-whole-design sweep gets what is left once the training networks' sweep (``netfit.
-network_sweep_seconds``, estimated from the curves just fitted) and FIT_RESERVE_S are set aside,
-at least MIN_COMPOSITION_BUDGET_S. Why: the fixed work (peaks, the weight-set chains, the
-training networks) takes longer on a slower CPU. On an AMD EPYC 7xx3 VM (Zen 3, no AVX-512,
-2026-12-07) calibrate took 199-216 s with the full 55 s whole-design sweep; on the Zen 4 VM
-152-161 s, where the deadline leaves the budget as it is."""
+the single-op and whole-design sweeps get one each). The single-op sweep keeps its budget; then
+the training networks are measured with a deadline (no pass starts after target -
+FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S once MIN_NETWORK_SAMPLES are done) and the whole-design
+sweep gets what is left (``sweep_budget``). Why: the fixed work (peaks, the weight-set chains,
+the fits, the training networks) takes longer on a slower CPU. On an AMD EPYC 7xx3 VM (Zen 3,
+no AVX-512, 2026-12-07) calibrate took 199-216 s with the full 55 s whole-design sweep and 40
+network passes (89 s for the networks alone); on the Zen 4 VM 152-161 s, where neither limit
+binds."""
 
 MIN_COMPOSITION_BUDGET_S = 25.0
-"""The whole-design sweep's floor (~60 configs on the Zen 3 VM): the design factors need a few
+"""The whole-design sweep's floor (~100 configs on the Zen 3 VM): the design factors need a few
 configs of every design."""
 
-FIT_RESERVE_S = 10.0
-"""Seconds kept for what follows the whole-design sweep besides the networks: its last chunk's
-overrun, a re-measured chunk, the final fits."""
+MIN_NETWORK_SAMPLES = 20
+"""The training networks' sweep's floor in passes (``protocol.SAMPLES`` = 40 where time allows):
+two estimates from halves of 20 passes reproduced within ±3% for 39% of the evaluation networks
+on a disturbed machine, halves of 40 for 96% (AMD EPYC VM, stop 30), so fewer is not useful."""
+
+FIT_RESERVE_S = 30.0
+"""Seconds kept for what follows the sweeps: the final fits (16 s on the Zen 3 VM), a chunk's
+overrun, a re-measured chunk."""
 
 
-def composition_budget(budget_s: float, elapsed_s: float, network_s: float) -> float:
-    """The whole-design sweep's budget: min(budget_s, target - elapsed_s - network_s -
-    FIT_RESERVE_S), at least MIN_COMPOSITION_BUDGET_S, where target = CALIBRATE_TARGET_S + 2 x
-    (budget_s - DEFAULT_BUDGET_S)."""
-    target = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S)
-    return float(min(budget_s, max(MIN_COMPOSITION_BUDGET_S, target - elapsed_s - network_s - FIT_RESERVE_S)))
+def sweep_budget(budget_s: float, elapsed_s: float) -> float:
+    """The whole-design sweep's seconds: target - elapsed_s - FIT_RESERVE_S, where target =
+    CALIBRATE_TARGET_S + 2 x (budget_s - DEFAULT_BUDGET_S), between MIN_COMPOSITION_BUDGET_S
+    and ``budget_s``."""
+    left = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S) - elapsed_s - FIT_RESERVE_S
+    return float(min(budget_s, max(MIN_COMPOSITION_BUDGET_S, left)))
 
 
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
@@ -169,11 +175,21 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
     device = device or default_device()
     start = time.perf_counter()
     meta: dict[str, Any] = {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    phases: dict[str, float] = {}  # where the time went (seconds per phase)
+    meta["phases_s"] = phases
+    last = [start]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        phases[name] = now - last[0]
+        last[0] = now
+
     if clock == "auto":
         clock, meta["clock_spread"] = choose_clock(threads, device, seed)
     elif clock not in CLOCKS:
         raise ValueError(f"clock = {clock!r} is invalid: allowed is auto or one of {', '.join(CLOCKS)}")
     peaks = measure_peaks(threads, device, clock=clock)
+    lap("clock_and_peaks")
     meta["allocator"] = settle_for(device)  # every sweep timed with malloc settled (allocator)
     profile = Profile(device=device, device_name=device_name(device), threads=threads,
                       torch_version=torch.__version__, peaks=peaks, clock=clock, batch=batch)
@@ -183,6 +199,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         reference = Reference.build(batch)
         frame = training_sweep(profile, budget_s=budget_s, seed=seed, show_progress=show_progress,
                                reference=reference)
+        lap("training_sweep")
         if sweep_csv:
             frame.to_csv(sweep_csv, index=False)
         curves = fit_curves(frame, profile)
@@ -192,17 +209,25 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         meta["anchors"] = pick_anchors(frame)
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
+        lap("fit")
+        target = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S)
+        nets = None
+        if networks:
+            from .netfit import network_sweep
+
+            # the training networks first, with a deadline: the whole-design sweep then gets
+            # exactly what is left (``sweep_budget``)
+            nets = network_sweep(with_curves, show_progress=show_progress, reference=reference, tables=False,
+                                 stop_at=start + target - FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S,
+                                 min_samples=MIN_NETWORK_SAMPLES)
+            lap("network_sweep")
+        compose_s = sweep_budget(budget_s, time.perf_counter() - start)
+        meta["composition_budget_s"] = compose_s
         # 6 configs per design (+ 2 network-sized): small design spaces (subdivision has ~10
         # configs) must keep enough configs that calibrate never timed for latency-eval
-        compose_s = budget_s
-        if networks:
-            from .netfit import network_sweep_seconds
-
-            meta["network_sweep_estimate_s"] = network_sweep_seconds(with_curves)
-            compose_s = composition_budget(budget_s, time.perf_counter() - start, meta["network_sweep_estimate_s"])
-        meta["composition_budget_s"] = compose_s
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=compose_s, per_design=6, wide=2,
                                           show_progress=show_progress, reference=reference)
+        lap("composition_sweep")
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
         # the law (scale, per-op cost) from the random design configs of the held-out range; each
@@ -212,15 +237,13 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         small = designs_frame if wide is None else designs_frame[~wide]
         sized = [] if wide is None else [designs_frame[wide]]
         layers = None
-        if networks:
-            from .netfit import fit_measured_composition, network_sweep
+        if nets is not None:
+            from .netfit import fit_measured_composition, with_tables
 
-            # the composition so far gives the layers' op-group shares in the network sweep
+            # the composition so far gives the layers' op-group shares in the network tables
             interim = fit_composition(small, profile, extra=pd.concat(sized) if sized else None)
-            began = time.perf_counter()
-            nets = network_sweep(dataclasses.replace(with_curves, composition=interim),
-                                 show_progress=show_progress, reference=reference)
-            meta["network_sweep_s"] = time.perf_counter() - began
+            nets = with_tables(nets, dataclasses.replace(with_curves, composition=interim))
+            meta["network_passes"] = nets.passes
             # weights count up to the L2 of a core: what a layer keeps in cache alone only
             network = fit_measured_composition(nets, peaks.call_overhead_s, weight_cap=with_curves.l2)
             layers = nets.layers
@@ -232,6 +255,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         meta["design_anchors"] = pick_design_anchors(small)
         if networks:
             meta["network_anchors"] = [{"name": n, "s": float(t)} for n, t in zip(nets.names, nets.measured)]
+    lap("final_fits")
     meta["seconds"] = time.perf_counter() - start
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     meta["load_average_1min"] = load

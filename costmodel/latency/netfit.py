@@ -192,6 +192,7 @@ class NetworkSweep:
     measured: np.ndarray
     alone: list[np.ndarray]
     layers: Any
+    passes: int = 0  # interleaved passes measured (fewer than asked where a deadline stopped them)
 
 
 def _layer_cases(nets, batch: int) -> tuple[list[Any], list[list[int]], list[tuple[Any, Any]]]:
@@ -218,38 +219,54 @@ def _layer_cases(nets, batch: int) -> tuple[list[Any], list[list[int]], list[tup
 
 
 def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True,
-                  reference: Any = None) -> NetworkSweep:
+                  reference: Any = None, stop_at: float | None = None, min_samples: int | None = None,
+                  tables: bool = True) -> NetworkSweep:
     """Measure the training networks and every distinct layer of theirs alone, all interleaved
     (``protocol``): each network's time beside the sum of its layers' measured times alone
     separates the network composition (``fit_measured_composition``) from the layer model's own
     errors, and the layers are training points of the design composition (``fit.fit_composition``).
     With a ``reference`` (``reference.Reference``), its ops run in the same passes and every time
-    is normalized to the machine speed of the rest of the calibration."""
+    is normalized to the machine speed of the rest of the calibration. ``stop_at`` and
+    ``min_samples``: a deadline for the passes (``protocol.measure_interleaved``). ``tables``
+    False: no predicted tables yet (``with_tables`` adds them, e.g. once the design composition
+    they use is fitted)."""
     import pandas as pd
 
     from .measure import progress_bar, spec_label
-    from .network import predict_latency
     from .predict import op_rows, predict_op
     from .reference import measure_normalized
 
     nets = training_networks()
     base = profile_without_network_fit(profile)
-    tables = [predict_latency(net, profile=base, batch=profile.batch, threads=profile.threads).table
-              for _, net in nets]
     specs, where, layer_cases = _layer_cases(nets, profile.batch)
     cases = [(net.module(), net.example_input(profile.batch)) for _, net in nets] + layer_cases
     with progress_bar(samples, "network sweep", show_progress) as advance:
         # one long chunk (~20 s): measured once, whatever its speed, to keep calibrate within budget
         found = measure_normalized(cases, reference, retry=False, threads=profile.threads, device=profile.device,
-                                   clock=profile.clock, samples=samples, progress=lambda _n: advance(1))
+                                   clock=profile.clock, samples=samples, progress=lambda _n: advance(1),
+                                   stop_at=stop_at, min_samples=min_samples)
     seconds = np.array([e.seconds for e in found])
     layer_s = seconds[len(nets):]
     alone = [np.array([layer_s[i] if i >= 0 else np.nan for i in row]) for row in where]
     layers = pd.DataFrame([{"config": spec_label(spec), "design": spec.name, "measured_s": t,
                             "n_ops": len(ops), "sum_ops_s": sum(predict_op(r, base) for r in ops)}
                            for spec, t in zip(specs, layer_s) for ops in [op_rows(spec, profile.batch)]])
-    return NetworkSweep(names=[label for label, _ in nets], tables=tables, measured=seconds[:len(nets)],
-                        alone=alone, layers=layers)
+    sweep = NetworkSweep(names=[label for label, _ in nets], tables=[], measured=seconds[:len(nets)],
+                         alone=alone, layers=layers, passes=found[0].samples if found else 0)
+    return with_tables(sweep, profile) if tables else sweep
+
+
+def with_tables(sweep: NetworkSweep, profile: Profile) -> NetworkSweep:
+    """``sweep`` with each training network's predicted table under ``profile`` (without its
+    network composition): the op-group shares of every layer's time alone."""
+    import dataclasses
+
+    from .network import predict_latency
+
+    base = profile_without_network_fit(profile)
+    nets = dict(training_networks())
+    return dataclasses.replace(sweep, tables=[predict_latency(nets[name], profile=base, batch=profile.batch,
+                                                              threads=profile.threads).table for name in sweep.names])
 
 
 def measured_design_matrix(sweep: NetworkSweep, weight_cap: float | None = None) -> np.ndarray:
@@ -275,24 +292,6 @@ def fit_measured_composition(sweep: NetworkSweep, call_s: float,
     well its time alone is predicted."""
     return fit_network_composition(measured_design_matrix(sweep, weight_cap), sweep.measured,
                                    fixed_seconds(sweep.tables, call_s), sweep.names, weight_cap)
-
-
-def network_sweep_seconds(profile: Profile, samples: int = SAMPLES) -> float:
-    """About how long ``network_sweep`` takes on this machine: each of ``samples`` passes runs
-    every training network and each of its layers alone, each burst after PRIME untimed calls
-    and at least TARGET_S long, so samples x (1 + PRIME) x sum over the networks of
-    (max(TARGET_S, predicted network) + sum of max(TARGET_S, predicted layer)). Repeated layers
-    are counted each time (an upper bound: the sweep times each distinct layer once)."""
-    from .network import predict_latency
-    from .protocol import PRIME, TARGET_S
-
-    base = profile_without_network_fit(profile)
-    per_pass = 0.0
-    for _, net in training_networks():
-        table = predict_latency(net, profile=base, batch=profile.batch, threads=profile.threads).table
-        layers = table["seconds"].to_numpy(float)
-        per_pass += max(TARGET_S, float(layers.sum())) + float(np.maximum(TARGET_S, layers).sum())
-    return samples * (1 + PRIME) * per_pass
 
 
 def profile_without_network_fit(profile: Profile) -> Profile:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -221,7 +222,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                         warmup: int = 3, q: float = QUANTILE, parts: int = PARTS, seed: int = 0,
                         progress: Callable[[int], None] | None = None, prime: int = PRIME,
                         normalize: bool = True, until_share: float | None = None,
-                        max_samples: int | None = None) -> list[Estimate]:
+                        max_samples: int | None = None, stop_at: float | None = None,
+                        min_samples: int | None = None) -> list[Estimate]:
     """Latency of each (module, inputs) case by the protocol in the module docstring.
 
     ``inputs`` is one tensor or a tuple of tensors. Modules are put in eval mode (their previous
@@ -239,6 +241,10 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     passes reproduced within ±3% for 39% of networks, halves of 30 for 72%, halves of 40 for
     96%. The stopping rule looks at the statistic it reports, so a run stops on a lucky
     agreement slightly more often than a fixed count would; ``max_samples`` bounds the time.
+    
+    ``stop_at`` (a ``time.perf_counter()`` value): no pass starts after it once ``min_samples``
+    (default ``samples``) passes are done: a deadline that a calibration on a slow machine
+    meets with fewer passes.
     """
     import torch
 
@@ -274,7 +280,12 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
             rng = random.Random(seed)
             done, want, cap = 0, samples, max_samples or samples
             while True:
+                floor = samples if min_samples is None else min(min_samples, samples)
+                late = False
                 for _ in range(want - done):
+                    late = stop_at is not None and done >= max(floor, parts) and time.perf_counter() >= stop_at
+                    if late:
+                        break
                     rng.shuffle(order)  # no item always follows the same neighbour
                     for i in order:
                         m, x = prepared[i]
@@ -283,7 +294,7 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                     if progress is not None:
                         progress(done)
                 found = finish(times, numbers, clock=clock, q=q, parts=parts, normalize=normalize)
-                if until_share is None or done >= cap or reproduced_share(found) >= until_share:
+                if late or until_share is None or done >= cap or reproduced_share(found) >= until_share:
                     return found
                 want = min(done + EXTEND_BLOCK, cap)
     finally:
