@@ -552,3 +552,15 @@ def test_pool_window_line_fits_each_window_apart():
     three = {**two, "elem": 9 * 1024, "reads": 1024, "writes": 1024}  # 3x3, stride 1: no line of its own
     assert op_curve(two, profile) == ("max_pool2d/k2s2", line)
     assert op_curve(three, profile) == ("max_pool2d", shared)
+
+
+def test_profile_speed_is_the_quick_chunks_not_the_median():
+    from costmodel.latency.reference import Reference
+
+    ref = Reference(cases=[], factors=[1.0, 1.49, 1.2, 1.3, 0.97])
+    # sorted 0.97, 1.0, 1.2, 1.3, 1.49: the 25th percentile is the second (index 4 x 0.25 = 1),
+    # 1.0; the median 1.2
+    assert ref.quick() == pytest.approx(1.0) and ref.median() == pytest.approx(1.2)
+    summary = ref.summary()
+    assert summary["quick"] == pytest.approx(1.0) and summary["factors"] == [1.0, 1.49, 1.2, 1.3, 0.97]
+    assert Reference(cases=[]).quick() == 1.0  # no chunk yet: the first chunk's speed

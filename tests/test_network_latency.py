@@ -279,3 +279,19 @@ def test_whole_design_sweep_gets_what_the_deadline_leaves():
     assert sweep_budget(55.0, 150.0) == 25.0
     # --budget 100: the target grows by 2 x 45 = 90 s to 260 s: 260 - 150 - 30 = 80 s
     assert sweep_budget(100.0, 150.0) == pytest.approx(80.0)
+
+
+def test_calibrate_prints_where_its_time_went(monkeypatch, tmp_path, capsys):
+    from costmodel.cli import main
+    from costmodel.latency import calibrate as calibrate_module
+
+    meta = {"seconds": 168.0, "network_passes": 24,
+            "phases_s": {"clock_and_peaks": 14.2, "training_sweep": 55.4, "fit": 16.1, "network_sweep": 45.0,
+                         "composition_sweep": 25.3, "final_fits": 12.0}}
+    monkeypatch.setattr(calibrate_module, "calibrate", lambda **_: Profile(
+        device="cpu", device_name="test cpu", threads=1, torch_version="x", peaks=_profile().peaks, meta=meta))
+    assert main(["calibrate", "--profile", str(tmp_path / "p.json")]) == 0
+    out = capsys.readouterr().out
+    assert ("where the time went: clock and peaks 14 s, training sweep 55 s, fit 16 s, training networks "
+            "(24 passes) 45 s, designs 25 s, final fits 12 s") in out
+    assert "took 168.0 s" in out

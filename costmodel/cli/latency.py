@@ -170,6 +170,7 @@ def furthest_factors(factors: dict[str, float], count: int = 4) -> str:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..latency.calibrate import calibrate
     from ..latency.profile import profile_path
+    from ..latency.reference import SPEED_QUANTILE
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
                         budget_s=args.budget, clock=args.clock or "auto", sweep_csv=args.sweep_csv,
@@ -203,13 +204,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     drift = profile.meta.get("reference_drift")
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "
-              f"first time over {drift['chunks']} chunks (every time normalized to the median chunk's speed, "
-              f"{drift.get('median', 1.0):.2f}x the first"
+              f"first time over {drift['chunks']} chunks (every time normalized to the machine's quick speed, "
+              f"the {100 * SPEED_QUANTILE:.0f}th percentile chunk's, {drift.get('quick', drift.get('median', 1.0)):.2f}x the first"
               + (f"; {drift['remeasured']} disturbed chunk(s) measured again" if drift.get("remeasured") else "") + ")")
     net = profile.network
     if net is not None:
         print(f"network composition: {net.describe()} "
               f"({net.n} training networks, median |error| {net.train_median_abs_pct:.1f}% in-sample)")
+    phases = profile.meta.get("phases_s")
+    if phases:
+        passes = profile.meta.get("network_passes")
+        names = {"network_sweep": f"training networks ({passes} passes)" if passes else "training networks",
+                 "composition_sweep": "designs"}
+        print("where the time went: " + ", ".join(f"{names.get(k, k.replace('_', ' '))} {v:.0f} s"
+                                                  for k, v in phases.items()))
     print(f"took {profile.meta.get('seconds', 0):.1f} s; saved {path}")
     return 0
 

@@ -9,7 +9,7 @@ then (unless ``fit=False``) the single-op training sweep (``training_sweep``; cu
 ``costmodel.latency.fit``), the whole-design composition sweep and the whole-network sweep of a
 few TRAINING networks and their layers alone (``netfit``: widths and swaps that the network
 evaluation never scores). Reference ops run in every chunk of every sweep (``reference``), and
-the profile is expressed at the median chunk's machine speed. Anchors are kept: 24 training ops
+the profile is expressed at the machine's quick speed over the chunks (``reference.Reference.quick``). Anchors are kept: 24 training ops
 (``pick_anchors``), 12 whole designs (``pick_design_anchors``) and the training networks;
 re-timing them later (``evaluate.machine_drift``) tells how much the machine has drifted.
 """
@@ -264,8 +264,9 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
                      composition=composition, fingerprint=machine_fingerprint(device, threads, clock, batch),
                      batch=batch, network=network)
     # the sweeps were normalized to their first chunk's machine speed: express the profile at
-    # the median chunk's (one slow first chunk put every prediction ~15% high; 2026-12-06)
-    return at_speed(fitted, reference.median()) if fit else fitted
+    # the machine's quick speed over them (one slow first chunk put every prediction ~15% high,
+    # 2026-12-06; a slow spell over most chunks ~13% high, 2026-12-07: ``Reference.quick``)
+    return at_speed(fitted, reference.quick()) if fit else fitted
 
 
 SWEEP_SAMPLES = 30

@@ -8,7 +8,9 @@ ops in its own interleaved passes; the chunk's factor is the median of their tim
 time in the first chunk, and every item of the chunk is divided by it (``Reference.normalize``).
 Curves, design factors and the network composition are then fitted on times of one machine
 speed, that of the first chunk; ``calibrate`` then re-expresses the whole profile, anchors
-included, at the median chunk's speed (``at_speed``), since a first chunk often runs slow.
+included, at the machine's quick speed over the sweep (``Reference.quick``: a low quantile of
+the chunk factors; ``at_speed``), since a first chunk often runs slow and the measurements it is
+judged against are a low percentile too.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ disturbed minute of the machine and is measured again (``measure_normalized``). 
 the factor does not undo a slow minute, which slows memory-bound ops more than compute-bound
 ones (two calibrations on the AMD EPYC VM, 2026-12-06, each had a chunk at 1.32-1.34x of the
 first)."""
+
+SPEED_QUANTILE = 0.25
+"""The quantile of the chunk factors at which ``calibrate`` expresses the profile
+(``Reference.quick``). Why not the median (until stop 33): a latency is the 10th percentile of
+its samples, the machine's quick speed, and a calibration that met a slow spell for most of its
+chunks then predicted every later measurement high. On the AMD EPYC 7xx3 VM (2026-12-07, run
+S10) the chunks ran 0.97-1.49x the first, median 1.13x; the held-out layers measured next ran
+at 0.88x the calibration's speed (anchor drift), and 33% were within ±10% (54% x drift)."""
 
 MAX_REMEASURES = 4
 """At most this many chunks of one calibration (one ``Reference`` serves its training,
@@ -99,11 +109,17 @@ class Reference:
     def summary(self) -> dict[str, float]:
         """Range and median of the chunk factors (how much the machine drifted during the sweep)."""
         return {"chunks": len(self.factors), "min": min(self.factors, default=1.0),
-                "max": max(self.factors, default=1.0), "median": self.median(), "remeasured": self.remeasured}
+                "max": max(self.factors, default=1.0), "median": self.median(), "quick": self.quick(),
+                "remeasured": self.remeasured, "factors": [float(f) for f in self.factors]}
 
     def median(self) -> float:
         """The median chunk factor: the machine's typical speed over the sweep, relative to the first chunk."""
         return float(np.median(self.factors)) if self.factors else 1.0
+
+    def quick(self, q: float = SPEED_QUANTILE) -> float:
+        """The machine's quick speed over the sweep, relative to the first chunk: the q-quantile
+        of the chunk factors (numpy's linear interpolation; 1 before any chunk)."""
+        return float(np.quantile(self.factors, q)) if self.factors else 1.0
 
 
 def measure_normalized(cases: Sequence[tuple[Any, Any]], reference: Reference | None, retry: bool = True,
