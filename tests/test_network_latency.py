@@ -275,8 +275,8 @@ def test_whole_design_sweep_gets_what_the_deadline_leaves():
     assert sweep_budget(55.0, 100.0) == pytest.approx(40.0)
     # a fast machine keeps the budget (170 - 70 - 30 = 70 > 55)
     assert sweep_budget(55.0, 70.0) == 55.0
-    # a very slow one keeps the floor of 25 s
-    assert sweep_budget(55.0, 150.0) == 25.0
+    # a very slow one keeps the floor of 20 s
+    assert sweep_budget(55.0, 150.0) == 20.0
     # --budget 100: the target grows by 2 x 45 = 90 s to 260 s: 260 - 150 - 30 = 80 s
     assert sweep_budget(100.0, 150.0) == pytest.approx(80.0)
 

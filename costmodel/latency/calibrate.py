@@ -54,9 +54,11 @@ no AVX-512, 2026-12-07) calibrate took 199-216 s with the full 55 s whole-design
 network passes (89 s for the networks alone); on the Zen 4 VM 152-161 s, where neither limit
 binds."""
 
-MIN_COMPOSITION_BUDGET_S = 25.0
-"""The whole-design sweep's floor (~100 configs on the Zen 3 VM): the design factors need a few
-configs of every design."""
+MIN_COMPOSITION_BUDGET_S = 20.0
+"""The whole-design sweep's floor: the design factors need a few configs of every design. The
+sweep checks its budget between chunks of 24 configs, so it runs a chunk beyond it (on the Zen 3
+VM, 2026-12-07: 34-35 s at a budget of 25 s, 126 configs; calibrate 167 and 181 s, runs S10
+and S11)."""
 
 MIN_NETWORK_SAMPLES = 20
 """The training networks' sweep's floor in passes (``protocol.SAMPLES`` = 40 where time allows):
