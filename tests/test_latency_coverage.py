@@ -277,9 +277,9 @@ def test_reference_normalizes_each_chunk_to_the_first_chunks_machine_speed():
     second = ref.normalize([_est(115e-6), _est(120e-6), _est(220e-6)])
     assert second[0].seconds == pytest.approx(100e-6)
     assert second[0].times == pytest.approx((100e-6,) * 4)  # every sample time scaled alike
-    # the median of the chunk factors 1 and 1.15: 1.075
+    # the median of the chunk factors 1 and 1.15: 1.075; their 25th percentile 1 + 0.25 x 0.15 = 1.0375
     assert ref.summary() == {"chunks": 2, "min": 1.0, "max": pytest.approx(1.15), "median": pytest.approx(1.075),
-                             "remeasured": 0}
+                             "quick": pytest.approx(1.0375), "remeasured": 0, "factors": [1.0, pytest.approx(1.15)]}
 
 
 def test_a_disturbed_chunk_is_measured_again_and_the_calmer_run_kept(monkeypatch):

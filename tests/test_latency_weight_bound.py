@@ -441,9 +441,9 @@ def test_streamed_rate_prefers_the_ops_own_kernel():
 def test_batched_turn_of_the_weight_bound_items_runs_on_onednn():
     from costmodel.latency.cases import conv_row
     from costmodel.latency.features import column_bucket, conv_backend, gemm_columns
-    from costmodel.latency.sampler import weight_bound_items
+    from costmodel.latency.sampler import weight_bound_convs
 
-    convs = [g for kind, g in weight_bound_items(0, 16) if kind == "conv"][:16]
+    convs = [g for _, g in weight_bound_convs(0, 16)]
     # turns of four: 1x1, 3x3 (im2col), 5x5 at batch 1, then 3x3 at batch (2, 4, 2, 4) on
     # (1, 1, 2, 2) pixels a side: 2, 4, 8 and 16 GEMM columns
     assert [g["k"] for g in convs] == [1] * 4 + [3] * 4 + [5] * 4 + [3] * 4
@@ -462,9 +462,9 @@ def test_batched_turn_of_the_weight_bound_items_runs_on_onednn():
 def test_strided_pointwise_turn_of_the_weight_bound_items_runs_on_onednn():
     from costmodel.latency.cases import conv_row
     from costmodel.latency.features import conv_backend, gemm_columns, weight_bound_regime
-    from costmodel.latency.sampler import weight_bound_items
+    from costmodel.latency.sampler import weight_bound_convs
 
-    convs = [g for kind, g in weight_bound_items(0, 20) if kind == "conv"][16:20]
+    convs = [g for _, g in weight_bound_convs(0, 20)][16:20]
     # the fifth turn: 1x1 at stride 2 on 7, 5, 4, 7 pixels a side -> 4 x 4, 3 x 3, 2 x 2, 4 x 4
     # outputs ((side - 1) // 2 + 1): 16, 9, 4, 16 GEMM columns
     assert [(g["k"], g["stride"], g["h"]) for g in convs] == [(1, 2, 7), (1, 2, 5), (1, 2, 4), (1, 2, 7)]

@@ -260,14 +260,21 @@ then a strided 1x1 conv on oneDNN (``STRIDED_POINTWISE_SIDES``). At a batch over
 grow with the batch, and the larger sides leave the corner."""
 
 
-def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """The plan's ``count`` weight-bound convs (kernels, batches and sides in turn:
-    WEIGHT_BOUND_TURNS) and one weight-bound linear layer per six convs after them."""
+def weight_bound_convs(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """The plan's ``count`` convs in the weight-bound corner: kernels, batches and sides in turn
+    (WEIGHT_BOUND_TURNS)."""
     per_turn, convs = len(WEIGHT_BOUND_SIDES), []
     for i in range(count):
         k, stride, geometry = WEIGHT_BOUND_TURNS[(i // per_turn) % len(WEIGHT_BOUND_TURNS)]
         batch, side = geometry[i % per_turn]
         convs.append(("conv", weight_bound_item(random.Random(f"weight-bound{seed}-{i}"), side, k, batch, stride)))
+    return convs
+
+
+def weight_bound_items(seed: int, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """The plan's ``count`` weight-bound convs (``weight_bound_convs``), with one big-weight conv
+    after each three and one weight-bound linear layer after each six."""
+    convs = weight_bound_convs(seed, count)
     linears = [("linear", weight_bound_linear(random.Random(f"weight-bound-linear{seed}-{i}")))
                for i in range(count // 6)]
     # and one conv with as many weights on a few more pixels per three (``big_weight_item``)
