@@ -267,6 +267,20 @@ def test_network_composition_names_its_weight_cap_in_kib():
     assert comp.describe().endswith("+ 2.00 us + 320.0 ps per weight byte (at most 512 KiB, L2)")
 
 
+def test_whole_design_sweep_gets_what_the_deadline_leaves():
+    from costmodel.latency.calibrate import sweep_budget
+
+    # default budget 55 s, target 170 s: 100 s spent (training sweep, fits, networks) leave
+    # 170 - 100 - 30 (reserve for the final fits) = 40 s
+    assert sweep_budget(55.0, 100.0) == pytest.approx(40.0)
+    # a fast machine keeps the budget (170 - 70 - 30 = 70 > 55)
+    assert sweep_budget(55.0, 70.0) == 55.0
+    # a very slow one keeps the floor of 20 s
+    assert sweep_budget(55.0, 150.0) == 20.0
+    # --budget 100: the target grows by 2 x 45 = 90 s to 260 s: 260 - 150 - 30 = 80 s
+    assert sweep_budget(100.0, 150.0) == pytest.approx(80.0)
+
+
 def test_calibrate_prints_where_its_time_went(monkeypatch, tmp_path, capsys):
     from costmodel.cli import main
     from costmodel.latency import calibrate as calibrate_module

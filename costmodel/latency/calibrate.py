@@ -45,19 +45,22 @@ re-measured disturbed chunks (2026-12-07)."""
 
 CALIBRATE_TARGET_S = 170.0
 """What ``calibrate`` aims at with the default budget (each second of budget beyond it adds two:
-the single-op and whole-design sweeps get one each): the training networks, measured last, start
-no pass after target - FIT_RESERVE_S once MIN_NETWORK_SAMPLES are done. Why: the fixed work
-(peaks, the weight-set chains, the fits, the training networks) takes longer on a slower CPU. On
-an AMD EPYC 7xx3 VM (Zen 3, no AVX-512, 2026-12-07) calibrate took 199-216 s with 40 network
-passes (89 s for the networks alone); on the Zen 4 VM 152-161 s, where the deadline does not
-bind.
+the single-op and whole-design sweeps get one each). The single-op sweep keeps its budget; then
+the training networks are measured with a deadline (no pass starts after target -
+FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S once MIN_NETWORK_SAMPLES are done) and the whole-design
+sweep gets what is left (``sweep_budget``). Why: the fixed work (peaks, the weight-set chains,
+the fits, the training networks) takes longer on a slower CPU. On an AMD EPYC 7xx3 VM (Zen 3,
+no AVX-512, 2026-12-07) calibrate took 199-216 s with the full 55 s whole-design sweep and 40
+network passes (89 s for the networks alone; runs S7-S9), 167 and 181 s with this order (S10,
+S11), 189 s with the designs first at their full budget and the networks' deadline (S12); on
+the Zen 4 VM 152-161 s, where neither limit binds. The order did not decide the layer figure:
+the design composition's cost per op was 18-21 us in S10-S12 (either order), 13.6 us in S8."""
 
-Why the whole-design sweep keeps its budget and runs before the networks: measured after the
-network sweep instead (runs S10 and S11, its budget cut to 25 s by the deadline), the design
-composition's cost per op came out 18-21 us (13.6-14.1 us in runs S8 and S9 before the
-networks), and the design anchors re-timed later ran at 0.80-0.88x their calibration time
-(0.99 in S8): the designs ran slower in the process the big networks had just run in, and every
-layer prediction came out high (33% and 11% of held-out layers within ±10%)."""
+MIN_COMPOSITION_BUDGET_S = 20.0
+"""The whole-design sweep's floor: the design factors need a few configs of every design. The
+sweep checks its budget between chunks of 24 configs, so it runs a chunk beyond it (on the Zen 3
+VM, 2026-12-07: 34-35 s at a budget of 25 s, 126 configs; calibrate 167 and 181 s, runs S10
+and S11)."""
 
 MIN_NETWORK_SAMPLES = 20
 """The training networks' sweep's floor in passes (``protocol.SAMPLES`` = 40 where time allows):
@@ -67,6 +70,14 @@ on a disturbed machine, halves of 40 for 96% (AMD EPYC VM, stop 30), so fewer is
 FIT_RESERVE_S = 30.0
 """Seconds kept for what follows the sweeps: the final fits (16 s on the Zen 3 VM), a chunk's
 overrun, a re-measured chunk."""
+
+
+def sweep_budget(budget_s: float, elapsed_s: float) -> float:
+    """The whole-design sweep's seconds: target - elapsed_s - FIT_RESERVE_S, where target =
+    CALIBRATE_TARGET_S + 2 x (budget_s - DEFAULT_BUDGET_S), between MIN_COMPOSITION_BUDGET_S
+    and ``budget_s``."""
+    left = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S) - elapsed_s - FIT_RESERVE_S
+    return float(min(budget_s, max(MIN_COMPOSITION_BUDGET_S, left)))
 
 
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
@@ -204,9 +215,21 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         with_curves = dataclasses.replace(profile, curves=curves)
         lap("fit")
         target = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S)
+        nets = None
+        if networks:
+            from .netfit import network_sweep
+
+            # the training networks first, with a deadline: the whole-design sweep then gets
+            # exactly what is left (``sweep_budget``)
+            nets = network_sweep(with_curves, show_progress=show_progress, reference=reference, tables=False,
+                                 stop_at=start + target - FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S,
+                                 min_samples=MIN_NETWORK_SAMPLES)
+            lap("network_sweep")
+        compose_s = sweep_budget(budget_s, time.perf_counter() - start)
+        meta["composition_budget_s"] = compose_s
         # 6 configs per design (+ 2 network-sized): small design spaces (subdivision has ~10
         # configs) must keep enough configs that calibrate never timed for latency-eval
-        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=budget_s, per_design=6, wide=2,
+        designs_frame = composition_sweep(with_curves, seed=seed, budget_s=compose_s, per_design=6, wide=2,
                                           show_progress=show_progress, reference=reference)
         lap("composition_sweep")
         if sweep_csv:
@@ -218,16 +241,12 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         small = designs_frame if wide is None else designs_frame[~wide]
         sized = [] if wide is None else [designs_frame[wide]]
         layers = None
-        if networks:
-            from .netfit import fit_measured_composition, network_sweep
+        if nets is not None:
+            from .netfit import fit_measured_composition, with_tables
 
-            # the composition so far gives the layers' op-group shares in the network tables;
-            # the networks stop at the deadline once MIN_NETWORK_SAMPLES passes are done
+            # the composition so far gives the layers' op-group shares in the network tables
             interim = fit_composition(small, profile, extra=pd.concat(sized) if sized else None)
-            nets = network_sweep(dataclasses.replace(with_curves, composition=interim), show_progress=show_progress,
-                                 reference=reference, stop_at=start + target - FIT_RESERVE_S,
-                                 min_samples=MIN_NETWORK_SAMPLES)
-            lap("network_sweep")
+            nets = with_tables(nets, dataclasses.replace(with_curves, composition=interim))
             meta["network_passes"] = nets.passes
             # weights count up to the L2 of a core: what a layer keeps in cache alone only
             network = fit_measured_composition(nets, peaks.call_overhead_s, weight_cap=with_curves.l2)
