@@ -189,7 +189,7 @@ def layer_row(spec, profile: Profile, batch: int = 1, name: str = "", network_we
 def _network_rows(net, profile: Profile, batch: int) -> list[dict[str, Any]]:
     """One row per layer of a built-in network: its design spec predicted as a whole, its weights
     cycled with all the network's (``layer_row``'s ``network_weights``)."""
-    weights = float(sum(layer.spec.dtype_bytes * sum(r["params"] for r in op_rows(layer.spec, batch)) for layer in net.layers))
+    weights = float(sum(layer.spec.dtype_bytes * layer.spec.params() for layer in net.layers))
     return [layer_row(layer.spec, profile, batch, layer.name, weights) for layer in net.layers]
 
 

@@ -100,8 +100,14 @@ def cold_seconds(row: dict[str, Any], profile: Profile, working_set: float) -> f
     found = op_curve(one, profile)
     if found is None or not isinstance(found[1], EfficiencyCurve) or found[1].weight_bound_seconds(one, profile.l2) <= 0:
         return 0.0
-    weights = WEIGHT_BYTES * one["params"]
-    return n * weights * profile.peaks.cold_s_per_byte(working_set, weights, column_bucket(gemm_columns(one)))
+    return n * cold_weight_seconds(one, profile, working_set)
+
+
+def cold_weight_seconds(row: dict[str, Any], profile: Profile, working_set: float) -> float:
+    """Weight bytes x ``Peaks.cold_s_per_byte`` at the row's column bucket, for one launch of a
+    weight-bound op whose call cycles ``working_set`` bytes of weights."""
+    weights = WEIGHT_BYTES * row["params"]
+    return weights * profile.peaks.cold_s_per_byte(working_set, weights, column_bucket(gemm_columns(row)))
 
 
 def legacy_key(key: str, row: dict[str, Any]) -> str | None:
@@ -144,9 +150,7 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
     if isinstance(curve, EfficiencyCurve) and (streamed := curve.weight_bound_seconds(row, profile.l2)) > 0:
         # the curve was fitted without the corner's ops: their own law predicts them, slower
         # where the design's other weights evict theirs from the cache
-        weights = WEIGHT_BYTES * row["params"]
-        bucket = column_bucket(gemm_columns(row))
-        return streamed + weights * profile.peaks.cold_s_per_byte(float(row.get("weight_set_bytes") or 0.0), weights, bucket)
+        return streamed + cold_weight_seconds(row, profile, float(row.get("weight_set_bytes") or 0.0))
     t = curve.seconds(row, profile.peaks.peak(latency_class(row)), profile.l2)
     if curve.regressor is not None:  # a per-kernel regressor won the cross-validation
         t *= math.exp(curve.regressor.correction(row, profile.l2))

@@ -241,7 +241,7 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     passes reproduced within ±3% for 39% of networks, halves of 30 for 72%, halves of 40 for
     96%. The stopping rule looks at the statistic it reports, so a run stops on a lucky
     agreement slightly more often than a fixed count would; ``max_samples`` bounds the time.
-    
+
     ``stop_at`` (a ``time.perf_counter()`` value): no pass starts after it once ``min_samples``
     (default ``samples``) passes are done: a deadline that a calibration on a slow machine
     meets with fewer passes.
@@ -279,11 +279,11 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
             order = list(range(len(prepared)))
             rng = random.Random(seed)
             done, want, cap = 0, samples, max_samples or samples
+            floor = max(parts, samples if min_samples is None else min(min_samples, samples))
             while True:
-                floor = samples if min_samples is None else min(min_samples, samples)
                 late = False
                 for _ in range(want - done):
-                    late = stop_at is not None and done >= max(floor, parts) and time.perf_counter() >= stop_at
+                    late = stop_at is not None and done >= floor and time.perf_counter() >= stop_at
                     if late:
                         break
                     rng.shuffle(order)  # no item always follows the same neighbour

@@ -107,7 +107,8 @@ class Reference:
         return [scaled(e, 1.0 / f) for e in found[:n]]
 
     def summary(self) -> dict[str, float]:
-        """Range and median of the chunk factors (how much the machine drifted during the sweep)."""
+        """Range, median and quick speed (``quick``) of the chunk factors, and the factors in
+        chunk order: how much the machine drifted during the sweep."""
         return {"chunks": len(self.factors), "min": min(self.factors, default=1.0),
                 "max": max(self.factors, default=1.0), "median": self.median(), "quick": self.quick(),
                 "remeasured": self.remeasured, "factors": [float(f) for f in self.factors]}
