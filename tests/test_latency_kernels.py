@@ -44,43 +44,45 @@ def onednn_conv_kernel(cin: int, cout: int, k: int, h: int, groups: int) -> tupl
 
 
 CASES = [
-    # (c_in, c_out, groups): channels per group in, out -> the widest of 16/8/4 dividing both
-    (320, 64, 4),   # 80, 16 -> 16
-    (96, 16, 2),    # 48, 8 -> 8 (Tied Group Conv's default-like geometry)
-    (192, 256, 16),  # 12, 16 -> 4
-    (80, 32, 4),    # 20, 8 -> 4
-    (48, 128, 8),   # 6, 16 -> none: 6 is no multiple of 4 -> per-group GEMM
-    (16, 16, 8),    # 2, 2 -> none
-    (256, 96, 16),  # 16, 6 -> none
+    # (c_in, c_out, groups, {lanes: block}): channels per group in, out -> the widest block of
+    # the ISA's list (AVX-512: 16/8/4, AVX2: 8) dividing both, None: oneDNN's per-group GEMM
+    (320, 64, 4, {16: 16, 8: 8}),      # 80, 16 -> 16 divides both; AVX2 has no 16 -> 8
+    (96, 16, 2, {16: 8, 8: 8}),        # 48, 8 -> 8 (Tied Group Conv's default-like geometry)
+    (192, 256, 16, {16: 4, 8: None}),  # 12, 16 -> 4; AVX2 has no 4-channel block
+    (80, 32, 4, {16: 4, 8: None}),     # 20, 8 -> 4; AVX2: 8 does not divide 20
+    (384, 16, 4, {16: 4, 8: None}),    # 96, 4 -> 4 (DGC's 4-head conv to 16 channels); AVX2: none
+    (48, 128, 8, {16: None, 8: None}),  # 6, 16 -> none: 6 is no multiple of 4 -> per-group GEMM
+    (16, 16, 8, {16: None, 8: None}),  # 2, 2 -> none
+    (256, 96, 16, {16: None, 8: None}),  # 16, 6 -> none
 ]
 
 
-@pytest.mark.skipif(VECTOR_LANES != 16, reason="the blocks were read on an AVX-512 CPU")
-@pytest.mark.parametrize("cin, cout, groups", CASES)
-def test_group_block_rule_names_onednns_kernel(cin, cout, groups):
+@pytest.mark.skipif(VECTOR_LANES not in (8, 16), reason="the blocks were read on AVX-512 and AVX2 CPUs only")
+@pytest.mark.parametrize("cin, cout, groups, blocks", CASES)
+def test_group_block_rule_names_onednns_kernel(cin, cout, groups, blocks):
     found = onednn_conv_kernel(cin, cout, 3, 14, groups)
     if found is None:
         pytest.skip("oneDNN did not log this conv (no oneDNN verbose support in this build)")
     implementation, block = found
     rule = onednn_group_block(cin // groups, cout // groups)
+    assert rule == blocks[VECTOR_LANES]
     assert block == rule
     # no block: oneDNN's GEMM-per-group implementation; a block: its direct jit kernel
     assert ("gemm" in implementation) == (rule is None)
 
 
-def test_group_block_rule_by_hand():
-    # 80 and 16 channels per group: 16 divides both
-    assert onednn_group_block(80, 16) == min(16, VECTOR_LANES)
-    # 12 and 16: 16 and 8 do not divide 12, 4 does
-    assert onednn_group_block(12, 16) == 4
-    # 6 and 16: 4 does not divide 6 -> no block
-    assert onednn_group_block(6, 16) is None
+@pytest.mark.parametrize("cin, cout, groups, blocks", CASES)
+def test_group_block_rule_by_hand(cin, cout, groups, blocks):
+    # the table's hand-worked blocks, for both ISAs on any machine
+    for lanes, block in blocks.items():
+        assert onednn_group_block(cin // groups, cout // groups, lanes=lanes) == block
 
 
-@pytest.mark.skipif(VECTOR_LANES < 8, reason="an 8-channel block needs 8 lanes")
-def test_group_block_feature_by_hand():
+def test_group_block_feature_by_hand(monkeypatch):
+    from costmodel.latency import features
     from costmodel.latency.features import FEATURES, conv_features, log_group_block
 
+    monkeypatch.setattr(features, "VECTOR_LANES", 16)  # AVX-512: blocks 16, 8, 4
     # 32 -> 24 per group: 16 does not divide 24, 8 divides both -> log2(8) = 3
     assert log_group_block(2, 32, 24) == 3.0
     # 32 -> 20 per group: 8 does not divide 20, 4 does -> log2(4) = 2
@@ -92,6 +94,9 @@ def test_group_block_feature_by_hand():
     row = {"kind": "conv", "c_in": 64, "c_out": 48, "groups": 2, "k": 5, "k_w": 5, "stride": 2,
            "h_out": 28, "w_out": 28, "macs": 48 * 32 * 25 * 28 * 28, "mem_bytes": 1}
     assert conv_features(row)["log_block"] == 3.0
+    monkeypatch.setattr(features, "VECTOR_LANES", 8)  # AVX2: block 8 only
+    # 32 -> 20 per group: 8 does not divide 20 -> no block -> 0; 32 -> 24: 8 -> 3
+    assert (log_group_block(4, 32, 20), log_group_block(2, 32, 24)) == (0.0, 3.0)
     # only the grouped-conv curve uses it: for the others it is 0 on every op
     assert "log_block" in FEATURES["group"] and all("log_block" not in FEATURES[c] for c in ("dense", "pointwise"))
 
@@ -111,19 +116,25 @@ def test_batch_repeat_feature_by_hand():
     assert "log_rep" not in FEATURES["pointwise"] and "log_rep" not in FEATURES["depthwise"]
 
 
-@pytest.mark.skipif(VECTOR_LANES < 8, reason="with 4 lanes a 4-channel block is a full vector")
-def test_group_curve_keys():
+def test_group_curve_keys(monkeypatch):
+    from costmodel.latency import features
     from costmodel.latency.cases import conv_row
 
     def row(cin, cout, groups):  # a 3x3 grouped conv on 14 x 14 (oneDNN's path: groups > 1)
         return conv_row(dict(cin=cin, cout=cout, k=3, kw=3, h=14, stride=1, groups=groups, batch=1, pad=1,
                              pad_w=1, transpose=False))
 
-    # 20 and 8 per group: block 4 is narrower than any vector (8 or 16 lanes)
+    monkeypatch.setattr(features, "VECTOR_LANES", 16)
+    # AVX-512, 20 and 8 per group: block 4, narrower than the 16-lane vector
     assert curve_key(row(80, 32, 4)) == "group/onednn_subblock"
     # 6 and 16 per group: no block
     assert curve_key(row(48, 128, 8)) == "group/onednn_gemm"
-    # 32 and 32 per group: a full vector block on AVX2 (8) and AVX-512 (16) alike
+    # 32 and 32 per group: a full vector block
+    assert curve_key(row(128, 128, 4)) == "group/onednn"
+    monkeypatch.setattr(features, "VECTOR_LANES", 8)
+    # AVX2, 20 and 8 per group: no 4-channel block on this ISA -> the per-group GEMM
+    assert curve_key(row(80, 32, 4)) == "group/onednn_gemm"
+    # 32 and 32 per group: block 8, a full AVX2 vector
     assert curve_key(row(128, 128, 4)) == "group/onednn"
 
 

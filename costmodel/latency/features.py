@@ -345,33 +345,48 @@ def curve_key(row: dict[str, Any], device: str = "cpu") -> str:
         backend = conv_backend(row, device)
         if cls == "group" and backend == "onednn":
             groups = max(1, int(row["groups"]))
-            backend += GROUP_KERNELS[onednn_group_block(row["c_in"] // groups, row["c_out"] // groups)]
+            backend += group_kernel_suffix(onednn_group_block(row["c_in"] // groups, row["c_out"] // groups))
         return f"{cls}/{backend}"
     return cls
 
 
-ONEDNN_GROUP_BLOCKS = (16, 8, 4)
-"""Channel blocks oneDNN's direct (jit) grouped conv can use; the widest that fits is taken."""
+ONEDNN_GROUP_BLOCKS_BY_LANES: dict[int, tuple[int, ...]] = {16: (16, 8, 4), 8: (8,)}
+"""fp32 vector lanes -> the channel blocks oneDNN's direct (jit) grouped conv can use on that
+ISA, widest first. Read from oneDNN's verbose log (the source layout aBcd16b / 8b / 4b, or the
+plain abcd of its "gemm:jit" per-group kernel):
+  * AVX-512 (2-core Intel Xeon VM, 2026-12-06): 16, 8 and 4;
+  * AVX2 (AMD EPYC 7xx3 VM, 2026-12-07): 8 only. 4 x 3 x 3 grouped convs with 2-32 input and
+    1-32 output channels per group took "jit:avx2" (aBcd8b) exactly where 8 divided both counts,
+    and "gemm:jit" everywhere else (4 output channels per group included, where the AVX-512
+    rule said block 4). That per-group GEMM ran 4.2-4.3 GMAC/s against 19-36 for the jit
+    kernel, and a DGC conv with 96 -> 4 channels per group was predicted at a third of its time.
+Other vector widths were not read; they keep the AVX-512 list cut at the vector's width."""
 
 
-def onednn_group_block(cin_per_group: int, cout_per_group: int) -> int | None:
-    """oneDNN's channel block for a grouped conv: the widest of ONEDNN_GROUP_BLOCKS, no wider
-    than the vector, that divides both channel counts per group; None where none does, and
-    oneDNN runs the group as small GEMMs ("gemm:jit"), a much slower kernel. Read from oneDNN's
-    own verbose log (the implementation and its source layout aBcd16b / 8b / 4b): checked in
-    ``tests/test_latency_kernels.py``; on the 2-core Intel Xeon VM (AVX-512) this rule named the
-    kernel and block of 134 of 136 random grouped convs with 2-64 input and 1-64 output channels
-    per group (2026-12-06)."""
-    for block in ONEDNN_GROUP_BLOCKS:
-        if block <= VECTOR_LANES and cin_per_group % block == 0 and cout_per_group % block == 0:
+def onednn_group_blocks(lanes: int) -> tuple[int, ...]:
+    """The channel blocks of ONEDNN_GROUP_BLOCKS_BY_LANES for ``lanes`` fp32 lanes, widest first."""
+    return ONEDNN_GROUP_BLOCKS_BY_LANES.get(lanes) or tuple(b for b in ONEDNN_GROUP_BLOCKS_BY_LANES[16] if b <= lanes)
+
+
+def onednn_group_block(cin_per_group: int, cout_per_group: int, lanes: int | None = None) -> int | None:
+    """oneDNN's channel block for a grouped conv: the widest of ``onednn_group_blocks(lanes)``
+    (default: this CPU's VECTOR_LANES) that divides both channel counts per group; None where
+    none does, and oneDNN runs the group as small GEMMs ("gemm:jit"), a much slower kernel.
+    Checked against oneDNN's own log in ``tests/test_latency_kernels.py``; on the 2-core Intel
+    Xeon VM (AVX-512) this rule named the kernel and block of 134 of 136 random grouped convs
+    with 2-64 input and 1-64 output channels per group (2026-12-06)."""
+    for block in onednn_group_blocks(VECTOR_LANES if lanes is None else lanes):
+        if cin_per_group % block == 0 and cout_per_group % block == 0:
             return block
     return None
 
 
-GROUP_KERNELS: dict[int | None, str] = {**{b: "_subblock" for b in ONEDNN_GROUP_BLOCKS}, VECTOR_LANES: "",
-                                        None: "_gemm"}
-"""oneDNN group block -> curve-key suffix: a full vector block is "group/onednn", a narrower
-block "group/onednn_subblock", no block "group/onednn_gemm"."""
+def group_kernel_suffix(block: int | None) -> str:
+    """oneDNN group block -> curve-key suffix: a full vector block (VECTOR_LANES) is
+    "group/onednn", a narrower block "group/onednn_subblock", no block "group/onednn_gemm"."""
+    if block is None:
+        return "_gemm"
+    return "" if block == VECTOR_LANES else "_subblock"
 
 
 def latency_class(row: dict[str, Any]) -> str:
