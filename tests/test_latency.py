@@ -367,6 +367,40 @@ def test_adaptive_items_go_to_the_worst_keys_only():
     assert adaptive_items({"dense/onednn": 1.0}, count=5) == []
 
 
+def test_adaptive_items_fill_keys_too_short_for_a_curve():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import curve_key
+    from costmodel.latency.sampler import adaptive_items
+
+    # ATen's 1x1 grouped convs ("group/gemm") have 7 training ops, one short of the 8 a curve
+    # needs, and no CV error; depthwise has a 13% error (10 above the 3% floor). Of 6 items:
+    # 1 goes to the short key first, the other 5 all to depthwise (the only erring key)
+    items = adaptive_items({"depthwise/onednn": 13.0}, count=6, seed=2, needed={"group/gemm": 1})
+    keys = [curve_key(conv_row(spec)) for _, spec in items]
+    assert (keys.count("group/gemm"), keys.count("depthwise/onednn")) == (1, 5)
+    # a key short by 3 and no erring curve at all: exactly its 3 items (not the 10 allowed)
+    items = adaptive_items({}, count=10, seed=2, needed={"group/gemm": 3})
+    assert [curve_key(conv_row(spec)) for _, spec in items] == ["group/gemm"] * 3
+    # a short key that is no conv curve gets nothing
+    assert adaptive_items({}, count=10, needed={"batch_norm": 4}) == []
+
+
+def test_short_keys_count_what_a_curve_still_needs():
+    from costmodel.latency.calibrate import short_keys
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import latency_class
+
+    def row(cin, cout, k, groups):
+        r = conv_row(dict(cin=cin, cout=cout, k=k, kw=k, h=14, stride=1, groups=groups, batch=1, pad=k // 2,
+                          pad_w=k // 2, transpose=False))
+        return {**r, "cls": latency_class(r)}
+
+    # 5 ATen 1x1 grouped convs (group/gemm: k = 1, stride 1, batch 1) -> 8 - 5 = 3 short;
+    # 8 dense 3x3 convs on oneDNN -> a full curve, not short; an elementwise row is no conv
+    rows = [row(64, 64, 1, 4)] * 5 + [row(32, 32, 3, 1)] * 8 + [{"macs": 0, "cls": "relu"}]
+    assert short_keys(rows) == {"group/gemm": 3}
+
+
 def _synthetic_sweep(n: int, law):
     """n depthwise/onednn-like op rows with measured_s = law(row) (made-up numbers)."""
     import random

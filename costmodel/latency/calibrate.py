@@ -26,9 +26,10 @@ import numpy as np
 
 from .allocator import settle_for
 from .cases import training_case
-from .features import WEIGHT_BOUND_MAX_COLUMNS, WEIGHT_BYTES, column_bucket, l2_bytes, latency_class
+from .features import WEIGHT_BOUND_MAX_COLUMNS, WEIGHT_BYTES, column_bucket, curve_key, l2_bytes, latency_class
 from .fit import fit_composition, fit_curves, residual_model
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
+from .memory import CONV_CLASSES
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
@@ -305,6 +306,17 @@ ADAPTIVE_SHARE = 0.3
 first fit on the rest: where the curves' cross-validated error is largest."""
 
 
+def short_keys(rows: list[dict[str, Any]], device: str = "cpu") -> dict[str, int]:
+    """Conv curve keys of the training rows with fewer than ``fit.MIN_CURVE_POINTS`` ops (key ->
+    how many more a curve of its own needs)."""
+    from collections import Counter
+
+    from .fit import MIN_CURVE_POINTS
+
+    counts = Counter(curve_key(r, device) for r in rows if r["macs"] and r["cls"] in CONV_CLASSES)
+    return {k: MIN_CURVE_POINTS - n for k, n in counts.items() if n < MIN_CURVE_POINTS}
+
+
 def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0, samples: int = SWEEP_SAMPLES,
                    show_progress: bool = True, adaptive: float = ADAPTIVE_SHARE, reference: Reference | None = None):
     """Time the training items (single ops) interleaved, chunk by chunk, until ``budget_s``
@@ -344,7 +356,7 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
         left = budget_s - (time.perf_counter() - start)
         # about samples bursts of TARGET_S (plus warm-up) per item: as many as the time left allows
         extra = adaptive_items(errors, count=int(left / (1.5 * samples * TARGET_S)), seed=seed,
-                               device=profile.device)
+                               device=profile.device, needed=short_keys(rows, profile.device))
         seen = {r["key"] for r in rows}
         extra = [it for it in extra if item_key(*it) not in seen]
         rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, left, samples,

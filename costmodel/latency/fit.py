@@ -383,6 +383,12 @@ def _with_neighbours(curve, sub, peak: float, l2: int, regressors: bool = True):
     return curve
 
 
+MIN_CURVE_POINTS = 8
+"""Fewest training ops of a conv class or class/backend key for its own efficiency curve; a key
+with fewer falls back to its class's pooled curve (``predict.op_curve``), and the adaptive sweep
+tops it up to this many (``sampler.adaptive_items``' ``needed``)."""
+
+
 def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, EfficiencyCurve | StreamCurve]:
     """One curve per class and per class/backend key in the training frame (enough points each);
     per-key and elementwise curves also get a residual model when it helps (the neighbour
@@ -395,10 +401,10 @@ def fit_curves(frame, profile: Profile, regressors: bool = True) -> dict[str, Ef
         cls = str(cls)
         peak = profile.peaks.peak(cls)
         if cls in FEATURES:
-            if len(part) >= 8:
+            if len(part) >= MIN_CURVE_POINTS:
                 curves[cls] = _fit_with_rates(part, cls, peak, l2)
             for key, sub in part.groupby("curve"):
-                if key != cls and len(sub) >= 8:
+                if key != cls and len(sub) >= MIN_CURVE_POINTS:
                     curves[str(key)] = _fit_with_rates(sub, cls, peak, l2, regressors, residuals=True)
         elif len(part) >= 3:
             curves[cls] = _with_neighbours(fit_stream(part, l2), part, peak, l2, regressors)

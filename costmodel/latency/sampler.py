@@ -586,24 +586,38 @@ ADAPTIVE_FLOOR_PCT = 3.0
 """A curve whose cross-validated median error is below this (%) gets no extra training ops."""
 
 
-def adaptive_items(errors: dict[str, float], count: int, seed: int = 0,
-                   device: str = "cpu") -> list[tuple[str, dict[str, Any]]]:
-    """``count`` extra training convs spent where the fitted curves are worst: each curve key
-    gets a share proportional to its cross-validated median error (% above ADAPTIVE_FLOOR_PCT,
-    ``errors``: key -> %), drawn from the key's conv class until the geometry lands on the key
-    (``features.curve_key``). Keys that are not conv curves get none."""
+def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: str = "cpu",
+                   needed: dict[str, int] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` extra training convs spent where the fitted curves are worst: first ``needed``
+    (key -> items) for the conv keys with too few training ops for a curve of their own, then
+    each curve key a share of the rest proportional to its cross-validated median error (% above
+    ADAPTIVE_FLOOR_PCT, ``errors``: key -> %), drawn from the key's conv class until the geometry
+    lands on the key (``features.curve_key``). Keys that are not conv curves get none.
+
+    Why ``needed``: a key without a curve has no cross-validated error, so the errors alone never
+    sent it an item, and its ops were predicted by the class's pooled curve. On the AMD EPYC 7xx3
+    VM (AVX2, 2026-12-07, run S13) the 1x1 grouped convs that ATen runs group by group
+    ("group/gemm", SIC's subdivided projections and ShuffleNet's) had 7 training ops, one short
+    of a curve, and held-out configs built on them were predicted 26-42% fast."""
     from .cases import conv_row
     from .features import curve_key
 
-    weights = {k: e - ADAPTIVE_FLOOR_PCT for k, e in errors.items()
-               if e > ADAPTIVE_FLOOR_PCT and k.split("/")[0].replace("_mult", "") in CONV_CLASSES}
-    total = sum(weights.values())
-    if not weights or count < 1:
+    def is_conv_key(k: str) -> bool:
+        return k.split("/")[0].replace("_mult", "") in CONV_CLASSES
+
+    weights = {k: e - ADAPTIVE_FLOOR_PCT for k, e in errors.items() if e > ADAPTIVE_FLOOR_PCT and is_conv_key(k)}
+    needed = {k: n for k, n in (needed or {}).items() if n > 0 and is_conv_key(k)}
+    if (not weights and not needed) or count < 1:
         return []
+    spare = max(0, count - sum(needed.values()))
+    total = sum(weights.values())
+    wants = dict(needed)
+    for key, w in weights.items():
+        wants[key] = wants.get(key, 0) + max(1, round(spare * w / total))
     rng = random.Random(f"adaptive{seed}")
     per_key: list[list[tuple[str, dict[str, Any]]]] = []
-    for key, w in sorted(weights.items(), key=lambda kv: -kv[1]):
-        want, found = max(1, round(count * w / total)), []
+    for key, want in sorted(wants.items(), key=lambda kv: (-needed.get(kv[0], 0), -weights.get(kv[0], 0.0))):
+        found = []
         cls = key.split("/")[0].replace("_mult", "")
         for _ in range(40 * want):
             if len(found) >= want:
