@@ -383,6 +383,10 @@ def test_adaptive_items_fill_keys_too_short_for_a_curve():
     assert [curve_key(conv_row(spec)) for _, spec in items] == ["group/gemm"] * 3
     # a short key that is no conv curve gets nothing
     assert adaptive_items({}, count=10, needed={"batch_norm": 4}) == []
+    # transposed convs (one in the plan's sweep on the Zen 3 VM): 8 - 1 = 7 more, all transposed
+    items = adaptive_items({}, count=10, seed=2, needed={"transpose": 7})
+    assert [curve_key(conv_row(spec)) for _, spec in items] == ["transpose"] * 7
+    assert all(spec["transpose"] and spec["stride"] == spec["k"] for _, spec in items)
 
 
 def test_short_keys_count_what_a_curve_still_needs():
@@ -398,7 +402,13 @@ def test_short_keys_count_what_a_curve_still_needs():
     # 5 ATen 1x1 grouped convs (group/gemm: k = 1, stride 1, batch 1) -> 8 - 5 = 3 short;
     # 8 dense 3x3 convs on oneDNN -> a full curve, not short; an elementwise row is no conv
     rows = [row(64, 64, 1, 4)] * 5 + [row(32, 32, 3, 1)] * 8 + [{"macs": 0, "cls": "relu"}]
-    assert short_keys(rows) == {"group/gemm": 3}
+    # classes with no op at all need the full 8, by class: pointwise, depthwise, transpose
+    missing = {"pointwise": 8, "depthwise": 8, "transpose": 8}
+    assert short_keys(rows) == {"group/gemm": 3, **missing}
+    # one 2 x 2 stride-2 transposed conv -> 8 - 1 = 7 short
+    up = conv_row(dict(cin=64, cout=64, k=2, kw=2, h=7, stride=2, groups=1, batch=1, pad=0, pad_w=0, transpose=True))
+    assert short_keys(rows + [{**up, "cls": latency_class(up)}]) == {"group/gemm": 3, "transpose": 7,
+                                                                     "pointwise": 8, "depthwise": 8}
 
 
 def _synthetic_sweep(n: int, law):

@@ -29,12 +29,11 @@ from .cases import training_case
 from .features import WEIGHT_BOUND_MAX_COLUMNS, WEIGHT_BYTES, column_bucket, curve_key, l2_bytes, latency_class
 from .fit import fit_composition, fit_curves, residual_model
 from .measure import CLOCKS, default_device, device_name, measure, progress_bar, spec_label
-from .memory import CONV_CLASSES
 from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
 from .reference import Reference, at_speed, measure_normalized
-from .sampler import WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, training_plan
+from .sampler import ADAPTIVE_DRAWS, WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, training_plan
 
 
 DEFAULT_BUDGET_S = 55.0
@@ -307,14 +306,22 @@ first fit on the rest: where the curves' cross-validated error is largest."""
 
 
 def short_keys(rows: list[dict[str, Any]], device: str = "cpu") -> dict[str, int]:
-    """Conv curve keys of the training rows with fewer than ``fit.MIN_CURVE_POINTS`` ops (key ->
-    how many more a curve of its own needs)."""
+    """Curve keys of the training rows' convs (the classes the adaptive sweep can draw,
+    ``sampler.ADAPTIVE_DRAWS``) with fewer than ``fit.MIN_CURVE_POINTS`` ops (key -> how many more
+    a curve of its own needs).
+
+    Why transposed convs too: the plan's few (a third of a class's share, shuffled among the
+    design convs) were cut by the budget to 1 on the Zen 3 VM (runs S13, S14), so the spatial
+    bottleneck's upsampling had no curve and took the roofline: 20 us predicted, ~100 us measured
+    (a 64 -> 64 2 x 2 stride-2 transposed conv to 14 x 14, ATen's slow_conv_transpose2d)."""
     from collections import Counter
 
     from .fit import MIN_CURVE_POINTS
 
-    counts = Counter(curve_key(r, device) for r in rows if r["macs"] and r["cls"] in CONV_CLASSES)
-    return {k: MIN_CURVE_POINTS - n for k, n in counts.items() if n < MIN_CURVE_POINTS}
+    counts = Counter(curve_key(r, device) for r in rows if r["macs"] and r["cls"] in ADAPTIVE_DRAWS)
+    short = {k: MIN_CURVE_POINTS - n for k, n in counts.items() if n < MIN_CURVE_POINTS}
+    seen = {r["cls"] for r in rows if r["macs"]}
+    return {**{cls: MIN_CURVE_POINTS for cls in ADAPTIVE_DRAWS if cls not in seen}, **short}  # a class with none at all
 
 
 def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0, samples: int = SWEEP_SAMPLES,

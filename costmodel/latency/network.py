@@ -65,9 +65,11 @@ class LatencyResult:
                 f"{self.threads} thread(s), {len(self.table)} rows{extra})")
 
 
-def resolve(model_or_network, input_shape=None, batch: int = 1):
+def resolve(model_or_network, input_shape=None, batch: int = 1, build: bool = True):
     """(name, Network or None, nn.Module, input shape with batch) of what the caller passed: a
-    built-in network's name, a ``Network``, or an ``nn.Module`` with ``input_shape``."""
+    built-in network's name, a ``Network``, or an ``nn.Module`` with ``input_shape``.
+    ``build`` False: a network's module is not built (None; a prediction needs only its layer
+    specs, and building VGG-16's weights alone takes seconds)."""
     from ..networks import Network, network, network_names
 
     if isinstance(model_or_network, str):
@@ -77,7 +79,7 @@ def resolve(model_or_network, input_shape=None, batch: int = 1):
         model_or_network = network(model_or_network)
     if isinstance(model_or_network, Network):
         net = model_or_network
-        return net.name, net, net.module(), (batch,) + tuple(net.input_shape)
+        return net.name, net, net.module() if build else None, (batch,) + tuple(net.input_shape)
     if input_shape is None:
         raise ValueError("input_shape = None is invalid for an nn.Module: allowed is a tuple of "
                          "positive integers, batch first, e.g. (1, 3, 224, 224)")
@@ -240,7 +242,7 @@ def predict_latency(model_or_network, input_shape=None, *, profile=None, batch: 
     """
     import pandas as pd
 
-    name, net, model, shape = resolve(model_or_network, input_shape, batch)
+    name, net, model, shape = resolve(model_or_network, input_shape, batch, build=False)
     prof = _profile(profile, threads, shape[0])
     if net is not None:
         rows = _network_rows(net, prof, shape[0])

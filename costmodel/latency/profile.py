@@ -138,20 +138,29 @@ class Regressor:
 
     def model(self):
         """The fitted scikit-learn model (cached per record)."""
+        return self._fitted()[1]
+
+    def _fitted(self) -> tuple["Regressor", Any, dict[tuple[float, ...], float]]:
+        """(self, the fitted model, its corrections so far by feature vector), cached per record."""
         key = id(self)
         found = _MODELS.get(key)
         if found is None or found[0] is not self:
-            found = (self, fit_tree(self.kind, self.params, np.array(self.x), np.array(self.r)))
+            found = (self, fit_tree(self.kind, self.params, np.array(self.x), np.array(self.r)), {})
             _MODELS[key] = found
-        return found[1]
+        return found
 
     def correction(self, row: dict[str, Any], l2: int) -> float:
-        """log(measured / curve) predicted for ``row``."""
+        """log(measured / curve) predicted for ``row``; cached per feature vector (a network
+        repeats its layers, and one scikit-learn call on one row costs about a millisecond)."""
         names = tuple(self.features) if self.features is not None else SQUARE_FEATURES
-        return float(self.model().predict(np.array([regressor_x(row, l2, names)]))[0])
+        x = tuple(regressor_x(row, l2, names))
+        _, model, cache = self._fitted()
+        if x not in cache:
+            cache[x] = float(model.predict(np.array([x]))[0])
+        return cache[x]
 
 
-_MODELS: dict[int, tuple[Regressor, Any]] = {}
+_MODELS: dict[int, tuple[Regressor, Any, dict[tuple[float, ...], float]]] = {}
 
 
 def fit_tree(kind: str, params: dict[str, Any], x: np.ndarray, r: np.ndarray):

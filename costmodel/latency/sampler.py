@@ -582,6 +582,19 @@ def item_key(kind: str, spec: dict[str, Any]) -> str:
 
 
 
+ADAPTIVE_DRAWS: dict[str, Any] = {
+    **{cls: (lambda rng, cls: {"cls": cls, **conv_item(rng, cls)}) for cls in CONV_CLASSES},
+    "transpose": lambda rng, cls: transpose_item(rng),
+}
+"""Curve class -> a random training conv of it (rng, class): what the adaptive sweep can draw."""
+
+
+def key_class(key: str) -> str | None:
+    """The class of a curve key that the adaptive sweep can draw (ADAPTIVE_DRAWS), else None."""
+    cls = key.split("/")[0].replace("_mult", "")
+    return cls if cls in ADAPTIVE_DRAWS else None
+
+
 ADAPTIVE_FLOOR_PCT = 3.0
 """A curve whose cross-validated median error is below this (%) gets no extra training ops."""
 
@@ -591,8 +604,9 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
     """``count`` extra training convs spent where the fitted curves are worst: first ``needed``
     (key -> items) for the conv keys with too few training ops for a curve of their own, then
     each curve key a share of the rest proportional to its cross-validated median error (% above
-    ADAPTIVE_FLOOR_PCT, ``errors``: key -> %), drawn from the key's conv class until the geometry
-    lands on the key (``features.curve_key``). Keys that are not conv curves get none.
+    ADAPTIVE_FLOOR_PCT, ``errors``: key -> %), drawn from the key's class until the geometry
+    lands on the key (``features.curve_key``). Keys of classes it cannot draw (not in
+    ADAPTIVE_DRAWS: elementwise ops, linear layers) get none.
 
     Why ``needed``: a key without a curve has no cross-validated error, so the errors alone never
     sent it an item, and its ops were predicted by the class's pooled curve. On the AMD EPYC 7xx3
@@ -602,11 +616,8 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
     from .cases import conv_row
     from .features import curve_key
 
-    def is_conv_key(k: str) -> bool:
-        return k.split("/")[0].replace("_mult", "") in CONV_CLASSES
-
-    weights = {k: e - ADAPTIVE_FLOOR_PCT for k, e in errors.items() if e > ADAPTIVE_FLOOR_PCT and is_conv_key(k)}
-    needed = {k: n for k, n in (needed or {}).items() if n > 0 and is_conv_key(k)}
+    weights = {k: e - ADAPTIVE_FLOOR_PCT for k, e in errors.items() if e > ADAPTIVE_FLOOR_PCT and key_class(k)}
+    needed = {k: n for k, n in (needed or {}).items() if n > 0 and key_class(k)}
     if (not weights and not needed) or count < 1:
         return []
     spare = max(0, count - sum(needed.values()))
@@ -618,11 +629,11 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
     per_key: list[list[tuple[str, dict[str, Any]]]] = []
     for key, want in sorted(wants.items(), key=lambda kv: (-needed.get(kv[0], 0), -weights.get(kv[0], 0.0))):
         found = []
-        cls = key.split("/")[0].replace("_mult", "")
+        cls = key_class(key)
         for _ in range(40 * want):
             if len(found) >= want:
                 break
-            item = {"cls": cls, **conv_item(rng, cls)}
+            item = ADAPTIVE_DRAWS[cls](rng, cls)
             if key == cls or curve_key(conv_row(item), device) == key:
                 found.append(("conv", item))
         per_key.append(found)
