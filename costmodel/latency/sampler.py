@@ -157,6 +157,13 @@ and the sweep timed a quarter fewer training ops (run R2: 273 convs against 352 
 DEPTHWISE_MAX_MACS = 30_000_000
 
 
+GROUP_COUNTS = (2, 2, 4, 4, 8, 16, 32, 64)
+"""Group counts of the random grouped convs. Why up to 64: SIC's subdivided projection is a 1x1
+conv in 64 groups (ATen runs it group by group, ~4.2 us a group on the Zen 3 VM, 2026-12-07),
+and with at most 32 in training the curve's cost per group was extrapolated: +22% at 7 x 7 and
+-18% at 56 x 56 (run S14)."""
+
+
 def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, Any]:
     """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed); at
     batch 2 or 4 when ``batched``, else one dense or grouped conv in ~7 is."""
@@ -175,7 +182,7 @@ def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, 
             groups = cin
             cout = cin * rng.choice((1, 1, 1, 2, 3, 5))
         elif cls == "group":
-            groups = rng.choice((2, 2, 4, 4, 8, 16, 32))
+            groups = rng.choice(GROUP_COUNTS)
             k = kw = rng.choice((1, 3, 3, 5))
             if cin % groups or cout % groups or groups == cin:
                 continue
