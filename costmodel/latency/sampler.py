@@ -517,13 +517,32 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
-    # needs 3 points even when a loaded machine cuts the sweep short); the rest are spread
-    # through the conv items
+    # needs 3 points even when a loaded machine cuts the sweep short), then the per-group
+    # probes; the rest are spread through the conv items
     kinds = len(STREAM_KINDS)
-    lead, rest = streams[:leads * kinds] + lins[:3], streams[leads * kinds:] + lins[3:]
+    lead, rest = streams[:leads * kinds] + lins[:3] + per_group_probes(), streams[leads * kinds:] + lins[3:]
     for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
     return lead + merge_by_cost(bound, plan, BOUND_SHARE)
+
+
+PER_GROUP_PROBES = ((512, 7, 64), (256, 14, 16), (576, 28, 64))
+"""(channels in = out, input side, groups) of the 1x1 grouped convs that lead the plan
+(``per_group_probes``): ATen runs a stride-1 1x1 grouped conv at batch 1 group by group
+("group/gemm"), and these few-pixel, many-group ones pin that curve's cost per group, which the
+random draws (mostly 2-8 groups on many pixels) leave confounded with its overhead and MAC
+time. The last is SIC's subdivided projection (576 -> 576 in 64 groups at 28 x 28).
+
+Why: in run S15 (AMD EPYC 7xx3 VM, 2026-12-07) the curve's 8 training convs had 2-8 groups
+and it took 10.9 us a group (~4.2 measured at 64 groups); SIC's subdivided layer at 7-28 px
+came out +20% to +28%. The same sweep refitted with these three convs measured beside it: held-out
+layers 78% -> 80% within ±10% (±20%: 90% -> 93%), three of those four configs within ±10%."""
+
+
+def per_group_probes() -> list[tuple[str, dict[str, Any]]]:
+    """The PER_GROUP_PROBES training items."""
+    return [("conv", dict(cls="group", cin=c, cout=c, k=1, kw=1, h=h, stride=1, groups=groups, batch=1, pad=0,
+                          pad_w=0, transpose=False)) for c, h, groups in PER_GROUP_PROBES]
 
 
 BOUND_SHARE = 0.5
