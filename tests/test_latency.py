@@ -475,7 +475,7 @@ def test_training_plan_leads_with_the_per_group_probes():
     plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
     probes = plan[3 * len(STREAM_KINDS) + 3:3 * len(STREAM_KINDS) + 6]
     # right after the elementwise and linear lead: 512 -> 512 in 64 groups at 7 x 7, 256 in 16 at
-    # 14 x 14, and SIC's 576 -> 576 in 64 groups at 28 x 28, each a stride-1 1x1 conv at batch 1,
+    # 14 x 14, and 576 -> 576 in 64 groups at 28 x 28 (SIC's projection input), each a stride-1 1x1 conv at batch 1,
     # which ATen runs group by group ("group/gemm" on any CPU)
     assert [(s["cin"], s["h"], s["groups"]) for _, s in probes] == [(512, 7, 64), (256, 14, 16), (576, 28, 64)]
     assert {curve_key(conv_row(s)) for _, s in probes} == {"group/gemm"}

@@ -531,12 +531,16 @@ PER_GROUP_PROBES = ((512, 7, 64), (256, 14, 16), (576, 28, 64))
 (``per_group_probes``): ATen runs a stride-1 1x1 grouped conv at batch 1 group by group
 ("group/gemm"), and these few-pixel, many-group ones pin that curve's cost per group, which the
 random draws (mostly 2-8 groups on many pixels) leave confounded with its overhead and MAC
-time. The last is SIC's subdivided projection (576 -> 576 in 64 groups at 28 x 28).
+time. The last has the input of SIC's subdivided projection (576 channels in 64 groups at 28 x 28;
+the projection itself maps them to 64).
 
 Why: in run S15 (AMD EPYC 7xx3 VM, 2026-12-07) the curve's 8 training convs had 2-8 groups
 and it took 10.9 us a group (~4.2 measured at 64 groups); SIC's subdivided layer at 7-28 px
 came out +20% to +28%. The same sweep refitted with these three convs measured beside it: held-out
-layers 78% -> 80% within ±10% (±20%: 90% -> 93%), three of those four configs within ±10%."""
+layers 78% -> 80% within ±10% (±20%: 90% -> 93%), three of those four configs within ±10%.
+Run S16 (with them, a calibration on a disturbed spell): 5.9 us a group; the SIC layer still
+came out +18% to +20% at every size, its level set by the design composition, not this curve
+(probes of 9 -> 1 channels per group instead, refitted offline: 72% -> 71%)."""
 
 
 def per_group_probes() -> list[tuple[str, dict[str, Any]]]:
