@@ -89,6 +89,37 @@ def test_the_rate_predicts_the_corner_and_the_curve_the_rest():
     assert predict_op(_conv(512, 2048, 1, 2), both) == pytest.approx(4_194_304 / 1e9)
 
 
+def test_a_grouped_conv_in_the_corner_borrows_the_dense_rate_of_its_kernel_family():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.predict import cold_seconds, predict_op, rate_donor
+
+    def grouped(cin, cout, k, h, groups):
+        return conv_row(dict(cin=cin, cout=cout, k=k, kw=k, h=h, stride=1, groups=groups, batch=1, pad=k // 2,
+                             pad_w=k // 2, transpose=False))
+
+    plain = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0})  # MACs / 1e9, no rate
+    dense = EfficiencyCurve(overhead_s=0.0, s_per_byte=0.0, coef={"const": 0.0}, s_per_streamed_weight_byte=85e-12)
+    prof = _profile(curves={"group/onednn": plain, "group/gemm": plain, "dense/onednn": dense})
+    # DGC's 1024 -> 512 3x3 conv in 4 groups on 4 x 4 (16 GEMM columns, oneDNN): 256 * 512 * 9 =
+    # 1,179,648 weights = 4,718,592 B, beyond the 2 MiB L2 -> the corner; its own curve has no
+    # rate, so it borrows dense/onednn's: 4,718,592 B * 85 ps = 401.1 us (the curve alone would
+    # say 1,179,648 * 16 MACs / 1e9 = 18.87 ms)
+    deep = grouped(1024, 512, 3, 4, 4)
+    assert rate_donor(deep, prof) is dense
+    assert predict_op(deep, prof) == pytest.approx(4_718_592 * 85e-12)
+    # the same conv on 8 x 8 (64 columns) is outside the corner: the curve, 75,497,472 MACs / 1e9
+    assert predict_op(grouped(1024, 512, 3, 8, 4), prof) == pytest.approx(75_497_472 / 1e9)
+    # ATen's 1x1 group-by-group GEMM (stride 1, batch 1) has no dense/gemm donor here, and
+    # dense/onednn is another kernel: 2048 -> 2048 in 4 groups on 2 x 2 (1,048,576 weights,
+    # 4 MiB) keeps its curve, 4,194,304 MACs / 1e9 = 4.194 ms, and adds no cold seconds
+    aten = grouped(2048, 2048, 1, 2, 4)
+    assert rate_donor(aten, prof) is None
+    assert predict_op(aten, prof) == pytest.approx(4_194_304 / 1e9)
+    assert cold_seconds(aten, prof, 64 * 2 ** 20) == 0.0
+    # an ungrouped conv never borrows: the dense curve is its own
+    assert rate_donor(_conv(512, 2048, 1, 2), prof) is None
+
+
 def test_a_row_of_repeated_launches_is_in_the_corner_by_one_launch():
     from costmodel.latency.predict import predict_op
 

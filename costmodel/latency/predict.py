@@ -35,7 +35,8 @@ Refined (fitted by ``costmodel calibrate`` on a training sweep of single ops):
     the median over the corner's 2-16 columns (a second one on one column, where the GEMM is a
     matrix-vector product) (``fit.fit_weight_rates``; the curve is fitted without them; a kernel without the rate keeps
     its curve: another kernel's rate is not its own, e.g. oneDNN re-orders its weights every call
-    and a strided 1024 -> 2048 1x1 conv on it ran 1351 us where the GEMM kernels' rate said 701),
+    and a strided 1024 -> 2048 1x1 conv on it ran 1351 us where the GEMM kernels' rate said 701;
+    a grouped conv without one borrows the dense rate of its own kernel family, ``rate_donor``),
 
     features (``conv_features``) are log2 of the channels per group, groups, output pixels,
     kernel area and stride, the vector-lane waste and block alignment of the channel counts,
@@ -98,9 +99,36 @@ def cold_seconds(row: dict[str, Any], profile: Profile, working_set: float) -> f
     weight-streaming rate (``EfficiencyCurve.weight_bound_seconds``)."""
     n, one = one_launch(row)
     found = op_curve(one, profile)
-    if found is None or not isinstance(found[1], EfficiencyCurve) or found[1].weight_bound_seconds(one, profile.l2) <= 0:
+    if found is None or not isinstance(found[1], EfficiencyCurve) or streamed_seconds(one, found[1], profile) <= 0:
         return 0.0
     return n * cold_weight_seconds(one, profile, working_set)
+
+
+def rate_donor(row: dict[str, Any], profile: Profile) -> EfficiencyCurve | None:
+    """The curve whose weight-streaming rate a grouped conv in the weight-bound corner borrows when
+    its own curve has none: the dense conv curve of the same kernel family ("dense/onednn" for a
+    grouped conv on oneDNN, "dense/gemm" for ATen's group-by-group GEMM); None for other ops.
+
+    Why: streaming weights from memory is the same work whatever the class, and few calibrations
+    draw a grouped conv into the corner (few pixels, weights beyond L2): without a rate, its
+    efficiency curve, fitted on cache-resident ops, priced DGC's 1024 -> 512 3x3 conv in 4 groups
+    on 4 x 4 pixels (4.7 MB of weights) at 0.67 ms in run S16 (Zen 3 VM, 2026-12-07; ~0.9 ms
+    measured hot, more among a network's other weights), and the DGC-swapped VGG networks came
+    out 12-16% fast. Only the same backend: another kernel's rate is not its own (module docstring)."""
+    key = curve_key(row, profile.device)
+    if not key.startswith("group/"):
+        return None
+    donor = profile.curves.get("dense/" + key.split("/", 1)[1].split("_", 1)[0])
+    return donor if isinstance(donor, EfficiencyCurve) else None
+
+
+def streamed_seconds(row: dict[str, Any], curve: EfficiencyCurve, profile: Profile) -> float:
+    """``curve.weight_bound_seconds`` of one launch, else its ``rate_donor``'s (0 outside the corner)."""
+    own = curve.weight_bound_seconds(row, profile.l2)
+    if own > 0:
+        return own
+    donor = rate_donor(row, profile)
+    return donor.weight_bound_seconds(row, profile.l2) if donor is not None else 0.0
 
 
 def cold_weight_seconds(row: dict[str, Any], profile: Profile, working_set: float) -> float:
@@ -147,7 +175,7 @@ def predict_one(row: dict[str, Any], profile: Profile, refined: bool = True) -> 
     if found is None:
         return roofline_op(row, profile)
     curve = found[1]
-    if isinstance(curve, EfficiencyCurve) and (streamed := curve.weight_bound_seconds(row, profile.l2)) > 0:
+    if isinstance(curve, EfficiencyCurve) and (streamed := streamed_seconds(row, curve, profile)) > 0:
         # the curve was fitted without the corner's ops: their own law predicts them, slower
         # where the design's other weights evict theirs from the cache
         return streamed + cold_weight_seconds(row, profile, float(row.get("weight_set_bytes") or 0.0))
