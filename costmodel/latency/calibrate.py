@@ -72,11 +72,15 @@ FIT_RESERVE_S = 30.0
 overrun, a re-measured chunk."""
 
 
+def calibrate_target(budget_s: float) -> float:
+    """Seconds ``calibrate`` aims at: CALIBRATE_TARGET_S + 2 x (budget_s - DEFAULT_BUDGET_S)."""
+    return CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S)
+
+
 def sweep_budget(budget_s: float, elapsed_s: float) -> float:
-    """The whole-design sweep's seconds: target - elapsed_s - FIT_RESERVE_S, where target =
-    CALIBRATE_TARGET_S + 2 x (budget_s - DEFAULT_BUDGET_S), between MIN_COMPOSITION_BUDGET_S
-    and ``budget_s``."""
-    left = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S) - elapsed_s - FIT_RESERVE_S
+    """The whole-design sweep's seconds: ``calibrate_target(budget_s)`` - elapsed_s -
+    FIT_RESERVE_S, between MIN_COMPOSITION_BUDGET_S and ``budget_s``."""
+    left = calibrate_target(budget_s) - elapsed_s - FIT_RESERVE_S
     return float(min(budget_s, max(MIN_COMPOSITION_BUDGET_S, left)))
 
 
@@ -214,7 +218,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
         lap("fit")
-        target = CALIBRATE_TARGET_S + 2 * (budget_s - DEFAULT_BUDGET_S)
+        target = calibrate_target(budget_s)
         nets = None
         if networks:
             from .netfit import network_sweep

@@ -62,7 +62,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .features import WEIGHT_BYTES, aligned, column_bucket, curve_key, gemm_columns, latency_class, launches, stream_key
+from .features import (WEIGHT_BYTES, aligned, column_bucket, conv_backend, curve_key, gemm_columns, latency_class,
+                       launches, stream_key)
 from .memory import traffic_table
 from .profile import EfficiencyCurve, Profile, StreamCurve
 
@@ -115,10 +116,9 @@ def rate_donor(row: dict[str, Any], profile: Profile) -> EfficiencyCurve | None:
     on 4 x 4 pixels (4.7 MB of weights) at 0.67 ms in run S16 (Zen 3 VM, 2026-12-07; ~0.9 ms
     measured hot, more among a network's other weights), and the DGC-swapped VGG networks came
     out 12-16% fast. Only the same backend: another kernel's rate is not its own (module docstring)."""
-    key = curve_key(row, profile.device)
-    if not key.startswith("group/"):
+    if latency_class(row) != "group":
         return None
-    donor = profile.curves.get("dense/" + key.split("/", 1)[1].split("_", 1)[0])
+    donor = profile.curves.get("dense/" + conv_backend(row, profile.device))
     return donor if isinstance(donor, EfficiencyCurve) else None
 
 
