@@ -483,6 +483,27 @@ def test_training_plan_leads_with_the_per_group_probes():
     assert conv_row(probes[0][1])["macs"] == 200_704
 
 
+def test_training_plan_leads_with_eight_transposed_conv_probes():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import STREAM_KINDS, curve_key
+    from costmodel.latency.fit import MIN_CURVE_POINTS
+    from costmodel.latency.sampler import training_plan
+
+    plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
+    start = 3 * len(STREAM_KINDS) + 3 + 3  # after the elementwise, linear and per-group lead
+    probes = plan[start:start + 8]
+    # enough for a curve of their own (8 = MIN_CURVE_POINTS) before any budget cut
+    assert len(probes) == MIN_CURVE_POINTS == 8
+    assert {curve_key(conv_row(s)) for _, s in probes} == {"transpose"}
+    assert all(s["k"] == s["stride"] == 2 and s["cin"] == s["cout"] and s["transpose"] for _, s in probes)
+    # two diagonals of equal MACs: a 2x2 stride-2 transposed conv of c -> c channels on h x h input
+    # does c * c * 4 * h * h MACs: 16 * 16 * 4 * 56 * 56 = 3,211,264 = 128 * 128 * 4 * 7 * 7, and
+    # 32 * 32 * 4 * 56 * 56 = 12,845,056 = 256 * 256 * 4 * 7 * 7
+    assert sorted(conv_row(s)["macs"] for _, s in probes) == [3_211_264] * 4 + [12_845_056] * 4
+    # a sweep cut short after its lead still has those: no random transposed conv comes before them
+    assert not any(s.get("transpose") for _, s in plan[:start])
+
+
 def test_efficiency_is_clamped_to_the_training_range():
     """Outside the sizes it was fitted on, a curve runs at the nearest efficiency its training ops
     had, never beyond: log-linear laws extrapolate without bound."""

@@ -517,10 +517,11 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = [item for group in zip(*convs) for item in group if item is not None]
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
-    # needs 3 points even when a loaded machine cuts the sweep short), then the per-group
-    # probes; the rest are spread through the conv items
+    # needs 3 points even when a loaded machine cuts the sweep short), then the per-group and
+    # the transposed-conv probes; the rest are spread through the conv items
     kinds = len(STREAM_KINDS)
-    lead, rest = streams[:leads * kinds] + lins[:3] + per_group_probes(), streams[leads * kinds:] + lins[3:]
+    lead = streams[:leads * kinds] + lins[:3] + per_group_probes() + transpose_probes()
+    rest = streams[leads * kinds:] + lins[3:]
     for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
     return lead + merge_by_cost(bound, plan, BOUND_SHARE)
@@ -547,6 +548,27 @@ def per_group_probes() -> list[tuple[str, dict[str, Any]]]:
     """The PER_GROUP_PROBES training items."""
     return [("conv", dict(cls="group", cin=c, cout=c, k=1, kw=1, h=h, stride=1, groups=groups, batch=1, pad=0,
                           pad_w=0, transpose=False)) for c, h, groups in PER_GROUP_PROBES]
+
+
+TRANSPOSE_PROBES = ((16, 56), (32, 28), (64, 14), (128, 7), (32, 56), (64, 28), (128, 14), (256, 7))
+"""(channels in = out, input side) of the 2x2 stride-2 transposed convs that lead the plan
+(``transpose_probes``): the upsampling of a spatial bottleneck, on two diagonals of equal MACs
+(channels doubling as the side halves: 3.2 M and 12.8 M MACs), 16-256 channels on 7-56 pixels a
+side, ~0.1-0.7 ms each. With them a calibration always has the 8 ops a curve needs
+(``fit.MIN_CURVE_POINTS``), ahead of any budget cut.
+
+Why: the random transposed convs were a third of a class, shuffled among the design convs, and
+a disturbed or slow calibration measured 1-5 of them (runs S14 and S16, AMD EPYC 7xx3 VM,
+2026-12-07): no curve, the roofline priced such convs at 15-50% of their time (n -> n 2x2
+convs measured against those profiles came out 47-85% fast) and the spatial bottleneck's
+design factor rose to 1.46-1.51 to make up for it, where the runs with a curve had 0.91-1.08;
+its held-out configs then missed by 13-22% either way."""
+
+
+def transpose_probes() -> list[tuple[str, dict[str, Any]]]:
+    """The TRANSPOSE_PROBES training items."""
+    return [("conv", dict(cin=c, cout=c, k=2, kw=2, h=h, stride=2, groups=1, batch=1, pad=0, pad_w=0,
+                          transpose=True, cls="transpose")) for c, h in TRANSPOSE_PROBES]
 
 
 BOUND_SHARE = 0.5
