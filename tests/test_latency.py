@@ -473,14 +473,19 @@ def test_training_plan_leads_with_the_per_group_probes():
     from costmodel.latency.sampler import training_plan
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
-    probes = plan[3 * len(STREAM_KINDS) + 3:3 * len(STREAM_KINDS) + 6]
+    probes = plan[3 * len(STREAM_KINDS) + 3:3 * len(STREAM_KINDS) + 9]
     # right after the elementwise and linear lead: 512 -> 512 in 64 groups at 7 x 7, 256 in 16 at
-    # 14 x 14, and 576 -> 576 in 64 groups at 28 x 28 (SIC's projection input), each a stride-1 1x1 conv at batch 1,
-    # which ATen runs group by group ("group/gemm" on any CPU)
-    assert [(s["cin"], s["h"], s["groups"]) for _, s in probes] == [(512, 7, 64), (256, 14, 16), (576, 28, 64)]
+    # 14 x 14, and 576 -> 576 in 64 groups at 28 x 28, then SIC's projection (576 -> 64 in 64
+    # groups) at 14, 28 and 56, each a stride-1 1x1 conv at batch 1, which ATen runs group by
+    # group ("group/gemm" on any CPU)
+    assert [(s["cin"], s["cout"], s["h"], s["groups"]) for _, s in probes] == [
+        (512, 512, 7, 64), (256, 256, 14, 16), (576, 576, 28, 64), (576, 64, 14, 64), (576, 64, 28, 64),
+        (576, 64, 56, 64)]
     assert {curve_key(conv_row(s)) for _, s in probes} == {"group/gemm"}
     # 512 / 64 = 8 channels per group on 7 x 7: 512 * 8 * 49 = 200,704 MACs
     assert conv_row(probes[0][1])["macs"] == 200_704
+    # SIC's projection on 56 x 56: 64 outputs x 9 inputs each x 3,136 pixels = 1,806,336 MACs
+    assert conv_row(probes[5][1])["macs"] == 1_806_336
 
 
 def test_training_plan_leads_with_eight_transposed_conv_probes():
@@ -490,7 +495,7 @@ def test_training_plan_leads_with_eight_transposed_conv_probes():
     from costmodel.latency.sampler import training_plan
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
-    start = 3 * len(STREAM_KINDS) + 3 + 3  # after the elementwise, linear and per-group lead
+    start = 3 * len(STREAM_KINDS) + 3 + 6  # after the elementwise, linear and per-group lead
     probes = plan[start:start + 8]
     # enough for a curve of their own (8 = MIN_CURVE_POINTS) before any budget cut
     assert len(probes) == MIN_CURVE_POINTS == 8
