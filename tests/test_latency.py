@@ -389,6 +389,20 @@ def test_adaptive_items_fill_keys_too_short_for_a_curve():
     assert all(spec["transpose"] and spec["stride"] == spec["k"] for _, spec in items)
 
 
+def test_the_top_up_runs_when_the_plan_spent_the_budget():
+    from costmodel.latency.calibrate import TOP_UP_MIN_S, adaptive_budget
+
+    # one item ~ 1.5 x 30 bursts x 0.5 ms = 22.5 ms: 10 s left -> int(10 / 0.0225) = 444 items
+    assert adaptive_budget(10.0, {}, 30) == (444, 10.0)
+    # the plan overran the budget by 8 s: nothing adaptive, unless keys are short of a curve;
+    # then their top-up (2 + 3 = 5 items) gets a budget that still measures one chunk
+    assert adaptive_budget(-8.0, {}, 30) == (0, -8.0)
+    assert adaptive_budget(-8.0, {"group/onednn": 2, "transpose": 3}, 30) == (5, TOP_UP_MIN_S)
+    assert TOP_UP_MIN_S > 0
+    # 0.05 s left would buy 2 items; the top-up of 5 wins, within the 0.05 s
+    assert adaptive_budget(0.05, {"group/onednn": 5}, 30) == (5, 0.05)
+
+
 def test_short_keys_count_what_a_curve_still_needs():
     from costmodel.latency.calibrate import short_keys
     from costmodel.latency.cases import conv_row

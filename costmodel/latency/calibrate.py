@@ -309,6 +309,28 @@ ADAPTIVE_SHARE = 0.3
 first fit on the rest: where the curves' cross-validated error is largest."""
 
 
+TOP_UP_MIN_S = 1e-3
+"""Seconds the adaptive sweep gets at least when keys are short of a curve: any positive budget
+measures one chunk (``_measure_chunks`` checks the time before each), which holds the top-up."""
+
+
+def adaptive_budget(left_s: float, needed: dict[str, int], samples: int) -> tuple[int, float]:
+    """(items, seconds) of the adaptive sweep: as many items as ``left_s`` allows at about
+    ``samples`` bursts of TARGET_S (plus warm-up) each, never fewer than the top-up ``needed``
+    (``short_keys``), and at least TOP_UP_MIN_S, so that the top-up runs even when the plan has
+    spent the whole budget.
+
+    Why: on a disturbed spell the plan's chunks are measured again (``reference``) and can take
+    all of the budget. In run S19 (AMD EPYC 7xx3 VM, 2026-12-07; reference ops 0.94-1.42x, four
+    chunks measured again) the plan ran 63 s of a 55 s budget, the adaptive sweep got nothing,
+    and oneDNN's blocked grouped convs ("group/onednn") were left with 6 ops: no curve of their
+    own. The top-up is a few items (~0.1 s each)."""
+    count = int(max(left_s, 0.0) / (1.5 * samples * TARGET_S))
+    if needed:
+        return max(count, sum(needed.values())), max(left_s, TOP_UP_MIN_S)
+    return count, left_s
+
+
 def short_keys(rows: list[dict[str, Any]], device: str = "cpu") -> dict[str, int]:
     """Curve keys of the training rows' convs (the classes the adaptive sweep can draw,
     ``sampler.ADAPTIVE_DRAWS``) with fewer than ``fit.MIN_CURVE_POINTS`` ops (key -> how many more
@@ -360,17 +382,19 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
     rows = rows_of(_measure_chunks(plan, build, profile, budget_s * (1 - adaptive), samples,
                                    "training sweep", show_progress, reference))
     left = budget_s - (time.perf_counter() - start)
-    if adaptive > 0 and left > 1.0 and rows:
-        errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
-                  if getattr(c, "cv_median_abs_pct", None) is not None}
-        # the fit is part of the budget (7 s of a 60 s sweep on the AMD EPYC VM, 2026-12-06)
-        left = budget_s - (time.perf_counter() - start)
-        # about samples bursts of TARGET_S (plus warm-up) per item: as many as the time left allows
-        extra = adaptive_items(errors, count=int(left / (1.5 * samples * TARGET_S)), seed=seed,
-                               device=profile.device, needed=short_keys(rows, profile.device))
+    needed = short_keys(rows, profile.device) if rows else {}
+    if adaptive > 0 and rows and (left > 1.0 or needed):
+        errors = {}
+        if left > 1.0:  # rank the keys by error; with no time left only the top-up runs
+            errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
+                      if getattr(c, "cv_median_abs_pct", None) is not None}
+            # the fit is part of the budget (7 s of a 60 s sweep on the AMD EPYC VM, 2026-12-06)
+            left = budget_s - (time.perf_counter() - start)
+        count, seconds = adaptive_budget(left, needed, samples)
+        extra = adaptive_items(errors, count=count, seed=seed, device=profile.device, needed=needed)
         seen = {r["key"] for r in rows}
         extra = [it for it in extra if item_key(*it) not in seen]
-        rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, left, samples,
+        rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, seconds, samples,
                                                                          "adaptive sweep", show_progress, reference))]
     return pd.DataFrame(rows)
 
