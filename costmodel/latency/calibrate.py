@@ -357,7 +357,8 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
 
     Adaptive sampling: the plan gets ``1 - adaptive`` of the budget; then the curves are fitted
     and the rest of the budget goes to extra convs of the keys with the largest cross-validated
-    error (``sampler.adaptive_items``, one item per ~10 ms of budget left)."""
+    error (``sampler.adaptive_items``, one item per ~10 ms of budget left); keys short of a curve
+    are topped up first, even when the plan has spent the whole budget (``adaptive_budget``)."""
     import pandas as pd
 
     # the plan grows with the budget (30 s: ~400 ops); the loop stops at the budget

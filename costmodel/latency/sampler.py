@@ -564,8 +564,8 @@ side, ~0.1-0.7 ms each. With them a calibration always has the 8 ops a curve nee
 
 Why: the random transposed convs were a third of a class, shuffled among the design convs, and
 a disturbed or slow calibration measured 1-5 of them (runs S14 and S16, AMD EPYC 7xx3 VM,
-2026-12-07): no curve, the roofline priced such convs at 15-50% of their time (n -> n 2x2
-convs measured against those profiles came out 47-85% fast) and the spatial bottleneck's
+2026-12-07): no curve, the roofline priced such convs at 15-57% of their time (n -> n 2x2
+convs measured against those profiles came out 43-85% fast) and the spatial bottleneck's
 design factor rose to 1.46-1.51 to make up for it, where the runs with a curve had 0.91-1.08;
 its held-out configs then missed by 13-22% either way."""
 
