@@ -389,18 +389,54 @@ def test_adaptive_items_fill_keys_too_short_for_a_curve():
     assert all(spec["transpose"] and spec["stride"] == spec["k"] for _, spec in items)
 
 
-def test_the_top_up_runs_when_the_plan_spent_the_budget():
-    from costmodel.latency.calibrate import TOP_UP_MIN_S, adaptive_budget
+def test_the_top_up_is_counted_even_when_the_plan_spent_the_budget():
+    from costmodel.latency.calibrate import adaptive_budget
 
     # one item ~ 1.5 x 30 bursts x 0.5 ms = 22.5 ms: 10 s left -> int(10 / 0.0225) = 444 items
-    assert adaptive_budget(10.0, {}, 30) == (444, 10.0)
-    # the plan overran the budget by 8 s: nothing adaptive, unless keys are short of a curve;
-    # then their top-up (2 + 3 = 5 items) gets a budget that still measures one chunk
-    assert adaptive_budget(-8.0, {}, 30) == (0, -8.0)
-    assert adaptive_budget(-8.0, {"group/onednn": 2, "transpose": 3}, 30) == (5, TOP_UP_MIN_S)
-    assert TOP_UP_MIN_S > 0
-    # 0.05 s left would buy 2 items; the top-up of 5 wins, within the 0.05 s
-    assert adaptive_budget(0.05, {"group/onednn": 5}, 30) == (5, 0.05)
+    assert adaptive_budget(10.0, {}, 30) == 444
+    # the plan overran the budget by 8 s: nothing adaptive, unless keys are short of a curve:
+    # then their top-up, 2 + 3 = 5 items
+    assert adaptive_budget(-8.0, {}, 30) == 0
+    assert adaptive_budget(-8.0, {"group/onednn": 2, "transpose": 3}, 30) == 5
+    # 0.05 s left would buy int(0.05 / 0.0225) = 2 items; the top-up of 5 wins
+    assert adaptive_budget(0.05, {"group/onednn": 5}, 30) == 5
+
+
+def test_adaptive_items_put_the_top_up_first():
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import curve_key
+    from costmodel.latency.sampler import adaptive_items
+
+    errors = {"dense/onednn": 30.0, "pointwise/gemm": 20.0, "depthwise/onednn": 10.0, "group/gemm": 40.0}
+    # no time left after the fit: count = the top-up's 2; the four keys with errors get none
+    items = adaptive_items(errors, count=2, seed=0, needed={"transpose": 2})
+    assert [curve_key(conv_row(s)) for _, s in items] == ["transpose", "transpose"]
+    # with room for 10: the top-up's 8 (5 + 3) first, then 2 of the error-weighted ones
+    items = adaptive_items(errors, count=10, seed=0, needed={"transpose": 5, "group/gemm": 3})
+    keys = [curve_key(conv_row(s)) for _, s in items]
+    assert len(keys) == 10 and sorted(keys[:8]) == ["group/gemm"] * 3 + ["transpose"] * 5
+
+
+def test_measure_chunks_measures_the_top_up_whatever_the_time(monkeypatch):
+    from costmodel.latency import calibrate
+    from costmodel.latency.profile import Peaks, Profile
+
+    calls = []
+
+    def fake_measure(cases, reference, **kw):
+        calls.append(len(cases))
+        return [object() for _ in cases]
+
+    monkeypatch.setattr(calibrate, "measure_normalized", fake_measure)
+    profile = Profile(device="cpu", device_name="test", threads=1, torch_version="2.13.0",
+                      peaks=Peaks(1e10, 1e10, 1e10, 1e-6))
+    items = list(range(60))  # CHUNK = 24: chunks of 24, 24 and 12 items
+    build = lambda i: (None, None, None)  # noqa: E731
+    # a spent budget (-1 s) and no top-up: nothing is measured
+    assert calibrate._measure_chunks(items, build, profile, -1.0, 3, "t", False) == [] and calls == []
+    # a top-up of 30 items: the two chunks that hold them (24 + 24 = 48 items), not the third
+    found = calibrate._measure_chunks(items, build, profile, -1.0, 3, "t", True, min_items=30)
+    assert calls == [24, 24] and len(found) == 48
 
 
 def test_short_keys_count_what_a_curve_still_needs():
@@ -519,8 +555,6 @@ def test_training_plan_leads_with_eight_transposed_conv_probes():
     # does c * c * 4 * h * h MACs: 16 * 16 * 4 * 56 * 56 = 3,211,264 = 128 * 128 * 4 * 7 * 7, and
     # 32 * 32 * 4 * 56 * 56 = 12,845,056 = 256 * 256 * 4 * 7 * 7
     assert sorted(conv_row(s)["macs"] for _, s in probes) == [3_211_264] * 4 + [12_845_056] * 4
-    # a sweep cut short after its lead still has those: no random transposed conv comes before them
-    assert not any(s.get("transpose") for _, s in plan[:start])
 
 
 def test_efficiency_is_clamped_to_the_training_range():

@@ -235,7 +235,7 @@ def test_weight_bound_training_items_share_the_sweep_with_the_plan():
                                            training_plan, weight_bound_items)
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0, weight_bound=6)
-    # 3 of each elementwise kind, 3 linear layers, the 3 per-group probes and the 8 transposed-conv probes
+    # 3 of each elementwise kind, 3 linear layers, the 6 per-group probes and the 8 transposed-conv probes
     lead = 3 * len(STREAM_KINDS) + 3 + len(PER_GROUP_PROBES) + len(TRANSPOSE_PROBES)
     bound = weight_bound_items(0, 6)
     # the weight-bound items keep their own order inside the plan, the first right after the lead

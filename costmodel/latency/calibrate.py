@@ -285,16 +285,18 @@ CHUNK = 24
 
 
 def _measure_chunks(items: list, build, profile: Profile, budget_s: float, samples: int,
-                    desc: str, show_progress: bool, reference: Reference | None = None) -> list[tuple[Any, Any, Any]]:
+                    desc: str, show_progress: bool, reference: Reference | None = None,
+                    min_items: int = 0) -> list[tuple[Any, Any, Any]]:
     """(item, built, Estimate) for the items measured chunk by chunk (``protocol``) until the
-    budget is spent. ``build(item)`` -> (module, inputs, extra) or None when it cannot run.
+    budget is spent, but never before the chunks that hold the first ``min_items`` items (the
+    top-up of keys short of a curve, ``adaptive_budget``). ``build(item)`` -> (module, inputs, extra) or None when it cannot run.
     With a ``reference``, its ops run in every chunk and the chunk's times are normalized to
     the machine speed of the reference's first chunk (``reference.Reference``)."""
     start = time.perf_counter()
     out = []
     with progress_bar(len(items), desc, show_progress) as advance:
         for k in range(0, len(items), CHUNK):
-            if time.perf_counter() - start > budget_s:
+            if k >= min_items and time.perf_counter() - start > budget_s:
                 break
             built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
             found = measure_normalized([(b[0], b[1]) for _, b in built], reference, threads=profile.threads,
@@ -309,26 +311,19 @@ ADAPTIVE_SHARE = 0.3
 first fit on the rest: where the curves' cross-validated error is largest."""
 
 
-TOP_UP_MIN_S = 1e-3
-"""Seconds the adaptive sweep gets at least when keys are short of a curve: any positive budget
-measures one chunk (``_measure_chunks`` checks the time before each), which holds the top-up."""
-
-
-def adaptive_budget(left_s: float, needed: dict[str, int], samples: int) -> tuple[int, float]:
-    """(items, seconds) of the adaptive sweep: as many items as ``left_s`` allows at about
-    ``samples`` bursts of TARGET_S (plus warm-up) each, never fewer than the top-up ``needed``
-    (``short_keys``), and at least TOP_UP_MIN_S, so that the top-up runs even when the plan has
-    spent the whole budget.
+def adaptive_budget(left_s: float, needed: dict[str, int], samples: int) -> int:
+    """Items of the adaptive sweep: as many as ``left_s`` allows at about ``samples`` bursts of
+    TARGET_S (plus warm-up) each (~22 ms an item at 30), never fewer than the top-up ``needed``
+    (``short_keys``). ``sampler.adaptive_items`` puts the top-up first and ``_measure_chunks``
+    (``min_items``) measures it whatever the time, so it runs even when the plan has spent the
+    whole budget.
 
     Why: on a disturbed spell the plan's chunks are measured again (``reference``) and can take
     all of the budget. In run S19 (AMD EPYC 7xx3 VM, 2026-12-07; reference ops 0.94-1.42x, four
     chunks measured again) the plan ran 63 s of a 55 s budget, the adaptive sweep got nothing,
     and oneDNN's blocked grouped convs ("group/onednn") were left with 6 ops: no curve of their
     own. The top-up is a few items (~0.1 s each)."""
-    count = int(max(left_s, 0.0) / (1.5 * samples * TARGET_S))
-    if needed:
-        return max(count, sum(needed.values())), max(left_s, TOP_UP_MIN_S)
-    return count, left_s
+    return max(int(max(left_s, 0.0) / (1.5 * samples * TARGET_S)), sum(needed.values()))
 
 
 def short_keys(rows: list[dict[str, Any]], device: str = "cpu") -> dict[str, int]:
@@ -357,7 +352,7 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
 
     Adaptive sampling: the plan gets ``1 - adaptive`` of the budget; then the curves are fitted
     and the rest of the budget goes to extra convs of the keys with the largest cross-validated
-    error (``sampler.adaptive_items``, one item per ~10 ms of budget left); keys short of a curve
+    error (``sampler.adaptive_items``, one item per ~22 ms of budget left); keys short of a curve
     are topped up first, even when the plan has spent the whole budget (``adaptive_budget``)."""
     import pandas as pd
 
@@ -391,12 +386,13 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
                       if getattr(c, "cv_median_abs_pct", None) is not None}
             # the fit is part of the budget (7 s of a 60 s sweep on the AMD EPYC VM, 2026-12-06)
             left = budget_s - (time.perf_counter() - start)
-        count, seconds = adaptive_budget(left, needed, samples)
-        extra = adaptive_items(errors, count=count, seed=seed, device=profile.device, needed=needed)
+        extra = adaptive_items(errors, count=adaptive_budget(left, needed, samples), seed=seed,
+                               device=profile.device, needed=needed)
         seen = {r["key"] for r in rows}
         extra = [it for it in extra if item_key(*it) not in seen]
-        rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(extra, build, profile, seconds, samples,
-                                                                         "adaptive sweep", show_progress, reference))]
+        rows += [dict(r, adaptive=True) for r in rows_of(_measure_chunks(
+            extra, build, profile, left, samples, "adaptive sweep", show_progress, reference,
+            min_items=sum(needed.values())))]
     return pd.DataFrame(rows)
 
 

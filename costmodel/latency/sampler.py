@@ -683,7 +683,8 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
     for key, w in weights.items():
         wants[key] = wants.get(key, 0) + max(1, round(spare * w / total))
     rng = random.Random(f"adaptive{seed}")
-    per_key: list[list[tuple[str, dict[str, Any]]]] = []
+    heads: list[list[tuple[str, dict[str, Any]]]] = []
+    tails: list[list[tuple[str, dict[str, Any]]]] = []
     for key, want in sorted(wants.items(), key=lambda kv: (-needed.get(kv[0], 0), -weights.get(kv[0], 0.0))):
         found = []
         cls = key_class(key)
@@ -693,7 +694,14 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
             item = ADAPTIVE_DRAWS[cls](rng, cls)
             if key == cls or curve_key(conv_row(item), device) == key:
                 found.append(("conv", item))
-        per_key.append(found)
-    # interleaved, so a sweep cut short by its budget still spreads over the keys
-    longest = max(len(f) for f in per_key)
-    return [f[i] for i in range(longest) for f in per_key if i < len(f)][:count]
+        heads.append(found[:needed.get(key, 0)])
+        tails.append(found[needed.get(key, 0):])
+    # the top-up first, then the error-weighted items; each interleaved over its keys, so a
+    # sweep cut short by its budget still spreads over them
+    return (_interleaved(heads) + _interleaved(tails))[:count]
+
+
+def _interleaved(lists: list[list[Any]]) -> list[Any]:
+    """The lists' first items, then their second items, and so on."""
+    longest = max((len(f) for f in lists), default=0)
+    return [f[i] for i in range(longest) for f in lists if i < len(f)]
