@@ -289,7 +289,8 @@ def _measure_chunks(items: list, build, profile: Profile, budget_s: float, sampl
                     min_items: int = 0) -> list[tuple[Any, Any, Any]]:
     """(item, built, Estimate) for the items measured chunk by chunk (``protocol``) until the
     budget is spent, but never before the chunks that hold the first ``min_items`` items (the
-    top-up of keys short of a curve, ``adaptive_budget``). ``build(item)`` -> (module, inputs, extra) or None when it cannot run.
+    top-up of keys short of a curve, ``adaptive_budget``). ``build(item)`` -> (module, inputs,
+    extra) or None when it cannot run.
     With a ``reference``, its ops run in every chunk and the chunk's times are normalized to
     the machine speed of the reference's first chunk (``reference.Reference``)."""
     start = time.perf_counter()
@@ -382,7 +383,8 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
     if adaptive > 0 and rows and (left > 1.0 or needed):
         errors = {}
         if left > 1.0:  # rank the keys by error; with no time left only the top-up runs
-            errors = {k: c.cv_median_abs_pct for k, c in fit_curves(pd.DataFrame(rows), profile, regressors=False).items()
+            curves = fit_curves(pd.DataFrame(rows), profile, regressors=False)
+            errors = {k: c.cv_median_abs_pct for k, c in curves.items()
                       if getattr(c, "cv_median_abs_pct", None) is not None}
             # the fit is part of the budget (7 s of a 60 s sweep on the AMD EPYC VM, 2026-12-06)
             left = budget_s - (time.perf_counter() - start)

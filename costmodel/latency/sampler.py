@@ -368,12 +368,18 @@ def weight_bound_linear(rng: random.Random) -> dict[str, Any]:
             return {"fin": fin, "fout": fout}
 
 
+def transposed_conv(cin: int, cout: int, k: int, h: int) -> dict[str, Any]:
+    """The training item of a stride-k k x k transposed conv of ``cin`` -> ``cout`` channels on
+    ``h`` x ``h`` input pixels (the upsampling of a spatial bottleneck)."""
+    return dict(cin=cin, cout=cout, k=k, kw=k, h=h, stride=k, groups=1, batch=1, pad=0, pad_w=0, transpose=True,
+                cls="transpose")
+
+
 def transpose_item(rng: random.Random) -> dict[str, Any]:
-    """A random stride-k k x k transposed conv (the upsampling of a spatial bottleneck)."""
+    """A random ``transposed_conv``."""
     k = rng.choice((2, 2, 3, 4))
-    return dict(cin=rng.choice((16, 32, 64, 96, 128, 256)), cout=rng.choice((16, 32, 64, 96, 128, 256)),
-                k=k, kw=k, h=rng.choice((4, 7, 8, 14, 16, 28)), stride=k, groups=1, batch=1, pad=0,
-                pad_w=0, transpose=True, cls="transpose")
+    cin, cout = rng.choice((16, 32, 64, 96, 128, 256)), rng.choice((16, 32, 64, 96, 128, 256))
+    return transposed_conv(cin, cout, k, rng.choice((4, 7, 8, 14, 16, 28)))
 
 
 
@@ -572,8 +578,7 @@ its held-out configs then missed by 13-22% either way."""
 
 def transpose_probes() -> list[tuple[str, dict[str, Any]]]:
     """The TRANSPOSE_PROBES training items."""
-    return [("conv", dict(cin=c, cout=c, k=2, kw=2, h=h, stride=2, groups=1, batch=1, pad=0, pad_w=0,
-                          transpose=True, cls="transpose")) for c, h in TRANSPOSE_PROBES]
+    return [("conv", transposed_conv(c, c, 2, h)) for c, h in TRANSPOSE_PROBES]
 
 
 BOUND_SHARE = 0.5
@@ -694,8 +699,9 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
             item = ADAPTIVE_DRAWS[cls](rng, cls)
             if key == cls or curve_key(conv_row(item), device) == key:
                 found.append(("conv", item))
-        heads.append(found[:needed.get(key, 0)])
-        tails.append(found[needed.get(key, 0):])
+        top_up = needed.get(key, 0)
+        heads.append(found[:top_up])
+        tails.append(found[top_up:])
     # the top-up first, then the error-weighted items; each interleaved over its keys, so a
     # sweep cut short by its budget still spreads over them
     return (_interleaved(heads) + _interleaved(tails))[:count]
