@@ -613,3 +613,60 @@ def test_an_unsupported_feature_gets_a_zero_coefficient():
     curve = fit_efficiency_at(pd.DataFrame(rows), "dense", 50e9, 1 << 20)
     assert curve.coef["log_stride"] == 0.0
     assert "log_stride" in curve.coef  # recorded, so the profile lists every feature of the class
+
+
+def test_robust_residuals_keep_the_soft_l1_value_and_their_slope_is_its_derivative():
+    import numpy as np
+
+    from costmodel.latency.fit import robust_residuals, robust_slope
+
+    # r = scale = 0.05: q = sqrt(1 + 1) = 1.41421; r * sqrt(2 / (q + 1)) = 0.05 * 0.910180 = 0.0455090,
+    # the soft-L1 form sign(r) * scale * sqrt(2 * (q - 1)) = 0.05 * sqrt(0.828427) = 0.0455090 too
+    assert robust_residuals(np.array([0.05]), 0.05)[0] == pytest.approx(0.0455090, rel=1e-6)
+    assert robust_residuals(np.array([-0.05]), 0.05)[0] == pytest.approx(-0.0455090, rel=1e-6)
+    # slope sqrt((q + 1) / 2) / q = sqrt(1.207107) / 1.414214 = 1.098684 / 1.414214 = 0.776887; 1 at r = 0
+    assert robust_slope(np.array([0.05, 0.0]), 0.05) == pytest.approx([0.776887, 1.0], rel=1e-6)
+    r = np.linspace(-0.6, 0.6, 1201)
+    step = 1e-7
+    numeric = (robust_residuals(r + step, 0.05) - robust_residuals(r - step, 0.05)) / (2 * step)
+    assert np.max(np.abs(numeric - robust_slope(r, 0.05))) < 1e-6
+    assert list(robust_slope(np.array([0.3]), None)) == [1.0]  # plain least squares: slope 1
+
+
+@pytest.mark.parametrize("with_groups", [False, True])
+def test_the_efficiency_jacobian_matches_finite_differences(with_groups):
+    import numpy as np
+
+    from costmodel.latency.fit import efficiency_jacobian, efficiency_terms, efficiency_time
+
+    rng = np.random.default_rng(3)
+    n = 30
+    x = np.c_[np.ones(n), rng.normal(size=(n, 4))]
+    macs, nbytes, wbytes = rng.uniform(1e5, 1e7, n), rng.uniform(1e4, 1e6, n), rng.uniform(1e3, 1e6, n)
+    groups = rng.integers(1, 64, n).astype(float) if with_groups else None
+    # overhead 20 us, 10 ps/byte, 1 ps/weight byte, [100 ns/group,] then the log-efficiency coefficients
+    theta = np.r_[np.log(2e-5), np.log(1e-11), np.log(1e-12), [np.log(1e-7)] * with_groups,
+                  rng.normal(scale=0.3, size=5)]
+    analytic = efficiency_jacobian(theta, x, efficiency_terms(theta, x, macs, nbytes, wbytes, 3e10, groups))
+    step = 1e-6
+    numeric = np.stack([(np.log(efficiency_time(theta + step * e, x, macs, nbytes, wbytes, 3e10, groups))
+                         - np.log(efficiency_time(theta - step * e, x, macs, nbytes, wbytes, 3e10, groups)))
+                        / (2 * step) for e in np.eye(len(theta))], axis=1)
+    assert analytic.shape == (n, len(theta))
+    assert np.max(np.abs(analytic - numeric)) < 1e-7
+    # the shares of the log terms and of the MACs sum to 1 per op: d log t / d (log of every term) = 1
+    logs = 4 if with_groups else 3
+    mac_share = -analytic[:, logs] / x[:, 0]
+    assert analytic[:, :logs].sum(axis=1) + mac_share == pytest.approx(np.ones(n))
+
+
+def test_a_log_term_held_by_its_clip_has_no_slope():
+    import numpy as np
+
+    from costmodel.latency.fit import efficiency_jacobian, efficiency_terms
+
+    x = np.ones((2, 1))
+    # the overhead's log at 20 is beyond its clip (10): the time no longer moves with it
+    theta = np.array([20.0, np.log(1e-11), np.log(1e-12), 0.0])
+    terms = efficiency_terms(theta, x, np.array([1e6, 2e6]), np.array([1e4, 1e4]), np.array([1e3, 1e3]), 3e10)
+    assert list(efficiency_jacobian(theta, x, terms)[:, 0]) == [0.0, 0.0]
