@@ -311,6 +311,26 @@ def test_a_disturbed_chunk_is_measured_again_and_the_calmer_run_kept(monkeypatch
     assert len(runs) == 1
 
 
+def test_a_faster_chunk_is_not_measured_again(monkeypatch):
+    from costmodel.latency import protocol
+    from costmodel.latency.reference import Reference, measure_normalized
+
+    ref = Reference(cases=[None])
+    ref.normalize([_est(100e-6)])  # chunk 1: the reference at 100 us (factor 1)
+    ref.normalize([_est(98e-6)])  # chunk 2: 0.98
+    runs = []
+
+    def fake(cases, **_):  # chunk 3 at 0.70x: the machine got faster (item 70 us)
+        runs.append(1)
+        return [_est(70e-6), _est(70e-6)]
+
+    monkeypatch.setattr(protocol, "measure_interleaved", fake)
+    # median of 1 and 0.98 is 0.99; 0.70 / 0.99 is 29% faster: not disturbed, measured once,
+    # and normalized by its own factor 0.70: the item 70 us / 0.70 = 100 us
+    out = measure_normalized([("item", None)], ref)
+    assert len(runs) == 1 and ref.remeasured == 0 and out[0].seconds == pytest.approx(100e-6)
+
+
 def test_anchors_cover_every_op_group():
     from costmodel.latency.calibrate import pick_anchors
 

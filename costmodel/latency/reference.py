@@ -39,11 +39,19 @@ REFERENCE_ITEMS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 DISTURBED = 0.08
-"""A chunk whose factor is more than 8% from the median of the chunks before it ran in a
-disturbed minute of the machine and is measured again (``measure_normalized``). Why: dividing by
-the factor does not undo a slow minute, which slows memory-bound ops more than compute-bound
-ones (two calibrations on the AMD EPYC VM, 2026-12-06, each had a chunk at 1.32-1.34x of the
-first)."""
+"""A chunk whose factor is more than 8% above the median of the chunks before it ran in a
+disturbed (slow) minute of the machine and is measured again (``measure_normalized``), and the
+quicker of its two runs is kept. Why: dividing by the factor does not undo a slow minute, which
+slows memory-bound ops more than compute-bound ones (two calibrations on the AMD EPYC VM,
+2026-12-06, each had a chunk at 1.32-1.34x of the first).
+
+Why only slower chunks: a chunk that runs faster than those before it says the earlier chunks
+were the disturbed ones, and measuring it again only pulls the sweep back to the slow speed. In
+run S20 (AMD EPYC 7xx3 VM, 2026-12-07) the first five chunks ran slow and the machine then ran
+1.5x faster (factors 1.0, 0.95, 0.99, 0.94, 0.90, then 0.64-0.74): four of the fast chunks were
+measured again, ~18 s of the plan's 38 s, and the plan ended at 216 ops (336 in the quiet runs
+S17/S18); held-out layers 53% within ±10%. Re-timing its disturbed chunks' items from
+other runs changed nothing offline (53-57%): its error came from the ops it never measured."""
 
 SPEED_QUANTILE = 0.25
 """The quantile of the chunk factors at which ``calibrate`` expresses the profile
@@ -75,16 +83,17 @@ class Reference:
 
         return cls([training_case(kind, spec, batch)[:2] for kind, spec in REFERENCE_ITEMS])
 
-    def deviation(self, found: Sequence[Estimate]) -> float:
-        """|log| of a chunk's factor (``found``: the reference estimates) relative to the median
-        of the chunks before it; 0 before two chunks are in."""
+    def slowdown(self, found: Sequence[Estimate]) -> float:
+        """log of a chunk's factor (``found``: the reference estimates) relative to the median of
+        the chunks before it (> 0: slower than they ran); 0 before two chunks are in."""
         if self.base is None or len(self.factors) < 2:
             return 0.0
-        return abs(float(np.log(self._ratio(found) / np.median(self.factors))))
+        return float(np.log(self._ratio(found) / np.median(self.factors)))
 
     def disturbed(self, found: Sequence[Estimate]) -> bool:
-        """Whether a chunk ran more than DISTURBED from the chunks before it, and may be measured again."""
-        return self.remeasured < MAX_REMEASURES and self.deviation(found) > np.log1p(DISTURBED)
+        """Whether a chunk ran more than DISTURBED slower than the chunks before it, and may be
+        measured again (never a faster one: ``DISTURBED``)."""
+        return self.remeasured < MAX_REMEASURES and self.slowdown(found) > np.log1p(DISTURBED)
 
     def _ratio(self, found: Sequence[Estimate]) -> float:
         """Median over the reference ops of their time in ``found`` / their first-chunk time."""
@@ -127,8 +136,8 @@ def measure_normalized(cases: Sequence[tuple[Any, Any]], reference: Reference | 
                        **measure: Any) -> list[Estimate]:
     """``protocol.measure_interleaved(cases, **measure)``; with a ``reference``, its ops run in
     the same passes and the cases' estimates are normalized by it (``Reference.normalize``).
-    ``retry``: a disturbed chunk (``Reference.disturbed``) is measured once more and the run
-    whose reference ops ran nearer the median chunk's speed is kept."""
+    ``retry``: a disturbed chunk (``Reference.disturbed``) is measured once more and the
+    quicker run (its reference ops' lower factor) is kept."""
     from .protocol import measure_interleaved
 
     extra = reference.cases if reference is not None else []
@@ -139,7 +148,7 @@ def measure_normalized(cases: Sequence[tuple[Any, Any]], reference: Reference | 
     if retry and reference.disturbed(found[n:]):  # a disturbed minute: measure the chunk once more, keep the calmer
         reference.remeasured += 1
         again = measure_interleaved(list(cases) + extra, **measure)
-        if reference.deviation(again[n:]) < reference.deviation(found[n:]):
+        if reference.slowdown(again[n:]) < reference.slowdown(found[n:]):
             found = again
     return reference.normalize(found)
 
