@@ -193,19 +193,23 @@ def fit_efficiency_at(frame, cls: str, peak: float, l2: int, ridge: float = 1e-3
     shrink = np.sqrt(ridge) * np.ones(x.shape[1])
     shrink[0] = 0.0  # the constant is not shrunk
 
-    def raw(theta: np.ndarray) -> np.ndarray:
-        pred = efficiency_time(theta, x, macs, nbytes, wbytes, peak, groups)
-        return np.concatenate([np.log(pred / t), shrink * theta[logs:]])
+    def raw(theta: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.log(terms.sum(axis=1) / t), shrink * theta[logs:]])
+
+    def terms_of(theta: np.ndarray) -> np.ndarray:
+        return efficiency_terms(theta, x, macs, nbytes, wbytes, peak, groups)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        return robust_residuals(raw(theta), ROBUST_SCALE)
+        return robust_residuals(raw(theta, terms_of(theta)), ROBUST_SCALE)
+
+    # d(ridge residual) / d theta: constant, zero on the log terms
+    ridge_rows = np.zeros((len(shrink), logs + len(shrink)))
+    ridge_rows[:, logs:] = np.diag(shrink)
 
     def jacobian(theta: np.ndarray) -> np.ndarray:
-        terms = efficiency_terms(theta, x, macs, nbytes, wbytes, peak, groups)
-        ridge_rows = np.zeros((len(shrink), len(theta)))
-        ridge_rows[:, logs:] = np.diag(shrink)
+        terms = terms_of(theta)  # once for both the slope of the loss and the model's derivative
         jac = np.concatenate([efficiency_jacobian(theta, x, terms), ridge_rows])
-        return robust_slope(raw(theta), ROBUST_SCALE)[:, None] * jac
+        return robust_slope(raw(theta, terms), ROBUST_SCALE)[:, None] * jac
 
     overhead = 0.3 * t.min()
     y = np.log(macs / (peak * (t - overhead)))
