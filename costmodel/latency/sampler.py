@@ -516,12 +516,10 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
                      for _ in range(per_conv_class // BATCHED_PER)]
     rng.shuffle(from_designs)
     convs.append(from_designs)
-    longest = max(len(c) for c in convs)
-    convs = [c + [None] * (longest - len(c)) for c in convs]
     leads = len(LEAD_STREAM_CHANNELS)
     streams = stream_items(rng, per_stream_kind)
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
-    plan = [item for group in zip(*convs) for item in group if item is not None]
+    plan = _interleaved(convs)
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
     # needs 3 points even when a loaded machine cuts the sweep short), then the per-group and
     # the transposed-conv probes; the rest are spread through the conv items
