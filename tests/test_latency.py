@@ -439,6 +439,53 @@ def test_measure_chunks_measures_the_top_up_whatever_the_time(monkeypatch):
     assert calls == [24, 24] and len(found) == 48
 
 
+def test_measure_chunks_never_starts_a_chunk_that_would_end_past_the_hard_end(monkeypatch):
+    from types import SimpleNamespace
+
+    from costmodel.latency import calibrate
+    from costmodel.latency.profile import Peaks, Profile
+
+    clock = [0.0]
+    retries = []
+
+    def fake_measure(cases, reference, retry=True, **kw):
+        clock[0] += 4.0  # every chunk takes 4 s
+        retries.append(retry)
+        return [object() for _ in cases]
+
+    monkeypatch.setattr(calibrate, "measure_normalized", fake_measure)
+    monkeypatch.setattr(calibrate, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    profile = Profile(device="cpu", device_name="test", threads=1, torch_version="2.13.0",
+                      peaks=Peaks(1e10, 1e10, 1e10, 1e-6))
+    items = list(range(72))  # three chunks of 24
+    build = lambda i: (None, None, None)  # noqa: E731
+    # budget 100 s, hard end 10 s: chunk 1 runs 0-4 s, chunk 2 starts at 4 s and would end by
+    # 4 + 4 = 8 <= 10 s, chunk 3 would start at 8 s and end by 12 > 10 s: not started
+    found = calibrate._measure_chunks(items, build, profile, 100.0, 3, "t", False, finish_s=10.0)
+    assert len(found) == 48
+    # a retry needs two of the longest chunk: the first (0 + 2 x 0 <= 10) may, the second
+    # (4 + 2 x 4 = 12 > 10) may not
+    assert retries == [True, False]
+    # no hard end: the budget alone decides, all three chunks (each starts before 100 s)
+    clock[0], retries[:] = 0.0, []
+    assert len(calibrate._measure_chunks(items, build, profile, 100.0, 3, "t", False)) == 72 and all(retries)
+
+
+def test_the_calibration_deadlines_leave_the_final_fits_their_time():
+    from costmodel.latency.calibrate import network_deadlines, sweep_deadline
+
+    # default budget 55 s, target 170 s: the whole-design sweep ends by 170 - 100 - 12 (the
+    # final fits' reserve) = 58 s after it starts at 100 s ...
+    assert sweep_deadline(55.0, 100.0) == pytest.approx(58.0)
+    # ... by 170 - 150 - 12 = 8 s at 150 s, raised to its hard floor of 10 s
+    assert sweep_deadline(55.0, 150.0) == 10.0
+    # the networks: 20 passes, then none after 170 - 30 - 20 = 120 s; 10 passes, then none after
+    # 170 - 12 - 10 = 148 s (a calibration started at perf_counter 1000 s)
+    assert network_deadlines(55.0, 1000.0) == [(1120.0, 20), (1148.0, 10)]
+    # --budget 100 adds 2 x 45 = 90 s to both
+    assert network_deadlines(100.0, 0.0) == [(210.0, 20), (238.0, 10)]
+
+
 def test_short_keys_count_what_a_curve_still_needs():
     from costmodel.latency.calibrate import short_keys
     from costmodel.latency.cases import conv_row

@@ -364,7 +364,7 @@ def test_measure_interleaved_rejects_bad_extension_settings():
         measure_interleaved(case, samples=4, until_share=0.9, max_samples=3)
 
 
-def test_a_deadline_stops_the_passes_once_the_floor_is_done():
+def test_a_deadline_stops_the_passes_once_its_floor_is_done():
     import time
 
     import torch
@@ -373,13 +373,22 @@ def test_a_deadline_stops_the_passes_once_the_floor_is_done():
 
     cases = [(torch.nn.ReLU(), torch.randn(8))] * 2
     # a deadline already past: 4 passes (the floor) instead of 10, for every item
-    late = measure_interleaved(cases, samples=10, min_samples=4, stop_at=0.0, target_s=1e-5, clock="thread")
+    late = measure_interleaved(cases, samples=10, deadlines=[(0.0, 4)], target_s=1e-5, clock="thread")
+    assert [e.samples for e in late] == [4, 4]
+    # two deadlines, both past: the lower floor (3) ends it; the floor never goes under PARTS (2)
+    late = measure_interleaved(cases, samples=10, deadlines=[(0.0, 6), (0.0, 3)], target_s=1e-5, clock="thread")
+    assert [e.samples for e in late] == [3, 3]
+    late = measure_interleaved(cases, samples=10, deadlines=[(0.0, 1)], target_s=1e-5, clock="thread")
+    assert [e.samples for e in late] == [2, 2]
+    # a soft deadline past with its floor of 4, a hard one far ahead with a floor of 2: 4 passes
+    late = measure_interleaved(cases, samples=10, deadlines=[(0.0, 4), (time.perf_counter() + 3600, 2)],
+                               target_s=1e-5, clock="thread")
     assert [e.samples for e in late] == [4, 4]
     # even where passes would be added until the items reproduce: the deadline ends it
-    late = measure_interleaved(cases, samples=10, min_samples=4, stop_at=0.0, target_s=1e-5, clock="thread",
+    late = measure_interleaved(cases, samples=10, deadlines=[(0.0, 4)], target_s=1e-5, clock="thread",
                                until_share=1.0, max_samples=30)
     assert [e.samples for e in late] == [4, 4]
     # a deadline far ahead changes nothing: all 10
-    ahead = measure_interleaved(cases, samples=10, min_samples=4, stop_at=time.perf_counter() + 3600,
+    ahead = measure_interleaved(cases, samples=10, deadlines=[(time.perf_counter() + 3600, 4)],
                                 target_s=1e-5, clock="thread")
     assert [e.samples for e in ahead] == [10, 10]

@@ -17,6 +17,7 @@ re-timing them later (``evaluate.machine_drift``) tells how much the machine has
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import time
@@ -46,9 +47,9 @@ re-measured disturbed chunks (2026-12-07)."""
 CALIBRATE_TARGET_S = 170.0
 """What ``calibrate`` aims at with the default budget (each second of budget beyond it adds two:
 the single-op and whole-design sweeps get one each). The single-op sweep keeps its budget; then
-the training networks are measured with a deadline (no pass starts after target -
-FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S once MIN_NETWORK_SAMPLES are done) and the whole-design
-sweep gets what is left (``sweep_budget``). Why: the fixed work (peaks, the weight-set chains,
+the training networks are measured with deadlines (``network_deadlines``) and the whole-design
+sweep gets what is left (``sweep_budget``), never running past the time the final fits need
+(``sweep_deadline``). Why: the fixed work (peaks, the weight-set chains,
 the fits, the training networks) takes longer on a slower CPU. On an AMD EPYC 7xx3 VM (Zen 3,
 no AVX-512, 2026-12-07) calibrate took 199-216 s with the full 55 s whole-design sweep and 40
 network passes (89 s for the networks alone; runs S7-S9), 167 and 181 s with this order (S10,
@@ -67,6 +68,21 @@ MIN_NETWORK_SAMPLES = 20
 two estimates from halves of 20 passes reproduced within ±3% for 39% of the evaluation networks
 on a disturbed machine, halves of 40 for 96% (AMD EPYC VM, stop 30), so fewer is not useful."""
 
+FINAL_FITS_RESERVE_S = 12.0
+"""Seconds kept after the whole-design sweep for the final fits (4-8 s on the Zen 3 VM, runs
+S17-S24): the sweeps end by ``calibrate_target`` minus this, whatever their floors above."""
+
+LAST_COMPOSITION_BUDGET_S = 10.0
+"""The whole-design sweep's hard floor, where the deadline leaves less than
+MIN_COMPOSITION_BUDGET_S (about two chunks; the first chunk always runs)."""
+
+LAST_NETWORK_SAMPLES = 10
+"""The training networks' hard floor in passes: past the last deadline (``network_deadlines``)
+the passes stop even short of MIN_NETWORK_SAMPLES. Why: on the Zen 3 VM at its slowest
+(2026-12-07, runs S22-S24, dense peak 20-27 GMAC/s against 37-42) 20 passes took 53-57 s, the
+whole-design sweep its 20 s floor plus a chunk (22-26 s), and calibrate 174-181 s by its own
+clock, 180-186 s wall: over the 3 minutes. The floors now give way to the deadline."""
+
 FIT_RESERVE_S = 30.0
 """Seconds kept for what follows the sweeps: the final fits (16 s on the Zen 3 VM), a chunk's
 overrun, a re-measured chunk."""
@@ -82,6 +98,25 @@ def sweep_budget(budget_s: float, elapsed_s: float) -> float:
     FIT_RESERVE_S, between MIN_COMPOSITION_BUDGET_S and ``budget_s``."""
     left = calibrate_target(budget_s) - elapsed_s - FIT_RESERVE_S
     return float(min(budget_s, max(MIN_COMPOSITION_BUDGET_S, left)))
+
+
+def sweep_deadline(budget_s: float, elapsed_s: float) -> float:
+    """Seconds from the whole-design sweep's start by which its last chunk ends (no chunk starts
+    that the longest so far would end after it): ``calibrate_target(budget_s)`` - elapsed_s -
+    FINAL_FITS_RESERVE_S, at least LAST_COMPOSITION_BUDGET_S. ``sweep_budget`` is when the sweep
+    stops starting chunks on time; this is what it never runs past, floors and all."""
+    return float(max(LAST_COMPOSITION_BUDGET_S, calibrate_target(budget_s) - elapsed_s - FINAL_FITS_RESERVE_S))
+
+
+def network_deadlines(budget_s: float, start: float) -> list[tuple[float, int]]:
+    """The training networks' (time, passes) deadlines (``protocol.measure_interleaved``) for a
+    calibration started at ``start`` (``time.perf_counter()``): MIN_NETWORK_SAMPLES passes, then
+    none after the time that leaves the whole-design sweep MIN_COMPOSITION_BUDGET_S and the fits
+    FIT_RESERVE_S; LAST_NETWORK_SAMPLES passes, then none after the time that leaves the sweep
+    LAST_COMPOSITION_BUDGET_S and the final fits FINAL_FITS_RESERVE_S."""
+    target = start + calibrate_target(budget_s)
+    return [(target - FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S, MIN_NETWORK_SAMPLES),
+            (target - FINAL_FITS_RESERVE_S - LAST_COMPOSITION_BUDGET_S, LAST_NETWORK_SAMPLES)]
 
 
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
@@ -218,7 +253,6 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         frame = frame.drop(columns=["item"])
         with_curves = dataclasses.replace(profile, curves=curves)
         lap("fit")
-        target = calibrate_target(budget_s)
         nets = None
         if networks:
             from .netfit import network_sweep
@@ -226,15 +260,15 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
             # the training networks first, with a deadline: the whole-design sweep then gets
             # exactly what is left (``sweep_budget``)
             nets = network_sweep(with_curves, show_progress=show_progress, reference=reference, tables=False,
-                                 stop_at=start + target - FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S,
-                                 min_samples=MIN_NETWORK_SAMPLES)
+                                 deadlines=network_deadlines(budget_s, start))
             lap("network_sweep")
-        compose_s = sweep_budget(budget_s, time.perf_counter() - start)
-        meta["composition_budget_s"] = compose_s
+        elapsed = time.perf_counter() - start
+        compose_s, finish_s = sweep_budget(budget_s, elapsed), sweep_deadline(budget_s, elapsed)
+        meta["composition_budget_s"], meta["composition_deadline_s"] = compose_s, finish_s
         # 6 configs per design (+ 2 network-sized): small design spaces (subdivision has ~10
         # configs) must keep enough configs that calibrate never timed for latency-eval
         designs_frame = composition_sweep(with_curves, seed=seed, budget_s=compose_s, per_design=6, wide=2,
-                                          show_progress=show_progress, reference=reference)
+                                          show_progress=show_progress, reference=reference, finish_s=finish_s)
         lap("composition_sweep")
         if sweep_csv:
             designs_frame.to_csv(str(sweep_csv) + ".designs.csv", index=False)
@@ -286,22 +320,28 @@ CHUNK = 24
 
 def _measure_chunks(items: list, build, profile: Profile, budget_s: float, samples: int,
                     desc: str, show_progress: bool, reference: Reference | None = None,
-                    min_items: int = 0) -> list[tuple[Any, Any, Any]]:
+                    min_items: int = 0, finish_s: float = math.inf) -> list[tuple[Any, Any, Any]]:
     """(item, built, Estimate) for the items measured chunk by chunk (``protocol``) until the
     budget is spent, but never before the chunks that hold the first ``min_items`` items (the
     top-up of keys short of a curve, ``adaptive_budget``). ``build(item)`` -> (module, inputs,
-    extra) or None when it cannot run.
+    extra) or None when it cannot run. ``finish_s``: a hard end (seconds from the start): after
+    the first chunk, no chunk starts, and no disturbed chunk is measured again, that the
+    longest chunk so far would carry past it.
     With a ``reference``, its ops run in every chunk and the chunk's times are normalized to
     the machine speed of the reference's first chunk (``reference.Reference``)."""
     start = time.perf_counter()
     out = []
+    longest = 0.0
     with progress_bar(len(items), desc, show_progress) as advance:
         for k in range(0, len(items), CHUNK):
-            if k >= min_items and time.perf_counter() - start > budget_s:
+            began = time.perf_counter() - start
+            if k >= min_items and (began > budget_s or began + longest > finish_s):
                 break
             built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
             found = measure_normalized([(b[0], b[1]) for _, b in built], reference, threads=profile.threads,
-                                       device=profile.device, clock=profile.clock, samples=samples, seed=k)
+                                       device=profile.device, clock=profile.clock, samples=samples, seed=k,
+                                       retry=began + 2 * longest <= finish_s)
+            longest = max(longest, time.perf_counter() - start - began)
             out += [(item, b, est) for (item, b), est in zip(built, found)]
             advance(len(items[k:k + CHUNK]))
     return out
@@ -400,10 +440,11 @@ def training_sweep(profile: Profile, budget_s: float = DEFAULT_BUDGET_S, seed: i
 
 def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budget_s: float = 10.0,
                       samples: int = SWEEP_SAMPLES, show_progress: bool = True, reference: Reference | None = None,
-                      wide: int = 1):
+                      wide: int = 1, finish_s: float = math.inf):
     """Whole designs (random configs, a TRAINING seed apart from latency-eval's, plus ``wide``
     network-sized configs per design): measured time beside the sum of their ops' fitted
-    predictions. One row per config (``wide`` True for the network-sized ones)."""
+    predictions. One row per config (``wide`` True for the network-sized ones). Chunks start
+    until ``budget_s``; none runs past ``finish_s`` (``_measure_chunks``)."""
     import pandas as pd
 
     from ..core.registry import designs
@@ -430,7 +471,8 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
     rows = [{"config": spec_label(spec), "design": spec.name, "fields": spec_fields(spec), "measured_s": est.seconds,
              "n_ops": len(b[2]), "sum_ops_s": sum(predict_op(r, profile) for r in b[2]), "wide": id(spec) in wide_ids}
             for spec, b, est in _measure_chunks(specs, build, profile, budget_s, samples,
-                                                "composition sweep", show_progress, reference)]
+                                                "composition sweep", show_progress, reference,
+                                                finish_s=finish_s)]
     return pd.DataFrame(rows)
 
 

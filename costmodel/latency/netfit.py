@@ -219,15 +219,15 @@ def _layer_cases(nets, batch: int) -> tuple[list[Any], list[list[int]], list[tup
 
 
 def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool = True,
-                  reference: Any = None, stop_at: float | None = None, min_samples: int | None = None,
+                  reference: Any = None, deadlines: Sequence[tuple[float, int]] = (),
                   tables: bool = True) -> NetworkSweep:
     """Measure the training networks and every distinct layer of theirs alone, all interleaved
     (``protocol``): each network's time beside the sum of its layers' measured times alone
     separates the network composition (``fit_measured_composition``) from the layer model's own
     errors, and the layers are training points of the design composition (``fit.fit_composition``).
     With a ``reference`` (``reference.Reference``), its ops run in the same passes and every time
-    is normalized to the machine speed of the rest of the calibration. ``stop_at`` and
-    ``min_samples``: a deadline for the passes (``protocol.measure_interleaved``). ``tables``
+    is normalized to the machine speed of the rest of the calibration. ``deadlines``:
+    (time, passes) pairs that end the passes early (``protocol.measure_interleaved``). ``tables``
     False: no predicted tables yet (``with_tables`` adds them, e.g. once the design composition
     they use is fitted)."""
     import pandas as pd
@@ -244,7 +244,7 @@ def network_sweep(profile: Profile, samples: int = SAMPLES, show_progress: bool 
         # one long chunk (~20 s): measured once, whatever its speed, to keep calibrate within budget
         found = measure_normalized(cases, reference, retry=False, threads=profile.threads, device=profile.device,
                                    clock=profile.clock, samples=samples, progress=lambda _n: advance(1),
-                                   stop_at=stop_at, min_samples=min_samples)
+                                   deadlines=deadlines)
     seconds = np.array([e.seconds for e in found])
     layer_s = seconds[len(nets):]
     alone = [np.array([layer_s[i] if i >= 0 else np.nan for i in row]) for row in where]

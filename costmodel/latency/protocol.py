@@ -222,8 +222,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                         warmup: int = 3, q: float = QUANTILE, parts: int = PARTS, seed: int = 0,
                         progress: Callable[[int], None] | None = None, prime: int = PRIME,
                         normalize: bool = True, until_share: float | None = None,
-                        max_samples: int | None = None, stop_at: float | None = None,
-                        min_samples: int | None = None) -> list[Estimate]:
+                        max_samples: int | None = None,
+                        deadlines: Sequence[tuple[float, int]] = ()) -> list[Estimate]:
     """Latency of each (module, inputs) case by the protocol in the module docstring.
 
     ``inputs`` is one tensor or a tuple of tensors. Modules are put in eval mode (their previous
@@ -242,9 +242,10 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     96%. The stopping rule looks at the statistic it reports, so a run stops on a lucky
     agreement slightly more often than a fixed count would; ``max_samples`` bounds the time.
 
-    ``stop_at`` (a ``time.perf_counter()`` value): no pass starts after it once ``min_samples``
-    (default ``samples``) passes are done: a deadline that a calibration on a slow machine
-    meets with fewer passes.
+    ``deadlines``: (``time.perf_counter()`` value, passes) pairs; no pass starts after a deadline
+    once its passes are done (at least ``parts``, at most ``samples``): how a calibration on a
+    slow machine meets its time with fewer passes, e.g. a soft deadline with a floor that keeps
+    the estimates useful and a later one with a lower floor that keeps the total time.
     """
     import torch
 
@@ -279,11 +280,12 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
             order = list(range(len(prepared)))
             rng = random.Random(seed)
             done, want, cap = 0, samples, max_samples or samples
-            floor = max(parts, samples if min_samples is None else min(min_samples, samples))
+            floors = [(at, max(parts, min(int(n), samples))) for at, n in deadlines]
             while True:
                 late = False
                 for _ in range(want - done):
-                    late = stop_at is not None and done >= floor and time.perf_counter() >= stop_at
+                    now = time.perf_counter()
+                    late = any(done >= n and now >= at for at, n in floors)
                     if late:
                         break
                     rng.shuffle(order)  # no item always follows the same neighbour
