@@ -477,13 +477,13 @@ def test_the_calibration_deadlines_leave_the_final_fits_their_time():
     # default budget 55 s, target 170 s: the whole-design sweep ends by 170 - 100 - 12 (the
     # final fits' reserve) = 58 s after it starts at 100 s ...
     assert sweep_deadline(55.0, 100.0) == pytest.approx(58.0)
-    # ... by 170 - 150 - 12 = 8 s at 150 s, raised to its hard floor of 10 s
-    assert sweep_deadline(55.0, 150.0) == 10.0
+    # ... by 170 - 145 - 12 = 13 s at 145 s, raised to its floor of 20 s
+    assert sweep_deadline(55.0, 145.0) == 20.0
     # the networks: 20 passes, then none after 170 - 30 - 20 = 120 s; 10 passes, then none after
-    # 170 - 12 - 10 = 148 s (a calibration started at perf_counter 1000 s)
-    assert network_deadlines(55.0, 1000.0) == [(1120.0, 20), (1148.0, 10)]
+    # 170 - 12 - 20 = 138 s (a calibration started at perf_counter 1000 s)
+    assert network_deadlines(55.0, 1000.0) == [(1120.0, 20), (1138.0, 10)]
     # --budget 100 adds 2 x 45 = 90 s to both
-    assert network_deadlines(100.0, 0.0) == [(210.0, 20), (238.0, 10)]
+    assert network_deadlines(100.0, 0.0) == [(210.0, 20), (228.0, 10)]
 
 
 def test_short_keys_count_what_a_curve_still_needs():

@@ -72,16 +72,15 @@ FINAL_FITS_RESERVE_S = 12.0
 """Seconds kept after the whole-design sweep for the final fits (4-8 s on the Zen 3 VM, runs
 S17-S24): the sweeps end by ``calibrate_target`` minus this, whatever their floors above."""
 
-LAST_COMPOSITION_BUDGET_S = 10.0
-"""The whole-design sweep's hard floor, where the deadline leaves less than
-MIN_COMPOSITION_BUDGET_S (about two chunks; the first chunk always runs)."""
-
 LAST_NETWORK_SAMPLES = 10
 """The training networks' hard floor in passes: past the last deadline (``network_deadlines``)
 the passes stop even short of MIN_NETWORK_SAMPLES. Why: on the Zen 3 VM at its slowest
 (2026-12-07, runs S22-S24, dense peak 20-27 GMAC/s against 37-42) 20 passes took 53-57 s, the
 whole-design sweep its 20 s floor plus a chunk (22-26 s), and calibrate 174-181 s by its own
-clock, 180-186 s wall: over the 3 minutes. The floors now give way to the deadline."""
+clock, 180-186 s wall: over the 3 minutes. The floors now give way to the deadline. Why the
+whole-design sweep keeps its 20 s and the networks give way: with a last network deadline that
+left it 10 s (run S25, the same VM, dense peak 25.8 GMAC/s), 20 passes ended at 149 s and the
+sweep measured one chunk (24 configs, ~1 per design) in 6 s."""
 
 FIT_RESERVE_S = 30.0
 """Seconds kept for what follows the sweeps: the final fits (16 s on the Zen 3 VM), a chunk's
@@ -103,9 +102,9 @@ def sweep_budget(budget_s: float, elapsed_s: float) -> float:
 def sweep_deadline(budget_s: float, elapsed_s: float) -> float:
     """Seconds from the whole-design sweep's start by which its last chunk ends (no chunk starts
     that the longest so far would end after it): ``calibrate_target(budget_s)`` - elapsed_s -
-    FINAL_FITS_RESERVE_S, at least LAST_COMPOSITION_BUDGET_S. ``sweep_budget`` is when the sweep
+    FINAL_FITS_RESERVE_S, at least MIN_COMPOSITION_BUDGET_S. ``sweep_budget`` is when the sweep
     stops starting chunks on time; this is what it never runs past, floors and all."""
-    return float(max(LAST_COMPOSITION_BUDGET_S, calibrate_target(budget_s) - elapsed_s - FINAL_FITS_RESERVE_S))
+    return float(max(MIN_COMPOSITION_BUDGET_S, calibrate_target(budget_s) - elapsed_s - FINAL_FITS_RESERVE_S))
 
 
 def network_deadlines(budget_s: float, start: float) -> list[tuple[float, int]]:
@@ -113,10 +112,10 @@ def network_deadlines(budget_s: float, start: float) -> list[tuple[float, int]]:
     calibration started at ``start`` (``time.perf_counter()``): MIN_NETWORK_SAMPLES passes, then
     none after the time that leaves the whole-design sweep MIN_COMPOSITION_BUDGET_S and the fits
     FIT_RESERVE_S; LAST_NETWORK_SAMPLES passes, then none after the time that leaves the sweep
-    LAST_COMPOSITION_BUDGET_S and the final fits FINAL_FITS_RESERVE_S."""
+    MIN_COMPOSITION_BUDGET_S and the final fits only FINAL_FITS_RESERVE_S."""
     target = start + calibrate_target(budget_s)
     return [(target - FIT_RESERVE_S - MIN_COMPOSITION_BUDGET_S, MIN_NETWORK_SAMPLES),
-            (target - FINAL_FITS_RESERVE_S - LAST_COMPOSITION_BUDGET_S, LAST_NETWORK_SAMPLES)]
+            (target - FINAL_FITS_RESERVE_S - MIN_COMPOSITION_BUDGET_S, LAST_NETWORK_SAMPLES)]
 
 
 def _conv_rate(cin: int, cout: int, k: int, hw: int, groups: int, threads: int, device: str,
