@@ -30,7 +30,7 @@ shift || true
 setup
 case "$cmd" in
     setup) ;;
-    report) exec "$VENV/bin/costmodel" report --latency "$@" ;;  # latency: calibrates this machine once (about 1-2 min)
+    report) exec "$VENV/bin/costmodel" report --latency "$@" ;;  # latency: calibrates this machine once (about 3 min)
     test) exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
     *) echo "usage: bash scripts/run.sh [report|test|setup] [args...]" >&2; exit 2 ;;
 esac
