@@ -256,8 +256,8 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
         if networks:
             from .netfit import network_sweep
 
-            # the training networks first, with a deadline: the whole-design sweep then gets
-            # exactly what is left (``sweep_budget``)
+            # the training networks first, with deadlines: the whole-design sweep then gets
+            # what is left (``sweep_budget``) and the final fits their reserve (``sweep_deadline``)
             nets = network_sweep(with_curves, show_progress=show_progress, reference=reference, tables=False,
                                  deadlines=network_deadlines(budget_s, start))
             lap("network_sweep")
