@@ -176,6 +176,7 @@ def test_the_output_probe_leaves_no_file(capsys, tmp_path):
     (("latency-eval", "--per-design", "0"), "--per-design"),
     (("latency-eval", "--input-shape", "0,0"), "--input-shape"),  # ignored without --networks: timed for minutes
     (("latency-eval", "--seed", "-1"), "--seed"),
+    (("latency-eval", "--networks", "--budget", "0"), "--budget"),
     (("calibrate", "--budget", "-5"), "--budget"),
     (("sic-paper", "--n", "-4"), "--n"),
     (("sic-paper", "--size", "0"), "--size"),

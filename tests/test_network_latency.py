@@ -295,3 +295,40 @@ def test_calibrate_prints_where_its_time_went(monkeypatch, tmp_path, capsys):
     assert ("where the time went: clock and peaks 14 s, training sweep 55 s, fit 16 s, training networks "
             "(24 passes) 45 s, designs 25 s, final fits 12 s") in out
     assert "took 168.0 s" in out
+
+
+def test_network_eval_stops_its_passes_at_the_budget(monkeypatch, tmp_path):
+    import time
+
+    import torch
+
+    from costmodel.latency import evaluate
+
+    path = _profile().save(tmp_path / "p.json")
+    seen = {}
+
+    class Measured(Exception):
+        pass
+
+    def fake(cases, profile, kinds, **measure):
+        seen.update(measure, n=len(cases))
+        raise Measured
+
+    monkeypatch.setattr(evaluate, "network_cases", lambda: [])
+    monkeypatch.setattr(evaluate, "measure_with_anchors", fake)
+    tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    before = time.perf_counter()
+    with pytest.raises(Measured):
+        evaluate.network_eval(profile_path_=str(path), extra=[("tiny", tiny, (1, 3, 8, 8))], budget_s=30,
+                              show_progress=False)
+    (at, floor), = seen["deadlines"]
+    # one deadline, 30 s after the call began, with its floor of NETWORK_MIN_SAMPLES = 20 passes
+    assert floor == 20 and before + 30 <= at <= time.perf_counter() + 30
+    assert seen["n"] == 1 and seen["until_share"] == 0.95
+    # no budget: no deadline; a budget of 0 s is refused before anything is timed
+    with pytest.raises(Measured):
+        evaluate.network_eval(profile_path_=str(path), extra=[("tiny", tiny, (1, 3, 8, 8))], budget_s=None,
+                              show_progress=False)
+    assert seen["deadlines"] == []
+    with pytest.raises(ValueError, match="budget_s = 0 is invalid: allowed is a number of seconds > 0"):
+        evaluate.network_eval(profile_path_=str(path), budget_s=0)

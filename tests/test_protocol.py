@@ -392,3 +392,57 @@ def test_a_deadline_stops_the_passes_once_its_floor_is_done():
     ahead = measure_interleaved(cases, samples=10, deadlines=[(time.perf_counter() + 3600, 4)],
                                 target_s=1e-5, clock="thread")
     assert [e.samples for e in ahead] == [10, 10]
+
+
+def test_pass_strides_hand_worked():
+    from costmodel.latency.protocol import pass_strides
+
+    # target 0.5 ms, 500 passes, at least 60 samples: cap = 500 // 60 = 8
+    # 0.1 ms -> floor(0.2) = 0 -> 1 (every pass); 1.2 ms -> floor(2.4) = 2; 53 ms -> floor(106) -> cap 8
+    assert pass_strides([1e-4, 1.2e-3, 53e-3], samples=500, least=60, target_s=5e-4) == [1, 2, 8]
+    # fewer passes than the floor: nothing is thinned (cap = max(1, 100 // 200) = 1)
+    assert pass_strides([53e-3], samples=100, least=200, target_s=5e-4) == [1]
+    with pytest.raises(ValueError, match="least = 0 is invalid: allowed is an integer >= 1"):
+        pass_strides([1e-3], samples=10, least=0)
+
+
+def test_a_long_item_sits_out_passes_and_keeps_its_floor_of_samples(monkeypatch):
+    from costmodel.latency import protocol
+
+    one_call = {0: 1e-4, 1: 5e-3}  # item 1 outlasts the 0.5 ms burst target ten times
+
+    def fake(module, inputs, number, timer, sync, prime=0):
+        if not prime:
+            return one_call[module.index]
+        module.bursts += 1
+        return one_call[module.index]
+
+    monkeypatch.setattr(protocol, "_burst", fake)
+    items = _items(2)
+    # 20 passes, at least 4 samples: stride of item 1 = min(floor(5e-3 / 5e-4) = 10, 20 // 4 = 5) = 5
+    found = measure_interleaved(items, samples=20, long_item_samples=4, target_s=5e-4, clock="wall", normalize=False)
+    assert [e.samples for e in found] == [20, 4]
+    assert [m.bursts for m, _ in items] == [20, 4]  # the passes it sat out were not timed at all
+    assert found[1].seconds == pytest.approx(5e-3) and found[1].spread == 0
+    assert all(math.isfinite(t) for t in found[1].times)  # the sat-out passes are not samples
+    with pytest.raises(ValueError, match="long_item_samples = 4 is invalid with deadlines"):
+        measure_interleaved(items, samples=20, long_item_samples=4, deadlines=[(0.0, 4)])
+
+
+def test_pass_factors_ignore_the_passes_an_item_sat_out():
+    # three items, 4 passes; pass 2 runs at half speed for all; item 2 sat out passes 0 and 1
+    t = np.array([[1.0, 1.0, 2.0, 1.0],
+                  [3.0, 3.0, 6.0, 3.0],
+                  [np.nan, np.nan, 10.0, 5.0]])
+    f = pass_factors(t)
+    # item 2's median over its own passes is nanmedian([10, 5]) = 7.5, so it takes part: in pass 2
+    # the others' relative times are 2 / 1 = 2 and 6 / 3 = 2 -> factor 2 for item 2 there
+    assert f[2, 2] / f[2, 0] == pytest.approx(2.0)
+    # and normalizing by it leaves item 2 with 10 / 2 = 5 and 5 / 1 = 5: one speed
+    norm = t / f
+    assert norm[2, 2] == pytest.approx(norm[2, 3])
+    assert np.isnan(norm[2, :2]).all()
+    # item 2 also speaks for the others where it ran: item 0's factor in pass 2 is the median of
+    # item 1's 6 / 3 = 2 and item 2's 10 / 7.5 = 1.333 -> 1.667 (its passes: [1, 1, 1.667, 0.833],
+    # median 1); leaving item 2 out for its NaNs would give 2
+    assert f[0, 2] == pytest.approx(5 / 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..latency.calibrate import DEFAULT_BUDGET_S
-from ..latency.evaluate import EvalResult
+from ..latency.evaluate import NETWORK_BUDGET_S, NETWORK_MIN_SAMPLES, EvalResult
 from ..latency.measure import CLOCKS, DEFAULT_THREADS, measure_spec
 from ..latency.features import FEW_COLUMN_MIN_WEIGHT_BYTES, WEIGHT_BOUND_MAX_COLUMNS
 from ..latency.profile import weight_rates_line
@@ -229,7 +229,7 @@ def cmd_latency_eval(args: argparse.Namespace) -> int:
     if args.networks:
         extra = [(t, _user_model(t), shape) for t in args.designs]
         result = network_eval(threads=args.threads, profile_path_=args.profile, clock=args.clock,
-                              samples=args.samples, extra=extra)
+                              samples=args.samples, extra=extra, budget_s=args.budget)
         print_network_eval(result)
         record_table(result.frame, "every network row (measured and predicted)", main=True)  # --csv
         return 0
@@ -306,6 +306,9 @@ def add_cli(sub) -> None:
     p.add_argument("--input-shape", default="1,3,224,224", help="input shape of file.py:function models")
     p.add_argument("--samples", type=positive_int, default=SAMPLES,
                    help=f"--networks: interleaved timed calls per network (default {SAMPLES})")
+    p.add_argument("--budget", type=positive_real, default=NETWORK_BUDGET_S,
+                   help=f"--networks: seconds of measuring after which no pass starts once {NETWORK_MIN_SAMPLES} "
+                        f"are done (default {NETWORK_BUDGET_S:.0f})")
     p.add_argument("--worst", type=positive_int, default=10, help="how many worst configs to print")
     p.add_argument("--batch", type=positive_int, default=1, help="batch of the held-out configs (its own profile; default 1)")
     _add_timing_flags(p)

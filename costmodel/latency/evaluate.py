@@ -26,7 +26,7 @@ from .cases import training_case
 from .measure import check_positive, default_device, progress_bar, spec_label
 from .predict import predict_spec
 from .profile import Profile, load_profile
-from .protocol import PARTS, SAMPLES, TARGET_S, measure_interleaved
+from .protocol import LONG_ITEM_SAMPLES, PARTS, SAMPLES, TARGET_S, measure_interleaved
 from .sampler import sample_specs
 
 @dataclass
@@ -177,7 +177,8 @@ def measured_columns(est: Any) -> dict[str, Any]:
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
                  threads: int, device: str, clock: str, samples: int, anchor: bool,
                  show_progress: bool, target_s: float = TARGET_S) -> tuple[float | None, str]:
-    """Measure every runnable case by the interleaved protocol (``protocol``) and write
+    """Measure every runnable case by the interleaved protocol (``protocol``; a case whose call
+    outlasts a burst in only every s-th pass, LONG_ITEM_SAMPLES passes at least) and write
     measured_us, spread (of two independent estimates) and the errors into its row. With
     ``anchor``, the profile's whole-design anchors (or, in a profile without them, its op
     anchors) are measured in the same passes; returns (drift, anchor kind): their median
@@ -188,7 +189,8 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
     with progress_bar(samples, "latency-eval passes", show_progress) as advance:
         found, drift, kind = measure_with_anchors([cases[i] for i in ok], profile, ("designs", "ops") if anchor else (),
                                                   threads=threads, device=device, clock=clock, samples=samples,
-                                                  target_s=target_s, progress=lambda _n: advance(1))
+                                                  target_s=target_s, progress=lambda _n: advance(1),
+                                                  long_item_samples=LONG_ITEM_SAMPLES)
     for i, est in zip(ok, found):
         rows[i].update(measured_columns(est))
     for row in rows:
@@ -208,9 +210,10 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     """Measure held-out configs of every (or the named) design and compare with the predictions.
 
     All configs are measured together by the interleaved protocol (``costmodel.latency.protocol``):
-    ``min_run_time / TARGET_S`` passes, each timing a short burst of every config, the latency the
-    10th percentile of a config's samples, and ``spread`` the disagreement of two independent
-    estimates (the first and second half of the passes).
+    ``min_run_time / TARGET_S`` passes, each timing a short burst of every config (a config whose
+    call outlasts a burst in only every s-th pass, at least LONG_ITEM_SAMPLES: ``measure_rows``),
+    the latency the 10th percentile of a config's samples, and ``spread`` the disagreement of two
+    independent estimates (the first and second half of its samples).
 
     ``anchor``: the profile's anchors (24 training ops and 12 whole-design configs) are measured
     in the same passes, and a second prediction is reported scaled by how much slower or faster
@@ -352,10 +355,20 @@ NETWORK_MAX_SAMPLES = 100
 """Most interleaved passes of ``network_eval``: 40 passes of the 46 networks and 10 training
 networks took 223-257 s on the AMD EPYC VM, 80 passes 447 s and 100 passes 521 s (stop 30)."""
 
+NETWORK_BUDGET_S = 240.0
+"""Seconds of ``network_eval``'s measuring (warm-up and passes) after which it starts no more
+passes once it has NETWORK_MIN_SAMPLES. Why: on the slow AMD EPYC VM of stops 33-38 a pass took
+7.8-8.5 s and the 95% target was never reached, so every run took its 100 passes (15-16 min);
+more passes did not buy agreement there: in one 60-pass run (2026-12-07) the two halves of the
+first 20, 30, 40 and 60 passes agreed within ±3% for 26%, 28%, 33% and 39% of the 46 networks."""
+
+NETWORK_MIN_SAMPLES = 20
+"""Fewest passes of ``network_eval`` whatever its budget: 10 per independent estimate."""
+
 
 def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str | None = None,
                  samples: int = SAMPLES, extra: list[tuple[str, Any, tuple[int, ...]]] | None = None,
-                 show_progress: bool = True) -> EvalResult:
+                 show_progress: bool = True, budget_s: float | None = NETWORK_BUDGET_S) -> EvalResult:
     """Measured (interleaved protocol, all networks together) vs predicted (``predict_latency``)
     latency of every built-in network and swap at two resolutions, plus ``extra`` user models
     (label, nn.Module, input shape). Conditions include the Spearman rank correlation.
@@ -363,7 +376,11 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     Two predictions per network: ``err``, the profile's (its network composition fitted by
     calibrate on TRAINING networks, ``netfit``), and ``cv_err``, the network composition fitted
     here by leave-one-family-out cross-validation (``netfit.group_cv``: each network predicted by
-    a fit on the other families' measurements only; family = the network before its swap)."""
+    a fit on the other families' measurements only; family = the network before its swap).
+
+    The networks are timed in ``samples`` passes, more (up to NETWORK_MAX_SAMPLES) until
+    NETWORK_UNTIL_SHARE of them reproduce, but no pass starts after ``budget_s`` seconds of
+    measuring once NETWORK_MIN_SAMPLES are done (None: no time limit)."""
     import pandas as pd
     import torch
     from scipy.stats import spearmanr
@@ -371,6 +388,8 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     from .netfit import design_matrix, fixed_seconds, group_cv, single_scale_matrix
     from .network import predict_latency
 
+    if budget_s is not None:  # before anything is built or timed
+        check_positive("budget_s", budget_s, "a number of seconds > 0")
     profile = load_profile(profile_path_, threads=threads)
     clock = clock or profile.clock
     conditions = _conditions(profile, threads, clock, 0.0)
@@ -389,8 +408,10 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
         cases.append((module, x))
     # networks are scaled by the drift of the training networks calibrate timed whole, where the
     # profile has them, else by that of the single-op anchors
+    deadlines = [] if budget_s is None else [(time.perf_counter() + budget_s, NETWORK_MIN_SAMPLES)]
     with progress_bar(samples, "network passes", show_progress) as advance:
         found, drift, anchor_kind = measure_with_anchors(cases, profile, ("networks", "ops"), threads=threads,
+                                                         deadlines=deadlines,
                                                          device=profile.device, clock=clock, samples=samples,
                                                          progress=lambda _n: advance(1),
                                                          until_share=NETWORK_UNTIL_SHARE,
@@ -420,8 +441,8 @@ def network_eval(threads: int = 1, profile_path_: str | None = None, clock: str 
     cv_rho = spearmanr(ok["cv_predicted_us"], ok["measured_us"]).statistic if len(ok) > 2 else math.nan
     macs_rho = spearmanr(frame["macs"], frame["measured_us"]).statistic if len(frame) > 2 else math.nan
     net = profile.network
-    passes = max((e.samples for e in found), default=samples)  # more than samples where it added passes
-    conditions.update(samples=passes, networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
+    passes = max((e.samples for e in found), default=samples)  # more or fewer than samples: extended, or stopped
+    conditions.update(samples=passes, budget_s=budget_s if budget_s is not None else "none", networks=len(frame), spearman=float(rho), spearman_cv=float(cv_rho),
                       anchor_drift=drift if drift is not None else "n/a", anchors=ANCHOR_NAMES[anchor_kind],
                       network_fit=(f"{net.n} training networks" if net is not None else "none (calibrate it)"),
                       spearman_macs=float(macs_rho), load_avg_end=load_average())

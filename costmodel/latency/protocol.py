@@ -11,7 +11,9 @@ The protocol (``measure_interleaved``):
   * every item is warmed up (``warmup`` calls) and one call is timed to choose its burst length
     ``number`` = ceil(target_s / t_one), so one sample lasts about ``target_s`` (short ops are
     timed as a short hot loop, above the clock's resolution; a network is one call);
-  * then ``samples`` passes: each pass times one burst of every item, in a new order each pass;
+  * then ``samples`` passes: each pass times one burst of every item, in a new order each pass
+    (with ``long_item_samples``, an item whose one call outlasts the burst target joins only
+    every s-th pass: ``pass_strides``);
     each burst follows ``prime`` untimed calls of the same item (``PRIME``), so the timed calls
     find the item's weights and activations in cache, where its neighbour in the pass left them
     cold; a sample is the burst's time / ``number`` (seconds per call);
@@ -40,6 +42,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +76,10 @@ items, which needs several of them to be the machine's speed rather than one ite
 
 REPRODUCIBLE_WITHIN = 0.03
 """Two independent estimates of an item agreeing within this (max / min - 1) count as reproduced."""
+
+LONG_ITEM_SAMPLES = 60
+"""Fewest samples of a long item where a measurement thins them (``pass_strides``): 30 per
+independent estimate, the 10th percentile the 3rd lowest of each."""
 
 EXTEND_BLOCK = 20
 """Passes added at a time when a measurement has not reproduced yet (``measure_interleaved``'s
@@ -116,7 +123,9 @@ def pass_factors(times: np.ndarray) -> np.ndarray:
     t = np.asarray(times, dtype=float)
     if t.ndim != 2 or t.shape[0] < 2:
         raise ValueError(f"times of shape {t.shape} is invalid: allowed is items x passes with at least 2 items")
-    med = np.median(t, axis=1, keepdims=True)
+    with warnings.catch_warnings():  # NaN: passes an item sat out (``pass_strides``)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(t, axis=1, keepdims=True)
     usable = np.isfinite(med) & (med > 0)  # an item timed at 0 (a coarse clock) says nothing of speed
     rel = np.where(usable & np.isfinite(t), t / np.where(usable, med, 1.0), np.nan)
     out = np.ones_like(rel)
@@ -130,9 +139,28 @@ def pass_factors(times: np.ndarray) -> np.ndarray:
     return out
 
 
+def timed(row: Sequence[float]) -> np.ndarray:
+    """An item's samples without the passes it sat out (NaN: ``pass_strides``), in time order."""
+    values = np.asarray(row, dtype=float)
+    return values[~np.isnan(values)]
+
+
+def pass_strides(one_call_s: Sequence[float], samples: int, least: int, target_s: float = TARGET_S) -> list[int]:
+    """Per item, every how many passes it is timed: ``s = max(1, min(floor(t / target_s),
+    samples // least))`` for one call of ``t`` seconds. An item whose call outlasts the burst
+    target is timed in about as many seconds as a short one (``samples * target_s``) but in at
+    least ``least`` passes. Why: in ``latency-eval``'s 500 passes the 8 longest of 84 held-out
+    configs (6-53 ms a call, each call primed) took two thirds of the time (AMD EPYC VM,
+    2026-12-07: 268 s of measuring; with strides at least 60 samples each, 67 s)."""
+    if least < 1:
+        raise ValueError(f"least = {least!r} is invalid: allowed is an integer >= 1")
+    cap = max(1, samples // least)
+    return [max(1, min(int(t // target_s), cap)) for t in one_call_s]
+
+
 def median_spread(times: np.ndarray, parts: int = PARTS, q: float = QUANTILE) -> float:
     """The median over the items (rows of ``times``) of the spread of their ``parts`` estimates."""
-    return float(np.median([spread(estimates(row, parts, q)) for row in np.asarray(times, dtype=float)]))
+    return float(np.median([spread(estimates(timed(row), parts, q)) for row in np.asarray(times, dtype=float)]))
 
 
 def keep_normalized(raw: np.ndarray, normalized: np.ndarray, parts: int = PARTS, q: float = QUANTILE) -> bool:
@@ -176,8 +204,11 @@ class Estimate:
 
 def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall", q: float = QUANTILE,
               parts: int = PARTS, raw: Sequence[float] | None = None) -> Estimate:
-    """The Estimate of one item from its sample times (seconds per call, in time order);
-    ``raw``: the same samples before the pass normalization, whose spread is kept beside."""
+    """The Estimate of one item from its sample times (seconds per call, in time order; NaN where
+    it sat a pass out); ``raw``: the same samples before the pass normalization, whose spread is
+    kept beside."""
+    samples = timed(samples)
+    raw = None if raw is None else timed(raw)
     est = estimates(samples, parts, q)
     return Estimate(seconds=low_percentile(samples, q), spread=spread(est), estimates=tuple(est),
                     samples=len(samples), number=number, clock=clock, quantile=q,
@@ -223,7 +254,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                         progress: Callable[[int], None] | None = None, prime: int = PRIME,
                         normalize: bool = True, until_share: float | None = None,
                         max_samples: int | None = None,
-                        deadlines: Sequence[tuple[float, int]] = ()) -> list[Estimate]:
+                        deadlines: Sequence[tuple[float, int]] = (),
+                        long_item_samples: int | None = None) -> list[Estimate]:
     """Latency of each (module, inputs) case by the protocol in the module docstring.
 
     ``inputs`` is one tensor or a tuple of tensors. Modules are put in eval mode (their previous
@@ -246,6 +278,11 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     once its passes are done (at least ``parts``, at most ``samples``): how a calibration on a
     slow machine meets its time with fewer passes, e.g. a soft deadline with a floor that keeps
     the estimates useful and a later one with a lower floor that keeps the total time.
+
+    ``long_item_samples``: an item whose one call outlasts ``target_s`` is timed only in every
+    s-th pass (``pass_strides``, from a different pass for each item), in at least that many of
+    the ``samples`` passes; its sample is NaN in the others (dropped by ``summarize``; the pass
+    normalization takes the other items' medians without it).
     """
     import torch
 
@@ -259,6 +296,9 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     check_positive("target_s", target_s, "a number of seconds > 0")
     if samples < parts:
         raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer >= parts ({parts})")
+    if long_item_samples is not None and deadlines:  # a deadline could leave a long item no sample
+        raise ValueError(f"long_item_samples = {long_item_samples!r} is invalid with deadlines: "
+                         "allowed is None where passes may stop early")
     timer = clock_function(clock, device, threads)
     settle_for(device)  # after the settings are checked: a refused call changes nothing
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -270,15 +310,19 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     times: list[list[float]] = [[] for _ in prepared]
     try:
         with torch.inference_mode():
-            numbers = []
+            numbers, ones = [], []
             for m, x in prepared:
                 m.eval()
                 for _ in range(max(1, warmup)):
                     m(*x)
                 one = _burst(m, x, 1, timer, sync)
+                ones.append(one)
                 numbers.append(max(1, math.ceil(target_s / max(one, 1e-9))))
             order = list(range(len(prepared)))
             rng = random.Random(seed)
+            strides = ([1] * len(prepared) if long_item_samples is None
+                       else pass_strides(ones, samples, long_item_samples, target_s))
+            offsets = [rng.randrange(s) for s in strides]  # long items' passes spread over the run
             done, want, cap = 0, samples, max_samples or samples
             floors = [(at, max(parts, min(int(n), samples))) for at, n in deadlines]
             while True:
@@ -290,6 +334,9 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
                         break
                     rng.shuffle(order)  # no item always follows the same neighbour
                     for i in order:
+                        if (done + offsets[i]) % strides[i]:
+                            times[i].append(math.nan)
+                            continue
                         m, x = prepared[i]
                         times[i].append(_burst(m, x, numbers[i], timer, sync, prime))
                     done += 1
