@@ -5,7 +5,7 @@
 #   3. `costmodel latency-eval --networks` on every built-in network and swap at two resolutions
 #      (the profile's network composition was fitted on OTHER networks: widths and 1x1 swaps at 96 px),
 # then prints the three figures (layers within ±10%, networks within ±10%, Spearman) with the
-# measurement reproducibility beside each. Well under 15 minutes on 2 quiet cores.
+# measurement reproducibility beside each. About 10 minutes (calibrate 3, layers 1.5-2, networks 5).
 # Outputs (text and CSV) go to reports/latency/ (git-ignored). Run it on a quiet machine: timings taken
 # while other jobs run are not representative (the load average is logged in conditions.txt).
 set -euo pipefail

@@ -717,3 +717,34 @@ def test_a_log_term_held_by_its_clip_has_no_slope():
     theta = np.array([20.0, np.log(1e-11), np.log(1e-12), 0.0])
     terms = efficiency_terms(theta, x, np.array([1e6, 2e6]), np.array([1e4, 1e4]), np.array([1e3, 1e3]), 3e10)
     assert list(efficiency_jacobian(theta, x, terms)[:, 0]) == [0.0, 0.0]
+
+
+def test_the_adaptive_sweep_ends_by_the_training_budget(monkeypatch):
+    from types import SimpleNamespace
+
+    from costmodel.latency import calibrate
+    from costmodel.latency.profile import Peaks, Profile
+
+    clock = [0.0]
+    calls = []
+
+    def fake_chunks(items, build, profile, budget_s, samples, desc, show_progress, reference=None,
+                    min_items=0, finish_s=math.inf):
+        calls.append((desc, budget_s, finish_s, min_items))
+        clock[0] += 30.0  # the plan takes 30 s of the 40 s budget (fits are free on this clock)
+        if desc != "training sweep":
+            return []
+        est = SimpleNamespace(seconds=1e-4, spread=0.01)
+        return [(it, b, est) for it in items[:60] if (b := build(it)) is not None]
+
+    monkeypatch.setattr(calibrate, "_measure_chunks", fake_chunks)
+    monkeypatch.setattr(calibrate, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(calibrate, "fit_curves", lambda frame, profile, **kw: {})
+    profile = Profile(device="cpu", device_name="test", threads=1, torch_version="2.13.0",
+                      peaks=Peaks(1e10, 1e10, 1e10, 1e-6))
+    calibrate.training_sweep(profile, budget_s=40.0, show_progress=False)
+    (plan, *_), (adaptive, left, finish, _) = calls
+    # the plan gets (1 - 0.3) x 40 = 28 s; the adaptive sweep the 40 - 30 = 10 s left, and never
+    # runs past them (its hard end is the same 10 s)
+    assert plan == "training sweep" and calls[0][1] == pytest.approx(28.0)
+    assert adaptive == "adaptive sweep" and left == pytest.approx(10.0) and finish == pytest.approx(10.0)
