@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from .protocol import Estimate
+from .sampler import conv_geometry
 
 
 def _conv(cls: str, cin: int, cout: int, k: int, h: int, groups: int = 1) -> tuple[str, dict[str, Any]]:
-    return ("conv", {"cls": cls, "cin": cin, "cout": cout, "k": k, "kw": k, "h": h, "stride": 1,
-                     "groups": groups, "batch": 1, "pad": k // 2, "pad_w": k // 2, "transpose": False})
+    return ("conv", conv_geometry(cin, cout, k, h, groups=groups, cls=cls))
 
 
 REFERENCE_ITEMS: tuple[tuple[str, dict[str, Any]], ...] = (

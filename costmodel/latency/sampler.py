@@ -164,6 +164,19 @@ and with at most 32 in training the curve's cost per group was extrapolated: +22
 -18% at 56 x 56 (run S14)."""
 
 
+def conv_geometry(cin: int, cout: int, k: int, h: int, *, kw: int | None = None, stride: int = 1, groups: int = 1,
+                  batch: int = 1, pad: int | None = None, pad_w: int | None = None, transpose: bool = False,
+                  cls: str | None = None) -> dict[str, Any]:
+    """The one form of a single-conv training item (``cases.training_case`` builds it): ``cin`` ->
+    ``cout`` channels, a ``k`` x ``kw`` kernel (``kw`` = k by default) on ``h`` x ``h`` input
+    pixels, "same" padding k // 2 and kw // 2 unless given; ``cls`` (the curve class) only where
+    the caller knows it."""
+    kw = k if kw is None else kw
+    item = dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
+                pad=k // 2 if pad is None else pad, pad_w=kw // 2 if pad_w is None else pad_w, transpose=transpose)
+    return item if cls is None else {**item, "cls": cls}
+
+
 def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, Any]:
     """A random single-conv geometry of class ``cls`` (input h = w, MACs capped for speed); at
     batch 2 or 4 when ``batched``, else one dense or grouped conv in ~7 is."""
@@ -208,8 +221,7 @@ def conv_item(rng: random.Random, cls: str, batched: bool = False) -> dict[str, 
         if cls == "depthwise" and macs < DEPTHWISE_FLOOR_MACS and rng.random() >= DEPTHWISE_FLOOR_KEEP:
             continue
         if macs <= cap and not (cin % groups or cout % groups):
-            return dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=groups, batch=batch,
-                        pad=k // 2, pad_w=kw // 2, transpose=False)
+            return conv_geometry(cin, cout, k, h, kw=kw, stride=stride, groups=groups, batch=batch)
     raise RuntimeError(f"no {cls} geometry found")  # pragma: no cover - the loop always finds one
 
 
@@ -334,8 +346,7 @@ def conv_with_weights(rng: random.Random, side: int, k: int, top: int, gemm_only
     target = rng.uniform(min(map(size, pairs)), max(map(size, pairs)))  # the sizes this kernel can have
     gap = [abs(size(p) - target) for p in pairs]
     cin, cout = rng.choice([p for p, g in zip(pairs, gap) if g <= min(gap) + 1e-9])
-    return dict(cls="pointwise" if k == 1 else "dense", cin=cin, cout=cout, k=k, kw=k, h=side, stride=stride,
-                groups=1, batch=1, pad=k // 2, pad_w=k // 2, transpose=False)
+    return conv_geometry(cin, cout, k, side, stride=stride, cls="pointwise" if k == 1 else "dense")
 
 
 def weight_bound_item(rng: random.Random, side: int, k: int, batch: int = 1, stride: int = 1) -> dict[str, Any]:
@@ -371,8 +382,7 @@ def weight_bound_linear(rng: random.Random) -> dict[str, Any]:
 def transposed_conv(cin: int, cout: int, k: int, h: int) -> dict[str, Any]:
     """The training item of a stride-k k x k transposed conv of ``cin`` -> ``cout`` channels on
     ``h`` x ``h`` input pixels (the upsampling of a spatial bottleneck)."""
-    return dict(cin=cin, cout=cout, k=k, kw=k, h=h, stride=k, groups=1, batch=1, pad=0, pad_w=0, transpose=True,
-                cls="transpose")
+    return conv_geometry(cin, cout, k, h, stride=k, pad=0, pad_w=0, transpose=True, cls="transpose")
 
 
 def transpose_item(rng: random.Random) -> dict[str, Any]:
@@ -395,8 +405,8 @@ def geometry_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
     h = math.isqrt(max(1, row["reads"] // max(1, cin * batch)))
     if h * h * cin * batch != row["reads"] or (transpose and k != kw):
         return None  # not square: skip rather than time another shape
-    item = dict(cin=cin, cout=cout, k=k, kw=kw, h=h, stride=stride, groups=int(row["groups"]),
-                batch=batch, pad=0, pad_w=0, transpose=transpose, cls=latency_class(row))
+    item = conv_geometry(cin, cout, k, h, kw=kw, stride=stride, groups=int(row["groups"]), batch=batch, pad=0,
+                         pad_w=0, transpose=transpose, cls=latency_class(row))
     if transpose:
         return item
     for pad in (k // 2, 0, (k - 1) // 2, k - 1):  # the padding that gives the op's output size
@@ -555,8 +565,7 @@ within ±10% -> 11 of 16; all held-out layers 79, 72, 78, 77% -> 84, 71, 77, 80%
 
 def per_group_probes() -> list[tuple[str, dict[str, Any]]]:
     """The PER_GROUP_PROBES training items."""
-    return [("conv", dict(cls="group", cin=cin, cout=cout, k=1, kw=1, h=h, stride=1, groups=groups, batch=1, pad=0,
-                          pad_w=0, transpose=False)) for cin, cout, h, groups in PER_GROUP_PROBES]
+    return [("conv", conv_geometry(cin, cout, 1, h, groups=groups, cls="group")) for cin, cout, h, groups in PER_GROUP_PROBES]
 
 
 TRANSPOSE_PROBES = ((16, 56), (32, 28), (64, 14), (128, 7), (32, 56), (64, 28), (128, 14), (256, 7))
