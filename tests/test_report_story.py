@@ -320,3 +320,35 @@ def test_the_totals_caption_is_computed_from_the_networks():
               "tiny": pd.DataFrame({"macs": [100_000_000, 50_000_000]})}
     # 15e9 / 150e6 = 100x apart
     assert "big's 15,000,000,000 MACs and tiny's 150,000,000 on one chart, 100x apart" in totals_caption(tables)
+
+
+# --- the latency accuracy line and fact say how far from the target, and the machine's drift -------
+
+def test_the_latency_line_is_green_only_where_the_target_is_met():
+    from costmodel.htmlreport.latency import accuracy_class
+
+    # stop 38, report run R7: 3% plain, 63% x drift 1.370: under the 90% target either way
+    assert accuracy_class({"within_10": 0.03, "anchored": {"within_10": 0.63}, "drift": 1.37}) == "warn-line"
+    # 85% plain but 92% once scaled by the drift: met
+    assert accuracy_class({"within_10": 0.85, "anchored": {"within_10": 0.92}, "drift": 1.1}) == "ok-line"
+    assert accuracy_class({"within_10": 0.90}) == "ok-line"  # exactly at the target, no anchors
+    assert accuracy_class({"within_10": 0.89}) == "warn-line"
+
+
+def test_the_latency_fact_names_a_drifted_machine():
+    from types import SimpleNamespace
+
+    from costmodel.htmlreport.findings import latency_accuracy
+
+    summary = {"n": 62, "within_10": 0.03, "median_abs_pct": 25.1, "spread_pct": 2.5,
+               "anchored": {"within_10": 0.63}, "drift": 1.37}
+    text, anchor, _ = latency_accuracy(SimpleNamespace(shared={"latency_summary": summary}))
+    # drift 1.37 -> 37% slower; the scaled figure 63%
+    assert "3% of 62 held-out configs" in text and anchor == "latency"
+    assert "ran 37% slower than at calibration" in text and "within ±10% for 63%" in text
+    # a drift of 1.03 (under 5%) is not named
+    text, _, _ = latency_accuracy(SimpleNamespace(shared={"latency_summary": {**summary, "drift": 1.03}}))
+    assert "calibration" not in text and text.endswith("median 2.5%).")
+    # faster: drift 0.9 -> 10% faster
+    text, _, _ = latency_accuracy(SimpleNamespace(shared={"latency_summary": {**summary, "drift": 0.9}}))
+    assert "ran 10% faster than at calibration" in text

@@ -33,6 +33,18 @@ the networks and their anchors reproduce within ±3% (``evaluate.NETWORK_UNTIL_S
 calls the report's table showed spreads of 0.2-4.4%, three of its 5 networks over 3%, and with
 60 0.1-1.7% (AMD EPYC VM, stop 30; the report build took 291 s and 314 s)."""
 
+LAYER_TARGET = 0.90
+"""Share of held-out configs within ±10% that issue 16 asks of the layer prediction."""
+
+
+def accuracy_class(summary: dict) -> str:
+    """The CSS class of the accuracy line: "ok-line" (green) where the prediction meets
+    LAYER_TARGET, plain or scaled by the machine's drift since calibration, else "warn-line"
+    (amber): a figure under the target is not shown as a success."""
+    best = max(summary.get("within_10", 0.0), summary.get("anchored", {}).get("within_10", 0.0))
+    return "ok-line" if best >= LAYER_TARGET else "warn-line"
+
+
 MEASURED_MS = "measured latency (ms per call, batch 1)"
 PREDICTED_MS = "predicted latency (ms per call, batch 1)"
 
@@ -53,7 +65,8 @@ def build(ctx: Context) -> Section:
                      f"designs drawn at random (seed {conditions.get('seed', '?')}) and never timed by the "
                      f"calibration; batch 1, fp32, {profile.threads} thread(s), {conditions.get('clock', '')} clock, "
                      "interleaved protocol (10th percentile of many short calls)."),
-                f'<p class="ok-line">Within ±10%: {100 * summary["within_10"]:.0f}% · within ±20%: '
+                f'<p class="{accuracy_class(summary)}">Within ±10%: {100 * summary["within_10"]:.0f}% '
+                f'(target ≥{100 * LAYER_TARGET:.0f}%) · within ±20%: '
                 f'{100 * summary["within_20"]:.0f}% · median error {summary["median_abs_pct"]:.1f}% · '
                 + (f'scaled by the drift of the calibration anchors re-timed now (x{summary["drift"]:.3f}): within '
                    f'±10% {100 * summary["anchored"]["within_10"]:.0f}%, ±20% {100 * summary["anchored"]["within_20"]:.0f}% · '

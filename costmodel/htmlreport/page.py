@@ -155,7 +155,7 @@ code.latex{display:block;white-space:pre-wrap;background:#f3f4f6;padding:6px;fon
 .design{border-top:1px dashed #d5d9df;margin-top:18px}
 details summary{cursor:pointer;color:#1d4ed8;margin:4px 0}
 span.spec{font-size:11px;color:#4b5563;display:inline-block;min-width:220px;max-width:420px}
-.ok-line{color:#15803d;font-weight:600} .bad-line{color:#c81e1e;font-weight:700}
+.ok-line{color:#15803d;font-weight:600} .warn-line{color:#b45309;font-weight:600} .bad-line{color:#c81e1e;font-weight:700}
 #findings{border:2px solid #1d4ed8;background:#f3f7ff} ul.findings{font-size:16px;line-height:1.5;padding-left:22px}
 ul.findings li{margin:6px 0} ul.findings a{color:#1d4ed8;font-weight:600;white-space:nowrap}
 code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;background:#eef1f5;padding:0 3px;border-radius:3px;font-style:normal}
