@@ -469,6 +469,11 @@ def test_measure_chunks_never_starts_a_chunk_that_would_end_past_the_hard_end(mo
     # no hard end: the budget alone decides, all three chunks (each starts before 100 s)
     clock[0], retries[:] = 0.0, []
     assert len(calibrate._measure_chunks(items, build, profile, 100.0, 3, "t", False)) == 72 and all(retries)
+    # a top-up of 48 items with no time left (hard end 0 s): its two chunks run, each may be measured
+    # again; the third is not started (it starts at 8 s > 0 s)
+    clock[0], retries[:] = 0.0, []
+    found = calibrate._measure_chunks(items, build, profile, 0.0, 3, "t", False, min_items=48, finish_s=0.0)
+    assert len(found) == 48 and retries == [True, True]
 
 
 def test_the_calibration_deadlines_leave_the_final_fits_their_time():

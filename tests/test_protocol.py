@@ -398,7 +398,7 @@ def test_pass_strides_hand_worked():
     from costmodel.latency.protocol import pass_strides
 
     # target 0.5 ms, 500 passes, at least 60 samples: cap = 500 // 60 = 8
-    # 0.1 ms -> floor(0.2) = 0 -> 1 (every pass); 1.2 ms -> floor(2.4) = 2; 53 ms -> floor(106) -> cap 8
+    # 0.1 ms -> floor(0.2) = 0 -> 1 (every pass); 1.2 ms -> floor(2.4) = 2; 53 ms -> ~106 -> cap 8
     assert pass_strides([1e-4, 1.2e-3, 53e-3], samples=500, least=60, target_s=5e-4) == [1, 2, 8]
     # fewer passes than the floor: nothing is thinned (cap = max(1, 100 // 200) = 1)
     assert pass_strides([53e-3], samples=100, least=200, target_s=5e-4) == [1]
@@ -427,6 +427,9 @@ def test_a_long_item_sits_out_passes_and_keeps_its_floor_of_samples(monkeypatch)
     assert all(math.isfinite(t) for t in found[1].times)  # the sat-out passes are not samples
     with pytest.raises(ValueError, match="long_item_samples = 4 is invalid with deadlines"):
         measure_interleaved(items, samples=20, long_item_samples=4, deadlines=[(0.0, 4)])
+    # one sample would be one estimate, spread 0: "reproduced" by construction
+    with pytest.raises(ValueError, match=r"long_item_samples = 1 is invalid: allowed is an integer >= parts \(2\)"):
+        measure_interleaved(items, samples=20, long_item_samples=1)
 
 
 def test_pass_factors_ignore_the_passes_an_item_sat_out():

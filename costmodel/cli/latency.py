@@ -308,7 +308,7 @@ def add_cli(sub) -> None:
                    help=f"--networks: interleaved timed calls per network (default {SAMPLES})")
     p.add_argument("--budget", type=positive_real, default=NETWORK_BUDGET_S,
                    help=f"--networks: seconds of measuring after which no pass starts once {NETWORK_MIN_SAMPLES} "
-                        f"are done (default {NETWORK_BUDGET_S:.0f})")
+                        f"passes are done (default {NETWORK_BUDGET_S:.0f})")
     p.add_argument("--worst", type=positive_int, default=10, help="how many worst configs to print")
     p.add_argument("--batch", type=positive_int, default=1, help="batch of the held-out configs (its own profile; default 1)")
     _add_timing_flags(p)

@@ -325,7 +325,7 @@ def _measure_chunks(items: list, build, profile: Profile, budget_s: float, sampl
     top-up of keys short of a curve, ``adaptive_budget``). ``build(item)`` -> (module, inputs,
     extra) or None when it cannot run. ``finish_s``: a hard end (seconds from the start): after
     the first chunk, no chunk starts, and no disturbed chunk is measured again, that the
-    longest chunk so far would carry past it.
+    longest chunk so far would carry past it (the chunks of the first ``min_items`` aside).
     With a ``reference``, its ops run in every chunk and the chunk's times are normalized to
     the machine speed of the reference's first chunk (``reference.Reference``)."""
     start = time.perf_counter()
@@ -339,7 +339,7 @@ def _measure_chunks(items: list, build, profile: Profile, budget_s: float, sampl
             built = [(item, b) for item in items[k:k + CHUNK] if (b := build(item)) is not None]
             found = measure_normalized([(b[0], b[1]) for _, b in built], reference, threads=profile.threads,
                                        device=profile.device, clock=profile.clock, samples=samples, seed=k,
-                                       retry=began + 2 * longest <= finish_s)
+                                       retry=k < min_items or began + 2 * longest <= finish_s)
             longest = max(longest, time.perf_counter() - start - began)
             out += [(item, b, est) for (item, b), est in zip(built, found)]
             advance(len(items[k:k + CHUNK]))

@@ -155,7 +155,7 @@ def pass_strides(one_call_s: Sequence[float], samples: int, least: int, target_s
     if least < 1:
         raise ValueError(f"least = {least!r} is invalid: allowed is an integer >= 1")
     cap = max(1, samples // least)
-    return [max(1, min(int(t // target_s), cap)) for t in one_call_s]
+    return [max(1, min(int(t / target_s), cap)) for t in one_call_s]
 
 
 def median_spread(times: np.ndarray, parts: int = PARTS, q: float = QUANTILE) -> float:
@@ -296,6 +296,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
     check_positive("target_s", target_s, "a number of seconds > 0")
     if samples < parts:
         raise ValueError(f"samples = {samples!r} is invalid: allowed is an integer >= parts ({parts})")
+    if long_item_samples is not None and long_item_samples < parts:
+        raise ValueError(f"long_item_samples = {long_item_samples!r} is invalid: allowed is an integer >= parts ({parts})")
     if long_item_samples is not None and deadlines:  # a deadline could leave a long item no sample
         raise ValueError(f"long_item_samples = {long_item_samples!r} is invalid with deadlines: "
                          "allowed is None where passes may stop early")
@@ -322,7 +324,8 @@ def measure_interleaved(cases: Sequence[tuple[Any, Any]], *, threads: int = 1, d
             rng = random.Random(seed)
             strides = ([1] * len(prepared) if long_item_samples is None
                        else pass_strides(ones, samples, long_item_samples, target_s))
-            offsets = [rng.randrange(s) for s in strides]  # long items' passes spread over the run
+            # long items' passes spread over the run; no draw for the others: the pass orders stay as they were
+            offsets = [rng.randrange(s) if s > 1 else 0 for s in strides]
             done, want, cap = 0, samples, max_samples or samples
             floors = [(at, max(parts, min(int(n), samples))) for at, n in deadlines]
             while True:
