@@ -753,3 +753,18 @@ def test_the_adaptive_sweep_ends_by_the_training_budget(monkeypatch):
     # runs past them (its hard end is the same 10 s)
     assert plan == "training sweep" and calls[0][1] == pytest.approx(28.0)
     assert adaptive == "adaptive sweep" and left == pytest.approx(10.0) and finish == pytest.approx(10.0)
+
+
+def test_op_rows_are_the_callers_own_and_cached_per_spec():
+    from costmodel.latency.predict import _traffic_records, op_rows
+
+    spec = Conv(c_in=8, c_out=16, k=3, h=8, w=8)
+    # the conv's MACs: 16 out x 8 in x 3 x 3 x 8 x 8 pixels = 73,728 per sample
+    conv_row = lambda rows: next(r for r in rows if r["macs"])  # noqa: E731
+    _traffic_records.cache_clear()  # another test may have seen this spec
+    assert conv_row(op_rows(spec, batch=2))["macs"] == 2 * 73_728
+    rows = op_rows(Conv(c_in=8, c_out=16, k=3, h=8, w=8))  # an equal spec: the cached table
+    assert _traffic_records.cache_info().hits == 1
+    assert conv_row(rows)["macs"] == 73_728  # batch 2 did not scale the cached records
+    conv_row(rows)["macs"] = 0  # the caller's own rows: changing them changes no later call
+    assert conv_row(op_rows(spec))["macs"] == 73_728
