@@ -151,7 +151,8 @@ def pass_strides(one_call_s: Sequence[float], samples: int, least: int, target_s
     target is timed in about as many seconds as a short one (``samples * target_s``) but in at
     least ``least`` passes. Why: in ``latency-eval``'s 500 passes the 8 longest of 84 held-out
     configs (6-53 ms a call, each call primed) took two thirds of the time (AMD EPYC VM,
-    2026-12-07: 268 s of measuring; with strides at least 60 samples each, 67 s)."""
+    2026-12-07: 268 s of measuring by the configs' measured times, 67 s with these strides;
+    the whole evaluation then measured 85-99 s instead of 322-373 s)."""
     if least < 1:
         raise ValueError(f"least = {least!r} is invalid: allowed is an integer >= 1")
     cap = max(1, samples // least)
