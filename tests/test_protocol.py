@@ -449,3 +449,17 @@ def test_pass_factors_ignore_the_passes_an_item_sat_out():
     # item 1's 6 / 3 = 2 and item 2's 10 / 7.5 = 1.333 -> 1.667 (its passes: [1, 1, 1.667, 0.833],
     # median 1); leaving item 2 out for its NaNs would give 2
     assert f[0, 2] == pytest.approx(5 / 3)
+
+
+def test_a_pass_every_other_item_sat_out_warns_nothing_and_counts_as_speed_1():
+    import warnings
+
+    # three long items that never share a pass: no other item speaks for any pass, so every
+    # factor is the neutral 1 (and numpy's all-NaN warning stays inside the protocol)
+    t = np.array([[1.0, np.nan, 1.0, np.nan],
+                  [np.nan, 2.0, np.nan, 2.0],
+                  [3.0, np.nan, 3.0, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = pass_factors(t)
+    assert (f == 1.0).all()

@@ -115,6 +115,14 @@ def spread(values: Sequence[float]) -> float:
     return hi / lo - 1 if lo > 0 else math.inf
 
 
+def _nanmedian(values: np.ndarray, **kw: Any) -> np.ndarray:
+    """``np.nanmedian`` without its warning for an all-NaN slice (NaN there): a pass every item
+    but one sat out (``pass_strides``), an item never timed, an unusable clock."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, **kw)
+
+
 def pass_factors(times: np.ndarray) -> np.ndarray:
     """Per item and pass, the machine's relative speed in that pass seen by the OTHER items:
     ``f[i, k] = median_{j != i}(t[j, k] / median_k t[j, :])``, divided by its median over the
@@ -123,17 +131,14 @@ def pass_factors(times: np.ndarray) -> np.ndarray:
     t = np.asarray(times, dtype=float)
     if t.ndim != 2 or t.shape[0] < 2:
         raise ValueError(f"times of shape {t.shape} is invalid: allowed is items x passes with at least 2 items")
-    with warnings.catch_warnings():  # NaN: passes an item sat out (``pass_strides``)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(t, axis=1, keepdims=True)
+    med = _nanmedian(t, axis=1, keepdims=True)
     usable = np.isfinite(med) & (med > 0)  # an item timed at 0 (a coarse clock) says nothing of speed
     rel = np.where(usable & np.isfinite(t), t / np.where(usable, med, 1.0), np.nan)
     out = np.ones_like(rel)
     for i in range(len(rel)):
         others = np.delete(rel, i, axis=0)
         if np.isfinite(others).any():
-            with np.errstate(all="ignore"):
-                f = np.nanmedian(others, axis=0)
+            f = _nanmedian(others, axis=0)
             f = np.where(np.isfinite(f), f, 1.0)
             out[i] = f / np.median(f)
     return out
