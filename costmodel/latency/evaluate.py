@@ -168,7 +168,8 @@ MEASURED_COLUMNS = ("measured_us", "spread", "raw_spread", "samples")
 
 def measured_columns(est: Any) -> dict[str, Any]:
     """measured_us, spread, raw_spread (the spread before the pass normalization was weighed, which
-    ``protocol.keep_normalized`` keeps or not; NaN where it was not: too few items) and samples of
+    ``protocol.keep_normalized`` keeps or not; NaN where it was not: off by default,
+    ``protocol.NORMALIZE``, or too few items) and samples of
     one ``protocol.Estimate``."""
     row = est.row()
     return {k: row[k] for k in MEASURED_COLUMNS}
