@@ -142,12 +142,12 @@ def test_pass_factors_recover_a_machine_wide_slow_period():
 
 
 def test_pass_normalization_makes_the_two_halves_agree():
-    times, _ = _drifting_run()
+    times, _ = _drifting_run()  # at the 10th percentile (q=0.1), whatever protocol.QUANTILE is
     # raw: the first half (passes 0-9) runs at 1.0; the second (10-19) has one pass at 1.0 and
     # nine at 1.3, whose 10th percentile is at rank 0.9: 1.0 + 0.9 * 0.3 = 1.27 -> spread 27%
-    assert spread(estimates(times[0])) == pytest.approx(0.27)
+    assert spread(estimates(times[0], q=0.1)) == pytest.approx(0.27)
     # normalized: both halves are 100 us
-    assert spread(estimates(normalize_passes(times)[0])) == pytest.approx(0.0, abs=1e-12)
+    assert spread(estimates(normalize_passes(times)[0], q=0.1)) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_an_items_own_slow_sample_is_not_normalized_away():
@@ -279,10 +279,11 @@ def test_another_preloaded_allocator_is_left_alone(monkeypatch):
 def test_normalization_is_kept_only_where_it_makes_the_halves_agree():
     from costmodel.latency.protocol import keep_normalized, median_spread
 
+    # all at the 10th percentile (q=0.1), whatever protocol.QUANTILE is
     # a machine-wide slow period: raw halves 27% apart for every item, normalized 0% apart
     times, _ = _drifting_run()
-    assert median_spread(times) == pytest.approx(0.27)
-    assert keep_normalized(times, normalize_passes(times))
+    assert median_spread(times, q=0.1) == pytest.approx(0.27)
+    assert keep_normalized(times, normalize_passes(times), q=0.1)
     # a steady machine, each item slow in its own passes: 10 items x 20 passes, item i slow (2x)
     # in passes i and i + 10 only. Raw: each half has 9 passes at the base and one at 2x, the 10th
     # percentile (rank 0.9 of 10) = base in both halves -> spread 0. Normalized: an item's factor
@@ -291,14 +292,14 @@ def test_normalization_is_kept_only_where_it_makes_the_halves_agree():
     steady, _ = _drifting_run(slow=1.0)
     for i in range(10):
         steady[i, [i, i + 10]] *= 2.0
-    assert median_spread(steady) == pytest.approx(0.0, abs=1e-12)
-    assert not keep_normalized(steady, normalize_passes(steady))
+    assert median_spread(steady, q=0.1) == pytest.approx(0.0, abs=1e-12)
+    assert not keep_normalized(steady, normalize_passes(steady), q=0.1)
     # and where normalizing would ADD disagreement (another item's fluke drags one pass of the
     # first half down for all), the raw samples are kept: made-up normalized series with a 5% gap
     worse = steady.copy()
     worse[:, :10] *= 1.05
-    assert median_spread(worse) == pytest.approx(0.05)
-    assert not keep_normalized(steady, worse)
+    assert median_spread(worse, q=0.1) == pytest.approx(0.05)
+    assert not keep_normalized(steady, worse, q=0.1)
 
 
 def _scripted_bursts(monkeypatch, series):

@@ -311,7 +311,7 @@ def calibrate(threads: int = 1, device: str | None = None, fit: bool = True,
 
 
 SWEEP_SAMPLES = 30
-"""Interleaved passes per chunk of the training sweeps (the latency: their 10th percentile)."""
+"""Interleaved passes per chunk of the training sweeps (the latency: their low percentile, ``protocol.QUANTILE``)."""
 
 CHUNK = 24
 """Items measured interleaved together; the sweep checks its time budget between chunks."""
