@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..latency.protocol import QUANTILE
 from .colors import color
 from .context import Context
 from .page import Section, details, note, table
 from .predicted import network_latency, profile as device_profile
+
+QUANTILE_WORDS = f"{100 * QUANTILE:.0f}th percentile"
+"""The measured latency's statistic in words (``protocol.QUANTILE``: 0.05 -> \"5th percentile\")."""
 
 PER_DESIGN = {False: 3, True: 1}
 """Held-out configs drawn per design (full vs --small)."""
@@ -25,7 +29,7 @@ NETWORK_RESOLUTION = {False: 112, True: 64}
 """Input size of the whole-network latency chart (small enough to time every network in seconds)."""
 
 NETWORK_SAMPLES = {False: 20, True: 6}
-"""Interleaved calls per network at first (the measured latency is their 10th percentile)."""
+"""Interleaved calls per network at first (the measured latency is their low percentile, ``protocol.QUANTILE``)."""
 
 NETWORK_MAX_SAMPLES = {False: 60, True: 6}
 """Most interleaved calls per network: the full report adds passes, 20 at a time, until 95% of
@@ -64,7 +68,7 @@ def build(ctx: Context) -> Section:
         sec.add(note(f"Profile: {how}. Held-out accuracy: {summary['n']} configs of {len({r['design'] for r in rows})} "
                      f"designs drawn at random (seed {conditions.get('seed', '?')}) and never timed by the "
                      f"calibration; batch 1, fp32, {profile.threads} thread(s), {conditions.get('clock', '')} clock, "
-                     "interleaved protocol (10th percentile of many short calls)."),
+                     f"interleaved protocol ({QUANTILE_WORDS} of many short calls)."),
                 f'<p class="{accuracy_class(summary)}">Within ±10%: {100 * summary["within_10"]:.0f}% '
                 f'(target ≥{100 * LAYER_TARGET:.0f}%) · within ±20%: '
                 f'{100 * summary["within_20"]:.0f}% · median error {summary["median_abs_pct"]:.1f}% · '
@@ -158,8 +162,8 @@ def _networks(sec: Section, ctx: Context, profile: Any | None, measure: bool = F
     sec.add(f"<h3 id=\"network-latency\">Whole networks at {res}x{res}</h3>",
             note(f"Every built-in network at {res}x{res} input, batch 1, {profile.threads} thread(s): predicted by "
                  "costmodel.predict_latency (its layers' times inside the network, plus one model call)"
-                 + (f"; measured by costmodel.measure_latency, all networks interleaved call by call, the 10th "
-                    f"percentile of {ctx.shared.get('network_latency_passes', NETWORK_SAMPLES[ctx.small])} calls."
+                 + (f"; measured by costmodel.measure_latency, all networks interleaved call by call, the "
+                    f"{QUANTILE_WORDS} of {ctx.shared.get('network_latency_passes', NETWORK_SAMPLES[ctx.small])} calls."
                     if measure else
                     "; run with --latency to measure them too.")))
     sec.figure(network_figure(rows), "Latency against MACs, one point per network (log scales). A network "
