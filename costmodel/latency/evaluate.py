@@ -175,26 +175,11 @@ def measured_columns(est: Any) -> dict[str, Any]:
     return {k: row[k] for k in MEASURED_COLUMNS}
 
 
-LAYER_UNTIL_SHARE = 0.95
-"""``measure_rows`` (the layer evaluation) adds passes (``protocol.measure_interleaved``'s
-``until_share``) until this share of the configs reproduces within ±3% (issue 16's target), up
-to LAYER_MAX_FACTOR times its passes."""
-
-LAYER_MAX_FACTOR = 2
-"""Most passes of the layer evaluation, in multiples of its ``samples``. Why more at all: on the
-AMD EPYC 7xx3 VM (2026-12-07) the quick state comes in spells of seconds, and a half-run with
-little of it reads slow. In three 500-pass runs of 84 configs (the 5th percentile of the raw
-samples), the halves of the first 250 / 350 / 500 passes agreed within ±3% for 55/93/96%,
-0/38/83% and 61/26/43% of configs: more passes mostly help, not always, so the cap bounds the
-time (500 passes took 81-98 s there)."""
-
-
 def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profile: Profile, *,
                  threads: int, device: str, clock: str, samples: int, anchor: bool,
                  show_progress: bool, target_s: float = TARGET_S) -> tuple[float | None, str]:
     """Measure every runnable case by the interleaved protocol (``protocol``; a case whose call
-    outlasts a burst in only every s-th pass, LONG_ITEM_SAMPLES passes at least; more passes,
-    up to LAYER_MAX_FACTOR x ``samples``, until LAYER_UNTIL_SHARE of the items reproduce) and write
+    outlasts a burst in only every s-th pass, LONG_ITEM_SAMPLES passes at least) and write
     measured_us, spread (of two independent estimates) and the errors into its row. With
     ``anchor``, the profile's whole-design anchors (or, in a profile without them, its op
     anchors) are measured in the same passes; returns (drift, anchor kind): their median
@@ -206,9 +191,7 @@ def measure_rows(rows: list[dict[str, Any]], cases: list[tuple[Any, Any]], profi
         found, drift, kind = measure_with_anchors([cases[i] for i in ok], profile, ("designs", "ops") if anchor else (),
                                                   threads=threads, device=device, clock=clock, samples=samples,
                                                   target_s=target_s, progress=lambda _n: advance(1),
-                                                  long_item_samples=LONG_ITEM_SAMPLES,
-                                                  until_share=LAYER_UNTIL_SHARE,
-                                                  max_samples=LAYER_MAX_FACTOR * samples)
+                                                  long_item_samples=LONG_ITEM_SAMPLES)
     for i, est in zip(ok, found):
         rows[i].update(measured_columns(est))
     for row in rows:
