@@ -470,3 +470,27 @@ def test_a_pass_every_other_item_sat_out_warns_nothing_and_counts_as_speed_1():
         warnings.simplefilter("error")
         f = pass_factors(t)
     assert (f == 1.0).all()
+
+
+def test_default_estimate_is_each_items_quick_state_when_the_slow_state_slows_items_unequally():
+    from costmodel.latency.protocol import NORMALIZE, QUANTILE, finish
+
+    # the two-state VM of stop 39: 10 items, 40 passes, the first 24 in a slow state that slows
+    # items 0-4 (compute-bound) 1.4x and items 5-9 (memory-bound) 1.8x; quick: item i (i+1)*10 us
+    base = (np.arange(10) + 1.0) * 10e-6
+    slowdown = np.where(np.arange(10) < 5, 1.4, 1.8)
+    slow = np.arange(40) < 24
+    times = base[:, None] * np.where(slow[None, :], slowdown[:, None], 1.0)
+    found = finish(times, [1] * 10, clock="wall", q=QUANTILE, parts=2, normalize=NORMALIZE)
+    # raw 5th percentile of 24 slow and 16 quick samples: the quick time of every item, exactly
+    assert [e.seconds for e in found] == pytest.approx(list(base))
+    # the halves: passes 0-19 all slow, 20-39 four slow then quick -> spread = the slowdown - 1
+    assert [e.spread for e in found] == pytest.approx(list(slowdown - 1))
+    # pass-normalized, the estimates move to the run's median (slow) speed. Each neighbour's
+    # median time is its slow time, so a quick pass's ratios are 1/1.4 = 0.714 (compute) and
+    # 1/1.8 = 0.556 (memory); a slow pass's are 1 (the pass factor's median over passes).
+    # Compute item: its nine neighbours are 4 x 0.714 and 5 x 0.556 -> factor 0.556, its quick
+    # samples become base / 0.556 = 1.8 base, its slow ones stay 1.4 base -> 5th percentile 1.4 base.
+    # Memory item: 5 x 0.714 and 4 x 0.556 -> 0.714: quick 1.4 base, slow 1.8 base -> 1.4 base.
+    normalized = finish(times, [1] * 10, clock="wall", q=QUANTILE, parts=2, normalize=True)
+    assert [e.seconds for e in normalized] == pytest.approx(list(1.4 * base))
