@@ -82,3 +82,24 @@ def test_threads_and_batch_are_profile_keys_of_their_own(tmp_path, monkeypatch):
     _profile(fingerprint={**machine_fingerprint("cpu", 1, "wall"), "batch": 8}).save(tmp_path / "odd.json")
     with pytest.warns(UserWarning, match=r"batch: 8 != 1"):
         load_profile(tmp_path / "odd.json")
+
+
+def test_profile_of_another_timing_protocol_warns_in_one_line(tmp_path):
+    from costmodel.latency.profile import measurement_protocol
+
+    # this code measures the 5th percentile of raw samples (protocol.QUANTILE, NORMALIZE)
+    assert measurement_protocol() == "q0.05-raw"
+    here = machine_fingerprint("cpu", 1, "wall")
+    assert here["protocol"] == "q0.05-raw"
+    # a profile calibrated before stop 39 names no protocol: it was the 10th percentile of
+    # pass-normalized samples, and loading it warns, naming both and the fix
+    legacy = {k: v for k, v in here.items() if k != "protocol"}
+    path = _profile(fingerprint=legacy).save(tmp_path / "old.json")
+    with pytest.warns(UserWarning, match=r"another timing protocol \(protocol: 'q0.1-normalized' != 'q0.05-raw'\)") as seen:
+        load_profile(path)
+    message = str(seen[0].message)
+    assert "\n" not in message and "run `costmodel calibrate` again" in message
+    # a profile built by hand (no fingerprint) says nothing of its protocol: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_profile(_profile().save(tmp_path / "hand.json"))

@@ -486,11 +486,21 @@ def test_default_estimate_is_each_items_quick_state_when_the_slow_state_slows_it
     assert [e.seconds for e in found] == pytest.approx(list(base))
     # the halves: passes 0-19 all slow, 20-39 four slow then quick -> spread = the slowdown - 1
     assert [e.spread for e in found] == pytest.approx(list(slowdown - 1))
-    # pass-normalized, the estimates move to the run's median (slow) speed. Each neighbour's
-    # median time is its slow time, so a quick pass's ratios are 1/1.4 = 0.714 (compute) and
-    # 1/1.8 = 0.556 (memory); a slow pass's are 1 (the pass factor's median over passes).
+    # pass-normalized (finish keeps it: its halves agree, median spread 0.14 against 0.60 raw),
+    # the estimates move to the run's median (slow) speed. Each neighbour's median time is its
+    # slow time, so a quick pass's ratios are 1/1.4 = 0.714 (compute) and 1/1.8 = 0.556
+    # (memory), a slow pass's 1; the pass factors' median over the passes is 1 (24 slow of 40).
     # Compute item: its nine neighbours are 4 x 0.714 and 5 x 0.556 -> factor 0.556, its quick
     # samples become base / 0.556 = 1.8 base, its slow ones stay 1.4 base -> 5th percentile 1.4 base.
     # Memory item: 5 x 0.714 and 4 x 0.556 -> 0.714: quick 1.4 base, slow 1.8 base -> 1.4 base.
     normalized = finish(times, [1] * 10, clock="wall", q=QUANTILE, parts=2, normalize=True)
     assert [e.seconds for e in normalized] == pytest.approx(list(1.4 * base))
+
+
+def test_percentile_words_take_the_english_ordinal():
+    from costmodel.latency.protocol import QUANTILE, percentile_words
+
+    assert percentile_words(QUANTILE) == "5th percentile"  # protocol.QUANTILE = 0.05
+    assert [percentile_words(q) for q in (0.01, 0.02, 0.03, 0.1, 0.11, 0.12, 0.13, 0.21, 0.25)] == [
+        "1st percentile", "2nd percentile", "3rd percentile", "10th percentile", "11th percentile",
+        "12th percentile", "13th percentile", "21st percentile", "25th percentile"]

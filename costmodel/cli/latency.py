@@ -170,6 +170,7 @@ def furthest_factors(factors: dict[str, float], count: int = 4) -> str:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ..latency.calibrate import calibrate
     from ..latency.profile import profile_path
+    from ..latency.protocol import percentile_words
     from ..latency.reference import SPEED_QUANTILE
 
     profile = calibrate(threads=args.threads, device=args.device, fit=not args.no_fit,
@@ -205,7 +206,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if drift:
         print(f"machine speed during calibration: reference ops ran {drift['min']:.2f}-{drift['max']:.2f}x their "
               f"first time over {drift['chunks']} chunks (every time normalized to the machine's quick speed, "
-              f"the {100 * SPEED_QUANTILE:.0f}th percentile chunk's, {drift.get('quick', drift.get('median', 1.0)):.2f}x the first"
+              f"the {percentile_words(SPEED_QUANTILE)} chunk's, {drift.get('quick', drift.get('median', 1.0)):.2f}x the first"
               + (f"; {drift['remeasured']} disturbed chunk(s) measured again" if drift.get("remeasured") else "") + ")")
     net = profile.network
     if net is not None:
@@ -324,7 +325,8 @@ def add_cli(sub) -> None:
 
 def reproducibility_line(spread, raw=None) -> str:
     """How well two independent estimates (halves of the interleaved passes) of each item agree,
-    pass-normalized (``protocol.normalize_passes``) and, given ``raw``, before it."""
+    and, given ``raw`` (where the samples were pass-normalized, ``protocol.normalize_passes``;
+    not by default), before the normalization."""
     raw = None if raw is None else raw.dropna()
     before = ("" if raw is None or raw.empty else
               f"; before the pass normalization {100 * (raw <= REPRODUCIBLE_WITHIN).mean():.0f}% "

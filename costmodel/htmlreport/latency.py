@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..latency.protocol import QUANTILE
+from ..latency.protocol import QUANTILE, percentile_words
 from .colors import color
 from .context import Context
 from .page import Section, details, note, table
 from .predicted import network_latency, profile as device_profile
 
-QUANTILE_WORDS = f"{100 * QUANTILE:.0f}th percentile"
+QUANTILE_WORDS = percentile_words(QUANTILE)
 """The measured latency's statistic in words (``protocol.QUANTILE``: 0.05 -> \"5th percentile\")."""
 
 PER_DESIGN = {False: 3, True: 1}

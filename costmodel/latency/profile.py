@@ -613,7 +613,7 @@ FINGERPRINT_KEYS = ("cpu_model", "cpu_flags_sha", "vector_lanes", "cache_bytes",
 def machine_fingerprint(device: str, threads: int, clock: str, batch: int = 1) -> dict[str, Any]:
     """This machine as the latency model sees it: CPU model, a hash of its feature flags (and the
     vector ones in clear), the fp32 vector lanes, cache sizes, CPU count, torch version, threads,
-    batch and clock."""
+    batch and clock; and the timing protocol of the measurements (``measurement_protocol``)."""
     import hashlib
 
     import torch
@@ -624,7 +624,33 @@ def machine_fingerprint(device: str, threads: int, clock: str, batch: int = 1) -
     return {"cpu_model": device_name(device), "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
             "vector_flags": [f for f in flags if f.startswith(("avx", "amx", "sse4", "fma", "neon", "sve"))],
             "vector_lanes": vector_lanes(flags), "cache_bytes": cache_sizes(), "cpus": os.cpu_count(),
-            "torch_version": torch.__version__, "threads": int(threads), "batch": int(batch), "clock": clock}
+            "torch_version": torch.__version__, "threads": int(threads), "batch": int(batch), "clock": clock,
+            "protocol": measurement_protocol()}
+
+
+def measurement_protocol() -> str:
+    """The timing statistic a profile's times were measured with, e.g. "q0.05-raw": the low
+    percentile ``protocol.QUANTILE`` of samples normalized pass by pass or not (``protocol.NORMALIZE``)."""
+    from .protocol import NORMALIZE, QUANTILE
+
+    return f"q{QUANTILE:g}-{'normalized' if NORMALIZE else 'raw'}"
+
+
+LEGACY_PROTOCOL = "q0.1-normalized"
+"""The protocol of a profile whose fingerprint names none: calibrated before stop 39, at the 10th
+percentile of pass-normalized samples (the run's median speed)."""
+
+
+def protocol_mismatch(profile: Profile) -> str | None:
+    """"protocol: then != now" where ``profile`` was measured with another timing statistic than
+    this code's (``measurement_protocol``); None where it matches or the profile has no
+    fingerprint at all (one built by hand). Why it matters: on the same samples the old
+    statistic read a median 13% and 27% slower than the new (two latency-eval runs, stop 39,
+    AMD EPYC 7xx3 VM), so an old profile predicts a different quantity than is now measured."""
+    if not profile.fingerprint:
+        return None
+    then, now = profile.fingerprint.get("protocol", LEGACY_PROTOCOL), measurement_protocol()
+    return None if then == now else f"protocol: {then!r} != {now!r}"
 
 
 def fingerprint_mismatch(profile: Profile) -> list[str]:
@@ -655,7 +681,8 @@ def load_profile(path: str | os.PathLike | None = None, *, device: str | None = 
                  threads: int = 1, batch: int = 1, check_machine: bool = True) -> Profile:
     """Read a profile (default: this device's file of ``threads`` and ``batch`` in the cache
     folder; where there is none for batch > 1, the batch-1 file, with a one-line warning). With
-    ``check_machine``, a profile whose fingerprint differs from this machine's warns in one line.
+    ``check_machine``, a profile whose fingerprint differs from this machine's warns in one line,
+    and so does one measured with another timing protocol (``protocol_mismatch``).
 
     Raises ProfileError, telling the user to run ``costmodel calibrate``, when the file is
     missing or corrupt.
@@ -682,6 +709,9 @@ def load_profile(path: str | os.PathLike | None = None, *, device: str | None = 
     if check_machine and (diff := fingerprint_mismatch(profile)):
         warnings.warn(f"latency profile {path} was calibrated on another machine ({'; '.join(diff)}): "
                       f"predictions may be off; run `costmodel calibrate` here", stacklevel=2)
+    elif check_machine and (old := protocol_mismatch(profile)):
+        warnings.warn(f"latency profile {path} was measured with another timing protocol ({old}): "
+                      f"predictions may be off; run `costmodel calibrate` again", stacklevel=2)
     return profile
 
 

@@ -22,7 +22,8 @@ The protocol (``measure_interleaved``):
     (``low_percentile``);
   * its reproducibility is the spread of ``parts`` independent estimates, each the same
     percentile over a disjoint, contiguous slice of the passes (``spread``: max / min - 1);
-    ``raw_spread`` is the same before the pass normalization.
+    ``raw_spread`` is the same before the pass normalization (None where there was none, the
+    default).
 
 Before timing on a CPU, glibc's malloc is settled (``allocator.steady_allocator``): otherwise an
 op that allocates more than 128 KiB page-faults on some calls and in some processes, not others.
@@ -31,7 +32,7 @@ Why no pass normalization by default (``NORMALIZE``; until stop 39 it was on): t
 normalization (``pass_factors``) divides every sample by the pass's speed seen by the other
 items, which puts the estimates at the run's MEDIAN speed. On the AMD EPYC 7xx3 VM (2026-12-07)
 the machine switches between two states every few seconds: a slow one, 35-100% of a minute,
-that slows dense convs 1.41x, depthwise and grouped 1.55x and elementwise ops 1.68-1.76x (the
+that slows dense convs 1.41x, grouped and depthwise 1.55-1.56x and elementwise ops 1.68-1.76x (the
 six reference ops timed 716 times in 120 s, ``reference``). The median speed then moves with
 the share of slow passes, and one factor over-corrects compute-bound items and under-corrects
 memory-bound ones. Two latency-eval runs back to back on one profile (84 held-out configs, 500
@@ -109,6 +110,14 @@ EXTEND_BLOCK = 20
 
 TARGET_S = 5e-4
 """Length of one timed burst (seconds): short ops run a short hot loop, above clock resolution."""
+
+
+def percentile_words(q: float) -> str:
+    """A quantile in words, rounded to a whole percent: 0.05 -> "5th percentile", 0.02 -> "2nd
+    percentile", 0.25 -> "25th percentile" (11th-13th take "th")."""
+    n = round(100 * q)
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix} percentile"
 
 
 def low_percentile(samples: Sequence[float], q: float = QUANTILE) -> float:

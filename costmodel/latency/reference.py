@@ -55,8 +55,8 @@ other runs changed nothing offline (53-57%): its error came from the ops it neve
 
 SPEED_QUANTILE = 0.25
 """The quantile of the chunk factors at which ``calibrate`` expresses the profile
-(``Reference.quick``). Why not the median (until stop 33): a latency is the 10th percentile of
-its samples, the machine's quick speed, and a calibration that met a slow spell for most of its
+(``Reference.quick``). Why not the median (until stop 33): a latency is a low percentile of its
+samples (``protocol.QUANTILE``), the machine's quick speed, and a calibration that met a slow spell for most of its
 chunks then predicted every later measurement high. On the AMD EPYC 7xx3 VM (2026-12-07, run
 S10) the chunks ran 0.97-1.49x the first, median 1.13x; the held-out layers measured next ran
 at 0.88x the calibration's speed (anchor drift), and 33% were within ±10% (54% x drift)."""
