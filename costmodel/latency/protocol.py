@@ -31,8 +31,8 @@ op that allocates more than 128 KiB page-faults on some calls and in some proces
 Why no pass normalization by default (``NORMALIZE``; until stop 39 it was on): the pass
 normalization (``pass_factors``) divides every sample by the pass's speed seen by the other
 items, which puts the estimates at the run's MEDIAN speed. On the AMD EPYC 7xx3 VM (2026-12-07)
-the machine switches between two states every few seconds: a slow one, 35-100% of a minute,
-that slows dense convs 1.41x, grouped and depthwise 1.55-1.56x and elementwise ops 1.68-1.76x (the
+the machine switches between two states every few seconds: a slow one (35% of a 120 s probe,
+33-97% of each of eight 9 s runs in another) that slows dense convs 1.41x, grouped and depthwise 1.55-1.56x and elementwise ops 1.68-1.76x (the
 six reference ops timed 716 times in 120 s, ``reference``). The median speed then moves with
 the share of slow passes, and one factor over-corrects compute-bound items and under-corrects
 memory-bound ones. Two latency-eval runs back to back on one profile (84 held-out configs, 500
@@ -41,7 +41,8 @@ with the other's within ±3% for 92% of configs at a level of 0.996 between the 
 normalized one for 0% (level 0.889; 73% after dividing by it). Against the same predictions,
 raw 60% and 58% within ±10%, normalized 30% and 14% (the kept choice, ``keep_normalized``,
 followed the normalized halves in the second run). The raw low percentile is the machine's
-quick state, which these runs found to be stable.
+quick state, which reproduced across these two runs (its level still moves a few percent over
+tens of minutes: the anchors' drift).
 
 The statistics are pure functions of a series of sample times, unit-tested on synthetic series
 with injected slow periods.
