@@ -278,8 +278,10 @@ def test_reference_normalizes_each_chunk_to_the_first_chunks_machine_speed():
     assert second[0].seconds == pytest.approx(100e-6)
     assert second[0].times == pytest.approx((100e-6,) * 4)  # every sample time scaled alike
     # the median of the chunk factors 1 and 1.15: 1.075; their 25th percentile 1 + 0.25 x 0.15 = 1.0375
+    # and each reference op's own ratio per chunk: 1 and 1 first, then 120/100 and 220/200
     assert ref.summary() == {"chunks": 2, "min": 1.0, "max": pytest.approx(1.15), "median": pytest.approx(1.075),
-                             "quick": pytest.approx(1.0375), "remeasured": 0, "factors": [1.0, pytest.approx(1.15)]}
+                             "quick": pytest.approx(1.0375), "remeasured": 0, "factors": [1.0, pytest.approx(1.15)],
+                             "op_ratios": [[1.0, 1.0], [pytest.approx(1.2), pytest.approx(1.1)]]}
 
 
 def test_a_disturbed_chunk_is_measured_again_and_the_calmer_run_kept(monkeypatch):

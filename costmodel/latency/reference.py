@@ -70,12 +70,14 @@ sweep's budget where it is the last chunk."""
 @dataclass
 class Reference:
     """The reference ops of one sweep: their cases, their times in the first chunk, each chunk's
-    factor (time now / first time, median over the ops), and how many chunks were measured again."""
+    factor (time now / first time, median over the ops) and each op's own ratio in it
+    (``op_ratios``), and how many chunks were measured again."""
 
     cases: list[tuple[Any, Any]]
     base: list[float] | None = None
     factors: list[float] = field(default_factory=list)
     remeasured: int = 0
+    op_ratios: list[list[float]] = field(default_factory=list)
 
     @classmethod
     def build(cls, batch: int = 1) -> "Reference":
@@ -95,18 +97,22 @@ class Reference:
         measured again (never a faster one: ``DISTURBED``)."""
         return self.remeasured < MAX_REMEASURES and self.slowdown(found) > np.log1p(DISTURBED)
 
+    def _ratios(self, found: Sequence[Estimate]) -> list[float]:
+        """Each reference op's time in ``found`` / its first-chunk time."""
+        return [e.seconds / b for e, b in zip(found, self.base)]
+
     def _ratio(self, found: Sequence[Estimate]) -> float:
         """Median over the reference ops of their time in ``found`` / their first-chunk time."""
-        return float(np.median([e.seconds / b for e, b in zip(found, self.base)]))
+        return float(np.median(self._ratios(found)))
 
     def factor(self, found: Sequence[Estimate]) -> float:
         """This chunk's factor from the reference ops' estimates (1 for the first chunk)."""
         if self.base is None:
             self.base = [e.seconds for e in found]
-            value = 1.0
-        else:
-            value = self._ratio(found)
+        ratios = self._ratios(found)
+        value = float(np.median(ratios)) if len(self.factors) else 1.0
         self.factors.append(value)
+        self.op_ratios.append([float(r) for r in ratios])
         return value
 
     def normalize(self, found: Sequence[Estimate]) -> list[Estimate]:
@@ -116,11 +122,15 @@ class Reference:
         return [scaled(e, 1.0 / f) for e in found[:n]]
 
     def summary(self) -> dict[str, float]:
-        """Range, median and quick speed (``quick``) of the chunk factors, and the factors in
-        chunk order: how much the machine drifted during the sweep."""
+        """Range, median and quick speed (``quick``) of the chunk factors, and the factors and each
+        reference op's ratios (``REFERENCE_ITEMS`` order) in chunk order: how much the machine
+        drifted during the sweep, and how unequally it slowed the ops. Why the ops' own ratios:
+        the VM's slow state slows dense convs 1.41x and elementwise ops 1.7x (stop 39), and a
+        per-kind normalization can only be judged offline where they were kept."""
         return {"chunks": len(self.factors), "min": min(self.factors, default=1.0),
                 "max": max(self.factors, default=1.0), "median": self.median(), "quick": self.quick(),
-                "remeasured": self.remeasured, "factors": [float(f) for f in self.factors]}
+                "remeasured": self.remeasured, "factors": [float(f) for f in self.factors],
+                "op_ratios": self.op_ratios}
 
     def median(self) -> float:
         """The median chunk factor: the machine's typical speed over the sweep, relative to the first chunk."""
