@@ -579,7 +579,8 @@ def test_pool_window_line_fits_each_window_apart():
 def test_profile_speed_is_the_quick_chunks_not_the_median():
     from costmodel.latency.reference import Reference
 
-    ref = Reference(cases=[], factors=[1.0, 1.49, 1.2, 1.3, 0.97])
+    # five chunks of one reference op each: its ratio is the chunk's factor
+    ref = Reference(cases=[], op_ratios=[[1.0], [1.49], [1.2], [1.3], [0.97]])
     # sorted 0.97, 1.0, 1.2, 1.3, 1.49: the 25th percentile is the second (index 4 x 0.25 = 1),
     # 1.0; the median 1.2
     assert ref.quick() == pytest.approx(1.0) and ref.median() == pytest.approx(1.2)

@@ -213,8 +213,8 @@ def latency_eval(per_design: int = 6, seed: int = 2024, threads: int = 1, device
     All configs are measured together by the interleaved protocol (``costmodel.latency.protocol``):
     ``min_run_time / TARGET_S`` passes, each timing a short burst of every config (a config whose
     call outlasts a burst in only every s-th pass, at least LONG_ITEM_SAMPLES: ``measure_rows``),
-    the latency the low percentile (``protocol.QUANTILE``) of a config's samples, and ``spread`` the disagreement of two
-    independent estimates (the first and second half of its samples).
+    the latency the low percentile (``protocol.QUANTILE``) of a config's samples, and ``spread``
+    the disagreement of two independent estimates (the first and second half of its samples).
 
     ``anchor``: the profile's anchors (24 training ops and 12 whole-design configs) are measured
     in the same passes, and a second prediction is reported scaled by how much slower or faster

@@ -275,8 +275,8 @@ def _drift_factor(drift: float, profile: Profile) -> float:
 def measure_latency(model_or_network, input_shape=None, *, batch: int = 1, threads: int = 1,
                     clock: str = "wall", samples: int = SAMPLES, device: str = "cpu") -> LatencyResult:
     """Measured seconds per forward call by the interleaved protocol (``protocol``): the low
-    percentile ``protocol.QUANTILE`` (the 5th) of ``samples`` calls, with the spread of two independent estimates. The table has
-    one row (the whole model). The caller's module keeps its mode (restored after timing)."""
+    percentile ``protocol.QUANTILE`` (the 5th) of ``samples`` calls, with the spread of two
+    independent estimates. The table has one row (the whole model). The caller's module keeps its mode (restored after timing)."""
     results = measure_many([model_or_network], input_shape, batch=batch, threads=threads, clock=clock,
                            samples=samples, device=device)
     return results[0]

@@ -32,8 +32,9 @@ Why no pass normalization by default (``NORMALIZE``; until stop 39 it was on): t
 normalization (``pass_factors``) divides every sample by the pass's speed seen by the other
 items, which puts the estimates at the run's MEDIAN speed. On the AMD EPYC 7xx3 VM (2026-12-07)
 the machine switches between two states every few seconds: a slow one (35% of a 120 s probe,
-33-97% of each of eight 9 s runs in another) that slows dense convs 1.41x, grouped and depthwise 1.55-1.56x and elementwise ops 1.68-1.76x (the
-six reference ops timed 716 times in 120 s, ``reference``). The median speed then moves with
+33-97% of each of eight 9 s runs in another) that slows dense convs 1.41x, grouped and
+depthwise 1.55-1.56x and elementwise ops 1.68-1.76x (the six reference ops timed 716 times in
+120 s, ``reference``). The median speed then moves with
 the share of slow passes, and one factor over-corrects compute-bound items and under-corrects
 memory-bound ones. Two latency-eval runs back to back on one profile (84 held-out configs, 500
 passes each, the same samples summarized both ways): the raw 10th percentile of one run agreed

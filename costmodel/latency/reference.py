@@ -56,8 +56,8 @@ other runs changed nothing offline (53-57%): its error came from the ops it neve
 SPEED_QUANTILE = 0.25
 """The quantile of the chunk factors at which ``calibrate`` expresses the profile
 (``Reference.quick``). Why not the median (until stop 33): a latency is a low percentile of its
-samples (``protocol.QUANTILE``), the machine's quick speed, and a calibration that met a slow spell for most of its
-chunks then predicted every later measurement high. On the AMD EPYC 7xx3 VM (2026-12-07, run
+samples (``protocol.QUANTILE``), the machine's quick speed, and a calibration that met a slow
+spell for most of its chunks then predicted every later measurement high. On the AMD EPYC 7xx3 VM (2026-12-07, run
 S10) the chunks ran 0.97-1.49x the first, median 1.13x; the held-out layers measured next ran
 at 0.88x the calibration's speed (anchor drift), and 33% were within ±10% (54% x drift)."""
 
@@ -69,15 +69,20 @@ sweep's budget where it is the last chunk."""
 
 @dataclass
 class Reference:
-    """The reference ops of one sweep: their cases, their times in the first chunk, each chunk's
-    factor (time now / first time, median over the ops) and each op's own ratio in it
-    (``op_ratios``), and how many chunks were measured again."""
+    """The reference ops of one sweep: their cases, their times in the first chunk, each op's
+    ratio (time now / first time) in every chunk (``op_ratios``; a chunk's factor is their
+    median, ``factors``), and how many chunks were measured again."""
 
     cases: list[tuple[Any, Any]]
     base: list[float] | None = None
-    factors: list[float] = field(default_factory=list)
-    remeasured: int = 0
     op_ratios: list[list[float]] = field(default_factory=list)
+    remeasured: int = 0
+
+    @property
+    def factors(self) -> list[float]:
+        """Each chunk's factor: the median of its reference ops' ratios (1 for the first chunk,
+        whose ratios are all 1)."""
+        return [float(np.median(r)) for r in self.op_ratios]
 
     @classmethod
     def build(cls, batch: int = 1) -> "Reference":
@@ -109,11 +114,8 @@ class Reference:
         """This chunk's factor from the reference ops' estimates (1 for the first chunk)."""
         if self.base is None:
             self.base = [e.seconds for e in found]
-        ratios = self._ratios(found)
-        value = float(np.median(ratios)) if len(self.factors) else 1.0
-        self.factors.append(value)
-        self.op_ratios.append([float(r) for r in ratios])
-        return value
+        self.op_ratios.append([float(r) for r in self._ratios(found)])
+        return float(np.median(self.op_ratios[-1]))
 
     def normalize(self, found: Sequence[Estimate]) -> list[Estimate]:
         """The chunk's item estimates divided by its factor; ``found`` ends with the references."""
@@ -129,8 +131,7 @@ class Reference:
         per-kind normalization can only be judged offline where they were kept."""
         return {"chunks": len(self.factors), "min": min(self.factors, default=1.0),
                 "max": max(self.factors, default=1.0), "median": self.median(), "quick": self.quick(),
-                "remeasured": self.remeasured, "factors": [float(f) for f in self.factors],
-                "op_ratios": self.op_ratios}
+                "remeasured": self.remeasured, "factors": self.factors, "op_ratios": self.op_ratios}
 
     def median(self) -> float:
         """The median chunk factor: the machine's typical speed over the sweep, relative to the first chunk."""

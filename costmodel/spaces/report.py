@@ -36,9 +36,9 @@ def spread_picks(n: int, k: int) -> list[int]:
 
 def measure_networks(nets: list, profile: Any = None, samples: int | None = None, progress=None) -> list[dict[str, float]]:
     """Each network timed together by the interleaved protocol (``measure_many``: batch 1, 1
-    thread, the low percentile ``protocol.QUANTILE`` of ``samples`` passes), with ``predict_latency`` beside it where a
-    profile exists (``profile``, else this machine's): {measured_s, spread, predicted_s (NaN
-    without a profile)} per network."""
+    thread, the low percentile ``protocol.QUANTILE`` of ``samples`` passes), with
+    ``predict_latency`` beside it where a profile exists (``profile``, else this machine's):
+    {measured_s, spread, predicted_s (NaN without a profile)} per network."""
     from ..latency import network as latency_network
     from ..latency.network import measure_many, predict_latency
     from ..latency.protocol import SAMPLES
