@@ -768,3 +768,17 @@ def test_op_rows_are_the_callers_own_and_cached_per_spec():
     assert conv_row(rows)["macs"] == 73_728  # batch 2 did not scale the cached records
     conv_row(rows)["macs"] = 0  # the caller's own rows: changing them changes no later call
     assert conv_row(op_rows(spec))["macs"] == 73_728
+
+
+def test_reproducibility_line_gives_the_share_at_the_anchors_level():
+    import pandas as pd
+
+    from costmodel.cli.latency import reproducibility_line
+
+    spread = pd.Series([0.01, 0.05, 0.02, 0.04])  # 0.01 and 0.02 within ±3%: 2 of 4
+    leveled = pd.Series([0.01, 0.02, 0.02, 0.04])  # 3 of 4; median of 0.01, 0.02, 0.02, 0.04 = 0.02
+    line = reproducibility_line(spread, None, leveled)
+    assert "agree within ±3% for 50% of 4 items" in line
+    assert "with each half at its anchors' level (the machine's own drift between the halves removed) 75% (median 2.0%)" in line
+    # no anchors (all NaN): no such clause
+    assert "anchors' level" not in reproducibility_line(spread, None, pd.Series([float("nan")] * 4))

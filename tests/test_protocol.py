@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from costmodel.latency.protocol import (Estimate, _burst, estimates, low_percentile, measure_interleaved,
-                                        normalize_passes, pass_factors, spread, summarize)
+                                        normalize_passes, part_levels, pass_factors, spread, summarize,
+                                        with_levels)
 
 
 def _series(n: int = 200, base: float = 100e-6, jitter: float = 0.01, seed: int = 0) -> np.ndarray:
@@ -185,6 +186,40 @@ def test_summarize_keeps_the_raw_spread():
     assert est.row()["raw_spread"] == pytest.approx(0.10)
     # without raw samples (not normalized) the row has no raw spread
     assert math.isnan(summarize([1.0, 2.0], q=0.5).row()["raw_spread"])
+
+
+def _drifting(base: float, slower: float, n: int = 200) -> list[float]:
+    """A quiet series whose second half runs ``slower`` times the first (the quick state's drift)."""
+    return list(np.concatenate([np.full(n // 2, base), np.full(n // 2, base * slower)]))
+
+
+def test_part_levels_remove_a_drift_that_moves_every_item_alike():
+    # three anchors and an item; the whole machine runs 6% slower in the second half
+    anchors = [summarize(_drifting(b, 1.06), q=0.05) for b in (10e-6, 50e-6, 300e-6)]
+    item = summarize(_drifting(80e-6, 1.06), q=0.05)
+    # each anchor: halves (b, 1.06 b), whole 5th percentile b (the quick first half): ratios (1, 1.06)
+    assert part_levels(anchors) == pytest.approx((1.0, 1.06))
+    # raw: the item's halves 80 and 84.8 us, spread 6%; at each half's level both are 80 us: 0
+    assert item.spread == pytest.approx(0.06)
+    (leveled,) = with_levels([item], part_levels(anchors))
+    assert leveled.leveled_spread == pytest.approx(0.0, abs=1e-12)
+    assert leveled.seconds == item.seconds and leveled.spread == item.spread  # the measurement itself unchanged
+    assert leveled.row()["leveled_spread"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_part_levels_keep_an_items_own_change():
+    # the anchors hold still, the item alone slows 5% in its second half: that stays in its spread
+    anchors = [summarize(_drifting(b, 1.0), q=0.05) for b in (10e-6, 50e-6, 300e-6)]
+    (leveled,) = with_levels([summarize(_drifting(80e-6, 1.05), q=0.05)], part_levels(anchors))
+    assert leveled.leveled_spread == pytest.approx(0.05)
+
+
+def test_part_levels_need_three_anchors():
+    two = [summarize(_drifting(b, 1.06), q=0.05) for b in (10e-6, 50e-6)]
+    item = summarize(_drifting(80e-6, 1.06), q=0.05)
+    assert part_levels(two) is None and part_levels([]) is None
+    (same,) = with_levels([item], part_levels(two))
+    assert same.leveled_spread is None and math.isnan(same.row()["leveled_spread"])
 
 
 def test_burst_primes_then_times_number_calls():

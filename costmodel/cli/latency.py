@@ -323,18 +323,25 @@ def add_cli(sub) -> None:
     p.set_defaults(func=cmd_latency_gaps)
 
 
-def reproducibility_line(spread, raw=None) -> str:
-    """How well two independent estimates (halves of the interleaved passes) of each item agree,
-    and, given ``raw`` (where the samples were pass-normalized, ``protocol.normalize_passes``;
-    not by default), before the normalization."""
+def reproducibility_line(spread, raw=None, leveled=None) -> str:
+    """How well two independent estimates (halves of the interleaved passes) of each item agree;
+    given ``leveled`` (each half divided by its own anchors' level, ``protocol.part_levels``),
+    also then; given ``raw`` (where the samples were pass-normalized,
+    ``protocol.normalize_passes``; not by default), also before the normalization."""
+    def share(values) -> str:
+        return (f"{100 * (values <= REPRODUCIBLE_WITHIN).mean():.0f}% "
+                f"(median {100 * values.median():.1f}%)")
+
     raw = None if raw is None else raw.dropna()
-    before = ("" if raw is None or raw.empty else
-              f"; before the pass normalization {100 * (raw <= REPRODUCIBLE_WITHIN).mean():.0f}% "
-              f"(median {100 * raw.median():.1f}%)")
+    leveled = None if leveled is None else leveled.dropna()
+    at_level = ("" if leveled is None or leveled.empty else
+                f"; with each half at its anchors' level (the machine's own drift between the halves "
+                f"removed) {share(leveled)}")
+    before = "" if raw is None or raw.empty else f"; before the pass normalization {share(raw)}"
     return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
             f"within ±{100 * REPRODUCIBLE_WITHIN:.0f}% for {100 * (spread <= REPRODUCIBLE_WITHIN).mean():.0f}% "
             f"of {len(spread)} items "
-            f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%){before}")
+            f"(median disagreement {100 * spread.median():.1f}%, worst {100 * spread.max():.1f}%){at_level}{before}")
 
 
 def print_eval(result: EvalResult, worst: int = 10) -> None:
@@ -364,7 +371,7 @@ def print_eval(result: EvalResult, worst: int = 10) -> None:
         print_frame(per.reset_index(), "Per design")
         cols = ["config", "measured_us", "predicted_us", "roofline_us", "err", "spread"]
         if "spread" in ok:
-            print(reproducibility_line(ok["spread"], ok.get("raw_spread")))
+            print(reproducibility_line(ok["spread"], ok.get("raw_spread"), ok.get("leveled_spread")))
         top = ok.sort_values("abs_err", ascending=False).head(worst)[cols]
         print_frame(top.assign(err=lambda f: (100 * f["err"]).round(1)).rename(columns={"err": "err %"}),
                     f"Worst {worst} configs")
@@ -409,6 +416,6 @@ def print_network_eval(result: EvalResult) -> None:
     one = result.summary("cv_single_err")
     print(f"  the same with one scale for all op groups (the earlier composition): {100 * one['within_10']:.0f}% "
           f"(±20%: {100 * one['within_20']:.0f}%), median |error| {one['median_abs_pct']:.1f}%")
-    print(reproducibility_line(frame["spread"], frame.get("raw_spread")))
+    print(reproducibility_line(frame["spread"], frame.get("raw_spread"), frame.get("leveled_spread")))
     print("conditions: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in cond.items()))

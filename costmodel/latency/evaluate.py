@@ -26,7 +26,7 @@ from .cases import training_case
 from .measure import check_positive, default_device, progress_bar, spec_label
 from .predict import predict_spec
 from .profile import Profile, load_profile
-from .protocol import LONG_ITEM_SAMPLES, PARTS, SAMPLES, TARGET_S, measure_interleaved
+from .protocol import LONG_ITEM_SAMPLES, PARTS, SAMPLES, TARGET_S, measure_interleaved, part_levels, with_levels
 from .sampler import sample_specs
 
 @dataclass
@@ -133,7 +133,8 @@ def measure_with_anchors(cases: Sequence[tuple[Any, Any]], profile: Profile, kin
     """(estimates of ``cases``, drift, anchor kind): ``cases`` timed interleaved
     (``measure_interleaved(**measure)``) with the profile's anchors of the first of ``kinds``
     it has; drift = their median time now / at calibration (``drift_of``; None and "none"
-    where the profile has none of those kinds)."""
+    where the profile has none of those kinds). Each estimate also carries its halves'
+    spread at the anchors' level in each half (``protocol.part_levels``, ``leveled_spread``)."""
     kept, extra, kind = [], [], "none"
     for candidate in kinds:
         kept, extra = ANCHOR_CASES[candidate](profile)
@@ -142,7 +143,9 @@ def measure_with_anchors(cases: Sequence[tuple[Any, Any]], profile: Profile, kin
             break
     found = measure_interleaved(list(cases) + extra, **measure)
     drift = drift_of(kept, found[len(cases):])
-    return found[:len(cases)], drift, kind if drift is not None else "none"
+    # each item's halves also at their own anchors' level: the quick state's own drift apart
+    found = with_levels(found[:len(cases)], part_levels(found[len(cases):]))
+    return found, drift, kind if drift is not None else "none"
 
 
 def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SAMPLES) -> tuple[float, str]:
@@ -162,15 +165,16 @@ def machine_drift(profile: Profile, anchors: str = "networks", samples: int = SA
     return drift, kind
 
 
-MEASURED_COLUMNS = ("measured_us", "spread", "raw_spread", "samples")
+MEASURED_COLUMNS = ("measured_us", "spread", "raw_spread", "leveled_spread", "samples")
 """The columns an evaluation row takes from its item's ``Estimate.row()``."""
 
 
 def measured_columns(est: Any) -> dict[str, Any]:
     """measured_us, spread, raw_spread (the spread before the pass normalization was weighed, which
     ``protocol.keep_normalized`` keeps or not; NaN where it was not: off by default,
-    ``protocol.NORMALIZE``, or too few items) and samples of
-    one ``protocol.Estimate``."""
+    ``protocol.NORMALIZE``, or too few items), leveled_spread (the spread with each half at its
+    anchors' level, ``protocol.with_levels``; NaN without anchors) and samples of one
+    ``protocol.Estimate``."""
     row = est.row()
     return {k: row[k] for k in MEASURED_COLUMNS}
 

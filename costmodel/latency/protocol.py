@@ -51,6 +51,7 @@ with injected slow periods.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -233,12 +234,14 @@ class Estimate:
     quantile: float
     times: tuple[float, ...] = ()  # the samples (seconds per call, in time order): re-analysable
     raw_spread: float | None = None  # the spread before the pass normalization (None: not normalized)
+    leveled_spread: float | None = None  # the spread with each part at its anchors' level (``with_levels``)
 
     def row(self) -> dict[str, Any]:
         """A flat dict (one DataFrame row), times in microseconds."""
         return {"measured_us": 1e6 * self.seconds, "spread": self.spread, "samples": self.samples,
                 "number": self.number, "clock": self.clock, "quantile": self.quantile,
-                "raw_spread": math.nan if self.raw_spread is None else self.raw_spread}
+                "raw_spread": math.nan if self.raw_spread is None else self.raw_spread,
+                "leveled_spread": math.nan if self.leveled_spread is None else self.leveled_spread}
 
 
 def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall", q: float = QUANTILE,
@@ -253,6 +256,38 @@ def summarize(samples: Sequence[float], *, number: int = 1, clock: str = "wall",
                     samples=len(samples), number=number, clock=clock, quantile=q,
                     times=tuple(float(t) for t in samples),
                     raw_spread=None if raw is None else spread(estimates(raw, parts, q)))
+
+
+MIN_LEVEL_ANCHORS = 3
+"""Fewest anchors with every part's estimate for ``part_levels``: one anchor's level is its noise."""
+
+
+def part_levels(anchors: Sequence[Estimate]) -> tuple[float, ...] | None:
+    """Each part's machine speed relative to the whole run: the median over ``anchors`` (items
+    timed in the same passes, e.g. a profile's anchors) of part estimate / whole estimate;
+    None with fewer than MIN_LEVEL_ANCHORS anchors that have all their parts.
+
+    Why: the two halves of a run are independent estimates, but on a shared VM the machine's
+    quick state itself moves a few percent over a minute (AMD EPYC 7xx3 VM, 2026-12-07: the
+    anchors of one half read 3.6% faster than the other's in one run), which moves every item
+    of a half alike. Each half divided by its own anchors' level, the halves of five saved
+    latency-eval runs (84 held-out configs, 12 design anchors) agreed within ±3% for 96/87/75/
+    96/98% of configs, against 96/82/43/90/99% raw."""
+    parts = max((len(a.estimates) for a in anchors), default=0)
+    full = [a for a in anchors if a.seconds > 0 and len(a.estimates) == parts > 1 and all(np.isfinite(a.estimates))]
+    if len(full) < MIN_LEVEL_ANCHORS:
+        return None
+    ratios = np.array([[e / a.seconds for e in a.estimates] for a in full])
+    return tuple(float(r) for r in np.median(ratios, axis=0))
+
+
+def with_levels(found: Sequence[Estimate], levels: Sequence[float] | None) -> list[Estimate]:
+    """``found`` with ``leveled_spread``: the spread of each item's part estimates divided by
+    their part's level (``part_levels``); unchanged where there are no levels."""
+    if levels is None:
+        return list(found)
+    return [dataclasses.replace(e, leveled_spread=spread([x / lv for x, lv in zip(e.estimates, levels)]))
+            if len(e.estimates) == len(levels) else e for e in found]
 
 
 def reproduced_share(found: Sequence[Estimate], within: float = REPRODUCIBLE_WITHIN) -> float:
