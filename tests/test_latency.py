@@ -590,6 +590,27 @@ def test_training_plan_leads_with_the_per_group_probes():
     assert conv_row(probes[5][1])["macs"] == 1_806_336
 
 
+def test_training_plan_leads_with_the_output_block_probes(monkeypatch):
+    from costmodel.latency import features
+    from costmodel.latency.cases import conv_row
+    from costmodel.latency.features import STREAM_KINDS, conv_features, runs_on_onednn
+    from costmodel.latency.sampler import training_plan
+
+    monkeypatch.setattr(features, "VECTOR_LANES", 8)  # AVX2, where the rule was measured
+    plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
+    start = 3 * len(STREAM_KINDS) + 3 + 6  # after the elementwise, linear and per-group lead
+    probes = [conv_row(s) for _, s in plan[start:start + 10]]
+    # six grouped, four dense, every one run by oneDNN's direct kernel
+    assert [r["groups"] for r in probes] == [2, 4, 2, 4, 2, 8, 1, 1, 1, 1]
+    assert all(runs_on_onednn(r) for r in probes)
+    # output channels per group: 16/2, 32/4, 16/2, 32/4 = 8; 80/2 = 40; 64/8 = 8; then 8, 8, 40, 40
+    per_group = [r["c_out"] // r["groups"] for r in probes]
+    assert per_group == [8, 8, 8, 8, 40, 8, 8, 8, 40, 40]
+    # block_out: 8 channels pay for 16 (log2 2 = 1); 40 for 48 (log2 1.2 = 0.263)
+    waste = {8: 1.0, 40: math.log2(48 / 40)}
+    assert [conv_features(r)["block_out"] for r in probes] == pytest.approx([waste[c] for c in per_group])
+
+
 def test_training_plan_leads_with_eight_transposed_conv_probes():
     from costmodel.latency.cases import conv_row
     from costmodel.latency.features import STREAM_KINDS, curve_key
@@ -597,7 +618,7 @@ def test_training_plan_leads_with_eight_transposed_conv_probes():
     from costmodel.latency.sampler import training_plan
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=5, linear=4, per_design=0)
-    start = 3 * len(STREAM_KINDS) + 3 + 6  # after the elementwise, linear and per-group lead
+    start = 3 * len(STREAM_KINDS) + 3 + 6 + 10  # after the elementwise, linear, per-group and output-block lead
     probes = plan[start:start + 8]
     # enough for a curve of their own (8 = MIN_CURVE_POINTS) before any budget cut
     assert len(probes) == MIN_CURVE_POINTS == 8

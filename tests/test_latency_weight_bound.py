@@ -231,12 +231,13 @@ def test_curves_are_fitted_without_the_ops_a_rate_predicts():
 
 def test_weight_bound_training_items_share_the_sweep_with_the_plan():
     from costmodel.latency.features import STREAM_KINDS
-    from costmodel.latency.sampler import (FEW_COLUMN_BYTES, PER_GROUP_PROBES, TRANSPOSE_PROBES, WEIGHT_BOUND_BYTES,
-                                           training_plan, weight_bound_items)
+    from costmodel.latency.sampler import (FEW_COLUMN_BYTES, OC_BLOCK_PROBES, PER_GROUP_PROBES, TRANSPOSE_PROBES,
+                                           WEIGHT_BOUND_BYTES, training_plan, weight_bound_items)
 
     plan = training_plan(0, per_conv_class=4, per_stream_kind=3, linear=3, per_design=0, weight_bound=6)
-    # 3 of each elementwise kind, 3 linear layers, the 6 per-group probes and the 8 transposed-conv probes
-    lead = 3 * len(STREAM_KINDS) + 3 + len(PER_GROUP_PROBES) + len(TRANSPOSE_PROBES)
+    # 3 of each elementwise kind, 3 linear layers, the 6 per-group probes, the 10 output-block
+    # probes and the 8 transposed-conv probes
+    lead = 3 * len(STREAM_KINDS) + 3 + len(PER_GROUP_PROBES) + len(OC_BLOCK_PROBES) + len(TRANSPOSE_PROBES)
     bound = weight_bound_items(0, 6)
     # the weight-bound items keep their own order inside the plan, the first right after the lead
     at = [plan.index(item) for item in bound]

@@ -99,7 +99,8 @@ SQUARE_FEATURES = ("log_cin_g", "log_cout_g", "log_groups", "log_mult", "log_hw"
 
 _NO_MULT = tuple(f for f in CONV_FEATURES if f != "log_mult")
 FEATURES: dict[str, tuple[str, ...]] = {
-    "dense": _NO_MULT + ("log_rep",), "pointwise": _NO_MULT, "group": _NO_MULT + ("log_block", "log_rep"),
+    "dense": _NO_MULT + ("log_rep", "block_out"), "pointwise": _NO_MULT,
+    "group": _NO_MULT + ("log_block", "log_rep", "block_out"),
     "transpose": _NO_MULT,
     "depthwise": CONV_FEATURES + ("blocked_c",), "linear": ("log_cin_g", "log_cout_g"),
 }
@@ -189,8 +190,7 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
     cout_g = max(1.0, row["c_out"] / groups)
     kk = max(1, int(row.get("k") or 1)) * max(1, int(row.get("k_w") or row.get("k") or 1))
     pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
-    one = cin_g * cout_g * groups * kk * pixels
-    rep = max(1.0, row["macs"] / one) if row["kind"] != "linear" else 1.0
+    rep = conv_rep(row)
     return {"log_cin_g": math.log2(cin_g), "log_cout_g": math.log2(cout_g),
             "log_groups": math.log2(groups), "log_mult": math.log2(max(1.0, row["c_out"] / max(1, row["c_in"]))),
             "log_hw": math.log2(pixels * rep), "log_kk": math.log2(kk),
@@ -215,8 +215,59 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2)),
             "log_block": log_group_block(groups, cin_g, cout_g),
             "log_rep": math.log2(rep),
+            # output channels per group oneDNN's direct kernel computes beyond the real ones
+            "block_out": (oc_blocking_waste(cout_g)
+                          if row["kind"] in ("conv", "conv_transpose") and runs_on_onednn(row, rep) else 0.0),
             # 1 when all the input channels fill whole vector blocks (a depthwise conv's kernel)
             "blocked_c": float(int(round(row["c_in"])) % VECTOR_LANES == 0)}
+
+
+def conv_rep(row: dict[str, Any]) -> float:
+    """MACs / (one sample's conv MACs): the batch, or Tied Block Conv's N*B reshaped samples (1
+    for a linear layer)."""
+    if row["kind"] == "linear":
+        return 1.0
+    groups = max(1, int(row.get("groups") or 1))
+    cin_g, cout_g = max(1.0, row["c_in"] / groups), max(1.0, row["c_out"] / groups)
+    kk = max(1, int(row.get("k") or 1)) * max(1, int(row.get("k_w") or row.get("k") or 1))
+    pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
+    return max(1.0, row["macs"] / (cin_g * cout_g * groups * kk * pixels))
+
+
+ONEDNN_OC_BLOCKING = 4
+"""Vector blocks of output channels oneDNN's direct fp32 conv kernel computes together (its
+``nb_oc_blocking``: 4 on AVX2, the register budget of 15 YMMs at 3 output pixels a step); the
+remaining blocks of a group run as one tail step."""
+
+
+def oc_blocking_waste(cout_per_group: float, lanes: int | None = None) -> float:
+    """log2 of (output channels per group oneDNN's direct conv pays for) / (the real ones): the
+    channels in vector blocks of ``lanes`` (default VECTOR_LANES), ONEDNN_OC_BLOCKING blocks a
+    step, and a tail step of one block costing as much as one of two. 0 for 16, 24, 32, 48 or 64
+    channels per group with 8 lanes; 1 for 8 (8 -> 16); log2(48 / 40) = 0.26 for 40.
+
+    Why (AMD EPYC 7xx3 VM, AVX2, 2026-12-07, each conv timed alone, 1 thread, 28 x 28, 3 x 3):
+    a dense conv of 32 -> 8 channels took 198 us and 32 -> 16 took 221; 32 -> 40 took 397 and 32
+    -> 48 414, 5 x 5 855 and 874 (40 channels are a step of 4 blocks and a tail of 1); grouped
+    convs alike (2 groups of 16 -> 8 channels 240 us, 16 -> 16 272; 16 -> 40 472, 16 -> 48 463).
+    The curves, without this, put those with 8 or 40 channels per group 15-40% fast: DGC's,
+    SPConv's and TGC's grouped convs (8 channels out per group) -19% to -37% each timed alone."""
+    lanes = VECTOR_LANES if lanes is None else lanes
+    blocks = max(1, math.ceil(cout_per_group / lanes))
+    steps, tail = divmod(blocks, ONEDNN_OC_BLOCKING)
+    paid = ONEDNN_OC_BLOCKING * steps + (max(tail, 2) if tail else 0)
+    return math.log2(paid * lanes / max(1.0, cout_per_group)) - lane_waste(cout_per_group)
+
+
+def runs_on_onednn(row: dict[str, Any], rep: float | None = None) -> bool:
+    """Whether PyTorch runs this CPU conv on oneDNN (``conv_backend``'s rule; ``rep``: its
+    ``conv_rep``, computed when not given)."""
+    batch = round(conv_rep(row) if rep is None else rep)
+    k, kw = int(row.get("k") or 1), int(row.get("k_w") or row.get("k") or 1)
+    first = int(row.get("stride") or 1) > 1 or batch >= 16 or k != 1 or kw != 1
+    second = (int(row.get("groups") or 1) > 1 or (k > 3 and kw > 3) or batch > 1
+              or (row.get("reads") or 0) > MKLDNN_MIN_NUMEL)
+    return first and second
 
 
 def log_group_block(groups: int, cin_per_group: float, cout_per_group: float) -> float:
@@ -328,12 +379,7 @@ def conv_backend(row: dict[str, Any], device: str = "cpu") -> str:
     """
     if not device.startswith("cpu"):
         return "cudnn"
-    k, kw = int(row.get("k") or 1), int(row.get("k_w") or row.get("k") or 1)
-    batch = round(conv_features(row)["rep"])
-    first = int(row.get("stride") or 1) > 1 or batch >= 16 or k != 1 or kw != 1
-    second = (int(row.get("groups") or 1) > 1 or (k > 3 and kw > 3) or batch > 1
-              or row["reads"] > MKLDNN_MIN_NUMEL)
-    return "onednn" if first and second else "gemm"
+    return "onednn" if runs_on_onednn(row) else "gemm"
 
 
 def curve_key(row: dict[str, Any], device: str = "cpu") -> str:

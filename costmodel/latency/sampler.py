@@ -534,7 +534,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     # needs 3 points even when a loaded machine cuts the sweep short), then the per-group and
     # the transposed-conv probes; the rest are spread through the conv items
     kinds = len(STREAM_KINDS)
-    lead = streams[:leads * kinds] + lins[:3] + per_group_probes() + transpose_probes()
+    lead = streams[:leads * kinds] + lins[:3] + per_group_probes() + oc_block_probes() + transpose_probes()
     rest = streams[leads * kinds:] + lins[3:]
     for i, item in enumerate(rest):
         plan.insert((i * 7) % (len(plan) + 1), item)
@@ -566,6 +566,32 @@ within ±10% -> 11 of 16; all held-out layers 79, 72, 78, 77% -> 84, 71, 77, 80%
 def per_group_probes() -> list[tuple[str, dict[str, Any]]]:
     """The PER_GROUP_PROBES training items."""
     return [("conv", conv_geometry(cin, cout, 1, h, groups=groups, cls="group")) for cin, cout, h, groups in PER_GROUP_PROBES]
+
+
+OC_BLOCK_PROBES = ((32, 16, 3, 28, 2), (64, 32, 3, 14, 4), (32, 16, 5, 14, 2), (96, 32, 3, 28, 4),
+                   (64, 80, 3, 14, 2), (128, 64, 5, 7, 8), (32, 8, 3, 28, 1), (48, 8, 5, 14, 1),
+                   (128, 40, 3, 14, 1), (64, 40, 5, 28, 1))
+"""(channels in, channels out, kernel, input side, groups) of the oneDNN convs with 8 or 40
+output channels per group that lead the plan (``oc_block_probes``): six grouped (16-32 -> 8 or
+40 channels per group, the shape of DGC's, SPConv's and TGC's grouped convs) and four dense,
+each run by oneDNN's direct kernel (``features.runs_on_onednn``). Their ``block_out`` feature
+(``features.oc_blocking_waste``) is what the curves need to price a step of one block of output
+channels as one of two; the random draws give the grouped curve none (8 or 40 channels per group
+are rare among them, and a feature on fewer than ``fit.MIN_FEATURE_SUPPORT`` ops gets no
+coefficient).
+
+Measured (AMD EPYC 7xx3 VM, 2026-12-07): the probes timed beside each of five saved runs' oneDNN
+training convs (S31-S33, S35, S36; scaled to the run's speed by those convs' median ratio),
+appended to its sweep and refitted: held-out layers within ±10% 66/63/65/72/76% -> 68/72/68/82/82%
+(the curves took block_out coefficients of -0.12 to -0.67 dense and -0.15 to -0.48 grouped, i.e.
+an 8-channel step 1.2-1.9x slower than its MACs say); TGC's config with 16 -> 8 channels per
+group -22 to -38% -> -13 to +7%. Without the probes the feature alone moved them 63/67/65/74/79%."""
+
+
+def oc_block_probes() -> list[tuple[str, dict[str, Any]]]:
+    """The OC_BLOCK_PROBES training items."""
+    return [("conv", conv_geometry(cin, cout, k, h, groups=groups, cls="group" if groups > 1 else "dense"))
+            for cin, cout, k, h, groups in OC_BLOCK_PROBES]
 
 
 TRANSPOSE_PROBES = ((16, 56), (32, 28), (64, 14), (128, 7), (32, 56), (64, 28), (128, 14), (256, 7))
