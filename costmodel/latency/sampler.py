@@ -585,7 +585,11 @@ training convs (S31-S33, S35, S36; scaled to the run's speed by those convs' med
 appended to its sweep and refitted: held-out layers within ±10% 66/63/65/72/76% -> 68/72/68/82/82%
 (the curves took block_out coefficients of -0.12 to -0.67 dense and -0.15 to -0.48 grouped, i.e.
 an 8-channel step 1.2-1.9x slower than its MACs say); TGC's config with 16 -> 8 channels per
-group -22 to -38% -> -13 to +7%. Without the probes the feature alone moved them 63/67/65/74/79%."""
+group -22 to -38% -> -13 to +7%. Without the probes the feature alone moved them 63/67/65/74/79%.
+In the first calibration with the probes in its own sweep (run S37, a slow hour: 240 training
+ops where S36 had 336), refitting without them and the feature gave 57% against 55% with them:
+DGC's four configs -14..-16% -> -10..+11%, TGC's 16 -> 8 per group -24% -> -4%, but two grouped
+configs of other shapes moved the wrong way (a curve of 16 ops and 18 features shifts as a whole)."""
 
 
 def oc_block_probes() -> list[tuple[str, dict[str, Any]]]:
