@@ -95,7 +95,7 @@ def test_efficiency_fit_recovers_a_weight_byte_cost():
         params = cin * cout * 9
         macs = params * h * h
         rows.append({"kind": "conv", "c_in": cin, "c_out": cout, "k": 3, "k_w": 3, "groups": 1, "stride": 1,
-                     "h_out": h, "w_out": h, "macs": macs, "params": params,
+                     "h_out": h, "w_out": h, "macs": macs, "params": params, "reads": cin * h * h,
                      "mem_bytes": 4 * (cin * h * h + cout * h * h + params),
                      "measured_s": 5e-6 + 2e-10 * 4 * params + macs / (1e9 * 0.5)})
     curve = fit_efficiency_at(pd.DataFrame(rows), "dense", 1e9, 2 ** 21, ridge=1e-3)
@@ -490,7 +490,7 @@ def test_one_odd_training_op_does_not_bend_an_efficiency_curve(monkeypatch):
         params = cin * cout * 9
         macs = params * h * h
         rows.append({"kind": "conv", "c_in": cin, "c_out": cout, "k": 3, "k_w": 3, "groups": 1, "stride": 1,
-                     "h_out": h, "w_out": h, "macs": macs, "params": params,
+                     "h_out": h, "w_out": h, "macs": macs, "params": params, "reads": cin * h * h,
                      "mem_bytes": 4 * (cin * h * h + cout * h * h + params),
                      "measured_s": (5e-6 + macs / (1e9 * 0.5)) * (3.0 if i == odd else 1.0)})
     frame = pd.DataFrame(rows)

@@ -107,29 +107,35 @@ def test_output_block_waste_by_hand(monkeypatch):
     from costmodel.latency import features
     from costmodel.latency.features import FEATURES, conv_features, oc_blocking_waste
 
-    # 8 lanes (AVX2), steps of 4 blocks, a tail of one block paid as two:
-    # 8 -> 1 block -> tail 1 paid 2 -> 16 channels: log2(16 / 8) = 1
-    assert oc_blocking_waste(8, lanes=8) == 1.0
+    monkeypatch.setattr(features, "VECTOR_LANES", 8)  # AVX2, where the step of 4 blocks was measured
+    # steps of 4 blocks of 8 channels, a tail of one block paid as two:
+    # 8 -> 1 block -> tail 1 paid 2: log2(2 / 1) = 1; 4 -> 1 block (lane padding aside) alike
+    assert oc_blocking_waste(8) == 1.0 and oc_blocking_waste(4) == 1.0
     # 16, 24, 32 -> 2, 3, 4 blocks, paid as they are: 0; 48 -> 4 + 2; 64 -> 4 + 4: 0
-    assert [oc_blocking_waste(c, lanes=8) for c in (16, 24, 32, 48, 64)] == [0.0] * 5
-    # 40 -> 5 blocks -> 4 + a tail of 1 paid 2 -> 48 channels: log2(48 / 40) = 0.263
-    assert oc_blocking_waste(40, lanes=8) == pytest.approx(math.log2(1.2))
-    # 72 -> 9 blocks -> 4 + 4 + 1 paid 2 -> 80: log2(80 / 72) = 0.152
-    assert oc_blocking_waste(72, lanes=8) == pytest.approx(math.log2(80 / 72))
-    # 12 -> 2 blocks (16): all of it lane padding, which waste_out already counts -> 0
-    assert oc_blocking_waste(12, lanes=8) == 0.0
-    # 16 lanes (AVX-512): 16 -> one block paid as two -> 32: 1; 80 -> 5 blocks -> 96: log2(1.2)
-    assert oc_blocking_waste(16, lanes=16) == 1.0
-    assert oc_blocking_waste(80, lanes=16) == pytest.approx(math.log2(1.2))
-    monkeypatch.setattr(features, "VECTOR_LANES", 8)
-    # DGC's grouped conv (64 -> 32 in 4 groups: 16 -> 8 per group, 3 x 3, 28 x 28): oneDNN, 1
-    row = {"kind": "conv", "c_in": 64, "c_out": 32, "groups": 4, "k": 3, "k_w": 3, "stride": 1,
-           "h_out": 28, "w_out": 28, "macs": 32 * 16 * 9 * 784, "reads": 64 * 784, "mem_bytes": 1}
-    assert conv_features(row)["block_out"] == 1.0
-    # a stride-1 1x1 conv at batch 1 runs on ATen's GEMM, not oneDNN's direct kernel -> 0
-    gemm = {"kind": "conv", "c_in": 64, "c_out": 8, "groups": 1, "k": 1, "k_w": 1, "stride": 1,
-            "h_out": 28, "w_out": 28, "macs": 8 * 64 * 784, "reads": 64 * 784, "mem_bytes": 1}
-    assert conv_features(gemm)["block_out"] == 0.0
+    assert [oc_blocking_waste(c) for c in (16, 24, 32, 48, 64)] == [0.0] * 5
+    # 40 -> 5 blocks -> 4 + a tail of 1 paid 2 -> 6 blocks: log2(6 / 5) = 0.263
+    assert oc_blocking_waste(40) == pytest.approx(math.log2(1.2))
+    # 72 -> 9 blocks -> 4 + 4 + 1 paid 2 -> 10: log2(10 / 9) = 0.152
+    assert oc_blocking_waste(72) == pytest.approx(math.log2(10 / 9))
+    # 12 -> 2 blocks (16 channels) paid as 2: 0 (the padding 12 -> 16 is waste_out's)
+    assert oc_blocking_waste(12) == 0.0
+    # 16 lanes (AVX-512): no measured step -> 0 whatever the channels
+    assert oc_blocking_waste(16, lanes=16) == 0.0 and oc_blocking_waste(80, lanes=16) == 0.0
+
+    def conv(c_in: int, c_out: int, groups: int, k: int = 3, side: int = 28) -> dict:
+        return {"kind": "conv", "c_in": c_in, "c_out": c_out, "groups": groups, "k": k, "k_w": k, "stride": 1,
+                "h_out": side, "w_out": side, "macs": c_out * (c_in // groups) * k * k * side * side,
+                "reads": c_in * side * side, "mem_bytes": 1}
+
+    # DGC's grouped conv (64 -> 32 in 4 groups: 16 -> 8 per group, block 8, 3 x 3, 28 x 28): 1
+    assert conv_features(conv(64, 32, 4))["block_out"] == 1.0
+    # an ungrouped 3 x 3 conv of 32 -> 8 on 28 x 28 (25,088 input elements > 20,480): oneDNN, 1
+    assert conv_features(conv(32, 8, 1))["block_out"] == 1.0
+    # 16 -> 8 on 28 x 28 reads 12,544 <= 20,480 elements: ATen's im2col + GEMM, not oneDNN -> 0
+    assert conv_features(conv(16, 8, 1))["block_out"] == 0.0
+    # 48 -> 32 in 4 groups (12 -> 8 per group): 8 does not divide 12, so oneDNN runs a GEMM per
+    # group ("group/onednn_gemm"), no output-block step -> 0
+    assert conv_features(conv(48, 32, 4))["block_out"] == 0.0
     # the dense and grouped curves have it; pointwise and depthwise convs run other kernels
     assert "block_out" in FEATURES["dense"] and "block_out" in FEATURES["group"]
     assert "block_out" not in FEATURES["pointwise"] and "block_out" not in FEATURES["depthwise"]

@@ -222,6 +222,18 @@ def test_part_levels_need_three_anchors():
     assert same.leveled_spread is None and math.isnan(same.row()["leveled_spread"])
 
 
+def test_part_levels_skip_anchors_without_every_part():
+    # four anchors whose second half ran 4% slower; one has no second estimate, one a NaN there:
+    # the two left are too few (3 needed); a third full anchor makes them enough: (1, 1.04)
+    full = [summarize(_drifting(b, 1.04), q=0.05) for b in (10e-6, 50e-6)]
+    short = Estimate(seconds=20e-6, spread=0.0, estimates=(20e-6,), samples=1, number=1, clock="wall", quantile=0.05)
+    broken = Estimate(seconds=20e-6, spread=0.0, estimates=(20e-6, math.nan), samples=2, number=1, clock="wall",
+                      quantile=0.05)
+    assert part_levels(full + [short, broken]) is None
+    third = summarize(_drifting(300e-6, 1.04), q=0.05)
+    assert part_levels(full + [short, broken, third]) == pytest.approx((1.0, 1.04))
+
+
 def test_burst_primes_then_times_number_calls():
     calls = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..latency.calibrate import DEFAULT_BUDGET_S
 from ..latency.evaluate import NETWORK_BUDGET_S, NETWORK_MIN_SAMPLES, EvalResult
@@ -11,6 +12,9 @@ from ..latency.features import FEW_COLUMN_MIN_WEIGHT_BYTES, WEIGHT_BOUND_MAX_COL
 from ..latency.profile import weight_rates_line
 from ..latency.protocol import REPRODUCIBLE_WITHIN, SAMPLES
 from .common import CliParser, UsageError, add_design_command, int_at_least, non_negative_int, positive_int, positive_real, print_frame, record_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _threads(text: str) -> int:
@@ -323,7 +327,7 @@ def add_cli(sub) -> None:
     p.set_defaults(func=cmd_latency_gaps)
 
 
-def reproducibility_line(spread, raw=None, leveled=None) -> str:
+def reproducibility_line(spread: pd.Series, raw: pd.Series | None = None, leveled: pd.Series | None = None) -> str:
     """How well two independent estimates (halves of the interleaved passes) of each item agree;
     given ``leveled`` (each half divided by its own anchors' level, ``protocol.part_levels``),
     also then; given ``raw`` (where the samples were pass-normalized,
@@ -336,7 +340,7 @@ def reproducibility_line(spread, raw=None, leveled=None) -> str:
     leveled = None if leveled is None else leveled.dropna()
     at_level = ("" if leveled is None or leveled.empty else
                 f"; with each half at its anchors' level (the machine's own drift between the halves "
-                f"removed) {share(leveled)}")
+                f"removed) {share(leveled)}" + ("" if len(leveled) == len(spread) else f" of {len(leveled)}"))
     before = "" if raw is None or raw.empty else f"; before the pass normalization {share(raw)}"
     return (f"measurement reproducibility (measured): two independent estimates of the same item agree "
             f"within ±{100 * REPRODUCIBLE_WITHIN:.0f}% for {100 * (spread <= REPRODUCIBLE_WITHIN).mean():.0f}% "

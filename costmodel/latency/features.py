@@ -173,10 +173,12 @@ def aligned(channels: float) -> bool:
     return c % VECTOR_LANES == 0 or (c < VECTOR_LANES and c & (c - 1) == 0)
 
 
-def lane_waste(channels: float) -> float:
-    """log2 of padded / real channels when padded to VECTOR_LANES (0 when a multiple)."""
+def lane_waste(channels: float, lanes: int | None = None) -> float:
+    """log2 of padded / real channels when padded to ``lanes`` (default VECTOR_LANES; 0 when a
+    multiple)."""
+    lanes = VECTOR_LANES if lanes is None else lanes
     c = max(1.0, channels)
-    return math.log2(math.ceil(c / VECTOR_LANES) * VECTOR_LANES / c)
+    return math.log2(math.ceil(c / lanes) * lanes / c)
 
 
 def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, float]:
@@ -185,11 +187,7 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
     The repeat count ``rep`` = MACs / (one sample's conv MACs) catches convs run on a reshaped
     batch (Tied Block Conv runs its shared conv on N*B samples) and batch > 1.
     """
-    groups = max(1, int(row.get("groups") or 1))
-    cin_g = max(1.0, row["c_in"] / groups)
-    cout_g = max(1.0, row["c_out"] / groups)
-    kk = max(1, int(row.get("k") or 1)) * max(1, int(row.get("k_w") or row.get("k") or 1))
-    pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
+    groups, cin_g, cout_g, kk, pixels = conv_dims(row)
     rep = conv_rep(row)
     return {"log_cin_g": math.log2(cin_g), "log_cout_g": math.log2(cout_g),
             "log_groups": math.log2(groups), "log_mult": math.log2(max(1.0, row["c_out"] / max(1, row["c_in"]))),
@@ -215,11 +213,18 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "log_spill": math.log2(max(1.0, row["mem_bytes"] / l2)),
             "log_block": log_group_block(groups, cin_g, cout_g),
             "log_rep": math.log2(rep),
-            # output channels per group oneDNN's direct kernel computes beyond the real ones
-            "block_out": (oc_blocking_waste(cout_g)
-                          if row["kind"] in ("conv", "conv_transpose") and runs_on_onednn(row, rep) else 0.0),
+            # output channels per group oneDNN's direct kernel pays for beyond whole vectors
+            "block_out": oc_blocking_waste(cout_g) if runs_direct_onednn(row, rep) else 0.0,
             # 1 when all the input channels fill whole vector blocks (a depthwise conv's kernel)
             "blocked_c": float(int(round(row["c_in"])) % VECTOR_LANES == 0)}
+
+
+def conv_dims(row: dict[str, Any]) -> tuple[int, float, float, int, int]:
+    """(groups, channels in per group, channels out per group, kernel taps, output pixels) of a
+    conv or linear op row (each at least 1)."""
+    groups = max(1, int(row.get("groups") or 1))
+    pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
+    return (groups, max(1.0, row["c_in"] / groups), max(1.0, row["c_out"] / groups), kernel_taps(row), pixels)
 
 
 def conv_rep(row: dict[str, Any]) -> float:
@@ -227,24 +232,25 @@ def conv_rep(row: dict[str, Any]) -> float:
     for a linear layer)."""
     if row["kind"] == "linear":
         return 1.0
-    groups = max(1, int(row.get("groups") or 1))
-    cin_g, cout_g = max(1.0, row["c_in"] / groups), max(1.0, row["c_out"] / groups)
-    kk = max(1, int(row.get("k") or 1)) * max(1, int(row.get("k_w") or row.get("k") or 1))
-    pixels = max(1, int(row.get("h_out") or 1)) * max(1, int(row.get("w_out") or 1))
+    groups, cin_g, cout_g, kk, pixels = conv_dims(row)
     return max(1.0, row["macs"] / (cin_g * cout_g * groups * kk * pixels))
 
 
-ONEDNN_OC_BLOCKING = 4
-"""Vector blocks of output channels oneDNN's direct fp32 conv kernel computes together (its
-``nb_oc_blocking``: 4 on AVX2, the register budget of 15 YMMs at 3 output pixels a step); the
-remaining blocks of a group run as one tail step."""
+ONEDNN_OC_BLOCKING_BY_LANES: dict[int, int] = {8: 4}
+"""fp32 vector lanes -> vector blocks of output channels oneDNN's direct fp32 conv kernel
+computes in one step (its ``nb_oc_blocking``; the remaining blocks of a group run as one tail
+step). AVX2 (8 lanes): 4, the register budget of 15 YMMs at 3 output pixels a step
+(``jit_avx2_conv_fwd_kernel_f32``), measured below (``oc_blocking_waste``). Other widths were not
+measured: their ``block_out`` is 0."""
 
 
 def oc_blocking_waste(cout_per_group: float, lanes: int | None = None) -> float:
-    """log2 of (output channels per group oneDNN's direct conv pays for) / (the real ones): the
-    channels in vector blocks of ``lanes`` (default VECTOR_LANES), ONEDNN_OC_BLOCKING blocks a
-    step, and a tail step of one block costing as much as one of two. 0 for 16, 24, 32, 48 or 64
-    channels per group with 8 lanes; 1 for 8 (8 -> 16); log2(48 / 40) = 0.26 for 40.
+    """log2 of (output channels per group oneDNN's direct conv pays for) / (the channels padded
+    to whole vector blocks of ``lanes``, default VECTOR_LANES; that padding is ``waste_out``'s):
+    the blocks run ONEDNN_OC_BLOCKING_BY_LANES[lanes] a step, and a tail step of one block costs
+    as much as one of two. With 8 lanes: 0 for 16, 24, 32, 48 or 64 channels per group; 1 for
+    1-8 (one block paid as two); log2(48 / 40) = 0.26 for 40; 0 for 12 (16 padded, 16 paid).
+    0 on a vector width without a measured step (not in ONEDNN_OC_BLOCKING_BY_LANES).
 
     Why (AMD EPYC 7xx3 VM, AVX2, 2026-12-07, each conv timed alone, 1 thread, 28 x 28, 3 x 3):
     a dense conv of 32 -> 8 channels took 198 us and 32 -> 16 took 221; 32 -> 40 took 397 and 32
@@ -253,10 +259,13 @@ def oc_blocking_waste(cout_per_group: float, lanes: int | None = None) -> float:
     The curves, without this, put those with 8 or 40 channels per group 15-40% fast: DGC's,
     SPConv's and TGC's grouped convs (8 channels out per group) -19% to -37% each timed alone."""
     lanes = VECTOR_LANES if lanes is None else lanes
+    step = ONEDNN_OC_BLOCKING_BY_LANES.get(lanes)
+    if step is None:
+        return 0.0
     blocks = max(1, math.ceil(cout_per_group / lanes))
-    steps, tail = divmod(blocks, ONEDNN_OC_BLOCKING)
-    paid = ONEDNN_OC_BLOCKING * steps + (max(tail, 2) if tail else 0)
-    return math.log2(paid * lanes / max(1.0, cout_per_group)) - lane_waste(cout_per_group)
+    steps, tail = divmod(blocks, step)
+    paid = step * steps + (max(tail, 2) if tail else 0)
+    return math.log2(paid / blocks)
 
 
 def runs_on_onednn(row: dict[str, Any], rep: float | None = None) -> bool:
@@ -265,9 +274,19 @@ def runs_on_onednn(row: dict[str, Any], rep: float | None = None) -> bool:
     batch = round(conv_rep(row) if rep is None else rep)
     k, kw = int(row.get("k") or 1), int(row.get("k_w") or row.get("k") or 1)
     first = int(row.get("stride") or 1) > 1 or batch >= 16 or k != 1 or kw != 1
-    second = (int(row.get("groups") or 1) > 1 or (k > 3 and kw > 3) or batch > 1
-              or (row.get("reads") or 0) > MKLDNN_MIN_NUMEL)
-    return first and second
+    return first and (int(row.get("groups") or 1) > 1 or (k > 3 and kw > 3) or batch > 1
+                      or row["reads"] > MKLDNN_MIN_NUMEL)
+
+
+def runs_direct_onednn(row: dict[str, Any], rep: float | None = None) -> bool:
+    """Whether a CPU conv runs on oneDNN's direct kernel (blocked by whole vectors of channels):
+    oneDNN (``runs_on_onednn``) and ungrouped, or grouped with a full-vector channel block
+    (``onednn_group_block``); not a grouped conv that oneDNN runs as a GEMM per group or with a
+    narrower block, nor a transposed conv."""
+    if row["kind"] != "conv" or not runs_on_onednn(row, rep):
+        return False
+    groups, cin_g, cout_g, _, _ = conv_dims(row)
+    return groups == 1 or onednn_group_block(int(cin_g), int(cout_g)) == VECTOR_LANES
 
 
 def log_group_block(groups: int, cin_per_group: float, cout_per_group: float) -> float:
@@ -312,7 +331,8 @@ def gemm_columns(row: dict[str, Any]) -> float:
     linear layer's MACs / (c_in * c_out) (its batch times tokens)."""
     if row["kind"] == "linear":
         return max(1.0, row["macs"] / max(1, int(row.get("c_in") or 1) * int(row.get("c_out") or 1)))
-    return 2.0 ** conv_features(row)["log_hw"]
+    _, _, _, _, pixels = conv_dims(row)
+    return pixels * conv_rep(row)
 
 
 def weight_bound_regime(row: dict[str, Any], l2: int) -> str | None:

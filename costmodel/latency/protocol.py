@@ -269,12 +269,14 @@ def part_levels(anchors: Sequence[Estimate]) -> tuple[float, ...] | None:
 
     Why: the two halves of a run are independent estimates, but on a shared VM the machine's
     quick state itself moves a few percent over a minute (AMD EPYC 7xx3 VM, 2026-12-07: the
-    anchors of one half read 3.6% faster than the other's in one run), which moves every item
-    of a half alike. Each half divided by its own anchors' level, the halves of five saved
-    latency-eval runs (84 held-out configs, 12 design anchors) agreed within ±3% for 96/87/75/
-    96/98% of configs, against 96/82/43/90/99% raw."""
+    anchors of one half read 2.6% faster than the other's in one run), which moves every item
+    of a half alike. Each half divided by its own anchors' level (this function), the halves
+    of five saved latency-eval runs (82-84 held-out configs, 12 design anchors) agreed within
+    ±3% for 96/86/76/96/98% of configs, against 96/82/45/90/99% raw; in run S37 55% against 29%,
+    in S38 82% against 27%."""
     parts = max((len(a.estimates) for a in anchors), default=0)
-    full = [a for a in anchors if a.seconds > 0 and len(a.estimates) == parts > 1 and all(np.isfinite(a.estimates))]
+    full = [a for a in anchors
+            if a.seconds > 0 and len(a.estimates) == parts > 1 and all(math.isfinite(e) and e > 0 for e in a.estimates)]
     if len(full) < MIN_LEVEL_ANCHORS:
         return None
     ratios = np.array([[e / a.seconds for e in a.estimates] for a in full])

@@ -11,7 +11,7 @@ import random
 from typing import Any
 
 from ..core.geometry import conv_out_size
-from .features import MKLDNN_MIN_NUMEL, POOL_KINDS, STREAM_KINDS, WEIGHT_BYTES, conv_features, latency_class, launches
+from .features import MKLDNN_MIN_NUMEL, POOL_KINDS, STREAM_KINDS, WEIGHT_BYTES, conv_rep, latency_class, launches
 from .memory import CONV_CLASSES
 from .measure import spec_label
 from .predict import op_rows
@@ -398,8 +398,7 @@ def geometry_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
     n = launches(row)
     if n > 1:  # time one of the n identical launches
         row = {**row, **{c: row[c] // n for c in ("macs", "reads", "writes", "params", "mem_bytes")}}
-    feats = conv_features(row)
-    batch = max(1, round(feats["rep"]))
+    batch = max(1, round(conv_rep(row)))
     transpose = row["kind"] == "conv_transpose"
     cin, cout, k, kw, stride = (int(row[c]) for c in ("c_in", "c_out", "k", "k_w", "stride"))
     h = math.isqrt(max(1, row["reads"] // max(1, cin * batch)))
@@ -531,8 +530,8 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
     plan = _interleaved(convs)
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
-    # needs 3 points even when a loaded machine cuts the sweep short), then the per-group and
-    # the transposed-conv probes; the rest are spread through the conv items
+    # needs 3 points even when a loaded machine cuts the sweep short), then the per-group, the
+    # output-block and the transposed-conv probes; the rest are spread through the conv items
     kinds = len(STREAM_KINDS)
     lead = streams[:leads * kinds] + lins[:3] + per_group_probes() + oc_block_probes() + transpose_probes()
     rest = streams[leads * kinds:] + lins[3:]
@@ -574,7 +573,7 @@ OC_BLOCK_PROBES = ((32, 16, 3, 28, 2), (64, 32, 3, 14, 4), (32, 16, 5, 14, 2), (
 """(channels in, channels out, kernel, input side, groups) of the oneDNN convs with 8 or 40
 output channels per group that lead the plan (``oc_block_probes``): six grouped (16-32 -> 8 or
 40 channels per group, the shape of DGC's, SPConv's and TGC's grouped convs) and four dense,
-each run by oneDNN's direct kernel (``features.runs_on_onednn``). Their ``block_out`` feature
+each run by oneDNN's direct kernel (``features.runs_direct_onednn``). Their ``block_out`` feature
 (``features.oc_blocking_waste``) is what the curves need to price a step of one block of output
 channels as one of two; the random draws give the grouped curve none (8 or 40 channels per group
 are rare among them, and a feature on fewer than ``fit.MIN_FEATURE_SUPPORT`` ops gets no
@@ -584,7 +583,7 @@ Measured (AMD EPYC 7xx3 VM, 2026-12-07): the probes timed beside each of five sa
 training convs (S31-S33, S35, S36; scaled to the run's speed by those convs' median ratio),
 appended to its sweep and refitted: held-out layers within ±10% 66/63/65/72/76% -> 68/72/68/82/82%
 (the curves took block_out coefficients of -0.12 to -0.67 dense and -0.15 to -0.48 grouped, i.e.
-an 8-channel step 1.2-1.9x slower than its MACs say); TGC's config with 16 -> 8 channels per
+an 8-channel step 1.1-2.0x slower than its MACs say); TGC's config with 16 -> 8 channels per
 group -22 to -38% -> -13 to +7%. Without the probes the feature alone moved them 63/67/65/74/79%.
 In the first calibration with the probes in its own sweep (run S37, a slow hour: 240 training
 ops where S36 had 336), refitting without them and the feature gave 57% against 55% with them:
