@@ -332,3 +332,23 @@ def test_network_eval_stops_its_passes_at_the_budget(monkeypatch, tmp_path):
     assert seen["deadlines"] == []
     with pytest.raises(ValueError, match="budget_s = 0 is invalid: allowed is a number of seconds > 0"):
         evaluate.network_eval(profile_path_=str(path), budget_s=0)
+
+
+def test_composition_order_opens_with_rounds_of_every_design():
+    from costmodel.latency.calibrate import SMALL_ROUNDS_FIRST, composition_order
+
+    small = [[f"{d}{i}" for i in range(6)] for d in "abc"]  # 3 designs x 6 random configs
+    big = [[f"{d}W{i}" for i in range(2)] for d in "abc"]  # x 2 network-sized ones
+    order = composition_order(small, big, seed=0)
+    # every config once: 3 x 6 + 3 x 2 = 24
+    assert sorted(order) == sorted(sum(small, []) + sum(big, []))
+    assert SMALL_ROUNDS_FIRST == 2
+    # rounds 1 and 2: each design's first random config, then its second, designs in one order
+    first, second = order[:3], order[3:6]
+    assert sorted(c[0] for c in first) == ["a", "b", "c"] and [c[1:] for c in first] == ["0"] * 3
+    assert [c[0] for c in second] == [c[0] for c in first] and [c[1:] for c in second] == ["1"] * 3
+    # then the first network-sized round, a random round (third configs), the second
+    # network-sized round, and the last three random rounds: 6 + 3 + 3 + 3 + 9 = 24
+    assert [c[1:] for c in order[6:9]] == ["W0"] * 3 and [c[1:] for c in order[9:12]] == ["2"] * 3
+    assert [c[1:] for c in order[12:15]] == ["W1"] * 3
+    assert [c[1:] for c in order[15:]] == ["3"] * 3 + ["4"] * 3 + ["5"] * 3

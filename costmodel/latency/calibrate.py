@@ -34,7 +34,7 @@ from .predict import op_rows, predict_op
 from .profile import Peaks, Profile, machine_fingerprint
 from .protocol import TARGET_S, measure_interleaved
 from .reference import Reference, at_speed, measure_normalized
-from .sampler import ADAPTIVE_DRAWS, WIDE_MAX_MACS, adaptive_items, item_key, sample_specs, training_plan
+from .sampler import ADAPTIVE_DRAWS, WIDE_MAX_MACS, adaptive_items, item_key, round_robin, sample_specs, training_plan
 
 
 DEFAULT_BUDGET_S = 55.0
@@ -451,14 +451,12 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
 
     from ..core.registry import designs
 
-    specs = [s for cls in designs().values()
-             for s in sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000)]
+    small = [sample_specs(cls, per_design, seed=f"compose{seed}", max_macs=60_000_000) for cls in designs().values()]
     # and network-sized configs of every design (its factor must hold where networks use it)
-    big = [s for cls in designs().values()
-           for s in sample_specs(cls, wide, seed=f"compose-wide{seed}", max_macs=int(WIDE_MAX_MACS), wide=True)]
-    wide_ids = {id(s) for s in big}
-    specs += big
-    random.Random(seed).shuffle(specs)
+    big = [sample_specs(cls, wide, seed=f"compose-wide{seed}", max_macs=int(WIDE_MAX_MACS), wide=True)
+           for cls in designs().values()]
+    wide_ids = {id(s) for specs_ in big for s in specs_}
+    specs = composition_order(small, big, seed)
 
     def build(spec):
         try:
@@ -476,6 +474,33 @@ def composition_sweep(profile: Profile, seed: int = 0, per_design: int = 3, budg
                                                 "composition sweep", show_progress, reference,
                                                 finish_s=finish_s)]
     return pd.DataFrame(rows)
+
+
+SMALL_ROUNDS_FIRST = 2
+"""Rounds of one random config of every design that open the whole-design sweep before any
+network-sized config (``composition_order``)."""
+
+
+def composition_order(small: list[list], big: list[list], seed: int = 0) -> list:
+    """The whole-design sweep's order: SMALL_ROUNDS_FIRST rounds of one random config of every
+    design (designs in a seeded random order, the same in every round), then the network-sized
+    configs' rounds alternating with the remaining random ones. ``small`` / ``big``: each
+    design's random / network-sized configs.
+
+    Why: the sweep stops between chunks of 24 configs when its time runs out, and on a slow
+    machine it measured one chunk (AMD EPYC 7xx3 VM, 2026-12-08, runs S38 and S39: 10 s, 24
+    configs). Shuffled, that chunk held 6 network-sized configs (up to 11-19 ms a call) and
+    configs of only 15 of the 21 designs; in this order one chunk is a random config of every
+    design and 3 of a second round."""
+    rng = random.Random(seed)
+    order = list(range(len(small)))
+    rng.shuffle(order)
+    small = [small[i] for i in order]
+    big = [big[i] for i in order] if len(big) == len(small) else big
+    rounds = [[specs[r] for specs in small if r < len(specs)] for r in range(max(map(len, small), default=0))]
+    wide_rounds = [[specs[r] for specs in big if r < len(specs)] for r in range(max(map(len, big), default=0))]
+    head, rest = rounds[:SMALL_ROUNDS_FIRST], rounds[SMALL_ROUNDS_FIRST:]
+    return [s for part in head + round_robin([wide_rounds, rest]) for s in part]
 
 
 def torch_inference():

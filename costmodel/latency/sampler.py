@@ -528,7 +528,7 @@ def training_plan(seed: int = 0, per_conv_class: int = 40, per_stream_kind: int 
     leads = len(LEAD_STREAM_CHANNELS)
     streams = stream_items(rng, per_stream_kind)
     lins = [("linear", {"seed": rng.randrange(1 << 30)}) for _ in range(linear)]
-    plan = _interleaved(convs)
+    plan = round_robin(convs)
     # the first 3 of each elementwise kind and of the linear layers lead (cheap, and a curve
     # needs 3 points even when a loaded machine cuts the sweep short), then the per-group, the
     # output-block and the transposed-conv probes; the rest are spread through the conv items
@@ -740,10 +740,10 @@ def adaptive_items(errors: dict[str, float], count: int, seed: int = 0, device: 
         tails.append(found[top_up:])
     # the top-up first, then the error-weighted items; each interleaved over its keys, so a
     # sweep cut short by its budget still spreads over them
-    return (_interleaved(heads) + _interleaved(tails))[:count]
+    return (round_robin(heads) + round_robin(tails))[:count]
 
 
-def _interleaved(lists: list[list[Any]]) -> list[Any]:
+def round_robin(lists: list[list[Any]]) -> list[Any]:
     """The lists' first items, then their second items, and so on."""
     longest = max((len(f) for f in lists), default=0)
     return [f[i] for i in range(longest) for f in lists if i < len(f)]
