@@ -485,22 +485,23 @@ def composition_order(small: list[list], big: list[list], seed: int = 0) -> list
     """The whole-design sweep's order: SMALL_ROUNDS_FIRST rounds of one random config of every
     design (designs in a seeded random order, the same in every round), then the network-sized
     configs' rounds alternating with the remaining random ones. ``small`` / ``big``: each
-    design's random / network-sized configs.
+    design's random / network-sized configs, design by design in the same order.
 
     Why: the sweep stops between chunks of 24 configs when its time runs out, and on a slow
     machine it measured one chunk (AMD EPYC 7xx3 VM, 2026-12-08, runs S38 and S39: 10 s, 24
     configs). Shuffled, that chunk held 6 network-sized configs (up to 11-19 ms a call) and
     configs of only 15 of the 21 designs; in this order one chunk is a random config of every
     design and 3 of a second round."""
-    rng = random.Random(seed)
-    order = list(range(len(small)))
-    rng.shuffle(order)
-    small = [small[i] for i in order]
-    big = [big[i] for i in order] if len(big) == len(small) else big
-    rounds = [[specs[r] for specs in small if r < len(specs)] for r in range(max(map(len, small), default=0))]
-    wide_rounds = [[specs[r] for specs in big if r < len(specs)] for r in range(max(map(len, big), default=0))]
+    per_design = list(zip(small, big))
+    random.Random(seed).shuffle(per_design)
+    rounds, wide_rounds = (_rounds([configs[i] for configs in per_design]) for i in (0, 1))
     head, rest = rounds[:SMALL_ROUNDS_FIRST], rounds[SMALL_ROUNDS_FIRST:]
     return [s for part in head + round_robin([wide_rounds, rest]) for s in part]
+
+
+def _rounds(lists: list[list]) -> list[list]:
+    """Round r: the r-th item of every list that has one, in the lists' order."""
+    return [[items[r] for items in lists if r < len(items)] for r in range(max(map(len, lists), default=0))]
 
 
 def torch_inference():

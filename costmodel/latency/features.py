@@ -173,12 +173,10 @@ def aligned(channels: float) -> bool:
     return c % VECTOR_LANES == 0 or (c < VECTOR_LANES and c & (c - 1) == 0)
 
 
-def lane_waste(channels: float, lanes: int | None = None) -> float:
-    """log2 of padded / real channels when padded to ``lanes`` (default VECTOR_LANES; 0 when a
-    multiple)."""
-    lanes = VECTOR_LANES if lanes is None else lanes
+def lane_waste(channels: float) -> float:
+    """log2 of padded / real channels when padded to VECTOR_LANES (0 when a multiple)."""
     c = max(1.0, channels)
-    return math.log2(math.ceil(c / lanes) * lanes / c)
+    return math.log2(math.ceil(c / VECTOR_LANES) * VECTOR_LANES / c)
 
 
 def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, float]:
@@ -187,8 +185,9 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
     The repeat count ``rep`` = MACs / (one sample's conv MACs) catches convs run on a reshaped
     batch (Tied Block Conv runs its shared conv on N*B samples) and batch > 1.
     """
-    groups, cin_g, cout_g, kk, pixels = conv_dims(row)
-    rep = conv_rep(row)
+    dims = conv_dims(row)
+    groups, cin_g, cout_g, kk, pixels = dims
+    rep = conv_rep(row, dims)
     return {"log_cin_g": math.log2(cin_g), "log_cout_g": math.log2(cout_g),
             "log_groups": math.log2(groups), "log_mult": math.log2(max(1.0, row["c_out"] / max(1, row["c_in"]))),
             "log_hw": math.log2(pixels * rep), "log_kk": math.log2(kk),
@@ -214,7 +213,7 @@ def conv_features(row: dict[str, Any], l2: int = L2_BYTES_DEFAULT) -> dict[str, 
             "log_block": log_group_block(groups, cin_g, cout_g),
             "log_rep": math.log2(rep),
             # output channels per group oneDNN's direct kernel pays for beyond whole vectors
-            "block_out": oc_blocking_waste(cout_g) if runs_direct_onednn(row, rep) else 0.0,
+            "block_out": oc_blocking_waste(cout_g) if runs_direct_onednn(row, rep, dims) else 0.0,
             # 1 when all the input channels fill whole vector blocks (a depthwise conv's kernel)
             "blocked_c": float(int(round(row["c_in"])) % VECTOR_LANES == 0)}
 
@@ -227,12 +226,12 @@ def conv_dims(row: dict[str, Any]) -> tuple[int, float, float, int, int]:
     return (groups, max(1.0, row["c_in"] / groups), max(1.0, row["c_out"] / groups), kernel_taps(row), pixels)
 
 
-def conv_rep(row: dict[str, Any]) -> float:
+def conv_rep(row: dict[str, Any], dims: tuple[int, float, float, int, int] | None = None) -> float:
     """MACs / (one sample's conv MACs): the batch, or Tied Block Conv's N*B reshaped samples (1
-    for a linear layer)."""
+    for a linear layer); ``dims``: the row's ``conv_dims`` where the caller has them."""
     if row["kind"] == "linear":
         return 1.0
-    groups, cin_g, cout_g, kk, pixels = conv_dims(row)
+    groups, cin_g, cout_g, kk, pixels = conv_dims(row) if dims is None else dims
     return max(1.0, row["macs"] / (cin_g * cout_g * groups * kk * pixels))
 
 
@@ -278,14 +277,16 @@ def runs_on_onednn(row: dict[str, Any], rep: float | None = None) -> bool:
                       or row["reads"] > MKLDNN_MIN_NUMEL)
 
 
-def runs_direct_onednn(row: dict[str, Any], rep: float | None = None) -> bool:
+def runs_direct_onednn(row: dict[str, Any], rep: float | None = None,
+                       dims: tuple[int, float, float, int, int] | None = None) -> bool:
     """Whether a CPU conv runs on oneDNN's direct kernel (blocked by whole vectors of channels):
     oneDNN (``runs_on_onednn``) and ungrouped, or grouped with a full-vector channel block
     (``onednn_group_block``); not a grouped conv that oneDNN runs as a GEMM per group or with a
-    narrower block, nor a transposed conv."""
+    narrower block, nor a transposed conv. ``rep``, ``dims``: the row's ``conv_rep`` and
+    ``conv_dims`` where the caller has them."""
     if row["kind"] != "conv" or not runs_on_onednn(row, rep):
         return False
-    groups, cin_g, cout_g, _, _ = conv_dims(row)
+    groups, cin_g, cout_g, _, _ = conv_dims(row) if dims is None else dims
     return groups == 1 or onednn_group_block(int(cin_g), int(cout_g)) == VECTOR_LANES
 
 
@@ -331,8 +332,8 @@ def gemm_columns(row: dict[str, Any]) -> float:
     linear layer's MACs / (c_in * c_out) (its batch times tokens)."""
     if row["kind"] == "linear":
         return max(1.0, row["macs"] / max(1, int(row.get("c_in") or 1) * int(row.get("c_out") or 1)))
-    _, _, _, _, pixels = conv_dims(row)
-    return pixels * conv_rep(row)
+    dims = conv_dims(row)
+    return dims[4] * conv_rep(row, dims)
 
 
 def weight_bound_regime(row: dict[str, Any], l2: int) -> str | None:
